@@ -1,0 +1,56 @@
+# avs-exex tasks. `just --list` explains each recipe; `just devnet` and `just test` are the two
+# commands of the README. Recipes that need anvil/forge/cast/solc install them first (`tools`).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The pinned tools come first on PATH for every recipe.
+export PATH := justfile_directory() / ".tools/bin" + ":" + env_var("PATH")
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the pinned anvil/forge/cast 1.7.1, solcjs and OpenZeppelin into .tools/ (idempotent).
+tools:
+    @bash tools/install.sh
+
+# Build every crate and target (debug).
+build:
+    cargo build --workspace --all-targets
+
+# Compile the Solidity contracts and check the Rust bindings' committed artifacts are current.
+contracts: tools
+    cd contracts && forge build
+    bash contracts/artifacts.sh check
+
+# Recompile the contracts and refresh the artifacts the Rust bindings are generated from.
+contracts-export: tools
+    cd contracts && forge build
+    bash contracts/artifacts.sh export
+
+# Everything CI checks: formatting, clippy, contract artifacts, forge tests, Rust tests.
+test: tools lint contracts
+    cd contracts && forge test
+    cargo test --workspace --all-targets
+    cargo test --workspace --doc
+
+# Formatting and lints (rustfmt, clippy with warnings as errors, forge fmt).
+lint: tools
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cd contracts && forge fmt --check
+
+# Run a local devnet: anvil, EigenLayer + AVS contracts, N operator nodes finalizing checkpoints.
+devnet operators="4": tools
+    cargo build --release -p avs-node
+    ./target/release/avs-node devnet --operators {{operators}}
+
+# Run the criterion benches and the forge gas report (figures go in BENCHMARKS.md).
+bench: tools
+    cargo bench --workspace
+    cd contracts && forge test --gas-report
+
+# Remove build outputs, the installed tools and devnet state.
+clean:
+    cargo clean
+    rm -rf .tools devnet contracts/out contracts/cache
