@@ -1,0 +1,1 @@
+//! libp2p gossip of task-response signatures, stake-weighted aggregation and submission.
