@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {OwnableUpgradeable} from "@openzeppelin/contracts-upgradeable/access/OwnableUpgradeable.sol";
+import {BLSSignatureChecker} from "./BLSSignatureChecker.sol";
+import {BN254} from "./libraries/BN254.sol";
+import {HeaderRlp} from "./libraries/HeaderRlp.sol";
+import {IAvsTaskManager} from "./interfaces/IAvsTaskManager.sol";
+import {IAvsServiceManager} from "./interfaces/IAvsServiceManager.sol";
+import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
+import {
+    IRegistryCoordinator,
+    IStakeRegistry,
+    IBLSApkRegistry,
+    IIndexRegistry
+} from "./interfaces/IEigenLayerMiddleware.sol";
+
+/// @title AvsTaskManager
+/// @notice Checkpoint tasks of the AVS (see IAvsTaskManager): creation by task generators,
+///         BLS-quorum responses from anyone, consumer views, and challenges of wrong responses
+///         about this chain's blocks.
+/// @dev Invariants: task indices start at 0 and increase by one; a checkpoint (chainId,
+///      blockNumber) has at most one live task (a new one is allowed only after the previous
+///      expired unanswered or was invalidated); a task is answered at most once, within
+///      `responseWindowBlocks` of its creation, with every quorum at or above its threshold at
+///      `taskCreatedBlock`; a finalized checkpoint is only ever invalidated, by a successful
+///      challenge within `challengeWindowBlocks` of the response.
+///      Gas: `createNewTask` pre-writes non-zero sentinels into the slots the response fills
+///      (roots, response hash, per-chain latest), so `respondToTask` updates warm-or-cold
+///      non-zero slots (5k gas each) instead of creating them (22.1k each): the task generator
+///      pays for storage once, and the response stays cheaper than EigenLayer's
+///      `checkSignatures` alone. `paused` and the parameters share one slot with the checker's
+///      flag. Challenges are never paused, so a wrong checkpoint can always be proven.
+///      Deploy behind a transparent proxy; the implementation's initializers are locked.
+contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecker, IAvsTaskManager {
+    using BN254 for BN254.G1Point;
+
+    /// @dev Value of a pre-written slot that holds no data yet; never a real hash or root.
+    bytes32 private constant UNSET = bytes32(uint256(1));
+    /// @dev Per-chain latest: bit 128 marks the slot as pre-written, bit 129 "has a finalized
+    ///      checkpoint", the low 64 bits hold its block number.
+    uint256 private constant LATEST_INITIALIZED = 1 << 128;
+    uint256 private constant LATEST_PRESENT = 1 << 129;
+    /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).
+    address public constant HISTORY_STORAGE_ADDRESS = 0x0000F90827F1C53a10cb7A02335B175320002935;
+
+    /// @dev Storage record of one checkpoint.
+    struct Checkpoint {
+        bytes32 blockHash;
+        bytes32 stateRoot;
+        bytes32 receiptsRoot;
+        uint32 taskIndex;
+        uint32 taskCreatedBlock;
+        uint32 finalizedAt;
+        CheckpointStatus status;
+    }
+
+    /// @notice The service manager that freezes operators.
+    IAvsServiceManager public immutable serviceManager;
+    /// @notice The IndexRegistry: operator lists at a block, for finding a response's signers.
+    IIndexRegistry public immutable indexRegistry;
+
+    // These pack into the slot of BLSSignatureChecker.staleStakesForbidden (see contract docs).
+    /// @notice Whether task creation and responses are paused.
+    bool public paused;
+    /// @notice Index the next task gets (= number of tasks created).
+    uint32 public latestTaskNum;
+    uint64 private _checkpointInterval;
+    uint32 private _responseWindowBlocks;
+    uint32 private _challengeWindowBlocks;
+    uint8 private _minimumThresholdPercentage;
+    bool private _openTaskCreation;
+
+    /// @notice Addresses allowed to create tasks (unless creation is open to anyone).
+    mapping(address => bool) public isTaskGenerator;
+    /// @notice keccak256(abi.encode(task)) per task index.
+    mapping(uint32 => bytes32) public allTaskHashes;
+    /// @dev keccak256(abi.encode(response, metadata)) per task index, UNSET before the response.
+    mapping(uint32 => bytes32) private _taskResponses;
+    /// @dev Checkpoints by (chainId << 64 | blockNumber).
+    mapping(uint256 => Checkpoint) private _checkpoints;
+    /// @dev Per-chain latest finalized block (see LATEST_*).
+    mapping(uint64 => uint256) private _latest;
+
+    modifier whenNotPaused() {
+        if (paused) revert Paused();
+        _;
+    }
+
+    /// @param registryCoordinator_ the AVS's RegistryCoordinator (proxy)
+    /// @param stakeRegistry_ its StakeRegistry (proxy)
+    /// @param blsApkRegistry_ its BLSApkRegistry (proxy)
+    /// @param indexRegistry_ its IndexRegistry (proxy)
+    /// @param delegation_ EigenLayer's DelegationManager (proxy)
+    /// @param serviceManager_ the AVS's service manager (proxy)
+    constructor(
+        IRegistryCoordinator registryCoordinator_,
+        IStakeRegistry stakeRegistry_,
+        IBLSApkRegistry blsApkRegistry_,
+        IIndexRegistry indexRegistry_,
+        IDelegationManager delegation_,
+        IAvsServiceManager serviceManager_
+    ) BLSSignatureChecker(registryCoordinator_, stakeRegistry_, blsApkRegistry_, delegation_) {
+        indexRegistry = indexRegistry_;
+        serviceManager = serviceManager_;
+        _disableInitializers();
+    }
+
+    /// @notice Sets the owner, the task parameters and the initial task generators.
+    function initialize(address initialOwner, Config calldata config_, address[] calldata generators)
+        external
+        initializer
+    {
+        if (initialOwner == address(0)) revert InvalidConfig("initialOwner");
+        _transferOwnership(initialOwner);
+        _setConfig(config_);
+        for (uint256 i = 0; i < generators.length; i++) {
+            isTaskGenerator[generators[i]] = true;
+            emit TaskGeneratorUpdated(generators[i], true);
+        }
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    /// @inheritdoc IAvsTaskManager
+    function createNewTask(
+        uint64 chainId,
+        uint64 blockNumber,
+        uint32 quorumThresholdPercentage,
+        bytes calldata quorumNumbers
+    ) external whenNotPaused returns (uint32 taskIndex) {
+        if (!_openTaskCreation && !isTaskGenerator[msg.sender]) revert NotTaskGenerator(msg.sender);
+        if (blockNumber % _checkpointInterval != 0) revert BlockNotOnInterval(blockNumber, _checkpointInterval);
+        if (
+            quorumThresholdPercentage == 0 || quorumThresholdPercentage > 100
+                || quorumThresholdPercentage < _minimumThresholdPercentage
+        ) revert InvalidThreshold(quorumThresholdPercentage, _minimumThresholdPercentage);
+        if (quorumNumbers.length == 0) revert EmptyQuorumNumbers();
+        _quorumBitmap(quorumNumbers);
+        uint8 highest = uint8(quorumNumbers[quorumNumbers.length - 1]);
+        if (highest >= registryCoordinator.quorumCount()) revert QuorumDoesNotExist(highest);
+
+        Checkpoint storage checkpoint = _checkpoints[_key(chainId, blockNumber)];
+        CheckpointStatus status = checkpoint.status;
+        if (
+            status == CheckpointStatus.Finalized
+                || (status == CheckpointStatus.Pending
+                    && block.number <= uint256(checkpoint.taskCreatedBlock) + _responseWindowBlocks)
+        ) revert CheckpointAlreadyTasked(chainId, blockNumber, checkpoint.taskIndex);
+
+        taskIndex = latestTaskNum;
+        latestTaskNum = taskIndex + 1;
+        Task memory task = Task({
+            chainId: chainId,
+            blockNumber: blockNumber,
+            taskCreatedBlock: uint32(block.number),
+            quorumThresholdPercentage: quorumThresholdPercentage,
+            quorumNumbers: quorumNumbers
+        });
+        allTaskHashes[taskIndex] = keccak256(abi.encode(task));
+        _taskResponses[taskIndex] = UNSET;
+        checkpoint.blockHash = UNSET;
+        checkpoint.stateRoot = UNSET;
+        checkpoint.receiptsRoot = UNSET;
+        checkpoint.taskIndex = taskIndex;
+        checkpoint.taskCreatedBlock = uint32(block.number);
+        checkpoint.finalizedAt = 0;
+        checkpoint.status = CheckpointStatus.Pending;
+        if (_latest[chainId] == 0) _latest[chainId] = LATEST_INITIALIZED;
+        emit NewTaskCreated(taskIndex, task);
+    }
+
+    /// @inheritdoc IAvsTaskManager
+    function respondToTask(
+        Task calldata task,
+        TaskResponse calldata response,
+        NonSignerStakesAndSignature calldata nonSignerStakesAndSignature
+    ) external whenNotPaused {
+        uint32 taskIndex = response.referenceTaskIndex;
+        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
+        Checkpoint storage checkpoint = _checkpoints[_key(task.chainId, task.blockNumber)];
+        if (checkpoint.status != CheckpointStatus.Pending || checkpoint.taskIndex != taskIndex) {
+            revert TaskAlreadyResponded(taskIndex);
+        }
+        uint256 deadline = uint256(task.taskCreatedBlock) + _responseWindowBlocks;
+        if (block.number > deadline) revert ResponseWindowClosed(taskIndex, deadline);
+
+        (QuorumStakeTotals memory totals, bytes32 hashOfNonSigners) = _checkSignatures(
+            keccak256(abi.encode(response)), task.quorumNumbers, task.taskCreatedBlock, nonSignerStakesAndSignature
+        );
+        for (uint256 i = 0; i < totals.totalStakeForQuorum.length; i++) {
+            uint96 signed = totals.signedStakeForQuorum[i];
+            uint96 total = totals.totalStakeForQuorum[i];
+            if (uint256(signed) * 100 < uint256(total) * task.quorumThresholdPercentage) {
+                revert QuorumThresholdNotMet(uint8(task.quorumNumbers[i]), signed, total);
+            }
+        }
+
+        TaskResponseMetadata memory metadata = TaskResponseMetadata(uint32(block.number), hashOfNonSigners);
+        _taskResponses[taskIndex] = keccak256(abi.encode(response, metadata));
+        checkpoint.blockHash = response.blockHash;
+        checkpoint.stateRoot = response.stateRoot;
+        checkpoint.receiptsRoot = response.receiptsRoot;
+        checkpoint.finalizedAt = uint32(block.number);
+        checkpoint.status = CheckpointStatus.Finalized;
+        uint256 latest = _latest[task.chainId];
+        // casting to uint64 is intended: the low 64 bits hold the block number.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (latest & LATEST_PRESENT == 0 || uint64(latest) < task.blockNumber) {
+            _latest[task.chainId] = LATEST_INITIALIZED | LATEST_PRESENT | task.blockNumber;
+        }
+        emit TaskResponded(taskIndex, response, metadata);
+    }
+
+    // ------------------------------------------------------------- challenges
+
+    /// @inheritdoc IAvsTaskManager
+    function raiseAndResolveChallenge(
+        Task calldata task,
+        TaskResponse calldata response,
+        TaskResponseMetadata calldata metadata,
+        BN254.G1Point[] calldata nonSignerPubkeys,
+        bytes calldata headerRlp
+    ) external {
+        uint32 taskIndex = response.referenceTaskIndex;
+        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
+        if (keccak256(abi.encode(response, metadata)) != _taskResponses[taskIndex]) revert ResponseMismatch(taskIndex);
+        Checkpoint storage checkpoint = _checkpoints[_key(task.chainId, task.blockNumber)];
+        // A stored response implies the checkpoint was finalized by this task; only an earlier
+        // successful challenge can have moved it on.
+        if (checkpoint.status != CheckpointStatus.Finalized || checkpoint.taskIndex != taskIndex) {
+            revert CheckpointNotFinalized(task.chainId, task.blockNumber);
+        }
+        uint256 deadline = uint256(metadata.taskRespondedBlock) + _challengeWindowBlocks;
+        if (block.number > deadline) revert ChallengeWindowClosed(taskIndex, deadline);
+        if (task.chainId != block.chainid) revert NotThisChain(task.chainId);
+
+        ChallengeReason reason = _disprove(taskIndex, task.blockNumber, response, headerRlp);
+        bytes32[] memory nonSignerIds = _nonSignerIds(task.taskCreatedBlock, metadata, nonSignerPubkeys, taskIndex);
+        address[] memory signers = _signers(task, nonSignerIds);
+
+        checkpoint.status = CheckpointStatus.Invalidated;
+        emit TaskChallengedSuccessfully(taskIndex, msg.sender, reason, signers);
+        serviceManager.freezeOperators(signers);
+    }
+
+    /// @dev What the response got wrong; reverts if it cannot be disproven.
+    function _disprove(uint32 taskIndex, uint64 blockNumber, TaskResponse calldata response, bytes calldata headerRlp)
+        private
+        view
+        returns (ChallengeReason)
+    {
+        bytes32 trueHash = _blockHash(blockNumber);
+        if (response.blockHash != trueHash) return ChallengeReason.BlockHash;
+        if (headerRlp.length == 0) revert HeaderRequired();
+        bytes32 headerHash = keccak256(headerRlp);
+        if (headerHash != trueHash) revert HeaderHashMismatch(trueHash, headerHash);
+        (bytes32 stateRoot, bytes32 receiptsRoot) = HeaderRlp.roots(headerRlp);
+        if (response.stateRoot != stateRoot) return ChallengeReason.StateRoot;
+        if (response.receiptsRoot != receiptsRoot) return ChallengeReason.ReceiptsRoot;
+        revert ResponseIsCorrect(taskIndex);
+    }
+
+    /// @dev The canonical hash of `blockNumber`: `blockhash` for the last 256 blocks, else the
+    ///      EIP-2935 history contract where the chain has it.
+    function _blockHash(uint64 blockNumber) private view returns (bytes32 hash) {
+        if (blockNumber >= block.number) revert BlockHashUnavailable(blockNumber);
+        hash = blockhash(blockNumber);
+        if (hash == 0 && HISTORY_STORAGE_ADDRESS.code.length != 0) {
+            (bool ok, bytes memory ret) = HISTORY_STORAGE_ADDRESS.staticcall(abi.encode(uint256(blockNumber)));
+            if (ok && ret.length == 32) hash = abi.decode(ret, (bytes32));
+        }
+        if (hash == 0) revert BlockHashUnavailable(blockNumber);
+    }
+
+    /// @dev Operator ids of the given non-signer keys, checked against the response's record.
+    function _nonSignerIds(
+        uint32 taskCreatedBlock,
+        TaskResponseMetadata calldata metadata,
+        BN254.G1Point[] calldata pubkeys,
+        uint32 taskIndex
+    ) private pure returns (bytes32[] memory ids) {
+        ids = new bytes32[](pubkeys.length);
+        for (uint256 i = 0; i < pubkeys.length; i++) {
+            ids[i] = BN254.G1Point(pubkeys[i].X, pubkeys[i].Y).hashG1Point();
+        }
+        if (keccak256(abi.encodePacked(taskCreatedBlock, ids)) != metadata.hashOfNonSigners) {
+            revert NonSignersMismatch(taskIndex);
+        }
+    }
+
+    /// @dev Addresses of the operators in the task's quorums at `taskCreatedBlock` that are not
+    ///      non-signers, without duplicates. `nonSignerIds` is strictly ascending: the response
+    ///      was only accepted that way, and its hash is checked.
+    function _signers(Task calldata task, bytes32[] memory nonSignerIds)
+        private
+        view
+        returns (address[] memory signers)
+    {
+        bytes32[][] memory perQuorum = new bytes32[][](task.quorumNumbers.length);
+        uint256 upperBound;
+        for (uint256 i = 0; i < perQuorum.length; i++) {
+            perQuorum[i] =
+                indexRegistry.getOperatorListAtBlockNumber(uint8(task.quorumNumbers[i]), task.taskCreatedBlock);
+            upperBound += perQuorum[i].length;
+        }
+        bytes32[] memory seen = new bytes32[](upperBound);
+        signers = new address[](upperBound);
+        uint256 count;
+        for (uint256 i = 0; i < perQuorum.length; i++) {
+            for (uint256 j = 0; j < perQuorum[i].length; j++) {
+                bytes32 id = perQuorum[i][j];
+                if (_contains(nonSignerIds, id) || _seen(seen, count, id)) continue;
+                seen[count] = id;
+                signers[count] = registryCoordinator.getOperatorFromId(id);
+                count++;
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(signers, count)
+        }
+    }
+
+    /// @dev Binary search in a strictly ascending array.
+    function _contains(bytes32[] memory sorted, bytes32 id) private pure returns (bool) {
+        uint256 lo = 0;
+        uint256 hi = sorted.length;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (sorted[mid] == id) return true;
+            if (uint256(sorted[mid]) < uint256(id)) lo = mid + 1;
+            else hi = mid;
+        }
+        return false;
+    }
+
+    function _seen(bytes32[] memory ids, uint256 count, bytes32 id) private pure returns (bool) {
+        for (uint256 i = 0; i < count; i++) {
+            if (ids[i] == id) return true;
+        }
+        return false;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IAvsTaskManager
+    function finalizedCheckpoint(uint64 chainId, uint64 blockNumber)
+        public
+        view
+        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt)
+    {
+        Checkpoint storage c = _checkpoints[_key(chainId, blockNumber)];
+        if (c.status != CheckpointStatus.Finalized) revert CheckpointNotFinalized(chainId, blockNumber);
+        return (c.blockHash, c.stateRoot, c.receiptsRoot, c.taskIndex, c.finalizedAt);
+    }
+
+    /// @inheritdoc IAvsTaskManager
+    function latestFinalized(uint64 chainId)
+        external
+        view
+        returns (
+            uint64 blockNumber,
+            bytes32 blockHash,
+            bytes32 stateRoot,
+            bytes32 receiptsRoot,
+            uint32 taskIndex,
+            uint32 finalizedAt
+        )
+    {
+        uint256 latest = _latest[chainId];
+        // casting to uint64 is intended: the low 64 bits hold the block number.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        blockNumber = uint64(latest);
+        if (
+            latest & LATEST_PRESENT == 0
+                || _checkpoints[_key(chainId, blockNumber)].status != CheckpointStatus.Finalized
+        ) revert NoFinalizedCheckpoint(chainId);
+        (blockHash, stateRoot, receiptsRoot, taskIndex, finalizedAt) = finalizedCheckpoint(chainId, blockNumber);
+    }
+
+    /// @notice Status of checkpoint (chainId, blockNumber) and the index of its latest task.
+    function checkpointStatus(uint64 chainId, uint64 blockNumber)
+        external
+        view
+        returns (CheckpointStatus status, uint32 taskIndex)
+    {
+        Checkpoint storage c = _checkpoints[_key(chainId, blockNumber)];
+        return (c.status, c.taskIndex);
+    }
+
+    /// @notice keccak256(abi.encode(response, metadata)) of task `taskIndex`, zero before its response.
+    function allTaskResponses(uint32 taskIndex) external view returns (bytes32 responseHash) {
+        responseHash = _taskResponses[taskIndex];
+        if (responseHash == UNSET) responseHash = 0;
+    }
+
+    /// @notice The task parameters.
+    function config() external view returns (Config memory) {
+        return Config({
+            checkpointInterval: _checkpointInterval,
+            responseWindowBlocks: _responseWindowBlocks,
+            challengeWindowBlocks: _challengeWindowBlocks,
+            minimumThresholdPercentage: _minimumThresholdPercentage,
+            openTaskCreation: _openTaskCreation
+        });
+    }
+
+    // ------------------------------------------------------------------ owner
+
+    /// @notice Sets the task parameters (owner only).
+    function setConfig(Config calldata config_) external onlyOwner {
+        _setConfig(config_);
+    }
+
+    /// @notice Allows or disallows `generator` to create tasks (owner only).
+    function setTaskGenerator(address generator, bool allowed) external onlyOwner {
+        isTaskGenerator[generator] = allowed;
+        emit TaskGeneratorUpdated(generator, allowed);
+    }
+
+    /// @notice Pauses task creation and responses (owner only); challenges stay open.
+    function pause() external onlyOwner {
+        paused = true;
+        emit PausedUpdated(true);
+    }
+
+    /// @notice Resumes task creation and responses (owner only).
+    function unpause() external onlyOwner {
+        paused = false;
+        emit PausedUpdated(false);
+    }
+
+    function _setConfig(Config calldata c) private {
+        if (c.checkpointInterval == 0) revert InvalidConfig("checkpointInterval");
+        if (c.responseWindowBlocks == 0) revert InvalidConfig("responseWindowBlocks");
+        if (c.challengeWindowBlocks == 0) revert InvalidConfig("challengeWindowBlocks");
+        if (c.minimumThresholdPercentage == 0 || c.minimumThresholdPercentage > 100) {
+            revert InvalidConfig("minimumThresholdPercentage");
+        }
+        _checkpointInterval = c.checkpointInterval;
+        _responseWindowBlocks = c.responseWindowBlocks;
+        _challengeWindowBlocks = c.challengeWindowBlocks;
+        _minimumThresholdPercentage = c.minimumThresholdPercentage;
+        _openTaskCreation = c.openTaskCreation;
+        emit ConfigUpdated(c);
+    }
+
+    function _key(uint64 chainId, uint64 blockNumber) private pure returns (uint256) {
+        return (uint256(chainId) << 64) | blockNumber;
+    }
+}

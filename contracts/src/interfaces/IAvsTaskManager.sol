@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {BN254} from "../libraries/BN254.sol";
+import {IBLSSignatureChecker} from "./IBLSSignatureChecker.sol";
+
+/// @title IAvsTaskManager
+/// @notice Checkpoint tasks: every `checkpointInterval` blocks of an attested chain a task asks
+///         the operators to attest (blockHash, stateRoot, receiptsRoot) of that block; a
+///         stake-weighted BLS quorum answers; consumers read finalized checkpoints; a wrong
+///         answer about this chain's own blocks can be challenged and its signers frozen.
+interface IAvsTaskManager {
+    /// @notice A checkpoint task. Its hash `keccak256(abi.encode(task))` is stored per index.
+    struct Task {
+        uint64 chainId;
+        uint64 blockNumber;
+        uint32 taskCreatedBlock;
+        uint32 quorumThresholdPercentage;
+        bytes quorumNumbers;
+    }
+
+    /// @notice The operators' answer; they BLS-sign `keccak256(abi.encode(response))`.
+    struct TaskResponse {
+        uint32 referenceTaskIndex;
+        bytes32 blockHash;
+        bytes32 stateRoot;
+        bytes32 receiptsRoot;
+    }
+
+    /// @notice Recorded with a response: when it landed and who did not sign.
+    /// @dev hashOfNonSigners = keccak256(abi.encodePacked(taskCreatedBlock, nonSignerOperatorIds)).
+    struct TaskResponseMetadata {
+        uint32 taskRespondedBlock;
+        bytes32 hashOfNonSigners;
+    }
+
+    /// @notice Lifecycle of a checkpoint (chainId, blockNumber).
+    enum CheckpointStatus {
+        None,
+        Pending,
+        Finalized,
+        Invalidated
+    }
+
+    /// @notice What a successful challenge proved wrong.
+    enum ChallengeReason {
+        BlockHash,
+        StateRoot,
+        ReceiptsRoot
+    }
+
+    /// @notice Task parameters, set by the owner.
+    struct Config {
+        uint64 checkpointInterval;
+        uint32 responseWindowBlocks;
+        uint32 challengeWindowBlocks;
+        uint8 minimumThresholdPercentage;
+        bool openTaskCreation;
+    }
+
+    /// @notice A task was created.
+    event NewTaskCreated(uint32 indexed taskIndex, Task task);
+    /// @notice A task was answered with a quorum; its checkpoint is finalized.
+    event TaskResponded(uint32 indexed taskIndex, TaskResponse taskResponse, TaskResponseMetadata taskResponseMetadata);
+    /// @notice A response was proven wrong: its checkpoint is invalidated and `frozenOperators` frozen.
+    event TaskChallengedSuccessfully(
+        uint32 indexed taskIndex, address indexed challenger, ChallengeReason reason, address[] frozenOperators
+    );
+    /// @notice The task parameters changed.
+    event ConfigUpdated(Config config);
+    /// @notice `generator` was allowed (`allowed`) or no longer allowed to create tasks.
+    event TaskGeneratorUpdated(address indexed generator, bool allowed);
+    /// @notice Task creation and responses were paused or unpaused.
+    event PausedUpdated(bool paused);
+
+    /// @notice The contract is paused.
+    error Paused();
+    /// @notice The caller may not create tasks.
+    error NotTaskGenerator(address caller);
+    /// @notice The checkpoint block is not a multiple of the checkpoint interval.
+    error BlockNotOnInterval(uint64 blockNumber, uint64 checkpointInterval);
+    /// @notice The threshold is 0, above 100, or below the configured minimum.
+    error InvalidThreshold(uint32 quorumThresholdPercentage, uint8 minimumThresholdPercentage);
+    /// @notice The checkpoint already has a live task (pending within its window, or finalized).
+    error CheckpointAlreadyTasked(uint64 chainId, uint64 blockNumber, uint32 taskIndex);
+    /// @notice The task does not hash to the stored task of that index.
+    error TaskMismatch(uint32 taskIndex);
+    /// @notice The task was already answered (or replaced by a newer task for its checkpoint).
+    error TaskAlreadyResponded(uint32 taskIndex);
+    /// @notice The response came after `taskCreatedBlock + responseWindowBlocks`.
+    error ResponseWindowClosed(uint32 taskIndex, uint256 deadline);
+    /// @notice A quorum's signed stake is below the task's threshold.
+    error QuorumThresholdNotMet(uint8 quorumNumber, uint96 signedStake, uint96 totalStake);
+    /// @notice The checkpoint is not finalized (no task, pending, or invalidated).
+    error CheckpointNotFinalized(uint64 chainId, uint64 blockNumber);
+    /// @notice The chain has no finalized checkpoint (or its latest one was invalidated).
+    error NoFinalizedCheckpoint(uint64 chainId);
+    /// @notice The response or its metadata does not hash to the stored response.
+    error ResponseMismatch(uint32 taskIndex);
+    /// @notice The challenge came after `taskRespondedBlock + challengeWindowBlocks`.
+    error ChallengeWindowClosed(uint32 taskIndex, uint256 deadline);
+    /// @notice Only checkpoints of this chain can be challenged.
+    error NotThisChain(uint64 chainId);
+    /// @notice The true hash of the block is not available on-chain (too old or not yet mined).
+    error BlockHashUnavailable(uint64 blockNumber);
+    /// @notice The block hash is right, so a header is needed to compare the roots.
+    error HeaderRequired();
+    /// @notice keccak256(headerRlp) is not the block's hash.
+    error HeaderHashMismatch(bytes32 expected, bytes32 actual);
+    /// @notice The provided non-signer keys do not hash to the response's `hashOfNonSigners`.
+    error NonSignersMismatch(uint32 taskIndex);
+    /// @notice The challenged response matches the chain: the challenge fails.
+    error ResponseIsCorrect(uint32 taskIndex);
+    /// @notice A configuration value is out of range.
+    error InvalidConfig(string field);
+
+    /// @notice Creates the task for checkpoint (chainId, blockNumber).
+    function createNewTask(
+        uint64 chainId,
+        uint64 blockNumber,
+        uint32 quorumThresholdPercentage,
+        bytes calldata quorumNumbers
+    ) external returns (uint32 taskIndex);
+
+    /// @notice Submits an aggregate-signed response; anyone may submit.
+    function respondToTask(
+        Task calldata task,
+        TaskResponse calldata response,
+        IBLSSignatureChecker.NonSignerStakesAndSignature calldata nonSignerStakesAndSignature
+    ) external;
+
+    /// @notice Proves a finalized response about this chain wrong within the challenge window,
+    ///         by `blockhash`/EIP-2935 or by `headerRlp` (the block's RLP header); on success the
+    ///         checkpoint is invalidated and every operator that signed it is frozen. Reverts
+    ///         with the reason when the challenge fails.
+    /// @param nonSignerPubkeys the response's non-signer keys, in the order they were submitted
+    function raiseAndResolveChallenge(
+        Task calldata task,
+        TaskResponse calldata response,
+        TaskResponseMetadata calldata metadata,
+        BN254.G1Point[] calldata nonSignerPubkeys,
+        bytes calldata headerRlp
+    ) external;
+
+    /// @notice The finalized checkpoint (chainId, blockNumber); reverts if it is not finalized.
+    function finalizedCheckpoint(uint64 chainId, uint64 blockNumber)
+        external
+        view
+        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt);
+
+    /// @notice The highest finalized checkpoint of `chainId`; reverts if there is none or it was invalidated.
+    function latestFinalized(uint64 chainId)
+        external
+        view
+        returns (
+            uint64 blockNumber,
+            bytes32 blockHash,
+            bytes32 stateRoot,
+            bytes32 receiptsRoot,
+            uint32 taskIndex,
+            uint32 finalizedAt
+        );
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+/// @title BN254
+/// @notice Points and operations of the BN254 (alt_bn128) curve through the EVM precompiles
+///         0x05 (modexp), 0x06 (add), 0x07 (scalar mul) and 0x08 (pairing).
+/// @dev G2 coordinates use EigenLayer's (and the pairing precompile's) order: `X[0]` is the
+///      imaginary part c1 and `X[1]` the real part c0, same for `Y`. `hashToG1` maps a digest
+///      exactly as EigenLayer's BN254 library does, so signatures made for EigenLayer verify
+///      here. Every precompile failure (a point not on the curve) reverts with `PrecompileFailed`.
+library BN254 {
+    /// @notice Base field modulus p.
+    uint256 internal constant FP_MODULUS =
+        21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @notice Scalar field modulus r (the group order).
+    uint256 internal constant FR_MODULUS =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @dev (p + 1) / 4: since p = 3 mod 4, beta^((p+1)/4) is a square root of beta if one exists.
+    uint256 private constant SQRT_EXPONENT = 0xc19139cb84c680a6e14116da060561765e05aa45a1c72a34f082305b61f3f52;
+
+    // The negated G2 generator, in precompile order (c1 before c0).
+    uint256 private constant NEG_G2_X1 =
+        11559732032986387107991004021392285783925812861821192530917403151452391805634;
+    uint256 private constant NEG_G2_X0 =
+        10857046999023057135944570762232829481370756359578518086990519993285655852781;
+    uint256 private constant NEG_G2_Y1 =
+        17805874995975841540914202342111839520379459829704422454583296818431106115052;
+    uint256 private constant NEG_G2_Y0 =
+        13392588948715843804641432497768002650278120570034223513918757245338268106653;
+
+    /// @notice A G1 point in affine coordinates; (0, 0) is the point at infinity.
+    struct G1Point {
+        uint256 X;
+        uint256 Y;
+    }
+
+    /// @notice A G2 point; each coordinate is an Fp2 element as [c1, c0].
+    struct G2Point {
+        uint256[2] X;
+        uint256[2] Y;
+    }
+
+    /// @notice A precompile call failed: an input is not a valid curve point.
+    error PrecompileFailed(uint256 precompile);
+
+    /// @notice The generator of G1, (1, 2).
+    function generatorG1() internal pure returns (G1Point memory) {
+        return G1Point(1, 2);
+    }
+
+    /// @notice The negation of the standard G2 generator.
+    function negGeneratorG2() internal pure returns (G2Point memory) {
+        return G2Point([NEG_G2_X1, NEG_G2_X0], [NEG_G2_Y1, NEG_G2_Y0]);
+    }
+
+    /// @notice -p: (x, p - y), and the point at infinity stays itself.
+    function negate(G1Point memory p) internal pure returns (G1Point memory) {
+        if (p.X == 0 && p.Y == 0) return G1Point(0, 0);
+        return G1Point(p.X, FP_MODULUS - (p.Y % FP_MODULUS));
+    }
+
+    /// @notice p1 + p2 through precompile 0x06.
+    function plus(G1Point memory p1, G1Point memory p2) internal view returns (G1Point memory r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, mload(p1))
+            mstore(add(m, 0x20), mload(add(p1, 0x20)))
+            mstore(add(m, 0x40), mload(p2))
+            mstore(add(m, 0x60), mload(add(p2, 0x20)))
+            ok := staticcall(gas(), 0x06, m, 0x80, r, 0x40)
+        }
+        if (!ok) revert PrecompileFailed(6);
+    }
+
+    /// @notice s * p through precompile 0x07.
+    function scalarMul(G1Point memory p, uint256 s) internal view returns (G1Point memory r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, mload(p))
+            mstore(add(m, 0x20), mload(add(p, 0x20)))
+            mstore(add(m, 0x40), s)
+            ok := staticcall(gas(), 0x07, m, 0x60, r, 0x40)
+        }
+        if (!ok) revert PrecompileFailed(7);
+    }
+
+    /// @notice Whether e(a1, a2) * e(b1, b2) == 1, through precompile 0x08.
+    function pairing(G1Point memory a1, G2Point memory a2, G1Point memory b1, G2Point memory b2)
+        internal
+        view
+        returns (bool result)
+    {
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, mload(a1))
+            mstore(add(m, 0x20), mload(add(a1, 0x20)))
+            let x := mload(a2)
+            let y := mload(add(a2, 0x20))
+            mstore(add(m, 0x40), mload(x))
+            mstore(add(m, 0x60), mload(add(x, 0x20)))
+            mstore(add(m, 0x80), mload(y))
+            mstore(add(m, 0xa0), mload(add(y, 0x20)))
+            mstore(add(m, 0xc0), mload(b1))
+            mstore(add(m, 0xe0), mload(add(b1, 0x20)))
+            x := mload(b2)
+            y := mload(add(b2, 0x20))
+            mstore(add(m, 0x100), mload(x))
+            mstore(add(m, 0x120), mload(add(x, 0x20)))
+            mstore(add(m, 0x140), mload(y))
+            mstore(add(m, 0x160), mload(add(y, 0x20)))
+            ok := staticcall(gas(), 0x08, m, 0x180, m, 0x20)
+            result := mload(m)
+        }
+        if (!ok) revert PrecompileFailed(8);
+    }
+
+    /// @notice keccak256(X || Y): EigenLayer's pubkey hash, which is also the operator id.
+    function hashG1Point(G1Point memory p) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            h := keccak256(p, 0x40)
+        }
+    }
+
+    /// @notice Maps a digest to G1 by try-and-increment, as EigenLayer's `BN254.hashToG1`:
+    ///         x = digest mod p, then the first x, x+1, ... with x^3 + 3 a square; y is
+    ///         (x^3 + 3)^((p+1)/4), the root that library picks.
+    function hashToG1(bytes32 digest) internal view returns (G1Point memory) {
+        uint256 x = uint256(digest) % FP_MODULUS;
+        while (true) {
+            uint256 beta = addmod(mulmod(mulmod(x, x, FP_MODULUS), x, FP_MODULUS), 3, FP_MODULUS);
+            uint256 y = expMod(beta, SQRT_EXPONENT, FP_MODULUS);
+            if (mulmod(y, y, FP_MODULUS) == beta) return G1Point(x, y);
+            x = addmod(x, 1, FP_MODULUS);
+        }
+        // Unreachable: about half of all x have a square x^3 + 3.
+        revert PrecompileFailed(5);
+    }
+
+    /// @notice base^exponent mod modulus through precompile 0x05.
+    function expMod(uint256 base, uint256 exponent, uint256 modulus) internal view returns (uint256 r) {
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, 0x20)
+            mstore(add(m, 0x20), 0x20)
+            mstore(add(m, 0x40), 0x20)
+            mstore(add(m, 0x60), base)
+            mstore(add(m, 0x80), exponent)
+            mstore(add(m, 0xa0), modulus)
+            ok := staticcall(gas(), 0x05, m, 0xc0, m, 0x20)
+            r := mload(m)
+        }
+        if (!ok) revert PrecompileFailed(5);
+    }
+}
