@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {AvsFixture} from "./utils/AvsFixture.sol";
+import {BN254} from "../src/libraries/BN254.sol";
+import {AvsTaskManager} from "../src/AvsTaskManager.sol";
+import {BLSSignatureChecker} from "../src/BLSSignatureChecker.sol";
+import {IAvsTaskManager} from "../src/interfaces/IAvsTaskManager.sol";
+import {IBLSSignatureChecker} from "../src/interfaces/IBLSSignatureChecker.sol";
+
+contract AvsTaskManagerTest is AvsFixture {
+    using BN254 for BN254.G1Point;
+
+    uint64 internal constant CHAIN = 7;
+
+    event NewTaskCreated(uint32 indexed taskIndex, IAvsTaskManager.Task task);
+    event TaskResponded(
+        uint32 indexed taskIndex,
+        IAvsTaskManager.TaskResponse taskResponse,
+        IAvsTaskManager.TaskResponseMetadata taskResponseMetadata
+    );
+
+    function setUp() public {
+        _deployAvs(2);
+        _registerOperators(0, 6, hex"00");
+        _registerOperators(6, 2, hex"0001");
+        _registerOperators(8, 2, hex"01");
+    }
+
+    // ------------------------------------------------------------- creation
+
+    function testCreateNewTaskStoresHashAndEmits() public {
+        IAvsTaskManager.Task memory expected = IAvsTaskManager.Task(CHAIN, 100, uint32(block.number), 67, hex"00");
+        vm.expectEmit(true, false, false, true);
+        emit NewTaskCreated(0, expected);
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        assertEq(index, 0, "first task index");
+        assertEq(tm.allTaskHashes(0), keccak256(abi.encode(task)), "stored task hash");
+        assertEq(tm.allTaskResponses(0), bytes32(0), "no response yet");
+        (, uint32 second) = _createTaskOn(CHAIN, 110, 67, hex"00");
+        assertEq(second, 1, "second task index");
+        assertEq(tm.latestTaskNum(), 2, "latestTaskNum");
+        (IAvsTaskManager.CheckpointStatus status, uint32 taskIndex) = tm.checkpointStatus(CHAIN, 110);
+        assertEq(uint256(status), uint256(IAvsTaskManager.CheckpointStatus.Pending), "pending");
+        assertEq(taskIndex, 1, "checkpoint task index");
+    }
+
+    function testCreateRejectsNonGenerator() public {
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NotTaskGenerator.selector, address(this)));
+        tm.createNewTask(CHAIN, 100, 67, hex"00");
+    }
+
+    function testOpenTaskCreationAndGeneratorSet() public {
+        IAvsTaskManager.Config memory c = _config();
+        c.openTaskCreation = true;
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        tm.createNewTask(CHAIN, 100, 67, hex"00");
+
+        c.openTaskCreation = false;
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        vm.prank(OWNER);
+        tm.setTaskGenerator(address(this), true);
+        tm.createNewTask(CHAIN, 110, 67, hex"00");
+        vm.prank(OWNER);
+        tm.setTaskGenerator(address(this), false);
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NotTaskGenerator.selector, address(this)));
+        tm.createNewTask(CHAIN, 120, 67, hex"00");
+    }
+
+    function testCreateRejectsBlockOffInterval() public {
+        vm.prank(GENERATOR);
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockNotOnInterval.selector, uint64(105), INTERVAL));
+        tm.createNewTask(CHAIN, 105, 67, hex"00");
+    }
+
+    function testCreateRejectsBadThresholds() public {
+        uint32[3] memory bad = [uint32(0), 101, MIN_THRESHOLD - 1];
+        for (uint256 i = 0; i < bad.length; i++) {
+            vm.prank(GENERATOR);
+            vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidThreshold.selector, bad[i], MIN_THRESHOLD));
+            tm.createNewTask(CHAIN, 100, bad[i], hex"00");
+        }
+        vm.prank(GENERATOR);
+        tm.createNewTask(CHAIN, 100, 100, hex"00");
+        vm.prank(GENERATOR);
+        tm.createNewTask(CHAIN, 110, MIN_THRESHOLD, hex"00");
+    }
+
+    function testCreateRejectsBadQuorumNumbers() public {
+        vm.prank(GENERATOR);
+        vm.expectRevert(IBLSSignatureChecker.EmptyQuorumNumbers.selector);
+        tm.createNewTask(CHAIN, 100, 67, hex"");
+        vm.prank(GENERATOR);
+        vm.expectRevert(IBLSSignatureChecker.QuorumNumbersNotSorted.selector);
+        tm.createNewTask(CHAIN, 100, 67, hex"0100");
+        vm.prank(GENERATOR);
+        vm.expectRevert(IBLSSignatureChecker.QuorumNumbersNotSorted.selector);
+        tm.createNewTask(CHAIN, 100, 67, hex"0000");
+        vm.prank(GENERATOR);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.QuorumDoesNotExist.selector, uint8(2)));
+        tm.createNewTask(CHAIN, 100, 67, hex"0002");
+    }
+
+    function testOneLiveTaskPerCheckpoint() public {
+        (, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.prank(GENERATOR);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.CheckpointAlreadyTasked.selector, CHAIN, uint64(100), index)
+        );
+        tm.createNewTask(CHAIN, 100, 67, hex"00");
+        // Another chain's checkpoint at the same height is independent.
+        _createTaskOn(CHAIN + 1, 100, 67, hex"00");
+        // Once the first task expired unanswered, the checkpoint can be tasked again.
+        vm.roll(block.number + RESPONSE_WINDOW + 1);
+        (, uint32 again) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        assertEq(again, 2, "re-created task index");
+    }
+
+    function testPausedBlocksCreateAndRespond() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+
+        vm.expectRevert(bytes("Ownable: caller is not the owner"));
+        tm.pause();
+        vm.prank(OWNER);
+        tm.pause();
+        vm.prank(GENERATOR);
+        vm.expectRevert(IAvsTaskManager.Paused.selector);
+        tm.createNewTask(CHAIN, 110, 67, hex"00");
+        vm.expectRevert(IAvsTaskManager.Paused.selector);
+        tm.respondToTask(task, response, params);
+        vm.prank(OWNER);
+        tm.unpause();
+        tm.respondToTask(task, response, params);
+    }
+
+    // ------------------------------------------------------------- response
+
+    function testRespondFinalizesCheckpoint() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 5);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        address[] memory nonSigners = _firstOperators(1);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), nonSigners);
+
+        bytes32[] memory ids = _sortedIds(nonSigners);
+        IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, ids))
+        );
+        vm.expectEmit(true, false, false, true);
+        emit TaskResponded(index, response, metadata);
+        tm.respondToTask(task, response, params);
+
+        assertEq(tm.allTaskResponses(index), keccak256(abi.encode(response, metadata)), "response hash");
+        (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt) =
+            tm.finalizedCheckpoint(CHAIN, 100);
+        assertEq(blockHash, response.blockHash, "blockHash");
+        assertEq(stateRoot, response.stateRoot, "stateRoot");
+        assertEq(receiptsRoot, response.receiptsRoot, "receiptsRoot");
+        assertEq(taskIndex, index, "taskIndex");
+        assertEq(finalizedAt, block.number, "finalizedAt");
+        (uint64 latestBlock, bytes32 latestHash,,,,) = tm.latestFinalized(CHAIN);
+        assertEq(latestBlock, 100, "latest block");
+        assertEq(latestHash, response.blockHash, "latest hash");
+    }
+
+    function testLatestFinalizedTracksHighestBlock() public {
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NoFinalizedCheckpoint.selector, CHAIN));
+        tm.latestFinalized(CHAIN);
+        (IAvsTaskManager.Task memory t1, uint32 i1) = _createTaskOn(CHAIN, 200, 67, hex"00");
+        (IAvsTaskManager.Task memory t2, uint32 i2) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        _respond(t1, _response(i1, "x"), _noOperators());
+        _respond(t2, _response(i2, "y"), _noOperators());
+        (uint64 latestBlock,,,,,) = tm.latestFinalized(CHAIN);
+        assertEq(latestBlock, 200, "an older checkpoint finalized later does not move latest back");
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, CHAIN, uint64(300)));
+        tm.finalizedCheckpoint(CHAIN, 300);
+    }
+
+    function testRespondRejectsDuplicate() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        tm.respondToTask(task, response, params);
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskAlreadyResponded.selector, index));
+        tm.respondToTask(task, response, params);
+        // A different (also validly signed) response is refused as well.
+        IAvsTaskManager.TaskResponse memory other = _response(index, "b");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory otherParams =
+            _sign(task, _digest(other), _noOperators());
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskAlreadyResponded.selector, index));
+        tm.respondToTask(task, other, otherParams);
+    }
+
+    function testRespondRejectsLateResponse() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        vm.roll(block.number + 1);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        vm.roll(uint256(task.taskCreatedBlock) + RESPONSE_WINDOW + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAvsTaskManager.ResponseWindowClosed.selector, index, uint256(task.taskCreatedBlock) + RESPONSE_WINDOW
+            )
+        );
+        tm.respondToTask(task, response, params);
+        // The last block of the window is still accepted.
+        vm.roll(uint256(task.taskCreatedBlock) + RESPONSE_WINDOW);
+        tm.respondToTask(task, response, params);
+    }
+
+    function testRespondRejectsReferenceBlockNotInPast() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        // Parameters are built from history at the creation block, but submitted in that block.
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IBLSSignatureChecker.ReferenceBlockNotInPast.selector, task.taskCreatedBlock, block.number
+            )
+        );
+        tm.respondToTask(task, response, params);
+    }
+
+    function testRespondRejectsTamperedTask() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        task.quorumThresholdPercentage = 1;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index));
+        tm.respondToTask(task, response, params);
+        task.quorumThresholdPercentage = 67;
+        response.referenceTaskIndex = index + 1;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index + 1));
+        tm.respondToTask(task, response, params);
+    }
+
+    function testRespondRejectsWrongSignature() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        // Signed a different response.
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(_response(index, "b")), _noOperators());
+        vm.expectRevert(IBLSSignatureChecker.InvalidSignature.selector);
+        tm.respondToTask(task, response, params);
+        // Claims operator 0 did not sign, but its key is in the aggregate signature.
+        params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory lying = _sign(task, _digest(response), _firstOperators(1));
+        lying.sigma = params.sigma;
+        lying.apkG2 = params.apkG2;
+        vm.expectRevert(IBLSSignatureChecker.InvalidSignature.selector);
+        tm.respondToTask(task, response, lying);
+    }
+
+    function testRespondRejectsBelowThreshold() public {
+        // Quorum 0 holds operators 0..7 with equal stake: 3 non-signers leave 5/8 = 62.5%.
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _firstOperators(3));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.QuorumThresholdNotMet.selector, uint8(0), 5 * STAKE, 8 * STAKE)
+        );
+        tm.respondToTask(task, response, params);
+        // 2 non-signers: 6/8 = 75% >= 67%.
+        tm.respondToTask(task, response, _sign(task, _digest(response), _firstOperators(2)));
+    }
+
+    function testRespondTwoQuorumsWithNonSignerInBoth() public {
+        // Operators 6 and 7 are in both quorums: a non-signer key is subtracted twice.
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 50, hex"0001");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        address[] memory nonSigners = new address[](2);
+        nonSigners[0] = operators[6];
+        nonSigners[1] = operators[0];
+        (IBLSSignatureChecker.QuorumStakeTotals memory totals,) =
+            tm.checkSignatures(_digest(response), hex"0001", task.taskCreatedBlock, _sign(task, _digest(response), nonSigners));
+        assertEq(totals.totalStakeForQuorum[0], 8 * STAKE, "quorum 0 total");
+        assertEq(totals.signedStakeForQuorum[0], 6 * STAKE, "quorum 0 signed");
+        assertEq(totals.totalStakeForQuorum[1], 4 * STAKE, "quorum 1 total");
+        assertEq(totals.signedStakeForQuorum[1], 3 * STAKE, "quorum 1 signed");
+        tm.respondToTask(task, response, _sign(task, _digest(response), nonSigners));
+    }
+
+    function testRespondUsesHistoryAtCreationBlock() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        // Registry changes after creation do not affect the check at taskCreatedBlock...
+        _registerOperators(10, 1, hex"00");
+        rc.deregisterOperator(operators[1], hex"00");
+        vm.roll(block.number + 1);
+        tm.respondToTask(task, response, params);
+    }
+
+    function testRespondRejectsStaleHistoryIndex() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        // A later APK entry exists for quorum 0 once an operator joins: index 0 is then too old.
+        _registerOperators(10, 1, hex"00");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        params.quorumApkIndices[0] = 0;
+        vm.expectRevert(bytes("MockBLSApkRegistry: not latest"));
+        tm.respondToTask(task, response, params);
+    }
+
+    // -------------------------------------------------- checker rules directly
+
+    function testCheckerRejectsLengthMismatches() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        bytes32 digest = _digest(_response(index, "a"));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, digest, _firstOperators(1));
+
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory p = params;
+        p.quorumApks = new BN254.G1Point[](2);
+        vm.expectRevert(IBLSSignatureChecker.QuorumLengthMismatch.selector);
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+
+        p = _sign(task, digest, _firstOperators(1));
+        p.totalStakeIndices = new uint32[](0);
+        vm.expectRevert(IBLSSignatureChecker.QuorumLengthMismatch.selector);
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+
+        p = _sign(task, digest, _firstOperators(1));
+        p.nonSignerStakeIndices = new uint32[][](2);
+        vm.expectRevert(IBLSSignatureChecker.QuorumLengthMismatch.selector);
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+
+        p = _sign(task, digest, _firstOperators(1));
+        p.nonSignerQuorumBitmapIndices = new uint32[](2);
+        vm.expectRevert(IBLSSignatureChecker.NonSignerLengthMismatch.selector);
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+
+        p = _sign(task, digest, _firstOperators(1));
+        p.nonSignerStakeIndices[0] = new uint32[](0);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.NonSignerStakeIndicesTooShort.selector, 0));
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+
+        vm.expectRevert(IBLSSignatureChecker.EmptyQuorumNumbers.selector);
+        tm.checkSignatures(digest, hex"", task.taskCreatedBlock, params);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.QuorumDoesNotExist.selector, uint8(5)));
+        tm.checkSignatures(digest, hex"05", task.taskCreatedBlock, params);
+    }
+
+    function testCheckerRejectsUnsortedNonSigners() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        bytes32 digest = _digest(_response(index, "a"));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory p = _sign(task, digest, _firstOperators(2));
+        (p.nonSignerPubkeys[0], p.nonSignerPubkeys[1]) = (p.nonSignerPubkeys[1], p.nonSignerPubkeys[0]);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.NonSignersNotSorted.selector, 1));
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+        // Duplicates are "not strictly ascending" too.
+        p = _sign(task, digest, _firstOperators(2));
+        p.nonSignerPubkeys[1] = p.nonSignerPubkeys[0];
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.NonSignersNotSorted.selector, 1));
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+    }
+
+    function testCheckerRejectsApkMismatch() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        bytes32 digest = _digest(_response(index, "a"));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory p = _sign(task, digest, _noOperators());
+        p.quorumApks[0] = BN254.generatorG1();
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.QuorumApkMismatch.selector, uint8(0)));
+        tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
+    }
+
+    function testCheckerReturnsSignatoryRecordHash() public {
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        bytes32 digest = _digest(_response(index, "a"));
+        address[] memory nonSigners = _firstOperators(3);
+        (IBLSSignatureChecker.QuorumStakeTotals memory totals, bytes32 record) =
+            tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, _sign(task, digest, nonSigners));
+        assertEq(record, keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners))), "record hash");
+        assertEq(totals.signedStakeForQuorum[0], 5 * STAKE, "signed stake");
+    }
+
+    function testStaleStakesRule() public {
+        vm.expectRevert(IBLSSignatureChecker.OnlyCoordinatorOwner.selector);
+        vm.prank(OWNER);
+        tm.setStaleStakesForbidden(true);
+        // The fixture deployed the coordinator double, so this contract is its owner.
+        tm.setStaleStakesForbidden(true);
+        assertTrue(tm.staleStakesForbidden(), "stale-stake rule on");
+        delegation.setMinWithdrawalDelayBlocks(50);
+
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock - 50);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.StakesStale.selector, uint8(0)));
+        tm.respondToTask(task, response, params);
+        rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock - 49);
+        tm.respondToTask(task, response, params);
+    }
+
+    // ------------------------------------------------------------- admin
+
+    function testConfigOnlyOwnerAndValidated() public {
+        IAvsTaskManager.Config memory c = _config();
+        vm.expectRevert(bytes("Ownable: caller is not the owner"));
+        tm.setConfig(c);
+        vm.expectRevert(bytes("Ownable: caller is not the owner"));
+        tm.setTaskGenerator(address(this), true);
+
+        vm.startPrank(OWNER);
+        c.checkpointInterval = 0;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "checkpointInterval"));
+        tm.setConfig(c);
+        c = _config();
+        c.minimumThresholdPercentage = 101;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "minimumThresholdPercentage"));
+        tm.setConfig(c);
+        c = _config();
+        c.responseWindowBlocks = 0;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "responseWindowBlocks"));
+        tm.setConfig(c);
+        c = _config();
+        c.challengeWindowBlocks = 7;
+        tm.setConfig(c);
+        vm.stopPrank();
+        assertEq(tm.config().challengeWindowBlocks, 7, "config stored");
+    }
+
+    function testInitializersLocked() public {
+        IAvsTaskManager.Config memory c = _config();
+        vm.expectRevert(bytes("Initializable: contract is already initialized"));
+        tm.initialize(address(this), c, new address[](0));
+        AvsTaskManager impl = new AvsTaskManager(rc, stakeReg, apkReg, indexReg, delegation, sm);
+        vm.expectRevert(bytes("Initializable: contract is already initialized"));
+        impl.initialize(address(this), c, new address[](0));
+    }
+
+    function _respond(
+        IAvsTaskManager.Task memory task,
+        IAvsTaskManager.TaskResponse memory response,
+        address[] memory nonSigners
+    ) internal {
+        tm.respondToTask(task, response, _sign(task, _digest(response), nonSigners));
+    }
+}
