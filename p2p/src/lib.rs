@@ -1,1 +1,61 @@
-//! libp2p gossip of task-response signatures, stake-weighted aggregation and submission.
+//! Peer-to-peer gossip of task-response signatures, with validation before forwarding,
+//! stake-weighted aggregation and leaderless submitter choice.
+//!
+//! Replaces the seed systems' central aggregator: every operator node joins one gossipsub
+//! topic per deployment ([`signature_topic`]), publishes its own BLS signature over each task
+//! response ([`SignatureMessage`]) and validates every signature it receives before
+//! forwarding it. Every node aggregates; the first node in a per-task, keccak-based ranking
+//! submits, the next one only if the first stays silent for a slot ([`ranking`]).
+//!
+//! # Layers
+//!
+//! - [`wire`]: the fixed-layout, versioned, size-capped message. Decoding is total.
+//! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia,
+//!   gossipsub with content-hash ids and manual validation, connection limits, bans) behind a
+//!   cloneable [`NetworkHandle`]. Inbound messages reach the application through a bounded
+//!   queue and are forwarded only after the application reports [`Verdict::Accept`].
+//! - [`ranking`]: who submits when, as pure functions plus a small scheduler.
+//!
+//! # Invariants
+//!
+//! - Nothing from the network can panic the node: decoding, validation and scoring handle
+//!   every input as data.
+//! - A message is forwarded only after the application accepted it; malformed messages and
+//!   application rejects lower the forwarder's score, and repeated rejects ban it for
+//!   `ban_duration`.
+//! - Every queue is bounded; when the application lags, new messages are ignored (not
+//!   forwarded) instead of stalling the swarm.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use avs_p2p::{Network, NetworkConfig, Verdict, load_or_create_identity};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = load_or_create_identity(std::path::Path::new("data/p2p/node.key"))?;
+//! let config = NetworkConfig::new(17000, alloy::primitives::Address::ZERO);
+//! let Network { handle, mut inbound, .. } = Network::start(key, config).await?;
+//! while let Some(msg) = inbound.recv().await {
+//!     // Validate `msg.message` against the task and operator set, then:
+//!     handle.report(msg.id, Verdict::Accept).await?;
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod identity;
+pub mod network;
+pub mod penalty;
+pub mod ranking;
+pub mod ratelimit;
+pub mod topic;
+pub mod wire;
+
+pub use config::{ConfigError, NetworkConfig};
+pub use identity::{IdentityError, load_or_create_identity};
+pub use network::{
+    InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
+    NetworkStatus, Verdict,
+};
+pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
+pub use topic::signature_topic;
+pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};

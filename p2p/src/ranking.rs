@@ -1,0 +1,216 @@
+//! Leaderless submitter choice.
+//!
+//! For each task every operator gets a priority
+//! `keccak256(abi.encodePacked(uint32 taskIndex, bytes32 operatorId))` — 36 bytes: the task
+//! index as 4 big-endian bytes, then the 32-byte operator id. Operators of the task's set are
+//! ordered by ascending priority (as a 256-bit big-endian number; ties, which would need a
+//! keccak collision, are broken by ascending operator id). An operator's *rank* is its position
+//! in that order, from 0. Rank `k` submits the aggregate only if the task is still unanswered
+//! `k × submit_slot` after its aggregate became ready; seeing `TaskResponded` cancels it.
+//!
+//! Every node computes the same order from public data, so there is no election and one honest
+//! online operator is enough; the order changes per task, so no operator is always first.
+
+use crate::wire::OperatorId;
+use alloy::primitives::{B256, keccak256};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::{Duration, Instant},
+};
+
+/// `keccak256(abi.encodePacked(uint32 task_index, bytes32 operator_id))`.
+pub fn submit_priority(task_index: u32, operator_id: OperatorId) -> B256 {
+    let mut packed = [0u8; 36];
+    packed[..4].copy_from_slice(&task_index.to_be_bytes());
+    packed[4..].copy_from_slice(operator_id.as_slice());
+    keccak256(packed)
+}
+
+/// The rank of `me` among `operators` for `task_index`, or `None` if `me` is not one of them.
+/// Duplicate entries in `operators` count once.
+pub fn submitter_rank(
+    task_index: u32,
+    me: OperatorId,
+    operators: impl IntoIterator<Item = OperatorId>,
+) -> Option<u32> {
+    let mine = (submit_priority(task_index, me), me);
+    let mut found = false;
+    let mut ahead = 0u32;
+    let mut seen = BTreeSet::new();
+    for op in operators {
+        if !seen.insert(op) {
+            continue;
+        }
+        if op == me {
+            found = true;
+        } else if (submit_priority(task_index, op), op) < mine {
+            ahead = ahead.saturating_add(1);
+        }
+    }
+    found.then_some(ahead)
+}
+
+/// How long rank `rank` waits before submitting: `rank × slot`.
+pub fn submit_delay(rank: u32, slot: Duration) -> Duration {
+    slot.saturating_mul(rank)
+}
+
+/// Tracks when this node should submit each task and cancels tasks answered meanwhile.
+/// Pure: the caller sleeps until [`SubmitScheduler::next_due`] and then calls
+/// [`SubmitScheduler::take_due`].
+#[derive(Debug)]
+pub struct SubmitScheduler {
+    slot: Duration,
+    due: BTreeSet<(Instant, u32)>,
+    by_task: HashMap<u32, Instant>,
+}
+
+impl SubmitScheduler {
+    /// A scheduler with the given `submit_slot`.
+    pub fn new(slot: Duration) -> Self {
+        Self {
+            slot,
+            due: BTreeSet::new(),
+            by_task: HashMap::new(),
+        }
+    }
+
+    /// Schedules `task_index`, whose aggregate became ready at `ready_at`, for a node of rank
+    /// `rank`. Returns when it will be due. Scheduling a task again keeps the earlier time.
+    pub fn schedule(&mut self, task_index: u32, ready_at: Instant, rank: u32) -> Instant {
+        let at = ready_at + submit_delay(rank, self.slot);
+        match self.by_task.get(&task_index) {
+            Some(&existing) if existing <= at => existing,
+            existing => {
+                if let Some(old) = existing {
+                    self.due.remove(&(*old, task_index));
+                }
+                self.due.insert((at, task_index));
+                self.by_task.insert(task_index, at);
+                at
+            }
+        }
+    }
+
+    /// The task was answered on-chain (by anyone): never submit it. Returns whether it was
+    /// still scheduled.
+    pub fn mark_answered(&mut self, task_index: u32) -> bool {
+        match self.by_task.remove(&task_index) {
+            Some(at) => self.due.remove(&(at, task_index)),
+            None => false,
+        }
+    }
+
+    /// When the next task falls due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.due.first().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the tasks due at `now`, earliest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<u32> {
+        let mut out = Vec::new();
+        while let Some(&(at, task)) = self.due.first() {
+            if at > now {
+                break;
+            }
+            self.due.pop_first();
+            self.by_task.remove(&task);
+            out.push(task);
+        }
+        out
+    }
+
+    /// Number of scheduled tasks.
+    pub fn len(&self) -> usize {
+        self.by_task.len()
+    }
+
+    /// Whether nothing is scheduled.
+    pub fn is_empty(&self) -> bool {
+        self.by_task.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn op(i: u8) -> OperatorId {
+        B256::repeat_byte(i)
+    }
+
+    #[test]
+    fn priority_is_keccak_of_packed_task_and_operator() {
+        // abi.encodePacked(uint32(5), bytes32(0x0101..01)) = 00000005 || 01*32.
+        let mut packed = vec![0, 0, 0, 5];
+        packed.extend_from_slice(&[1; 32]);
+        assert_eq!(submit_priority(5, op(1)), keccak256(&packed));
+    }
+
+    #[test]
+    fn ranks_follow_ascending_priority() {
+        let ops: Vec<_> = (1..=10).map(op).collect();
+        let mut sorted = ops.clone();
+        sorted.sort_by_key(|o| submit_priority(42, *o));
+        for (k, o) in sorted.iter().enumerate() {
+            assert_eq!(submitter_rank(42, *o, ops.iter().copied()), Some(k as u32));
+        }
+        assert_eq!(submitter_rank(42, op(99), ops.iter().copied()), None);
+    }
+
+    #[test]
+    fn order_changes_between_tasks() {
+        let ops: Vec<_> = (1..=16).map(op).collect();
+        let first = |task| {
+            ops.iter()
+                .copied()
+                .find(|o| submitter_rank(task, *o, ops.iter().copied()) == Some(0))
+        };
+        let leaders: BTreeSet<_> = (0..32).filter_map(first).collect();
+        assert!(
+            leaders.len() > 4,
+            "rank 0 rotates across tasks, got {leaders:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn ranks_are_a_permutation(task in any::<u32>(), ids in proptest::collection::btree_set(any::<[u8; 32]>(), 1..40)) {
+            let ops: Vec<OperatorId> = ids.into_iter().map(B256::from).collect();
+            let mut ranks: Vec<u32> = ops.iter().map(|o| submitter_rank(task, *o, ops.iter().copied()).unwrap()).collect();
+            ranks.sort_unstable();
+            prop_assert_eq!(ranks, (0..ops.len() as u32).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn scheduler_waits_rank_slots_and_cancels_answered() {
+        let t0 = Instant::now();
+        let slot = Duration::from_secs(4);
+        let mut s = SubmitScheduler::new(slot);
+        assert_eq!(s.schedule(1, t0, 0), t0);
+        assert_eq!(s.schedule(2, t0, 2), t0 + 2 * slot);
+        assert_eq!(s.schedule(3, t0, 1), t0 + slot);
+        assert_eq!(s.next_due(), Some(t0));
+        assert_eq!(s.take_due(t0), vec![1]);
+        assert!(s.mark_answered(3));
+        assert!(!s.mark_answered(3));
+        assert_eq!(s.take_due(t0 + slot), Vec::<u32>::new());
+        assert_eq!(s.next_due(), Some(t0 + 2 * slot));
+        assert_eq!(s.take_due(t0 + 10 * slot), vec![2]);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn rescheduling_keeps_the_earlier_time() {
+        let t0 = Instant::now();
+        let mut s = SubmitScheduler::new(Duration::from_secs(1));
+        let first = s.schedule(7, t0, 3);
+        assert_eq!(s.schedule(7, t0 + Duration::from_secs(1), 3), first);
+        assert_eq!(s.schedule(7, t0, 1), t0 + Duration::from_secs(1));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.take_due(t0 + Duration::from_secs(1)), vec![7]);
+    }
+}
