@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {AvsFixture} from "./utils/AvsFixture.sol";
+import {BN254} from "../src/libraries/BN254.sol";
+import {HeaderRlp} from "../src/libraries/HeaderRlp.sol";
+import {IAvsTaskManager} from "../src/interfaces/IAvsTaskManager.sol";
+import {IBLSSignatureChecker} from "../src/interfaces/IBLSSignatureChecker.sol";
+
+/// @dev Stand-in for the EIP-2935 history contract: returns the hash stored for a 32-byte block number.
+contract HistoryStorageDouble {
+    mapping(uint256 => bytes32) internal hashes;
+
+    function set(uint256 blockNumber, bytes32 hash) external {
+        hashes[blockNumber] = hash;
+    }
+
+    fallback(bytes calldata input) external returns (bytes memory) {
+        require(input.length == 32, "history: bad input");
+        bytes32 hash = hashes[abi.decode(input, (uint256))];
+        require(hash != 0, "history: out of range");
+        return abi.encode(hash);
+    }
+}
+
+/// @dev External wrapper so the library's reverts can be expected.
+contract HeaderRlpHarness {
+    function roots(bytes calldata header) external pure returns (bytes32, bytes32) {
+        return HeaderRlp.roots(header);
+    }
+}
+
+contract ChallengeTest is AvsFixture {
+    using BN254 for BN254.G1Point;
+
+    event TaskChallengedSuccessfully(
+        uint32 indexed taskIndex, address indexed challenger, IAvsTaskManager.ChallengeReason reason, address[] frozenOperators
+    );
+
+    bytes32 internal constant STATE = keccak256("true state root");
+    bytes32 internal constant RECEIPTS = keccak256("true receipts root");
+    uint64 internal constant CHECKPOINT = 990;
+
+    bytes internal header;
+    bytes32 internal headerHash;
+
+    function setUp() public {
+        _deployAvs(2);
+        _registerOperators(0, 4, hex"00");
+        _registerOperators(4, 1, hex"0001");
+        header = _header(STATE, RECEIPTS);
+        headerHash = keccak256(header);
+        vm.setBlockhash(CHECKPOINT, headerHash);
+    }
+
+    /// @dev An RLP header list: parentHash, ommersHash, beneficiary, stateRoot, transactionsRoot,
+    ///      receiptsRoot, logsBloom, difficulty, number.
+    function _header(bytes32 stateRoot, bytes32 receiptsRoot) internal pure returns (bytes memory) {
+        bytes memory payload = abi.encodePacked(
+            bytes1(0xa0), keccak256("parent"), bytes1(0xa0), keccak256("ommers"), bytes1(0x94), address(0xC0FFEE)
+        );
+        payload = abi.encodePacked(
+            payload, bytes1(0xa0), stateRoot, bytes1(0xa0), keccak256("txs"), bytes1(0xa0), receiptsRoot
+        );
+        payload = abi.encodePacked(payload, hex"b90100", new bytes(256), hex"80", hex"8203de");
+        return abi.encodePacked(hex"f9", uint16(payload.length), payload);
+    }
+
+    /// @dev Creates, signs (all but `nonSigners`) and submits a response for CHECKPOINT.
+    function _finalize(bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, address[] memory nonSigners)
+        internal
+        returns (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory nonSignerPubkeys
+        )
+    {
+        uint32 index;
+        (task, index) = _createTask(CHECKPOINT, 60, hex"0001");
+        vm.roll(block.number + 1);
+        response = IAvsTaskManager.TaskResponse(index, blockHash, stateRoot, receiptsRoot);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), nonSigners);
+        tm.respondToTask(task, response, params);
+        metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
+        );
+        nonSignerPubkeys = params.nonSignerPubkeys;
+    }
+
+    function testWrongBlockHashFreezesSigners() public {
+        address[] memory nonSigners = _firstOperators(1);
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(keccak256("forged block"), STATE, RECEIPTS, nonSigners);
+
+        address[] memory expectedFrozen = new address[](4);
+        for (uint256 i = 0; i < 4; i++) {
+            expectedFrozen[i] = operators[i + 1];
+        }
+        vm.expectEmit(true, true, false, true);
+        emit TaskChallengedSuccessfully(response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.BlockHash, expectedFrozen);
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+
+        assertFalse(sm.frozen(operators[0]), "the non-signer is not frozen");
+        for (uint256 i = 1; i < 5; i++) {
+            assertTrue(sm.frozen(operators[i]), "every signer is frozen");
+        }
+        // Operator 4 signed in two quorums and is frozen (and listed) once.
+        (IAvsTaskManager.CheckpointStatus status,) = tm.checkpointStatus(uint64(block.chainid), CHECKPOINT);
+        assertEq(uint256(status), uint256(IAvsTaskManager.CheckpointStatus.Invalidated), "invalidated");
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT)
+        );
+        tm.finalizedCheckpoint(uint64(block.chainid), CHECKPOINT);
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NoFinalizedCheckpoint.selector, uint64(block.chainid)));
+        tm.latestFinalized(uint64(block.chainid));
+
+        // A second challenge of the same response fails; the checkpoint can be tasked again.
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT)
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+        _createTask(CHECKPOINT, 60, hex"00");
+    }
+
+    function testWrongStateRootProvenByHeader() public {
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(headerHash, keccak256("forged state"), RECEIPTS, _noOperators());
+        vm.expectRevert(IAvsTaskManager.HeaderRequired.selector);
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+        bytes memory otherHeader = _header(keccak256("forged state"), RECEIPTS);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.HeaderHashMismatch.selector, headerHash, keccak256(otherHeader))
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, otherHeader);
+
+        vm.expectEmit(true, true, false, false);
+        emit TaskChallengedSuccessfully(
+            response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.StateRoot, new address[](0)
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
+        for (uint256 i = 0; i < 5; i++) {
+            assertTrue(sm.frozen(operators[i]), "every signer is frozen");
+        }
+    }
+
+    function testWrongReceiptsRootProvenByHeader() public {
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(headerHash, STATE, keccak256("forged receipts"), _noOperators());
+        vm.expectEmit(true, true, false, false);
+        emit TaskChallengedSuccessfully(
+            response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.ReceiptsRoot, new address[](0)
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
+    }
+
+    function testChallengeOfCorrectResponseFails() public {
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(headerHash, STATE, RECEIPTS, _firstOperators(1));
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.ResponseIsCorrect.selector, response.referenceTaskIndex));
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
+        assertFalse(sm.frozen(operators[1]), "nobody frozen");
+        (bytes32 blockHash,,,,) = tm.finalizedCheckpoint(uint64(block.chainid), CHECKPOINT);
+        assertEq(blockHash, headerHash, "checkpoint stays finalized");
+    }
+
+    function testChallengeAfterWindowFails() public {
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(keccak256("forged block"), STATE, RECEIPTS, _noOperators());
+        uint256 deadline = uint256(metadata.taskRespondedBlock) + CHALLENGE_WINDOW;
+        vm.roll(deadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.ChallengeWindowClosed.selector, response.referenceTaskIndex, deadline)
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+    }
+
+    function testChallengeNeedsMatchingRecords() public {
+        address[] memory nonSigners = _firstOperators(2);
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(keccak256("forged block"), STATE, RECEIPTS, nonSigners);
+        uint32 index = response.referenceTaskIndex;
+
+        // Hiding a non-signer would freeze an honest operator: refused.
+        BN254.G1Point[] memory fewer = new BN254.G1Point[](1);
+        fewer[0] = pks[0];
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NonSignersMismatch.selector, index));
+        tm.raiseAndResolveChallenge(task, response, metadata, fewer, "");
+
+        IAvsTaskManager.TaskResponseMetadata memory otherMetadata = metadata;
+        otherMetadata.taskRespondedBlock += 1;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.ResponseMismatch.selector, index));
+        tm.raiseAndResolveChallenge(task, response, otherMetadata, pks, "");
+        otherMetadata.taskRespondedBlock -= 1;
+
+        IAvsTaskManager.TaskResponse memory otherResponse = response;
+        otherResponse.stateRoot = bytes32(uint256(1));
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.ResponseMismatch.selector, index));
+        tm.raiseAndResolveChallenge(task, otherResponse, metadata, pks, "");
+        otherResponse.stateRoot = STATE;
+
+        task.quorumThresholdPercentage += 1;
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index));
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+    }
+
+    function testOnlyThisChainsCheckpoints() public {
+        uint64 otherChain = uint64(block.chainid) + 1;
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(otherChain, CHECKPOINT, 60, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "x");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        tm.respondToTask(task, response, params);
+        IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))
+        );
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NotThisChain.selector, otherChain));
+        tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");
+    }
+
+    function testOldBlockUsesHistoryContract() public {
+        IAvsTaskManager.Config memory c = _config();
+        c.challengeWindowBlocks = 1000;
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        // Move the checkpoint out of BLOCKHASH's 256-block reach.
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(headerHash, keccak256("forged state"), RECEIPTS, _noOperators());
+        vm.roll(uint256(CHECKPOINT) + 300);
+        vm.setBlockhash(CHECKPOINT, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockHashUnavailable.selector, CHECKPOINT));
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
+
+        vm.etch(tm.HISTORY_STORAGE_ADDRESS(), address(new HistoryStorageDouble()).code);
+        HistoryStorageDouble(payable(tm.HISTORY_STORAGE_ADDRESS())).set(CHECKPOINT, headerHash);
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
+        assertTrue(sm.frozen(operators[0]), "signer frozen via EIP-2935 hash");
+    }
+
+    function testFutureBlockCannotBeChallenged() public {
+        uint64 future = uint64(block.number + 1000);
+        future -= future % INTERVAL;
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTask(future, 60, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "x");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        tm.respondToTask(task, response, params);
+        IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))
+        );
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockHashUnavailable.selector, future));
+        tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");
+    }
+
+    // -------------------------------------------------------------- RLP
+
+    function testHeaderRlpReadsRoots() public {
+        HeaderRlpHarness h = new HeaderRlpHarness();
+        (bytes32 s, bytes32 r) = h.roots(header);
+        assertEq(s, STATE, "stateRoot");
+        assertEq(r, RECEIPTS, "receiptsRoot");
+    }
+
+    function testHeaderRlpRejectsMalformed() public {
+        HeaderRlpHarness h = new HeaderRlpHarness();
+        bytes memory truncated = new bytes(header.length - 1);
+        for (uint256 i = 0; i < truncated.length; i++) {
+            truncated[i] = header[i];
+        }
+        bytes[4] memory bad = [bytes(""), bytes(hex"c0"), truncated, bytes(hex"a0")];
+        for (uint256 i = 0; i < bad.length; i++) {
+            vm.expectRevert(HeaderRlp.MalformedHeader.selector);
+            h.roots(bad[i]);
+        }
+        // A 31-byte state root is refused.
+        bytes memory shortRoot = _header(STATE, RECEIPTS);
+        shortRoot[3 + 33 + 33 + 21] = 0x9f;
+        vm.expectRevert(HeaderRlp.MalformedHeader.selector);
+        h.roots(shortRoot);
+    }
+}
