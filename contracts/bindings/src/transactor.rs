@@ -1,0 +1,164 @@
+//! Sends deployment and set-up transactions one at a time and records what each cost.
+//!
+//! Every step has a name; a failure names the step, so "RegistryCoordinator.initialize
+//! reverted: …" reaches the user instead of a bare RPC error. The recorded steps (name,
+//! address, gas) feed the deployment file and `BENCHMARKS.md`.
+
+use alloy::{
+    network::{ReceiptResponse, TransactionBuilder},
+    primitives::{Address, B256, Bytes},
+    providers::{PendingTransactionError, Provider},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    transports::{RpcError, TransportErrorKind},
+};
+use serde::{Deserialize, Serialize};
+
+/// One transaction the deployer sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// What the transaction did, e.g. `DelegationManager implementation`.
+    pub name: String,
+    /// The contract it created, if it was a deployment.
+    pub address: Option<Address>,
+    /// Gas the transaction used.
+    pub gas_used: u64,
+}
+
+/// A deployment or set-up transaction that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    /// The node refused the transaction (including reverts found by gas estimation).
+    #[error("{step}: the node refused the transaction: {source}")]
+    Rpc {
+        /// The step that failed.
+        step: String,
+        /// The node's answer.
+        #[source]
+        source: RpcError<TransportErrorKind>,
+    },
+    /// The transaction was sent but its receipt never arrived.
+    #[error("{step}: no receipt for the transaction: {source}")]
+    Receipt {
+        /// The step that failed.
+        step: String,
+        /// Why the receipt could not be fetched.
+        #[source]
+        source: PendingTransactionError,
+    },
+    /// The transaction was mined but reverted.
+    #[error("{step}: transaction {tx_hash} reverted on-chain")]
+    Reverted {
+        /// The step that failed.
+        step: String,
+        /// The reverted transaction.
+        tx_hash: B256,
+    },
+    /// A deployment receipt carried no contract address.
+    #[error("{step}: the deployment receipt has no contract address")]
+    NoContractAddress {
+        /// The step that failed.
+        step: String,
+    },
+}
+
+/// Sends transactions from the provider's default signer and keeps the list of steps.
+#[derive(Debug)]
+pub struct Transactor<P> {
+    provider: P,
+    steps: Vec<Step>,
+}
+
+impl<P: Provider> Transactor<P> {
+    /// Wraps a provider that has a wallet (e.g. `ProviderBuilder::new().wallet(..)`).
+    pub const fn new(provider: P) -> Self {
+        Self {
+            provider,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The provider transactions go through.
+    pub const fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// Every step sent so far, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Total gas of all steps.
+    pub fn total_gas(&self) -> u64 {
+        self.steps.iter().map(|step| step.gas_used).sum()
+    }
+
+    /// Deploys `init_code` (creation bytecode with ABI-encoded constructor arguments appended).
+    pub async fn deploy(
+        &mut self,
+        name: impl Into<String>,
+        init_code: Vec<u8>,
+    ) -> Result<Address, TxError> {
+        let name = name.into();
+        let request = TransactionRequest::default().with_deploy_code(Bytes::from(init_code));
+        let receipt = self.send_request(&name, request).await?;
+        let address = receipt
+            .contract_address()
+            .ok_or_else(|| TxError::NoContractAddress { step: name.clone() })?;
+        self.record(name, Some(address), &receipt);
+        Ok(address)
+    }
+
+    /// Calls `to` with ABI-encoded `calldata`.
+    pub async fn call(
+        &mut self,
+        name: impl Into<String>,
+        to: Address,
+        calldata: Vec<u8>,
+    ) -> Result<TransactionReceipt, TxError> {
+        let name = name.into();
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(calldata));
+        let receipt = self.send_request(&name, request).await?;
+        self.record(name, None, &receipt);
+        Ok(receipt)
+    }
+
+    async fn send_request(
+        &self,
+        name: &str,
+        request: TransactionRequest,
+    ) -> Result<TransactionReceipt, TxError> {
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .map_err(|source| TxError::Rpc {
+                step: name.to_owned(),
+                source,
+            })?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|source| TxError::Receipt {
+                step: name.to_owned(),
+                source,
+            })?;
+        if !receipt.status() {
+            return Err(TxError::Reverted {
+                step: name.to_owned(),
+                tx_hash: receipt.transaction_hash,
+            });
+        }
+        Ok(receipt)
+    }
+
+    fn record(&mut self, name: String, address: Option<Address>, receipt: &TransactionReceipt) {
+        tracing::debug!(step = %name, ?address, gas = receipt.gas_used, "deployment step done");
+        self.steps.push(Step {
+            name,
+            address,
+            gas_used: receipt.gas_used,
+        });
+    }
+}
