@@ -38,19 +38,20 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
 
     /// @dev Value of a pre-written slot that holds no data yet; never a real hash or root.
     bytes32 private constant UNSET = bytes32(uint256(1));
-    /// @dev Per-chain latest: bit 128 marks the slot as pre-written, bit 129 "has a finalized
-    ///      checkpoint", the low 64 bits hold its block number.
-    uint256 private constant LATEST_INITIALIZED = 1 << 128;
-    uint256 private constant LATEST_PRESENT = 1 << 129;
+    /// @notice How many checkpoints below the highest tasked one `latestFinalized` looks at.
+    uint256 public constant LATEST_SCAN_LIMIT = 256;
     /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).
     address public constant HISTORY_STORAGE_ADDRESS = 0x0000F90827F1C53a10cb7A02335B175320002935;
 
-    /// @dev Storage record of one checkpoint.
-    struct Checkpoint {
+    /// @dev Storage record of one task. The first four slots hold UNSET until the response
+    ///      (`hashOfNonSigners` stays UNSET when nobody abstained: it is then implied).
+    struct TaskRecord {
         bytes32 blockHash;
         bytes32 stateRoot;
         bytes32 receiptsRoot;
-        uint32 taskIndex;
+        bytes32 hashOfNonSigners;
+        uint64 chainId;
+        uint64 blockNumber;
         uint32 taskCreatedBlock;
         uint32 finalizedAt;
         CheckpointStatus status;
@@ -76,12 +77,12 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     mapping(address => bool) public isTaskGenerator;
     /// @notice keccak256(abi.encode(task)) per task index.
     mapping(uint32 => bytes32) public allTaskHashes;
-    /// @dev keccak256(abi.encode(response, metadata)) per task index, UNSET before the response.
-    mapping(uint32 => bytes32) private _taskResponses;
-    /// @dev Checkpoints by (chainId << 64 | blockNumber).
-    mapping(uint256 => Checkpoint) private _checkpoints;
-    /// @dev Per-chain latest finalized block (see LATEST_*).
-    mapping(uint64 => uint256) private _latest;
+    /// @dev Task records by index.
+    mapping(uint32 => TaskRecord) private _tasks;
+    /// @dev 1 + index of the latest task of each checkpoint (chainId << 64 | blockNumber); 0 = none.
+    mapping(uint256 => uint32) private _checkpointTask;
+    /// @dev 1 + the highest checkpoint block ever tasked per chain; 0 = none.
+    mapping(uint64 => uint256) private _highestTasked;
 
     modifier whenNotPaused() {
         if (paused) revert Paused();
@@ -141,16 +142,21 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         uint8 highest = uint8(quorumNumbers[quorumNumbers.length - 1]);
         if (highest >= registryCoordinator.quorumCount()) revert QuorumDoesNotExist(highest);
 
-        Checkpoint storage checkpoint = _checkpoints[_key(chainId, blockNumber)];
-        CheckpointStatus status = checkpoint.status;
-        if (
-            status == CheckpointStatus.Finalized
-                || (status == CheckpointStatus.Pending
-                    && block.number <= uint256(checkpoint.taskCreatedBlock) + _responseWindowBlocks)
-        ) revert CheckpointAlreadyTasked(chainId, blockNumber, checkpoint.taskIndex);
+        uint256 key = _key(chainId, blockNumber);
+        uint32 current = _checkpointTask[key];
+        if (current != 0) {
+            TaskRecord storage previous = _tasks[current - 1];
+            CheckpointStatus status = previous.status;
+            if (
+                status == CheckpointStatus.Finalized
+                    || (status == CheckpointStatus.Pending
+                        && block.number <= uint256(previous.taskCreatedBlock) + _responseWindowBlocks)
+            ) revert CheckpointAlreadyTasked(chainId, blockNumber, current - 1);
+        }
 
         taskIndex = latestTaskNum;
         latestTaskNum = taskIndex + 1;
+        _checkpointTask[key] = taskIndex + 1;
         Task memory task = Task({
             chainId: chainId,
             blockNumber: blockNumber,
@@ -159,15 +165,16 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             quorumNumbers: quorumNumbers
         });
         allTaskHashes[taskIndex] = keccak256(abi.encode(task));
-        _taskResponses[taskIndex] = UNSET;
-        checkpoint.blockHash = UNSET;
-        checkpoint.stateRoot = UNSET;
-        checkpoint.receiptsRoot = UNSET;
-        checkpoint.taskIndex = taskIndex;
-        checkpoint.taskCreatedBlock = uint32(block.number);
-        checkpoint.finalizedAt = 0;
-        checkpoint.status = CheckpointStatus.Pending;
-        if (_latest[chainId] == 0) _latest[chainId] = LATEST_INITIALIZED;
+        TaskRecord storage record = _tasks[taskIndex];
+        record.blockHash = UNSET;
+        record.stateRoot = UNSET;
+        record.receiptsRoot = UNSET;
+        record.hashOfNonSigners = UNSET;
+        record.chainId = chainId;
+        record.blockNumber = blockNumber;
+        record.taskCreatedBlock = uint32(block.number);
+        record.status = CheckpointStatus.Pending;
+        if (uint256(blockNumber) + 1 > _highestTasked[chainId]) _highestTasked[chainId] = uint256(blockNumber) + 1;
         emit NewTaskCreated(taskIndex, task);
     }
 
@@ -179,10 +186,10 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     ) external whenNotPaused {
         uint32 taskIndex = response.referenceTaskIndex;
         if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
-        Checkpoint storage checkpoint = _checkpoints[_key(task.chainId, task.blockNumber)];
-        if (checkpoint.status != CheckpointStatus.Pending || checkpoint.taskIndex != taskIndex) {
-            revert TaskAlreadyResponded(taskIndex);
-        }
+        // The task hash binds the index to this checkpoint; a newer task for the same checkpoint
+        // only exists once this one's response window is over.
+        TaskRecord storage record = _tasks[taskIndex];
+        if (record.status != CheckpointStatus.Pending) revert TaskAlreadyResponded(taskIndex);
         uint256 deadline = uint256(task.taskCreatedBlock) + _responseWindowBlocks;
         if (block.number > deadline) revert ResponseWindowClosed(taskIndex, deadline);
 
@@ -197,19 +204,13 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             }
         }
 
+        record.blockHash = response.blockHash;
+        record.stateRoot = response.stateRoot;
+        record.receiptsRoot = response.receiptsRoot;
+        if (nonSignerStakesAndSignature.nonSignerPubkeys.length != 0) record.hashOfNonSigners = hashOfNonSigners;
+        record.finalizedAt = uint32(block.number);
+        record.status = CheckpointStatus.Finalized;
         TaskResponseMetadata memory metadata = TaskResponseMetadata(uint32(block.number), hashOfNonSigners);
-        _taskResponses[taskIndex] = keccak256(abi.encode(response, metadata));
-        checkpoint.blockHash = response.blockHash;
-        checkpoint.stateRoot = response.stateRoot;
-        checkpoint.receiptsRoot = response.receiptsRoot;
-        checkpoint.finalizedAt = uint32(block.number);
-        checkpoint.status = CheckpointStatus.Finalized;
-        uint256 latest = _latest[task.chainId];
-        // casting to uint64 is intended: the low 64 bits hold the block number.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        if (latest & LATEST_PRESENT == 0 || uint64(latest) < task.blockNumber) {
-            _latest[task.chainId] = LATEST_INITIALIZED | LATEST_PRESENT | task.blockNumber;
-        }
         emit TaskResponded(taskIndex, response, metadata);
     }
 
@@ -225,12 +226,10 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     ) external {
         uint32 taskIndex = response.referenceTaskIndex;
         if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
-        if (keccak256(abi.encode(response, metadata)) != _taskResponses[taskIndex]) revert ResponseMismatch(taskIndex);
-        Checkpoint storage checkpoint = _checkpoints[_key(task.chainId, task.blockNumber)];
-        // A stored response implies the checkpoint was finalized by this task; only an earlier
-        // successful challenge can have moved it on.
-        if (checkpoint.status != CheckpointStatus.Finalized || checkpoint.taskIndex != taskIndex) {
-            revert CheckpointNotFinalized(task.chainId, task.blockNumber);
+        TaskRecord storage record = _tasks[taskIndex];
+        if (record.status != CheckpointStatus.Finalized) revert CheckpointNotFinalized(task.chainId, task.blockNumber);
+        if (keccak256(abi.encode(response, metadata)) != _responseHash(taskIndex, record)) {
+            revert ResponseMismatch(taskIndex);
         }
         uint256 deadline = uint256(metadata.taskRespondedBlock) + _challengeWindowBlocks;
         if (block.number > deadline) revert ChallengeWindowClosed(taskIndex, deadline);
@@ -240,7 +239,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         bytes32[] memory nonSignerIds = _nonSignerIds(task.taskCreatedBlock, metadata, nonSignerPubkeys, taskIndex);
         address[] memory signers = _signers(task, nonSignerIds);
 
-        checkpoint.status = CheckpointStatus.Invalidated;
+        record.status = CheckpointStatus.Invalidated;
         emit TaskChallengedSuccessfully(taskIndex, msg.sender, reason, signers);
         serviceManager.freezeOperators(signers);
     }
@@ -350,12 +349,17 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         view
         returns (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt)
     {
-        Checkpoint storage c = _checkpoints[_key(chainId, blockNumber)];
-        if (c.status != CheckpointStatus.Finalized) revert CheckpointNotFinalized(chainId, blockNumber);
-        return (c.blockHash, c.stateRoot, c.receiptsRoot, c.taskIndex, c.finalizedAt);
+        uint32 current = _checkpointTask[_key(chainId, blockNumber)];
+        if (current == 0) revert CheckpointNotFinalized(chainId, blockNumber);
+        taskIndex = current - 1;
+        TaskRecord storage r = _tasks[taskIndex];
+        if (r.status != CheckpointStatus.Finalized) revert CheckpointNotFinalized(chainId, blockNumber);
+        return (r.blockHash, r.stateRoot, r.receiptsRoot, taskIndex, r.finalizedAt);
     }
 
     /// @inheritdoc IAvsTaskManager
+    /// @dev Walks down from the highest tasked checkpoint of the chain on the current interval
+    ///      grid, at most LATEST_SCAN_LIMIT steps, so responses need not maintain a per-chain slot.
     function latestFinalized(uint64 chainId)
         external
         view
@@ -368,15 +372,24 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             uint32 finalizedAt
         )
     {
-        uint256 latest = _latest[chainId];
-        // casting to uint64 is intended: the low 64 bits hold the block number.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        blockNumber = uint64(latest);
-        if (
-            latest & LATEST_PRESENT == 0
-                || _checkpoints[_key(chainId, blockNumber)].status != CheckpointStatus.Finalized
-        ) revert NoFinalizedCheckpoint(chainId);
-        (blockHash, stateRoot, receiptsRoot, taskIndex, finalizedAt) = finalizedCheckpoint(chainId, blockNumber);
+        uint256 highest = _highestTasked[chainId];
+        if (highest == 0) revert NoFinalizedCheckpoint(chainId);
+        uint256 interval = _checkpointInterval;
+        uint256 candidate = highest - 1;
+        candidate -= candidate % interval;
+        for (uint256 step = 0; step < LATEST_SCAN_LIMIT; step++) {
+            // casting to uint64 is safe: candidate <= a tasked uint64 block number.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint32 current = _checkpointTask[_key(chainId, uint64(candidate))];
+            if (current != 0 && _tasks[current - 1].status == CheckpointStatus.Finalized) {
+                TaskRecord storage r = _tasks[current - 1];
+                // forge-lint: disable-next-line(unsafe-typecast)
+                return (uint64(candidate), r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
+            }
+            if (candidate < interval) break;
+            candidate -= interval;
+        }
+        revert NoFinalizedCheckpoint(chainId);
     }
 
     /// @notice Status of checkpoint (chainId, blockNumber) and the index of its latest task.
@@ -385,14 +398,30 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         view
         returns (CheckpointStatus status, uint32 taskIndex)
     {
-        Checkpoint storage c = _checkpoints[_key(chainId, blockNumber)];
-        return (c.status, c.taskIndex);
+        uint32 current = _checkpointTask[_key(chainId, blockNumber)];
+        if (current == 0) return (CheckpointStatus.None, 0);
+        return (_tasks[current - 1].status, current - 1);
     }
 
     /// @notice keccak256(abi.encode(response, metadata)) of task `taskIndex`, zero before its response.
-    function allTaskResponses(uint32 taskIndex) external view returns (bytes32 responseHash) {
-        responseHash = _taskResponses[taskIndex];
-        if (responseHash == UNSET) responseHash = 0;
+    function allTaskResponses(uint32 taskIndex) external view returns (bytes32) {
+        TaskRecord storage record = _tasks[taskIndex];
+        CheckpointStatus status = record.status;
+        if (status != CheckpointStatus.Finalized && status != CheckpointStatus.Invalidated) return 0;
+        return _responseHash(taskIndex, record);
+    }
+
+    /// @dev The response hash rebuilt from the record: storing the roots for the consumer views
+    ///      already commits to the response, so no separate hash slot is written.
+    function _responseHash(uint32 taskIndex, TaskRecord storage record) private view returns (bytes32) {
+        bytes32 hashOfNonSigners = record.hashOfNonSigners;
+        if (hashOfNonSigners == UNSET) hashOfNonSigners = keccak256(abi.encodePacked(record.taskCreatedBlock));
+        return keccak256(
+            abi.encode(
+                TaskResponse(taskIndex, record.blockHash, record.stateRoot, record.receiptsRoot),
+                TaskResponseMetadata(record.finalizedAt, hashOfNonSigners)
+            )
+        );
     }
 
     /// @notice The task parameters.
