@@ -43,7 +43,10 @@ impl BlockWithReceipts {
 
     /// Number and hash.
     pub const fn num_hash(&self) -> BlockNumHash {
-        BlockNumHash { number: self.block.header.number, hash: self.hash }
+        BlockNumHash {
+            number: self.block.header.number,
+            hash: self.hash,
+        }
     }
 
     /// The parent block's hash.
@@ -147,12 +150,16 @@ impl Chain {
 
     /// The highest block.
     pub fn tip(&self) -> &BlockWithReceipts {
-        self.blocks.last().expect("a chain is never empty (checked in Chain::new)")
+        self.blocks
+            .last()
+            .expect("a chain is never empty (checked in Chain::new)")
     }
 
     /// The lowest block.
     pub fn first(&self) -> &BlockWithReceipts {
-        self.blocks.first().expect("a chain is never empty (checked in Chain::new)")
+        self.blocks
+            .first()
+            .expect("a chain is never empty (checked in Chain::new)")
     }
 
     /// The block numbers covered, inclusive.
@@ -183,14 +190,17 @@ impl Chain {
 
     /// The receipts of the block with this hash.
     pub fn receipts_by_block(&self, hash: B256) -> Option<&[ReceiptEnvelope]> {
-        self.block_by_hash(hash).map(|block| block.receipts.as_slice())
+        self.block_by_hash(hash)
+            .map(|block| block.receipts.as_slice())
     }
 
     /// Each block paired with its receipts, lowest first.
     pub fn block_receipts_iter(
         &self,
     ) -> impl Iterator<Item = (&BlockWithReceipts, &[ReceiptEnvelope])> + '_ {
-        self.blocks.iter().map(|block| (block, block.receipts.as_slice()))
+        self.blocks
+            .iter()
+            .map(|block| (block, block.receipts.as_slice()))
     }
 
     /// Every log of the chain in canonical order, with its block's number/hash and its
@@ -198,13 +208,20 @@ impl Chain {
     pub fn logs_iter(&self) -> impl Iterator<Item = (BlockNumHash, B256, &Log)> + '_ {
         self.blocks.iter().flat_map(|block| {
             let at = block.num_hash();
-            block.logs_with_tx_hash().map(move |(tx, log)| (at, tx, log))
+            block
+                .logs_with_tx_hash()
+                .map(move |(tx, log)| (at, tx, log))
         })
     }
 
     /// Keeps only the blocks above `number`; `None` if none remain.
     pub fn blocks_above(&self, number: BlockNumber) -> Option<Self> {
-        let blocks: Vec<_> = self.blocks.iter().filter(|b| b.number() > number).cloned().collect();
+        let blocks: Vec<_> = self
+            .blocks
+            .iter()
+            .filter(|b| b.number() > number)
+            .cloned()
+            .collect();
         (!blocks.is_empty()).then_some(Self { blocks })
     }
 }
@@ -223,7 +240,10 @@ fn check_receipts(block: &BlockWithReceipts) -> Result<(), ChainError> {
 
 fn check_link(previous: &BlockWithReceipts, next: &BlockWithReceipts) -> Result<(), ChainError> {
     if previous.number().checked_add(1) != Some(next.number()) {
-        return Err(ChainError::NotConsecutive { previous: previous.number(), got: next.number() });
+        return Err(ChainError::NotConsecutive {
+            previous: previous.number(),
+            got: next.number(),
+        });
     }
     if next.parent_hash() != previous.hash {
         return Err(ChainError::ParentMismatch {
@@ -251,7 +271,10 @@ mod tests {
         let numbers: Vec<_> = chain.blocks_iter().map(BlockWithReceipts::number).collect();
         assert_eq!(numbers, vec![11, 12, 13]);
         let middle = chain.block_by_number(12).expect("block 12");
-        assert_eq!(chain.receipts_by_block(middle.hash).map(<[_]>::len), Some(2));
+        assert_eq!(
+            chain.receipts_by_block(middle.hash).map(<[_]>::len),
+            Some(2)
+        );
         assert!(chain.block_by_number(14).is_none());
         assert!(chain.block_by_number(10).is_none());
         // One log per block (the first tx of each block emits one).
@@ -270,7 +293,13 @@ mod tests {
         assert_eq!(Chain::new(vec![]), Err(ChainError::Empty));
 
         let gap = vec![blocks[0].clone(), blocks[2].clone()];
-        assert!(matches!(Chain::new(gap), Err(ChainError::NotConsecutive { previous: 1, got: 3 })));
+        assert!(matches!(
+            Chain::new(gap),
+            Err(ChainError::NotConsecutive {
+                previous: 1,
+                got: 3
+            })
+        ));
 
         let mut wrong_parent = blocks.clone();
         wrong_parent[1].block.header.parent_hash = B256::repeat_byte(7);
@@ -283,7 +312,11 @@ mod tests {
         missing[2].receipts.clear();
         assert!(matches!(
             Chain::new(missing),
-            Err(ChainError::ReceiptCount { number: 3, transactions: 1, receipts: 0 })
+            Err(ChainError::ReceiptCount {
+                number: 3,
+                transactions: 1,
+                receipts: 0
+            })
         ));
 
         let mut chain = Chain::new(blocks[..2].to_vec()).expect("valid");

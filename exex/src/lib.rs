@@ -44,10 +44,13 @@
 
 pub mod chain;
 pub mod context;
+pub mod finished;
+pub mod host;
 pub mod notification;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 pub mod verify;
+pub mod wal;
 
 pub use chain::{BlockWithReceipts, Chain, ChainError};
 pub use context::{ExExConfig, ExExContext, ExExNotifications, HostGone};

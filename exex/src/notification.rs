@@ -86,27 +86,43 @@ mod tests {
     fn accessors_and_inversion_match_reth_semantics() {
         let mut builder = ChainBuilder::new(0);
         let base = builder.chain(2, &[]);
-        let old = Arc::new(builder.fork_from(base.tip()).chain(2, &[TxSpec::transfer()]));
+        let old = Arc::new(
+            builder
+                .fork_from(base.tip())
+                .chain(2, &[TxSpec::transfer()]),
+        );
         let new = Arc::new(builder.fork_from(base.tip()).chain(3, &[]));
 
-        let committed = ExExNotification::ChainCommitted { new: Arc::clone(&new) };
+        let committed = ExExNotification::ChainCommitted {
+            new: Arc::clone(&new),
+        };
         assert_eq!(committed.committed_chain(), Some(Arc::clone(&new)));
         assert_eq!(committed.reverted_chain(), None);
         assert_eq!(
             committed.clone().into_inverted(),
-            ExExNotification::ChainReverted { old: Arc::clone(&new) }
+            ExExNotification::ChainReverted {
+                old: Arc::clone(&new)
+            }
         );
         assert_eq!(committed.clone().into_inverted().into_inverted(), committed);
 
-        let reorg = ExExNotification::ChainReorged { old: Arc::clone(&old), new: Arc::clone(&new) };
+        let reorg = ExExNotification::ChainReorged {
+            old: Arc::clone(&old),
+            new: Arc::clone(&new),
+        };
         assert_eq!(reorg.committed_chain(), Some(Arc::clone(&new)));
         assert_eq!(reorg.reverted_chain(), Some(Arc::clone(&old)));
         assert_eq!(
             reorg.into_inverted(),
-            ExExNotification::ChainReorged { old: new, new: Arc::clone(&old) }
+            ExExNotification::ChainReorged {
+                old: new,
+                new: Arc::clone(&old)
+            }
         );
 
-        let reverted = ExExNotification::ChainReverted { old: Arc::clone(&old) };
+        let reverted = ExExNotification::ChainReverted {
+            old: Arc::clone(&old),
+        };
         assert_eq!(reverted.committed_chain(), None);
         assert_eq!(reverted.reverted_chain(), Some(old));
     }

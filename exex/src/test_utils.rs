@@ -62,15 +62,27 @@ pub fn test_exex_context() -> (ExExContext, TestExExHandle) {
     let (notifications_tx, notifications_rx) = mpsc::channel(TEST_CHANNEL_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(TEST_CHANNEL_CAPACITY);
     let asserter = Asserter::new();
-    let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone()).erased();
+    let provider = ProviderBuilder::new()
+        .connect_mocked_client(asserter.clone())
+        .erased();
     let ctx = ExExContext {
         head: None,
-        config: ExExConfig { id: "test".to_owned(), chain_id: TEST_CHAIN_ID },
+        config: ExExConfig {
+            id: "test".to_owned(),
+            chain_id: TEST_CHAIN_ID,
+        },
         events: events_tx,
         notifications: ExExNotifications::new(notifications_rx),
         provider,
     };
-    (ctx, TestExExHandle { notifications_tx, events_rx, asserter })
+    (
+        ctx,
+        TestExExHandle {
+            notifications_tx,
+            events_rx,
+            asserter,
+        },
+    )
 }
 
 /// The host side of [`test_exex_context`].
@@ -97,11 +109,18 @@ impl TestExExHandle {
 
     /// Sends `ChainCommitted { new: chain }`.
     pub async fn send_notification_chain_committed(&self, chain: Chain) -> eyre::Result<()> {
-        self.send_notification(ExExNotification::ChainCommitted { new: Arc::new(chain) }).await
+        self.send_notification(ExExNotification::ChainCommitted {
+            new: Arc::new(chain),
+        })
+        .await
     }
 
     /// Sends `ChainReorged { old, new }`.
-    pub async fn send_notification_chain_reorged(&self, old: Chain, new: Chain) -> eyre::Result<()> {
+    pub async fn send_notification_chain_reorged(
+        &self,
+        old: Chain,
+        new: Chain,
+    ) -> eyre::Result<()> {
         self.send_notification(ExExNotification::ChainReorged {
             old: Arc::new(old),
             new: Arc::new(new),
@@ -111,7 +130,10 @@ impl TestExExHandle {
 
     /// Sends `ChainReverted { old: chain }`.
     pub async fn send_notification_chain_reverted(&self, chain: Chain) -> eyre::Result<()> {
-        self.send_notification(ExExNotification::ChainReverted { old: Arc::new(chain) }).await
+        self.send_notification(ExExNotification::ChainReverted {
+            old: Arc::new(chain),
+        })
+        .await
     }
 
     /// Asserts the ExEx has sent no event (that has not been consumed yet).
@@ -184,7 +206,12 @@ impl ChainBuilder {
         };
         let signer = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x11))
             .expect("0x11.. is a valid secp256k1 key");
-        Self { parent, signer, nonce: 0, salt: 0 }
+        Self {
+            parent,
+            signer,
+            nonce: 0,
+            salt: 0,
+        }
     }
 
     /// Continues from `block` (e.g. to build a competing branch).
@@ -208,10 +235,15 @@ impl ChainBuilder {
                     logs,
                 };
                 let bloom: Bloom = receipt.logs.iter().collect();
-                (tx, ReceiptEnvelope::Eip1559(ReceiptWithBloom::new(receipt, bloom)))
+                (
+                    tx,
+                    ReceiptEnvelope::Eip1559(ReceiptWithBloom::new(receipt, bloom)),
+                )
             })
             .unzip();
-        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
+        let logs_bloom = receipts
+            .iter()
+            .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
         let number = self.parent.number + 1;
         let header = Header {
             parent_hash: self.parent.hash,
@@ -234,7 +266,11 @@ impl ChainBuilder {
             withdrawals: Some(Withdrawals::default()),
         };
         self.parent = BlockNumHash { number, hash };
-        BlockWithReceipts { hash, block: Block { header, body }, receipts }
+        BlockWithReceipts {
+            hash,
+            block: Block { header, body },
+            receipts,
+        }
     }
 
     /// Builds `len` consecutive blocks, each with `txs`.
@@ -267,7 +303,10 @@ impl ChainBuilder {
         let logs = if spec.emits_log {
             vec![Log::new_unchecked(
                 to,
-                vec![keccak256("Synthetic(uint256)"), B256::from(U256::from(self.nonce))],
+                vec![
+                    keccak256("Synthetic(uint256)"),
+                    B256::from(U256::from(self.nonce)),
+                ],
                 Bytes::copy_from_slice(&self.salt.to_be_bytes()),
             )]
         } else {

@@ -48,7 +48,9 @@ pub enum VerifyError {
         computed: B256,
     },
     /// A commitment in the header does not match the data.
-    #[error("block {number}: {field} in the header is {header}, recomputed from the data {computed}")]
+    #[error(
+        "block {number}: {field} in the header is {header}, recomputed from the data {computed}"
+    )]
     RootMismatch {
         /// Block number.
         number: BlockNumber,
@@ -90,7 +92,11 @@ pub fn verify_block(block: &BlockWithReceipts) -> Result<(), VerifyError> {
 
     let computed = header.hash_slow();
     if computed != block.hash {
-        return Err(VerifyError::HeaderHash { number, claimed: block.hash, computed });
+        return Err(VerifyError::HeaderHash {
+            number,
+            claimed: block.hash,
+            computed,
+        });
     }
 
     check_root(
@@ -101,8 +107,18 @@ pub fn verify_block(block: &BlockWithReceipts) -> Result<(), VerifyError> {
     )?;
 
     if let Some(expected) = header.withdrawals_root {
-        let withdrawals = block.block.body.withdrawals.as_ref().map_or(&[][..], |w| w.as_slice());
-        check_root(number, "withdrawalsRoot", expected, calculate_withdrawals_root(withdrawals))?;
+        let withdrawals = block
+            .block
+            .body
+            .withdrawals
+            .as_ref()
+            .map_or(&[][..], |w| w.as_slice());
+        check_root(
+            number,
+            "withdrawalsRoot",
+            expected,
+            calculate_withdrawals_root(withdrawals),
+        )?;
     }
 
     let mut bloom = Bloom::ZERO;
@@ -134,7 +150,12 @@ const fn check_root(
     if header.const_eq(&computed) {
         Ok(())
     } else {
-        Err(VerifyError::RootMismatch { number, field, header, computed })
+        Err(VerifyError::RootMismatch {
+            number,
+            field,
+            header,
+            computed,
+        })
     }
 }
 
@@ -162,7 +183,10 @@ mod tests {
     fn wrong_claimed_hash_is_rejected() {
         let mut block = good_block();
         block.hash = B256::repeat_byte(1);
-        assert!(matches!(verify_block(&block), Err(VerifyError::HeaderHash { number: 42, .. })));
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::HeaderHash { number: 42, .. })
+        ));
     }
 
     #[test]
@@ -172,7 +196,10 @@ mod tests {
         block.receipts.swap(0, 1);
         assert!(matches!(
             verify_block(&block),
-            Err(VerifyError::RootMismatch { field: "transactionsRoot", .. })
+            Err(VerifyError::RootMismatch {
+                field: "transactionsRoot",
+                ..
+            })
         ));
     }
 
@@ -185,7 +212,10 @@ mod tests {
         receipt.receipt.cumulative_gas_used += 1;
         assert!(matches!(
             verify_block(&block),
-            Err(VerifyError::RootMismatch { field: "receiptsRoot", .. })
+            Err(VerifyError::RootMismatch {
+                field: "receiptsRoot",
+                ..
+            })
         ));
     }
 
@@ -195,8 +225,12 @@ mod tests {
         let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
             panic!("synthetic receipts are EIP-1559")
         };
-        receipt.receipt.logs[0] = Log::new_unchecked(Address::repeat_byte(9), vec![], vec![1].into());
-        assert!(matches!(verify_block(&block), Err(VerifyError::ReceiptBloom { index: 0, .. })));
+        receipt.receipt.logs[0] =
+            Log::new_unchecked(Address::repeat_byte(9), vec![], vec![1].into());
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::ReceiptBloom { index: 0, .. })
+        ));
     }
 
     #[test]
@@ -204,16 +238,25 @@ mod tests {
         let mut block = good_block();
         block.block.header.logs_bloom = Bloom::ZERO;
         block.hash = block.block.header.hash_slow();
-        assert!(matches!(verify_block(&block), Err(VerifyError::LogsBloom { number: 42 })));
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::LogsBloom { number: 42 })
+        ));
     }
 
     #[test]
     fn missing_receipt_is_rejected() {
         let mut block = good_block();
         block.receipts.pop();
-        assert!(matches!(verify_block(&block), Err(VerifyError::ReceiptCount { receipts: 2, .. })));
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::ReceiptCount { receipts: 2, .. })
+        ));
         let mut block = good_block();
         block.block.header.base_fee_per_gas = Some(U256::from(3).to());
-        assert!(matches!(verify_block(&block), Err(VerifyError::HeaderHash { .. })));
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::HeaderHash { .. })
+        ));
     }
 }

@@ -1,0 +1,61 @@
+//! [`AvsEvent`]: the typed boundary between the AVS ExEx and the p2p layer.
+//!
+//! The ExEx sends these on a bounded `tokio::sync::mpsc` channel that the binary hands to the
+//! gossip/aggregation layer. Invariant: a [`AvsEvent::Signed`] is only sent after its record is
+//! durably in the slashing-protection store, and every `Signed` for a task index carries the
+//! same response and signature (a re-send after a restart or a reorg that left the target block
+//! unchanged is byte-identical).
+
+use alloy::primitives::{B256, keccak256};
+use alloy::sol_types::SolValue;
+use avs_bls::{OperatorId, Signature};
+
+use super::abi::{Task, TaskResponse};
+
+/// What the AVS ExEx tells the p2p layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AvsEvent {
+    /// A `NewTaskCreated` log became canonical on the settlement chain.
+    TaskCreated {
+        /// The task's index in the task manager.
+        task_index: u32,
+        /// The task as emitted (its abi-encoding hash is what `respondToTask` checks).
+        task: Task,
+    },
+    /// A `TaskResponded` log became canonical: the task is answered, stop aggregating it.
+    TaskResponded {
+        /// The answered task.
+        task_index: u32,
+    },
+    /// The task's creation was reorged out or reverted: drop it (and any signatures for it).
+    TaskReverted {
+        /// The dropped task.
+        task_index: u32,
+    },
+    /// This operator signed a response (or re-sends the one it signed before).
+    Signed(SignedResponse),
+    /// The target block of this operator's signed response is no longer canonical: do not
+    /// aggregate or submit that signature.
+    ResponseWithdrawn {
+        /// The task whose response is withdrawn.
+        task_index: u32,
+    },
+}
+
+/// A response signed by this operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedResponse {
+    /// The task answered (equals `response.referenceTaskIndex`).
+    pub task_index: u32,
+    /// The signed response.
+    pub response: TaskResponse,
+    /// BLS signature over [`response_digest`] of `response`.
+    pub signature: Signature,
+    /// The signer's operator id (keccak of its G1 public key).
+    pub operator_id: OperatorId,
+}
+
+/// The digest operators sign and the contract checks: `keccak256(abi.encode(response))`.
+pub fn response_digest(response: &TaskResponse) -> B256 {
+    keccak256(response.abi_encode())
+}

@@ -1,0 +1,164 @@
+//! Fetching one block with its receipts from the node, and verifying it before it goes anywhere.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use alloy::{
+    consensus::ReceiptEnvelope,
+    eips::{BlockId, BlockNumHash, BlockNumberOrTag},
+    primitives::{B256, BlockNumber},
+    providers::{DynProvider, Provider},
+    rpc::types::{Block, TransactionReceipt},
+    transports::TransportError,
+};
+
+use crate::{
+    chain::BlockWithReceipts,
+    verify::{VerifyError, verify_block},
+};
+
+/// JSON-RPC "method not found": the node lacks `eth_getBlockReceipts`.
+const METHOD_NOT_FOUND: i64 = -32601;
+
+/// Why a block could not be obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Transport or JSON-RPC failure (node down, timeout, bad response shape).
+    #[error("RPC error: {0}")]
+    Rpc(#[from] TransportError),
+    /// The node does not (yet, or any longer) have the block.
+    #[error("the node has no block {0}")]
+    Missing(BlockNumberOrTag),
+    /// The block did not pass verification.
+    #[error("invalid block from the node: {0}")]
+    Invalid(#[from] VerifyError),
+    /// The receipts do not belong to the block's transactions.
+    #[error("block {number}: receipt {index} does not belong to this block's transaction {index}")]
+    ForeignReceipt {
+        /// Block number.
+        number: BlockNumber,
+        /// Receipt index.
+        index: usize,
+    },
+}
+
+impl FetchError {
+    /// True if the node sent data that contradicts itself (counts towards "the node is lying").
+    pub const fn is_invalid_data(&self) -> bool {
+        matches!(self, Self::Invalid(_) | Self::ForeignReceipt { .. })
+    }
+}
+
+/// Fetches verified blocks over one provider.
+#[derive(Debug)]
+pub(crate) struct Fetcher {
+    provider: DynProvider,
+    /// Cleared after the node reports `eth_getBlockReceipts` missing; then receipts are
+    /// fetched one transaction at a time.
+    block_receipts: AtomicBool,
+}
+
+impl Fetcher {
+    pub(crate) const fn new(provider: DynProvider) -> Self {
+        Self {
+            provider,
+            block_receipts: AtomicBool::new(true),
+        }
+    }
+
+    /// Number and hash of the block at `tag` (a number, `latest`, `finalized`, ...).
+    pub(crate) async fn num_hash(&self, tag: BlockNumberOrTag) -> Result<BlockNumHash, FetchError> {
+        let block = self
+            .provider
+            .get_block_by_number(tag)
+            .await?
+            .ok_or(FetchError::Missing(tag))?;
+        Ok(BlockNumHash {
+            number: block.header.inner.number,
+            hash: block.header.hash,
+        })
+    }
+
+    /// Block `number` with its receipts, verified.
+    pub(crate) async fn block(&self, number: BlockNumber) -> Result<BlockWithReceipts, FetchError> {
+        let tag = BlockNumberOrTag::Number(number);
+        let block: Block = self
+            .provider
+            .get_block_by_number(tag)
+            .full()
+            .await?
+            .ok_or(FetchError::Missing(tag))?;
+        let hash = block.header.hash;
+        let tx_hashes: Vec<B256> = block.transactions.hashes().collect();
+        // Receipts by *hash*: if the node reorgs between the two calls we get none rather than
+        // another block's receipts.
+        let receipts = self.receipts(hash, number, &tx_hashes).await?;
+        let block = block
+            .into_consensus()
+            .map_transactions(|tx| tx.inner.into_inner());
+        let candidate = BlockWithReceipts {
+            hash,
+            block,
+            receipts,
+        };
+        verify_block(&candidate)?;
+        Ok(candidate)
+    }
+
+    async fn receipts(
+        &self,
+        hash: B256,
+        number: BlockNumber,
+        tx_hashes: &[B256],
+    ) -> Result<Vec<ReceiptEnvelope>, FetchError> {
+        let missing = || FetchError::Missing(BlockNumberOrTag::Number(number));
+        let rpc_receipts: Vec<TransactionReceipt> = if self.block_receipts.load(Ordering::Relaxed) {
+            match self.provider.get_block_receipts(BlockId::hash(hash)).await {
+                Ok(receipts) => receipts.ok_or_else(missing)?,
+                Err(err)
+                    if err
+                        .as_error_resp()
+                        .is_some_and(|e| e.code == METHOD_NOT_FOUND) =>
+                {
+                    tracing::warn!(
+                        "node lacks eth_getBlockReceipts; fetching receipts per transaction"
+                    );
+                    self.block_receipts.store(false, Ordering::Relaxed);
+                    self.receipts_per_tx(tx_hashes, missing).await?
+                }
+                Err(err) => return Err(err.into()),
+            }
+        } else {
+            self.receipts_per_tx(tx_hashes, missing).await?
+        };
+        rpc_receipts
+            .into_iter()
+            .enumerate()
+            .map(|(index, receipt)| {
+                let belongs = receipt.block_hash == Some(hash)
+                    && tx_hashes.get(index) == Some(&receipt.transaction_hash);
+                if belongs {
+                    Ok(receipt.into_primitives_receipt().inner)
+                } else {
+                    Err(FetchError::ForeignReceipt { number, index })
+                }
+            })
+            .collect()
+    }
+
+    async fn receipts_per_tx(
+        &self,
+        tx_hashes: &[B256],
+        missing: impl Fn() -> FetchError,
+    ) -> Result<Vec<TransactionReceipt>, FetchError> {
+        let mut receipts = Vec::with_capacity(tx_hashes.len());
+        for tx in tx_hashes {
+            receipts.push(
+                self.provider
+                    .get_transaction_receipt(*tx)
+                    .await?
+                    .ok_or_else(&missing)?,
+            );
+        }
+        Ok(receipts)
+    }
+}

@@ -1,0 +1,278 @@
+//! The host against a real anvil: live following, reorgs, reverts, restarts of the node and of
+//! the host, and a tampering proxy.
+
+mod support;
+
+use std::time::Duration;
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, B256, U256},
+    providers::{Provider, ext::AnvilApi},
+    rpc::types::{TransactionRequest, anvil::ReorgOptions},
+};
+use avs_exex::{ExExNotification, host::HostError};
+use support::{RunningHost, StatefulAnvil, Tamper, TamperProxy, collect_until, node_hashes};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn send_transfer(provider: &impl Provider) -> B256 {
+    let from = provider.get_accounts().await.expect("accounts")[0];
+    let tx = TransactionRequest::default()
+        .with_from(from)
+        .with_to(Address::repeat_byte(0x42))
+        .with_value(U256::from(1_000));
+    let pending = provider.send_transaction(tx).await.expect("send tx");
+    pending.watch().await.expect("mined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_live_over_ws_and_delivers_verified_blocks_in_order() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(3), None).await.expect("mine");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.ws_url = Some(anvil.ws_endpoint());
+    // Polling far slower than the test: blocks must arrive through the subscription.
+    config.poll_interval = Duration::from_secs(60);
+    let mut host = RunningHost::start(config);
+
+    let first = collect_until(&mut host.notifications, 3, WAIT).await;
+    for _ in 0..3 {
+        send_transfer(&provider).await;
+    }
+    let rest = collect_until(&mut host.notifications, 6, WAIT).await;
+
+    let delivered: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .flat_map(support::committed)
+        .collect();
+    let numbers: Vec<u64> = delivered.iter().map(|b| b.number).collect();
+    assert_eq!(
+        numbers,
+        (0..=6).collect::<Vec<_>>(),
+        "every block once, in order"
+    );
+    assert_eq!(
+        delivered,
+        node_hashes(&provider, 0, 6).await,
+        "hashes are the node's"
+    );
+    // Blocks with a transfer carry its receipt.
+    for n in first.iter().chain(&rest) {
+        for block in n.committed_chain().expect("commits only").blocks_iter() {
+            assert_eq!(block.receipts.len(), block.transactions().len());
+            if block.number() >= 4 {
+                assert_eq!(block.transactions().len(), 1, "block {}", block.number());
+            }
+        }
+    }
+    assert_eq!(host.metric("avs_host_head_block"), 6.0);
+    assert_eq!(host.metric("avs_host_invalid_blocks_total"), 0.0);
+    host.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anvil_reorg_is_one_notification_with_exact_old_and_new_blocks() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(6), None).await.expect("mine");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.poll_interval = Duration::from_millis(50);
+    let mut host = RunningHost::start(config);
+    collect_until(&mut host.notifications, 6, WAIT).await;
+    let before = node_hashes(&provider, 0, 6).await;
+
+    provider
+        .anvil_reorg(ReorgOptions {
+            depth: 2,
+            tx_block_pairs: vec![],
+        })
+        .await
+        .expect("anvil_reorg");
+    let after = node_hashes(&provider, 0, 6).await;
+    assert_ne!(before[5..], after[5..], "anvil replaced blocks 5 and 6");
+    assert_eq!(before[..5], after[..5]);
+
+    let notification = tokio::time::timeout(WAIT, host.notifications.recv())
+        .await
+        .expect("a reorg notification in time")
+        .expect("host running");
+    let ExExNotification::ChainReorged { old, new } = &notification else {
+        panic!("expected ChainReorged, got {notification:?}")
+    };
+    let old: Vec<_> = old.blocks_iter().map(|b| b.num_hash()).collect();
+    let new: Vec<_> = new.blocks_iter().map(|b| b.num_hash()).collect();
+    assert_eq!(old, before[5..]);
+    assert_eq!(new, after[5..]);
+    assert_eq!(host.metric("avs_host_reorgs_total"), 1.0);
+
+    // A rollback without replacement is one ChainReverted.
+    provider
+        .anvil_rollback(Some(2))
+        .await
+        .expect("anvil_rollback");
+    let notification = tokio::time::timeout(WAIT, host.notifications.recv())
+        .await
+        .expect("a revert notification in time")
+        .expect("host running");
+    let ExExNotification::ChainReverted { old } = &notification else {
+        panic!("expected ChainReverted, got {notification:?}")
+    };
+    let old: Vec<_> = old.blocks_iter().map(|b| b.num_hash()).collect();
+    assert_eq!(old, after[5..]);
+
+    // And following continues on the new branch.
+    provider.anvil_mine(Some(1), None).await.expect("mine");
+    let next = collect_until(&mut host.notifications, 5, WAIT).await;
+    assert_eq!(
+        next.iter().flat_map(support::committed).collect::<Vec<_>>(),
+        node_hashes(&provider, 5, 5).await
+    );
+    assert!(
+        host.notifications.try_recv().is_err(),
+        "nothing else was delivered"
+    );
+    host.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_restart_with_state_is_followed_without_gap() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut anvil = StatefulAnvil::start(&state.path().join("anvil-state.json"));
+    let provider =
+        alloy::providers::ProviderBuilder::new().connect_http(anvil.url().parse().expect("url"));
+    provider.anvil_mine(Some(4), None).await.expect("mine");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.url(), data.path());
+    config.ws_url = Some(anvil.ws_url());
+    config.poll_interval = Duration::from_millis(100);
+    config.retry_max = Duration::from_millis(400);
+    let mut host = RunningHost::start(config);
+    let mut delivered: Vec<_> = collect_until(&mut host.notifications, 4, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    let before = node_hashes(&provider, 0, 4).await;
+
+    anvil.restart();
+    assert_eq!(
+        node_hashes(&provider, 0, 4).await,
+        before,
+        "anvil kept its chain"
+    );
+    provider
+        .anvil_mine(Some(3), None)
+        .await
+        .expect("mine after restart");
+
+    delivered.extend(
+        collect_until(&mut host.notifications, 7, WAIT)
+            .await
+            .iter()
+            .flat_map(support::committed),
+    );
+    assert_eq!(
+        delivered,
+        node_hashes(&provider, 0, 7).await,
+        "no gap, no duplicate"
+    );
+    host.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_stopped_mid_backfill_resumes_without_gap_or_duplicate() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(300), None).await.expect("mine");
+    let expected = node_hashes(&provider, 0, 300).await;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.batch_size = 10;
+    config.fetch_concurrency = 4;
+    // Small segments, so pruning has something to remove.
+    config.wal.max_segment_bytes = 16 * 1024;
+
+    let mut host = RunningHost::start(config.clone());
+    let mut delivered: Vec<_> = collect_until(&mut host.notifications, 100, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    // Stop mid-backfill; whatever the ExEx processed before the stop is in the sequence too.
+    let (rest, result) = host.stop_collecting().await;
+    result.expect("clean stop");
+    delivered.extend(rest.iter().flat_map(support::committed));
+    let stopped_at = delivered.last().expect("some blocks").number;
+    assert!(
+        stopped_at < 300,
+        "the host was stopped before the end of backfill ({stopped_at})"
+    );
+
+    let mut host = RunningHost::start(config);
+    delivered.extend(
+        collect_until(&mut host.notifications, 300, WAIT)
+            .await
+            .iter()
+            .flat_map(support::committed),
+    );
+    assert_eq!(
+        delivered, expected,
+        "across the restart: no gap, no duplicate, the node's hashes"
+    );
+    let wal_bytes = host.metric("avs_host_wal_bytes");
+    host.stop().await.expect("clean stop");
+    assert!(wal_bytes > 0.0);
+    let segments = std::fs::read_dir(data.path().join("wal"))
+        .expect("wal dir")
+        .count();
+    assert!(
+        segments < 10,
+        "the WAL was pruned below the finished height ({segments} segments)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_receipts_or_transactions_are_never_delivered() {
+    for tamper in [Tamper::Receipt, Tamper::Transaction] {
+        let anvil = avs_test_support::anvil().spawn();
+        let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+        provider.anvil_mine(Some(2), None).await.expect("mine");
+        send_transfer(&provider).await; // block 3 has a transaction and a receipt to tamper with
+        let proxy = TamperProxy::start(anvil.endpoint(), tamper).await;
+
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut config = support::config(&proxy.url(), data.path());
+        config.max_consecutive_invalid = 3;
+        config.retry_initial = Duration::from_millis(10);
+        config.retry_max = Duration::from_millis(20);
+        config.batch_size = 1;
+        let mut host = RunningHost::start(config);
+
+        let result = tokio::time::timeout(WAIT, host.finished())
+            .await
+            .expect("the host gives up on the lying node in time");
+        let Err(HostError::NodeLying { count: 3, last }) = result else {
+            panic!("{tamper:?}: expected NodeLying after 3 invalid blocks, got {result:?}")
+        };
+        assert!(last.is_invalid_data(), "{last}");
+        let mut delivered = Vec::new();
+        while let Ok(n) = host.notifications.try_recv() {
+            delivered.extend(support::committed(&n));
+        }
+        assert_eq!(
+            delivered,
+            node_hashes(&provider, 0, 2).await,
+            "{tamper:?}: block 3 never delivered"
+        );
+        assert_eq!(host.metric("avs_host_invalid_blocks_total"), 3.0);
+    }
+}
