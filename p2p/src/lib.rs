@@ -14,6 +14,14 @@
 //!   gossipsub with content-hash ids and manual validation, connection limits, bans) behind a
 //!   cloneable [`NetworkHandle`]. Inbound messages reach the application through a bounded
 //!   queue and are forwarded only after the application reports [`Verdict::Accept`].
+//! - [`validation`]: the [`Validator`] (pure): known task (with a bounded buffer for
+//!   signatures that arrive before their task), operator in the task's quorums, valid point,
+//!   no duplicate, BLS verification of whole bursts in one batch (bisecting on failure).
+//! - [`operators`]: the plain-data [`OperatorSet`] / [`TaskInfo`] snapshots the registry
+//!   reader provides.
+//! - [`aggregation`]: the [`Aggregator`]: stake-weighted per quorum and per response digest,
+//!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
+//!   sorted non-signers, quorum APKs) for the submitter.
 //! - [`ranking`]: who submits when, as pure functions plus a small scheduler.
 //!
 //! # Invariants
@@ -41,21 +49,29 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aggregation;
 pub mod config;
+#[cfg(feature = "test-fixtures")]
+pub mod fixtures;
 pub mod identity;
 pub mod network;
+pub mod operators;
 pub mod penalty;
 pub mod ranking;
 pub mod ratelimit;
 pub mod topic;
+pub mod validation;
 pub mod wire;
 
+pub use aggregation::{Aggregate, AggregationError, Aggregator, QuorumStake};
 pub use config::{ConfigError, NetworkConfig};
 pub use identity::{IdentityError, load_or_create_identity};
 pub use network::{
     InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
     NetworkStatus, Verdict,
 };
+pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
 pub use topic::signature_topic;
+pub use validation::{IgnoreReason, Outcome, RejectReason, Validator, ValidatorConfig, Verified};
 pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};

@@ -22,7 +22,7 @@ use std::{
 pub fn submit_priority(task_index: u32, operator_id: OperatorId) -> B256 {
     let mut packed = [0u8; 36];
     packed[..4].copy_from_slice(&task_index.to_be_bytes());
-    packed[4..].copy_from_slice(operator_id.as_slice());
+    packed[4..].copy_from_slice(operator_id.0.as_slice());
     keccak256(packed)
 }
 
@@ -137,7 +137,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn op(i: u8) -> OperatorId {
-        B256::repeat_byte(i)
+        OperatorId(B256::repeat_byte(i))
     }
 
     #[test]
@@ -178,7 +178,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn ranks_are_a_permutation(task in any::<u32>(), ids in proptest::collection::btree_set(any::<[u8; 32]>(), 1..40)) {
-            let ops: Vec<OperatorId> = ids.into_iter().map(B256::from).collect();
+            let ops: Vec<OperatorId> = ids.into_iter().map(|b| OperatorId(B256::from(b))).collect();
             let mut ranks: Vec<u32> = ops.iter().map(|o| submitter_rank(task, *o, ops.iter().copied()).unwrap()).collect();
             ranks.sort_unstable();
             prop_assert_eq!(ranks, (0..ops.len() as u32).collect::<Vec<_>>());

@@ -34,8 +34,7 @@ pub const MAX_MESSAGE_SIZE: usize = 512;
 
 const RESPONSE_LEN: usize = 4 + 3 * 32;
 
-/// An operator id as EigenLayer defines it: `keccak256(abi.encodePacked(G1 pubkey x, y))`.
-pub type OperatorId = B256;
+pub use avs_bls::OperatorId;
 
 /// The task response an operator signs (the contract's `TaskResponse`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,7 +127,7 @@ impl SignatureMessage {
         out[41..73].copy_from_slice(self.response.state_root.as_slice());
         out[73..105].copy_from_slice(self.response.receipts_root.as_slice());
         out[105..137].copy_from_slice(&self.signature);
-        out[137..169].copy_from_slice(self.operator_id.as_slice());
+        out[137..169].copy_from_slice(self.operator_id.0.as_slice());
         out
     }
 
@@ -171,7 +170,7 @@ impl SignatureMessage {
                 receipts_root: B256::from_slice(&b[73..105]),
             },
             signature,
-            operator_id: B256::from_slice(&b[137..169]),
+            operator_id: OperatorId(B256::from_slice(&b[137..169])),
         })
     }
 }
@@ -205,7 +204,7 @@ mod tests {
                             receipts_root,
                         },
                         signature,
-                        operator_id,
+                        operator_id: OperatorId(operator_id),
                     }
                 },
             )
@@ -249,7 +248,7 @@ mod tests {
                 receipts_root: B256::repeat_byte(3),
             },
             signature: [4; 32],
-            operator_id: B256::repeat_byte(5),
+            operator_id: OperatorId(B256::repeat_byte(5)),
         }
     }
 

@@ -1,0 +1,458 @@
+//! Stake-weighted aggregation of validated signatures, per task and per response digest.
+//!
+//! Operators that disagree about a block sign different responses; each distinct response
+//! (digest) of a task collects its own signers. A digest is *at quorum* when, for every quorum
+//! of the task, the stake of its signers registered in that quorum satisfies
+//! `signed × 100 ≥ total × quorumThresholdPercentage` — the comparison EigenLayer's
+//! `BLSSignatureChecker` consumers make. From that moment the aggregator waits
+//! `aggregation_window` more (each extra signer is one non-signer less, which is ~16k gas less
+//! on-chain), or less if every member has signed, then yields an [`Aggregate`] once per task.
+//!
+//! The [`Aggregate`] carries what the submitter needs to build `NonSignerStakesAndSignature`:
+//! the response, the signers and the non-signers sorted ascending by operator id (with their
+//! G1 keys), each quorum's G1 APK at the reference block, the aggregate signature `σ` and the
+//! signers' aggregate G2 key (checked against `σ` before it is returned). Registry indices
+//! (`getCheckSignaturesIndices`) are the submitter's to fetch.
+
+use crate::{
+    operators::{QuorumNumber, Stake, TaskInfo},
+    validation::Verified,
+    wire::{OperatorId, TaskResponse},
+};
+use alloy::primitives::B256;
+use avs_bls::{
+    BlsError, PublicKey, PublicKeyG2, Signature, aggregate_public_keys, aggregate_public_keys_g2,
+    aggregate_signatures,
+};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::{Duration, Instant},
+};
+
+/// Signed and total stake of one quorum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuorumStake {
+    /// The quorum.
+    pub quorum: QuorumNumber,
+    /// Stake of the signers registered in it.
+    pub signed: Stake,
+    /// Stake of all its operators at the reference block.
+    pub total: Stake,
+}
+
+/// A quorum-reaching aggregate, ready to be turned into a `respondToTask` call.
+#[derive(Clone, Debug)]
+pub struct Aggregate {
+    /// The task.
+    pub task_index: u32,
+    /// The task's reference block.
+    pub task_created_block: u32,
+    /// The signed response.
+    pub response: TaskResponse,
+    /// `keccak256(abi.encode(response))`.
+    pub digest: B256,
+    /// The task's quorums, in the task's order.
+    pub quorum_numbers: Vec<QuorumNumber>,
+    /// Signed/total stake per quorum, in `quorum_numbers` order.
+    pub stakes: Vec<QuorumStake>,
+    /// Signers, ascending by operator id.
+    pub signers: Vec<OperatorId>,
+    /// Members of the task's quorums that did not sign, ascending by operator id (the order
+    /// `NonSignerStakesAndSignature.nonSignerPubkeys` must have).
+    pub non_signers: Vec<OperatorId>,
+    /// G1 keys of `non_signers`, same order.
+    pub non_signer_pubkeys: Vec<PublicKey>,
+    /// Each quorum's G1 aggregate key at the reference block, in `quorum_numbers` order.
+    pub quorum_apks: Vec<PublicKey>,
+    /// Sum of the signers' signatures (`sigma`).
+    pub signature: Signature,
+    /// Sum of the signers' G2 keys (`apkG2`); `signature` verifies against it.
+    pub signers_apk_g2: PublicKeyG2,
+}
+
+/// Why an aggregate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregationError {
+    /// A point sum failed (empty set or identity).
+    #[error("cannot aggregate: {0}")]
+    Bls(#[from] BlsError),
+    /// The aggregate does not verify: a signature was added without validation.
+    #[error("aggregate signature of task {task_index} does not verify against the signers' key")]
+    InvalidAggregate {
+        /// The task.
+        task_index: u32,
+    },
+}
+
+struct DigestState {
+    response: TaskResponse,
+    signatures: BTreeMap<OperatorId, Signature>,
+    signed: BTreeMap<QuorumNumber, Stake>,
+    /// When this digest first reached quorum.
+    reached_at: Option<Instant>,
+}
+
+struct TaskState {
+    info: TaskInfo,
+    totals: BTreeMap<QuorumNumber, Stake>,
+    members: usize,
+    digests: HashMap<B256, DigestState>,
+    emitted: bool,
+}
+
+/// Whether `signed` meets `threshold_pct` of `totals` in every quorum.
+fn at_quorum(
+    totals: &BTreeMap<QuorumNumber, Stake>,
+    threshold_pct: u8,
+    signed: &BTreeMap<QuorumNumber, Stake>,
+) -> bool {
+    let pct = Stake::from(threshold_pct);
+    totals.iter().all(|(q, total)| {
+        let s = signed.get(q).copied().unwrap_or(0);
+        // Stakes are uint96, so × 100 cannot overflow u128.
+        s * 100 >= total * pct
+    })
+}
+
+impl TaskState {
+    /// When the digest's aggregate is due, if it is at quorum.
+    fn due(&self, d: &DigestState, window: Duration) -> Option<Instant> {
+        let reached = d.reached_at?;
+        Some(if d.signatures.len() >= self.members {
+            reached
+        } else {
+            reached + window
+        })
+    }
+}
+
+/// Aggregation state for all open tasks.
+pub struct Aggregator {
+    window: Duration,
+    tasks: HashMap<u32, TaskState>,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator")
+            .field("window", &self.window)
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+impl Aggregator {
+    /// An aggregator that keeps collecting for `aggregation_window` after quorum.
+    pub fn new(aggregation_window: Duration) -> Self {
+        Self {
+            window: aggregation_window,
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// Starts aggregating for a task. Re-adding an existing task changes nothing.
+    pub fn add_task(&mut self, info: TaskInfo) {
+        if self.tasks.contains_key(&info.task_index) {
+            return;
+        }
+        let totals = info
+            .quorums()
+            .into_iter()
+            .map(|q| (q, info.operators.total_stake(q)))
+            .collect();
+        let members = info.members().count();
+        self.tasks.insert(
+            info.task_index,
+            TaskState {
+                info,
+                totals,
+                members,
+                digests: HashMap::new(),
+                emitted: false,
+            },
+        );
+    }
+
+    /// Forgets a task (answered or expired).
+    pub fn remove_task(&mut self, task_index: u32) {
+        self.tasks.remove(&task_index);
+    }
+
+    /// Adds a validated signature. Returns `true` if this signature brought its digest to
+    /// quorum. Signatures for unknown tasks and repeated signers are ignored.
+    pub fn add(&mut self, v: &Verified, now: Instant) -> bool {
+        let Some(task) = self.tasks.get_mut(&v.task_index) else {
+            return false;
+        };
+        let Some(op) = task.info.operators.operators.get(&v.operator_id) else {
+            return false;
+        };
+        let contribution = task.signed_quorums(op);
+        let d = task.digests.entry(v.digest).or_insert_with(|| DigestState {
+            response: v.response,
+            signatures: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            reached_at: None,
+        });
+        if d.signatures.insert(v.operator_id, v.signature).is_some() {
+            return false;
+        }
+        for (q, stake) in contribution {
+            *d.signed.entry(q).or_default() += stake;
+        }
+        if d.reached_at.is_none()
+            && at_quorum(
+                &task.totals,
+                task.info.quorum_threshold_percentage,
+                &d.signed,
+            )
+        {
+            d.reached_at = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// The earliest time an aggregate falls due, for the caller's timer.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.tasks
+            .values()
+            .filter(|t| !t.emitted)
+            .flat_map(|t| t.digests.values().filter_map(|d| t.due(d, self.window)))
+            .min()
+    }
+
+    /// Builds the aggregates due at `now`, at most one per task (the digest with most
+    /// signers). Each task yields once; [`Self::aggregate`] rebuilds on demand later.
+    pub fn take_due(&mut self, now: Instant) -> Vec<Result<Aggregate, AggregationError>> {
+        let window = self.window;
+        let mut out = Vec::new();
+        for task in self.tasks.values_mut().filter(|t| !t.emitted) {
+            let best = task
+                .digests
+                .iter()
+                .filter(|(_, d)| task.due(d, window).is_some_and(|at| at <= now))
+                .max_by_key(|(digest, d)| (d.signatures.len(), **digest))
+                .map(|(digest, _)| *digest);
+            if let Some(digest) = best {
+                task.emitted = true;
+                out.push(task.build(digest));
+            }
+        }
+        out
+    }
+
+    /// Builds the current aggregate of `task_index` for its best at-quorum digest, if any
+    /// (e.g. to resubmit with more signers).
+    pub fn aggregate(&self, task_index: u32) -> Option<Result<Aggregate, AggregationError>> {
+        let task = self.tasks.get(&task_index)?;
+        let digest = task
+            .digests
+            .iter()
+            .filter(|(_, d)| d.reached_at.is_some())
+            .max_by_key(|(digest, d)| (d.signatures.len(), **digest))
+            .map(|(digest, _)| *digest)?;
+        Some(task.build(digest))
+    }
+}
+
+impl TaskState {
+    /// The operator's stake in each of the task's quorums it is registered in.
+    fn signed_quorums(&self, op: &crate::operators::OperatorInfo) -> Vec<(QuorumNumber, Stake)> {
+        self.totals
+            .keys()
+            .filter_map(|q| op.stakes.get(q).map(|s| (*q, *s)))
+            .collect()
+    }
+
+    fn build(&self, digest: B256) -> Result<Aggregate, AggregationError> {
+        let d = &self.digests[&digest];
+        let info = &self.info;
+        let signature = aggregate_signatures(d.signatures.values())?;
+        let ops = &info.operators.operators;
+        let signers_apk_g2 = aggregate_public_keys_g2(
+            d.signatures
+                .keys()
+                .filter_map(|id| ops.get(id).map(|o| &o.pubkey_g2)),
+        )?;
+        if !signers_apk_g2.verify(digest, &signature) {
+            return Err(AggregationError::InvalidAggregate {
+                task_index: info.task_index,
+            });
+        }
+        let (non_signers, non_signer_pubkeys) = info
+            .members()
+            .filter(|(id, _)| !d.signatures.contains_key(id))
+            .map(|(id, o)| (*id, o.pubkey_g1))
+            .unzip();
+        let quorum_apks = info
+            .quorum_numbers
+            .iter()
+            .map(|q| {
+                aggregate_public_keys(
+                    ops.values()
+                        .filter(|o| o.stakes.contains_key(q))
+                        .map(|o| &o.pubkey_g1),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        let stakes = info
+            .quorum_numbers
+            .iter()
+            .map(|q| QuorumStake {
+                quorum: *q,
+                signed: d.signed.get(q).copied().unwrap_or(0),
+                total: self.totals.get(q).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(Aggregate {
+            task_index: info.task_index,
+            task_created_block: info.task_created_block,
+            response: d.response,
+            digest,
+            quorum_numbers: info.quorum_numbers.clone(),
+            stakes,
+            signers: d.signatures.keys().copied().collect(),
+            non_signers,
+            non_signer_pubkeys,
+            quorum_apks,
+            signature,
+            signers_apk_g2,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{Committee, response};
+    use avs_bls::verify_aggregate;
+
+    fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Verified {
+        let m = c.sign(i, response(task, variant));
+        Verified {
+            task_index: task,
+            operator_id: m.operator_id,
+            response: m.response,
+            digest: m.response.digest(),
+            signature: avs_bls::Signature::from_bytes(&m.signature).unwrap(),
+        }
+    }
+
+    #[test]
+    fn quorum_is_stake_weighted_and_aggregate_is_complete() {
+        // Stakes 40, 30, 20, 10: threshold 60% of 100.
+        let c = Committee::new(4, 11, |i| [40, 30, 20, 10][i]);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(c.task(1, 60));
+        let t0 = Instant::now();
+        // 40 + 10 = 50 < 60.
+        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
+        assert!(!agg.add(&verified(&c, 3, 1, 0), t0));
+        assert_eq!(agg.next_due(), None);
+        assert!(agg.take_due(t0).is_empty());
+        // + 20 = 70 ≥ 60.
+        assert!(agg.add(&verified(&c, 2, 1, 0), t0));
+        assert_eq!(agg.next_due(), Some(t0));
+        let out = agg.take_due(t0);
+        assert_eq!(out.len(), 1);
+        let a = out.into_iter().next().unwrap().unwrap();
+        assert_eq!(a.task_index, 1);
+        assert_eq!(a.digest, response(1, 0).digest());
+        assert_eq!(
+            a.stakes,
+            vec![QuorumStake {
+                quorum: 0,
+                signed: 70,
+                total: 100
+            }]
+        );
+        let mut signers = vec![c.operators[0].id, c.operators[2].id, c.operators[3].id];
+        signers.sort();
+        assert_eq!(a.signers, signers);
+        assert_eq!(a.non_signers, vec![c.operators[1].id]);
+        assert_eq!(a.non_signer_pubkeys[0].operator_id(), c.operators[1].id);
+        let keys: Vec<_> = [0, 2, 3]
+            .iter()
+            .map(|i| c.operators[*i].secret.public_key_g2())
+            .collect();
+        assert!(verify_aggregate(&keys, a.digest, &a.signature));
+        let all_g1: Vec<_> = c.operators.iter().map(|o| o.secret.public_key()).collect();
+        assert_eq!(
+            a.quorum_apks[0],
+            avs_bls::aggregate_public_keys(&all_g1).unwrap()
+        );
+        // Emitted once only.
+        assert!(agg.take_due(t0 + Duration::from_secs(1)).is_empty());
+        // Rebuilding on demand includes later signers.
+        agg.add(&verified(&c, 1, 1, 0), t0);
+        let again = agg.aggregate(1).unwrap().unwrap();
+        assert!(again.non_signers.is_empty());
+    }
+
+    #[test]
+    fn exact_threshold_counts_as_reached() {
+        let c = Committee::new(2, 12, |_| 50);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(c.task(1, 50));
+        assert!(agg.add(&verified(&c, 0, 1, 0), Instant::now()));
+    }
+
+    #[test]
+    fn disagreeing_responses_aggregate_separately() {
+        let c = Committee::new(4, 13, |_| 25);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(c.task(5, 75));
+        let t0 = Instant::now();
+        for i in 0..2 {
+            agg.add(&verified(&c, i, 5, 0), t0);
+        }
+        // Operators 2 and 3 saw another block: neither response reaches 75%.
+        for i in 2..4 {
+            agg.add(&verified(&c, i, 5, 1), t0);
+        }
+        assert!(agg.take_due(t0).is_empty());
+        assert!(agg.aggregate(5).is_none());
+    }
+
+    #[test]
+    fn window_waits_unless_everyone_signed() {
+        let c = Committee::new(3, 14, |_| 1);
+        let w = Duration::from_secs(2);
+        let mut agg = Aggregator::new(w);
+        agg.add_task(c.task(1, 60));
+        agg.add_task(c.task(2, 60));
+        let t0 = Instant::now();
+        agg.add(&verified(&c, 0, 1, 0), t0);
+        assert!(agg.add(&verified(&c, 1, 1, 0), t0));
+        assert_eq!(agg.next_due(), Some(t0 + w));
+        assert!(agg.take_due(t0 + w / 2).is_empty());
+        // Task 2: all three sign → due at once despite the window.
+        for i in 0..3 {
+            agg.add(&verified(&c, i, 2, 0), t0);
+        }
+        let now = agg.take_due(t0);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].as_ref().unwrap().task_index, 2);
+        // Task 1 picks up the late signer during its window.
+        agg.add(&verified(&c, 2, 1, 0), t0 + w / 2);
+        let later = agg.take_due(t0 + w);
+        assert_eq!(later[0].as_ref().unwrap().signers.len(), 3);
+    }
+
+    #[test]
+    fn unknown_tasks_outsiders_and_repeats_are_ignored() {
+        let c = Committee::new(2, 15, |_| 1);
+        let other = Committee::new(1, 16, |_| 100);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        let t0 = Instant::now();
+        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
+        agg.add_task(c.task(1, 100));
+        assert!(!agg.add(&verified(&other, 0, 1, 0), t0));
+        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
+        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
+        assert!(agg.add(&verified(&c, 1, 1, 0), t0));
+        agg.remove_task(1);
+        assert!(agg.take_due(t0).is_empty());
+    }
+}

@@ -1,0 +1,94 @@
+//! Deterministic committees with real BLS keys, for tests and benchmarks (feature
+//! `test-fixtures`). Nothing here is faked: keys are real BN254 keys from a seeded RNG and
+//! signatures are real signatures; only the registry read is replaced by building the
+//! [`OperatorSet`] directly.
+
+use crate::{
+    operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo},
+    wire::{OperatorId, SignatureMessage, TaskResponse},
+};
+use alloy::primitives::B256;
+use avs_bls::SecretKey;
+use rand::{SeedableRng, rngs::StdRng};
+use std::{collections::BTreeMap, sync::Arc};
+
+/// One operator of a [`Committee`].
+#[derive(Debug)]
+pub struct TestOperator {
+    /// Its BLS secret key.
+    pub secret: SecretKey,
+    /// Its operator id (hash of the G1 key).
+    pub id: OperatorId,
+}
+
+/// A set of operators with keys, all registered in quorum 0.
+#[derive(Debug)]
+pub struct Committee {
+    /// The operators, in creation order.
+    pub operators: Vec<TestOperator>,
+    /// The snapshot as a registry reader would build it.
+    pub set: Arc<OperatorSet>,
+}
+
+impl Committee {
+    /// `n` operators from `seed`; operator `i` has stake `stake(i)` in quorum 0.
+    pub fn new(n: usize, seed: u64, stake: impl Fn(usize) -> Stake) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut operators = Vec::with_capacity(n);
+        let mut set = OperatorSet {
+            reference_block: 1,
+            operators: BTreeMap::new(),
+        };
+        for i in 0..n {
+            let secret = SecretKey::random(&mut rng);
+            let pubkey_g1 = secret.public_key();
+            let id = pubkey_g1.operator_id();
+            set.operators.insert(
+                id,
+                OperatorInfo {
+                    pubkey_g1,
+                    pubkey_g2: secret.public_key_g2(),
+                    stakes: BTreeMap::from([(0, stake(i))]),
+                },
+            );
+            operators.push(TestOperator { secret, id });
+        }
+        Self {
+            operators,
+            set: Arc::new(set),
+        }
+    }
+
+    /// A task over quorum 0 with the given threshold percentage.
+    pub fn task(&self, task_index: u32, threshold_pct: u8) -> TaskInfo {
+        TaskInfo {
+            task_index,
+            task_created_block: 1,
+            quorum_numbers: vec![QuorumNumber::default()],
+            quorum_threshold_percentage: threshold_pct,
+            operators: self.set.clone(),
+        }
+    }
+
+    /// Operator `i`'s signed message over `response`.
+    pub fn sign(&self, i: usize, response: TaskResponse) -> SignatureMessage {
+        let op = &self.operators[i];
+        SignatureMessage {
+            task_index: response.reference_task_index,
+            response,
+            signature: op.secret.sign(response.digest()).to_bytes(),
+            operator_id: op.id,
+        }
+    }
+}
+
+/// A response for `task_index` whose roots are derived from `variant` (different variants
+/// model operators that disagree).
+pub fn response(task_index: u32, variant: u8) -> TaskResponse {
+    TaskResponse {
+        reference_task_index: task_index,
+        block_hash: B256::repeat_byte(variant),
+        state_root: B256::repeat_byte(variant.wrapping_add(1)),
+        receipts_root: B256::repeat_byte(variant.wrapping_add(2)),
+    }
+}

@@ -1,0 +1,632 @@
+//! The validation pipeline for inbound signatures, independent of the swarm.
+//!
+//! For every message it decides [`Outcome::Accept`] (forward and aggregate),
+//! [`Outcome::Reject`] (invalid: penalise the forwarder), [`Outcome::Ignore`] (stale or
+//! duplicate: drop quietly) or [`Outcome::Deferred`] (task not known yet: buffered). Checks, in
+//! order of cost:
+//!
+//! 1. the task is known — if not, and it is not a closed task, the message is buffered (bounded
+//!    per forwarding peer and in total, for at most `pending_ttl`) and replayed by
+//!    [`Validator::add_task`]; this closes the seeds' "task not initialized" race where a fast
+//!    operator's signature arrives before a slow node has seen the task;
+//! 2. the task is still open (not answered or expired) — else ignore;
+//! 3. the operator is registered in one of the task's quorums at `taskCreatedBlock`;
+//! 4. the signature bytes are a valid G1 point;
+//! 5. no signature of this operator over this response was accepted before (duplicate);
+//! 6. the signature verifies against the operator's G2 key. A burst is checked with one
+//!    [`avs_bls::batch_verify`]; if the batch fails, it is bisected to find the culprits, so a
+//!    single forgery costs `O(log n)` extra batch checks rather than `n` single verifications.
+//!
+//! The validator is pure state plus [`Instant`]s passed in by the caller.
+
+use crate::{
+    network::{InboundId, InboundSignature},
+    operators::{OperatorSet, TaskInfo},
+    wire::{OperatorId, TaskResponse},
+};
+use alloy::primitives::B256;
+use avs_bls::{BatchItem, PublicKeyG2, Signature, batch_verify};
+use libp2p::PeerId;
+use std::{
+    collections::{BTreeSet, HashMap, HashSet, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Limits of the [`Validator`]'s buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct ValidatorConfig {
+    /// How long a signature for an unknown task is kept waiting for the task.
+    pub pending_ttl: Duration,
+    /// Buffered signatures per forwarding peer.
+    pub pending_per_peer: usize,
+    /// Buffered signatures in total.
+    pub pending_total: usize,
+    /// Closed (answered or expired) task indices remembered, to recognise stale signatures.
+    pub closed_history: usize,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        Self {
+            // Long enough to cover a node that is a couple of blocks behind on the settlement
+            // chain; short enough that junk for tasks that never appear does not linger.
+            pending_ttl: Duration::from_secs(30),
+            pending_per_peer: 256,
+            pending_total: 4096,
+            closed_history: 1024,
+        }
+    }
+}
+
+/// A signature that passed every check.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The task.
+    pub task_index: u32,
+    /// The signer.
+    pub operator_id: OperatorId,
+    /// The signed response.
+    pub response: TaskResponse,
+    /// `keccak256(abi.encode(response))`.
+    pub digest: B256,
+    /// The decoded signature.
+    pub signature: Signature,
+}
+
+/// Why a message is invalid (the forwarder is penalised).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    /// The operator is not registered in any of the task's quorums at `taskCreatedBlock`.
+    #[error("operator is not registered in the task's quorums")]
+    NotInQuorum,
+    /// The signature bytes are not a valid compressed G1 point.
+    #[error("signature is not a valid G1 point")]
+    MalformedSignature,
+    /// The signature does not verify against the operator's G2 key.
+    #[error("signature does not verify against the operator's key")]
+    BadSignature,
+}
+
+/// Why a message is dropped without penalty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreReason {
+    /// The task was already answered or has expired.
+    #[error("task already answered or expired")]
+    Stale,
+    /// This operator's signature over this response was already accepted.
+    #[error("duplicate signature")]
+    Duplicate,
+    /// The task is unknown and the buffer (for this peer or in total) is full.
+    #[error("unknown task and pending buffer full")]
+    PendingFull,
+    /// The task stayed unknown for `pending_ttl`.
+    #[error("task still unknown after the pending timeout")]
+    PendingExpired,
+}
+
+/// The decision about one message.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Valid: forward and aggregate.
+    Accept(Box<Verified>),
+    /// Invalid: drop and penalise the forwarder.
+    Reject(RejectReason),
+    /// Drop quietly.
+    Ignore(IgnoreReason),
+    /// Buffered until its task is known; a later call returns its final outcome.
+    Deferred,
+}
+
+impl Outcome {
+    /// The gossip verdict, or `None` while deferred.
+    pub fn verdict(&self) -> Option<crate::Verdict> {
+        match self {
+            Self::Accept(_) => Some(crate::Verdict::Accept),
+            Self::Reject(_) => Some(crate::Verdict::Reject),
+            Self::Ignore(_) => Some(crate::Verdict::Ignore),
+            Self::Deferred => None,
+        }
+    }
+}
+
+struct OpenTask {
+    info: TaskInfo,
+    /// (operator, digest) pairs already accepted.
+    accepted: HashSet<(OperatorId, B256)>,
+}
+
+struct Pending {
+    received: Instant,
+    message: InboundSignature,
+}
+
+/// A message past the cheap checks, waiting for signature verification. Holds the snapshot
+/// (an `Arc`) rather than a borrowed key, so the validator stays mutable meanwhile.
+struct Candidate {
+    slot: usize,
+    operators: Arc<OperatorSet>,
+    verified: Verified,
+}
+
+impl Candidate {
+    fn public_key(&self) -> Option<&PublicKeyG2> {
+        self.operators
+            .operators
+            .get(&self.verified.operator_id)
+            .map(|o| &o.pubkey_g2)
+    }
+}
+
+/// Validation state: open tasks, recently closed tasks and the pending buffer.
+pub struct Validator {
+    config: ValidatorConfig,
+    open: HashMap<u32, OpenTask>,
+    closed: BTreeSet<u32>,
+    pending: VecDeque<Pending>,
+    pending_by_peer: HashMap<PeerId, usize>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("open_tasks", &self.open.len())
+            .field("closed_tasks", &self.closed.len())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Validator {
+    /// An empty validator.
+    pub fn new(config: ValidatorConfig) -> Self {
+        Self {
+            config,
+            open: HashMap::new(),
+            closed: BTreeSet::new(),
+            pending: VecDeque::new(),
+            pending_by_peer: HashMap::new(),
+        }
+    }
+
+    /// Opens a task and returns the buffered messages that were waiting for it, to be passed
+    /// to [`Self::validate_burst`] again. Re-adding an open or closed task changes nothing.
+    pub fn add_task(&mut self, info: TaskInfo) -> Vec<InboundSignature> {
+        let index = info.task_index;
+        if self.open.contains_key(&index) || self.closed.contains(&index) {
+            return Vec::new();
+        }
+        self.open.insert(
+            index,
+            OpenTask {
+                info,
+                accepted: HashSet::new(),
+            },
+        );
+        let (ready, keep): (VecDeque<_>, VecDeque<_>) = self
+            .pending
+            .drain(..)
+            .partition(|p| p.message.message.task_index == index);
+        self.pending = keep;
+        for p in &ready {
+            self.unbuffer(&p.message.id.source);
+        }
+        ready.into_iter().map(|p| p.message).collect()
+    }
+
+    /// Closes a task (answered on-chain or expired): later signatures for it are stale.
+    pub fn close_task(&mut self, task_index: u32) {
+        self.open.remove(&task_index);
+        self.closed.insert(task_index);
+        while self.closed.len() > self.config.closed_history {
+            self.closed.pop_first();
+        }
+    }
+
+    /// Whether `task_index` is open.
+    pub fn is_open(&self, task_index: u32) -> bool {
+        self.open.contains_key(&task_index)
+    }
+
+    /// Number of buffered messages.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Drops buffered messages older than `pending_ttl`; report them as ignored.
+    pub fn expire_pending(&mut self, now: Instant) -> Vec<InboundId> {
+        let mut expired = Vec::new();
+        while let Some(p) = self.pending.front() {
+            if now.saturating_duration_since(p.received) < self.config.pending_ttl {
+                break;
+            }
+            if let Some(p) = self.pending.pop_front() {
+                self.unbuffer(&p.message.id.source);
+                expired.push(p.message.id);
+            }
+        }
+        expired
+    }
+
+    /// Validates one message (a burst of one).
+    pub fn validate(&mut self, message: InboundSignature, now: Instant) -> Outcome {
+        self.validate_burst(vec![message], now)
+            .pop()
+            .map_or(Outcome::Deferred, |(_, o)| o)
+    }
+
+    /// Validates a burst of messages, verifying all their signatures in one batch. Returns
+    /// one outcome per message, in input order.
+    pub fn validate_burst(
+        &mut self,
+        messages: Vec<InboundSignature>,
+        now: Instant,
+    ) -> Vec<(InboundId, Outcome)> {
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
+        let mut candidates = Vec::new();
+        let mut ids = Vec::with_capacity(messages.len());
+        for (slot, inbound) in messages.into_iter().enumerate() {
+            ids.push(inbound.id.clone());
+            let outcome = self.precheck(inbound, slot, now, &mut candidates);
+            outcomes.push(outcome);
+        }
+        let valid = verify_bisecting(&candidates);
+        // Accept the first valid signature per (task, operator, digest) in this burst; a
+        // forged copy earlier in the burst must not shadow the genuine one.
+        let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(candidates.len());
+        for (candidate, ok) in candidates.into_iter().zip(valid) {
+            let outcome = if ok {
+                Outcome::Accept(Box::new(candidate.verified))
+            } else {
+                Outcome::Reject(RejectReason::BadSignature)
+            };
+            results.push((candidate.slot, outcome));
+        }
+        for (slot, outcome) in results {
+            let outcome = match outcome {
+                Outcome::Accept(v) => {
+                    let fresh = self
+                        .open
+                        .get_mut(&v.task_index)
+                        .is_some_and(|t| t.accepted.insert((v.operator_id, v.digest)));
+                    if fresh {
+                        Outcome::Accept(v)
+                    } else {
+                        Outcome::Ignore(IgnoreReason::Duplicate)
+                    }
+                }
+                other => other,
+            };
+            outcomes[slot] = Some(outcome);
+        }
+        ids.into_iter()
+            .zip(outcomes)
+            // Every slot is filled by `precheck` or by the verification results.
+            .map(|(id, o)| (id, o.unwrap_or(Outcome::Ignore(IgnoreReason::Duplicate))))
+            .collect()
+    }
+
+    /// The cheap checks. Returns the outcome, or `None` after pushing a verification candidate.
+    fn precheck(
+        &mut self,
+        inbound: InboundSignature,
+        slot: usize,
+        now: Instant,
+        candidates: &mut Vec<Candidate>,
+    ) -> Option<Outcome> {
+        let msg = inbound.message;
+        let task_index = msg.task_index;
+        if self.closed.contains(&task_index) {
+            return Some(Outcome::Ignore(IgnoreReason::Stale));
+        }
+        if !self.open.contains_key(&task_index) {
+            return Some(self.buffer(inbound, now));
+        }
+        let task = self.open.get(&task_index)?;
+        if !task.info.is_member(&msg.operator_id) {
+            return Some(Outcome::Reject(RejectReason::NotInQuorum));
+        }
+        let Ok(signature) = Signature::from_bytes(&msg.signature) else {
+            return Some(Outcome::Reject(RejectReason::MalformedSignature));
+        };
+        let digest = msg.response.digest();
+        if task.accepted.contains(&(msg.operator_id, digest)) {
+            return Some(Outcome::Ignore(IgnoreReason::Duplicate));
+        }
+        candidates.push(Candidate {
+            slot,
+            operators: task.info.operators.clone(),
+            verified: Verified {
+                task_index,
+                operator_id: msg.operator_id,
+                response: msg.response,
+                digest,
+                signature,
+            },
+        });
+        None
+    }
+
+    fn buffer(&mut self, inbound: InboundSignature, now: Instant) -> Outcome {
+        let peer = inbound.id.source;
+        let for_peer = self.pending_by_peer.get(&peer).copied().unwrap_or(0);
+        if for_peer >= self.config.pending_per_peer
+            || self.pending.len() >= self.config.pending_total
+        {
+            return Outcome::Ignore(IgnoreReason::PendingFull);
+        }
+        *self.pending_by_peer.entry(peer).or_default() += 1;
+        self.pending.push_back(Pending {
+            received: now,
+            message: inbound,
+        });
+        Outcome::Deferred
+    }
+
+    fn unbuffer(&mut self, peer: &PeerId) {
+        if let Some(n) = self.pending_by_peer.get_mut(peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending_by_peer.remove(peer);
+            }
+        }
+    }
+}
+
+/// Verifies all candidates, one batch if they are all valid, bisecting otherwise.
+fn verify_bisecting(candidates: &[Candidate]) -> Vec<bool> {
+    let mut valid = vec![false; candidates.len()];
+    let mut stack = Vec::new();
+    stack.push(0..candidates.len());
+    while let Some(range) = stack.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        let slice = &candidates[range.clone()];
+        let ok = if let [one] = slice {
+            one.public_key()
+                .is_some_and(|pk| pk.verify(one.verified.digest, &one.verified.signature))
+        } else {
+            let items: Option<Vec<BatchItem<'_>>> = slice
+                .iter()
+                .map(|c| {
+                    Some(BatchItem {
+                        public_key: c.public_key()?,
+                        digest: c.verified.digest,
+                        signature: &c.verified.signature,
+                    })
+                })
+                .collect();
+            items.is_some_and(|items| batch_verify(&items))
+        };
+        if ok {
+            valid[range].iter_mut().for_each(|v| *v = true);
+        } else if range.len() > 1 {
+            let mid = range.start + range.len() / 2;
+            stack.push(range.start..mid);
+            stack.push(mid..range.end);
+        }
+    }
+    valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        fixtures::{Committee, response},
+        wire::SignatureMessage,
+    };
+    use libp2p::gossipsub::MessageId;
+
+    fn inbound(msg: SignatureMessage, peer: PeerId) -> InboundSignature {
+        InboundSignature {
+            id: InboundId {
+                message_id: MessageId::new(&msg.encode()),
+                source: peer,
+            },
+            message: msg,
+        }
+    }
+
+    fn small() -> ValidatorConfig {
+        ValidatorConfig {
+            pending_ttl: Duration::from_secs(5),
+            pending_per_peer: 2,
+            pending_total: 3,
+            closed_history: 2,
+        }
+    }
+
+    fn accepted(o: &Outcome) -> bool {
+        matches!(o, Outcome::Accept(_))
+    }
+
+    #[test]
+    fn accepts_valid_and_rejects_forged_outsider_and_malformed() {
+        let c = Committee::new(4, 1, |_| 10);
+        let outsider = Committee::new(1, 2, |_| 10);
+        let mut v = Validator::new(small());
+        let now = Instant::now();
+        assert!(v.add_task(c.task(1, 50)).is_empty());
+        let peer = PeerId::random();
+
+        let good = c.sign(0, response(1, 0));
+        match v.validate(inbound(good, peer), now) {
+            Outcome::Accept(ok) => {
+                assert_eq!(ok.operator_id, c.operators[0].id);
+                assert_eq!(ok.digest, response(1, 0).digest());
+            }
+            other => panic!("expected accept, got {other:?}"),
+        }
+        // Same operator, same response again: duplicate.
+        assert!(matches!(
+            v.validate(inbound(good, peer), now),
+            Outcome::Ignore(IgnoreReason::Duplicate)
+        ));
+        // Operator 1's id with operator 2's signature: forged.
+        let mut forged = c.sign(2, response(1, 0));
+        forged.operator_id = c.operators[1].id;
+        assert!(matches!(
+            v.validate(inbound(forged, peer), now),
+            Outcome::Reject(RejectReason::BadSignature)
+        ));
+        // Not a member of the task's quorums.
+        let mut foreign = outsider.sign(0, response(1, 0));
+        foreign.task_index = 1;
+        assert!(matches!(
+            v.validate(inbound(foreign, peer), now),
+            Outcome::Reject(RejectReason::NotInQuorum)
+        ));
+        // Not a curve point.
+        let mut garbage = c.sign(3, response(1, 0));
+        garbage.signature = [0xff; 32];
+        assert!(matches!(
+            v.validate(inbound(garbage, peer), now),
+            Outcome::Reject(RejectReason::MalformedSignature)
+        ));
+    }
+
+    #[test]
+    fn a_signature_over_a_different_response_is_its_own_valid_signature() {
+        let c = Committee::new(2, 3, |_| 1);
+        let mut v = Validator::new(small());
+        v.add_task(c.task(1, 100));
+        let peer = PeerId::random();
+        let now = Instant::now();
+        assert!(accepted(
+            &v.validate(inbound(c.sign(0, response(1, 0)), peer), now)
+        ));
+        assert!(accepted(
+            &v.validate(inbound(c.sign(0, response(1, 9)), peer), now)
+        ));
+    }
+
+    #[test]
+    fn burst_finds_the_forgeries_and_keeps_the_rest() {
+        let c = Committee::new(16, 4, |_| 1);
+        let mut v = Validator::new(small());
+        v.add_task(c.task(7, 67));
+        let peer = PeerId::random();
+        let mut msgs: Vec<_> = (0..16)
+            .map(|i| inbound(c.sign(i, response(7, 0)), peer))
+            .collect();
+        // Forge two entries: signatures of other operators under these ids.
+        for bad in [3usize, 11] {
+            msgs[bad].message.signature = c.sign((bad + 1) % 16, response(7, 0)).signature;
+        }
+        // And a forged copy of operator 5's signature *before* its genuine one.
+        let mut shadow = msgs[5].clone();
+        shadow.message.signature = msgs[6].message.signature;
+        shadow.id.message_id = MessageId::new(b"shadow");
+        msgs.insert(0, shadow);
+
+        let out = v.validate_burst(msgs, Instant::now());
+        assert_eq!(out.len(), 17);
+        let verdicts: Vec<bool> = out.iter().map(|(_, o)| accepted(o)).collect();
+        let rejected: Vec<usize> = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !**a)
+            .map(|(i, _)| i)
+            .collect();
+        // Input index 0 is the shadow; the forgeries moved to 4 and 12.
+        assert_eq!(rejected, vec![0, 4, 12]);
+        assert!(
+            verdicts[6],
+            "genuine signature of operator 5 must not be shadowed"
+        );
+    }
+
+    #[test]
+    fn duplicate_inside_a_burst_is_accepted_once() {
+        let c = Committee::new(1, 5, |_| 1);
+        let mut v = Validator::new(small());
+        v.add_task(c.task(1, 100));
+        let m = inbound(c.sign(0, response(1, 0)), PeerId::random());
+        let out = v.validate_burst(vec![m.clone(), m], Instant::now());
+        assert!(accepted(&out[0].1));
+        assert!(matches!(out[1].1, Outcome::Ignore(IgnoreReason::Duplicate)));
+    }
+
+    #[test]
+    fn unknown_task_is_buffered_bounded_and_replayed() {
+        let c = Committee::new(4, 6, |_| 1);
+        let mut v = Validator::new(small());
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let m = |i| c.sign(i, response(9, 0));
+        assert!(matches!(
+            v.validate(inbound(m(0), a), t0),
+            Outcome::Deferred
+        ));
+        assert!(matches!(
+            v.validate(inbound(m(1), a), t0),
+            Outcome::Deferred
+        ));
+        // Per-peer bound (2).
+        assert!(matches!(
+            v.validate(inbound(m(2), a), t0),
+            Outcome::Ignore(IgnoreReason::PendingFull)
+        ));
+        assert!(matches!(
+            v.validate(inbound(m(2), b), t0),
+            Outcome::Deferred
+        ));
+        // Global bound (3).
+        assert!(matches!(
+            v.validate(inbound(m(3), b), t0),
+            Outcome::Ignore(IgnoreReason::PendingFull)
+        ));
+        assert_eq!(v.pending_len(), 3);
+
+        let replay = v.add_task(c.task(9, 50));
+        assert_eq!(replay.len(), 3);
+        assert_eq!(v.pending_len(), 0);
+        let out = v.validate_burst(replay, t0);
+        assert!(out.iter().all(|(_, o)| accepted(o)), "{out:?}");
+        // Buffer space is free again.
+        assert!(matches!(
+            v.validate(inbound(c.sign(0, response(10, 0)), a), t0),
+            Outcome::Deferred
+        ));
+    }
+
+    #[test]
+    fn pending_expires_after_ttl() {
+        let c = Committee::new(1, 7, |_| 1);
+        let mut v = Validator::new(small());
+        let t0 = Instant::now();
+        let m = inbound(c.sign(0, response(3, 0)), PeerId::random());
+        let id = m.id.clone();
+        assert!(matches!(v.validate(m, t0), Outcome::Deferred));
+        assert!(v.expire_pending(t0 + Duration::from_secs(4)).is_empty());
+        assert_eq!(v.expire_pending(t0 + Duration::from_secs(5)), vec![id]);
+        assert!(v.add_task(c.task(3, 50)).is_empty());
+    }
+
+    #[test]
+    fn closed_tasks_are_stale_and_history_is_bounded() {
+        let c = Committee::new(1, 8, |_| 1);
+        let mut v = Validator::new(small());
+        v.add_task(c.task(1, 50));
+        v.close_task(1);
+        assert!(!v.is_open(1));
+        let now = Instant::now();
+        let peer = PeerId::random();
+        assert!(matches!(
+            v.validate(inbound(c.sign(0, response(1, 0)), peer), now),
+            Outcome::Ignore(IgnoreReason::Stale)
+        ));
+        // A closed task cannot be reopened by a late TaskCreated replay.
+        assert!(v.add_task(c.task(1, 50)).is_empty());
+        assert!(!v.is_open(1));
+        v.close_task(2);
+        v.close_task(3);
+        // History of 2: task 1 is forgotten, so its signatures are buffered again.
+        assert!(matches!(
+            v.validate(inbound(c.sign(0, response(1, 0)), peer), now),
+            Outcome::Deferred
+        ));
+    }
+}
