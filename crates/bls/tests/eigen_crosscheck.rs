@@ -78,7 +78,7 @@ fn keys_and_signatures_agree_both_ways() {
 #[test]
 fn hashed_message_signing_agrees() {
     // The registration proof signs a point the contract computed, not a digest.
-    let mut rng = StdRng::seed_from_u64(0x7265_67);
+    let mut rng = StdRng::seed_from_u64(0x0072_6567);
     let sk = SecretKey::random(&mut rng);
     let eigen = common::eigen_keypair(&sk);
     let h = G1Point::from(hash_to_g1(B256::from(rng.random::<[u8; 32]>())));

@@ -57,8 +57,8 @@ proptest! {
         let pk = sk.public_key();
         prop_assert_eq!(PublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
         let pk2 = sk.public_key_g2();
-        prop_assert_eq!(PublicKeyG2::from_bytes(&pk2.to_bytes()).unwrap(), pk2.clone());
-        prop_assert_eq!(PublicKeyG2::try_from(pk2.to_point()).unwrap(), pk2);
+        prop_assert_eq!(&PublicKeyG2::from_bytes(&pk2.to_bytes()).unwrap(), &pk2);
+        prop_assert_eq!(&PublicKeyG2::try_from(pk2.to_point()).unwrap(), &pk2);
     }
 
     #[test]
