@@ -23,6 +23,10 @@
 //!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
 //!   sorted non-signers, quorum APKs) for the submitter.
 //! - [`ranking`]: who submits when, as pure functions plus a small scheduler.
+//! - [`service`]: the [`SignatureService`] loop tying them together: the ExEx adds tasks,
+//!   publishes its own signatures and reports on-chain outcomes; it receives
+//!   [`ServiceEvent::QuorumReached`] and, when it is this node's turn,
+//!   [`ServiceEvent::SubmitDue`] with the aggregate to submit.
 //!
 //! # Invariants
 //!
@@ -59,6 +63,7 @@ pub mod operators;
 pub mod penalty;
 pub mod ranking;
 pub mod ratelimit;
+pub mod service;
 pub mod topic;
 pub mod validation;
 pub mod wire;
@@ -72,6 +77,7 @@ pub use network::{
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
+pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
 pub use topic::signature_topic;
 pub use validation::{IgnoreReason, Outcome, RejectReason, Validator, ValidatorConfig, Verified};
 pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};

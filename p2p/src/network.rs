@@ -156,7 +156,7 @@ pub struct NetworkStatus {
     pub subscribed: Vec<PeerId>,
     /// Currently banned peers.
     pub banned: Vec<PeerId>,
-    /// Gossipsub scores of connected peers.
+    /// Gossipsub scores of connected and banned peers.
     pub scores: Vec<(PeerId, f64)>,
 }
 
@@ -556,9 +556,19 @@ impl Driver {
             Command::Status(reply) => {
                 let gs = &self.swarm.behaviour().gossipsub;
                 let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let banned: Vec<PeerId> = self
+                    .swarm
+                    .behaviour()
+                    .blocked
+                    .blocked_peers()
+                    .iter()
+                    .copied()
+                    .collect();
                 let status = NetworkStatus {
+                    // Banned peers keep their (retained) score, so it can still be inspected.
                     scores: connected
                         .iter()
+                        .chain(&banned)
                         .filter_map(|p| gs.peer_score(p).map(|s| (*p, s)))
                         .collect(),
                     connected,
@@ -568,14 +578,7 @@ impl Driver {
                         .filter(|(_, topics)| topics.contains(&&self.topic))
                         .map(|(p, _)| *p)
                         .collect(),
-                    banned: self
-                        .swarm
-                        .behaviour()
-                        .blocked
-                        .blocked_peers()
-                        .iter()
-                        .copied()
-                        .collect(),
+                    banned,
                 };
                 let _ = reply.send(status);
             }

@@ -1,0 +1,384 @@
+//! The signature service: the loop that ties the [`Network`] to the [`Validator`], the
+//! [`Aggregator`] and the [`SubmitScheduler`].
+//!
+//! The AVS ExEx feeds it tasks ([`ServiceHandle::add_task`]), its own signatures
+//! ([`ServiceHandle::publish_own`]) and on-chain outcomes ([`ServiceHandle::task_closed`]);
+//! it reads [`ServiceEvent`]s: an aggregate reached quorum, and — if this node's operator is
+//! the one whose turn it is — a task is due for submission. Inbound gossip is drained in bursts
+//! so bursts are batch-verified, and every verdict is reported back to gossipsub.
+
+use crate::{
+    aggregation::{Aggregate, AggregationError, Aggregator},
+    network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
+    operators::TaskInfo,
+    ranking::{SubmitScheduler, submitter_rank},
+    validation::{Outcome, Validator, ValidatorConfig},
+    wire::{OperatorId, SignatureMessage},
+};
+use libp2p::gossipsub::MessageId;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tracing::{debug, warn};
+
+/// Configuration of the [`SignatureService`].
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Buffer limits of the validator.
+    pub validator: ValidatorConfig,
+    /// Extra collection time after quorum (fewer non-signers, less gas).
+    pub aggregation_window: Duration,
+    /// Delay between consecutive submitter ranks.
+    pub submit_slot: Duration,
+    /// This node's operator, if it runs one; `None` for an observer that never submits.
+    pub local_operator: Option<OperatorId>,
+    /// Most inbound messages verified in one batch.
+    pub max_burst: usize,
+    /// Capacity of the event queue to the application.
+    pub event_queue: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            validator: ValidatorConfig::default(),
+            aggregation_window: Duration::from_millis(500),
+            // About one settlement-chain block: long enough for rank 0's transaction to be
+            // seen before rank 1 acts.
+            submit_slot: Duration::from_secs(12),
+            local_operator: None,
+            max_burst: 256,
+            event_queue: 256,
+        }
+    }
+}
+
+/// What the service reports to the application.
+#[derive(Clone, Debug)]
+pub enum ServiceEvent {
+    /// A signature was validated and counted (ours or a peer's).
+    Accepted {
+        /// The task.
+        task_index: u32,
+        /// The signer.
+        operator_id: OperatorId,
+    },
+    /// A response of the task reached quorum (after the aggregation window).
+    QuorumReached {
+        /// The aggregate at that moment.
+        aggregate: Box<Aggregate>,
+        /// This node's submitter rank for the task, if it runs a member operator.
+        rank: Option<u32>,
+    },
+    /// It is this node's turn to submit the task: it is still open `rank × submit_slot` after
+    /// quorum. The aggregate is rebuilt now, so it includes late signers.
+    SubmitDue(Box<Aggregate>),
+    /// Building an aggregate failed (a bug: only validated signatures are aggregated).
+    AggregationFailed(String),
+}
+
+/// Why a service request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Our own signature was not accepted by our own validator.
+    #[error("own signature for task {task_index} not accepted: {reason}")]
+    OwnSignature {
+        /// The task.
+        task_index: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The network refused to publish.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    /// The service has stopped.
+    #[error("the signature service has stopped")]
+    Stopped,
+}
+
+enum Request {
+    AddTask(Box<TaskInfo>),
+    Closed(u32),
+    PublishOwn(
+        SignatureMessage,
+        tokio::sync::oneshot::Sender<Result<(), ServiceError>>,
+    ),
+}
+
+/// Cloneable handle to a running [`SignatureService`].
+#[derive(Clone, Debug)]
+pub struct ServiceHandle {
+    requests: mpsc::Sender<Request>,
+    network: NetworkHandle,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AddTask(t) => write!(f, "AddTask({})", t.task_index),
+            Self::Closed(i) => write!(f, "Closed({i})"),
+            Self::PublishOwn(m, _) => write!(f, "PublishOwn({})", m.task_index),
+        }
+    }
+}
+
+impl ServiceHandle {
+    /// Starts validating and aggregating for a task (replays signatures that arrived early).
+    pub async fn add_task(&self, task: TaskInfo) -> Result<(), ServiceError> {
+        self.send(Request::AddTask(Box::new(task))).await
+    }
+
+    /// The task was answered on-chain (`TaskResponded`) or expired: stop everything for it,
+    /// including a pending submission.
+    pub async fn task_closed(&self, task_index: u32) -> Result<(), ServiceError> {
+        self.send(Request::Closed(task_index)).await
+    }
+
+    /// Validates our own signature (its task must have been added), counts it and gossips it.
+    pub async fn publish_own(&self, message: SignatureMessage) -> Result<(), ServiceError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Request::PublishOwn(message, tx)).await?;
+        rx.await.map_err(|_| ServiceError::Stopped)?
+    }
+
+    /// The underlying network (status, dial, shutdown).
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
+    }
+
+    async fn send(&self, r: Request) -> Result<(), ServiceError> {
+        self.requests
+            .send(r)
+            .await
+            .map_err(|_| ServiceError::Stopped)
+    }
+}
+
+/// A started service: its handle, its events and its task.
+#[derive(Debug)]
+pub struct SignatureService {
+    /// Handle for tasks, own signatures and closing.
+    pub handle: ServiceHandle,
+    /// Events for the application.
+    pub events: mpsc::Receiver<ServiceEvent>,
+    /// The service task; ends when every handle is dropped or the network stops.
+    pub task: JoinHandle<()>,
+}
+
+impl SignatureService {
+    /// Spawns the service over a started network.
+    pub fn spawn(network: Network, config: ServiceConfig) -> Self {
+        let (req_tx, req_rx) = mpsc::channel(1024);
+        let (ev_tx, ev_rx) = mpsc::channel(config.event_queue.max(1));
+        let handle = ServiceHandle {
+            requests: req_tx,
+            network: network.handle.clone(),
+        };
+        let state = State {
+            validator: Validator::new(config.validator),
+            aggregator: Aggregator::new(config.aggregation_window),
+            scheduler: SubmitScheduler::new(config.submit_slot),
+            tasks: HashMap::new(),
+            network: network.handle,
+            events: ev_tx,
+            config,
+        };
+        let task = tokio::spawn(state.run(network.inbound, req_rx));
+        Self {
+            handle,
+            events: ev_rx,
+            task,
+        }
+    }
+}
+
+struct State {
+    validator: Validator,
+    aggregator: Aggregator,
+    scheduler: SubmitScheduler,
+    /// Open tasks (for ranking).
+    tasks: HashMap<u32, TaskInfo>,
+    network: NetworkHandle,
+    events: mpsc::Sender<ServiceEvent>,
+    config: ServiceConfig,
+}
+
+/// How often buffered signatures are checked for expiry when nothing else wakes the loop.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+impl State {
+    async fn run(mut self, mut inbound: InboundSignatures, mut requests: mpsc::Receiver<Request>) {
+        loop {
+            let wake = [self.aggregator.next_due(), self.scheduler.next_due()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + HOUSEKEEPING)
+                .min(Instant::now() + HOUSEKEEPING);
+            tokio::select! {
+                msg = inbound.recv() => {
+                    let Some(msg) = msg else { break };
+                    let mut burst = vec![msg];
+                    inbound.drain_ready(&mut burst, self.config.max_burst.saturating_sub(1));
+                    if !self.process(burst).await { break }
+                }
+                req = requests.recv() => {
+                    let Some(req) = req else { break };
+                    if !self.on_request(req).await { break }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    if !self.tick().await { break }
+                }
+            }
+        }
+        debug!("signature service stopped");
+    }
+
+    /// Validates a burst and reports every verdict. `false` once the application is gone.
+    async fn process(&mut self, burst: Vec<InboundSignature>) -> bool {
+        let now = Instant::now();
+        let outcomes = self.validator.validate_burst(burst, now);
+        for (id, outcome) in outcomes {
+            if let Some(verdict) = outcome.verdict()
+                && self.network.report(id, verdict).await.is_err()
+            {
+                return false;
+            }
+            if let Outcome::Accept(v) = outcome
+                && !self.count(&v, now).await
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn count(&mut self, v: &crate::validation::Verified, now: Instant) -> bool {
+        self.aggregator.add(v, now);
+        self.emit(ServiceEvent::Accepted {
+            task_index: v.task_index,
+            operator_id: v.operator_id,
+        })
+        .await
+    }
+
+    async fn on_request(&mut self, req: Request) -> bool {
+        match req {
+            Request::AddTask(task) => {
+                let task = *task;
+                self.aggregator.add_task(task.clone());
+                self.tasks.insert(task.task_index, task.clone());
+                let replay = self.validator.add_task(task);
+                if !replay.is_empty() {
+                    debug!(
+                        n = replay.len(),
+                        "replaying signatures that arrived before their task"
+                    );
+                    return self.process(replay).await;
+                }
+                true
+            }
+            Request::Closed(index) => {
+                self.validator.close_task(index);
+                self.aggregator.remove_task(index);
+                self.scheduler.mark_answered(index);
+                self.tasks.remove(&index);
+                true
+            }
+            Request::PublishOwn(message, reply) => {
+                let result = self.publish_own(message).await;
+                let _ = reply.send(result);
+                true
+            }
+        }
+    }
+
+    async fn publish_own(&mut self, message: SignatureMessage) -> Result<(), ServiceError> {
+        let id = InboundId {
+            message_id: MessageId::new(b"local"),
+            source: self.network.peer_id(),
+        };
+        let task_index = message.task_index;
+        if !self.validator.is_open(task_index) {
+            return Err(ServiceError::OwnSignature {
+                task_index,
+                reason: "task not added (or already closed)".into(),
+            });
+        }
+        match self
+            .validator
+            .validate(InboundSignature { id, message }, Instant::now())
+        {
+            Outcome::Accept(v) => {
+                self.count(&v, Instant::now()).await;
+                self.network.publish(message).await?;
+                Ok(())
+            }
+            other => Err(ServiceError::OwnSignature {
+                task_index,
+                reason: format!("{other:?}"),
+            }),
+        }
+    }
+
+    async fn tick(&mut self) -> bool {
+        let now = Instant::now();
+        for id in self.validator.expire_pending(now) {
+            if self
+                .network
+                .report(id, crate::Verdict::Ignore)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        for ready in self.aggregator.take_due(now) {
+            let ok = match ready {
+                Ok(aggregate) => self.on_quorum(aggregate, now).await,
+                Err(e) => self.emit_error(&e).await,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        for task_index in self.scheduler.take_due(now) {
+            let event = match self.aggregator.aggregate(task_index) {
+                Some(Ok(a)) => ServiceEvent::SubmitDue(Box::new(a)),
+                Some(Err(e)) => ServiceEvent::AggregationFailed(e.to_string()),
+                None => continue,
+            };
+            if !self.emit(event).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) -> bool {
+        let rank = self.config.local_operator.and_then(|me| {
+            let task = self.tasks.get(&aggregate.task_index)?;
+            submitter_rank(aggregate.task_index, me, task.members().map(|(id, _)| *id))
+        });
+        if let Some(rank) = rank {
+            self.scheduler.schedule(aggregate.task_index, now, rank);
+        }
+        self.emit(ServiceEvent::QuorumReached {
+            aggregate: Box::new(aggregate),
+            rank,
+        })
+        .await
+    }
+
+    async fn emit_error(&mut self, e: &AggregationError) -> bool {
+        warn!(error = %e, "aggregation failed");
+        self.emit(ServiceEvent::AggregationFailed(e.to_string()))
+            .await
+    }
+
+    async fn emit(&self, event: ServiceEvent) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+}
