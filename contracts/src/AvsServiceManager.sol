@@ -42,7 +42,11 @@ contract AvsServiceManager is Initializable, OwnableUpgradeable, IAvsServiceMana
     /// @param avsDirectory_ EigenLayer's AVSDirectory (proxy)
     /// @param registryCoordinator_ the AVS's RegistryCoordinator (proxy)
     /// @param stakeRegistry_ its StakeRegistry (proxy)
-    constructor(IAVSDirectory avsDirectory_, IRegistryCoordinator registryCoordinator_, IStakeRegistry stakeRegistry_) {
+    constructor(
+        IAVSDirectory avsDirectory_,
+        IRegistryCoordinator registryCoordinator_,
+        IStakeRegistry stakeRegistry_
+    ) {
         _avsDirectory = avsDirectory_;
         registryCoordinator = registryCoordinator_;
         stakeRegistry = stakeRegistry_;
@@ -50,7 +54,10 @@ contract AvsServiceManager is Initializable, OwnableUpgradeable, IAvsServiceMana
     }
 
     /// @notice Sets the owner, the task manager and whether the allowlist starts switched on.
-    function initialize(address initialOwner, address taskManager_, bool allowlistEnabled_) external initializer {
+    function initialize(address initialOwner, address taskManager_, bool allowlistEnabled_)
+        external
+        initializer
+    {
         if (initialOwner == address(0)) revert ZeroAddress();
         _transferOwnership(initialOwner);
         _setTaskManager(taskManager_);
@@ -137,8 +144,10 @@ contract AvsServiceManager is Initializable, OwnableUpgradeable, IAvsServiceMana
         // Eject from the quorums it is in now: ejecting from quorums it is not in is refused (or
         // silently ignored) by the coordinator, and an operator that already left has nothing
         // to eject but stays barred from coming back.
-        if (registryCoordinator.getOperatorStatus(operator) != IRegistryCoordinator.OperatorStatus.REGISTERED) return;
-        uint256 bitmap = registryCoordinator.getCurrentQuorumBitmap(registryCoordinator.getOperatorId(operator));
+        IRegistryCoordinator.OperatorStatus status = registryCoordinator.getOperatorStatus(operator);
+        if (status != IRegistryCoordinator.OperatorStatus.REGISTERED) return;
+        uint256 bitmap =
+            registryCoordinator.getCurrentQuorumBitmap(registryCoordinator.getOperatorId(operator));
         if (bitmap != 0) registryCoordinator.ejectOperator(operator, QuorumBitmap.toBytes(bitmap));
     }
 

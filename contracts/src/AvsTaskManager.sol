@@ -131,8 +131,12 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         uint32 quorumThresholdPercentage,
         bytes calldata quorumNumbers
     ) external whenNotPaused returns (uint32 taskIndex) {
-        if (!_openTaskCreation && !isTaskGenerator[msg.sender]) revert NotTaskGenerator(msg.sender);
-        if (blockNumber % _checkpointInterval != 0) revert BlockNotOnInterval(blockNumber, _checkpointInterval);
+        if (!_openTaskCreation && !isTaskGenerator[msg.sender]) {
+            revert NotTaskGenerator(msg.sender);
+        }
+        if (blockNumber % _checkpointInterval != 0) {
+            revert BlockNotOnInterval(blockNumber, _checkpointInterval);
+        }
         if (
             quorumThresholdPercentage == 0 || quorumThresholdPercentage > 100
                 || quorumThresholdPercentage < _minimumThresholdPercentage
@@ -174,7 +178,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         record.blockNumber = blockNumber;
         record.taskCreatedBlock = uint32(block.number);
         record.status = CheckpointStatus.Pending;
-        if (uint256(blockNumber) + 1 > _highestTasked[chainId]) _highestTasked[chainId] = uint256(blockNumber) + 1;
+        if (uint256(blockNumber) + 1 > _highestTasked[chainId]) {
+            _highestTasked[chainId] = uint256(blockNumber) + 1;
+        }
         emit NewTaskCreated(taskIndex, task);
     }
 
@@ -194,7 +200,10 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         if (block.number > deadline) revert ResponseWindowClosed(taskIndex, deadline);
 
         (QuorumStakeTotals memory totals, bytes32 hashOfNonSigners) = _checkSignatures(
-            keccak256(abi.encode(response)), task.quorumNumbers, task.taskCreatedBlock, nonSignerStakesAndSignature
+            keccak256(abi.encode(response)),
+            task.quorumNumbers,
+            task.taskCreatedBlock,
+            nonSignerStakesAndSignature
         );
         for (uint256 i = 0; i < totals.totalStakeForQuorum.length; i++) {
             uint96 signed = totals.signedStakeForQuorum[i];
@@ -207,7 +216,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         record.blockHash = response.blockHash;
         record.stateRoot = response.stateRoot;
         record.receiptsRoot = response.receiptsRoot;
-        if (nonSignerStakesAndSignature.nonSignerPubkeys.length != 0) record.hashOfNonSigners = hashOfNonSigners;
+        if (nonSignerStakesAndSignature.nonSignerPubkeys.length != 0) {
+            record.hashOfNonSigners = hashOfNonSigners;
+        }
         record.finalizedAt = uint32(block.number);
         record.status = CheckpointStatus.Finalized;
         TaskResponseMetadata memory metadata = TaskResponseMetadata(uint32(block.number), hashOfNonSigners);
@@ -227,7 +238,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         uint32 taskIndex = response.referenceTaskIndex;
         if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
         TaskRecord storage record = _tasks[taskIndex];
-        if (record.status != CheckpointStatus.Finalized) revert CheckpointNotFinalized(task.chainId, task.blockNumber);
+        if (record.status != CheckpointStatus.Finalized) {
+            revert CheckpointNotFinalized(task.chainId, task.blockNumber);
+        }
         if (keccak256(abi.encode(response, metadata)) != _responseHash(taskIndex, record)) {
             revert ResponseMismatch(taskIndex);
         }
@@ -236,7 +249,8 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         if (task.chainId != block.chainid) revert NotThisChain(task.chainId);
 
         ChallengeReason reason = _disprove(taskIndex, task.blockNumber, response, headerRlp);
-        bytes32[] memory nonSignerIds = _nonSignerIds(task.taskCreatedBlock, metadata, nonSignerPubkeys, taskIndex);
+        bytes32[] memory nonSignerIds =
+            _nonSignerIds(task.taskCreatedBlock, metadata, nonSignerPubkeys, taskIndex);
         address[] memory signers = _signers(task, nonSignerIds);
 
         record.status = CheckpointStatus.Invalidated;
@@ -245,11 +259,12 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     }
 
     /// @dev What the response got wrong; reverts if it cannot be disproven.
-    function _disprove(uint32 taskIndex, uint64 blockNumber, TaskResponse calldata response, bytes calldata headerRlp)
-        private
-        view
-        returns (ChallengeReason)
-    {
+    function _disprove(
+        uint32 taskIndex,
+        uint64 blockNumber,
+        TaskResponse calldata response,
+        bytes calldata headerRlp
+    ) private view returns (ChallengeReason) {
         bytes32 trueHash = _blockHash(blockNumber);
         if (response.blockHash != trueHash) return ChallengeReason.BlockHash;
         if (headerRlp.length == 0) revert HeaderRequired();
@@ -300,8 +315,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         bytes32[][] memory perQuorum = new bytes32[][](task.quorumNumbers.length);
         uint256 upperBound;
         for (uint256 i = 0; i < perQuorum.length; i++) {
-            perQuorum[i] =
-                indexRegistry.getOperatorListAtBlockNumber(uint8(task.quorumNumbers[i]), task.taskCreatedBlock);
+            perQuorum[i] = indexRegistry.getOperatorListAtBlockNumber(
+                uint8(task.quorumNumbers[i]), task.taskCreatedBlock
+            );
             upperBound += perQuorum[i].length;
         }
         bytes32[] memory seen = new bytes32[](upperBound);
@@ -347,7 +363,13 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     function finalizedCheckpoint(uint64 chainId, uint64 blockNumber)
         public
         view
-        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt)
+        returns (
+            bytes32 blockHash,
+            bytes32 stateRoot,
+            bytes32 receiptsRoot,
+            uint32 taskIndex,
+            uint32 finalizedAt
+        )
     {
         uint32 current = _checkpointTask[_key(chainId, blockNumber)];
         if (current == 0) revert CheckpointNotFinalized(chainId, blockNumber);
@@ -384,7 +406,8 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             if (current != 0 && _tasks[current - 1].status == CheckpointStatus.Finalized) {
                 TaskRecord storage r = _tasks[current - 1];
                 // forge-lint: disable-next-line(unsafe-typecast)
-                return (uint64(candidate), r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
+                return
+                    (uint64(candidate), r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
             }
             if (candidate < interval) break;
             candidate -= interval;
@@ -415,7 +438,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     ///      already commits to the response, so no separate hash slot is written.
     function _responseHash(uint32 taskIndex, TaskRecord storage record) private view returns (bytes32) {
         bytes32 hashOfNonSigners = record.hashOfNonSigners;
-        if (hashOfNonSigners == UNSET) hashOfNonSigners = keccak256(abi.encodePacked(record.taskCreatedBlock));
+        if (hashOfNonSigners == UNSET) {
+            hashOfNonSigners = keccak256(abi.encodePacked(record.taskCreatedBlock));
+        }
         return keccak256(
             abi.encode(
                 TaskResponse(taskIndex, record.blockHash, record.stateRoot, record.receiptsRoot),

@@ -3,11 +3,7 @@ pragma solidity ^0.8.27;
 
 import {BN254} from "./libraries/BN254.sol";
 import {IBLSSignatureChecker} from "./interfaces/IBLSSignatureChecker.sol";
-import {
-    IRegistryCoordinator,
-    IStakeRegistry,
-    IBLSApkRegistry
-} from "./interfaces/IEigenLayerMiddleware.sol";
+import {IRegistryCoordinator, IStakeRegistry, IBLSApkRegistry} from "./interfaces/IEigenLayerMiddleware.sol";
 import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
 
 /// @title BLSSignatureChecker
@@ -115,11 +111,14 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         if (quorumCount == 0) revert EmptyQuorumNumbers();
         if (
             params.quorumApks.length != quorumCount || params.quorumApkIndices.length != quorumCount
-                || params.totalStakeIndices.length != quorumCount || params.nonSignerStakeIndices.length != quorumCount
+                || params.totalStakeIndices.length != quorumCount
+                || params.nonSignerStakeIndices.length != quorumCount
         ) revert QuorumLengthMismatch();
         uint256 nonSignerCount = params.nonSignerPubkeys.length;
         if (params.nonSignerQuorumBitmapIndices.length != nonSignerCount) revert NonSignerLengthMismatch();
-        if (referenceBlockNumber >= block.number) revert ReferenceBlockNotInPast(referenceBlockNumber, block.number);
+        if (referenceBlockNumber >= block.number) {
+            revert ReferenceBlockNotInPast(referenceBlockNumber, block.number);
+        }
         uint256 signingBitmap = _quorumBitmap(quorumNumbers);
 
         // record = abi.encodePacked(referenceBlockNumber, nonSignerIds): its hash is the result,
@@ -129,11 +128,13 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
             mstore(add(record, 0x20), shl(224, referenceBlockNumber))
         }
         uint256[] memory bitmaps = new uint256[](nonSignerCount);
-        BN254.G1Point memory apk = _nonSignersApk(params, referenceBlockNumber, signingBitmap, record, bitmaps);
+        BN254.G1Point memory apk =
+            _nonSignersApk(params, referenceBlockNumber, signingBitmap, record, bitmaps);
 
         (totals, apk) = _quorumTotals(quorumNumbers, referenceBlockNumber, params, record, bitmaps, apk);
 
-        (bool pairingSuccessful, bool valid) = trySignatureAndApkVerify(msgHash, apk, params.apkG2, params.sigma);
+        (bool pairingSuccessful, bool valid) =
+            trySignatureAndApkVerify(msgHash, apk, params.apkG2, params.sigma);
         if (!pairingSuccessful || !valid) revert InvalidSignature();
         signatoryRecordHash = keccak256(record);
     }
@@ -185,11 +186,13 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
             uint8 quorum = uint8(quorumNumbers[i]);
             if (
                 withdrawalDelayBlocks != 0
-                    && registryCoordinator.quorumUpdateBlockNumber(quorum) + withdrawalDelayBlocks <= referenceBlockNumber
+                    && registryCoordinator.quorumUpdateBlockNumber(quorum) + withdrawalDelayBlocks
+                        <= referenceBlockNumber
             ) revert StakesStale(quorum);
             apk = _addQuorumApk(apk, params, i, quorum, referenceBlockNumber);
-            uint96 total =
-                stakeRegistry.getTotalStakeAtBlockNumberFromIndex(quorum, referenceBlockNumber, params.totalStakeIndices[i]);
+            uint96 total = stakeRegistry.getTotalStakeAtBlockNumberFromIndex(
+                quorum, referenceBlockNumber, params.totalStakeIndices[i]
+            );
             totals.totalStakeForQuorum[i] = total;
             totals.signedStakeForQuorum[i] =
                 total - _nonSignerStake(params, i, quorum, referenceBlockNumber, record, bitmaps);
@@ -207,8 +210,9 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         uint32 referenceBlockNumber
     ) private view returns (BN254.G1Point memory) {
         BN254.G1Point memory quorumApk = params.quorumApks[i];
-        bytes24 registered =
-            blsApkRegistry.getApkHashAtBlockNumberAndIndex(quorum, referenceBlockNumber, params.quorumApkIndices[i]);
+        bytes24 registered = blsApkRegistry.getApkHashAtBlockNumberAndIndex(
+            quorum, referenceBlockNumber, params.quorumApkIndices[i]
+        );
         if (bytes24(quorumApk.hashG1Point()) != registered) revert QuorumApkMismatch(quorum);
         return apk.plus(quorumApk);
     }
@@ -255,11 +259,12 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         }
     }
 
-    function _tryPairing(BN254.G1Point memory a1, BN254.G2Point memory a2, BN254.G1Point memory b1, BN254.G2Point memory b2)
-        private
-        view
-        returns (bool ok, bool result)
-    {
+    function _tryPairing(
+        BN254.G1Point memory a1,
+        BN254.G2Point memory a2,
+        BN254.G1Point memory b1,
+        BN254.G2Point memory b2
+    ) private view returns (bool ok, bool result) {
         uint256[12] memory input = [
             a1.X, a1.Y, a2.X[0], a2.X[1], a2.Y[0], a2.Y[1], b1.X, b1.Y, b2.X[0], b2.X[1], b2.Y[0], b2.Y[1]
         ];

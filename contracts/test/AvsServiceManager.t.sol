@@ -132,7 +132,9 @@ contract AvsServiceManagerTest is AvsFixture {
         sm.updateAVSMetadataURI("ipfs://x");
         vm.prank(OWNER);
         sm.updateAVSMetadataURI("ipfs://x");
-        assertEq(keccak256(bytes(avsDirectory.lastMetadataURI())), keccak256("ipfs://x"), "metadata forwarded");
+        assertEq(
+            keccak256(bytes(avsDirectory.lastMetadataURI())), keccak256("ipfs://x"), "metadata forwarded"
+        );
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         sm.setTaskManager(address(1));
         vm.prank(OWNER);

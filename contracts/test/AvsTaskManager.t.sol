@@ -30,7 +30,8 @@ contract AvsTaskManagerTest is AvsFixture {
     // ------------------------------------------------------------- creation
 
     function testCreateNewTaskStoresHashAndEmits() public {
-        IAvsTaskManager.Task memory expected = IAvsTaskManager.Task(CHAIN, 100, uint32(block.number), 67, hex"00");
+        IAvsTaskManager.Task memory expected =
+            IAvsTaskManager.Task(CHAIN, 100, uint32(block.number), 67, hex"00");
         vm.expectEmit(true, false, false, true);
         emit NewTaskCreated(0, expected);
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
@@ -71,7 +72,9 @@ contract AvsTaskManagerTest is AvsFixture {
 
     function testCreateRejectsBlockOffInterval() public {
         vm.prank(GENERATOR);
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockNotOnInterval.selector, uint64(105), INTERVAL));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.BlockNotOnInterval.selector, uint64(105), INTERVAL)
+        );
         tm.createNewTask(CHAIN, 105, 67, hex"00");
     }
 
@@ -79,7 +82,9 @@ contract AvsTaskManagerTest is AvsFixture {
         uint32[3] memory bad = [uint32(0), 101, MIN_THRESHOLD - 1];
         for (uint256 i = 0; i < bad.length; i++) {
             vm.prank(GENERATOR);
-            vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidThreshold.selector, bad[i], MIN_THRESHOLD));
+            vm.expectRevert(
+                abi.encodeWithSelector(IAvsTaskManager.InvalidThreshold.selector, bad[i], MIN_THRESHOLD)
+            );
             tm.createNewTask(CHAIN, 100, bad[i], hex"00");
         }
         vm.prank(GENERATOR);
@@ -107,7 +112,9 @@ contract AvsTaskManagerTest is AvsFixture {
         (, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.prank(GENERATOR);
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.CheckpointAlreadyTasked.selector, CHAIN, uint64(100), index)
+            abi.encodeWithSelector(
+                IAvsTaskManager.CheckpointAlreadyTasked.selector, CHAIN, uint64(100), index
+            )
         );
         tm.createNewTask(CHAIN, 100, 67, hex"00");
         // Another chain's checkpoint at the same height is independent.
@@ -122,7 +129,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
 
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         tm.pause();
@@ -145,7 +153,8 @@ contract AvsTaskManagerTest is AvsFixture {
         vm.roll(block.number + 5);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         address[] memory nonSigners = _firstOperators(1);
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), nonSigners);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), nonSigners);
 
         bytes32[] memory ids = _sortedIds(nonSigners);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
@@ -178,7 +187,9 @@ contract AvsTaskManagerTest is AvsFixture {
         _respond(t2, _response(i2, "y"), _noOperators());
         (uint64 latestBlock,,,,,) = tm.latestFinalized(CHAIN);
         assertEq(latestBlock, 200, "an older checkpoint finalized later does not move latest back");
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, CHAIN, uint64(300)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, CHAIN, uint64(300))
+        );
         tm.finalizedCheckpoint(CHAIN, 300);
     }
 
@@ -186,7 +197,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         tm.respondToTask(task, response, params);
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskAlreadyResponded.selector, index));
         tm.respondToTask(task, response, params);
@@ -202,11 +214,14 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         vm.roll(block.number + 1);
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         vm.roll(uint256(task.taskCreatedBlock) + RESPONSE_WINDOW + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IAvsTaskManager.ResponseWindowClosed.selector, index, uint256(task.taskCreatedBlock) + RESPONSE_WINDOW
+                IAvsTaskManager.ResponseWindowClosed.selector,
+                index,
+                uint256(task.taskCreatedBlock) + RESPONSE_WINDOW
             )
         );
         tm.respondToTask(task, response, params);
@@ -219,7 +234,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         // Parameters are built from history at the creation block, but submitted in that block.
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         vm.expectRevert(
             abi.encodeWithSelector(
                 IBLSSignatureChecker.ReferenceBlockNotInPast.selector, task.taskCreatedBlock, block.number
@@ -232,7 +248,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         task.quorumThresholdPercentage = 1;
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index));
         tm.respondToTask(task, response, params);
@@ -253,7 +270,8 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.respondToTask(task, response, params);
         // Claims operator 0 did not sign, but its key is in the aggregate signature.
         params = _sign(task, _digest(response), _noOperators());
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory lying = _sign(task, _digest(response), _firstOperators(1));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory lying =
+            _sign(task, _digest(response), _firstOperators(1));
         lying.sigma = params.sigma;
         lying.apkG2 = params.apkG2;
         vm.expectRevert(IBLSSignatureChecker.InvalidSignature.selector);
@@ -268,7 +286,9 @@ contract AvsTaskManagerTest is AvsFixture {
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
             _sign(task, _digest(response), _firstOperators(3));
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.QuorumThresholdNotMet.selector, uint8(0), 5 * STAKE, 8 * STAKE)
+            abi.encodeWithSelector(
+                IAvsTaskManager.QuorumThresholdNotMet.selector, uint8(0), 5 * STAKE, 8 * STAKE
+            )
         );
         tm.respondToTask(task, response, params);
         // 2 non-signers: 6/8 = 75% >= 67%.
@@ -283,8 +303,9 @@ contract AvsTaskManagerTest is AvsFixture {
         address[] memory nonSigners = new address[](2);
         nonSigners[0] = operators[6];
         nonSigners[1] = operators[0];
-        (IBLSSignatureChecker.QuorumStakeTotals memory totals,) =
-            tm.checkSignatures(_digest(response), hex"0001", task.taskCreatedBlock, _sign(task, _digest(response), nonSigners));
+        (IBLSSignatureChecker.QuorumStakeTotals memory totals,) = tm.checkSignatures(
+            _digest(response), hex"0001", task.taskCreatedBlock, _sign(task, _digest(response), nonSigners)
+        );
         assertEq(totals.totalStakeForQuorum[0], 8 * STAKE, "quorum 0 total");
         assertEq(totals.signedStakeForQuorum[0], 6 * STAKE, "quorum 0 signed");
         assertEq(totals.totalStakeForQuorum[1], 4 * STAKE, "quorum 1 total");
@@ -296,7 +317,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         // Registry changes after creation do not affect the check at taskCreatedBlock...
         _registerOperators(10, 1, hex"00");
         rc.deregisterOperator(operators[1], hex"00");
@@ -310,7 +332,8 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         // A later APK entry exists for quorum 0 once an operator joins: index 0 is then too old.
         _registerOperators(10, 1, hex"00");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         params.quorumApkIndices[0] = 0;
         vm.expectRevert(bytes("MockBLSApkRegistry: not latest"));
         tm.respondToTask(task, response, params);
@@ -322,7 +345,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         bytes32 digest = _digest(_response(index, "a"));
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, digest, _firstOperators(1));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, digest, _firstOperators(1));
 
         IBLSSignatureChecker.NonSignerStakesAndSignature memory p = params;
         p.quorumApks = new BN254.G1Point[](2);
@@ -346,7 +370,9 @@ contract AvsTaskManagerTest is AvsFixture {
 
         p = _sign(task, digest, _firstOperators(1));
         p.nonSignerStakeIndices[0] = new uint32[](0);
-        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.NonSignerStakeIndicesTooShort.selector, 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IBLSSignatureChecker.NonSignerStakeIndicesTooShort.selector, 0)
+        );
         tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, p);
 
         vm.expectRevert(IBLSSignatureChecker.EmptyQuorumNumbers.selector);
@@ -387,7 +413,9 @@ contract AvsTaskManagerTest is AvsFixture {
         address[] memory nonSigners = _firstOperators(3);
         (IBLSSignatureChecker.QuorumStakeTotals memory totals, bytes32 record) =
             tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, _sign(task, digest, nonSigners));
-        assertEq(record, keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners))), "record hash");
+        assertEq(
+            record, keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners))), "record hash"
+        );
         assertEq(totals.signedStakeForQuorum[0], 5 * STAKE, "signed stake");
     }
 
@@ -403,7 +431,8 @@ contract AvsTaskManagerTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock - 50);
         vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.StakesStale.selector, uint8(0)));
         tm.respondToTask(task, response, params);
@@ -426,11 +455,15 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.setConfig(c);
         c = _config();
         c.minimumThresholdPercentage = 101;
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "minimumThresholdPercentage"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "minimumThresholdPercentage")
+        );
         tm.setConfig(c);
         c = _config();
         c.responseWindowBlocks = 0;
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "responseWindowBlocks"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "responseWindowBlocks")
+        );
         tm.setConfig(c);
         c = _config();
         c.challengeWindowBlocks = 7;

@@ -7,7 +7,11 @@ import {BN254} from "../src/libraries/BN254.sol";
 
 /// @dev External wrapper so reverts of the library can be expected.
 contract BN254Harness {
-    function plus(BN254.G1Point memory a, BN254.G1Point memory b) external view returns (BN254.G1Point memory) {
+    function plus(BN254.G1Point memory a, BN254.G1Point memory b)
+        external
+        view
+        returns (BN254.G1Point memory)
+    {
         return BN254.plus(a, b);
     }
 }
@@ -18,7 +22,9 @@ contract BN254Test is Test {
     function testGeneratorPairing() public view {
         // e(G1, -G2) * e(G1, G2) == 1
         assertTrue(
-            BN254.pairing(BN254.generatorG1(), BN254.negGeneratorG2(), BN254.generatorG1(), G2Math.mulGenerator(1)),
+            BN254.pairing(
+                BN254.generatorG1(), BN254.negGeneratorG2(), BN254.generatorG1(), G2Math.mulGenerator(1)
+            ),
             "e(G1,-G2) e(G1,G2) == 1"
         );
     }
@@ -28,7 +34,10 @@ contract BN254Test is Test {
         // e(sk*G1, -G2) * e(G1, sk*G2) == 1 iff sk*G2 is right.
         assertTrue(
             BN254.pairing(
-                BN254.generatorG1().scalarMul(sk), BN254.negGeneratorG2(), BN254.generatorG1(), G2Math.mulGenerator(sk)
+                BN254.generatorG1().scalarMul(sk),
+                BN254.negGeneratorG2(),
+                BN254.generatorG1(),
+                G2Math.mulGenerator(sk)
             ),
             "sk*G2 matches sk*G1"
         );
@@ -67,9 +76,7 @@ contract BN254Test is Test {
             bytes32 digest = keccak256(abi.encode(i));
             BN254.G1Point memory h = BN254.hashToG1(digest);
             uint256 p = BN254.FP_MODULUS;
-            assertEq(
-                mulmod(h.Y, h.Y, p), addmod(mulmod(mulmod(h.X, h.X, p), h.X, p), 3, p), "y^2 == x^3 + 3"
-            );
+            assertEq(mulmod(h.Y, h.Y, p), addmod(mulmod(mulmod(h.X, h.X, p), h.X, p), 3, p), "y^2 == x^3 + 3");
             assertTrue(h.X >= uint256(digest) % p, "x starts at digest mod p");
         }
     }

@@ -34,7 +34,10 @@ contract ChallengeTest is AvsFixture {
     using BN254 for BN254.G1Point;
 
     event TaskChallengedSuccessfully(
-        uint32 indexed taskIndex, address indexed challenger, IAvsTaskManager.ChallengeReason reason, address[] frozenOperators
+        uint32 indexed taskIndex,
+        address indexed challenger,
+        IAvsTaskManager.ChallengeReason reason,
+        address[] frozenOperators
     );
 
     bytes32 internal constant STATE = keccak256("true state root");
@@ -57,7 +60,12 @@ contract ChallengeTest is AvsFixture {
     ///      receiptsRoot, logsBloom, difficulty, number.
     function _header(bytes32 stateRoot, bytes32 receiptsRoot) internal pure returns (bytes memory) {
         bytes memory payload = abi.encodePacked(
-            bytes1(0xa0), keccak256("parent"), bytes1(0xa0), keccak256("ommers"), bytes1(0x94), address(0xC0FFEE)
+            bytes1(0xa0),
+            keccak256("parent"),
+            bytes1(0xa0),
+            keccak256("ommers"),
+            bytes1(0x94),
+            address(0xC0FFEE)
         );
         payload = abi.encodePacked(
             payload, bytes1(0xa0), stateRoot, bytes1(0xa0), keccak256("txs"), bytes1(0xa0), receiptsRoot
@@ -67,7 +75,12 @@ contract ChallengeTest is AvsFixture {
     }
 
     /// @dev Creates, signs (all but `nonSigners`) and submits a response for CHECKPOINT.
-    function _finalize(bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, address[] memory nonSigners)
+    function _finalize(
+        bytes32 blockHash,
+        bytes32 stateRoot,
+        bytes32 receiptsRoot,
+        address[] memory nonSigners
+    )
         internal
         returns (
             IAvsTaskManager.Task memory task,
@@ -80,7 +93,8 @@ contract ChallengeTest is AvsFixture {
         (task, index) = _createTask(CHECKPOINT, 60, hex"0001");
         vm.roll(block.number + 1);
         response = IAvsTaskManager.TaskResponse(index, blockHash, stateRoot, receiptsRoot);
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), nonSigners);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), nonSigners);
         tm.respondToTask(task, response, params);
         metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
@@ -102,7 +116,12 @@ contract ChallengeTest is AvsFixture {
             expectedFrozen[i] = operators[i + 1];
         }
         vm.expectEmit(true, true, false, true);
-        emit TaskChallengedSuccessfully(response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.BlockHash, expectedFrozen);
+        emit TaskChallengedSuccessfully(
+            response.referenceTaskIndex,
+            address(this),
+            IAvsTaskManager.ChallengeReason.BlockHash,
+            expectedFrozen
+        );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
 
         assertFalse(sm.frozen(operators[0]), "the non-signer is not frozen");
@@ -113,15 +132,21 @@ contract ChallengeTest is AvsFixture {
         (IAvsTaskManager.CheckpointStatus status,) = tm.checkpointStatus(uint64(block.chainid), CHECKPOINT);
         assertEq(uint256(status), uint256(IAvsTaskManager.CheckpointStatus.Invalidated), "invalidated");
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT)
+            abi.encodeWithSelector(
+                IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT
+            )
         );
         tm.finalizedCheckpoint(uint64(block.chainid), CHECKPOINT);
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NoFinalizedCheckpoint.selector, uint64(block.chainid)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.NoFinalizedCheckpoint.selector, uint64(block.chainid))
+        );
         tm.latestFinalized(uint64(block.chainid));
 
         // A second challenge of the same response fails; the checkpoint can be tasked again.
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT)
+            abi.encodeWithSelector(
+                IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT
+            )
         );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
         _createTask(CHECKPOINT, 60, hex"00");
@@ -138,13 +163,18 @@ contract ChallengeTest is AvsFixture {
         tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
         bytes memory otherHeader = _header(keccak256("forged state"), RECEIPTS);
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.HeaderHashMismatch.selector, headerHash, keccak256(otherHeader))
+            abi.encodeWithSelector(
+                IAvsTaskManager.HeaderHashMismatch.selector, headerHash, keccak256(otherHeader)
+            )
         );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, otherHeader);
 
         vm.expectEmit(true, true, false, false);
         emit TaskChallengedSuccessfully(
-            response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.StateRoot, new address[](0)
+            response.referenceTaskIndex,
+            address(this),
+            IAvsTaskManager.ChallengeReason.StateRoot,
+            new address[](0)
         );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
         for (uint256 i = 0; i < 5; i++) {
@@ -161,7 +191,10 @@ contract ChallengeTest is AvsFixture {
         ) = _finalize(headerHash, STATE, keccak256("forged receipts"), _noOperators());
         vm.expectEmit(true, true, false, false);
         emit TaskChallengedSuccessfully(
-            response.referenceTaskIndex, address(this), IAvsTaskManager.ChallengeReason.ReceiptsRoot, new address[](0)
+            response.referenceTaskIndex,
+            address(this),
+            IAvsTaskManager.ChallengeReason.ReceiptsRoot,
+            new address[](0)
         );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
     }
@@ -173,7 +206,9 @@ contract ChallengeTest is AvsFixture {
             IAvsTaskManager.TaskResponseMetadata memory metadata,
             BN254.G1Point[] memory pks
         ) = _finalize(headerHash, STATE, RECEIPTS, _firstOperators(1));
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.ResponseIsCorrect.selector, response.referenceTaskIndex));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.ResponseIsCorrect.selector, response.referenceTaskIndex)
+        );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
         assertFalse(sm.frozen(operators[1]), "nobody frozen");
         (bytes32 blockHash,,,,) = tm.finalizedCheckpoint(uint64(block.chainid), CHECKPOINT);
@@ -190,7 +225,9 @@ contract ChallengeTest is AvsFixture {
         uint256 deadline = uint256(metadata.taskRespondedBlock) + CHALLENGE_WINDOW;
         vm.roll(deadline + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.ChallengeWindowClosed.selector, response.referenceTaskIndex, deadline)
+            abi.encodeWithSelector(
+                IAvsTaskManager.ChallengeWindowClosed.selector, response.referenceTaskIndex, deadline
+            )
         );
         tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
     }
@@ -233,7 +270,8 @@ contract ChallengeTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(otherChain, CHECKPOINT, 60, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "x");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         tm.respondToTask(task, response, params);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))
@@ -271,7 +309,8 @@ contract ChallengeTest is AvsFixture {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTask(future, 60, hex"00");
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "x");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params = _sign(task, _digest(response), _noOperators());
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
         tm.respondToTask(task, response, params);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))

@@ -73,7 +73,8 @@ contract GasTest is AvsFixture {
             _sign(task, _digest(response), _firstOperators(10));
         tm.respondToTask(task, response, params);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
-            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(_firstOperators(10))))
+            uint32(block.number),
+            keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(_firstOperators(10))))
         );
         vm.roll(block.number + 1);
         tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");

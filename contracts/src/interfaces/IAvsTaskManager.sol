@@ -61,10 +61,15 @@ interface IAvsTaskManager {
     /// @notice A task was created.
     event NewTaskCreated(uint32 indexed taskIndex, Task task);
     /// @notice A task was answered with a quorum; its checkpoint is finalized.
-    event TaskResponded(uint32 indexed taskIndex, TaskResponse taskResponse, TaskResponseMetadata taskResponseMetadata);
+    event TaskResponded(
+        uint32 indexed taskIndex, TaskResponse taskResponse, TaskResponseMetadata taskResponseMetadata
+    );
     /// @notice A response was proven wrong: its checkpoint is invalidated and `frozenOperators` frozen.
     event TaskChallengedSuccessfully(
-        uint32 indexed taskIndex, address indexed challenger, ChallengeReason reason, address[] frozenOperators
+        uint32 indexed taskIndex,
+        address indexed challenger,
+        ChallengeReason reason,
+        address[] frozenOperators
     );
     /// @notice The task parameters changed.
     event ConfigUpdated(Config config);
@@ -146,7 +151,13 @@ interface IAvsTaskManager {
     function finalizedCheckpoint(uint64 chainId, uint64 blockNumber)
         external
         view
-        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot, uint32 taskIndex, uint32 finalizedAt);
+        returns (
+            bytes32 blockHash,
+            bytes32 stateRoot,
+            bytes32 receiptsRoot,
+            uint32 taskIndex,
+            uint32 finalizedAt
+        );
 
     /// @notice The highest finalized checkpoint of `chainId`; reverts if there is none or it was invalidated.
     function latestFinalized(uint64 chainId)

@@ -57,10 +57,12 @@ interface IStakeRegistry {
     /// @notice The DelegationManager the registry reads shares from.
     function delegation() external view returns (address);
     /// @notice Stake of `operatorId` in `quorumNumber` at `blockNumber`, read at history `index`.
-    function getStakeAtBlockNumberAndIndex(uint8 quorumNumber, uint32 blockNumber, bytes32 operatorId, uint256 index)
-        external
-        view
-        returns (uint96);
+    function getStakeAtBlockNumberAndIndex(
+        uint8 quorumNumber,
+        uint32 blockNumber,
+        bytes32 operatorId,
+        uint256 index
+    ) external view returns (uint96);
     /// @notice Total stake of `quorumNumber` at `blockNumber`, read at history `index`.
     function getTotalStakeAtBlockNumberFromIndex(uint8 quorumNumber, uint32 blockNumber, uint256 index)
         external
@@ -69,7 +71,10 @@ interface IStakeRegistry {
     /// @notice Number of strategies weighted in `quorumNumber`.
     function strategyParamsLength(uint8 quorumNumber) external view returns (uint256);
     /// @notice The `index`-th strategy of `quorumNumber`.
-    function strategyParamsByIndex(uint8 quorumNumber, uint256 index) external view returns (StrategyParams memory);
+    function strategyParamsByIndex(uint8 quorumNumber, uint256 index)
+        external
+        view
+        returns (StrategyParams memory);
 }
 
 /// @notice The BLSApkRegistry: operators' BLS keys and each quorum's aggregate key history.

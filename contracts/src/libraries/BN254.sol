@@ -16,7 +16,8 @@ library BN254 {
     uint256 internal constant FR_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @dev (p + 1) / 4: since p = 3 mod 4, beta^((p+1)/4) is a square root of beta if one exists.
-    uint256 private constant SQRT_EXPONENT = 0xc19139cb84c680a6e14116da060561765e05aa45a1c72a34f082305b61f3f52;
+    uint256 private constant SQRT_EXPONENT =
+        0xc19139cb84c680a6e14116da060561765e05aa45a1c72a34f082305b61f3f52;
 
     // The negated G2 generator, in precompile order (c1 before c0).
     uint256 private constant NEG_G2_X1 =

@@ -121,11 +121,12 @@ contract MockStakeRegistry is IStakeRegistry {
         _strategies[quorum].push(StrategyParams(strategy, multiplier));
     }
 
-    function getStakeAtBlockNumberAndIndex(uint8 quorum, uint32 blockNumber, bytes32 operatorId, uint256 index)
-        external
-        view
-        returns (uint96)
-    {
+    function getStakeAtBlockNumberAndIndex(
+        uint8 quorum,
+        uint32 blockNumber,
+        bytes32 operatorId,
+        uint256 index
+    ) external view returns (uint96) {
         return uint96(_stakes[operatorId][quorum].at(blockNumber, index));
     }
 
@@ -137,7 +138,11 @@ contract MockStakeRegistry is IStakeRegistry {
         return uint96(_totals[quorum].at(blockNumber, index));
     }
 
-    function stakeIndexAt(bytes32 operatorId, uint8 quorum, uint32 blockNumber) external view returns (uint32) {
+    function stakeIndexAt(bytes32 operatorId, uint8 quorum, uint32 blockNumber)
+        external
+        view
+        returns (uint32)
+    {
         return _stakes[operatorId][quorum].indexAt(blockNumber);
     }
 
@@ -149,7 +154,11 @@ contract MockStakeRegistry is IStakeRegistry {
         return _strategies[quorum].length;
     }
 
-    function strategyParamsByIndex(uint8 quorum, uint256 index) external view returns (StrategyParams memory) {
+    function strategyParamsByIndex(uint8 quorum, uint256 index)
+        external
+        view
+        returns (StrategyParams memory)
+    {
         return _strategies[quorum][index];
     }
 }
@@ -204,7 +213,10 @@ contract MockBLSApkRegistry is IBLSApkRegistry {
     {
         ApkUpdate memory u = _history[quorum][index];
         require(blockNumber >= u.updateBlockNumber, "MockBLSApkRegistry: index too recent");
-        require(u.nextUpdateBlockNumber == 0 || blockNumber < u.nextUpdateBlockNumber, "MockBLSApkRegistry: not latest");
+        require(
+            u.nextUpdateBlockNumber == 0 || blockNumber < u.nextUpdateBlockNumber,
+            "MockBLSApkRegistry: not latest"
+        );
         return u.apkHash;
     }
 
@@ -258,7 +270,11 @@ contract MockIndexRegistry is IIndexRegistry {
         _write(quorum, next);
     }
 
-    function getOperatorListAtBlockNumber(uint8 quorum, uint32 blockNumber) external view returns (bytes32[] memory) {
+    function getOperatorListAtBlockNumber(uint8 quorum, uint32 blockNumber)
+        external
+        view
+        returns (bytes32[] memory)
+    {
         Snapshot[] storage s = _snapshots[quorum];
         for (uint256 i = s.length; i > 0; i--) {
             if (s[i - 1].fromBlock <= blockNumber) return s[i - 1].ids;
@@ -345,9 +361,12 @@ contract MockRegistryCoordinator is IRegistryCoordinator {
     }
 
     /// @notice Registers `operator` with key `pubkey` into `quorums` with `stake` in each.
-    function registerOperator(address operator, BN254.G1Point memory pubkey, bytes memory quorums, uint96 stake)
-        external
-    {
+    function registerOperator(
+        address operator,
+        BN254.G1Point memory pubkey,
+        bytes memory quorums,
+        uint96 stake
+    ) external {
         bytes32 id = pubkey.hashG1Point();
         if (getOperatorStatus[operator] != OperatorStatus.REGISTERED) {
             serviceManager.registerOperatorToAVS(
@@ -408,7 +427,10 @@ contract MockRegistryCoordinator is IRegistryCoordinator {
     }
 
     function _deregister(address operator, bytes memory quorums) private {
-        require(getOperatorStatus[operator] == OperatorStatus.REGISTERED, "MockRegistryCoordinator: not registered");
+        require(
+            getOperatorStatus[operator] == OperatorStatus.REGISTERED,
+            "MockRegistryCoordinator: not registered"
+        );
         bytes32 id = getOperatorId[operator];
         uint256 bitmap = _bitmaps[id].latest();
         BN254.G1Point memory negKey = _pubkeys[id].negate();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
-import {TransparentUpgradeableProxy} from
-    "@openzeppelin/contracts/proxy/transparent/TransparentUpgradeableProxy.sol";
+import {
+    TransparentUpgradeableProxy
+} from "@openzeppelin/contracts/proxy/transparent/TransparentUpgradeableProxy.sol";
 import {Test} from "./Test.sol";
 import {G2Math} from "./G2Math.sol";
 import {BN254} from "../../src/libraries/BN254.sol";
@@ -130,7 +131,11 @@ abstract contract AvsFixture is Test {
         task = IAvsTaskManager.Task(chainId, blockNumber, uint32(block.number), threshold, quorums);
     }
 
-    function _response(uint32 taskIndex, bytes32 salt) internal pure returns (IAvsTaskManager.TaskResponse memory) {
+    function _response(uint32 taskIndex, bytes32 salt)
+        internal
+        pure
+        returns (IAvsTaskManager.TaskResponse memory)
+    {
         return IAvsTaskManager.TaskResponse(
             taskIndex,
             keccak256(abi.encode("block", salt)),
@@ -177,11 +182,17 @@ abstract contract AvsFixture is Test {
         params.sigma = BN254.hashToG1(digest).scalarMul(signersKeySum);
     }
 
-    function _stakeIndices(bytes32[] memory ids, uint8 q, uint32 ref) private view returns (uint32[] memory out) {
+    function _stakeIndices(bytes32[] memory ids, uint8 q, uint32 ref)
+        private
+        view
+        returns (uint32[] memory out)
+    {
         uint256 count;
         out = new uint32[](ids.length);
         for (uint256 j = 0; j < ids.length; j++) {
-            if ((rc.bitmapAt(ids[j], ref) >> q) & 1 == 1) out[count++] = stakeReg.stakeIndexAt(ids[j], q, ref);
+            if ((rc.bitmapAt(ids[j], ref) >> q) & 1 == 1) {
+                out[count++] = stakeReg.stakeIndexAt(ids[j], q, ref);
+            }
         }
         assembly ("memory-safe") {
             mstore(out, count)

@@ -68,7 +68,11 @@ library G2Math {
     }
 
     /// @dev p + (qx, qy); p != +-q holds for the small multiples a double-and-add reaches.
-    function _addAffine(Jacobian memory p, Fp2 memory qx, Fp2 memory qy) private pure returns (Jacobian memory r) {
+    function _addAffine(Jacobian memory p, Fp2 memory qx, Fp2 memory qy)
+        private
+        pure
+        returns (Jacobian memory r)
+    {
         Fp2 memory z1z1 = _mul(p.z, p.z);
         Fp2 memory u2 = _mul(qx, z1z1);
         Fp2 memory s2 = _mul(qy, _mul(p.z, z1z1));

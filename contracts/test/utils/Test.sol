@@ -54,14 +54,14 @@ abstract contract Test {
     }
 
     function assertEq(bytes32 a, bytes32 b, string memory what) internal pure {
-        if (a != b) revert(string.concat("assertEq failed: ", what, ": ", _u(uint256(a)), " != ", _u(uint256(b))));
+        if (a != b) {
+            revert(string.concat("assertEq failed: ", what, ": ", _u(uint256(a)), " != ", _u(uint256(b))));
+        }
     }
 
     function assertEq(address a, address b, string memory what) internal pure {
         if (a != b) {
-            revert(
-                string.concat("assertEq failed: ", what, ": ", _u(uint160(a)), " != ", _u(uint160(b)))
-            );
+            revert(string.concat("assertEq failed: ", what, ": ", _u(uint160(a)), " != ", _u(uint160(b))));
         }
     }
 
