@@ -1,13 +1,29 @@
 //! Rust bindings and deployer for the AVS contracts and EigenLayer's M2 contracts.
 //!
-//! - [`devnet`]: bindings of the devnet support contracts and OpenZeppelin's proxies, generated
-//!   with `alloy::sol!` from the committed forge artifacts in `artifacts/` (so building this
-//!   crate never needs forge; `just contracts` fails when the artifacts are stale).
+//! - [`avs`] and [`devnet`]: bindings generated with `alloy::sol!` from the committed forge
+//!   artifacts in `artifacts/` (so building this crate never needs forge; `just contracts`
+//!   fails when the artifacts are stale).
 //! - [`eigenlayer`]: EigenLayer's real M2 core and middleware, deployed from the bytecode the
 //!   `eigen-utils` crate ships, behind proxies, as EigenLayer's own scripts deploy them.
+//! - [`deploy`]: EigenLayer + the AVS in one call, producing a [`deployment::Deployment`].
+//! - [`deployment`]: the deployment file every component reads, validated against the chain.
+//! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
+//!   checks, deregistration, status, stake refresh).
 //! - [`transactor`]: sends deployment and set-up transactions with named steps, clear errors
 //!   and a gas record.
+//!
+//! ```no_run
+//! # async fn run(provider: impl alloy::providers::Provider, owner: alloy::primitives::Address) -> eyre::Result<()> {
+//! use avs_contracts::{deploy, deployment::DeployConfig};
+//! let deployment = deploy::deploy(provider, DeployConfig::devnet(owner)).await?;
+//! deployment.save("devnet/deployment.json")?;
+//! # Ok(()) }
+//! ```
 
+pub mod avs;
+pub mod deploy;
+pub mod deployment;
 pub mod devnet;
 pub mod eigenlayer;
+pub mod operator;
 pub mod transactor;

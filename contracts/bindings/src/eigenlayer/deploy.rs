@@ -534,8 +534,7 @@ pub async fn initialize<P: Provider>(
 }
 
 /// Creation code followed by ABI-encoded constructor arguments.
-fn with_args(bytecode: &[u8], args: Vec<u8>) -> Vec<u8> {
-    let mut code = bytecode.to_vec();
-    code.extend_from_slice(&args);
-    code
+fn with_args(bytecode: &[u8], mut args: Vec<u8>) -> Vec<u8> {
+    args.splice(0..0, bytecode.iter().copied());
+    args
 }
