@@ -276,3 +276,83 @@ async fn tampered_receipts_or_transactions_are_never_delivered() {
         assert_eq!(host.metric("avs_host_invalid_blocks_total"), 3.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_blocks_are_replayed_from_the_wal_after_restart() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(40), None).await.expect("mine");
+    let expected = node_hashes(&provider, 0, 40).await;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.batch_size = 7;
+    // One record per segment: replay must also work across segment files.
+    config.wal.max_segment_bytes = 1;
+    // The ExEx receives everything but only finishes up to block 25 (in the middle of a batch).
+    let mut host = RunningHost::start_finishing_up_to(config.clone(), Some(25));
+    collect_until(&mut host.notifications, 40, WAIT).await;
+    host.stop().await.expect("clean stop");
+
+    // Same node, same data directory: the ExEx must get exactly what it did not finish.
+    let mut host = RunningHost::start(config);
+    let replayed: Vec<_> = collect_until(&mut host.notifications, 40, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    assert_eq!(
+        replayed,
+        expected[26..],
+        "exactly the blocks above the finished height"
+    );
+    let (rest, result) = host.stop_collecting().await;
+    result.expect("clean stop");
+    assert!(rest.is_empty(), "nothing else was delivered: {rest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_hold_back_and_a_reorg_deeper_than_the_window_stops_the_host() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(10), None).await.expect("mine");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.follow = avs_exex::host::FollowMode::Latest { confirmations: 3 };
+    config.reorg_window = 2;
+    let mut host = RunningHost::start(config);
+    let delivered: Vec<_> = collect_until(&mut host.notifications, 7, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    assert_eq!(
+        delivered.last().map(|b| b.number),
+        Some(7),
+        "head 10 minus 3 confirmations"
+    );
+
+    // Replace blocks 5..=10: block 7 (our tip) and the 2-block window below it all change.
+    provider
+        .anvil_reorg(ReorgOptions {
+            depth: 6,
+            tx_block_pairs: vec![],
+        })
+        .await
+        .expect("anvil_reorg");
+    let result = tokio::time::timeout(WAIT, host.finished())
+        .await
+        .expect("host stops in time");
+    let Err(err @ HostError::DeepReorg { window: 2, .. }) = result else {
+        panic!("expected DeepReorg, got {result:?}")
+    };
+    assert!(
+        err.to_string().contains("raise `reorg_window`"),
+        "actionable: {err}"
+    );
+    assert!(
+        host.notifications.try_recv().is_err(),
+        "no partial reorg was delivered"
+    );
+}

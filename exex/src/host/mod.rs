@@ -207,7 +207,7 @@ impl Host {
             Ok::<_, HostError>((wal, finished))
         })
         .await?;
-        let canonical = rebuild_canonical(&wal, config.reorg_window)?;
+        let mut canonical = rebuild_canonical(&wal, config.reorg_window)?;
         metrics
             .wal_bytes
             .set(i64::try_from(wal.size_bytes()).unwrap_or(i64::MAX));
@@ -260,6 +260,16 @@ impl Host {
             });
         }
 
+        // An empty WAL (first run, or a wiped log) with every ExEx already past some block:
+        // resume from the lowest of them instead of re-fetching from `start_block`.
+        if canonical.tip().is_none()
+            && let Some(Some(lowest)) = sinks
+                .iter()
+                .map(|s| s.head)
+                .min_by_key(|h| h.map(|h| h.number))
+        {
+            canonical = Canonical::new(config.reorg_window, Some(lowest));
+        }
         let mut follower = Follower {
             fetcher: Fetcher::new(provider),
             canonical,

@@ -42,15 +42,18 @@ pub(crate) struct RunningHost {
     task: Option<JoinHandle<Result<(), HostError>>>,
 }
 
-/// The ExEx under test: forwards each notification, then reports its committed tip finished.
+/// The ExEx under test: forwards each notification, then reports its committed tip finished
+/// (never above `finish_limit`, if set).
 async fn recorder(
     mut ctx: ExExContext,
     forward: mpsc::UnboundedSender<ExExNotification>,
+    finish_limit: Option<u64>,
 ) -> eyre::Result<()> {
     while let Some(notification) = ctx.notifications.try_next().await? {
-        let tip = notification
-            .committed_chain()
-            .map(|chain| chain.tip().num_hash());
+        let tip = notification.committed_chain().and_then(|chain| {
+            let limit = finish_limit.unwrap_or(u64::MAX).min(chain.tip().number());
+            chain.block_by_number(limit).map(|block| block.num_hash())
+        });
         forward.send(notification)?;
         if let Some(tip) = tip {
             ctx.events.send(ExExEvent::FinishedHeight(tip)).await?;
@@ -61,10 +64,16 @@ async fn recorder(
 
 impl RunningHost {
     pub(crate) fn start(config: HostConfig) -> Self {
+        Self::start_finishing_up_to(config, None)
+    }
+
+    /// Like [`RunningHost::start`], but the ExEx never reports a finished height above
+    /// `finish_limit`.
+    pub(crate) fn start_finishing_up_to(config: HostConfig, finish_limit: Option<u64>) -> Self {
         let registry = prometheus::Registry::new();
         let mut host = Host::new(config, &registry).expect("valid config");
         let (forward, notifications) = mpsc::unbounded_channel();
-        host.install_exex("recorder", move |ctx| recorder(ctx, forward));
+        host.install_exex("recorder", move |ctx| recorder(ctx, forward, finish_limit));
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(host.run(async move {
             let _ = stop.await;
