@@ -27,11 +27,12 @@ import {
 ///      `taskCreatedBlock`; a finalized checkpoint is only ever invalidated, by a successful
 ///      challenge within `challengeWindowBlocks` of the response.
 ///      Gas: `createNewTask` pre-writes non-zero sentinels into the slots the response fills
-///      (roots, response hash, per-chain latest), so `respondToTask` updates warm-or-cold
-///      non-zero slots (5k gas each) instead of creating them (22.1k each): the task generator
-///      pays for storage once, and the response stays cheaper than EigenLayer's
-///      `checkSignatures` alone. `paused` and the parameters share one slot with the checker's
-///      flag. Challenges are never paused, so a wrong checkpoint can always be proven.
+///      (the three roots and the non-signer hash), so `respondToTask` updates non-zero slots
+///      (5k gas each) instead of creating them (22.1k each): the task generator pays for the
+///      storage. No response-hash slot is written (the hash is rebuilt from the stored roots)
+///      and no per-chain slot (`latestFinalized` walks the interval grid). `paused` and the
+///      parameters share one slot with the checker's flag. Challenges are never paused, so a
+///      wrong checkpoint can always be proven.
 ///      Deploy behind a transparent proxy; the implementation's initializers are locked.
 contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecker, IAvsTaskManager {
     using BN254 for BN254.G1Point;
@@ -405,9 +406,10 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             uint32 current = _checkpointTask[_key(chainId, uint64(candidate))];
             if (current != 0 && _tasks[current - 1].status == CheckpointStatus.Finalized) {
                 TaskRecord storage r = _tasks[current - 1];
+                // casting to uint64 is safe: candidate <= a tasked uint64 block number.
                 // forge-lint: disable-next-line(unsafe-typecast)
-                return
-                    (uint64(candidate), r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
+                blockNumber = uint64(candidate);
+                return (blockNumber, r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
             }
             if (candidate < interval) break;
             candidate -= interval;

@@ -93,10 +93,14 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
                 )
             )
         ) % BN254.FR_MODULUS;
-        BN254.G1Point memory lhs = sigma.plus(apk.scalarMul(gamma));
-        BN254.G1Point memory rhs = BN254.hashToG1(msgHash).plus(BN254.generatorG1().scalarMul(gamma));
+        BN254.G1Point memory lhs;
+        (uint256 x, uint256 y) = BN254.mul(apk.X, apk.Y, gamma);
+        (lhs.X, lhs.Y) = BN254.add(sigma.X, sigma.Y, x, y);
+        BN254.G1Point memory rhs = BN254.hashToG1(msgHash);
+        (x, y) = BN254.mul(1, 2, gamma);
+        (rhs.X, rhs.Y) = BN254.add(rhs.X, rhs.Y, x, y);
         // A failing pairing call (invalid G2 input) is reported, not reverted, as EigenLayer does.
-        (pairingSuccessful, signatureIsValid) = _tryPairing(lhs, BN254.negGeneratorG2(), rhs, apkG2);
+        (pairingSuccessful, signatureIsValid) = BN254.tryPairing(lhs, BN254.negGeneratorG2(), rhs, apkG2);
     }
 
     /// @dev The check without the quorum-existence call: callers that validated the quorum
@@ -107,31 +111,27 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         uint32 referenceBlockNumber,
         NonSignerStakesAndSignature calldata params
     ) internal view returns (QuorumStakeTotals memory totals, bytes32 signatoryRecordHash) {
-        uint256 quorumCount = quorumNumbers.length;
-        if (quorumCount == 0) revert EmptyQuorumNumbers();
-        if (
-            params.quorumApks.length != quorumCount || params.quorumApkIndices.length != quorumCount
-                || params.totalStakeIndices.length != quorumCount
-                || params.nonSignerStakeIndices.length != quorumCount
-        ) revert QuorumLengthMismatch();
-        uint256 nonSignerCount = params.nonSignerPubkeys.length;
-        if (params.nonSignerQuorumBitmapIndices.length != nonSignerCount) revert NonSignerLengthMismatch();
+        _checkLengths(quorumNumbers.length, params);
         if (referenceBlockNumber >= block.number) {
             revert ReferenceBlockNotInPast(referenceBlockNumber, block.number);
         }
-        uint256 signingBitmap = _quorumBitmap(quorumNumbers);
 
         // record = abi.encodePacked(referenceBlockNumber, nonSignerIds): its hash is the result,
-        // and it holds the ids for the stake lookups below.
-        bytes memory record = new bytes(4 + 32 * nonSignerCount);
+        // and it holds the ids for the stake lookups.
+        bytes memory record = new bytes(4 + 32 * params.nonSignerPubkeys.length);
         assembly ("memory-safe") {
             mstore(add(record, 0x20), shl(224, referenceBlockNumber))
         }
-        uint256[] memory bitmaps = new uint256[](nonSignerCount);
-        BN254.G1Point memory apk =
-            _nonSignersApk(params, referenceBlockNumber, signingBitmap, record, bitmaps);
-
-        (totals, apk) = _quorumTotals(quorumNumbers, referenceBlockNumber, params, record, bitmaps, apk);
+        uint256[] memory bitmaps = new uint256[](params.nonSignerPubkeys.length);
+        BN254.G1Point memory apk;
+        {
+            (uint256 nx, uint256 ny) = _negatedNonSignersApk(
+                params, referenceBlockNumber, _quorumBitmap(quorumNumbers), record, bitmaps
+            );
+            (uint256 qx, uint256 qy) = _sumQuorumApks(quorumNumbers, referenceBlockNumber, params);
+            (apk.X, apk.Y) = BN254.add(qx, qy, nx, ny);
+        }
+        totals = _stakeTotals(quorumNumbers, referenceBlockNumber, params, record, bitmaps);
 
         (bool pairingSuccessful, bool valid) =
             trySignatureAndApkVerify(msgHash, apk, params.apkG2, params.sigma);
@@ -139,45 +139,112 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         signatoryRecordHash = keccak256(record);
     }
 
+    /// @dev One entry per quorum in every per-quorum array, one per non-signer in both
+    ///      non-signer arrays.
+    function _checkLengths(uint256 quorumCount, NonSignerStakesAndSignature calldata params) private pure {
+        if (quorumCount == 0) revert EmptyQuorumNumbers();
+        if (
+            params.quorumApks.length != quorumCount || params.quorumApkIndices.length != quorumCount
+                || params.totalStakeIndices.length != quorumCount
+                || params.nonSignerStakeIndices.length != quorumCount
+        ) revert QuorumLengthMismatch();
+        if (params.nonSignerQuorumBitmapIndices.length != params.nonSignerPubkeys.length) {
+            revert NonSignerLengthMismatch();
+        }
+    }
+
     /// @dev -(sum of non-signer keys, each times the number of signing quorums it is in); writes
     ///      each id into `record` and each quorum bitmap into `bitmaps`.
-    function _nonSignersApk(
+    function _negatedNonSignersApk(
         NonSignerStakesAndSignature calldata params,
         uint32 referenceBlockNumber,
         uint256 signingBitmap,
         bytes memory record,
         uint256[] memory bitmaps
-    ) private view returns (BN254.G1Point memory sum) {
-        bytes32 previous;
+    ) private view returns (uint256 x, uint256 y) {
+        uint256 previous;
         for (uint256 j = 0; j < bitmaps.length; j++) {
-            BN254.G1Point memory pubkey = params.nonSignerPubkeys[j];
-            bytes32 id = pubkey.hashG1Point();
-            if (j != 0 && uint256(id) <= uint256(previous)) revert NonSignersNotSorted(j);
-            previous = id;
-            assembly ("memory-safe") {
-                mstore(add(add(record, 0x24), shl(5, j)), id)
+            uint256 px = params.nonSignerPubkeys[j].X;
+            uint256 py = params.nonSignerPubkeys[j].Y;
+            {
+                uint256 id = _hashPoint(px, py);
+                if (j != 0 && id <= previous) revert NonSignersNotSorted(j);
+                previous = id;
+                assembly ("memory-safe") {
+                    mstore(add(add(record, 0x24), shl(5, j)), id)
+                }
+                bitmaps[j] = _bitmapAt(id, referenceBlockNumber, params.nonSignerQuorumBitmapIndices[j]);
             }
-            uint256 bitmap = registryCoordinator.getQuorumBitmapAtBlockNumberByIndex(
-                id, referenceBlockNumber, params.nonSignerQuorumBitmapIndices[j]
-            );
-            bitmaps[j] = bitmap;
-            uint256 times = _popcount(bitmap & signingBitmap);
+            uint256 times = _popcount(bitmaps[j] & signingBitmap);
             if (times == 0) continue;
-            sum = sum.plus(times == 1 ? pubkey : pubkey.scalarMul(times));
+            if (times != 1) (px, py) = BN254.mul(px, py, times);
+            (x, y) = BN254.add(x, y, px, py);
         }
-        sum = sum.negate();
+        if (y != 0) y = BN254.FP_MODULUS - y;
     }
 
-    /// @dev Per quorum: the stale-stake rule, the APK check (adding the quorum APK to `apk`), and
-    ///      the total and signed stake.
-    function _quorumTotals(
+    /// @dev Quorum bitmap of `operatorId` at the reference block, read at history `index`.
+    function _bitmapAt(uint256 operatorId, uint32 referenceBlockNumber, uint32 index)
+        private
+        view
+        returns (uint256)
+    {
+        return _registryView(
+            address(registryCoordinator),
+            abi.encodeWithSelector(
+                IRegistryCoordinator.getQuorumBitmapAtBlockNumberByIndex.selector,
+                operatorId,
+                referenceBlockNumber,
+                index
+            )
+        );
+    }
+
+    /// @dev keccak256(x || y): EigenLayer's pubkey hash, without building a memory struct.
+    function _hashPoint(uint256 x, uint256 y) private pure returns (uint256 h) {
+        assembly ("memory-safe") {
+            mstore(0x00, x)
+            mstore(0x20, y)
+            h := keccak256(0x00, 0x40)
+        }
+    }
+
+    /// @dev Sum of the provided quorum APKs, each checked against the registry's APK hash history.
+    function _sumQuorumApks(
+        bytes calldata quorumNumbers,
+        uint32 referenceBlockNumber,
+        NonSignerStakesAndSignature calldata params
+    ) private view returns (uint256 x, uint256 y) {
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            uint8 quorum = uint8(quorumNumbers[i]);
+            BN254.G1Point calldata quorumApk = params.quorumApks[i];
+            uint256 qx = quorumApk.X;
+            uint256 qy = quorumApk.Y;
+            bytes32 apkHash = bytes32(_hashPoint(qx, qy));
+            uint256 registered = _registryView(
+                address(blsApkRegistry),
+                abi.encodeWithSelector(
+                    IBLSApkRegistry.getApkHashAtBlockNumberAndIndex.selector,
+                    quorum,
+                    referenceBlockNumber,
+                    params.quorumApkIndices[i]
+                )
+            );
+            // The registry returns a bytes24, left-aligned in its word: compare the top 24 bytes.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (bytes24(apkHash) != bytes24(bytes32(registered))) revert QuorumApkMismatch(quorum);
+            (x, y) = i == 0 ? (qx, qy) : BN254.add(x, y, qx, qy);
+        }
+    }
+
+    /// @dev Per quorum: the stale-stake rule, and the total and signed stake.
+    function _stakeTotals(
         bytes calldata quorumNumbers,
         uint32 referenceBlockNumber,
         NonSignerStakesAndSignature calldata params,
         bytes memory record,
-        uint256[] memory bitmaps,
-        BN254.G1Point memory apk
-    ) private view returns (QuorumStakeTotals memory totals, BN254.G1Point memory) {
+        uint256[] memory bitmaps
+    ) private view returns (QuorumStakeTotals memory totals) {
         uint256 quorumCount = quorumNumbers.length;
         totals.signedStakeForQuorum = new uint96[](quorumCount);
         totals.totalStakeForQuorum = new uint96[](quorumCount);
@@ -189,32 +256,19 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
                     && registryCoordinator.quorumUpdateBlockNumber(quorum) + withdrawalDelayBlocks
                         <= referenceBlockNumber
             ) revert StakesStale(quorum);
-            apk = _addQuorumApk(apk, params, i, quorum, referenceBlockNumber);
-            uint96 total = stakeRegistry.getTotalStakeAtBlockNumberFromIndex(
-                quorum, referenceBlockNumber, params.totalStakeIndices[i]
+            uint96 total = _stake(
+                address(stakeRegistry),
+                abi.encodeWithSelector(
+                    IStakeRegistry.getTotalStakeAtBlockNumberFromIndex.selector,
+                    quorum,
+                    referenceBlockNumber,
+                    params.totalStakeIndices[i]
+                )
             );
             totals.totalStakeForQuorum[i] = total;
             totals.signedStakeForQuorum[i] =
                 total - _nonSignerStake(params, i, quorum, referenceBlockNumber, record, bitmaps);
         }
-
-        return (totals, apk);
-    }
-
-    /// @dev apk + quorumApks[i], after checking it against the registry's APK hash history.
-    function _addQuorumApk(
-        BN254.G1Point memory apk,
-        NonSignerStakesAndSignature calldata params,
-        uint256 i,
-        uint8 quorum,
-        uint32 referenceBlockNumber
-    ) private view returns (BN254.G1Point memory) {
-        BN254.G1Point memory quorumApk = params.quorumApks[i];
-        bytes24 registered = blsApkRegistry.getApkHashAtBlockNumberAndIndex(
-            quorum, referenceBlockNumber, params.quorumApkIndices[i]
-        );
-        if (bytes24(quorumApk.hashG1Point()) != registered) revert QuorumApkMismatch(quorum);
-        return apk.plus(quorumApk);
     }
 
     /// @dev Sum of the stakes in `quorum` of the non-signers registered in it at the reference block.
@@ -231,15 +285,50 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         for (uint256 j = 0; j < bitmaps.length; j++) {
             if ((bitmaps[j] >> quorum) & 1 == 0) continue;
             if (k == indices.length) revert NonSignerStakeIndicesTooShort(quorumIndex);
-            bytes32 id;
+            uint256 id;
             assembly ("memory-safe") {
                 id := mload(add(add(record, 0x24), shl(5, j)))
             }
-            stake += stakeRegistry.getStakeAtBlockNumberAndIndex(quorum, referenceBlockNumber, id, indices[k]);
+            stake += _stake(
+                address(stakeRegistry),
+                abi.encodeWithSelector(
+                    IStakeRegistry.getStakeAtBlockNumberAndIndex.selector,
+                    quorum,
+                    referenceBlockNumber,
+                    id,
+                    indices[k]
+                )
+            );
             unchecked {
                 k++;
             }
         }
+    }
+
+    /// @dev A registry view returning a stake (uint96), checked.
+    function _stake(address registry, bytes memory request) private view returns (uint96) {
+        uint256 value = _registryView(registry, request);
+        if (value > type(uint96).max) revert RegistryCallFailed(registry);
+        // casting to uint96 is safe: checked just above.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint96(value);
+    }
+
+    /// @dev staticcall of a registry view returning one word. Cheaper than a high-level call
+    ///      (no extcodesize check, no ABI decoding round trip); a revert of the registry is
+    ///      passed on unchanged, and a short answer is refused.
+    function _registryView(address registry, bytes memory request) private view returns (uint256 value) {
+        bool short;
+        assembly ("memory-safe") {
+            if iszero(staticcall(gas(), registry, add(request, 0x20), mload(request), 0x00, 0x20)) {
+                let m := mload(0x40)
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            short := lt(returndatasize(), 0x20)
+            value := mload(0x00)
+        }
+        if (short) revert RegistryCallFailed(registry);
     }
 
     /// @dev Bitmap of strictly ascending quorum numbers.
@@ -256,21 +345,6 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         while (x != 0) {
             x &= x - 1;
             count++;
-        }
-    }
-
-    function _tryPairing(
-        BN254.G1Point memory a1,
-        BN254.G2Point memory a2,
-        BN254.G1Point memory b1,
-        BN254.G2Point memory b2
-    ) private view returns (bool ok, bool result) {
-        uint256[12] memory input = [
-            a1.X, a1.Y, a2.X[0], a2.X[1], a2.Y[0], a2.Y[1], b1.X, b1.Y, b2.X[0], b2.X[1], b2.Y[0], b2.Y[1]
-        ];
-        assembly ("memory-safe") {
-            ok := staticcall(gas(), 0x08, input, 0x180, input, 0x20)
-            result := and(ok, mload(input))
         }
     }
 }

@@ -53,6 +53,8 @@ interface IBLSSignatureChecker {
     error QuorumApkMismatch(uint8 quorumNumber);
     /// @notice The aggregate signature does not verify.
     error InvalidSignature();
+    /// @notice A registry answered a view with too little data or an out-of-range value.
+    error RegistryCallFailed(address registry);
     /// @notice Only the RegistryCoordinator's owner may switch the stale-stake rule.
     error OnlyCoordinatorOwner();
 

@@ -62,27 +62,45 @@ library BN254 {
 
     /// @notice p1 + p2 through precompile 0x06.
     function plus(G1Point memory p1, G1Point memory p2) internal view returns (G1Point memory r) {
-        bool ok;
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, mload(p1))
-            mstore(add(m, 0x20), mload(add(p1, 0x20)))
-            mstore(add(m, 0x40), mload(p2))
-            mstore(add(m, 0x60), mload(add(p2, 0x20)))
-            ok := staticcall(gas(), 0x06, m, 0x80, r, 0x40)
-        }
-        if (!ok) revert PrecompileFailed(6);
+        (r.X, r.Y) = add(p1.X, p1.Y, p2.X, p2.Y);
     }
 
     /// @notice s * p through precompile 0x07.
     function scalarMul(G1Point memory p, uint256 s) internal view returns (G1Point memory r) {
+        (r.X, r.Y) = mul(p.X, p.Y, s);
+    }
+
+    /// @notice (x1, y1) + (x2, y2) on coordinates, without memory structs (hot paths).
+    function add(uint256 x1, uint256 y1, uint256 x2, uint256 y2)
+        internal
+        view
+        returns (uint256 x, uint256 y)
+    {
         bool ok;
         assembly ("memory-safe") {
             let m := mload(0x40)
-            mstore(m, mload(p))
-            mstore(add(m, 0x20), mload(add(p, 0x20)))
+            mstore(m, x1)
+            mstore(add(m, 0x20), y1)
+            mstore(add(m, 0x40), x2)
+            mstore(add(m, 0x60), y2)
+            ok := staticcall(gas(), 0x06, m, 0x80, m, 0x40)
+            x := mload(m)
+            y := mload(add(m, 0x20))
+        }
+        if (!ok) revert PrecompileFailed(6);
+    }
+
+    /// @notice s * (x, y) on coordinates, without memory structs (hot paths).
+    function mul(uint256 x, uint256 y, uint256 s) internal view returns (uint256 rx, uint256 ry) {
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, x)
+            mstore(add(m, 0x20), y)
             mstore(add(m, 0x40), s)
-            ok := staticcall(gas(), 0x07, m, 0x60, r, 0x40)
+            ok := staticcall(gas(), 0x07, m, 0x60, m, 0x40)
+            rx := mload(m)
+            ry := mload(add(m, 0x20))
         }
         if (!ok) revert PrecompileFailed(7);
     }
@@ -94,28 +112,27 @@ library BN254 {
         returns (bool result)
     {
         bool ok;
+        (ok, result) = tryPairing(a1, a2, b1, b2);
+        if (!ok) revert PrecompileFailed(8);
+    }
+
+    /// @notice As `pairing`, but reports a failed precompile call (invalid input) instead of reverting.
+    function tryPairing(G1Point memory a1, G2Point memory a2, G1Point memory b1, G2Point memory b2)
+        internal
+        view
+        returns (bool ok, bool result)
+    {
         assembly ("memory-safe") {
             let m := mload(0x40)
-            mstore(m, mload(a1))
-            mstore(add(m, 0x20), mload(add(a1, 0x20)))
-            let x := mload(a2)
-            let y := mload(add(a2, 0x20))
-            mstore(add(m, 0x40), mload(x))
-            mstore(add(m, 0x60), mload(add(x, 0x20)))
-            mstore(add(m, 0x80), mload(y))
-            mstore(add(m, 0xa0), mload(add(y, 0x20)))
-            mstore(add(m, 0xc0), mload(b1))
-            mstore(add(m, 0xe0), mload(add(b1, 0x20)))
-            x := mload(b2)
-            y := mload(add(b2, 0x20))
-            mstore(add(m, 0x100), mload(x))
-            mstore(add(m, 0x120), mload(add(x, 0x20)))
-            mstore(add(m, 0x140), mload(y))
-            mstore(add(m, 0x160), mload(add(y, 0x20)))
+            mcopy(m, a1, 0x40)
+            mcopy(add(m, 0x40), mload(a2), 0x40)
+            mcopy(add(m, 0x80), mload(add(a2, 0x20)), 0x40)
+            mcopy(add(m, 0xc0), b1, 0x40)
+            mcopy(add(m, 0x100), mload(b2), 0x40)
+            mcopy(add(m, 0x140), mload(add(b2, 0x20)), 0x40)
             ok := staticcall(gas(), 0x08, m, 0x180, m, 0x20)
-            result := mload(m)
+            result := and(ok, mload(m))
         }
-        if (!ok) revert PrecompileFailed(8);
     }
 
     /// @notice keccak256(X || Y): EigenLayer's pubkey hash, which is also the operator id.
