@@ -42,6 +42,7 @@
 //! }
 //! ```
 
+pub mod avs;
 pub mod chain;
 pub mod context;
 pub mod finished;

@@ -49,8 +49,14 @@ pub struct AttestedChain {
 impl AttestedChain {
     /// An empty view of chain `chain_id` keeping the latest `capacity` blocks (at least 1).
     pub fn new(chain_id: u64, capacity: usize) -> Self {
-        let view = View { capacity: capacity.max(1), blocks: BTreeMap::new() };
-        Self { chain_id, view: Arc::new(watch::Sender::new(view)) }
+        let view = View {
+            capacity: capacity.max(1),
+            blocks: BTreeMap::new(),
+        };
+        Self {
+            chain_id,
+            view: Arc::new(watch::Sender::new(view)),
+        }
     }
 
     /// The attested chain's id.
@@ -65,12 +71,20 @@ impl AttestedChain {
 
     /// The highest block held.
     pub fn tip(&self) -> Option<AttestedBlock> {
-        self.view.borrow().blocks.last_key_value().map(|(_, block)| *block)
+        self.view
+            .borrow()
+            .blocks
+            .last_key_value()
+            .map(|(_, block)| *block)
     }
 
     /// The lowest block held.
     pub fn lowest(&self) -> Option<AttestedBlock> {
-        self.view.borrow().blocks.first_key_value().map(|(_, block)| *block)
+        self.view
+            .borrow()
+            .blocks
+            .first_key_value()
+            .map(|(_, block)| *block)
     }
 
     /// A receiver that is marked changed after every applied notification.
@@ -84,7 +98,11 @@ impl AttestedChain {
         self.view.send_modify(|view| {
             if let Some(reverted) = notification.reverted_chain() {
                 for block in reverted.blocks_iter() {
-                    if view.blocks.get(&block.number()).is_some_and(|b| b.hash == block.hash) {
+                    if view
+                        .blocks
+                        .get(&block.number())
+                        .is_some_and(|b| b.hash == block.hash)
+                    {
                         view.blocks.remove(&block.number());
                     }
                 }
@@ -116,8 +134,14 @@ impl AttestedChain {
     pub fn finished_candidate(&self, retention: u64) -> Option<BlockNumHash> {
         let view = self.view.borrow();
         let tip = view.blocks.last_key_value()?.1.number;
-        let (_, block) = view.blocks.range(..=tip.saturating_sub(retention)).next_back()?;
-        Some(BlockNumHash { number: block.number, hash: block.hash })
+        let (_, block) = view
+            .blocks
+            .range(..=tip.saturating_sub(retention))
+            .next_back()?;
+        Some(BlockNumHash {
+            number: block.number,
+            hash: block.hash,
+        })
     }
 }
 
@@ -164,7 +188,9 @@ mod tests {
         let view = AttestedChain::new(1, 4);
         let mut builder = ChainBuilder::new(0);
         let base = builder.chain(3, &[]);
-        view.apply(&ExExNotification::ChainCommitted { new: Arc::new(base.clone()) });
+        view.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(base.clone()),
+        });
         assert_eq!(view.tip().map(|b| b.number), Some(3));
         assert_eq!(view.get(2).map(|b| b.hash), Some(base.blocks()[1].hash));
         assert_eq!(
@@ -173,15 +199,24 @@ mod tests {
         );
 
         let old = builder.chain(2, &[]);
-        view.apply(&ExExNotification::ChainCommitted { new: Arc::new(old.clone()) });
-        assert_eq!(view.lowest().map(|b| b.number), Some(2), "capacity 4 keeps 2..=5");
+        view.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(old.clone()),
+        });
+        assert_eq!(
+            view.lowest().map(|b| b.number),
+            Some(2),
+            "capacity 4 keeps 2..=5"
+        );
 
         let new = builder.fork_from(base.tip()).chain(1, &[]);
         view.apply(&ExExNotification::ChainReorged {
-            old: Arc::new(old.clone()),
+            old: Arc::new(old),
             new: Arc::new(new.clone()),
         });
-        assert_eq!(view.tip().map(|b| (b.number, b.hash)), Some((4, new.tip().hash)));
+        assert_eq!(
+            view.tip().map(|b| (b.number, b.hash)),
+            Some((4, new.tip().hash))
+        );
         assert_eq!(view.get(5), None);
 
         view.apply(&ExExNotification::ChainReverted { old: Arc::new(new) });
@@ -197,12 +232,18 @@ mod tests {
         let exex = tokio::spawn(attested_chain_exex(ctx, view.clone(), 2));
         let chain = ChainBuilder::new(0).chain(5, &[]);
         let expected = chain.blocks()[2].num_hash();
-        handle.send_notification_chain_committed(chain).await.expect("send");
+        handle
+            .send_notification_chain_committed(chain)
+            .await
+            .expect("send");
         tokio::time::timeout(Duration::from_secs(10), changes.changed())
             .await
             .expect("the view changes within 10s");
         assert_eq!(view.tip().map(|b| b.number), Some(5));
-        let event = handle.next_event(Duration::from_secs(10)).await.expect("event");
+        let event = handle
+            .next_event(Duration::from_secs(10))
+            .await
+            .expect("event");
         assert_eq!(event, ExExEvent::FinishedHeight(expected));
         exex.abort();
     }

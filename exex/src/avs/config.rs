@@ -118,15 +118,27 @@ impl AvsConfig {
 
     /// Checks every field; the ExEx refuses to start with an invalid configuration.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field, reason: &str| ConfigError::Invalid { field, reason: reason.into() };
+        let invalid = |field, reason: &str| ConfigError::Invalid {
+            field,
+            reason: reason.into(),
+        };
         if self.task_manager.is_zero() {
-            return Err(invalid("task_manager", "set the AvsTaskManager proxy address"));
+            return Err(invalid(
+                "task_manager",
+                "set the AvsTaskManager proxy address",
+            ));
         }
         if self.registry_coordinator.is_zero() {
-            return Err(invalid("registry_coordinator", "set the RegistryCoordinator address"));
+            return Err(invalid(
+                "registry_coordinator",
+                "set the RegistryCoordinator address",
+            ));
         }
         if self.operator_state_retriever.is_zero() {
-            return Err(invalid("operator_state_retriever", "set the OperatorStateRetriever address"));
+            return Err(invalid(
+                "operator_state_retriever",
+                "set the OperatorStateRetriever address",
+            ));
         }
         if self.retention_blocks == 0 {
             return Err(invalid("retention_blocks", "must be at least 1"));
@@ -172,7 +184,10 @@ impl GeneratorConfig {
             ));
         }
         if self.quorum_numbers.is_empty()
-            || self.quorum_numbers.windows(2).any(|pair| pair[0] >= pair[1])
+            || self
+                .quorum_numbers
+                .windows(2)
+                .any(|pair| pair[0] >= pair[1])
         {
             return Err(invalid(
                 "generator.quorum_numbers",
@@ -180,7 +195,10 @@ impl GeneratorConfig {
             ));
         }
         if self.tx_timeout.is_zero() {
-            return Err(invalid("generator.tx_timeout", "must be longer than zero".into()));
+            return Err(invalid(
+                "generator.tx_timeout",
+                "must be longer than zero".into(),
+            ));
         }
         Ok(())
     }
@@ -221,7 +239,13 @@ mod tests {
     fn invalid_fields_are_named() {
         let mut config = config();
         config.task_manager = Address::ZERO;
-        assert!(matches!(config.validate(), Err(ConfigError::Invalid { field: "task_manager", .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Invalid {
+                field: "task_manager",
+                ..
+            })
+        ));
 
         let mut config = self::config();
         config.generator = Some(GeneratorConfig {
@@ -232,6 +256,9 @@ mod tests {
             tx_timeout: Duration::from_secs(5),
         });
         let err = config.validate().expect_err("descending quorums");
-        assert!(err.to_string().contains("generator.quorum_numbers"), "{err}");
+        assert!(
+            err.to_string().contains("generator.quorum_numbers"),
+            "{err}"
+        );
     }
 }

@@ -6,11 +6,8 @@
 //! same response and signature (a re-send after a restart or a reorg that left the target block
 //! unchanged is byte-identical).
 
-use alloy::primitives::{B256, keccak256};
-use alloy::sol_types::SolValue;
 use avs_bls::{OperatorId, Signature};
-
-use super::abi::{Task, TaskResponse};
+use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse};
 
 /// What the AVS ExEx tells the p2p layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +46,8 @@ pub struct SignedResponse {
     pub task_index: u32,
     /// The signed response.
     pub response: TaskResponse,
-    /// BLS signature over [`response_digest`] of `response`.
+    /// BLS signature over `response.digest()` (`keccak256(abi.encode(response))`).
     pub signature: Signature,
     /// The signer's operator id (keccak of its G1 public key).
     pub operator_id: OperatorId,
-}
-
-/// The digest operators sign and the contract checks: `keccak256(abi.encode(response))`.
-pub fn response_digest(response: &TaskResponse) -> B256 {
-    keccak256(response.abi_encode())
 }

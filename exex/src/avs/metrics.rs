@@ -7,8 +7,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 pub struct AvsMetrics {
     /// `NewTaskCreated` logs that became canonical.
     pub tasks_seen: IntCounter,
-    /// Tasks this node created (task-generator role), including ones the contract reported as
-    /// already created.
+    /// Tasks this node's transactions created (task-generator role).
     pub tasks_created: IntCounter,
     /// Task creations whose transaction failed (retried on the next block).
     pub task_creation_failures: IntCounter,
@@ -46,8 +45,14 @@ impl AvsMetrics {
         )?;
         registry.register(Box::new(signing_latency_seconds.clone()))?;
         Ok(Self {
-            tasks_seen: counter("avs_tasks_seen_total", "NewTaskCreated logs seen as canonical")?,
-            tasks_created: counter("avs_tasks_created_total", "Checkpoint tasks this node created")?,
+            tasks_seen: counter(
+                "avs_tasks_seen_total",
+                "NewTaskCreated logs seen as canonical",
+            )?,
+            tasks_created: counter(
+                "avs_tasks_created_total",
+                "Checkpoint tasks this node created",
+            )?,
             task_creation_failures: counter(
                 "avs_task_creation_failures_total",
                 "createNewTask transactions that failed",

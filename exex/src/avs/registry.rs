@@ -63,8 +63,16 @@ pub struct RegistryReader {
 
 impl RegistryReader {
     /// Reads through `provider` from the given retriever and coordinator.
-    pub const fn new(provider: DynProvider, retriever: Address, registry_coordinator: Address) -> Self {
-        Self { provider, retriever, registry_coordinator }
+    pub const fn new(
+        provider: DynProvider,
+        retriever: Address,
+        registry_coordinator: Address,
+    ) -> Self {
+        Self {
+            provider,
+            retriever,
+            registry_coordinator,
+        }
     }
 }
 
@@ -77,17 +85,27 @@ impl OperatorRegistry for RegistryReader {
     ) -> Result<OperatorStanding, RegistryError> {
         let retriever = IOperatorStateRetrieverCalls::new(self.retriever, &self.provider);
         let state = retriever
-            .getOperatorState(self.registry_coordinator, quorum_numbers.clone(), reference_block)
+            .getOperatorState(
+                self.registry_coordinator,
+                quorum_numbers.clone(),
+                reference_block,
+            )
             .call()
             .await
-            .map_err(|source| RegistryError { block: reference_block, source })?;
+            .map_err(|source| RegistryError {
+                block: reference_block,
+                source,
+            })?;
         Ok(standing_in(operator, &state))
     }
 }
 
 /// The standing of `operator` in per-quorum operator lists (as `getOperatorState` returns them).
 fn standing_in(operator: OperatorId, quorums: &[Vec<Operator>]) -> OperatorStanding {
-    let entries = quorums.iter().flatten().filter(|entry| entry.operatorId == operator.0);
+    let entries = quorums
+        .iter()
+        .flatten()
+        .filter(|entry| entry.operatorId == operator.0);
     let mut standing = OperatorStanding::NotRegistered;
     for entry in entries {
         if entry.stake.is_zero() {
@@ -115,8 +133,14 @@ mod tests {
     #[test]
     fn standing_needs_stake_in_some_quorum() {
         let me = OperatorId(B256::repeat_byte(1));
-        assert_eq!(standing_in(me, &[vec![entry(2, 5)]]), OperatorStanding::NotRegistered);
-        assert_eq!(standing_in(me, &[vec![entry(1, 0)], vec![]]), OperatorStanding::NoStake);
+        assert_eq!(
+            standing_in(me, &[vec![entry(2, 5)]]),
+            OperatorStanding::NotRegistered
+        );
+        assert_eq!(
+            standing_in(me, &[vec![entry(1, 0)], vec![]]),
+            OperatorStanding::NoStake
+        );
         assert_eq!(
             standing_in(me, &[vec![entry(1, 0)], vec![entry(2, 3), entry(1, 9)]]),
             OperatorStanding::Active

@@ -143,7 +143,11 @@ impl SlashingProtectionStore {
 
     /// The recorded digest and signature of a task, if it was signed.
     pub fn get(&self, key: &TaskKey) -> Option<(B256, Signature)> {
-        self.records.lock().expect("store lock is never held across a panic").get(key).copied()
+        self.records
+            .lock()
+            .expect("store lock is never held across a panic")
+            .get(key)
+            .copied()
     }
 
     /// Returns the one signature this operator may ever give for `key`: the recorded one if
@@ -162,25 +166,41 @@ impl SlashingProtectionStore {
             return Ok(signing);
         }
         let signature = sign(digest);
-        let record = Record { key, digest, signature: FixedBytes(signature.to_bytes()) };
+        let record = Record {
+            key,
+            digest,
+            signature: FixedBytes(signature.to_bytes()),
+        };
         let mut line = serde_json::to_vec(&record).expect("a record always serializes");
         line.push(b'\n');
         let (file, records, path) = (self.file.clone(), self.records.clone(), self.path.clone());
         tokio::task::spawn_blocking(move || {
-            let mut file = file.lock().expect("store lock is never held across a panic");
+            let mut file = file
+                .lock()
+                .expect("store lock is never held across a panic");
             // Re-check under the file lock: another caller may have recorded the key meanwhile.
             if let Some((recorded, stored)) = records.lock().expect("not poisoned").get(&key) {
                 return if *recorded == digest {
                     Ok(Signing::Resend(*stored))
                 } else {
-                    Err(StoreError::Conflict { key, recorded: *recorded, requested: digest })
+                    Err(StoreError::Conflict {
+                        key,
+                        recorded: *recorded,
+                        requested: digest,
+                    })
                 };
             }
-            let io = |source| StoreError::Io { path: path.clone(), source };
+            let io = |source| StoreError::Io {
+                path: path.clone(),
+                source,
+            };
             file.write_all(&line).map_err(io)?;
             // The signature may only leave the process once this record survives a crash.
             file.sync_data().map_err(io)?;
-            records.lock().expect("not poisoned").insert(key, (digest, signature));
+            records
+                .lock()
+                .expect("not poisoned")
+                .insert(key, (digest, signature));
             Ok(Signing::New(signature))
         })
         .await
@@ -189,10 +209,14 @@ impl SlashingProtectionStore {
 
     fn check(&self, key: &TaskKey, digest: B256) -> Result<Option<Signing>, StoreError> {
         match self.get(key) {
-            Some((recorded, signature)) if recorded == digest => Ok(Some(Signing::Resend(signature))),
-            Some((recorded, _)) => {
-                Err(StoreError::Conflict { key: *key, recorded, requested: digest })
+            Some((recorded, signature)) if recorded == digest => {
+                Ok(Some(Signing::Resend(signature)))
             }
+            Some((recorded, _)) => Err(StoreError::Conflict {
+                key: *key,
+                recorded,
+                requested: digest,
+            }),
             None => Ok(None),
         }
     }
@@ -202,10 +226,18 @@ type Records = HashMap<TaskKey, (B256, Signature)>;
 
 /// Reads the file, drops a torn last line, and returns the file positioned for appending.
 fn load(path: &Path) -> Result<(File, Records), StoreError> {
-    let io = |source| StoreError::Io { path: path.to_owned(), source };
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let created = !path.exists();
-    let mut file =
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
     if created {
         // Make the new file's directory entry durable too, or a crash could lose the whole file.
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -214,7 +246,10 @@ fn load(path: &Path) -> Result<(File, Records), StoreError> {
     }
     let mut contents = Vec::new();
     file.read_to_end(&mut contents).map_err(io)?;
-    let complete = contents.iter().rposition(|byte| *byte == b'\n').map_or(0, |end| end + 1);
+    let complete = contents
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |end| end + 1);
     if complete < contents.len() {
         tracing::warn!(
             path = %path.display(),
@@ -227,7 +262,10 @@ fn load(path: &Path) -> Result<(File, Records), StoreError> {
     file.seek(SeekFrom::Start(complete as u64)).map_err(io)?;
 
     let mut records = Records::new();
-    for (index, line) in contents[..complete].split(|byte| *byte == b'\n').enumerate() {
+    for (index, line) in contents[..complete]
+        .split(|byte| *byte == b'\n')
+        .enumerate()
+    {
         if line.is_empty() {
             continue;
         }
@@ -238,8 +276,8 @@ fn load(path: &Path) -> Result<(File, Records), StoreError> {
         };
         let record: Record =
             serde_json::from_slice(line).map_err(|err| corrupt(err.to_string()))?;
-        let signature =
-            Signature::from_bytes(record.signature.as_slice()).map_err(|err| corrupt(err.to_string()))?;
+        let signature = Signature::from_bytes(record.signature.as_slice())
+            .map_err(|err| corrupt(err.to_string()))?;
         match records.get(&record.key) {
             Some((digest, _)) if *digest != record.digest => {
                 return Err(corrupt(format!(
@@ -261,7 +299,11 @@ mod tests {
     use avs_bls::SecretKey;
 
     fn key(task_index: u32) -> TaskKey {
-        TaskKey { chain_id: 31337, task_manager: Address::repeat_byte(7), task_index }
+        TaskKey {
+            chain_id: 31337,
+            task_manager: Address::repeat_byte(7),
+            task_index,
+        }
     }
 
     #[tokio::test]
@@ -272,24 +314,41 @@ mod tests {
         let (first, second) = (B256::repeat_byte(1), B256::repeat_byte(2));
 
         let store = SlashingProtectionStore::open(&path).await.expect("open");
-        let signed = store.sign_once(key(0), first, |d| secret.sign(d)).await.expect("sign");
+        let signed = store
+            .sign_once(key(0), first, |d| secret.sign(d))
+            .await
+            .expect("sign");
         assert_eq!(signed, Signing::New(secret.sign(first)));
-        let again = store.sign_once(key(0), first, |_| panic!("must not re-sign")).await;
+        let again = store
+            .sign_once(key(0), first, |_| panic!("must not re-sign"))
+            .await;
         assert_eq!(again.expect("resend"), Signing::Resend(signed.signature()));
-        let conflict = store.sign_once(key(0), second, |_| panic!("must not sign")).await;
+        let conflict = store
+            .sign_once(key(0), second, |_| panic!("must not sign"))
+            .await;
         assert!(
             matches!(conflict, Err(StoreError::Conflict { recorded, requested, .. }) if recorded == first && requested == second)
         );
         // Another task index is independent.
-        store.sign_once(key(1), second, |d| secret.sign(d)).await.expect("other task");
+        store
+            .sign_once(key(1), second, |d| secret.sign(d))
+            .await
+            .expect("other task");
         drop(store);
 
         // A simulated restart: a fresh store on the same file.
         let reopened = SlashingProtectionStore::open(&path).await.expect("reopen");
         assert_eq!(reopened.get(&key(0)), Some((first, signed.signature())));
-        let conflict = reopened.sign_once(key(0), second, |_| panic!("must not sign")).await;
-        assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "{conflict:?}");
-        let resend = reopened.sign_once(key(0), first, |_| panic!("must not re-sign")).await;
+        let conflict = reopened
+            .sign_once(key(0), second, |_| panic!("must not sign"))
+            .await;
+        assert!(
+            matches!(conflict, Err(StoreError::Conflict { .. })),
+            "{conflict:?}"
+        );
+        let resend = reopened
+            .sign_once(key(0), first, |_| panic!("must not re-sign"))
+            .await;
         assert_eq!(resend.expect("resend"), Signing::Resend(signed.signature()));
     }
 
@@ -299,18 +358,25 @@ mod tests {
         let path = dir.path().join("store.jsonl");
         let secret = SecretKey::generate();
         let store = SlashingProtectionStore::open(&path).await.expect("open");
-        store.sign_once(key(3), B256::repeat_byte(3), |d| secret.sign(d)).await.expect("sign");
+        store
+            .sign_once(key(3), B256::repeat_byte(3), |d| secret.sign(d))
+            .await
+            .expect("sign");
         drop(store);
         let good = std::fs::read(&path).expect("read");
         std::fs::write(&path, [good.as_slice(), b"{\"chain_id\":1"].concat()).expect("tear");
 
-        let store = SlashingProtectionStore::open(&path).await.expect("torn tail is dropped");
+        let store = SlashingProtectionStore::open(&path)
+            .await
+            .expect("torn tail is dropped");
         assert!(store.get(&key(3)).is_some());
         assert_eq!(std::fs::read(&path).expect("read"), good);
         drop(store);
 
         std::fs::write(&path, [b"not json\n".as_slice(), &good].concat()).expect("corrupt");
-        let err = SlashingProtectionStore::open(&path).await.expect_err("corrupt line");
+        let err = SlashingProtectionStore::open(&path)
+            .await
+            .expect_err("corrupt line");
         assert!(matches!(err, StoreError::Corrupt { line: 1, .. }), "{err}");
     }
 }

@@ -1,0 +1,361 @@
+//! The operator role: answer every canonical task from the node's own attested-chain view.
+//!
+//! Per task: wait (bounded) for the target block in the [`AttestedChain`], check the operator's
+//! standing at the task's reference block, build the response, pass it through the
+//! [`SlashingProtectionStore`] (which persists before it hands out a signature) and send
+//! [`AvsEvent::Signed`]. Tasks are re-checked after every change:
+//!
+//! - a signed response whose target block left the canonical chain is withdrawn
+//!   ([`AvsEvent::ResponseWithdrawn`]); when the target reappears, the same block gives the same
+//!   signature again, a different block is refused by the store (metric + warning) — never a
+//!   second response for one task;
+//! - a task whose creation was reverted is dropped ([`AvsEvent::TaskReverted`]);
+//! - a reverted `TaskResponded` puts the task back to answering, which re-sends its signature.
+
+use std::collections::BTreeMap;
+
+use alloy::eips::BlockNumHash;
+use avs_bls::{OperatorId, SecretKey};
+use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse};
+use tokio::{sync::mpsc, time::Instant};
+
+use super::{
+    AvsError,
+    attested::{AttestedBlock, AttestedChain},
+    config::{AvsConfig, FaultMode},
+    events::{AvsEvent, SignedResponse},
+    metrics::AvsMetrics,
+    registry::{OperatorRegistry, OperatorStanding},
+    store::{Signing, SlashingProtectionStore, StoreError, TaskKey},
+};
+
+/// Where a task stands for this operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    /// Not signed yet: waiting for the target block (or a registry answer) until `deadline`.
+    Answering { deadline: Instant },
+    /// Signed for the target block with this hash.
+    Signed { target: AttestedBlock },
+    /// Answered on-chain.
+    Responded,
+    /// Nothing more to do (timed out, not eligible, refused, other chain).
+    Closed,
+}
+
+#[derive(Debug)]
+struct TrackedTask {
+    task: Task,
+    created_at: BlockNumHash,
+    seen_at: Instant,
+    state: TaskState,
+}
+
+/// The operator role's state and dependencies.
+#[derive(Debug)]
+pub(crate) struct Operator<R> {
+    key: SecretKey,
+    operator_id: OperatorId,
+    registry: R,
+    store: SlashingProtectionStore,
+    settlement_chain_id: u64,
+    task_manager: alloy::primitives::Address,
+    fault_mode: FaultMode,
+    target_wait: std::time::Duration,
+    events: mpsc::Sender<AvsEvent>,
+    metrics: AvsMetrics,
+    tasks: BTreeMap<u32, TrackedTask>,
+}
+
+impl<R: OperatorRegistry> Operator<R> {
+    pub(crate) fn new(
+        config: &AvsConfig,
+        key: SecretKey,
+        registry: R,
+        store: SlashingProtectionStore,
+        events: mpsc::Sender<AvsEvent>,
+        metrics: AvsMetrics,
+    ) -> Self {
+        Self {
+            operator_id: key.public_key().operator_id(),
+            key,
+            registry,
+            store,
+            settlement_chain_id: config.settlement_chain_id,
+            task_manager: config.task_manager,
+            fault_mode: config.fault_mode,
+            target_wait: config.target_wait,
+            events,
+            metrics,
+            tasks: BTreeMap::new(),
+        }
+    }
+
+    async fn emit(&self, event: AvsEvent) -> Result<(), AvsError> {
+        self.events
+            .send(event)
+            .await
+            .map_err(|_| AvsError::EventsClosed)
+    }
+
+    /// A `NewTaskCreated` became canonical in settlement block `at`.
+    pub(crate) async fn on_created(
+        &mut self,
+        task_index: u32,
+        task: Task,
+        at: BlockNumHash,
+    ) -> Result<(), AvsError> {
+        self.metrics.tasks_seen.inc();
+        let now = Instant::now();
+        let state = TaskState::Answering {
+            deadline: now + self.target_wait,
+        };
+        self.tasks.insert(
+            task_index,
+            TrackedTask {
+                task: task.clone(),
+                created_at: at,
+                seen_at: now,
+                state,
+            },
+        );
+        self.emit(AvsEvent::TaskCreated { task_index, task }).await
+    }
+
+    /// The `NewTaskCreated` of `task_index` in settlement block `at` left the canonical chain.
+    pub(crate) async fn on_creation_reverted(
+        &mut self,
+        task_index: u32,
+        at: BlockNumHash,
+    ) -> Result<(), AvsError> {
+        if self
+            .tasks
+            .get(&task_index)
+            .is_none_or(|tracked| tracked.created_at != at)
+        {
+            return Ok(());
+        }
+        self.tasks.remove(&task_index);
+        self.metrics.tasks_reverted.inc();
+        tracing::info!(task_index, "task creation reverted; dropping the task");
+        self.emit(AvsEvent::TaskReverted { task_index }).await
+    }
+
+    /// A `TaskResponded` became canonical.
+    pub(crate) async fn on_responded(&mut self, task_index: u32) -> Result<(), AvsError> {
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = TaskState::Responded;
+        }
+        self.emit(AvsEvent::TaskResponded { task_index }).await
+    }
+
+    /// A `TaskResponded` left the canonical chain: the task needs its signatures again.
+    pub(crate) fn on_response_reverted(&mut self, task_index: u32) {
+        let deadline = Instant::now() + self.target_wait;
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = TaskState::Answering { deadline };
+        }
+    }
+
+    /// The earliest answering deadline, to wake up for timeouts.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.tasks
+            .values()
+            .filter_map(|tracked| match tracked.state {
+                TaskState::Answering { deadline } => Some(deadline),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// The lowest settlement block that created a task still being answered: `FinishedHeight`
+    /// must stay below it so a restart re-delivers the task.
+    pub(crate) fn unfinished_floor(&self) -> Option<u64> {
+        self.tasks
+            .values()
+            .filter(|tracked| matches!(tracked.state, TaskState::Answering { .. }))
+            .map(|tracked| tracked.created_at.number)
+            .min()
+    }
+
+    /// Forgets tasks created below settlement block `below` that need no more work.
+    pub(crate) fn prune(&mut self, below: u64) {
+        self.tasks.retain(|_, tracked| {
+            tracked.created_at.number >= below
+                || matches!(tracked.state, TaskState::Answering { .. })
+        });
+    }
+
+    /// Re-checks every task against the attested view: withdraws responses whose target left the
+    /// canonical chain, answers tasks whose target is available, times out the rest.
+    pub(crate) async fn process(&mut self, view: &AttestedChain) -> Result<(), AvsError> {
+        let indices: Vec<u32> = self.tasks.keys().copied().collect();
+        for task_index in indices {
+            let Some(tracked) = self.tasks.get(&task_index) else {
+                continue;
+            };
+            match tracked.state {
+                TaskState::Signed { target } => {
+                    if target_left_canonical_chain(view, target) {
+                        let deadline = self.withdraw(task_index).await?;
+                        // Answer again at once: the same block back gives the same signature,
+                        // a different one is refused by the store.
+                        self.answer(task_index, deadline, view).await?;
+                    }
+                }
+                TaskState::Answering { deadline } => {
+                    self.answer(task_index, deadline, view).await?;
+                }
+                TaskState::Responded | TaskState::Closed => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn withdraw(&mut self, task_index: u32) -> Result<Instant, AvsError> {
+        let deadline = Instant::now() + self.target_wait;
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = TaskState::Answering { deadline };
+        }
+        self.metrics.responses_withdrawn.inc();
+        tracing::warn!(
+            task_index,
+            "target block left the canonical chain; withdrawing the response"
+        );
+        self.emit(AvsEvent::ResponseWithdrawn { task_index })
+            .await?;
+        Ok(deadline)
+    }
+
+    fn close(&mut self, task_index: u32) {
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = TaskState::Closed;
+        }
+    }
+
+    async fn answer(
+        &mut self,
+        task_index: u32,
+        deadline: Instant,
+        view: &AttestedChain,
+    ) -> Result<(), AvsError> {
+        let tracked = &self.tasks[&task_index];
+        if tracked.task.chainId != view.chain_id() {
+            tracing::debug!(
+                task_index,
+                chain = tracked.task.chainId,
+                "task for another chain"
+            );
+            self.close(task_index);
+            return Ok(());
+        }
+        let Some(target) = view.get(tracked.task.blockNumber) else {
+            if Instant::now() >= deadline {
+                self.metrics.target_timeouts.inc();
+                tracing::warn!(
+                    task_index,
+                    block = tracked.task.blockNumber,
+                    "target block not in the attested chain in time; giving the task up"
+                );
+                self.close(task_index);
+            }
+            return Ok(());
+        };
+        let (quorums, reference) = (
+            tracked.task.quorumNumbers.clone(),
+            tracked.task.taskCreatedBlock,
+        );
+        match self
+            .registry
+            .standing(self.operator_id, &quorums, reference)
+            .await
+        {
+            Ok(OperatorStanding::Active) => {}
+            Ok(standing) => {
+                self.metrics.tasks_not_eligible.inc();
+                tracing::info!(task_index, ?standing, "operator may not sign this task");
+                self.close(task_index);
+                return Ok(());
+            }
+            Err(err) => {
+                // Retried on the next change; the deadline bounds the retries.
+                tracing::warn!(task_index, %err, "cannot read operator standing");
+                if Instant::now() >= deadline {
+                    self.close(task_index);
+                }
+                return Ok(());
+            }
+        }
+        let response = self.response(task_index, target);
+        let key = TaskKey {
+            chain_id: self.settlement_chain_id,
+            task_manager: self.task_manager,
+            task_index,
+        };
+        let signing = self
+            .store
+            .sign_once(key, response.digest(), |digest| self.key.sign(digest))
+            .await;
+        let signature = match signing {
+            Ok(Signing::New(signature)) => {
+                self.metrics.responses_signed.inc();
+                let latency = self.tasks[&task_index].seen_at.elapsed();
+                self.metrics
+                    .signing_latency_seconds
+                    .observe(latency.as_secs_f64());
+                signature
+            }
+            Ok(Signing::Resend(signature)) => signature,
+            Err(StoreError::Conflict {
+                recorded,
+                requested,
+                ..
+            }) => {
+                self.metrics.slashing_protection_refusals.inc();
+                tracing::warn!(
+                    task_index,
+                    %recorded,
+                    %requested,
+                    "slashing protection refused a second, different response for this task"
+                );
+                self.close(task_index);
+                return Ok(());
+            }
+            // The store cannot promise safety any more: stop the ExEx.
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = TaskState::Signed { target };
+        }
+        let signed = SignedResponse {
+            task_index,
+            response,
+            signature,
+            operator_id: self.operator_id,
+        };
+        self.emit(AvsEvent::Signed(signed)).await
+    }
+
+    fn response(&self, task_index: u32, target: AttestedBlock) -> TaskResponse {
+        let state_root = match self.fault_mode {
+            FaultMode::Off => target.state_root,
+            // TEST ONLY (config validation refuses it outside devnets).
+            FaultMode::SignWrongStateRoot => !target.state_root,
+        };
+        TaskResponse {
+            referenceTaskIndex: task_index,
+            blockHash: target.hash,
+            stateRoot: state_root,
+            receiptsRoot: target.receipts_root,
+        }
+    }
+}
+
+/// Whether the block a response was signed for is no longer canonical: another block holds its
+/// number, or the chain was reverted below it. (A block pruned from the bottom of the view is
+/// still canonical.)
+fn target_left_canonical_chain(view: &AttestedChain, target: AttestedBlock) -> bool {
+    match view.get(target.number) {
+        Some(block) => block.hash != target.hash,
+        None => view.tip().is_none_or(|tip| tip.number < target.number),
+    }
+}

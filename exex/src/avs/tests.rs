@@ -1,0 +1,808 @@
+//! Unit tests of the AVS ExEx with the ExEx test kit: commit / reorg / revert sequences, the
+//! generator role, and a simulated restart between persisting and sending a signature.
+//!
+//! Settlement blocks carry task-manager logs by rewriting the logs of a synthetic block's
+//! receipt. Their receipts roots then no longer match (the host would reject such a block), but
+//! the AVS ExEx never re-verifies blocks: it trusts what the host delivered.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy::{
+    consensus::ReceiptEnvelope,
+    primitives::{Address, B256, Bytes, Log},
+    sol_types::SolEvent,
+};
+use avs_bls::SecretKey;
+use avs_contracts::avs::{
+    AvsTaskManager::{NewTaskCreated, TaskResponded},
+    IAvsTaskManager::{Task, TaskResponse, TaskResponseMetadata},
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use super::*;
+use crate::{
+    BlockWithReceipts, Chain, ExExEvent,
+    test_utils::{ChainBuilder, TEST_CHAIN_ID, TestExExHandle, TxSpec, test_exex_context},
+};
+
+const TASK_MANAGER: Address = Address::repeat_byte(0xAA);
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(retention_blocks: u64) -> AvsConfig {
+    let mut config = AvsConfig::same_chain(
+        TEST_CHAIN_ID,
+        TASK_MANAGER,
+        Address::repeat_byte(0xBB),
+        Address::repeat_byte(0xCC),
+    );
+    config.retention_blocks = retention_blocks;
+    config
+}
+
+fn operator_key() -> SecretKey {
+    SecretKey::from_be_bytes(&[7; 32]).expect("a valid scalar")
+}
+
+/// Fixed answers for operator standing, recording the reference blocks asked about.
+#[derive(Debug, Clone)]
+struct FixedRegistry {
+    standing: OperatorStanding,
+    asked: Arc<Mutex<Vec<u32>>>,
+}
+
+impl FixedRegistry {
+    fn new(standing: OperatorStanding) -> Self {
+        Self {
+            standing,
+            asked: Arc::default(),
+        }
+    }
+}
+
+impl OperatorRegistry for FixedRegistry {
+    async fn standing(
+        &self,
+        _operator: avs_bls::OperatorId,
+        _quorum_numbers: &Bytes,
+        reference_block: u32,
+    ) -> Result<OperatorStanding, RegistryError> {
+        self.asked
+            .lock()
+            .expect("not poisoned")
+            .push(reference_block);
+        Ok(self.standing)
+    }
+}
+
+/// An in-memory stand-in for the task manager's duplicate rule: one task per checkpoint.
+#[derive(Debug, Clone, Default)]
+struct InMemoryTaskManager {
+    tasks: Arc<Mutex<BTreeMap<u64, u32>>>,
+    next_index: Arc<Mutex<u32>>,
+    calls: Arc<Mutex<Vec<u64>>>,
+}
+
+impl InMemoryTaskManager {
+    /// What a settlement reorg does to the contract's state: the checkpoint's task is gone.
+    fn forget(&self, checkpoint: u64) {
+        self.tasks.lock().expect("not poisoned").remove(&checkpoint);
+    }
+
+    fn calls(&self) -> Vec<u64> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
+}
+
+impl TaskCreator for InMemoryTaskManager {
+    async fn create_task(
+        &self,
+        _chain_id: u64,
+        block_number: u64,
+        _quorum_threshold_percentage: u32,
+        _quorum_numbers: Bytes,
+    ) -> Result<CreateOutcome, CreateError> {
+        self.calls.lock().expect("not poisoned").push(block_number);
+        let mut tasks = self.tasks.lock().expect("not poisoned");
+        if let Some(task_index) = tasks.get(&block_number) {
+            return Ok(CreateOutcome::AlreadyTasked {
+                task_index: *task_index,
+            });
+        }
+        let mut next = self.next_index.lock().expect("not poisoned");
+        let task_index = *next;
+        *next += 1;
+        tasks.insert(block_number, task_index);
+        Ok(CreateOutcome::Created { task_index })
+    }
+}
+
+struct Harness {
+    handle: TestExExHandle,
+    events: mpsc::Receiver<AvsEvent>,
+    exex: JoinHandle<Result<(), AvsError>>,
+    metrics: AvsMetrics,
+}
+
+struct Setup {
+    config: AvsConfig,
+    store: SlashingProtectionStore,
+    registry: FixedRegistry,
+    generator: Option<InMemoryTaskManager>,
+    attested: AttestedChain,
+    events_capacity: usize,
+}
+
+impl Setup {
+    async fn new(config: AvsConfig, store_path: &std::path::Path) -> Self {
+        let attested = AttestedChain::new(config.attested_chain_id, 64);
+        Self {
+            config,
+            store: SlashingProtectionStore::open(store_path)
+                .await
+                .expect("open store"),
+            registry: FixedRegistry::new(OperatorStanding::Active),
+            generator: None,
+            attested,
+            events_capacity: 64,
+        }
+    }
+
+    fn start(self) -> Harness {
+        let (ctx, handle) = test_exex_context();
+        let (events_tx, events) = mpsc::channel(self.events_capacity);
+        let metrics = AvsMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let deps = AvsDeps {
+            config: self.config,
+            bls_key: operator_key(),
+            store: self.store,
+            registry: self.registry,
+            generator: self.generator,
+            attested: self.attested,
+            events: events_tx,
+            metrics: metrics.clone(),
+        };
+        Harness {
+            handle,
+            events,
+            exex: tokio::spawn(avs_exex(ctx, deps)),
+            metrics,
+        }
+    }
+}
+
+impl Harness {
+    async fn next(&mut self) -> AvsEvent {
+        tokio::time::timeout(WAIT, self.events.recv())
+            .await
+            .expect("an AVS event within the timeout")
+            .expect("the AVS ExEx is running")
+    }
+
+    async fn finished(&mut self) -> u64 {
+        match self
+            .handle
+            .next_event(WAIT)
+            .await
+            .expect("a FinishedHeight")
+        {
+            ExExEvent::FinishedHeight(height) => height.number,
+        }
+    }
+
+    fn assert_no_avs_event(&mut self) {
+        if let Ok(event) = self.events.try_recv() {
+            panic!("unexpected AVS event {event:?}");
+        }
+    }
+}
+
+fn task(block_number: u64, created: u32) -> Task {
+    Task {
+        chainId: TEST_CHAIN_ID,
+        blockNumber: block_number,
+        taskCreatedBlock: created,
+        quorumThresholdPercentage: 67,
+        quorumNumbers: Bytes::from(vec![0]),
+    }
+}
+
+fn created_log(task_index: u32, task: Task) -> Log {
+    Log {
+        address: TASK_MANAGER,
+        data: NewTaskCreated {
+            taskIndex: task_index,
+            task,
+        }
+        .encode_log_data(),
+    }
+}
+
+fn responded_log(task_index: u32) -> Log {
+    let event = TaskResponded {
+        taskIndex: task_index,
+        taskResponse: TaskResponse {
+            referenceTaskIndex: task_index,
+            blockHash: B256::repeat_byte(1),
+            stateRoot: B256::repeat_byte(2),
+            receiptsRoot: B256::repeat_byte(3),
+        },
+        taskResponseMetadata: TaskResponseMetadata {
+            taskRespondedBlock: 9,
+            hashOfNonSigners: B256::ZERO,
+        },
+    };
+    Log {
+        address: TASK_MANAGER,
+        data: event.encode_log_data(),
+    }
+}
+
+/// The next block of `builder`, its one transaction's receipt carrying `logs`.
+fn block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
+    let mut block = builder.block(&[TxSpec::transfer()]);
+    let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
+        unreachable!("the builder makes EIP-1559 receipts")
+    };
+    receipt.receipt.logs = logs;
+    block
+}
+
+fn chain(blocks: &[BlockWithReceipts]) -> Chain {
+    Chain::new(blocks.to_vec()).expect("consecutive blocks")
+}
+
+fn expected_response(task_index: u32, target: &BlockWithReceipts) -> TaskResponse {
+    TaskResponse {
+        referenceTaskIndex: task_index,
+        blockHash: target.hash,
+        stateRoot: target.header().state_root,
+        receiptsRoot: target.header().receipts_root,
+    }
+}
+
+fn expect_signed(event: AvsEvent, response: &TaskResponse) -> avs_bls::Signature {
+    let AvsEvent::Signed(signed) = event else {
+        panic!("expected Signed, got {event:?}")
+    };
+    assert_eq!(&signed.response, response);
+    assert_eq!(signed.task_index, response.referenceTaskIndex);
+    assert_eq!(
+        signed.operator_id,
+        operator_key().public_key().operator_id()
+    );
+    assert!(
+        operator_key()
+            .public_key_g2()
+            .verify(response.digest(), &signed.signature),
+        "the signature verifies against the operator's key"
+    );
+    signed.signature
+}
+
+/// Blocks 1..=5 of a settlement (= attested) chain whose block 4 creates task 0 for block 2.
+fn five_blocks_with_task(builder: &mut ChainBuilder) -> Vec<BlockWithReceipts> {
+    let mut blocks: Vec<_> = (0..3).map(|_| block(builder, vec![])).collect();
+    blocks.push(block(builder, vec![created_log(0, task(2, 4))]));
+    blocks.push(block(builder, vec![]));
+    blocks
+}
+
+#[tokio::test]
+async fn commit_signs_each_task_once_and_reports_responses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = Setup::new(config(2), &dir.path().join("sp.jsonl")).await;
+    let registry = setup.registry.clone();
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskCreated {
+            task_index: 0,
+            task: task(2, 4)
+        }
+    );
+    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    assert_eq!(h.finished().await, 3, "tip 5 minus retention 2");
+    assert_eq!(
+        *registry.asked.lock().expect("not poisoned"),
+        vec![4],
+        "standing at taskCreatedBlock"
+    );
+
+    let next = block(&mut builder, vec![responded_log(0)]);
+    h.handle
+        .send_notification_chain_committed(chain(&[next]))
+        .await
+        .expect("send");
+    assert_eq!(h.next().await, AvsEvent::TaskResponded { task_index: 0 });
+    assert_eq!(h.finished().await, 4);
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.tasks_seen.get(), 1);
+    assert_eq!(h.metrics.responses_signed.get(), 1);
+    assert_eq!(h.metrics.signing_latency_seconds.get_sample_count(), 1);
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn reorg_drops_the_task_and_refuses_a_different_response_for_its_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    assert_eq!(h.finished().await, 3);
+
+    // Blocks 2..=5 are replaced; the new branch re-creates task 0 for the *new* block 2 and
+    // task 1 for block 1 (unchanged by the reorg).
+    builder.fork_from(&blocks[0]);
+    let new = vec![
+        block(&mut builder, vec![]),
+        block(&mut builder, vec![]),
+        block(
+            &mut builder,
+            vec![created_log(0, task(2, 4)), created_log(1, task(1, 4))],
+        ),
+        block(&mut builder, vec![]),
+    ];
+    h.handle
+        .send_notification_chain_reorged(chain(&blocks[1..]), chain(&new))
+        .await
+        .expect("send");
+    assert_eq!(h.next().await, AvsEvent::TaskReverted { task_index: 0 });
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 1, .. }
+    ));
+    // Task 0 is refused (its index was signed for the old block 2); task 1 is signed.
+    expect_signed(h.next().await, &expected_response(1, &blocks[0]));
+    assert_eq!(h.metrics.slashing_protection_refusals.get(), 1);
+    assert_eq!(h.metrics.responses_signed.get(), 2);
+    h.exex.abort();
+}
+
+/// Two-chain mode: the attested chain is fed by its own ExEx on a second (test) host.
+struct TwoChains {
+    h: Harness,
+    attested: TestExExHandle,
+    attested_exex: JoinHandle<eyre::Result<()>>,
+}
+
+const ATTESTED_CHAIN_ID: u64 = 10_001;
+
+async fn two_chains(dir: &std::path::Path) -> TwoChains {
+    let mut config = config(2);
+    config.attested_chain_id = ATTESTED_CHAIN_ID;
+    let setup = Setup::new(config, &dir.join("sp.jsonl")).await;
+    let (attested_ctx, attested) = test_exex_context();
+    let attested_exex = tokio::spawn(attested_chain_exex(attested_ctx, setup.attested.clone(), 2));
+    TwoChains {
+        h: setup.start(),
+        attested,
+        attested_exex,
+    }
+}
+
+fn attested_task(block_number: u64, created: u32) -> Task {
+    Task {
+        chainId: ATTESTED_CHAIN_ID,
+        ..task(block_number, created)
+    }
+}
+
+#[tokio::test]
+async fn two_chains_withdraw_on_target_reorg_resend_same_and_refuse_different() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let TwoChains {
+        mut h,
+        mut attested,
+        attested_exex,
+    } = two_chains(dir.path()).await;
+    let mut a = ChainBuilder::new(100);
+    let original: Vec<_> = (0..3).map(|_| block(&mut a, vec![])).collect(); // 101..=103
+    attested
+        .send_notification_chain_committed(chain(&original))
+        .await
+        .expect("send");
+    attested
+        .next_event(WAIT)
+        .await
+        .expect("attested view applied");
+
+    let mut s = ChainBuilder::new(0);
+    let settlement = vec![block(&mut s, vec![created_log(0, attested_task(102, 1))])];
+    h.handle
+        .send_notification_chain_committed(chain(&settlement))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    let response = expected_response(0, &original[1]);
+    let signature = expect_signed(h.next().await, &response);
+
+    // The target is reverted: withdrawn. Then the very same blocks come back: same signature.
+    attested
+        .send_notification_chain_reverted(chain(&original[1..]))
+        .await
+        .expect("send");
+    assert_eq!(
+        h.next().await,
+        AvsEvent::ResponseWithdrawn { task_index: 0 }
+    );
+    attested
+        .send_notification_chain_committed(chain(&original[1..]))
+        .await
+        .expect("send");
+    assert_eq!(
+        expect_signed(h.next().await, &response),
+        signature,
+        "re-sent unchanged"
+    );
+    assert_eq!(
+        h.metrics.responses_signed.get(),
+        1,
+        "a re-send is not a new signature"
+    );
+
+    // A reorg replaces the target with a different block: withdrawn, and refused for good.
+    a.fork_from(&original[0]);
+    let fork: Vec<_> = (0..3).map(|_| block(&mut a, vec![])).collect(); // 102'..=104'
+    attested
+        .send_notification_chain_reorged(chain(&original[1..]), chain(&fork))
+        .await
+        .expect("send");
+    assert_eq!(
+        h.next().await,
+        AvsEvent::ResponseWithdrawn { task_index: 0 }
+    );
+    // A second task (for block 101, untouched) is answered after task 0 was re-checked, so its
+    // signature proves nothing else was sent for task 0.
+    let settlement = vec![block(&mut s, vec![created_log(1, attested_task(101, 2))])];
+    h.handle
+        .send_notification_chain_committed(chain(&settlement))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 1, .. }
+    ));
+    expect_signed(h.next().await, &expected_response(1, &original[0]));
+    assert_eq!(h.metrics.slashing_protection_refusals.get(), 1);
+    assert_eq!(h.metrics.responses_withdrawn.get(), 2);
+    h.assert_no_avs_event();
+    h.exex.abort();
+    attested_exex.abort();
+}
+
+#[tokio::test]
+async fn two_chains_wait_for_a_target_that_is_not_there_yet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let TwoChains {
+        mut h,
+        attested,
+        attested_exex,
+    } = two_chains(dir.path()).await;
+    let mut s = ChainBuilder::new(0);
+    let settlement = vec![block(&mut s, vec![created_log(0, attested_task(3, 1))])];
+    h.handle
+        .send_notification_chain_committed(chain(&settlement))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    h.assert_no_avs_event();
+
+    let blocks = ChainBuilder::new(0).chain(4, &[]);
+    let target = blocks.blocks()[2].clone();
+    attested
+        .send_notification_chain_committed(blocks)
+        .await
+        .expect("send");
+    expect_signed(h.next().await, &expected_response(0, &target));
+    h.exex.abort();
+    attested_exex.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_target_times_out_and_unblocks_finished_height() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(1);
+    config.target_wait = Duration::from_secs(30);
+    let mut h = Setup::new(config, &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    // Task 0 targets block 50 of the same chain, which does not exist yet.
+    let blocks = vec![
+        block(&mut builder, vec![]),
+        block(&mut builder, vec![created_log(0, task(50, 2))]),
+    ];
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    assert_eq!(
+        h.finished().await,
+        1,
+        "held below the open task's creation block"
+    );
+
+    // Paused time jumps to the deadline once everything idles; the next block is then free to
+    // finish past the abandoned task.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let next = vec![block(&mut builder, vec![]), block(&mut builder, vec![])];
+    h.handle
+        .send_notification_chain_committed(chain(&next))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 3);
+    assert_eq!(h.metrics.target_timeouts.get(), 1);
+    h.assert_no_avs_event();
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn an_operator_without_standing_does_not_sign() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut setup = Setup::new(config(2), &dir.path().join("sp.jsonl")).await;
+    setup.registry = FixedRegistry::new(OperatorStanding::NotRegistered);
+    let mut h = setup.start();
+    let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    assert_eq!(h.finished().await, 3);
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.tasks_not_eligible.get(), 1);
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn fault_mode_signs_a_wrong_state_root() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(2);
+    config.fault_mode = FaultMode::SignWrongStateRoot;
+    let mut h = Setup::new(config, &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    let mut wrong = expected_response(0, &blocks[1]);
+    wrong.stateRoot = !wrong.stateRoot;
+    expect_signed(h.next().await, &wrong);
+    h.exex.abort();
+}
+
+/// The process "dies" after the record is fsynced but before `Signed` leaves: the events channel
+/// is full, so the ExEx is parked in the send when it is aborted. A fresh ExEx on the same store
+/// file, given the same blocks again (no `FinishedHeight` was reported), re-sends the recorded
+/// signature; one given a reorged target refuses.
+#[tokio::test]
+async fn restart_between_persisting_and_sending_resends_the_same_signature() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sp.jsonl");
+    let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
+    let key = TaskKey {
+        chain_id: TEST_CHAIN_ID,
+        task_manager: TASK_MANAGER,
+        task_index: 0,
+    };
+
+    let mut setup = Setup::new(config(2), &path).await;
+    setup.events_capacity = 1;
+    let store = setup.store.clone();
+    let mut first = setup.start();
+    first
+        .handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    // Not reading the events: TaskCreated fills the channel, so Signed cannot be sent. Wait
+    // (bounded) until the record is durable, then kill the ExEx.
+    tokio::time::timeout(WAIT, async {
+        while store.get(&key).is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the signature is recorded within the timeout");
+    first.exex.abort();
+    assert!(first.exex.await.expect_err("aborted").is_cancelled());
+    assert!(matches!(
+        first.events.recv().await,
+        Some(AvsEvent::TaskCreated { .. })
+    ));
+    assert_eq!(
+        first.events.recv().await,
+        None,
+        "Signed never left the process"
+    );
+    first.handle.assert_events_empty();
+    let (digest, recorded) = store.get(&key).expect("recorded");
+    drop(store);
+
+    // Restart: same blocks re-delivered, same signature sent.
+    let mut second = Setup::new(config(2), &path).await.start();
+    second
+        .handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(second.next().await, AvsEvent::TaskCreated { .. }));
+    let response = expected_response(0, &blocks[1]);
+    assert_eq!(response.digest(), digest);
+    assert_eq!(expect_signed(second.next().await, &response), recorded);
+    assert_eq!(
+        second.metrics.responses_signed.get(),
+        0,
+        "re-sent, not signed anew"
+    );
+    second.exex.abort();
+
+    // Restart after a reorg replaced the target while the node was down: refused.
+    let mut builder = ChainBuilder::new(0);
+    builder.fork_from(&blocks[0]);
+    let mut fork = vec![blocks[0].clone()];
+    fork.extend((0..2).map(|_| block(&mut builder, vec![])));
+    fork.push(block(&mut builder, vec![created_log(0, task(2, 4))]));
+    let mut third = Setup::new(config(2), &path).await.start();
+    third
+        .handle
+        .send_notification_chain_committed(chain(&fork))
+        .await
+        .expect("send");
+    assert!(matches!(third.next().await, AvsEvent::TaskCreated { .. }));
+    assert_eq!(
+        third.finished().await,
+        2,
+        "tip 4 minus retention 2: a refused task is closed"
+    );
+    third.assert_no_avs_event();
+    assert_eq!(third.metrics.slashing_protection_refusals.get(), 1);
+    third.exex.abort();
+}
+
+fn generator_config() -> GeneratorConfig {
+    GeneratorConfig {
+        interval: 5,
+        confirmations: 2,
+        quorum_threshold_percentage: 67,
+        quorum_numbers: Bytes::from(vec![0]),
+        tx_timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reorg() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(3);
+    config.generator = Some(generator_config());
+    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
+    let contract = InMemoryTaskManager::default();
+    setup.generator = Some(contract.clone());
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+
+    // Blocks 1..=6: checkpoint 5 has only one confirmation.
+    let first: Vec<_> = (0..6).map(|_| block(&mut builder, vec![])).collect();
+    h.handle
+        .send_notification_chain_committed(chain(&first))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 3);
+    assert_eq!(contract.calls(), Vec::<u64>::new());
+
+    // Block 7 confirms checkpoint 5; its creation shows up in block 8.
+    let seven = block(&mut builder, vec![]);
+    h.handle
+        .send_notification_chain_committed(chain(std::slice::from_ref(&seven)))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 4);
+    assert_eq!(contract.calls(), vec![5]);
+    assert_eq!(h.metrics.tasks_created.get(), 1);
+    let eight = block(&mut builder, vec![created_log(0, task(5, 8))]);
+    h.handle
+        .send_notification_chain_committed(chain(std::slice::from_ref(&eight)))
+        .await
+        .expect("send");
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    assert!(matches!(h.next().await, AvsEvent::Signed(_)));
+    assert_eq!(h.finished().await, 5);
+    assert_eq!(
+        contract.calls(),
+        vec![5],
+        "a created checkpoint is not created again"
+    );
+
+    // Block 8 (with the creation) is reorged out: the contract forgets the task, the generator
+    // creates it again.
+    contract.forget(5);
+    builder.fork_from(&seven);
+    let replacement = block(&mut builder, vec![]);
+    h.handle
+        .send_notification_chain_reorged(chain(&[eight]), chain(&[replacement]))
+        .await
+        .expect("send");
+    assert_eq!(h.next().await, AvsEvent::TaskReverted { task_index: 0 });
+    tokio::time::timeout(WAIT, async {
+        while contract.calls().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the checkpoint is created again");
+    assert_eq!(contract.calls(), vec![5, 5]);
+    assert_eq!(h.metrics.tasks_created.get(), 2);
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn a_restarted_generator_treats_existing_tasks_as_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let contract = InMemoryTaskManager::default();
+    let blocks = ChainBuilder::new(0).chain(13, &[TxSpec::transfer()]);
+    for run in 0..2 {
+        let mut config = config(3);
+        config.generator = Some(generator_config());
+        let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
+        setup.generator = Some(contract.clone());
+        let mut h = setup.start();
+        h.handle
+            .send_notification_chain_committed(blocks.clone())
+            .await
+            .expect("send");
+        assert_eq!(h.finished().await, 10);
+        assert_eq!(h.metrics.tasks_created.get(), if run == 0 { 2 } else { 0 });
+        h.exex.abort();
+    }
+    assert_eq!(
+        contract.calls(),
+        vec![5, 10, 5, 10],
+        "the restart asked, the contract refused"
+    );
+    assert_eq!(contract.tasks.lock().expect("not poisoned").len(), 2);
+}
