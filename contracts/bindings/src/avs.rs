@@ -155,6 +155,19 @@ mod tests {
     }
 
     #[test]
+    fn protocol_events_have_the_agreed_signatures() {
+        use alloy::sol_types::SolEvent;
+        assert_eq!(
+            AvsTaskManager::NewTaskCreated::SIGNATURE,
+            "NewTaskCreated(uint32,(uint64,uint64,uint32,uint32,bytes))"
+        );
+        assert_eq!(
+            AvsTaskManager::TaskResponded::SIGNATURE,
+            "TaskResponded(uint32,(uint32,bytes32,bytes32,bytes32),(uint32,bytes32))"
+        );
+    }
+
+    #[test]
     fn point_conversions_round_trip() {
         let g1 = (U256::from(3), U256::from(4));
         assert_eq!(<(U256, U256)>::from(BN254::G1Point::from(g1)), g1);
