@@ -5,6 +5,9 @@
 //! `cargo bench -p avs-exex --bench ingest` (env `INGEST_BLOCKS`, `INGEST_TXS_PER_BLOCK` override
 //! the defaults 2000 and 5).
 
+// A harness reports on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -162,10 +165,10 @@ async fn collect(
         ctx.events
             .send(ExExEvent::FinishedHeight(chain.tip().num_hash()))
             .await?;
-        if chain.tip().number() >= head {
-            if let Some(done) = done.take() {
-                let _ = done.send(());
-            }
+        if chain.tip().number() >= head
+            && let Some(done) = done.take()
+        {
+            let _ = done.send(());
         }
     }
     Ok(())

@@ -356,3 +356,37 @@ async fn confirmations_hold_back_and_a_reorg_deeper_than_the_window_stops_the_ho
         "no partial reorg was delivered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_exex_slows_the_host() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(20), None).await.expect("mine");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.batch_size = 1;
+    config.channel_capacity = 1;
+    let (gate, mut host) = RunningHost::start_gated(config);
+    let first = collect_until(&mut host.notifications, 0, WAIT).await;
+    assert_eq!(first.len(), 1);
+    // The ExEx holds the first notification and reads nothing more. A negative claim needs a
+    // window of time: give the host half a second to run ahead if it wrongly could.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let head = host.metric("avs_host_head_block");
+    // Block 0 is held by the ExEx, block 1 sits in the channel (capacity 1), block 2 is waiting
+    // to be sent: the host can be at most there.
+    assert!(
+        head <= 2.0,
+        "the host ran ahead of a stalled ExEx to block {head}"
+    );
+    drop(gate);
+    let rest = collect_until(&mut host.notifications, 20, WAIT).await;
+    let delivered: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .flat_map(support::committed)
+        .collect();
+    assert_eq!(delivered, node_hashes(&provider, 0, 20).await);
+    host.stop().await.expect("clean stop");
+}

@@ -41,6 +41,8 @@ pub struct HostConfig {
     pub fetch_concurrency: usize,
     /// Polling period (and the head re-check period while subscribed).
     pub poll_interval: Duration,
+    /// Bound on each JSON-RPC request.
+    pub request_timeout: Duration,
     /// First retry delay after an error; doubles up to [`HostConfig::retry_max`].
     pub retry_initial: Duration,
     /// Longest retry delay.
@@ -55,7 +57,7 @@ pub struct HostConfig {
 
 impl HostConfig {
     /// A configuration with defaults: follow `latest`, window 64, batches of 100 blocks,
-    /// 8 concurrent fetches, 1 s polling, retries from 100 ms to 5 s, 5 invalid blocks tolerated.
+    /// 8 concurrent fetches, 1 s polling, 10 s request timeout, retries from 100 ms to 5 s, 5 invalid blocks tolerated.
     pub fn new(http_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             http_url: http_url.into(),
@@ -67,6 +69,7 @@ impl HostConfig {
             batch_size: 100,
             fetch_concurrency: 8,
             poll_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             max_consecutive_invalid: 5,

@@ -1,6 +1,9 @@
 //! Fetching one block with its receipts from the node, and verifying it before it goes anywhere.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use alloy::{
     consensus::ReceiptEnvelope,
@@ -25,6 +28,9 @@ pub enum FetchError {
     /// Transport or JSON-RPC failure (node down, timeout, bad response shape).
     #[error("RPC error: {0}")]
     Rpc(#[from] TransportError),
+    /// The node did not answer in time.
+    #[error("the node did not answer within {0:?}")]
+    Timeout(Duration),
     /// The node does not (yet, or any longer) have the block.
     #[error("the node has no block {0}")]
     Missing(BlockNumberOrTag),
@@ -52,24 +58,36 @@ impl FetchError {
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     provider: DynProvider,
+    /// Bound on every request: a hung connection must not stall the host forever.
+    timeout: Duration,
     /// Cleared after the node reports `eth_getBlockReceipts` missing; then receipts are
     /// fetched one transaction at a time.
     block_receipts: AtomicBool,
 }
 
 impl Fetcher {
-    pub(crate) const fn new(provider: DynProvider) -> Self {
+    pub(crate) const fn new(provider: DynProvider, timeout: Duration) -> Self {
         Self {
             provider,
+            timeout,
             block_receipts: AtomicBool::new(true),
         }
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, TransportError>>,
+    ) -> Result<T, FetchError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| FetchError::Timeout(self.timeout))?
+            .map_err(Into::into)
     }
 
     /// Number and hash of the block at `tag` (a number, `latest`, `finalized`, ...).
     pub(crate) async fn num_hash(&self, tag: BlockNumberOrTag) -> Result<BlockNumHash, FetchError> {
         let block = self
-            .provider
-            .get_block_by_number(tag)
+            .bounded(self.provider.get_block_by_number(tag).into_future())
             .await?
             .ok_or(FetchError::Missing(tag))?;
         Ok(BlockNumHash {
@@ -82,9 +100,7 @@ impl Fetcher {
     pub(crate) async fn block(&self, number: BlockNumber) -> Result<BlockWithReceipts, FetchError> {
         let tag = BlockNumberOrTag::Number(number);
         let block: Block = self
-            .provider
-            .get_block_by_number(tag)
-            .full()
+            .bounded(self.provider.get_block_by_number(tag).full().into_future())
             .await?
             .ok_or(FetchError::Missing(tag))?;
         let hash = block.header.hash;
@@ -112,7 +128,14 @@ impl Fetcher {
     ) -> Result<Vec<ReceiptEnvelope>, FetchError> {
         let missing = || FetchError::Missing(BlockNumberOrTag::Number(number));
         let rpc_receipts: Vec<TransactionReceipt> = if self.block_receipts.load(Ordering::Relaxed) {
-            match self.provider.get_block_receipts(BlockId::hash(hash)).await {
+            let call = self
+                .provider
+                .get_block_receipts(BlockId::hash(hash))
+                .into_future();
+            match tokio::time::timeout(self.timeout, call)
+                .await
+                .map_err(|_| FetchError::Timeout(self.timeout))?
+            {
                 Ok(receipts) => receipts.ok_or_else(missing)?,
                 Err(err)
                     if err
@@ -152,12 +175,8 @@ impl Fetcher {
     ) -> Result<Vec<TransactionReceipt>, FetchError> {
         let mut receipts = Vec::with_capacity(tx_hashes.len());
         for tx in tx_hashes {
-            receipts.push(
-                self.provider
-                    .get_transaction_receipt(*tx)
-                    .await?
-                    .ok_or_else(&missing)?,
-            );
+            let call = self.provider.get_transaction_receipt(*tx).into_future();
+            receipts.push(self.bounded(call).await?.ok_or_else(&missing)?);
         }
         Ok(receipts)
     }

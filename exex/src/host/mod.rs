@@ -134,6 +134,9 @@ pub enum HostError {
     },
 }
 
+/// How long a stopping host waits for its ExExes to drain their notifications.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 type Launch = Box<dyn FnOnce(ExExContext) -> BoxFuture<'static, eyre::Result<()>> + Send>;
 
 /// The host (see the module docs). Install ExExes, then [`Host::run`].
@@ -271,7 +274,7 @@ impl Host {
             canonical = Canonical::new(config.reorg_window, Some(lowest));
         }
         let mut follower = Follower {
-            fetcher: Fetcher::new(provider),
+            fetcher: Fetcher::new(provider, config.request_timeout),
             canonical,
             wal,
             sinks,
@@ -303,10 +306,17 @@ impl Host {
         // drop and the event recorders finish after storing the last heights.
         drop(follower);
         info!("host stopping: waiting for ExExes to finish");
-        while let Some(joined) = tasks.join_next().await {
-            if let Err(err) = flatten(joined, "exex") {
-                warn!(%err, "ExEx task failed during shutdown");
+        let drain = async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Err(err) = flatten(joined, "exex") {
+                    warn!(%err, "ExEx task failed during shutdown");
+                }
             }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            // An ExEx that ignores the end of its stream must not keep the process alive; what
+            // it did not finish is replayed from the WAL next time.
+            warn!(grace = ?SHUTDOWN_GRACE, "ExExes did not finish in time; aborting them");
         }
         outcome
     }
@@ -822,5 +832,73 @@ impl Follower {
             info!(exex = %self.sinks[index].id, records = records - replay_from, "replayed WAL");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_utils::{ChainBuilder, TxSpec};
+
+    fn sink(head: Option<BlockNumHash>) -> Sink {
+        Sink {
+            id: "t".into(),
+            tx: mpsc::channel(1).0,
+            head,
+        }
+    }
+
+    #[test]
+    fn an_exex_sees_only_blocks_above_its_head_until_a_reorg_reaches_below_it() {
+        let mut builder = ChainBuilder::new(0);
+        let chain = builder.chain(6, &[TxSpec::transfer()]);
+        let head = chain.block_by_number(4).expect("4").num_hash();
+        let mut sink = sink(Some(head));
+        let commit = ExExNotification::ChainCommitted {
+            new: Arc::new(chain.clone()),
+        };
+
+        let seen = sink
+            .view(&commit)
+            .and_then(|n| n.committed_chain())
+            .expect("blocks 5-6");
+        assert_eq!(seen.range(), 5..=6);
+        let below = ExExNotification::ChainCommitted {
+            new: Arc::new(Chain::new(chain.blocks()[..4].to_vec()).expect("1-4")),
+        };
+        assert_eq!(sink.view(&below), None, "blocks 1-4 were finished before");
+
+        // A reorg from block 3 reverts finished blocks: it is delivered whole, and the ExEx now
+        // needs every block of the new branch.
+        let fork = chain.block_by_number(2).expect("2").clone();
+        let new = builder.fork_from(&fork).chain(2, &[]);
+        let old = Chain::new(chain.blocks()[2..].to_vec()).expect("3-6");
+        let reorg = ExExNotification::ChainReorged {
+            old: Arc::new(old),
+            new: Arc::new(new),
+        };
+        assert_eq!(sink.view(&reorg), Some(reorg.clone()));
+        let next = ExExNotification::ChainCommitted {
+            new: Arc::new(builder.chain(1, &[])),
+        };
+        assert_eq!(sink.view(&next), Some(next.clone()));
+        assert_eq!(sink.head, None);
+
+        assert_eq!(self::sink(None).view(&commit), Some(commit));
+    }
+
+    #[test]
+    fn config_rejects_zero_values() {
+        let mut config = HostConfig::new("http://127.0.0.1:1", "unused");
+        assert_eq!(config.validate(), Ok(()));
+        config.batch_size = 0;
+        assert_eq!(
+            config.validate(),
+            Err("batch_size must be at least 1".to_owned())
+        );
+        config.batch_size = 1;
+        config.reorg_window = 0;
+        let err = Host::new(config, &prometheus::Registry::new()).expect_err("invalid");
+        assert!(err.to_string().contains("reorg_window"), "{err}");
     }
 }

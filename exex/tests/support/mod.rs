@@ -74,6 +74,37 @@ impl RunningHost {
         let mut host = Host::new(config, &registry).expect("valid config");
         let (forward, notifications) = mpsc::unbounded_channel();
         host.install_exex("recorder", move |ctx| recorder(ctx, forward, finish_limit));
+        Self::spawn(host, registry, notifications)
+    }
+
+    /// A host whose ExEx, after forwarding its first notification, reads nothing more until
+    /// the returned gate is dropped.
+    pub(crate) fn start_gated(config: HostConfig) -> (oneshot::Sender<()>, Self) {
+        let registry = prometheus::Registry::new();
+        let mut host = Host::new(config, &registry).expect("valid config");
+        let (forward, notifications) = mpsc::unbounded_channel();
+        let (gate, gate_rx) = oneshot::channel::<()>();
+        host.install_exex("gated", move |mut ctx: ExExContext| async move {
+            let first = ctx
+                .notifications
+                .try_next()
+                .await?
+                .expect("a first notification");
+            forward.send(first)?;
+            let _ = gate_rx.await;
+            while let Some(notification) = ctx.notifications.try_next().await? {
+                forward.send(notification)?;
+            }
+            Ok(())
+        });
+        (gate, Self::spawn(host, registry, notifications))
+    }
+
+    fn spawn(
+        host: Host,
+        registry: prometheus::Registry,
+        notifications: mpsc::UnboundedReceiver<ExExNotification>,
+    ) -> Self {
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(host.run(async move {
             let _ = stop.await;
