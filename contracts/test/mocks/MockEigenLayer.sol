@@ -171,11 +171,13 @@ contract MockBLSApkRegistry is IBLSApkRegistry {
         bytes24 apkHash;
         uint32 updateBlockNumber;
         uint32 nextUpdateBlockNumber;
-        BN254.G1Point apk; // kept for tests; the real registry only stores the hash
     }
 
     address public immutable coordinator;
+    // One slot per entry, like the real registry, so reads cost what they cost there.
     mapping(uint8 => ApkUpdate[]) internal _history;
+    /// @dev The full APK of each history entry, kept for tests (the real registry only stores hashes).
+    mapping(uint8 => BN254.G1Point[]) internal _historyApks;
     mapping(uint8 => BN254.G1Point) internal _apk;
 
     constructor(address coordinator_) {
@@ -188,7 +190,8 @@ contract MockBLSApkRegistry is IBLSApkRegistry {
     }
 
     function initializeQuorum(uint8 quorum) external onlyCoordinator {
-        _history[quorum].push(ApkUpdate(bytes24(0), uint32(block.number), 0, BN254.G1Point(0, 0)));
+        _history[quorum].push(ApkUpdate(bytes24(0), uint32(block.number), 0));
+        _historyApks[quorum].push(BN254.G1Point(0, 0));
     }
 
     function update(uint8 quorum, BN254.G1Point memory delta) external onlyCoordinator {
@@ -199,10 +202,11 @@ contract MockBLSApkRegistry is IBLSApkRegistry {
         ApkUpdate storage last = h[h.length - 1];
         if (last.updateBlockNumber == block.number) {
             last.apkHash = hash;
-            last.apk = apk;
+            _historyApks[quorum][h.length - 1] = apk;
         } else {
             last.nextUpdateBlockNumber = uint32(block.number);
-            h.push(ApkUpdate(hash, uint32(block.number), 0, apk));
+            h.push(ApkUpdate(hash, uint32(block.number), 0));
+            _historyApks[quorum].push(apk);
         }
     }
 
@@ -228,7 +232,9 @@ contract MockBLSApkRegistry is IBLSApkRegistry {
     function apkAt(uint8 quorum, uint32 blockNumber) external view returns (uint32, BN254.G1Point memory) {
         ApkUpdate[] storage h = _history[quorum];
         for (uint256 i = h.length; i > 0; i--) {
-            if (h[i - 1].updateBlockNumber <= blockNumber) return (uint32(i - 1), h[i - 1].apk);
+            if (h[i - 1].updateBlockNumber <= blockNumber) {
+                return (uint32(i - 1), _historyApks[quorum][i - 1]);
+            }
         }
         revert("MockBLSApkRegistry: no apk at block");
     }
