@@ -806,3 +806,79 @@ async fn a_restarted_generator_treats_existing_tasks_as_created() {
     );
     assert_eq!(contract.tasks.lock().expect("not poisoned").len(), 2);
 }
+
+/// Set in the child process of [`a_killed_process_resends_the_same_signature_after_restart`]:
+/// the store path it runs with.
+const KILL_CHILD_STORE: &str = "AVS_EXEX_KILL_RESTART_CHILD_STORE";
+
+/// A real kill: this test re-runs itself as a child process whose ExEx records a signature and
+/// then parks sending it (nobody reads its events channel); the parent `SIGKILL`s the child as
+/// soon as the record is on disk, then runs a fresh ExEx on the same store file and blocks, which
+/// re-sends exactly the recorded signature.
+#[tokio::test]
+async fn a_killed_process_resends_the_same_signature_after_restart() {
+    let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
+    if let Some(path) = std::env::var_os(KILL_CHILD_STORE) {
+        let mut setup = Setup::new(config(2), std::path::Path::new(&path)).await;
+        setup.events_capacity = 1;
+        let h = setup.start();
+        h.handle
+            .send_notification_chain_committed(chain(&blocks))
+            .await
+            .expect("send");
+        // Keep the unread receiver alive until killed.
+        std::future::pending::<()>().await;
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sp.jsonl");
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "avs::tests::a_killed_process_resends_the_same_signature_after_restart",
+            "--exact",
+        ])
+        .env(KILL_CHILD_STORE, &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the child test process");
+    tokio::time::timeout(WAIT, async {
+        while !std::fs::read(&path).is_ok_and(|bytes| bytes.ends_with(b"\n")) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the child records its signature within the timeout");
+    child.kill().await.expect("SIGKILL the child");
+
+    let store = SlashingProtectionStore::open(&path)
+        .await
+        .expect("reopen after the kill");
+    let key = TaskKey {
+        chain_id: TEST_CHAIN_ID,
+        task_manager: TASK_MANAGER,
+        task_index: 0,
+    };
+    let (digest, recorded) = store.get(&key).expect("the child's record survived");
+    let response = expected_response(0, &blocks[1]);
+    assert_eq!(digest, response.digest());
+
+    let mut h = Setup::new(config(2), &path).await.start();
+    h.handle
+        .send_notification_chain_committed(chain(&blocks))
+        .await
+        .expect("send");
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    assert_eq!(
+        expect_signed(h.next().await, &response),
+        recorded,
+        "the recorded signature"
+    );
+    assert_eq!(
+        h.metrics.responses_signed.get(),
+        0,
+        "re-sent, never signed anew"
+    );
+    h.exex.abort();
+}
