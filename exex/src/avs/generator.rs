@@ -29,6 +29,8 @@ pub enum CreateOutcome {
     Created {
         /// The new task's index.
         task_index: u32,
+        /// The settlement block the transaction was mined in.
+        block_number: u64,
     },
     /// The checkpoint already has a live task (the contract refused a duplicate).
     AlreadyTasked {
@@ -127,14 +129,26 @@ impl TaskCreator for ContractTaskCreator {
         if !receipt.status() {
             return Err(CreateError::Reverted(tx_hash));
         }
+        let block_number = receipt.block_number.ok_or(CreateError::NoEvent(tx_hash))?;
         receipt
             .decoded_log::<NewTaskCreated>()
             .filter(|log| log.address == *self.contract.address())
             .map(|log| CreateOutcome::Created {
                 task_index: log.data.taskIndex,
+                block_number,
             })
             .ok_or(CreateError::NoEvent(tx_hash))
     }
+}
+
+/// A checkpoint known to have a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tasked {
+    task_index: u32,
+    /// For this node's own creation whose log was not delivered yet: the settlement block its
+    /// transaction was mined in. If the settlement chain passes that block without the log, the
+    /// transaction was reorged out before the host saw it, and the checkpoint needs a task again.
+    unconfirmed_at: Option<u64>,
 }
 
 /// The generator's state: which checkpoints have a (known) task.
@@ -142,8 +156,8 @@ impl TaskCreator for ContractTaskCreator {
 pub struct TaskGenerator<C> {
     config: GeneratorConfig,
     creator: C,
-    /// Checkpoint block → index of its canonical task.
-    tasked: BTreeMap<u64, u32>,
+    /// Checkpoint block → its task.
+    tasked: BTreeMap<u64, Tasked>,
     /// The lowest attested block this run saw: no tasks for history below it.
     floor: Option<u64>,
 }
@@ -161,12 +175,38 @@ impl<C: TaskCreator> TaskGenerator<C> {
 
     /// A `NewTaskCreated` for checkpoint `block_number` became canonical.
     pub(crate) fn on_task_created(&mut self, block_number: u64, task_index: u32) {
-        self.tasked.insert(block_number, task_index);
+        self.tasked.insert(
+            block_number,
+            Tasked {
+                task_index,
+                unconfirmed_at: None,
+            },
+        );
+    }
+
+    /// Every settlement log up to `tip` was seen: this node's own creations mined at or below it
+    /// whose log never arrived are forgotten (and so created again).
+    pub(crate) fn on_settlement_tip(&mut self, tip: u64) {
+        self.tasked.retain(|checkpoint, tasked| {
+            let lost = tasked.unconfirmed_at.is_some_and(|at| at <= tip);
+            if lost {
+                tracing::warn!(
+                    checkpoint,
+                    tasked.task_index,
+                    "own task creation is not canonical"
+                );
+            }
+            !lost
+        });
     }
 
     /// The creation of `task_index` left the canonical chain: its checkpoint needs a task again.
     pub(crate) fn on_task_reverted(&mut self, block_number: u64, task_index: u32) {
-        if self.tasked.get(&block_number) == Some(&task_index) {
+        if self
+            .tasked
+            .get(&block_number)
+            .is_some_and(|tasked| tasked.task_index == task_index)
+        {
             self.tasked.remove(&block_number);
         }
     }
@@ -200,14 +240,32 @@ impl<C: TaskCreator> TaskGenerator<C> {
                 )
                 .await;
             match outcome {
-                Ok(CreateOutcome::Created { task_index }) => {
-                    tracing::info!(checkpoint, task_index, "created checkpoint task");
+                Ok(CreateOutcome::Created {
+                    task_index,
+                    block_number,
+                }) => {
+                    tracing::info!(
+                        checkpoint,
+                        task_index,
+                        block_number,
+                        "created checkpoint task"
+                    );
                     metrics.tasks_created.inc();
-                    self.tasked.insert(checkpoint, task_index);
+                    let tasked = Tasked {
+                        task_index,
+                        unconfirmed_at: Some(block_number),
+                    };
+                    self.tasked.insert(checkpoint, tasked);
                 }
                 Ok(CreateOutcome::AlreadyTasked { task_index }) => {
                     tracing::debug!(checkpoint, task_index, "checkpoint already has a task");
-                    self.tasked.insert(checkpoint, task_index);
+                    self.tasked.insert(
+                        checkpoint,
+                        Tasked {
+                            task_index,
+                            unconfirmed_at: None,
+                        },
+                    );
                 }
                 Err(err) => {
                     metrics.task_creation_failures.inc();

@@ -179,6 +179,9 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
             }
         }
         let tip = committed.tip().number();
+        if let Some(generator) = &mut self.generator {
+            generator.on_settlement_tip(tip);
+        }
         let floor = tip.saturating_sub(self.config.retention_blocks);
         self.settlement = self.settlement.split_off(&floor);
         self.operator.prune(floor);

@@ -84,12 +84,18 @@ struct InMemoryTaskManager {
     tasks: Arc<Mutex<BTreeMap<u64, u32>>>,
     next_index: Arc<Mutex<u32>>,
     calls: Arc<Mutex<Vec<u64>>>,
+    /// The settlement block creations are reported as mined in.
+    mined_in: Arc<Mutex<u64>>,
 }
 
 impl InMemoryTaskManager {
     /// What a settlement reorg does to the contract's state: the checkpoint's task is gone.
     fn forget(&self, checkpoint: u64) {
         self.tasks.lock().expect("not poisoned").remove(&checkpoint);
+    }
+
+    fn mine_next_in(&self, block: u64) {
+        *self.mined_in.lock().expect("not poisoned") = block;
     }
 
     fn calls(&self) -> Vec<u64> {
@@ -116,7 +122,11 @@ impl TaskCreator for InMemoryTaskManager {
         let task_index = *next;
         *next += 1;
         tasks.insert(block_number, task_index);
-        Ok(CreateOutcome::Created { task_index })
+        let block_number = *self.mined_in.lock().expect("not poisoned");
+        Ok(CreateOutcome::Created {
+            task_index,
+            block_number,
+        })
     }
 }
 
@@ -733,6 +743,7 @@ async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reor
     assert_eq!(contract.calls(), Vec::<u64>::new());
 
     // Block 7 confirms checkpoint 5; its creation shows up in block 8.
+    contract.mine_next_in(8);
     let seven = block(&mut builder, vec![]);
     h.handle
         .send_notification_chain_committed(chain(std::slice::from_ref(&seven)))
@@ -784,6 +795,7 @@ async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reor
 async fn a_restarted_generator_treats_existing_tasks_as_created() {
     let dir = tempfile::tempdir().expect("temp dir");
     let contract = InMemoryTaskManager::default();
+    contract.mine_next_in(100);
     let blocks = ChainBuilder::new(0).chain(13, &[TxSpec::transfer()]);
     for run in 0..2 {
         let mut config = config(3);
@@ -880,5 +892,40 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
         0,
         "re-sent, never signed anew"
     );
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(3);
+    config.generator = Some(generator_config());
+    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
+    let contract = InMemoryTaskManager::default();
+    setup.generator = Some(contract.clone());
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+
+    contract.mine_next_in(8);
+    let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
+    h.handle
+        .send_notification_chain_committed(chain(&first))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 4);
+    assert_eq!(contract.calls(), vec![5]);
+
+    // The transaction was mined in block 8 and reorged out before the host delivered it: the
+    // delivered block 8 has no creation log, and the contract has no task.
+    contract.forget(5);
+    contract.mine_next_in(9);
+    let eight = block(&mut builder, vec![]);
+    h.handle
+        .send_notification_chain_committed(chain(&[eight]))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 5);
+    assert_eq!(contract.calls(), vec![5, 5], "created again");
+    assert_eq!(h.metrics.tasks_created.get(), 2);
     h.exex.abort();
 }
