@@ -39,6 +39,10 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
 
     /// @dev Value of a pre-written slot that holds no data yet; never a real hash or root.
     bytes32 private constant UNSET = bytes32(uint256(1));
+    /// @notice Signer positions a challenge freezes in its own transaction; `freezeSigners` does
+    ///      the rest. Bounds the gas of one call: ejecting an operator from the registries costs
+    ///      ~100k+, so freezing thousands at once would not fit in a block.
+    uint256 public constant FREEZE_BATCH = 64;
     /// @notice How many checkpoints below the highest tasked one `latestFinalized` looks at.
     uint256 public constant LATEST_SCAN_LIMIT = 256;
     /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).
@@ -251,11 +255,29 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
 
         ChallengeReason reason = _disprove(taskIndex, task.blockNumber, response, headerRlp);
         bytes32[] memory nonSignerIds =
-            _nonSignerIds(task.taskCreatedBlock, metadata, nonSignerPubkeys, taskIndex);
-        address[] memory signers = _signers(task, nonSignerIds);
+            _nonSignerIds(task.taskCreatedBlock, metadata.hashOfNonSigners, nonSignerPubkeys, taskIndex);
 
         record.status = CheckpointStatus.Invalidated;
+        address[] memory signers = _signers(task, nonSignerIds, 0, FREEZE_BATCH);
         emit TaskChallengedSuccessfully(taskIndex, msg.sender, reason, signers);
+        serviceManager.freezeOperators(signers);
+    }
+
+    /// @inheritdoc IAvsTaskManager
+    function freezeSigners(
+        uint32 taskIndex,
+        Task calldata task,
+        BN254.G1Point[] calldata nonSignerPubkeys,
+        uint256 start,
+        uint256 end
+    ) external {
+        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
+        TaskRecord storage record = _tasks[taskIndex];
+        if (record.status != CheckpointStatus.Invalidated) revert TaskNotInvalidated(taskIndex);
+        bytes32[] memory nonSignerIds =
+            _nonSignerIds(task.taskCreatedBlock, _hashOfNonSigners(record), nonSignerPubkeys, taskIndex);
+        address[] memory signers = _signers(task, nonSignerIds, start, end);
+        emit SignersFrozen(taskIndex, signers);
         serviceManager.freezeOperators(signers);
     }
 
@@ -292,7 +314,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     /// @dev Operator ids of the given non-signer keys, checked against the response's record.
     function _nonSignerIds(
         uint32 taskCreatedBlock,
-        TaskResponseMetadata calldata metadata,
+        bytes32 hashOfNonSigners,
         BN254.G1Point[] calldata pubkeys,
         uint32 taskIndex
     ) private pure returns (bytes32[] memory ids) {
@@ -300,34 +322,32 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         for (uint256 i = 0; i < pubkeys.length; i++) {
             ids[i] = BN254.G1Point(pubkeys[i].X, pubkeys[i].Y).hashG1Point();
         }
-        if (keccak256(abi.encodePacked(taskCreatedBlock, ids)) != metadata.hashOfNonSigners) {
+        if (keccak256(abi.encodePacked(taskCreatedBlock, ids)) != hashOfNonSigners) {
             revert NonSignersMismatch(taskIndex);
         }
     }
 
-    /// @dev Addresses of the operators in the task's quorums at `taskCreatedBlock` that are not
-    ///      non-signers, without duplicates. `nonSignerIds` is strictly ascending: the response
-    ///      was only accepted that way, and its hash is checked.
-    function _signers(Task calldata task, bytes32[] memory nonSignerIds)
+    /// @dev Addresses of the operators at positions [start, end) of the task's quorums' operator
+    ///      lists at `taskCreatedBlock` (concatenated in quorum order) that are not non-signers,
+    ///      without duplicates within the range. `nonSignerIds` is strictly ascending: the
+    ///      response was only accepted that way, and its hash is checked.
+    function _signers(Task calldata task, bytes32[] memory nonSignerIds, uint256 start, uint256 end)
         private
         view
         returns (address[] memory signers)
     {
-        bytes32[][] memory perQuorum = new bytes32[][](task.quorumNumbers.length);
-        uint256 upperBound;
-        for (uint256 i = 0; i < perQuorum.length; i++) {
-            perQuorum[i] = indexRegistry.getOperatorListAtBlockNumber(
+        signers = new address[](end > start ? end - start : 0);
+        bytes32[] memory seen = new bytes32[](signers.length);
+        uint256 count;
+        uint256 position;
+        for (uint256 i = 0; i < task.quorumNumbers.length && position < end; i++) {
+            bytes32[] memory members = indexRegistry.getOperatorListAtBlockNumber(
                 uint8(task.quorumNumbers[i]), task.taskCreatedBlock
             );
-            upperBound += perQuorum[i].length;
-        }
-        bytes32[] memory seen = new bytes32[](upperBound);
-        signers = new address[](upperBound);
-        uint256 count;
-        for (uint256 i = 0; i < perQuorum.length; i++) {
-            for (uint256 j = 0; j < perQuorum[i].length; j++) {
-                bytes32 id = perQuorum[i][j];
-                if (_contains(nonSignerIds, id) || _seen(seen, count, id)) continue;
+            for (uint256 j = 0; j < members.length && position < end; j++) {
+                bytes32 id = members[j];
+                position++;
+                if (position <= start || _contains(nonSignerIds, id) || _seen(seen, count, id)) continue;
                 seen[count] = id;
                 signers[count] = registryCoordinator.getOperatorFromId(id);
                 count++;
@@ -439,16 +459,18 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     /// @dev The response hash rebuilt from the record: storing the roots for the consumer views
     ///      already commits to the response, so no separate hash slot is written.
     function _responseHash(uint32 taskIndex, TaskRecord storage record) private view returns (bytes32) {
-        bytes32 hashOfNonSigners = record.hashOfNonSigners;
-        if (hashOfNonSigners == UNSET) {
-            hashOfNonSigners = keccak256(abi.encodePacked(record.taskCreatedBlock));
-        }
         return keccak256(
             abi.encode(
                 TaskResponse(taskIndex, record.blockHash, record.stateRoot, record.receiptsRoot),
-                TaskResponseMetadata(record.finalizedAt, hashOfNonSigners)
+                TaskResponseMetadata(record.finalizedAt, _hashOfNonSigners(record))
             )
         );
+    }
+
+    /// @dev The response's hashOfNonSigners: stored, or implied when nobody abstained.
+    function _hashOfNonSigners(TaskRecord storage record) private view returns (bytes32 hash) {
+        hash = record.hashOfNonSigners;
+        if (hash == UNSET) hash = keccak256(abi.encodePacked(record.taskCreatedBlock));
     }
 
     /// @notice The task parameters.

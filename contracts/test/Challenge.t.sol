@@ -346,3 +346,53 @@ contract ChallengeTest is AvsFixture {
         h.roots(shortRoot);
     }
 }
+
+contract ChallengeBatchTest is AvsFixture {
+    uint64 internal constant CHECKPOINT = 990;
+
+    function setUp() public {
+        _deployAvs(1);
+        _registerOperators(0, 70, hex"00");
+    }
+
+    function testLargeOperatorSetsAreFrozenInBatches() public {
+        uint256 batch = tm.FREEZE_BATCH();
+        assertEq(batch, 64, "batch size");
+        address[] memory nonSigners = new address[](2);
+        nonSigners[0] = operators[1];
+        nonSigners[1] = operators[66];
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTask(CHECKPOINT, 60, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response =
+            IAvsTaskManager.TaskResponse(index, keccak256("forged"), bytes32(0), bytes32(0));
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), nonSigners);
+
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskNotInvalidated.selector, index));
+        tm.freezeSigners(index, task, params.nonSignerPubkeys, 0, 10);
+
+        tm.respondToTask(task, response, params);
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskNotInvalidated.selector, index));
+        tm.freezeSigners(index, task, params.nonSignerPubkeys, 0, 10);
+
+        IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");
+        // The challenge froze the first 64 list positions (operators 0..63 but the non-signer 1).
+        for (uint256 i = 0; i < 70; i++) {
+            bool expected = i < batch && i != 1;
+            assertTrue(sm.frozen(operators[i]) == expected, "first batch frozen by the challenge");
+        }
+
+        BN254.G1Point[] memory wrong = new BN254.G1Point[](1);
+        wrong[0] = params.nonSignerPubkeys[0];
+        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.NonSignersMismatch.selector, index));
+        tm.freezeSigners(index, task, wrong, batch, 1000);
+
+        tm.freezeSigners(index, task, params.nonSignerPubkeys, batch, 1000);
+        for (uint256 i = 0; i < 70; i++) {
+            assertTrue(sm.frozen(operators[i]) == (i != 1 && i != 66), "every signer frozen, no non-signer");
+        }
+    }
+}

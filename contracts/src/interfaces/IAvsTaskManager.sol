@@ -71,6 +71,8 @@ interface IAvsTaskManager {
         ChallengeReason reason,
         address[] frozenOperators
     );
+    /// @notice More signers of an invalidated task's response were frozen (`freezeSigners`).
+    event SignersFrozen(uint32 indexed taskIndex, address[] operators);
     /// @notice The task parameters changed.
     event ConfigUpdated(Config config);
     /// @notice `generator` was allowed (`allowed`) or no longer allowed to create tasks.
@@ -116,6 +118,8 @@ interface IAvsTaskManager {
     error NonSignersMismatch(uint32 taskIndex);
     /// @notice The challenged response matches the chain: the challenge fails.
     error ResponseIsCorrect(uint32 taskIndex);
+    /// @notice Only the signers of an invalidated (successfully challenged) task can be frozen.
+    error TaskNotInvalidated(uint32 taskIndex);
     /// @notice A configuration value is out of range.
     error InvalidConfig(string field);
 
@@ -136,7 +140,8 @@ interface IAvsTaskManager {
 
     /// @notice Proves a finalized response about this chain wrong within the challenge window,
     ///         by `blockhash`/EIP-2935 or by `headerRlp` (the block's RLP header); on success the
-    ///         checkpoint is invalidated and every operator that signed it is frozen. Reverts
+    ///         checkpoint is invalidated and the signers at the first FREEZE_BATCH positions of
+    ///         the quorums' operator lists are frozen (`freezeSigners` freezes the rest). Reverts
     ///         with the reason when the challenge fails.
     /// @param nonSignerPubkeys the response's non-signer keys, in the order they were submitted
     function raiseAndResolveChallenge(
@@ -145,6 +150,18 @@ interface IAvsTaskManager {
         TaskResponseMetadata calldata metadata,
         BN254.G1Point[] calldata nonSignerPubkeys,
         bytes calldata headerRlp
+    ) external;
+
+    /// @notice Freezes the signers of invalidated task `taskIndex` at positions [start, end) of
+    ///         its quorums' operator lists at `taskCreatedBlock` (concatenated in quorum order);
+    ///         anyone may call, already frozen operators are skipped.
+    /// @param nonSignerPubkeys the response's non-signer keys, in the order they were submitted
+    function freezeSigners(
+        uint32 taskIndex,
+        Task calldata task,
+        BN254.G1Point[] calldata nonSignerPubkeys,
+        uint256 start,
+        uint256 end
     ) external;
 
     /// @notice The finalized checkpoint (chainId, blockNumber); reverts if it is not finalized.
