@@ -14,6 +14,7 @@ contract AvsTaskManagerTest is AvsFixture {
     uint64 internal constant CHAIN = 7;
 
     event NewTaskCreated(uint32 indexed taskIndex, IAvsTaskManager.Task task);
+    event ConfigUpdated(IAvsTaskManager.Config config);
     event TaskResponded(
         uint32 indexed taskIndex,
         IAvsTaskManager.TaskResponse taskResponse,
@@ -467,6 +468,8 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.setConfig(c);
         c = _config();
         c.challengeWindowBlocks = 7;
+        vm.expectEmit(false, false, false, true);
+        emit ConfigUpdated(c);
         tm.setConfig(c);
         vm.stopPrank();
         assertEq(tm.config().challengeWindowBlocks, 7, "config stored");

@@ -328,6 +328,38 @@ contract ChallengeTest is AvsFixture {
         assertEq(r, RECEIPTS, "receiptsRoot");
     }
 
+    /// @dev Any input either parses or reverts with MalformedHeader: never a panic or an
+    ///      out-of-bounds read.
+    function testFuzzHeaderRlpOnlyFailsCleanly(bytes calldata input) public {
+        HeaderRlpHarness h = new HeaderRlpHarness();
+        try h.roots(input) {}
+        catch (bytes memory reason) {
+            assertEq(bytes32(reason), bytes32(HeaderRlp.MalformedHeader.selector), "only MalformedHeader");
+        }
+    }
+
+    /// @dev Corrupt one byte of a valid header and cut it short: still parses or fails cleanly.
+    function testFuzzMutatedHeaderFailsCleanly(uint256 position, bytes1 value, uint256 length) public {
+        HeaderRlpHarness h = new HeaderRlpHarness();
+        bytes memory mutated = _header(keccak256("s"), keccak256("r"));
+        mutated[position % mutated.length] = value;
+        length = length % (mutated.length + 1);
+        assembly ("memory-safe") {
+            mstore(mutated, length)
+        }
+        try h.roots(mutated) {}
+        catch (bytes memory reason) {
+            assertEq(bytes32(reason), bytes32(HeaderRlp.MalformedHeader.selector), "only MalformedHeader");
+        }
+    }
+
+    function testFuzzHeaderRlpRoundTrip(bytes32 stateRoot, bytes32 receiptsRoot) public {
+        HeaderRlpHarness h = new HeaderRlpHarness();
+        (bytes32 s, bytes32 r) = h.roots(_header(stateRoot, receiptsRoot));
+        assertEq(s, stateRoot, "stateRoot");
+        assertEq(r, receiptsRoot, "receiptsRoot");
+    }
+
     function testHeaderRlpRejectsMalformed() public {
         HeaderRlpHarness h = new HeaderRlpHarness();
         bytes memory truncated = new bytes(header.length - 1);
