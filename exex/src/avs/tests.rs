@@ -321,7 +321,7 @@ async fn commit_signs_each_task_once_and_reports_responses() {
             task: task(2, 4)
         }
     );
-    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    let signature = expect_signed(h.next().await, &expected_response(0, &blocks[1]));
     assert_eq!(h.finished().await, 3, "tip 5 minus retention 2");
     assert_eq!(
         *registry.asked.lock().expect("not poisoned"),
@@ -331,11 +331,23 @@ async fn commit_signs_each_task_once_and_reports_responses() {
 
     let next = block(&mut builder, vec![responded_log(0)]);
     h.handle
-        .send_notification_chain_committed(chain(&[next]))
+        .send_notification_chain_committed(chain(std::slice::from_ref(&next)))
         .await
         .expect("send");
     assert_eq!(h.next().await, AvsEvent::TaskResponded { task_index: 0 });
     assert_eq!(h.finished().await, 4);
+    h.assert_no_avs_event();
+
+    // The response transaction is reverted: the task is open again and the same signature is
+    // re-sent for another submission.
+    h.handle
+        .send_notification_chain_reverted(chain(&[next]))
+        .await
+        .expect("send");
+    assert_eq!(
+        expect_signed(h.next().await, &expected_response(0, &blocks[1])),
+        signature
+    );
     h.assert_no_avs_event();
     assert_eq!(h.metrics.tasks_seen.get(), 1);
     assert_eq!(h.metrics.responses_signed.get(), 1);
