@@ -142,6 +142,11 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         if (blockNumber % _checkpointInterval != 0) {
             revert BlockNotOnInterval(blockNumber, _checkpointInterval);
         }
+        // A checkpoint of this chain must exist already: a response about a future block could
+        // only be challenged once it is mined, possibly after the challenge window.
+        if (chainId == block.chainid && blockNumber >= block.number) {
+            revert BlockNotYetMined(blockNumber, block.number);
+        }
         if (
             quorumThresholdPercentage == 0 || quorumThresholdPercentage > 100
                 || quorumThresholdPercentage < _minimumThresholdPercentage

@@ -303,20 +303,16 @@ contract ChallengeTest is AvsFixture {
         assertTrue(sm.frozen(operators[0]), "signer frozen via EIP-2935 hash");
     }
 
-    function testFutureBlockCannotBeChallenged() public {
-        uint64 future = uint64(block.number + 1000);
+    function testFutureBlocksOfThisChainCannotBeTasked() public {
+        uint64 future = uint64(block.number + INTERVAL);
         future -= future % INTERVAL;
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTask(future, 60, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "x");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
-        tm.respondToTask(task, response, params);
-        IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
-            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))
+        vm.prank(GENERATOR);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAvsTaskManager.BlockNotYetMined.selector, future, block.number)
         );
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockHashUnavailable.selector, future));
-        tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");
+        tm.createNewTask(uint64(block.chainid), future, 60, hex"00");
+        // Another chain's future is not this contract's to judge.
+        _createTaskOn(uint64(block.chainid) + 1, future, 60, hex"00");
     }
 
     // -------------------------------------------------------------- RLP

@@ -86,6 +86,8 @@ interface IAvsTaskManager {
     error NotTaskGenerator(address caller);
     /// @notice The checkpoint block is not a multiple of the checkpoint interval.
     error BlockNotOnInterval(uint64 blockNumber, uint64 checkpointInterval);
+    /// @notice A checkpoint of this (the settlement) chain must be a block that already exists.
+    error BlockNotYetMined(uint64 blockNumber, uint256 currentBlock);
     /// @notice The threshold is 0, above 100, or below the configured minimum.
     error InvalidThreshold(uint32 quorumThresholdPercentage, uint8 minimumThresholdPercentage);
     /// @notice The checkpoint already has a live task (pending within its window, or finalized).
