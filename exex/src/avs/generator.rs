@@ -14,8 +14,8 @@
 use std::{collections::BTreeMap, future::Future, time::Duration};
 
 use alloy::{
-    primitives::{B256, Bytes},
-    providers::{DynProvider, PendingTransactionError},
+    primitives::{Address, B256, Bytes},
+    providers::{DynProvider, PendingTransactionError, Provider},
 };
 
 use avs_contracts::avs::AvsTaskManager::{self, AvsTaskManagerInstance, NewTaskCreated};
@@ -76,19 +76,22 @@ pub trait TaskCreator: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct ContractTaskCreator {
     contract: AvsTaskManagerInstance<DynProvider>,
+    sender: Address,
     timeout: Duration,
 }
 
 impl ContractTaskCreator {
-    /// Sends through `provider` (which must have a wallet) to `task_manager`, waiting at most
-    /// `timeout` for each receipt.
+    /// Sends through `provider` (whose wallet signs for `sender`) to `task_manager`, waiting at
+    /// most `timeout` for each receipt.
     pub const fn new(
         provider: DynProvider,
-        task_manager: alloy::primitives::Address,
+        sender: Address,
+        task_manager: Address,
         timeout: Duration,
     ) -> Self {
         Self {
             contract: AvsTaskManager::new(task_manager, provider),
+            sender,
             timeout,
         }
     }
@@ -102,12 +105,26 @@ impl TaskCreator for ContractTaskCreator {
         quorum_threshold_percentage: u32,
         quorum_numbers: Bytes,
     ) -> Result<CreateOutcome, CreateError> {
-        let call = self.contract.createNewTask(
-            chain_id,
-            block_number,
-            quorum_threshold_percentage,
-            quorum_numbers,
-        );
+        // The nonce is read from the node every time instead of a provider's nonce cache: a
+        // reorg can drop this sender's transactions, and a cached nonce would then be too high
+        // for the new branch (the transaction would never be mined).
+        let nonce = self
+            .contract
+            .provider()
+            .get_transaction_count(self.sender)
+            .pending()
+            .await
+            .map_err(|err| CreateError::Call(err.into()))?;
+        let call = self
+            .contract
+            .createNewTask(
+                chain_id,
+                block_number,
+                quorum_threshold_percentage,
+                quorum_numbers,
+            )
+            .from(self.sender)
+            .nonce(nonce);
         let pending = match call.send().await {
             Ok(pending) => pending,
             Err(err) => {
