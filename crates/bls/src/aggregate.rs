@@ -1,17 +1,22 @@
 //! Aggregation of signatures and public keys, and verification of an aggregate on one message.
 //!
-//! Sums run in projective coordinates (a mixed addition per element, no inversion) and
-//! normalise once at the end; per-step affine addition, as `eigen-crypto-bls` callers do, pays a
-//! field inversion for every element.
+//! Sums use a tree of *batched affine additions*: each level adds disjoint pairs of affine
+//! points with the chord formula and shares one field inversion across the whole level
+//! (Montgomery's trick), about 6 field multiplications per addition against 11 for a mixed
+//! projective addition. Per-step affine addition with its own inversion, as `eigen-crypto-bls`
+//! callers do, costs an inversion for every element. Pairs with equal x (a doubling or a
+//! cancellation, never seen with honest signers) fall back to projective addition.
 //!
 //! Aggregate verification is only sound for keys with a proof of possession (rogue-key attacks):
 //! EigenLayer's BLSApkRegistry enforces one at registration, see
 //! [`PubkeyRegistrationParams`](crate::PubkeyRegistrationParams).
 
 use alloy::primitives::B256;
-use ark_bn254::{G1Projective, G2Projective};
-use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::Zero;
+use ark_ec::{
+    AffineRepr, CurveGroup,
+    short_weierstrass::{Affine, Projective, SWCurveConfig},
+};
+use ark_ff::{Field, Zero};
 
 use crate::{BlsError, PublicKey, PublicKeyG2, Signature};
 
@@ -22,15 +27,11 @@ use crate::{BlsError, PublicKey, PublicKeyG2, Signature};
 pub fn aggregate_signatures<'a>(
     signatures: impl IntoIterator<Item = &'a Signature>,
 ) -> Result<Signature, BlsError> {
-    let mut count = 0usize;
-    let sum = signatures.into_iter().fold(G1Projective::zero(), |acc, s| {
-        count += 1;
-        acc + s.as_affine()
-    });
-    if count == 0 {
+    let points: Vec<_> = signatures.into_iter().map(|s| *s.as_affine()).collect();
+    if points.is_empty() {
         return Err(BlsError::EmptyAggregate("signatures"));
     }
-    Ok(Signature(sum.into_affine()))
+    Ok(Signature(sum_affine(points).into_affine()))
 }
 
 /// Sums G1 public keys (the `apk` of EigenLayer's registry).
@@ -40,15 +41,11 @@ pub fn aggregate_signatures<'a>(
 pub fn aggregate_public_keys<'a>(
     keys: impl IntoIterator<Item = &'a PublicKey>,
 ) -> Result<PublicKey, BlsError> {
-    let mut count = 0usize;
-    let sum = keys.into_iter().fold(G1Projective::zero(), |acc, k| {
-        count += 1;
-        acc + k.as_affine()
-    });
-    if count == 0 {
+    let points: Vec<_> = keys.into_iter().map(|k| *k.as_affine()).collect();
+    if points.is_empty() {
         return Err(BlsError::EmptyAggregate("G1 public keys"));
     }
-    PublicKey::from_affine(sum.into_affine())
+    PublicKey::from_affine(sum_affine(points).into_affine())
 }
 
 /// Sums G2 public keys; the result is what an aggregate signature verifies against.
@@ -57,15 +54,11 @@ pub fn aggregate_public_keys<'a>(
 pub fn aggregate_public_keys_g2<'a>(
     keys: impl IntoIterator<Item = &'a PublicKeyG2>,
 ) -> Result<PublicKeyG2, BlsError> {
-    let mut count = 0usize;
-    let sum = keys.into_iter().fold(G2Projective::zero(), |acc, k| {
-        count += 1;
-        acc + k.as_affine()
-    });
-    if count == 0 {
+    let points: Vec<_> = keys.into_iter().map(|k| *k.as_affine()).collect();
+    if points.is_empty() {
         return Err(BlsError::EmptyAggregate("G2 public keys"));
     }
-    let sum = sum.into_affine();
+    let sum = sum_affine(points).into_affine();
     if sum.is_zero() {
         return Err(BlsError::Identity {
             what: "aggregate G2 public key",
@@ -73,6 +66,42 @@ pub fn aggregate_public_keys_g2<'a>(
     }
     // A sum of subgroup points stays in the subgroup.
     Ok(PublicKeyG2::new_unchecked(sum))
+}
+
+/// Below this many points a level's batch inversion no longer pays for itself.
+const TREE_CUTOFF: usize = 16;
+
+/// Sums affine points with batched affine additions (see the module docs).
+fn sum_affine<P: SWCurveConfig>(points: impl IntoIterator<Item = Affine<P>>) -> Projective<P> {
+    let mut level: Vec<Affine<P>> = points.into_iter().filter(|p| !p.is_zero()).collect();
+    let mut rest = Projective::<P>::zero();
+    let mut inverses = Vec::with_capacity(level.len() / 2);
+    while level.len() > TREE_CUTOFF {
+        inverses.clear();
+        inverses.extend(level.chunks_exact(2).map(|pair| pair[1].x - pair[0].x));
+        // Zero denominators (equal x) are left as zero by the batch inversion.
+        ark_ff::batch_inversion(&mut inverses);
+        let mut next = Vec::with_capacity(level.len() / 2 + 1);
+        for (pair, inverse) in level.chunks_exact(2).zip(&inverses) {
+            let (a, b) = (pair[0], pair[1]);
+            if a.x == b.x {
+                rest += a;
+                rest += b;
+                continue;
+            }
+            let lambda = (b.y - a.y) * inverse;
+            let x = lambda.square() - a.x - b.x;
+            let y = lambda * (a.x - x) - a.y;
+            next.push(Affine::new_unchecked(x, y));
+        }
+        if let [.., last] = level.as_slice()
+            && level.len() % 2 == 1
+        {
+            next.push(*last);
+        }
+        level = next;
+    }
+    level.iter().fold(rest, |acc, p| acc + p)
 }
 
 /// Verifies an aggregate signature of `keys` on one `digest` (false for an empty key set).
@@ -102,6 +131,22 @@ mod tests {
         // The G1 aggregate is the G1 key of the summed secret: same as summing G1 keys.
         let g1: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
         assert!(aggregate_public_keys(&g1).is_ok());
+    }
+
+    #[test]
+    fn tree_sum_matches_projective_sum_with_doublings_and_cancellations() {
+        use ark_bn254::{Fr, G1Affine, G1Projective};
+        for n in [1usize, 2, 15, 16, 17, 33, 100] {
+            let mut points: Vec<G1Affine> = (1..=n as u64)
+                .map(|k| (G1Affine::generator() * Fr::from(k * 7919)).into_affine())
+                .collect();
+            // Adjacent, so they meet in the first level: equal points (a doubling), a point and
+            // its negation (a cancellation); and the identity.
+            let (a, b) = (points[0], points[n / 2]);
+            points.splice(0..0, [a, a, b, -b, G1Affine::zero()]);
+            let expected: G1Projective = points.iter().map(|p| G1Projective::from(*p)).sum();
+            assert_eq!(sum_affine(points.iter().copied()), expected, "n = {n}");
+        }
     }
 
     #[test]
