@@ -64,6 +64,11 @@ impl AttestedChain {
         self.chain_id
     }
 
+    /// How many blocks the view keeps.
+    pub fn capacity(&self) -> usize {
+        self.view.borrow().capacity
+    }
+
     /// The block with this number, if the view holds it.
     pub fn get(&self, number: BlockNumber) -> Option<AttestedBlock> {
         self.view.borrow().blocks.get(&number).copied()

@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use super::{
     AvsDeps, AvsError,
     attested::AttestedChain,
-    config::AvsConfig,
+    config::{AvsConfig, ConfigError},
     generator::{TaskCreator, TaskGenerator},
     metrics::AvsMetrics,
     operator::Operator,
@@ -67,6 +67,18 @@ where
             expected: config.attested_chain_id,
             got: attested.chain_id(),
         });
+    }
+    let capacity = u64::try_from(attested.capacity()).unwrap_or(u64::MAX);
+    if config.is_same_chain() && capacity < config.retention_blocks {
+        // After a restart the view is rebuilt from the re-delivered blocks only.
+        return Err(ConfigError::Invalid {
+            field: "retention_blocks",
+            reason: format!(
+                "{} exceeds the attested view's capacity of {capacity} blocks; raise the capacity",
+                config.retention_blocks
+            ),
+        }
+        .into());
     }
     if config.generator.is_some() != generator.is_some() {
         return Err(AvsError::GeneratorMismatch);

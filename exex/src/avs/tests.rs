@@ -941,3 +941,17 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     assert_eq!(h.metrics.tasks_created.get(), 2);
     h.exex.abort();
 }
+
+#[tokio::test]
+async fn refuses_to_start_with_a_view_smaller_than_the_retention() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut setup = Setup::new(config(100), &dir.path().join("sp.jsonl")).await;
+    setup.attested = AttestedChain::new(TEST_CHAIN_ID, 10);
+    let h = setup.start();
+    let result = tokio::time::timeout(WAIT, h.exex)
+        .await
+        .expect("stops at once")
+        .expect("no panic");
+    let err = result.expect_err("retention 100 > capacity 10");
+    assert!(err.to_string().contains("retention_blocks"), "{err}");
+}
