@@ -169,12 +169,11 @@ pub async fn attested_chain_exex(
     view: AttestedChain,
     retention: u64,
 ) -> eyre::Result<()> {
-    let mut finished: Option<BlockNumHash> = None;
+    let mut finished = ctx.head.map(|head| head.block);
     while let Some(notification) = ctx.notifications.try_next().await? {
         view.apply(&notification);
         let candidate = view.finished_candidate(retention);
-        if candidate.is_some_and(|c| finished.is_none_or(|f| c.number > f.number)) {
-            let height = candidate.expect("checked above");
+        if let Some(height) = candidate.filter(|c| finished.is_none_or(|f| c.number > f.number)) {
             ctx.send_event(ExExEvent::FinishedHeight(height)).await?;
             finished = Some(height);
         }
