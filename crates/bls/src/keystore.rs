@@ -57,6 +57,8 @@ type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
 /// Largest scrypt memory (128·r·n bytes) accepted when reading, so that a hostile file cannot
 /// make the node allocate without bound. The standard parameters need 256 MiB.
 const MAX_SCRYPT_MEMORY: u64 = 2 << 30;
+/// Largest scrypt work (memory × p) accepted when reading: 64 times the standard parameters.
+const MAX_SCRYPT_WORK: u64 = 64 * (256 << 20);
 /// Length of the derived key: 16 bytes of AES key, 16 bytes of checksum key.
 const DKLEN: usize = 32;
 
@@ -490,6 +492,13 @@ fn derive_key(kdf: &Module, password: &str) -> Result<Zeroizing<[u8; DKLEN]>, Ke
                     MAX_SCRYPT_MEMORY >> 20
                 )));
             }
+            // p runs the memory-hard mix p times over: bound the total work as well.
+            if memory.saturating_mul(u64::from(p)) > MAX_SCRYPT_WORK {
+                return Err(KeystoreError::InvalidKdfParams(format!(
+                    "scrypt n = {n}, r = {r}, p = {p} is more than {} times the standard work",
+                    MAX_SCRYPT_WORK / (256 << 20)
+                )));
+            }
             let params =
                 scrypt::Params::new(n.trailing_zeros() as u8, r, p, DKLEN).map_err(|e| {
                     KeystoreError::InvalidKdfParams(format!(
@@ -596,6 +605,12 @@ mod tests {
         assert!(matches!(
             with(&|k| { k.crypto.kdf.params.insert("n".into(), (1u64 << 30).into()); }),
             KeystoreError::InvalidKdfParams(m) if m.contains("MiB")
+        ));
+        assert!(matches!(
+            with(&|k| {
+                k.crypto.kdf.params.insert("p".into(), u32::MAX.into());
+            }),
+            KeystoreError::InvalidKdfParams(m) if m.contains("standard work")
         ));
         assert!(matches!(
             with(&|k| {
