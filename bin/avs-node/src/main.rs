@@ -1,16 +1,25 @@
-//! `avs-node`: the one binary of avs-exex.
-//!
-//! It will wire the ExEx host, the AVS ExEx, the p2p network, metrics and the Node API into
-//! one process. Subcommands are added as the components land; see the README's status.
+//! `avs-node`: parses the command line, sets up logging and runs the command. Every failure
+//! ends as one line on stderr and a non-zero exit code.
 
 use clap::Parser;
+use std::process::ExitCode;
 
-/// An EigenLayer AVS that runs as an execution extension of an Ethereum node.
-#[derive(Debug, Parser)]
-#[command(name = "avs-node", version, about)]
-struct Cli {}
-
-fn main() -> eyre::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = avs_node::cli::Cli::parse();
+    if let Err(e) =
+        avs_node::logging::init(cli.log.format, cli.log.level.as_deref(), cli.log.verbose)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    match cli.command.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error chain joined, so the cause and the fix stay together.
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,687 @@
+//! [`NodeConfig`]: everything `avs-node` needs, merged from three sources and validated once.
+//!
+//! Precedence, highest first: command-line flag, environment variable (`AVS_…`), TOML file
+//! (`--config`), built-in default. The flags and the file share one definition,
+//! [`NodeOptions`] (TOML keys are the flag names in snake_case), so they cannot drift apart.
+//!
+//! [`NodeConfig::from_options`] turns the merged options into a validated config or a
+//! [`ConfigError`] naming the setting (TOML key, flag and environment variable) and the fix.
+//! Validation reads the deployment file but never contacts a chain and never reads secrets:
+//! keys are loaded later with [`crate::keys::load_bls_key`] / [`crate::keys::load_ecdsa_signer`].
+//!
+//! ```no_run
+//! use avs_node::config::{NodeConfig, NodeOptions};
+//! let flags = NodeOptions::default(); // normally parsed by clap
+//! let config = NodeConfig::load(flags, Some("etc/node.example.toml".as_ref()))?;
+//! println!("{}", config.settlement_rpc);
+//! # Ok::<(), avs_node::config::ConfigError>(())
+//! ```
+
+use crate::password::PasswordSource;
+use avs_contracts::deployment::Deployment;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+use url::Url;
+use zeroize::Zeroizing;
+
+/// Default Prometheus address (localhost only: metrics reveal the operator's activity).
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9090";
+/// Default EigenLayer Node API address.
+pub const DEFAULT_NODE_API_ADDR: &str = "127.0.0.1:9010";
+/// Default p2p listen addresses (TCP and QUIC on the p2p crate's default port).
+pub const DEFAULT_P2P_LISTEN: [&str; 2] =
+    ["/ip4/0.0.0.0/tcp/9777", "/ip4/0.0.0.0/udp/9777/quic-v1"];
+/// Environment variable holding the BLS keystore password.
+pub const BLS_PASSWORD_ENV: &str = "AVS_BLS_PASSWORD";
+/// Environment variable holding the ECDSA keystore password.
+pub const ECDSA_PASSWORD_ENV: &str = "AVS_ECDSA_PASSWORD";
+/// Chain ids on which `--insecure` (plaintext keys) is accepted: local devnets only.
+pub const DEVNET_CHAIN_IDS: [u64; 2] = avs_exex::avs::DEVNET_CHAIN_IDS;
+
+/// A role this node plays besides aggregating and submitting (which every node does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Verify checkpoints and BLS-sign responses (needs the BLS key).
+    Operator,
+    /// Create checkpoint tasks on the settlement chain.
+    TaskGenerator,
+}
+
+/// Node settings as flags, environment variables and TOML keys; every field is optional so
+/// that sources can be layered with [`NodeOptions::or`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeOptions {
+    /// Settlement chain JSON-RPC endpoint (http(s):// or ws(s)://): AVS contracts, tasks, submission.
+    #[arg(long, env = "AVS_SETTLEMENT_RPC_URL", value_name = "URL")]
+    pub settlement_rpc_url: Option<String>,
+    /// Attested chain JSON-RPC endpoint whose checkpoints are verified [default: the settlement endpoint].
+    #[arg(long, env = "AVS_ATTESTED_RPC_URL", value_name = "URL")]
+    pub attested_rpc_url: Option<String>,
+    /// Deployment file written by the deployer (chain id, contract addresses).
+    #[arg(long, env = "AVS_DEPLOYMENT", value_name = "FILE")]
+    pub deployment: Option<PathBuf>,
+    /// Data directory: WAL, slashing-protection database, p2p identity key [default: ~/.local/share/avs-node/<chain id>].
+    #[arg(long, env = "AVS_DATADIR", value_name = "DIR")]
+    pub datadir: Option<PathBuf>,
+    /// Operator BLS keystore (EigenLayer's BN254 keystore JSON).
+    #[arg(long, env = "AVS_BLS_KEYSTORE", value_name = "FILE")]
+    pub bls_keystore: Option<PathBuf>,
+    /// File holding the BLS keystore password [otherwise $AVS_BLS_PASSWORD, otherwise a prompt].
+    #[arg(long, value_name = "FILE")]
+    pub bls_password_file: Option<PathBuf>,
+    /// ECDSA keystore (Web3 Secret Storage) of the wallet that registers, creates tasks and submits.
+    #[arg(long, env = "AVS_ECDSA_KEYSTORE", value_name = "FILE")]
+    pub ecdsa_keystore: Option<PathBuf>,
+    /// File holding the ECDSA keystore password [otherwise $AVS_ECDSA_PASSWORD, otherwise a prompt].
+    #[arg(long, value_name = "FILE")]
+    pub ecdsa_password_file: Option<PathBuf>,
+    /// DEVNET ONLY: accept plaintext hex keys (--bls-private-key, --ecdsa-private-key); refused on
+    /// chains other than local devnets.
+    #[arg(long, env = "AVS_INSECURE", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub insecure: Option<bool>,
+    /// DEVNET ONLY (with --insecure): the BLS secret key as hex.
+    #[arg(
+        long,
+        env = "AVS_BLS_PRIVATE_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub bls_private_key: Option<String>,
+    /// DEVNET ONLY (with --insecure): the ECDSA private key as hex.
+    #[arg(
+        long,
+        env = "AVS_ECDSA_PRIVATE_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub ecdsa_private_key: Option<String>,
+    /// Roles of this node, comma-separated [default: operator].
+    #[arg(long, env = "AVS_ROLES", value_delimiter = ',', value_name = "ROLE")]
+    pub roles: Option<Vec<Role>>,
+    /// p2p listen multiaddresses, comma-separated [default: TCP and QUIC on 0.0.0.0:9777].
+    #[arg(
+        long = "p2p-listen-addrs",
+        env = "AVS_P2P_LISTEN_ADDRS",
+        value_delimiter = ',',
+        value_name = "MULTIADDR"
+    )]
+    pub p2p_listen_addrs: Option<Vec<String>>,
+    /// Multiaddresses peers can reach this node at (behind NAT), comma-separated.
+    #[arg(
+        long = "p2p-external-addrs",
+        env = "AVS_P2P_EXTERNAL_ADDRS",
+        value_delimiter = ',',
+        value_name = "MULTIADDR"
+    )]
+    pub p2p_external_addrs: Option<Vec<String>>,
+    /// Bootnodes: multiaddresses ending in /p2p/<peer id>, comma-separated.
+    #[arg(
+        long,
+        env = "AVS_BOOTNODES",
+        value_delimiter = ',',
+        value_name = "MULTIADDR"
+    )]
+    pub bootnodes: Option<Vec<String>>,
+    /// Prometheus metrics address [default: 127.0.0.1:9090].
+    #[arg(long, env = "AVS_METRICS_ADDR", value_name = "IP:PORT")]
+    pub metrics_addr: Option<String>,
+    /// EigenLayer Node API address [default: 127.0.0.1:9010].
+    #[arg(long, env = "AVS_NODE_API_ADDR", value_name = "IP:PORT")]
+    pub node_api_addr: Option<String>,
+    /// Node name reported by the Node API [default: avs-node].
+    #[arg(long, env = "AVS_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Recent blocks kept for reorg handling; a deeper reorg stops the node [default: 64].
+    #[arg(long, env = "AVS_REORG_WINDOW", value_name = "BLOCKS")]
+    pub reorg_window: Option<u64>,
+    /// Blocks to stay behind the attested chain's head [default: 0].
+    #[arg(long, env = "AVS_CONFIRMATIONS", value_name = "BLOCKS")]
+    pub confirmations: Option<u64>,
+    /// Delay between consecutive submitter ranks, in milliseconds [default: 12000].
+    #[arg(long, env = "AVS_SUBMIT_SLOT_MS", value_name = "MS")]
+    pub submit_slot_ms: Option<u64>,
+    /// Extra signature collection time after quorum, in milliseconds [default: 500].
+    #[arg(long, env = "AVS_AGGREGATION_WINDOW_MS", value_name = "MS")]
+    pub aggregation_window_ms: Option<u64>,
+    /// Highest max fee per gas this node pays, in gwei [default: no cap].
+    #[arg(long, env = "AVS_MAX_FEE_GWEI", value_name = "GWEI")]
+    pub max_fee_gwei: Option<u64>,
+}
+
+macro_rules! layer {
+    ($high:ident, $low:ident, $($field:ident),+ $(,)?) => {
+        NodeOptions { $($field: $high.$field.or($low.$field)),+ }
+    };
+}
+
+impl NodeOptions {
+    /// Fields set here win, unset ones come from `lower`.
+    pub fn or(self, lower: Self) -> Self {
+        layer!(
+            self,
+            lower,
+            settlement_rpc_url,
+            attested_rpc_url,
+            deployment,
+            datadir,
+            bls_keystore,
+            bls_password_file,
+            ecdsa_keystore,
+            ecdsa_password_file,
+            insecure,
+            bls_private_key,
+            ecdsa_private_key,
+            roles,
+            p2p_listen_addrs,
+            p2p_external_addrs,
+            bootnodes,
+            metrics_addr,
+            node_api_addr,
+            node_name,
+            reorg_window,
+            confirmations,
+            submit_slot_ms,
+            aggregation_window_ms,
+            max_fee_gwei,
+        )
+    }
+
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "config",
+                format!(
+                    "cannot read {} ({e}): check the --config path",
+                    path.display()
+                ),
+            )
+        })?;
+        let options: Self = toml::from_str(&text).map_err(|e| {
+            ConfigError::new(
+                "config",
+                format!(
+                    "{} is not a valid config file: {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                ),
+            )
+        })?;
+        // Secrets do not belong in files that get copied around; the env or a flag must carry them.
+        if options.bls_private_key.is_some() || options.ecdsa_private_key.is_some() {
+            return Err(ConfigError::new(
+                "config",
+                format!(
+                    "{} contains a plaintext private key: remove it and pass it with --insecure and $AVS_BLS_PRIVATE_KEY / $AVS_ECDSA_PRIVATE_KEY on a devnet",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(options)
+    }
+}
+
+/// A setting that cannot work, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    /// Which setting, as `key (--flag, $ENV)`.
+    pub setting: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            setting: describe(key),
+            message: message.into(),
+        }
+    }
+}
+
+/// `settlement_rpc_url (--settlement-rpc-url, $AVS_SETTLEMENT_RPC_URL)`, from the key alone.
+fn describe(key: &str) -> String {
+    if key == "config" {
+        return "--config".to_owned();
+    }
+    let flag = key.replace('_', "-");
+    let env = format!("AVS_{}", key.to_uppercase());
+    format!("{key} (--{flag}, ${env})")
+}
+
+/// Collapses a multi-line parser message (toml points at the line with a caret) into one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A JSON-RPC endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcUrl(Url);
+
+impl RpcUrl {
+    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(value).map_err(|e| {
+            ConfigError::new(key, format!("{value:?} is not a URL ({e}): use e.g. ws://127.0.0.1:8546 or http://127.0.0.1:8545"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") || url.host().is_none() {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "{value:?} is not an http(s):// or ws(s):// endpoint: use e.g. ws://127.0.0.1:8546"
+                ),
+            ));
+        }
+        Ok(Self(url))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether it is a WebSocket endpoint (subscriptions available).
+    pub fn is_ws(&self) -> bool {
+        matches!(self.0.scheme(), "ws" | "wss")
+    }
+
+    /// The URL without user info, query and path, for logs and `config check` (endpoints of
+    /// RPC providers often carry an API key).
+    pub fn redacted(&self) -> String {
+        let mut url = self.0.clone();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        if url.path() != "/" && !url.path().is_empty() {
+            url.set_path("/…");
+        }
+        url.to_string()
+    }
+}
+
+impl fmt::Display for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Where a key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An encrypted keystore and how to get its password.
+    Keystore {
+        /// The keystore file.
+        path: PathBuf,
+        /// Its password's source.
+        password: PasswordSource,
+    },
+    /// DEVNET ONLY: a plaintext hex key (`--insecure`).
+    Plaintext(Zeroizing<String>),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Keystore { path, password } => f
+                .debug_struct("Keystore")
+                .field("path", path)
+                .field("password", password)
+                .finish(),
+            Self::Plaintext(_) => f.write_str("Plaintext(<redacted>)"),
+        }
+    }
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Keystore { path, password } => {
+                write!(f, "keystore {} (password from {password})", path.display())
+            }
+            Self::Plaintext(_) => f.write_str("plaintext key (--insecure)"),
+        }
+    }
+}
+
+/// p2p network settings (multiaddresses checked for shape; the p2p crate parses them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct P2pSettings {
+    /// Listen addresses.
+    pub listen_addrs: Vec<String>,
+    /// Externally reachable addresses.
+    pub external_addrs: Vec<String>,
+    /// Bootnodes (each ends in `/p2p/<peer id>`).
+    pub bootnodes: Vec<String>,
+}
+
+/// The validated node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Settlement chain endpoint.
+    pub settlement_rpc: RpcUrl,
+    /// Attested chain endpoint (the settlement endpoint unless configured).
+    pub attested_rpc: RpcUrl,
+    /// The deployment file's path.
+    pub deployment_path: PathBuf,
+    /// The deployment it holds (read, not yet checked against the chain: see
+    /// `Deployment::validate`).
+    pub deployment: Deployment,
+    /// Data directory.
+    pub datadir: PathBuf,
+    /// The BLS key, if the operator role needs one.
+    pub bls_key: Option<KeySource>,
+    /// The ECDSA wallet key (every node submits).
+    pub ecdsa_key: KeySource,
+    /// Whether plaintext keys were allowed (devnet).
+    pub insecure: bool,
+    /// Roles, deduplicated, in declaration order.
+    pub roles: Vec<Role>,
+    /// p2p settings.
+    pub p2p: P2pSettings,
+    /// Prometheus address.
+    pub metrics_addr: SocketAddr,
+    /// Node API address.
+    pub node_api_addr: SocketAddr,
+    /// Node name for the Node API.
+    pub node_name: String,
+    /// Reorg window in blocks.
+    pub reorg_window: u64,
+    /// Confirmations behind the attested head.
+    pub confirmations: u64,
+    /// Submitter rank slot.
+    pub submit_slot: Duration,
+    /// Aggregation window after quorum.
+    pub aggregation_window: Duration,
+    /// Fee cap in wei per gas, if any.
+    pub max_fee_per_gas: Option<u128>,
+}
+
+impl NodeConfig {
+    /// Layers `flags` (already merged with the environment by clap) over the TOML file, if any,
+    /// and validates the result.
+    pub fn load(flags: NodeOptions, config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match config_file {
+            Some(path) => NodeOptions::from_file(path)?,
+            None => NodeOptions::default(),
+        };
+        // Password sources follow the same precedence: a flag's password file beats the
+        // environment's password, which beats the config file's password file.
+        let bls_password = PasswordSource::resolve(
+            flags.bls_password_file.clone(),
+            BLS_PASSWORD_ENV,
+            file.bls_password_file.clone(),
+        );
+        let ecdsa_password = PasswordSource::resolve(
+            flags.ecdsa_password_file.clone(),
+            ECDSA_PASSWORD_ENV,
+            file.ecdsa_password_file.clone(),
+        );
+        Self::from_options(flags.or(file), bls_password, ecdsa_password)
+    }
+
+    /// Validates merged options.
+    pub fn from_options(
+        options: NodeOptions,
+        bls_password: PasswordSource,
+        ecdsa_password: PasswordSource,
+    ) -> Result<Self, ConfigError> {
+        let settlement_rpc = RpcUrl::parse(
+            "settlement_rpc_url",
+            required(
+                "settlement_rpc_url",
+                options.settlement_rpc_url,
+                "the settlement chain's JSON-RPC URL",
+            )?
+            .as_str(),
+        )?;
+        let attested_rpc = match options.attested_rpc_url {
+            Some(url) => RpcUrl::parse("attested_rpc_url", &url)?,
+            None => settlement_rpc.clone(),
+        };
+        let deployment_path = required(
+            "deployment",
+            options.deployment,
+            "the deployment file the deployer wrote",
+        )?;
+        let deployment = Deployment::load(&deployment_path)
+            .map_err(|e| ConfigError::new("deployment", one_line(&e.to_string())))?;
+
+        let insecure = options.insecure.unwrap_or(false);
+        if insecure && !DEVNET_CHAIN_IDS.contains(&deployment.chain_id) {
+            return Err(ConfigError::new(
+                "insecure",
+                format!(
+                    "plaintext keys are refused on chain {} (devnets only: {DEVNET_CHAIN_IDS:?}): use encrypted keystores (`avs-node keys … new|import`)",
+                    deployment.chain_id
+                ),
+            ));
+        }
+        let mut roles = Vec::new();
+        for role in options.roles.unwrap_or_else(|| vec![Role::Operator]) {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        let bls_key = if roles.contains(&Role::Operator) {
+            Some(key_source(
+                insecure,
+                ("bls_keystore", options.bls_keystore),
+                ("bls_private_key", options.bls_private_key),
+                bls_password,
+                "the operator role needs the BLS key",
+            )?)
+        } else {
+            None
+        };
+        let ecdsa_key = key_source(
+            insecure,
+            ("ecdsa_keystore", options.ecdsa_keystore),
+            ("ecdsa_private_key", options.ecdsa_private_key),
+            ecdsa_password,
+            "every node needs a wallet to create tasks and submit aggregates",
+        )?;
+
+        let datadir = match options.datadir {
+            Some(dir) => dir,
+            None => default_datadir(deployment.chain_id).ok_or_else(|| {
+                ConfigError::new(
+                    "datadir",
+                    "$HOME is not set, so there is no default: pass --datadir",
+                )
+            })?,
+        };
+        let p2p = P2pSettings {
+            listen_addrs: multiaddrs(
+                "p2p_listen_addrs",
+                options
+                    .p2p_listen_addrs
+                    .unwrap_or_else(|| DEFAULT_P2P_LISTEN.map(String::from).to_vec()),
+                false,
+            )?,
+            external_addrs: multiaddrs(
+                "p2p_external_addrs",
+                options.p2p_external_addrs.unwrap_or_default(),
+                false,
+            )?,
+            bootnodes: multiaddrs("bootnodes", options.bootnodes.unwrap_or_default(), true)?,
+        };
+        let metrics_addr = socket_addr("metrics_addr", options.metrics_addr, DEFAULT_METRICS_ADDR)?;
+        let node_api_addr = socket_addr(
+            "node_api_addr",
+            options.node_api_addr,
+            DEFAULT_NODE_API_ADDR,
+        )?;
+        if metrics_addr == node_api_addr && metrics_addr.port() != 0 {
+            return Err(ConfigError::new(
+                "node_api_addr",
+                format!(
+                    "{node_api_addr} is also the metrics address: give the Node API its own port"
+                ),
+            ));
+        }
+        let node_name = options.node_name.unwrap_or_else(|| "avs-node".to_owned());
+        if node_name.trim().is_empty() {
+            return Err(ConfigError::new("node_name", "must not be empty"));
+        }
+        let reorg_window = options.reorg_window.unwrap_or(64);
+        if !(1..=100_000).contains(&reorg_window) {
+            return Err(ConfigError::new(
+                "reorg_window",
+                format!("{reorg_window} is out of range: use 1..=100000 blocks"),
+            ));
+        }
+        let confirmations = options.confirmations.unwrap_or(0);
+        if confirmations >= reorg_window {
+            return Err(ConfigError::new(
+                "confirmations",
+                format!(
+                    "{confirmations} must be below reorg_window ({reorg_window}): lower it or raise --reorg-window"
+                ),
+            ));
+        }
+        let submit_slot_ms = options.submit_slot_ms.unwrap_or(12_000);
+        if submit_slot_ms == 0 {
+            return Err(ConfigError::new(
+                "submit_slot_ms",
+                "must be above 0 (about one settlement block, e.g. 12000)",
+            ));
+        }
+        let aggregation_window_ms = options.aggregation_window_ms.unwrap_or(500);
+        if aggregation_window_ms >= submit_slot_ms {
+            return Err(ConfigError::new(
+                "aggregation_window_ms",
+                format!(
+                    "{aggregation_window_ms} ms must be shorter than submit_slot_ms ({submit_slot_ms} ms), or the next rank submits first"
+                ),
+            ));
+        }
+        let max_fee_per_gas = match options.max_fee_gwei {
+            Some(0) => {
+                return Err(ConfigError::new(
+                    "max_fee_gwei",
+                    "must be above 0 (omit it for no cap)",
+                ));
+            }
+            Some(gwei) => Some(u128::from(gwei) * 1_000_000_000),
+            None => None,
+        };
+        Ok(Self {
+            settlement_rpc,
+            attested_rpc,
+            deployment_path,
+            deployment,
+            datadir,
+            bls_key,
+            ecdsa_key,
+            insecure,
+            roles,
+            p2p,
+            metrics_addr,
+            node_api_addr,
+            node_name,
+            reorg_window,
+            confirmations,
+            submit_slot: Duration::from_millis(submit_slot_ms),
+            aggregation_window: Duration::from_millis(aggregation_window_ms),
+            max_fee_per_gas,
+        })
+    }
+
+    /// Whether this node plays `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The host's WAL directory.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.datadir.join("wal")
+    }
+
+    /// The slashing-protection database.
+    pub fn slashing_protection_path(&self) -> PathBuf {
+        self.datadir.join("slashing-protection")
+    }
+
+    /// The p2p identity key file.
+    pub fn p2p_key_path(&self) -> PathBuf {
+        self.datadir.join("p2p-key")
+    }
+}
+
+fn required<T>(key: &str, value: Option<T>, what: &str) -> Result<T, ConfigError> {
+    value.ok_or_else(|| ConfigError::new(key, format!("missing: set {what} with the flag, the environment variable or `{key}` in the config file")))
+}
+
+/// A keystore path, or with `--insecure` a plaintext key; never both.
+fn key_source(
+    insecure: bool,
+    (keystore_key, keystore): (&str, Option<PathBuf>),
+    (plain_key, plain): (&str, Option<String>),
+    password: PasswordSource,
+    why: &str,
+) -> Result<KeySource, ConfigError> {
+    match (keystore, plain) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            plain_key,
+            format!("conflicts with {keystore_key}: pass only one of them"),
+        )),
+        (Some(path), None) => Ok(KeySource::Keystore { path, password }),
+        (None, Some(_)) if !insecure => Err(ConfigError::new(
+            plain_key,
+            "plaintext keys need --insecure (devnets only); otherwise use an encrypted keystore",
+        )),
+        (None, Some(hex)) => Ok(KeySource::Plaintext(Zeroizing::new(hex))),
+        (None, None) => Err(ConfigError::new(
+            keystore_key,
+            format!("missing: {why}; create one with `avs-node keys … new`"),
+        )),
+    }
+}
+
+fn default_datadir(chain_id: u64) -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".local/share"),
+    };
+    Some(base.join("avs-node").join(chain_id.to_string()))
+}
+
+fn multiaddrs(
+    key: &str,
+    addrs: Vec<String>,
+    need_peer_id: bool,
+) -> Result<Vec<String>, ConfigError> {
+    for addr in &addrs {
+        if !addr.starts_with('/') || addr.contains(char::is_whitespace) {
+            return Err(ConfigError::new(
+                key,
+                format!("{addr:?} is not a multiaddress: use e.g. /ip4/10.0.0.1/tcp/9777"),
+            ));
+        }
+        if need_peer_id && !addr.contains("/p2p/") {
+            return Err(ConfigError::new(
+                key,
+                format!("{addr:?} has no /p2p/<peer id>: append the bootnode's peer id"),
+            ));
+        }
+    }
+    Ok(addrs)
+}
+
+fn socket_addr(key: &str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_owned());
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("{text:?} is not an IP:PORT address: use e.g. {default}"),
+        )
+    })
+}

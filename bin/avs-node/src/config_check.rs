@@ -1,0 +1,164 @@
+//! `avs-node config check`: validates a configuration and prints what the node would connect
+//! to (endpoints, chain, contracts, roles, ports, key sources) without any secret. With
+//! `--online` it also asks the settlement endpoint whether the deployment is really there.
+
+use crate::{
+    cli::NodeArgs,
+    config::{NodeConfig, Role},
+    output,
+};
+use alloy::{
+    primitives::Address,
+    providers::{Provider, ProviderBuilder},
+};
+use clap::Subcommand;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// `avs-node config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print what the node would use.
+    Check {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Also check the deployment against the settlement RPC (chain id, code at every address).
+        #[arg(long)]
+        online: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `config check` reports.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigSummary {
+    settlement_rpc: String,
+    attested_rpc: String,
+    deployment: String,
+    chain_id: u64,
+    task_manager: Address,
+    service_manager: Address,
+    registry_coordinator: Address,
+    roles: Vec<Role>,
+    bls_key: Option<String>,
+    ecdsa_key: String,
+    datadir: String,
+    p2p_listen_addrs: Vec<String>,
+    bootnodes: Vec<String>,
+    metrics_addr: SocketAddr,
+    node_api_addr: SocketAddr,
+    online: Option<String>,
+}
+
+impl ConfigSummary {
+    fn new(config: &NodeConfig) -> Self {
+        let d = &config.deployment;
+        Self {
+            settlement_rpc: config.settlement_rpc.redacted(),
+            attested_rpc: config.attested_rpc.redacted(),
+            deployment: config.deployment_path.display().to_string(),
+            chain_id: d.chain_id,
+            task_manager: d.avs.task_manager,
+            service_manager: d.avs.service_manager,
+            registry_coordinator: d.eigenlayer.registry_coordinator,
+            roles: config.roles.clone(),
+            bls_key: config.bls_key.as_ref().map(ToString::to_string),
+            ecdsa_key: config.ecdsa_key.to_string(),
+            datadir: config.datadir.display().to_string(),
+            p2p_listen_addrs: config.p2p.listen_addrs.clone(),
+            bootnodes: config.p2p.bootnodes.clone(),
+            metrics_addr: config.metrics_addr,
+            node_api_addr: config.node_api_addr,
+            online: None,
+        }
+    }
+
+    fn human(&self) -> String {
+        let roles: Vec<&str> = self
+            .roles
+            .iter()
+            .map(|r| match r {
+                Role::Operator => "operator",
+                Role::TaskGenerator => "task-generator",
+            })
+            .collect();
+        let mut lines = vec![
+            format!("settlement RPC    {}", self.settlement_rpc),
+            format!("attested RPC      {}", self.attested_rpc),
+            format!(
+                "deployment        {} (chain {})",
+                self.deployment, self.chain_id
+            ),
+            format!("task manager      {}", self.task_manager),
+            format!("service manager   {}", self.service_manager),
+            format!("registry coord.   {}", self.registry_coordinator),
+            format!(
+                "roles             {}",
+                if roles.is_empty() {
+                    "none (aggregate and submit only)".to_owned()
+                } else {
+                    roles.join(", ")
+                }
+            ),
+            format!(
+                "BLS key           {}",
+                self.bls_key.as_deref().unwrap_or("not needed")
+            ),
+            format!("ECDSA key         {}", self.ecdsa_key),
+            format!("datadir           {}", self.datadir),
+            format!("p2p listen        {}", self.p2p_listen_addrs.join(", ")),
+            format!(
+                "bootnodes         {}",
+                if self.bootnodes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.bootnodes.join(", ")
+                }
+            ),
+            format!("metrics           http://{}/metrics", self.metrics_addr),
+            format!("node API          http://{}/eigen/node", self.node_api_addr),
+        ];
+        if let Some(online) = &self.online {
+            lines.push(format!("online check      {online}"));
+        }
+        lines.join("\n")
+    }
+}
+
+impl ConfigCommand {
+    /// Runs the command.
+    pub async fn run(self) -> eyre::Result<()> {
+        let Self::Check { node, online, json } = self;
+        let config = node.load()?;
+        let mut summary = ConfigSummary::new(&config);
+        if online {
+            let provider = connect(&config).await?;
+            config.deployment.validate(&provider).await?;
+            let head = provider.get_block_number().await?;
+            summary.online = Some(format!(
+                "ok: chain {} at block {head}, all {} contracts have code",
+                config.deployment.chain_id,
+                config.deployment.contracts().len()
+            ));
+        }
+        output::emit(json, &summary, ConfigSummary::human);
+        Ok(())
+    }
+}
+
+/// A read-only provider for the settlement endpoint (http or ws).
+pub async fn connect(config: &NodeConfig) -> eyre::Result<impl Provider + Clone> {
+    ProviderBuilder::new()
+        .connect(config.settlement_rpc.as_str())
+        .await
+        .map_err(|e| {
+            eyre::eyre!(
+                "cannot connect to the settlement RPC {} ({e}): check --settlement-rpc-url and that the node is running",
+                config.settlement_rpc
+            )
+        })
+}

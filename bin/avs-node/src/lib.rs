@@ -1,0 +1,42 @@
+//! `avs-node`: the one binary of avs-exex, as a library of small modules the binary wires.
+//!
+//! - [`cli`]: the command tree (`config check`, `keys …`, and the node commands as they land).
+//! - [`config`]: [`config::NodeConfig`], merged flag > env (`AVS_…`) > TOML file, validated.
+//! - [`password`] and [`keys`]: keystore passwords, key management, key loading.
+//! - [`health`], [`api`], [`metrics`], [`server`]: the EigenLayer Node API and Prometheus
+//!   endpoints and the live component health behind them.
+//! - [`logging`] and [`shutdown`]: tracing setup and the SIGINT/SIGTERM shutdown signal.
+//!
+//! Wiring a long-running command follows one pattern:
+//!
+//! ```no_run
+//! # async fn run(flags: avs_node::config::NodeOptions) -> eyre::Result<()> {
+//! use avs_node::{api, config::NodeConfig, health::HealthRegistry, metrics, server::HttpServer, shutdown::Shutdown};
+//! let config = NodeConfig::load(flags, None)?;
+//! let shutdown = Shutdown::new();
+//! shutdown.trigger_on_os_signals();
+//! let registry = prometheus::Registry::new();
+//! let eigen = metrics::EigenMetrics::register(&registry)?;
+//! let health = HealthRegistry::default();
+//! let host_health = health.register("host", "chain follower", "follows the attested chain");
+//! let metrics_server = HttpServer::start(config.metrics_addr, metrics::router(registry.clone()), shutdown.clone(), "--metrics-addr").await?;
+//! let api_server = HttpServer::start(config.node_api_addr, api::router(api::NodeInfo::new(&config.node_name), health.clone()), shutdown.clone(), "--node-api-addr").await?;
+//! // ... start the host, the AVS ExEx and p2p with `registry`, `host_health`, `shutdown` ...
+//! shutdown.wait().await;
+//! metrics_server.stopped().await?;
+//! api_server.stopped().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod config_check;
+pub mod health;
+pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod output;
+pub mod password;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,141 @@
+//! Prometheus metrics: one [`prometheus::Registry`] per process that every component registers
+//! its metrics into (the AVS ExEx's `AvsMetrics::register(&registry)`, the p2p service, ...),
+//! served in the text exposition format at `/metrics` by [`router`].
+//!
+//! The binary itself registers EigenLayer's standard AVS node metrics ([`EigenMetrics`]), with
+//! the names, types and labels of EigenLayer's metrics spec, each carrying the constant label
+//! `avs_name`, so EigenLayer's dashboards work unchanged.
+
+use axum::{Router, http::header, response::IntoResponse, routing::get};
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// The `avs_name` label value of this AVS.
+pub const AVS_NAME: &str = "avs-exex";
+
+/// EigenLayer's standard AVS node metrics.
+#[derive(Debug, Clone)]
+pub struct EigenMetrics {
+    /// `eigen_performance_score`: 0–100, how well the node is doing its job (100 = healthy).
+    pub performance_score: Gauge,
+    /// `eigen_rpc_request_duration_seconds{method, client_type, version}`.
+    pub rpc_request_duration_seconds: HistogramVec,
+    /// `eigen_rpc_request_total{method, client_type, version}`.
+    pub rpc_request_total: IntCounterVec,
+    /// `eigen_registered_stakes{quorum_number, quorum_name}`: the operator's weighted stake.
+    pub registered_stakes: GaugeVec,
+}
+
+impl EigenMetrics {
+    /// Registers the metrics into `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let rpc_labels = ["method", "client_type", "version"];
+        let metrics = Self {
+            performance_score: Gauge::with_opts(opts(
+                "eigen_performance_score",
+                "The performance metric is a score between 0 and 100 and each developer can define their own way of calculating the score. The score is calculated based on the performance of the Node and the performance of the backing services.",
+            ))?,
+            rpc_request_duration_seconds: HistogramVec::new(
+                HistogramOpts::from(opts(
+                    "eigen_rpc_request_duration_seconds",
+                    "Duration of json-rpc <method> in seconds",
+                )),
+                &rpc_labels,
+            )?,
+            rpc_request_total: IntCounterVec::new(
+                opts(
+                    "eigen_rpc_request_total",
+                    "Total of json-rpc <method> requests",
+                ),
+                &rpc_labels,
+            )?,
+            registered_stakes: GaugeVec::new(
+                opts(
+                    "eigen_registered_stakes",
+                    "Operator stake in <quorum> of <avs_name>'s StakeRegistry contract",
+                ),
+                &["quorum_number", "quorum_name"],
+            )?,
+        };
+        registry.register(Box::new(metrics.performance_score.clone()))?;
+        registry.register(Box::new(metrics.rpc_request_duration_seconds.clone()))?;
+        registry.register(Box::new(metrics.rpc_request_total.clone()))?;
+        registry.register(Box::new(metrics.registered_stakes.clone()))?;
+        Ok(metrics)
+    }
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).const_label("avs_name", AVS_NAME)
+}
+
+/// The registry's current state in the Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut buffer = Vec::new();
+    // Encoding into a Vec only fails on metric families that violate the format, which the
+    // registry refuses at registration.
+    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buffer) {
+        tracing::warn!(error = %e, "encoding metrics");
+    }
+    String::from_utf8(buffer).unwrap_or_default()
+}
+
+/// `GET /metrics`.
+pub fn router(registry: Registry) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+                    encode(&registry),
+                )
+                    .into_response()
+            }
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eigen_metrics_carry_spec_names_and_labels() {
+        let registry = Registry::new();
+        let metrics = EigenMetrics::register(&registry).unwrap();
+        metrics.performance_score.set(100.0);
+        metrics
+            .rpc_request_total
+            .with_label_values(&["eth_blockNumber", "rpc", "v1"])
+            .inc();
+        metrics
+            .registered_stakes
+            .with_label_values(&["0", "quorum 0"])
+            .set(1000.0);
+        let text = encode(&registry);
+        assert!(
+            text.contains("eigen_performance_score{avs_name=\"avs-exex\"} 100"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "eigen_rpc_request_total{avs_name=\"avs-exex\",client_type=\"rpc\",method=\"eth_blockNumber\",version=\"v1\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "eigen_registered_stakes{avs_name=\"avs-exex\",quorum_name=\"quorum 0\",quorum_number=\"0\"} 1000"
+            ),
+            "{text}"
+        );
+        assert!(
+            EigenMetrics::register(&registry).is_err(),
+            "registering twice is refused"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! The binary's command line: config precedence (flag > env > file), validation errors as
+//! one line naming the setting, unknown options.
+
+mod support;
+
+use support::{avs_node, write_deployment};
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(chain_id: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_deployment(&dir.path().join("deployment.json"), chain_id);
+        std::fs::write(dir.path().join("ecdsa.key.json"), "{}").unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// A config file with `extra` lines after the required settings.
+    fn config(&self, extra: &str) -> String {
+        let path = self.path("node.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "settlement_rpc_url = \"http://file.example:8545\"\ndeployment = \"{}\"\ndatadir = \"{}\"\nroles = []\necdsa_keystore = \"{}\"\n{extra}",
+                self.path("deployment.json"),
+                self.path("data"),
+                self.path("ecdsa.key.json"),
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+fn check_json(args: &[&str], envs: &[(&str, &str)]) -> serde_json::Value {
+    let mut all = vec!["config", "check", "--json"];
+    all.extend_from_slice(args);
+    let run = avs_node(&all, envs);
+    assert!(run.success, "config check failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("JSON output")
+}
+
+/// The single error line of a failed run.
+fn error_line(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let run = avs_node(args, envs);
+    assert!(!run.success, "expected a failure, got: {}", run.stdout);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line, got: {}", run.stderr);
+    lines[0].to_owned()
+}
+
+#[test]
+fn flag_beats_env_beats_file() {
+    let setup = Setup::new(31337);
+    let config =
+        setup.config("metrics_addr = \"127.0.0.1:9191\"\nnode_api_addr = \"127.0.0.1:9111\"\n");
+
+    let file_only = check_json(&["--config", &config], &[]);
+    assert_eq!(file_only["settlementRpc"], "http://file.example:8545/");
+    assert_eq!(file_only["metricsAddr"], "127.0.0.1:9191");
+    assert_eq!(file_only["chainId"], 31337);
+    assert_eq!(
+        file_only["taskManager"],
+        format!("{}", alloy::primitives::Address::repeat_byte(19))
+    );
+
+    let env = [
+        ("AVS_SETTLEMENT_RPC_URL", "ws://env.example:8546"),
+        ("AVS_METRICS_ADDR", "127.0.0.1:9292"),
+    ];
+    let with_env = check_json(&["--config", &config], &env);
+    assert_eq!(with_env["settlementRpc"], "ws://env.example:8546/");
+    assert_eq!(with_env["metricsAddr"], "127.0.0.1:9292");
+    assert_eq!(
+        with_env["nodeApiAddr"], "127.0.0.1:9111",
+        "unset in env: the file's value"
+    );
+
+    let with_flag = check_json(
+        &[
+            "--config",
+            &config,
+            "--settlement-rpc-url",
+            "https://flag.example/",
+        ],
+        &env,
+    );
+    assert_eq!(with_flag["settlementRpc"], "https://flag.example/");
+    assert_eq!(with_flag["metricsAddr"], "127.0.0.1:9292");
+    assert_eq!(
+        with_flag["attestedRpc"], "https://flag.example/",
+        "defaults to the settlement RPC"
+    );
+}
+
+#[test]
+fn defaults_apply_and_secrets_stay_out_of_the_output() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let run = avs_node(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--settlement-rpc-url",
+            "https://user:secret@rpc.example/v2/apikey123?key=abc",
+        ],
+        &[],
+    );
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("metrics           http://127.0.0.1:9090/metrics"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("node API          http://127.0.0.1:9010/eigen/node"),
+        "{}",
+        run.stdout
+    );
+    for secret in ["secret", "apikey123", "abc"] {
+        assert!(
+            !run.stdout.contains(secret),
+            "{secret} leaked: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn bad_url_is_one_line_naming_the_setting() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--settlement-rpc-url",
+            "ftp://x",
+        ],
+        &[],
+    );
+    assert!(
+        line.starts_with(
+            "error: settlement_rpc_url (--settlement-rpc-url, $AVS_SETTLEMENT_RPC_URL): "
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("ws://127.0.0.1:8546"),
+        "names the fix: {line}"
+    );
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--settlement-rpc-url",
+            "not a url",
+        ],
+        &[],
+    );
+    assert!(line.contains("is not a URL"), "{line}");
+}
+
+#[test]
+fn missing_files_are_one_line() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--deployment",
+            "/nonexistent/deployment.json",
+        ],
+        &[],
+    );
+    assert!(
+        line.contains("deployment (--deployment, $AVS_DEPLOYMENT)"),
+        "{line}"
+    );
+    assert!(line.contains("/nonexistent/deployment.json"), "{line}");
+    let line = error_line(
+        &["config", "check", "--config", "/nonexistent/node.toml"],
+        &[],
+    );
+    assert!(
+        line.contains("--config: cannot read /nonexistent/node.toml"),
+        "{line}"
+    );
+}
+
+#[test]
+fn validation_names_the_field_and_the_fix() {
+    let setup = Setup::new(31337);
+    let unknown = setup.config("metrics_adr = \"127.0.0.1:1\"\n");
+    let line = error_line(&["config", "check", "--config", &unknown], &[]);
+    assert!(line.contains("unknown field `metrics_adr`"), "{line}");
+
+    let config = setup.config("");
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--confirmations",
+            "64",
+        ],
+        &[],
+    );
+    assert!(line.contains("confirmations (--confirmations, $AVS_CONFIRMATIONS): 64 must be below reorg_window (64)"), "{line}");
+
+    let line = error_line(
+        &[
+            "config", "check", "--config", &config, "--roles", "operator",
+        ],
+        &[],
+    );
+    assert!(
+        line.contains("bls_keystore (--bls-keystore, $AVS_BLS_KEYSTORE): missing"),
+        "{line}"
+    );
+
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--metrics-addr",
+            "127.0.0.1:9010",
+        ],
+        &[],
+    );
+    assert!(line.contains("also the metrics address"), "{line}");
+
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--ecdsa-private-key",
+            "0x01",
+        ],
+        &[],
+    );
+    assert!(line.contains("conflicts with ecdsa_keystore"), "{line}");
+}
+
+#[test]
+fn plaintext_keys_need_insecure_and_a_devnet() {
+    let devnet = Setup::new(31337);
+    let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+    let args = |config: &str| -> Vec<String> {
+        [
+            "config",
+            "check",
+            "--json",
+            "--config",
+            config,
+            "--roles",
+            "task-generator",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
+    };
+    let config = devnet.config("").replace("node.toml", "node.toml");
+    // Drop the keystore from the file so only the plaintext key is given.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.lines()
+            .filter(|l| !l.starts_with("ecdsa_keystore"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let a = args(&config);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+
+    let line = error_line(&a, &[("AVS_ECDSA_PRIVATE_KEY", key)]);
+    assert!(line.contains("plaintext keys need --insecure"), "{line}");
+
+    let mut insecure = a.clone();
+    insecure.push("--insecure");
+    let ok = avs_node(&insecure, &[("AVS_ECDSA_PRIVATE_KEY", key)]);
+    assert!(ok.success, "{}", ok.stderr);
+    assert!(
+        ok.stdout.contains("plaintext key (--insecure)"),
+        "{}",
+        ok.stdout
+    );
+    assert!(!ok.stdout.contains("ac0974bec"), "the key is never printed");
+
+    let mainnet = Setup::new(1);
+    let config = mainnet.config("");
+    let line = error_line(&["config", "check", "--config", &config, "--insecure"], &[]);
+    assert!(
+        line.contains("plaintext keys are refused on chain 1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unknown_options_fail_with_usage() {
+    let run = avs_node(&["config", "check", "--no-such-flag"], &[]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("unexpected argument '--no-such-flag'"),
+        "{}",
+        run.stderr
+    );
+    let run = avs_node(&["frobnicate"], &[]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("unrecognized subcommand 'frobnicate'"),
+        "{}",
+        run.stderr
+    );
+}

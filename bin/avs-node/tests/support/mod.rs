@@ -1,0 +1,74 @@
+//! Shared helpers: run the built binary, write a deployment file.
+
+#![allow(dead_code, unreachable_pub)]
+
+use alloy::primitives::Address;
+use avs_contracts::{
+    deployment::{AvsContracts, DeployConfig, Deployment, FORMAT_VERSION},
+    eigenlayer::EigenLayerContracts,
+};
+use std::{path::Path, process::Command};
+
+/// The output of one run of `avs-node`.
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the built binary with `args` and `envs`, with no inherited AVS_* settings.
+pub fn avs_node(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_avs-node"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AVS_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the avs-node binary runs");
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Writes a deployment file for `chain_id` with placeholder addresses.
+pub fn write_deployment(path: &Path, chain_id: u64) {
+    let a = |n: u8| Address::repeat_byte(n);
+    let deployment = Deployment {
+        format_version: FORMAT_VERSION,
+        chain_id,
+        deployment_block: 1,
+        eigenlayer: EigenLayerContracts {
+            proxy_admin: a(1),
+            empty_contract: a(2),
+            pauser_registry: a(3),
+            delegation_manager: a(4),
+            strategy_manager: a(5),
+            avs_directory: a(6),
+            rewards_coordinator: a(7),
+            eigen_pod_manager: a(8),
+            slasher: a(9),
+            registry_coordinator: a(10),
+            bls_apk_registry: a(11),
+            stake_registry: a(12),
+            index_registry: a(13),
+            operator_state_retriever: a(14),
+            socket_registry: a(15),
+            token: a(16),
+            strategy: a(17),
+        },
+        avs: AvsContracts {
+            service_manager: a(18),
+            task_manager: a(19),
+        },
+        params: DeployConfig::devnet(a(20)),
+        steps: Vec::new(),
+    };
+    deployment.save(path).expect("deployment file written");
+}
