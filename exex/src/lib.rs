@@ -21,6 +21,13 @@
 //!   has no gap and no duplicate across restarts.
 //! - Channels are bounded: a slow ExEx slows the host, memory stays bounded.
 //!
+//! # Modules
+//! - API: [`chain`], [`notification`], [`context`] (reth's names), `test_utils` (feature
+//!   `test-utils`: a context without a node and consistent synthetic blocks).
+//! - Host: [`host`] (follow, fetch, reorgs, backfill, delivery, metrics), [`verify`] (roots and
+//!   hashes), [`wal`] (notification log), [`finished`] (per-ExEx finished heights).
+//! - ExExes built on the API live in their own module trees (the AVS in `avs`).
+//!
 //! # Example
 //! An ExEx is an `async fn(ExExContext) -> eyre::Result<()>`:
 //! ```

@@ -390,3 +390,39 @@ async fn a_slow_exex_slows_the_host() {
     assert_eq!(delivered, node_hashes(&provider, 0, 20).await);
     host.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalized_mode_follows_the_finalized_tag() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(80), None).await.expect("mine");
+    let finalized = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Finalized)
+        .await
+        .expect("rpc")
+        .expect("anvil reports a finalized block")
+        .header
+        .number;
+    assert!(
+        finalized < 80,
+        "anvil's finalized block trails its head ({finalized})"
+    );
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.follow = avs_exex::host::FollowMode::Finalized;
+    let mut host = RunningHost::start(config);
+    let delivered: Vec<_> = collect_until(&mut host.notifications, finalized, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    assert_eq!(delivered, node_hashes(&provider, 0, finalized).await);
+    provider.anvil_mine(Some(1), None).await.expect("mine");
+    let next = collect_until(&mut host.notifications, finalized + 1, WAIT).await;
+    assert_eq!(
+        next.iter().flat_map(support::committed).collect::<Vec<_>>(),
+        node_hashes(&provider, finalized + 1, finalized + 1).await
+    );
+    host.stop().await.expect("clean stop");
+}
