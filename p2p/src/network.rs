@@ -28,7 +28,7 @@ use libp2p::{
     tcp, yamux,
 };
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     time::{Duration, Instant},
 };
 use tokio::{
@@ -193,8 +193,8 @@ impl NetworkHandle {
         self.peer_id
     }
 
-    /// The addresses the node listens on (ports resolved), each ending in `/p2p/<peer id>`,
-    /// ready to be used as another node's bootnode.
+    /// One resolved address per configured listener (ports filled in), each ending in
+    /// `/p2p/<peer id>`, ready to be used as another node's bootnode.
     pub fn listen_addrs(&self) -> &[Multiaddr] {
         &self.listen_addrs
     }
@@ -290,7 +290,7 @@ impl Network {
         let mut swarm = build_swarm(keypair, &config, &topic)?;
         let peer_id = *swarm.local_peer_id();
 
-        let mut pending = HashSet::new();
+        let mut pending = HashMap::new();
         for addr in &config.listen_addrs {
             let id = swarm
                 .listen_on(addr.clone())
@@ -298,7 +298,7 @@ impl Network {
                     addr: addr.clone(),
                     reason: e.to_string(),
                 })?;
-            pending.insert(id);
+            pending.insert(id, addr.clone());
         }
         let mut listen_addrs = Vec::new();
         let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
@@ -306,24 +306,29 @@ impl Network {
             let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
                 .await
                 .map_err(|_| NetworkError::Listen {
-                    addr: config.listen_addrs[0].clone(),
+                    addr: pending
+                        .values()
+                        .next()
+                        .cloned()
+                        .unwrap_or_else(Multiaddr::empty),
                     reason: format!("no listen address reported within {LISTEN_TIMEOUT:?}"),
                 })?;
             match event {
+                // Only the first address per listener: a wildcard address reports one per
+                // interface, and one is enough to be dialled.
                 SwarmEvent::NewListenAddr {
                     listener_id,
                     address,
-                } => {
-                    pending.remove(&listener_id);
+                } if pending.remove(&listener_id).is_some() => {
                     listen_addrs.push(address.with(Protocol::P2p(peer_id)));
                 }
                 SwarmEvent::ListenerClosed {
                     listener_id,
                     reason,
                     ..
-                } if pending.contains(&listener_id) => {
+                } if pending.contains_key(&listener_id) => {
                     return Err(NetworkError::Listen {
-                        addr: config.listen_addrs[0].clone(),
+                        addr: pending[&listener_id].clone(),
                         reason: format!("listener closed: {reason:?}"),
                     });
                 }

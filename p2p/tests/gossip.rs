@@ -161,6 +161,7 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     for n in &nodes {
         n.handle.task_closed(1).await.unwrap();
     }
+    // Absence of a submission can only be observed over time: wait past rank 2's slot.
     tokio::time::sleep(slot * 2).await;
     for (i, n) in nodes.iter_mut().enumerate() {
         while let Ok(ev) = n.events.try_recv() {

@@ -1,0 +1,84 @@
+//! The bare network layer: QUIC transport, the inbound queue, identity persistence, shutdown.
+
+mod support;
+
+use avs_p2p::{
+    Network, NetworkError, Verdict,
+    fixtures::{Committee, response},
+    load_or_create_identity,
+};
+use libp2p::multiaddr::Protocol;
+use std::time::Duration;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
+    let quic_only = |bootnodes| {
+        let mut c = config(bootnodes);
+        c.listen_addrs = vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()];
+        c
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("node.key");
+    let key = load_or_create_identity(&key_path).unwrap();
+    let a = Network::start(key, quic_only(vec![])).await.unwrap();
+    let addr = a.handle.listen_addrs()[0].clone();
+    assert!(addr.iter().any(|p| matches!(p, Protocol::QuicV1)), "{addr}");
+    let mut b = Network::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        quic_only(vec![addr]),
+    )
+    .await
+    .unwrap();
+    let nets = [a.handle.clone(), b.handle.clone()];
+    all_status("QUIC connection and subscription", &nets, |s| {
+        s.connected.len() == 1 && s.subscribed.len() == 1
+    })
+    .await;
+
+    let committee = Committee::new(1, 3, |_| 1);
+    let msg = committee.sign(0, response(4, 0));
+    a.handle.publish(msg).await.unwrap();
+    // Publishing the same bytes again is a no-op (content-addressed ids), not an error.
+    a.handle.publish(msg).await.unwrap();
+    let got = tokio::time::timeout(WAIT, b.inbound.recv())
+        .await
+        .expect("message within the timeout")
+        .expect("network running");
+    assert_eq!(got.message, msg);
+    assert_eq!(got.id.source, a.handle.peer_id());
+    b.handle.report(got.id, Verdict::Accept).await.unwrap();
+    // Exactly one copy reaches the application.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), b.inbound.recv())
+            .await
+            .is_err(),
+        "duplicate delivered"
+    );
+
+    // Shutdown ends the task; the handle then reports a stopped network.
+    a.handle.shutdown().await;
+    tokio::time::timeout(WAIT, a.task)
+        .await
+        .expect("task ends")
+        .unwrap();
+    assert!(matches!(
+        a.handle.publish(msg).await,
+        Err(NetworkError::Stopped)
+    ));
+    b.handle.shutdown().await;
+
+    // The identity persisted: the same key file gives the same PeerId.
+    let again = load_or_create_identity(&key_path).unwrap();
+    assert_eq!(again.public().to_peer_id(), nets[0].peer_id());
+}
+
+#[tokio::test]
+async fn invalid_config_is_refused_before_binding() {
+    let mut c = config(vec![]);
+    c.inbound_queue = 0;
+    let err = Network::start(libp2p::identity::Keypair::generate_ed25519(), c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("inbound_queue"), "{err}");
+}
