@@ -426,3 +426,42 @@ async fn finalized_mode_follows_the_finalized_tag() {
     );
     host.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_exex_gets_pruned_blocks_from_the_node_then_the_wal() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(120), None).await.expect("mine");
+    let expected = node_hashes(&provider, 0, 120).await;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&anvil.endpoint(), data.path());
+    config.batch_size = 10;
+    config.reorg_window = 16;
+    config.wal.max_segment_bytes = 1;
+    let mut host = RunningHost::start(config.clone());
+    collect_until(&mut host.notifications, 120, WAIT).await;
+    host.stop().await.expect("clean stop");
+    let first_segment = std::fs::read_dir(data.path().join("wal"))
+        .expect("wal dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .min()
+        .expect("segments");
+    assert_ne!(
+        first_segment,
+        format!("{:020}.wal", 0),
+        "the oldest records were pruned"
+    );
+
+    // The old ExEx has finished everything; a new one starts from `start_block`.
+    let (mut host, mut others) = RunningHost::start_recorders(config, &["recorder", "newcomer"]);
+    let newcomer: Vec<_> = collect_until(&mut others[0], 120, WAIT)
+        .await
+        .iter()
+        .flat_map(support::committed)
+        .collect();
+    assert_eq!(newcomer, expected, "the newcomer gets every block once");
+    let (rest, result) = host.stop_collecting().await;
+    result.expect("clean stop");
+    assert!(rest.is_empty(), "the old ExEx gets nothing again: {rest:?}");
+}

@@ -77,6 +77,26 @@ impl RunningHost {
         Self::spawn(host, registry, notifications)
     }
 
+    /// A host with one recording ExEx per id; returns the host (whose `notifications` are the
+    /// first ExEx's) and the other ExExes' notification streams.
+    pub(crate) fn start_recorders(
+        config: HostConfig,
+        ids: &[&str],
+    ) -> (Self, Vec<mpsc::UnboundedReceiver<ExExNotification>>) {
+        let registry = prometheus::Registry::new();
+        let mut host = Host::new(config, &registry).expect("valid config");
+        let mut streams: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (forward, notifications) = mpsc::unbounded_channel();
+                host.install_exex(*id, move |ctx| recorder(ctx, forward, None));
+                notifications
+            })
+            .collect();
+        let first = streams.remove(0);
+        (Self::spawn(host, registry, first), streams)
+    }
+
     /// A host whose ExEx, after forwarding its first notification, reads nothing more until
     /// the returned gate is dropped.
     pub(crate) fn start_gated(config: HostConfig) -> (oneshot::Sender<()>, Self) {
