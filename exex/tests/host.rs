@@ -454,7 +454,7 @@ async fn a_new_exex_gets_pruned_blocks_from_the_node_then_the_wal() {
     );
 
     // The old ExEx has finished everything; a new one starts from `start_block`.
-    let (mut host, mut others) = RunningHost::start_recorders(config, &["recorder", "newcomer"]);
+    let (host, mut others) = RunningHost::start_recorders(config, &["recorder", "newcomer"]);
     let newcomer: Vec<_> = collect_until(&mut others[0], 120, WAIT)
         .await
         .iter()
