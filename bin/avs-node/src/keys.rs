@@ -112,6 +112,8 @@ impl KeyType {
 }
 
 /// Public data of a key, as `show`, `new` and `import` print it.
+// Built once per command for printing: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum PublicKeyInfo {

@@ -286,7 +286,7 @@ fn plaintext_keys_need_insecure_and_a_devnet() {
         .map(String::from)
         .collect()
     };
-    let config = devnet.config("").replace("node.toml", "node.toml");
+    let config = devnet.config("");
     // Drop the keystore from the file so only the plaintext key is given.
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
