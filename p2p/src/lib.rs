@@ -41,14 +41,30 @@
 //! # Example
 //!
 //! ```no_run
-//! use avs_p2p::{Network, NetworkConfig, Verdict, load_or_create_identity};
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use avs_p2p::{
+//!     Network, NetworkConfig, ServiceConfig, ServiceEvent, SignatureService, TaskInfo,
+//!     load_or_create_identity,
+//! };
+//! # async fn run(task: TaskInfo, me: avs_p2p::OperatorId, own: avs_p2p::SignatureMessage)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
 //! let key = load_or_create_identity(std::path::Path::new("data/p2p/node.key"))?;
 //! let config = NetworkConfig::new(17000, alloy::primitives::Address::ZERO);
-//! let Network { handle, mut inbound, .. } = Network::start(key, config).await?;
-//! while let Some(msg) = inbound.recv().await {
-//!     // Validate `msg.message` against the task and operator set, then:
-//!     handle.report(msg.id, Verdict::Accept).await?;
+//! let network = Network::start(key, config).await?;
+//! let service_config = ServiceConfig { local_operator: Some(me), ..ServiceConfig::default() };
+//! let SignatureService { handle, mut events, .. } = SignatureService::spawn(network, service_config);
+//!
+//! handle.add_task(task).await?; // from the ExEx: TaskCreated + operator set at taskCreatedBlock
+//! handle.publish_own(own).await?; // our signed response
+//! // The events must be drained: a full event queue back-pressures validation.
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         ServiceEvent::SubmitDue(aggregate) => {
+//!             // Our turn: build NonSignerStakesAndSignature from `aggregate` and submit;
+//!             // on TaskResponded (from anyone): handle.task_closed(index).
+//!             let _ = aggregate;
+//!         }
+//!         _ => {}
+//!     }
 //! }
 //! # Ok(()) }
 //! ```
