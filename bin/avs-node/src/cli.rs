@@ -7,6 +7,8 @@ use crate::{
     config_check::ConfigCommand,
     keys::KeysCommand,
     logging::LogFormat,
+    operator_cmd::OperatorCommand,
+    task_cmd::TaskCommand,
 };
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +57,12 @@ pub enum Command {
     /// Create, import, show and list operator keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Register, deregister and inspect the operator with EigenLayer and the AVS.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// List and inspect tasks; challenge a wrong response.
+    #[command(subcommand)]
+    Task(TaskCommand),
 }
 
 impl Command {
@@ -66,6 +74,8 @@ impl Command {
             Self::Keys(command) => {
                 tokio::task::spawn_blocking(move || crate::keys::run(command)).await?
             }
+            Self::Operator(command) => command.run().await,
+            Self::Task(command) => command.run().await,
         }
     }
 }

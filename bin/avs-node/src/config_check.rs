@@ -7,10 +7,7 @@ use crate::{
     config::{NodeConfig, Role},
     output,
 };
-use alloy::{
-    primitives::Address,
-    providers::{Provider, ProviderBuilder},
-};
+use alloy::{primitives::Address, providers::Provider};
 use clap::Subcommand;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -136,8 +133,7 @@ impl ConfigCommand {
         let config = node.load()?;
         let mut summary = ConfigSummary::new(&config);
         if online {
-            let provider = connect(&config).await?;
-            config.deployment.validate(&provider).await?;
+            let provider = crate::chain::connect(&config, None).await?;
             let head = provider.get_block_number().await?;
             summary.online = Some(format!(
                 "ok: chain {} at block {head}, all {} contracts have code",
@@ -148,17 +144,4 @@ impl ConfigCommand {
         output::emit(json, &summary, ConfigSummary::human);
         Ok(())
     }
-}
-
-/// A read-only provider for the settlement endpoint (http or ws).
-pub async fn connect(config: &NodeConfig) -> eyre::Result<impl Provider + Clone> {
-    ProviderBuilder::new()
-        .connect(config.settlement_rpc.as_str())
-        .await
-        .map_err(|e| {
-            eyre::eyre!(
-                "cannot connect to the settlement RPC {} ({e}): check --settlement-rpc-url and that the node is running",
-                config.settlement_rpc
-            )
-        })
 }

@@ -115,7 +115,7 @@ impl KeyType {
 // Built once per command for printing: the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(rename_all_fields = "camelCase", tag = "type")]
 pub enum PublicKeyInfo {
     /// A BLS key.
     #[serde(rename = "bls")]

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod config_check;
@@ -36,7 +37,9 @@ pub mod health;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
+pub mod operator_cmd;
 pub mod output;
 pub mod password;
 pub mod server;
 pub mod shutdown;
+pub mod task_cmd;

@@ -340,3 +340,23 @@ fn unknown_options_fail_with_usage() {
         run.stderr
     );
 }
+
+#[test]
+fn example_configs_parse() {
+    use avs_node::config::{NodeOptions, Role};
+    let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc");
+    let example = NodeOptions::from_file(&etc.join("node.example.toml")).expect("example parses");
+    assert_eq!(
+        example.settlement_rpc_url.as_deref(),
+        Some("ws://127.0.0.1:8546")
+    );
+    assert_eq!(example.roles, Some(vec![Role::Operator]));
+    assert_eq!(example.metrics_addr.as_deref(), Some("127.0.0.1:9090"));
+    let devnet =
+        NodeOptions::from_file(&etc.join("devnet/node.toml")).expect("devnet config parses");
+    assert_eq!(devnet.insecure, Some(true));
+    assert_eq!(
+        devnet.roles,
+        Some(vec![Role::Operator, Role::TaskGenerator])
+    );
+}

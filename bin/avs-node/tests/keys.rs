@@ -43,6 +43,7 @@ fn bls_new_show_list_and_errors() {
         &[],
     ));
     assert_eq!(created["type"], "bls");
+    assert!(created["g1PublicKey"][0].is_string(), "{created}");
     let path = dir.path().join("keys/op1.bls.key.json");
     assert_eq!(created["path"], path.display().to_string());
     #[cfg(unix)]
@@ -191,7 +192,12 @@ fn bls_import_accepts_decimal_and_hex() {
         ],
         &[],
     ));
+    assert!(
+        a["operatorId"].as_str().is_some_and(|id| id.len() == 66),
+        "{a}"
+    );
     assert_eq!(a["operatorId"], b["operatorId"]);
+    assert_eq!(a["g2PublicKey"].as_array().map(Vec::len), Some(2));
     assert_eq!(a["g1PublicKey"], b["g1PublicKey"]);
 }
 

@@ -1,0 +1,132 @@
+//! `avs-node operator register|deregister|status`: the operator's standing with EigenLayer and
+//! the AVS, through `avs_contracts::operator`. Registration runs every pre-flight check first,
+//! so a missing stake, a reused BLS key or a missing allowlist entry is reported before any
+//! transaction is sent.
+
+use crate::{chain, cli::NodeArgs, keys, output};
+use alloy::primitives::Address;
+use avs_contracts::operator::{self, OperatorClient, OperatorStatus};
+use clap::Subcommand;
+
+/// `avs-node operator …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Register with EigenLayer (if needed) and with the AVS's quorums.
+    Register {
+        /// The node's settings (keys, endpoint, deployment).
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Operator metadata URI recorded by EigenLayer's DelegationManager.
+        #[arg(long, value_name = "URI")]
+        metadata_uri: String,
+        /// How peers reach this node [default: the first external p2p address, else the first listen address].
+        #[arg(long, value_name = "MULTIADDR")]
+        socket: Option<String>,
+    },
+    /// Deregister from the AVS's quorums.
+    Deregister {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Show an operator's registration, stake, freezing and allowlist state.
+    Status {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The operator to look up [default: the configured ECDSA key's address].
+        #[arg(long, value_name = "ADDRESS")]
+        operator: Option<Address>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl OperatorCommand {
+    /// Runs the command.
+    pub async fn run(self) -> eyre::Result<()> {
+        match self {
+            Self::Register {
+                node,
+                metadata_uri,
+                socket,
+            } => {
+                let config = node.load()?;
+                let bls_source = config.bls_key.as_ref().ok_or_else(|| {
+                    eyre::eyre!("roles: registering needs the operator role and its BLS key: pass --roles operator and --bls-keystore")
+                })?;
+                let bls_key = keys::load_bls_key(bls_source).await?;
+                let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+                let address = signer.address();
+                let socket = socket
+                    .or_else(|| config.p2p.external_addrs.first().cloned())
+                    .or_else(|| config.p2p.listen_addrs.first().cloned())
+                    .unwrap_or_default();
+                let provider = chain::connect(&config, Some(signer.clone())).await?;
+                let mut client = OperatorClient::new(provider, &config.deployment, address);
+                if client
+                    .register_as_eigenlayer_operator(&metadata_uri)
+                    .await?
+                {
+                    output::line(format!("{address} registered as an EigenLayer operator"));
+                }
+                let operator_id = client.register_with_avs(&bls_key, &signer, &socket).await?;
+                output::line(format!(
+                    "{address} registered with the AVS, operator id {operator_id}"
+                ));
+            }
+            Self::Deregister { node } => {
+                let config = node.load()?;
+                let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+                let address = signer.address();
+                let provider = chain::connect(&config, Some(signer)).await?;
+                OperatorClient::new(provider, &config.deployment, address)
+                    .deregister()
+                    .await?;
+                output::line(format!("{address} deregistered from the AVS"));
+            }
+            Self::Status {
+                node,
+                operator,
+                json,
+            } => {
+                let config = node.load()?;
+                let address = match operator {
+                    Some(address) => address,
+                    None => keys::load_ecdsa_signer(&config.ecdsa_key).await?.address(),
+                };
+                let provider = chain::connect(&config, None).await?;
+                let status = operator::status(&provider, &config.deployment, address).await?;
+                output::emit(json, &status, human_status);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn human_status(status: &OperatorStatus) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let mut lines = vec![
+        format!("operator            {}", status.operator),
+        format!("EigenLayer operator {}", yes_no(status.eigenlayer_operator)),
+        format!("registered with AVS {}", yes_no(status.registered)),
+        format!(
+            "operator id         {}",
+            status
+                .operator_id
+                .map_or_else(|| "none".to_owned(), |id| id.to_string())
+        ),
+        format!("frozen              {}", yes_no(status.frozen)),
+    ];
+    if status.allowlist_enabled {
+        lines.push(format!(
+            "allowlisted         {}",
+            yes_no(status.allowlisted)
+        ));
+    }
+    for (quorum, stake) in &status.stakes {
+        lines.push(format!("stake in quorum {quorum:<3} {stake}"));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,330 @@
+//! `avs-node task list|show|challenge`: the task manager's tasks, read from its
+//! `NewTaskCreated` / `TaskResponded` logs since the deployment block, and the on-chain
+//! challenge of a wrong response about the settlement chain's own blocks.
+//!
+//! A challenge needs what the contract hashed: the task, the response and its metadata (from
+//! the logs), the non-signers' G1 keys (from the `respondToTask` call that submitted the
+//! response) and the RLP header of the checkpoint block (from the settlement endpoint), whose
+//! keccak the contract compares with the true block hash before comparing roots.
+
+use crate::{chain, cli::NodeArgs, config::NodeConfig, keys, output};
+use alloy::{
+    primitives::{B256, Bytes},
+    providers::{DynProvider, Provider},
+    rlp::Encodable,
+    rpc::types::Filter,
+    sol_types::{SolCall, SolEvent},
+};
+use avs_contracts::{
+    avs::{AvsTaskManager, IAvsTaskManager},
+    transactor::Transactor,
+};
+use clap::Subcommand;
+use eyre::{bail, eyre};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Blocks per `eth_getLogs` request: public endpoints cap the range.
+const LOG_CHUNK: u64 = 10_000;
+
+/// `avs-node task …`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// List the tasks and whether they were answered.
+    List {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one task, its response and its checkpoint's status.
+    Show {
+        /// The task index.
+        index: u32,
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove a task's response wrong on-chain (settlement-chain checkpoints only); its signers get frozen.
+    Challenge {
+        /// The task index.
+        index: u32,
+        /// The node's settings (the ECDSA key pays for the transaction).
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+}
+
+/// A task as the logs describe it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    /// Task index.
+    pub index: u32,
+    /// Attested chain.
+    pub chain_id: u64,
+    /// Checkpoint block.
+    pub block_number: u64,
+    /// Settlement block the task was created in.
+    pub task_created_block: u32,
+    /// Quorum threshold in percent.
+    pub quorum_threshold_percentage: u32,
+    /// Quorums.
+    pub quorum_numbers: Bytes,
+    /// The response, once answered.
+    pub response: Option<ResponseRecord>,
+    /// Whether the checkpoint is finalized now (`show` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finalized: Option<bool>,
+    #[serde(skip)]
+    task: IAvsTaskManager::Task,
+}
+
+/// A task's response as `TaskResponded` logged it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRecord {
+    /// Attested block hash.
+    pub block_hash: B256,
+    /// Attested state root.
+    pub state_root: B256,
+    /// Attested receipts root.
+    pub receipts_root: B256,
+    /// Settlement block of the response.
+    pub task_responded_block: u32,
+    /// `keccak256(taskCreatedBlock ‖ nonSignerIds)`.
+    pub hash_of_non_signers: B256,
+    /// The transaction that submitted it.
+    pub transaction: Option<B256>,
+    #[serde(skip)]
+    response: IAvsTaskManager::TaskResponse,
+    #[serde(skip)]
+    metadata: IAvsTaskManager::TaskResponseMetadata,
+}
+
+impl TaskCommand {
+    /// Runs the command.
+    pub async fn run(self) -> eyre::Result<()> {
+        match self {
+            Self::List { node, json } => {
+                let config = node.load()?;
+                let provider = chain::connect(&config, None).await?;
+                let tasks: Vec<TaskRecord> = read_tasks(&provider, &config)
+                    .await?
+                    .into_values()
+                    .collect();
+                output::emit(json, &tasks, |tasks| {
+                    if tasks.is_empty() {
+                        return "no tasks".to_owned();
+                    }
+                    let mut lines = vec![format!(
+                        "{:>6}  {:>10}  {:>10}  {:>8}  status",
+                        "task", "chain", "block", "created"
+                    )];
+                    lines.extend(tasks.iter().map(|t| {
+                        format!(
+                            "{:>6}  {:>10}  {:>10}  {:>8}  {}",
+                            t.index,
+                            t.chain_id,
+                            t.block_number,
+                            t.task_created_block,
+                            t.response
+                                .as_ref()
+                                .map_or("pending".to_owned(), |r| format!(
+                                    "responded at {}",
+                                    r.task_responded_block
+                                ))
+                        )
+                    }));
+                    lines.join("\n")
+                });
+            }
+            Self::Show { index, node, json } => {
+                let config = node.load()?;
+                let provider = chain::connect(&config, None).await?;
+                let mut task = find_task(&provider, &config, index).await?;
+                let finalized = AvsTaskManager::new(config.deployment.avs.task_manager, &provider)
+                    .finalizedCheckpoint(task.chain_id, task.block_number)
+                    .call()
+                    .await
+                    .is_ok_and(|checkpoint| checkpoint.taskIndex == index);
+                task.finalized = Some(finalized);
+                output::emit(json, &task, human_task);
+            }
+            Self::Challenge { index, node } => {
+                let config = node.load()?;
+                let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+                let provider = chain::connect(&config, Some(signer)).await?;
+                let tx_hash = challenge(&provider, &config, index).await?;
+                output::line(format!(
+                    "task {index}: challenge succeeded in transaction {tx_hash}; its signers are frozen"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn human_task(task: &TaskRecord) -> String {
+    let mut lines = vec![
+        format!("task            {}", task.index),
+        format!(
+            "checkpoint      chain {} block {}",
+            task.chain_id, task.block_number
+        ),
+        format!("created at      {}", task.task_created_block),
+        format!(
+            "threshold       {}% of quorums {}",
+            task.quorum_threshold_percentage, task.quorum_numbers
+        ),
+    ];
+    match &task.response {
+        Some(r) => lines.extend([
+            format!("responded at    {}", r.task_responded_block),
+            format!("block hash      {}", r.block_hash),
+            format!("state root      {}", r.state_root),
+            format!("receipts root   {}", r.receipts_root),
+        ]),
+        None => lines.push("response        none yet".to_owned()),
+    }
+    if let Some(finalized) = task.finalized {
+        lines.push(format!(
+            "finalized       {}",
+            if finalized { "yes" } else { "no" }
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Every task since the deployment block, by index, with its response if any.
+async fn read_tasks(
+    provider: &DynProvider,
+    config: &NodeConfig,
+) -> eyre::Result<BTreeMap<u32, TaskRecord>> {
+    let head = provider.get_block_number().await?;
+    let mut tasks = BTreeMap::new();
+    let mut from = config.deployment.deployment_block;
+    while from <= head {
+        let to = (from + LOG_CHUNK - 1).min(head);
+        let filter = Filter::new()
+            .address(config.deployment.avs.task_manager)
+            .event_signature(vec![
+                AvsTaskManager::NewTaskCreated::SIGNATURE_HASH,
+                AvsTaskManager::TaskResponded::SIGNATURE_HASH,
+            ])
+            .from_block(from)
+            .to_block(to);
+        // Logs come in chain order, so a task's creation precedes its response.
+        for log in provider.get_logs(&filter).await? {
+            if let Ok(created) = log.log_decode::<AvsTaskManager::NewTaskCreated>() {
+                let event = created.inner.data;
+                let task = event.task;
+                tasks.insert(
+                    event.taskIndex,
+                    TaskRecord {
+                        index: event.taskIndex,
+                        chain_id: task.chainId,
+                        block_number: task.blockNumber,
+                        task_created_block: task.taskCreatedBlock,
+                        quorum_threshold_percentage: task.quorumThresholdPercentage,
+                        quorum_numbers: task.quorumNumbers.clone(),
+                        response: None,
+                        finalized: None,
+                        task,
+                    },
+                );
+            } else if let Ok(responded) = log.log_decode::<AvsTaskManager::TaskResponded>() {
+                let tx = responded.transaction_hash;
+                let event = responded.inner.data;
+                if let Some(task) = tasks.get_mut(&event.taskIndex) {
+                    let (r, m) = (event.taskResponse, event.taskResponseMetadata);
+                    task.response = Some(ResponseRecord {
+                        block_hash: r.blockHash,
+                        state_root: r.stateRoot,
+                        receipts_root: r.receiptsRoot,
+                        task_responded_block: m.taskRespondedBlock,
+                        hash_of_non_signers: m.hashOfNonSigners,
+                        transaction: tx,
+                        response: r,
+                        metadata: m,
+                    });
+                }
+            }
+        }
+        from = to + 1;
+    }
+    Ok(tasks)
+}
+
+async fn find_task(
+    provider: &DynProvider,
+    config: &NodeConfig,
+    index: u32,
+) -> eyre::Result<TaskRecord> {
+    read_tasks(provider, config)
+        .await?
+        .remove(&index)
+        .ok_or_else(|| eyre!("task {index} does not exist: see `avs-node task list`"))
+}
+
+/// Sends `raiseAndResolveChallenge` for task `index`; returns the transaction hash.
+async fn challenge(provider: &DynProvider, config: &NodeConfig, index: u32) -> eyre::Result<B256> {
+    let task = find_task(provider, config, index).await?;
+    if task.chain_id != config.deployment.chain_id {
+        bail!(
+            "task {index} attests chain {}, not the settlement chain {}: only settlement-chain checkpoints can be challenged",
+            task.chain_id,
+            config.deployment.chain_id
+        );
+    }
+    let response = task
+        .response
+        .ok_or_else(|| eyre!("task {index} has no response yet: there is nothing to challenge"))?;
+    let tx_hash = response.transaction.ok_or_else(|| {
+        eyre!("the endpoint returned the response log without its transaction hash")
+    })?;
+    let tx = provider
+        .get_transaction_by_hash(tx_hash)
+        .await?
+        .ok_or_else(|| {
+            eyre!("the response transaction {tx_hash} is not available from the endpoint (pruned?)")
+        })?;
+    let input = alloy::consensus::Transaction::input(&tx);
+    let submitted = AvsTaskManager::respondToTaskCall::abi_decode(input).map_err(|_| {
+        eyre!("transaction {tx_hash} did not call respondToTask directly: the non-signer keys cannot be recovered")
+    })?;
+    let header = provider
+        .get_block_by_number(task.block_number.into())
+        .await?
+        .ok_or_else(|| {
+            eyre!(
+                "block {} is not available from the settlement endpoint",
+                task.block_number
+            )
+        })?
+        .header
+        .inner;
+    let mut header_rlp = Vec::new();
+    header.encode(&mut header_rlp);
+    let call = AvsTaskManager::raiseAndResolveChallengeCall {
+        task: task.task,
+        response: response.response,
+        metadata: response.metadata,
+        nonSignerPubkeys: submitted.nonSignerStakesAndSignature.nonSignerPubkeys,
+        headerRlp: header_rlp.into(),
+    };
+    let mut transactor = Transactor::new(provider.clone());
+    let receipt = transactor
+        .call(
+            "raiseAndResolveChallenge",
+            config.deployment.avs.task_manager,
+            call.abi_encode(),
+        )
+        .await?;
+    Ok(receipt.transaction_hash)
+}

@@ -1,0 +1,210 @@
+//! `operator status|register|deregister`, `task list|show` and `config check --online` against
+//! a real EigenLayer + AVS deployment on anvil, through the built binary.
+
+mod support;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::U256,
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use avs_contracts::{deploy, deployment::DeployConfig, operator::OperatorClient};
+use support::{Run, avs_node};
+
+const TOKEN: u128 = 1_000_000_000_000_000_000;
+
+fn one_error_line(run: &Run) -> &str {
+    assert!(!run.success, "expected a failure, got: {}", run.stdout);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line, got: {}", run.stderr);
+    lines[0]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
+    let anvil = avs_test_support::anvil().spawn();
+    let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let owner_provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(owner.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let deployment = deploy::deploy(owner_provider, DeployConfig::devnet(owner.address())).await?;
+    let dir = tempfile::tempdir()?;
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    deployment.save(dir.path().join("deployment.json"))?;
+
+    // The operator's keys, created and imported through the CLI.
+    let operator: PrivateKeySigner = anvil.keys()[1].clone().into();
+    std::fs::write(path("password"), "pw\n")?;
+    std::fs::write(
+        path("sk"),
+        format!("0x{}", alloy::hex::encode(operator.to_bytes())),
+    )?;
+    let keys_dir = path("keys");
+    let imported = avs_node(
+        &[
+            "keys",
+            "ecdsa",
+            "import",
+            "op",
+            "--keys-dir",
+            &keys_dir,
+            "--password-file",
+            &path("password"),
+            "--private-key-file",
+            &path("sk"),
+        ],
+        &[],
+    );
+    assert!(imported.success, "{}", imported.stderr);
+    let created = avs_node(
+        &[
+            "keys",
+            "bls",
+            "new",
+            "op",
+            "--keys-dir",
+            &keys_dir,
+            "--password-file",
+            &path("password"),
+            "--json",
+        ],
+        &[],
+    );
+    assert!(created.success, "{}", created.stderr);
+    let bls: serde_json::Value = serde_json::from_str(&created.stdout)?;
+
+    std::fs::write(
+        path("node.toml"),
+        format!(
+            "settlement_rpc_url = \"{}\"\ndeployment = \"{}\"\ndatadir = \"{}\"\nbls_keystore = \"{keys_dir}/op.bls.key.json\"\nbls_password_file = \"{pw}\"\necdsa_keystore = \"{keys_dir}/op.ecdsa.key.json\"\necdsa_password_file = \"{pw}\"\np2p_external_addrs = [\"/ip4/127.0.0.1/tcp/9777\"]\n",
+            anvil.endpoint(),
+            path("deployment.json"),
+            path("data"),
+            pw = path("password"),
+        ),
+    )?;
+    let config = path("node.toml");
+
+    let online = avs_node(&["config", "check", "--config", &config, "--online"], &[]);
+    assert!(online.success, "{}", online.stderr);
+    assert!(
+        online.stdout.contains("online check      ok: chain 31337"),
+        "{}",
+        online.stdout
+    );
+
+    let status = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["operator", "status", "--config", &config, "--json"];
+        args.extend_from_slice(extra);
+        let run = avs_node(&args, &[]);
+        assert!(run.success, "{}", run.stderr);
+        serde_json::from_str(&run.stdout).expect("JSON status")
+    };
+    let before = status(&[]);
+    assert_eq!(
+        before["operator"],
+        operator.address().to_string().to_lowercase()
+    );
+    assert_eq!(before["registered"], false);
+    assert_eq!(before["eigenlayerOperator"], false);
+
+    // Without stake the pre-flight check refuses, as one line naming the fix.
+    let refused = avs_node(
+        &[
+            "operator",
+            "register",
+            "--config",
+            &config,
+            "--metadata-uri",
+            "https://example.invalid/op.json",
+        ],
+        &[],
+    );
+    let line = one_error_line(&refused);
+    assert!(
+        line.contains("below the minimum") && line.contains("deposit more"),
+        "{line}"
+    );
+
+    let operator_provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(operator.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let mut client = OperatorClient::new(operator_provider, &deployment, operator.address());
+    client.mint_devnet_tokens(U256::from(10 * TOKEN)).await?;
+    client.deposit(U256::from(10 * TOKEN)).await?;
+
+    let registered = avs_node(
+        &[
+            "operator",
+            "register",
+            "--config",
+            &config,
+            "--metadata-uri",
+            "https://example.invalid/op.json",
+        ],
+        &[],
+    );
+    assert!(registered.success, "{}", registered.stderr);
+    let after = status(&[]);
+    assert_eq!(after["registered"], true);
+    assert_eq!(after["eigenlayerOperator"], true);
+    assert_eq!(
+        after["operatorId"], bls["operatorId"],
+        "registered with the keystore's BLS key"
+    );
+    // Looking up another address needs no key.
+    assert_eq!(
+        status(&["--operator", &owner.address().to_string()])["registered"],
+        false
+    );
+
+    let again = avs_node(
+        &[
+            "operator",
+            "register",
+            "--config",
+            &config,
+            "--metadata-uri",
+            "https://example.invalid/op.json",
+        ],
+        &[],
+    );
+    assert!(one_error_line(&again).contains("already registered with the AVS"));
+
+    let tasks = avs_node(&["task", "list", "--config", &config], &[]);
+    assert!(tasks.success, "{}", tasks.stderr);
+    assert_eq!(tasks.stdout.trim(), "no tasks");
+    let missing = avs_node(&["task", "show", "0", "--config", &config], &[]);
+    assert!(one_error_line(&missing).contains("task 0 does not exist"));
+
+    let deregistered = avs_node(&["operator", "deregister", "--config", &config], &[]);
+    assert!(deregistered.success, "{}", deregistered.stderr);
+    assert_eq!(status(&[])["registered"], false);
+
+    // A wrong endpoint is diagnosed as such.
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    assert_eq!(provider.get_chain_id().await?, 31337);
+    let unreachable = avs_node(
+        &[
+            "operator",
+            "status",
+            "--config",
+            &config,
+            "--settlement-rpc-url",
+            "http://127.0.0.1:1",
+        ],
+        &[],
+    );
+    assert!(
+        one_error_line(&unreachable)
+            .contains("checking the deployment against the RPC endpoint failed")
+    );
+    Ok(())
+}
