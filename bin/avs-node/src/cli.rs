@@ -31,7 +31,7 @@ pub struct Cli {
 #[command(next_help_heading = "Logging")]
 pub struct LogArgs {
     /// Log line format.
-    #[arg(long, global = true, env = "AVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    #[arg(long = "log-format", global = true, env = "AVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub format: LogFormat,
     /// Log level or filter directive (RUST_LOG wins when set).
     #[arg(
@@ -95,5 +95,24 @@ impl NodeArgs {
     /// Merges and validates.
     pub fn load(self) -> Result<NodeConfig, crate::config::ConfigError> {
         NodeConfig::load(self.options, self.config.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        // Catches duplicate flags between flattened argument groups, bad defaults, etc.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn logging_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["avs-node", "keys", "bls", "list", "--log-format", "json", "-vv"]).unwrap();
+        assert_eq!(cli.log.format, LogFormat::Json);
+        assert_eq!(cli.log.verbose, 2);
     }
 }

@@ -1,5 +1,5 @@
 //! Logging with `tracing-subscriber`: human-readable by default, one JSON object per line with
-//! `--format json` (for log shippers). The filter comes from `RUST_LOG` when set (full
+//! `--log-format json` (for log shippers). The filter comes from `RUST_LOG` when set (full
 //! `EnvFilter` syntax, e.g. `avs_p2p=debug,info`), otherwise from `--log-level` / `-v`.
 
 use clap::ValueEnum;

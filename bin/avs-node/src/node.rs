@@ -1,0 +1,263 @@
+//! One operator node: the ExEx host following the settlement chain, the AVS ExEx, the p2p
+//! signature service and the submitter, wired along the data flow of the design:
+//!
+//! ```text
+//! node ─▶ host ─▶ AVS ExEx ─AvsEvent─▶ bridge ─▶ SignatureService (gossip, validate, aggregate)
+//!                                          ◀─ ServiceEvent::SubmitDue ─┘
+//!                                          └─▶ Submitter ─▶ respondToTask ─▶ TaskResponded
+//!                                                                      (back through the host)
+//! ```
+//!
+//! The bridge is the only place where the ExEx's events meet the network: it registers each new
+//! task with the service (with the operator set at the task's reference block, read from the
+//! registries), publishes this node's own signatures, closes tasks once answered, and hands
+//! aggregates to the submitter when this node's submission slot comes.
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::Bytes,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use avs_bls::SecretKey;
+use avs_contracts::{avs::IAvsTaskManager::Task, deployment::Deployment};
+use avs_exex::{
+    avs::{
+        AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, FaultMode,
+        GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, avs_exex,
+    },
+    host::{FollowMode, Host, HostConfig},
+};
+use avs_p2p::{
+    Network, NetworkConfig, ServiceConfig, ServiceEvent, ServiceHandle, SignatureMessage,
+    SignatureService, load_or_create_identity,
+    registry::OperatorSetReader,
+    submit::{SubmitConfig, SubmitOutcome, Submitter},
+    wire::TaskResponse as WireResponse,
+};
+use eyre::WrapErr;
+use std::{collections::HashMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use tokio::sync::mpsc;
+
+/// Blocks of the settlement chain kept for reorgs and re-delivered after a restart; larger
+/// than the devnet's response window so unanswered tasks are re-derived after a restart.
+const RETENTION_BLOCKS: u64 = 256;
+/// Capacity of the ExEx → bridge channel (a slow network slows the ExEx, not memory).
+const AVS_EVENT_CAPACITY: usize = 256;
+
+/// Everything one node needs, already validated and with its keys decrypted.
+#[derive(Debug)]
+pub struct NodeParams {
+    /// HTTP JSON-RPC of the settlement chain's node.
+    pub settlement_http: String,
+    /// Optional WebSocket endpoint of the same node (new-head subscription).
+    pub settlement_ws: Option<String>,
+    /// The deployment (already checked against the chain).
+    pub deployment: Deployment,
+    /// WAL, finished heights, slashing-protection record, p2p identity.
+    pub data_dir: PathBuf,
+    /// The operator's BLS key.
+    pub bls_key: SecretKey,
+    /// The node's wallet (submits responses, creates tasks as a generator).
+    pub wallet: PrivateKeySigner,
+    /// Libp2p configuration (topic from the deployment).
+    pub network: NetworkConfig,
+    /// Create checkpoint tasks too.
+    pub task_generator: bool,
+    /// Blocks behind the head the host follows.
+    pub confirmations: u64,
+    /// Delay between consecutive submitter ranks.
+    pub submit_slot: Duration,
+    /// Extra collection time after quorum.
+    pub aggregation_window: Duration,
+    /// Highest `maxFeePerGas` the submitter pays, in wei.
+    pub max_fee_per_gas: u128,
+    /// Test-only misbehaviour (devnet chain ids only).
+    pub fault_mode: FaultMode,
+}
+
+/// Runs the node until `shutdown` completes or a component fails.
+pub async fn run_node(
+    params: NodeParams,
+    metrics: &prometheus::Registry,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> eyre::Result<()> {
+    let NodeParams { deployment, data_dir, bls_key, wallet, .. } = params;
+    let deployment = Arc::new(deployment);
+    let operator_id = bls_key.public_key().operator_id();
+    let wallet_provider: DynProvider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(wallet.clone()))
+        .connect(&params.settlement_http)
+        .await
+        .wrap_err_with(|| format!("connecting to the settlement RPC {}", params.settlement_http))?
+        .erased();
+
+    // p2p: identity, swarm, signature service.
+    let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
+    let network = Network::start(identity, params.network).await?;
+    let service = SignatureService::spawn(
+        network,
+        ServiceConfig {
+            aggregation_window: params.aggregation_window,
+            submit_slot: params.submit_slot,
+            local_operator: Some(operator_id),
+            ..ServiceConfig::default()
+        },
+    );
+
+    // The host and the AVS ExEx.
+    let mut host_config = HostConfig::new(&params.settlement_http, data_dir.join("host"));
+    host_config.ws_url = params.settlement_ws.clone();
+    host_config.start_block = deployment.deployment_block;
+    host_config.follow = FollowMode::Latest { confirmations: params.confirmations };
+    let mut host = Host::new(host_config, metrics)?;
+    let mut config = AvsConfig::same_chain(
+        deployment.chain_id,
+        deployment.avs.task_manager,
+        deployment.eigenlayer.registry_coordinator,
+        deployment.eigenlayer.operator_state_retriever,
+    );
+    config.retention_blocks = RETENTION_BLOCKS;
+    config.fault_mode = params.fault_mode;
+    let generator = params.task_generator.then(|| {
+        let avs = &deployment.params.avs;
+        config.generator = Some(GeneratorConfig {
+            interval: avs.checkpoint_interval,
+            confirmations: 1,
+            quorum_threshold_percentage: avs.quorum_threshold_percentage.into(),
+            quorum_numbers: Bytes::from(avs.quorum_numbers.clone()),
+            tx_timeout: Duration::from_secs(30),
+        });
+        ContractTaskCreator::new(
+            wallet_provider.clone(),
+            wallet.address(),
+            deployment.avs.task_manager,
+            Duration::from_secs(30),
+        )
+    });
+    config.validate()?;
+    let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
+    let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
+    let deps_metrics = AvsMetrics::register(metrics)?;
+    let attested = AttestedChain::new(deployment.chain_id, RETENTION_BLOCKS as usize);
+    host.install_exex("avs", move |ctx| async move {
+        let deps = AvsDeps {
+            registry: RegistryReader::new(
+                ctx.provider.clone(),
+                config.operator_state_retriever,
+                config.registry_coordinator,
+            ),
+            config,
+            bls_key,
+            store,
+            generator,
+            attested,
+            events: events_tx,
+            metrics: deps_metrics,
+        };
+        avs_exex(ctx, deps).await.map_err(Into::into)
+    });
+
+    let bridge = Bridge {
+        service: service.handle.clone(),
+        operators: OperatorSetReader::new(wallet_provider.clone(), Arc::clone(&deployment)),
+        submitter: Submitter::new(
+            wallet_provider,
+            Arc::clone(&deployment),
+            SubmitConfig { max_fee_per_gas: params.max_fee_per_gas, ..SubmitConfig::default() },
+            metrics,
+        )?,
+        tasks: HashMap::new(),
+    };
+    let bridge = tokio::spawn(bridge.run(events_rx, service.events));
+    let result = host.run(shutdown).await;
+    // The host dropped the ExEx (and its event sender): the bridge drains and ends.
+    bridge.await.wrap_err("the bridge task panicked")??;
+    result.map_err(Into::into)
+}
+
+/// Moves events between the AVS ExEx, the signature service and the submitter.
+struct Bridge {
+    service: ServiceHandle,
+    operators: OperatorSetReader<DynProvider>,
+    submitter: Submitter<DynProvider>,
+    /// Open tasks, for the submitter (the aggregate carries only the index).
+    tasks: HashMap<u32, Task>,
+}
+
+impl Bridge {
+    async fn run(
+        mut self,
+        mut avs_events: mpsc::Receiver<AvsEvent>,
+        mut service_events: mpsc::Receiver<ServiceEvent>,
+    ) -> eyre::Result<()> {
+        loop {
+            tokio::select! {
+                event = avs_events.recv() => match event {
+                    Some(event) => self.on_avs_event(event).await?,
+                    None => return Ok(()),
+                },
+                Some(event) = service_events.recv() => self.on_service_event(event).await,
+            }
+        }
+    }
+
+    async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
+        match event {
+            AvsEvent::TaskCreated { task_index, task } => {
+                let info = self.operators.task_info(task_index, &task).await?;
+                self.tasks.insert(task_index, task);
+                self.service.add_task(info).await?;
+            }
+            AvsEvent::Signed(signed) => {
+                if let Err(err) = self.service.publish_own(wire_message(&signed)).await {
+                    // Counted locally already; peers that join later get it from others.
+                    tracing::warn!(task = signed.task_index, %err, "publishing our signature failed");
+                }
+            }
+            AvsEvent::TaskResponded { task_index } | AvsEvent::TaskReverted { task_index } => {
+                self.tasks.remove(&task_index);
+                self.service.task_closed(task_index).await?;
+            }
+            AvsEvent::ResponseWithdrawn { task_index } => {
+                tracing::info!(task = task_index, "our response was withdrawn after a reorg");
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_service_event(&mut self, event: ServiceEvent) {
+        match event {
+            ServiceEvent::SubmitDue(aggregate) => {
+                let Some(task) = self.tasks.get(&aggregate.task_index).cloned() else { return };
+                match self.submitter.submit(&task, *aggregate).await {
+                    Ok(SubmitOutcome::Submitted { tx_hash, gas_used }) => {
+                        tracing::info!(%tx_hash, gas_used, "response submitted");
+                    }
+                    Ok(SubmitOutcome::AlreadyResponded) => tracing::debug!("task already answered"),
+                    Err(err) => tracing::error!(%err, "submitting the response failed"),
+                }
+            }
+            ServiceEvent::QuorumReached { aggregate, rank } => {
+                tracing::info!(task = aggregate.task_index, ?rank, "quorum reached");
+            }
+            ServiceEvent::AggregationFailed(reason) => tracing::error!(%reason, "aggregation failed"),
+            ServiceEvent::Accepted { .. } => {}
+        }
+    }
+}
+
+fn wire_message(signed: &SignedResponse) -> SignatureMessage {
+    let response = &signed.response;
+    SignatureMessage {
+        task_index: signed.task_index,
+        response: WireResponse {
+            reference_task_index: response.referenceTaskIndex,
+            block_hash: response.blockHash,
+            state_root: response.stateRoot,
+            receipts_root: response.receiptsRoot,
+        },
+        signature: signed.signature.to_bytes(),
+        operator_id: signed.operator_id,
+    }
+}
