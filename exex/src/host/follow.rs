@@ -419,6 +419,7 @@ impl Follower {
                 wal.records().first().and_then(|r| r.first_committed()),
             )
         };
+        let position_of_head = position;
         let replay_from = match (position, head) {
             (Some(position), _) => position,
             (None, head) => {
@@ -459,8 +460,15 @@ impl Follower {
         let records = self.wal.lock().expect("not poisoned").records().len();
         for position in replay_from..records {
             let wal = Arc::clone(&self.wal);
-            let notification =
+            let mut notification =
                 blocking(move || wal.lock().expect("not poisoned").read(position)).await?;
+            // The record holding the ExEx's finished block was processed up to that block,
+            // including whatever it reverted: only its committed blocks above the head remain.
+            if Some(position) == position_of_head
+                && let Some(new) = notification.committed_chain()
+            {
+                notification = ExExNotification::ChainCommitted { new };
+            }
             let view = self.sinks[index].view(&notification);
             if let Some(view) = view {
                 self.send(index, view).await;
@@ -484,6 +492,95 @@ mod tests {
             tx: mpsc::channel(1).0,
             head,
         }
+    }
+
+    /// A follower over `wal` with one ExEx at `head`, whose node is never called.
+    fn follower_over(
+        wal: Wal,
+        head: Option<BlockNumHash>,
+    ) -> (Follower, mpsc::Receiver<ExExNotification>) {
+        let (tx, rx) = mpsc::channel(16);
+        let provider = ProviderBuilder::new()
+            .connect_mocked_client(alloy::transports::mock::Asserter::new())
+            .erased();
+        let config = HostConfig::new("http://127.0.0.1:1", "unused");
+        let follower = Follower {
+            fetcher: Fetcher::new(provider, config.request_timeout),
+            canonical: Canonical::new(config.reorg_window, None),
+            wal: Arc::new(Mutex::new(wal)),
+            sinks: vec![Sink {
+                id: "t".into(),
+                tx,
+                head,
+            }],
+            finished_heights: Arc::new(Mutex::new(vec![head])),
+            metrics: HostMetrics::register(&prometheus::Registry::new()).expect("metrics"),
+            consecutive_invalid: 0,
+            pruned_below: 0,
+            ws: None,
+            ws_retry_at: Instant::now(),
+            ws_backoff: config.retry_initial,
+            config,
+        };
+        (follower, rx)
+    }
+
+    fn ranges(notification: &ExExNotification) -> (Option<(u64, u64)>, Option<(u64, u64)>) {
+        let range = |c: Arc<Chain>| (c.first().number(), c.tip().number());
+        (
+            notification.reverted_chain().map(range),
+            notification.committed_chain().map(range),
+        )
+    }
+
+    #[tokio::test]
+    async fn wal_replay_resumes_inside_the_record_holding_the_finished_block() {
+        let mut builder = ChainBuilder::new(0);
+        let first = builder.chain(3, &[TxSpec::with_log()]);
+        let fork_point = first.block_by_number(2).expect("2").clone();
+        let old = Chain::new(first.blocks()[2..].to_vec()).expect("3");
+        let new = builder.fork_from(&fork_point).chain(3, &[]);
+        let after = builder.chain(1, &[]);
+        let records = [
+            ExExNotification::ChainCommitted {
+                new: Arc::new(first.clone()),
+            },
+            ExExNotification::ChainReorged {
+                old: Arc::new(old),
+                new: Arc::new(new.clone()),
+            },
+            ExExNotification::ChainCommitted {
+                new: Arc::new(after),
+            },
+        ];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut wal = Wal::open(dir.path(), crate::wal::WalConfig::default()).expect("wal");
+        for record in &records {
+            wal.append(record).expect("append");
+        }
+        drop(wal);
+
+        // Finished inside the reorg's new branch: the reorg itself was already processed.
+        let head = new.block_by_number(4).expect("4").num_hash();
+        let wal = Wal::open(dir.path(), crate::wal::WalConfig::default()).expect("wal");
+        let (mut follower, mut rx) = follower_over(wal, Some(head));
+        assert!(follower.catch_up(0).await.is_ok());
+        assert_eq!(ranges(&rx.try_recv().expect("5")), (None, Some((5, 5))));
+        assert_eq!(ranges(&rx.try_recv().expect("6")), (None, Some((6, 6))));
+        assert!(rx.try_recv().is_err());
+
+        // Finished before the fork: the rest of the first record, then the whole reorg.
+        let head = first.block_by_number(1).expect("1").num_hash();
+        let wal = Wal::open(dir.path(), crate::wal::WalConfig::default()).expect("wal");
+        let (mut follower, mut rx) = follower_over(wal, Some(head));
+        assert!(follower.catch_up(0).await.is_ok());
+        assert_eq!(ranges(&rx.try_recv().expect("2-3")), (None, Some((2, 3))));
+        assert_eq!(
+            ranges(&rx.try_recv().expect("reorg")),
+            (Some((3, 3)), Some((3, 5)))
+        );
+        assert_eq!(ranges(&rx.try_recv().expect("6")), (None, Some((6, 6))));
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]
