@@ -111,7 +111,16 @@ mod tests {
 
     #[test]
     fn logging_flags_work_after_the_subcommand() {
-        let cli = Cli::try_parse_from(["avs-node", "keys", "bls", "list", "--log-format", "json", "-vv"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "avs-node",
+            "keys",
+            "bls",
+            "list",
+            "--log-format",
+            "json",
+            "-vv",
+        ])
+        .unwrap();
         assert_eq!(cli.log.format, LogFormat::Json);
         assert_eq!(cli.log.verbose, 2);
     }

@@ -99,6 +99,31 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         online.stdout
     );
 
+    // A deployment file of another chain is named as the problem, not as a later revert.
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("deployment.json"))?)?;
+    other["chainId"] = 1.into();
+    std::fs::write(path("other.json"), other.to_string())?;
+    let wrong_chain = avs_node(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--deployment",
+            &path("other.json"),
+            "--online",
+        ],
+        &[],
+    );
+    let line = one_error_line(&wrong_chain);
+    assert!(
+        line.contains(
+            "serves chain 31337 but the deployment is on chain 1: check the settlement RPC URL"
+        ),
+        "{line}"
+    );
+
     let status = |extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["operator", "status", "--config", &config, "--json"];
         args.extend_from_slice(extra);
