@@ -525,7 +525,10 @@ mod tests {
         (follower, rx)
     }
 
-    fn ranges(notification: &ExExNotification) -> (Option<(u64, u64)>, Option<(u64, u64)>) {
+    /// (reverted, committed) block ranges of a notification.
+    type Ranges = (Option<(u64, u64)>, Option<(u64, u64)>);
+
+    fn ranges(notification: &ExExNotification) -> Ranges {
         let range = |c: Arc<Chain>| (c.first().number(), c.tip().number());
         (
             notification.reverted_chain().map(range),
