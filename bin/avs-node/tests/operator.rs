@@ -5,11 +5,16 @@ mod support;
 
 use alloy::{
     network::EthereumWallet,
+    primitives::Bytes,
     primitives::U256,
-    providers::{Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder, ext::AnvilApi},
     signers::local::PrivateKeySigner,
+    sol_types::SolCall,
 };
-use avs_contracts::{deploy, deployment::DeployConfig, operator::OperatorClient};
+use avs_contracts::{
+    avs::AvsTaskManager, deploy, deployment::DeployConfig, operator::OperatorClient,
+    transactor::Transactor,
+};
 use support::{Run, avs_node};
 
 const TOKEN: u128 = 1_000_000_000_000_000_000;
@@ -33,7 +38,11 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         .wallet(EthereumWallet::from(owner.clone()))
         .connect_http(anvil.endpoint_url())
         .erased();
-    let deployment = deploy::deploy(owner_provider, DeployConfig::devnet(owner.address())).await?;
+    let deployment = deploy::deploy(
+        owner_provider.clone(),
+        DeployConfig::devnet(owner.address()),
+    )
+    .await?;
     let dir = tempfile::tempdir()?;
     let path = |name: &str| dir.path().join(name).display().to_string();
     deployment.save(dir.path().join("deployment.json"))?;
@@ -208,6 +217,52 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
     assert_eq!(tasks.stdout.trim(), "no tasks");
     let missing = avs_node(&["task", "show", "0", "--config", &config], &[]);
     assert!(one_error_line(&missing).contains("task 0 does not exist"));
+
+    // A task for a mined checkpoint of the settlement chain, created by the owner (generator).
+    owner_provider.anvil_mine(Some(10), None).await?;
+    let checkpoint = owner_provider.get_block_number().await? / 10 * 10;
+    let create = AvsTaskManager::createNewTaskCall {
+        chainId: 31337,
+        blockNumber: checkpoint,
+        quorumThresholdPercentage: 66,
+        quorumNumbers: Bytes::from(vec![0u8]),
+    };
+    Transactor::new(owner_provider.clone())
+        .call(
+            "createNewTask",
+            deployment.avs.task_manager,
+            create.abi_encode(),
+        )
+        .await?;
+    let listed = avs_node(&["task", "list", "--config", &config, "--json"], &[]);
+    assert!(listed.success, "{}", listed.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout)?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["index"], 0);
+    assert_eq!(listed[0]["chainId"], 31337);
+    assert_eq!(listed[0]["blockNumber"], checkpoint);
+    assert_eq!(listed[0]["response"], serde_json::Value::Null);
+    let shown = avs_node(&["task", "show", "0", "--config", &config], &[]);
+    assert!(shown.success, "{}", shown.stderr);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("checkpoint      chain 31337 block {checkpoint}")),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("response        none yet"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("finalized       no"),
+        "{}",
+        shown.stdout
+    );
+    let premature = avs_node(&["task", "challenge", "0", "--config", &config], &[]);
+    assert!(one_error_line(&premature).contains("task 0 has no response yet"));
 
     let deregistered = avs_node(&["operator", "deregister", "--config", &config], &[]);
     assert!(deregistered.success, "{}", deregistered.stderr);
