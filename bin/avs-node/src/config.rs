@@ -451,8 +451,16 @@ impl NodeConfig {
             options.deployment,
             "the deployment file the deployer wrote",
         )?;
-        let deployment = Deployment::load(&deployment_path)
-            .map_err(|e| ConfigError::new("deployment", one_line(&e.to_string())))?;
+        let deployment = Deployment::load(&deployment_path).map_err(|e| {
+            let fix = match e {
+                // A missing or unreadable file: the other variants already say what to do.
+                avs_contracts::deployment::DeploymentError::Io { .. } => {
+                    ": check the path or deploy first"
+                }
+                _ => "",
+            };
+            ConfigError::new("deployment", format!("{}{fix}", one_line(&e.to_string())))
+        })?;
 
         let insecure = options.insecure.unwrap_or(false);
         if insecure && !DEVNET_CHAIN_IDS.contains(&deployment.chain_id) {

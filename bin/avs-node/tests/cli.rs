@@ -199,6 +199,7 @@ fn missing_files_are_one_line() {
         "{line}"
     );
     assert!(line.contains("/nonexistent/deployment.json"), "{line}");
+    assert!(line.ends_with("check the path or deploy first"), "{line}");
     let line = error_line(
         &["config", "check", "--config", "/nonexistent/node.toml"],
         &[],
