@@ -5,6 +5,7 @@
 //!   fails when the artifacts are stale).
 //! - [`eigenlayer`]: EigenLayer's real M2 core and middleware, deployed from the bytecode the
 //!   `eigen-utils` crate ships, behind proxies, as EigenLayer's own scripts deploy them.
+//! - [`aggregation`]: builds and pre-verifies the `NonSignerStakesAndSignature` of a response.
 //! - [`deploy`]: EigenLayer + the AVS in one call, producing a [`deployment::Deployment`].
 //! - [`deployment`]: the deployment file every component reads, validated against the chain.
 //! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
@@ -20,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aggregation;
 pub mod avs;
 pub mod deploy;
 pub mod deployment;

@@ -14,7 +14,7 @@
 
 use crate::{
     avs::AvsServiceManager,
-    deployment::Deployment,
+    deployment::{Deployment, DeploymentError},
     devnet::DevnetToken,
     eigenlayer::interfaces::{
         BN254, IAVSDirectoryCalls, IBLSApkRegistry, IBLSApkRegistryCalls, IDelegationManager,
@@ -41,16 +41,9 @@ const REGISTRATION_SIGNATURE_TTL_SECS: u64 = 3_600;
 /// Why an onboarding step was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
-    /// The wallet's chain is not the deployment's.
-    #[error(
-        "the RPC endpoint serves chain {actual} but the deployment is on chain {expected}: check the settlement RPC URL"
-    )]
-    WrongChain {
-        /// The deployment's chain id.
-        expected: u64,
-        /// The endpoint's chain id.
-        actual: u64,
-    },
+    /// The wallet's chain is not the deployment's ([`DeploymentError::WrongChain`]).
+    #[error(transparent)]
+    Deployment(#[from] DeploymentError),
     /// The operator is not registered with EigenLayer's DelegationManager.
     #[error(
         "{operator} is not an EigenLayer operator: run `avs-node operator register` (it registers with EigenLayer first)"
@@ -263,10 +256,11 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
 
         let actual = provider.get_chain_id().await?;
         if actual != deployment.chain_id {
-            return Err(OnboardingError::WrongChain {
+            return Err(DeploymentError::WrongChain {
                 expected: deployment.chain_id,
                 actual,
-            });
+            }
+            .into());
         }
         let service_manager = AvsServiceManager::new(deployment.avs.service_manager, provider);
         if service_manager.frozen(operator).call().await? {
@@ -400,6 +394,22 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
             )
             .await?;
         Ok(bls_key.public_key().operator_id().0)
+    }
+
+    /// The whole devnet onboarding of a fresh account: mint `stake` devnet tokens, deposit them,
+    /// register with EigenLayer and with the AVS. Returns the operator id.
+    pub async fn onboard_devnet(
+        &mut self,
+        stake: U256,
+        bls_key: &SecretKey,
+        signer: &(impl Signer + Sync),
+        socket: &str,
+    ) -> Result<B256, OnboardingError> {
+        self.mint_devnet_tokens(stake).await?;
+        self.deposit(stake).await?;
+        self.register_as_eigenlayer_operator("https://avs-exex.invalid/devnet-operator.json")
+            .await?;
+        self.register_with_avs(bls_key, signer, socket).await
     }
 
     /// Deregisters from all of the deployment's quorums.

@@ -5,13 +5,36 @@
 //! address, gas) feed the deployment file and `BENCHMARKS.md`.
 
 use alloy::{
-    network::{ReceiptResponse, TransactionBuilder},
+    network::{EthereumWallet, ReceiptResponse, TransactionBuilder},
     primitives::{Address, B256, Bytes},
-    providers::{PendingTransactionError, Provider},
+    providers::{DynProvider, PendingTransactionError, Provider, ProviderBuilder},
     rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::local::PrivateKeySigner,
     transports::{RpcError, TransportErrorKind},
 };
 use serde::{Deserialize, Serialize};
+
+/// A provider that signs with `signer` and asks the node for the nonce of every transaction.
+///
+/// alloy's default nonce filler caches nonces locally. A transaction refused at gas estimation
+/// (an expected revert, e.g. "already responded") still consumes a cached nonce, and a reorg
+/// that drops a transaction leaves the cache ahead of the chain: either way the next
+/// transaction carries a nonce gap and is never mined. Every component that sends transactions
+/// builds its provider here.
+pub async fn wallet_provider(
+    url: &str,
+    signer: PrivateKeySigner,
+) -> Result<DynProvider, RpcError<TransportErrorKind>> {
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(EthereumWallet::from(signer))
+        .connect(url)
+        .await?;
+    Ok(provider.erased())
+}
 
 /// One transaction the deployer sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
