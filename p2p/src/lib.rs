@@ -19,6 +19,9 @@
 //!   no duplicate, BLS verification of whole bursts in one batch (bisecting on failure).
 //! - [`operators`]: the plain-data [`OperatorSet`] / [`TaskInfo`] snapshots the registry
 //!   reader provides.
+//! - [`registry`]: the [`RegistryReader`]: operator sets at a reference block from EigenLayer's
+//!   registries (stakes from `OperatorStateRetriever`, keys from `NewPubkeyRegistration`
+//!   logs), cached; [`RegistryReader::task_info`] for a created task.
 //! - [`aggregation`]: the [`Aggregator`]: stake-weighted per quorum and per response digest,
 //!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
 //!   sorted non-signers, quorum APKs) for the submitter.
@@ -27,6 +30,9 @@
 //!   publishes its own signatures and reports on-chain outcomes; it receives
 //!   [`ServiceEvent::QuorumReached`] and, when it is this node's turn,
 //!   [`ServiceEvent::SubmitDue`] with the aggregate to submit.
+//! - [`submit`]: the [`Submitter`] that sends `respondToTask` for an aggregate with the node's
+//!   wallet (fresh nonce per send, fee cap, replacement of stuck transactions); a task someone
+//!   already answered is [`SubmitOutcome::AlreadyResponded`].
 //!
 //! # Invariants
 //!
@@ -59,7 +65,7 @@
 //! while let Some(event) = events.recv().await {
 //!     match event {
 //!         ServiceEvent::SubmitDue(aggregate) => {
-//!             // Our turn: build NonSignerStakesAndSignature from `aggregate` and submit;
+//!             // Our turn: `Submitter::submit(&aggregate, &task)` sends respondToTask;
 //!             // on TaskResponded (from anyone): handle.task_closed(index).
 //!             let _ = aggregate;
 //!         }
@@ -79,7 +85,9 @@ pub mod operators;
 pub mod penalty;
 pub mod ranking;
 pub mod ratelimit;
+pub mod registry;
 pub mod service;
+pub mod submit;
 pub mod topic;
 pub mod validation;
 pub mod wire;
@@ -93,7 +101,9 @@ pub use network::{
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
+pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
+pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig};
 pub use topic::signature_topic;
 pub use validation::{IgnoreReason, Outcome, RejectReason, Validator, ValidatorConfig, Verified};
 pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};

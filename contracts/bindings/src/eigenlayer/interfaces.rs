@@ -122,6 +122,8 @@ sol! {
     interface IBLSApkRegistryCalls {
         function pubkeyHashToOperator(bytes32 pubkeyHash) external view returns (address);
         function getRegisteredPubkey(address operator) external view returns (BN254.G1Point, bytes32);
+        /// Emitted once per operator at key registration: the only on-chain record of its G2 key.
+        event NewPubkeyRegistration(address indexed operator, BN254.G1Point pubkeyG1, BN254.G2Point pubkeyG2);
     }
 
     #[sol(rpc)]

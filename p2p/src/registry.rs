@@ -1,0 +1,291 @@
+//! Builds the [`OperatorSet`] of a reference block from EigenLayer's real registries.
+//!
+//! - Ids and stakes: `OperatorStateRetriever.getOperatorState(registryCoordinator,
+//!   quorumNumbers, block)`, the registries' history at exactly that block.
+//! - BLS keys: the BLSApkRegistry stores only G1 keys; the G2 key exists on-chain only in the
+//!   `NewPubkeyRegistration` event of the operator's registration. The reader scans those
+//!   events with `eth_getLogs` from the deployment block, in bounded block ranges, and keeps
+//!   every key it has seen: an operator id is the hash of its G1 key and the registry binds
+//!   the G2 key to it with a pairing check, so a key never changes (even a registration that
+//!   is later reorged out names the same keys for the same id).
+//! - A bounded cache of operator sets per (reference block, quorums), shared as `Arc` between
+//!   the tasks created in the same block.
+//!
+//! [`RegistryReader::task_info`] turns a created task into the [`TaskInfo`] the
+//! [`SignatureService`](crate::SignatureService) needs.
+
+use crate::operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
+use alloy::{
+    primitives::{Address, B256},
+    providers::Provider,
+    rpc::types::Filter,
+    sol_types::SolEvent,
+    transports::{RpcError, TransportErrorKind},
+};
+use avs_bls::{G1Point, G2Point, OperatorId, PublicKey, PublicKeyG2};
+use avs_contracts::{
+    avs::IAvsTaskManager,
+    deployment::Deployment,
+    eigenlayer::interfaces::{
+        IBLSApkRegistryCalls::NewPubkeyRegistration, IOperatorStateRetrieverCalls,
+    },
+};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
+};
+
+/// Largest block range of one `eth_getLogs` request (public nodes commonly cap ranges).
+pub const DEFAULT_LOG_RANGE: u64 = 10_000;
+
+/// Operator sets kept by default (a few per block of recent tasks).
+pub const DEFAULT_SET_CACHE: usize = 64;
+
+/// Why an operator set could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// `getOperatorState` failed (node unreachable, block not available, bad quorum number).
+    #[error("OperatorStateRetriever.getOperatorState at block {block}: {source}")]
+    OperatorState {
+        /// The reference block.
+        block: u32,
+        /// The call's error.
+        #[source]
+        source: alloy::contract::Error,
+    },
+    /// Fetching `NewPubkeyRegistration` logs failed.
+    #[error("eth_getLogs for NewPubkeyRegistration in blocks {from}..={to}: {source}")]
+    Logs {
+        /// First block of the range.
+        from: u64,
+        /// Last block of the range.
+        to: u64,
+        /// The node's answer.
+        #[source]
+        source: RpcError<TransportErrorKind>,
+    },
+    /// A registered operator has no `NewPubkeyRegistration` event up to the reference block:
+    /// the deployment block is wrong or the node prunes logs.
+    #[error(
+        "no NewPubkeyRegistration event for operator {operator_id} up to block {block}: check the deployment block of the deployment file and that the node keeps logs"
+    )]
+    MissingKeys {
+        /// The operator.
+        operator_id: B256,
+        /// The reference block.
+        block: u32,
+    },
+    /// `getOperatorState` answered a different number of quorum lists than requested.
+    #[error("getOperatorState returned {returned} quorum lists for {requested} quorums")]
+    QuorumCount {
+        /// Quorums requested.
+        requested: usize,
+        /// Lists returned.
+        returned: usize,
+    },
+}
+
+/// A registered operator's BLS keys, as its registration event named them.
+#[derive(Clone, Debug)]
+struct Keys {
+    g1: PublicKey,
+    g2: PublicKeyG2,
+}
+
+/// Reads operator sets from the registries; keeps keys and recent sets in memory.
+pub struct RegistryReader<P> {
+    provider: P,
+    registry_coordinator: Address,
+    operator_state_retriever: Address,
+    bls_apk_registry: Address,
+    /// First block not yet scanned for key registrations.
+    next_log_block: u64,
+    log_range: u64,
+    keys: HashMap<OperatorId, Keys>,
+    sets: HashMap<(u32, Vec<QuorumNumber>), Arc<OperatorSet>>,
+    /// Insertion order of `sets`, for eviction.
+    set_order: VecDeque<(u32, Vec<QuorumNumber>)>,
+    set_capacity: usize,
+}
+
+impl<P: Provider> RegistryReader<P> {
+    /// A reader of `deployment`'s registries that scans key registrations from its
+    /// `deployment_block` and keeps up to [`DEFAULT_SET_CACHE`] operator sets.
+    pub fn new(provider: P, deployment: &Deployment) -> Self {
+        let el = &deployment.eigenlayer;
+        Self {
+            provider,
+            registry_coordinator: el.registry_coordinator,
+            operator_state_retriever: el.operator_state_retriever,
+            bls_apk_registry: el.bls_apk_registry,
+            next_log_block: deployment.deployment_block,
+            log_range: DEFAULT_LOG_RANGE,
+            keys: HashMap::new(),
+            sets: HashMap::new(),
+            set_order: VecDeque::new(),
+            set_capacity: DEFAULT_SET_CACHE,
+        }
+    }
+
+    /// Sets the largest `eth_getLogs` block range (at least 1).
+    pub fn with_log_range(mut self, blocks: u64) -> Self {
+        self.log_range = blocks.max(1);
+        self
+    }
+
+    /// Sets how many operator sets are kept (at least 1).
+    pub fn with_set_cache(mut self, sets: usize) -> Self {
+        self.set_capacity = sets.max(1);
+        self
+    }
+
+    /// The [`TaskInfo`] of task `task_index`, with the operator set at its `taskCreatedBlock`.
+    pub async fn task_info(
+        &mut self,
+        task_index: u32,
+        task: &IAvsTaskManager::Task,
+    ) -> Result<TaskInfo, RegistryError> {
+        let quorum_numbers = task.quorumNumbers.to_vec();
+        let operators = self
+            .operator_set(task.taskCreatedBlock, &quorum_numbers)
+            .await?;
+        Ok(TaskInfo {
+            task_index,
+            task_created_block: task.taskCreatedBlock,
+            quorum_numbers,
+            // The contract bounds the threshold to ≤ 100 at task creation; saturate anyway so a
+            // nonsensical value makes quorum unreachable rather than trivially reached.
+            quorum_threshold_percentage: u8::try_from(task.quorumThresholdPercentage)
+                .unwrap_or(u8::MAX),
+            operators,
+        })
+    }
+
+    /// The operators registered in `quorum_numbers` at `block`, with stakes and keys.
+    pub async fn operator_set(
+        &mut self,
+        block: u32,
+        quorum_numbers: &[QuorumNumber],
+    ) -> Result<Arc<OperatorSet>, RegistryError> {
+        let cache_key = (block, quorum_numbers.to_vec());
+        if let Some(set) = self.sets.get(&cache_key) {
+            return Ok(Arc::clone(set));
+        }
+        let state =
+            IOperatorStateRetrieverCalls::new(self.operator_state_retriever, &self.provider)
+                .getOperatorState(
+                    self.registry_coordinator,
+                    quorum_numbers.to_vec().into(),
+                    block,
+                )
+                .call()
+                .await
+                .map_err(|source| RegistryError::OperatorState { block, source })?;
+
+        let mut stakes: BTreeMap<OperatorId, BTreeMap<QuorumNumber, Stake>> = BTreeMap::new();
+        // The retriever answers one list per requested quorum, in request order.
+        if state.len() != quorum_numbers.len() {
+            return Err(RegistryError::QuorumCount {
+                requested: quorum_numbers.len(),
+                returned: state.len(),
+            });
+        }
+        for (&quorum, operators) in quorum_numbers.iter().zip(&state) {
+            for op in operators {
+                stakes
+                    .entry(OperatorId(op.operatorId))
+                    .or_default()
+                    .insert(quorum, op.stake.to::<Stake>());
+            }
+        }
+        if stakes.keys().any(|id| !self.keys.contains_key(id)) {
+            self.scan_registrations(u64::from(block)).await?;
+        }
+        let mut operators = BTreeMap::new();
+        for (id, stakes) in stakes {
+            let keys = self.keys.get(&id).ok_or(RegistryError::MissingKeys {
+                operator_id: id.0,
+                block,
+            })?;
+            operators.insert(
+                id,
+                OperatorInfo {
+                    pubkey_g1: keys.g1,
+                    pubkey_g2: keys.g2.clone(),
+                    stakes,
+                },
+            );
+        }
+        let set = Arc::new(OperatorSet {
+            reference_block: u64::from(block),
+            operators,
+        });
+        if self.sets.len() >= self.set_capacity
+            && let Some(oldest) = self.set_order.pop_front()
+        {
+            self.sets.remove(&oldest);
+        }
+        self.set_order.push_back(cache_key.clone());
+        self.sets.insert(cache_key, Arc::clone(&set));
+        Ok(set)
+    }
+
+    /// Number of operators whose keys are known.
+    pub fn known_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Scans `NewPubkeyRegistration` logs from the first unscanned block up to `to`.
+    async fn scan_registrations(&mut self, to: u64) -> Result<(), RegistryError> {
+        while self.next_log_block <= to {
+            let from = self.next_log_block;
+            let end = to.min(from.saturating_add(self.log_range - 1));
+            let filter = Filter::new()
+                .address(self.bls_apk_registry)
+                .event_signature(NewPubkeyRegistration::SIGNATURE_HASH)
+                .from_block(from)
+                .to_block(end);
+            let logs =
+                self.provider
+                    .get_logs(&filter)
+                    .await
+                    .map_err(|source| RegistryError::Logs {
+                        from,
+                        to: end,
+                        source,
+                    })?;
+            for log in &logs {
+                match NewPubkeyRegistration::decode_log(&log.inner) {
+                    Ok(event) => self.learn(&event.data),
+                    Err(err) => tracing::warn!(%err, "undecodable NewPubkeyRegistration log"),
+                }
+            }
+            self.next_log_block = end + 1;
+        }
+        Ok(())
+    }
+
+    fn learn(&mut self, event: &NewPubkeyRegistration) {
+        let g1 = G1Point {
+            x: event.pubkeyG1.X,
+            y: event.pubkeyG1.Y,
+        };
+        let g2 = G2Point {
+            x: event.pubkeyG2.X,
+            y: event.pubkeyG2.Y,
+        };
+        // The registry verified both keys before emitting; a failure here means a different
+        // contract at the configured address, and the operator simply stays unknown.
+        match (PublicKey::try_from(g1), PublicKeyG2::try_from(g2)) {
+            (Ok(g1), Ok(g2)) => {
+                self.keys.insert(g1.operator_id(), Keys { g1, g2 });
+            }
+            (g1, g2) => tracing::warn!(
+                operator = %event.operator,
+                g1_ok = g1.is_ok(),
+                g2_ok = g2.is_ok(),
+                "NewPubkeyRegistration with an invalid key ignored"
+            ),
+        }
+    }
+}

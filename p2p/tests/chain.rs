@@ -1,0 +1,251 @@
+//! The registry reader and the submitter against EigenLayer's real registries and our task
+//! manager on anvil: operator sets as registered, an aggregate from the p2p [`Aggregator`]
+//! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, and a
+//! decoded on-chain refusal.
+
+mod devnet;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::Address,
+    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+};
+use avs_p2p::{
+    Aggregate, Aggregator, OperatorId, RegistryReader, SubmitError, SubmitMetrics, SubmitOutcome,
+    Submitter, SubmitterConfig, TaskInfo,
+};
+use devnet::{TOKEN, TestDevnet};
+use std::{sync::Arc, time::Duration};
+
+/// Stakes 10/20/30/40 (66% threshold): {0,2,3} sign 80%.
+const STAKES: [u128; 4] = [10, 20, 30, 40];
+
+fn reader(devnet: &TestDevnet) -> RegistryReader<DynProvider> {
+    // A tiny log range so the scan crosses several eth_getLogs requests.
+    RegistryReader::new(devnet.provider.clone(), &devnet.deployment).with_log_range(7)
+}
+
+fn submitter(devnet: &TestDevnet, config: SubmitterConfig) -> Submitter<DynProvider> {
+    // A provider without a wallet: the submitter signs and sends raw.
+    let provider = ProviderBuilder::new()
+        .connect_http(devnet.anvil.endpoint_url())
+        .erased();
+    let metrics = SubmitMetrics::register(&prometheus::Registry::new()).expect("fresh registry");
+    Submitter::new(
+        provider,
+        EthereumWallet::from(devnet.submitter_key()),
+        devnet.deployment.clone(),
+        config,
+        metrics,
+    )
+}
+
+fn fast_config() -> SubmitterConfig {
+    SubmitterConfig {
+        receipt_timeout: Duration::from_secs(20),
+        poll_interval: Duration::from_millis(50),
+        ..SubmitterConfig::default()
+    }
+}
+
+/// The aggregate of `signers` over the task's true response, from the p2p aggregator.
+fn aggregate(
+    devnet: &TestDevnet,
+    info: TaskInfo,
+    response: avs_p2p::TaskResponse,
+    signers: &[usize],
+) -> Aggregate {
+    let task_index = info.task_index;
+    let mut aggregator = Aggregator::new(Duration::ZERO);
+    aggregator.add_task(info);
+    let now = std::time::Instant::now();
+    for v in devnet.verified(signers, response) {
+        aggregator.add(&v, now);
+    }
+    aggregator
+        .aggregate(task_index)
+        .expect("signers reach quorum")
+        .expect("aggregate builds")
+}
+
+async fn nonce(devnet: &TestDevnet, address: Address) -> u64 {
+    devnet
+        .provider
+        .get_transaction_count(address)
+        .await
+        .expect("nonce")
+}
+
+#[tokio::test]
+async fn the_reader_returns_the_registered_operators_with_stakes_and_keys() -> eyre::Result<()> {
+    let mut devnet = TestDevnet::start(&STAKES).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let mut reader = reader(&devnet);
+
+    let info = reader.task_info(task_index, &task).await?;
+    assert_eq!(info.task_index, task_index);
+    assert_eq!(info.task_created_block, task.taskCreatedBlock);
+    assert_eq!(
+        info.quorum_numbers,
+        devnet.deployment.params.avs.quorum_numbers
+    );
+    assert_eq!(
+        u32::from(info.quorum_threshold_percentage),
+        task.quorumThresholdPercentage
+    );
+    let set = &info.operators;
+    assert_eq!(set.reference_block, u64::from(task.taskCreatedBlock));
+    assert_eq!(set.operators.len(), STAKES.len());
+    for op in &devnet.operators {
+        let got = &set.operators[&OperatorId(op.operator_id)];
+        assert_eq!(got.pubkey_g1, op.bls.public_key());
+        assert_eq!(got.pubkey_g2.to_bytes(), op.bls.public_key_g2().to_bytes());
+        assert_eq!(
+            got.stakes.iter().map(|(q, s)| (*q, *s)).collect::<Vec<_>>(),
+            vec![(0, op.stake)]
+        );
+    }
+    assert_eq!(set.total_stake(0), 100 * TOKEN);
+    assert_eq!(reader.known_keys(), STAKES.len());
+
+    // The same block again: the cached set itself.
+    let again = reader.task_info(task_index, &task).await?;
+    assert!(Arc::ptr_eq(&again.operators, &info.operators));
+
+    // A later operator: absent at the old block, present (keys scanned on demand) at a new one.
+    devnet.add_operator(50).await?;
+    let old = reader
+        .operator_set(task.taskCreatedBlock, &info.quorum_numbers)
+        .await?;
+    assert_eq!(old.operators.len(), STAKES.len());
+    let head = u32::try_from(devnet.provider.get_block_number().await?)?;
+    let new = reader.operator_set(head, &info.quorum_numbers).await?;
+    assert_eq!(new.operators.len(), STAKES.len() + 1);
+    let late = &devnet.operators[STAKES.len()];
+    let got = &new.operators[&OperatorId(late.operator_id)];
+    assert_eq!(got.pubkey_g1, late.bls.public_key());
+    assert_eq!(got.stakes[&0], 50 * TOKEN);
+    assert_eq!(new.total_stake(0), 150 * TOKEN);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_p2p_aggregate_finalizes_the_checkpoint_once() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let response = devnet.true_response(task_index, block).await?;
+    let info = reader(&devnet).task_info(task_index, &task).await?;
+    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
+    assert_eq!(
+        aggregate.non_signers,
+        vec![OperatorId(devnet.operators[1].operator_id)]
+    );
+
+    let submitter = submitter(&devnet, fast_config());
+    let sender = submitter.sender();
+    let before = nonce(&devnet, sender).await;
+    let outcome = submitter.submit(&aggregate, &task).await?;
+    let SubmitOutcome::Responded {
+        tx_hash, gas_used, ..
+    } = outcome
+    else {
+        panic!("expected Responded, got {outcome:?}")
+    };
+    assert_eq!(nonce(&devnet, sender).await, before + 1);
+    let receipt = devnet
+        .provider
+        .get_transaction_receipt(tx_hash)
+        .await?
+        .expect("mined");
+    assert!(receipt.status());
+    assert_eq!(receipt.from, sender);
+    assert_eq!(receipt.gas_used, gas_used);
+
+    let finalized = devnet
+        .task_manager()
+        .finalizedCheckpoint(task.chainId, block)
+        .call()
+        .await?;
+    assert_eq!(finalized.taskIndex, task_index);
+    assert_eq!(
+        (
+            finalized.blockHash,
+            finalized.stateRoot,
+            finalized.receiptsRoot
+        ),
+        (
+            response.block_hash,
+            response.state_root,
+            response.receipts_root
+        )
+    );
+
+    // Again: a quiet success, and no transaction.
+    assert_eq!(
+        submitter.submit(&aggregate, &task).await?,
+        SubmitOutcome::AlreadyResponded
+    );
+    assert_eq!(nonce(&devnet, sender).await, before + 1);
+    let metrics = submitter.metrics();
+    assert_eq!(
+        (
+            metrics.count("responded"),
+            metrics.count("already_responded")
+        ),
+        (1, 1)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn fee_cap_and_contract_refusals_are_errors_without_transactions() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let response = devnet.true_response(task_index, block).await?;
+    let info = reader(&devnet).task_info(task_index, &task).await?;
+    let aggregate = aggregate(&devnet, info, response, &[0, 1, 2, 3]);
+
+    let capped = submitter(
+        &devnet,
+        SubmitterConfig {
+            max_fee_per_gas: 1,
+            ..fast_config()
+        },
+    );
+    let sender = capped.sender();
+    let before = nonce(&devnet, sender).await;
+    match capped.submit(&aggregate, &task).await {
+        Err(SubmitError::FeeCapExceeded { required, cap: 1 }) => assert!(required > 1),
+        other => panic!("expected FeeCapExceeded, got {other:?}"),
+    }
+    assert_eq!(capped.metrics().count("fee_cap"), 1);
+
+    // Past the response window the contract refuses; the reason is decoded at estimation.
+    let window = devnet.deployment.params.avs.response_window_blocks;
+    devnet
+        .provider
+        .anvil_mine(Some(u64::from(window) + 1), None)
+        .await?;
+    let late = submitter(&devnet, fast_config());
+    match late.submit(&aggregate, &task).await {
+        Err(SubmitError::Reverted {
+            task_index: t,
+            reason,
+            tx_hash: None,
+        }) => {
+            assert_eq!(t, task_index);
+            assert!(reason.contains("ResponseWindowClosed"), "{reason}");
+        }
+        other => panic!("expected a ResponseWindowClosed revert, got {other:?}"),
+    }
+    assert_eq!(late.metrics().count("reverted"), 1);
+    assert_eq!(
+        nonce(&devnet, sender).await,
+        before,
+        "no transaction was sent"
+    );
+    Ok(())
+}
