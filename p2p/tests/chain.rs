@@ -249,3 +249,110 @@ async fn fee_cap_and_contract_refusals_are_errors_without_transactions() -> eyre
     );
     Ok(())
 }
+
+/// `maxFeePerGas` of `sender`'s pending transaction in anvil's pool, if there is one.
+async fn pooled_max_fee(devnet: &TestDevnet, sender: Address) -> eyre::Result<Option<u128>> {
+    let content: serde_json::Value = devnet
+        .provider
+        .raw_request("txpool_content".into(), ())
+        .await?;
+    let pending = content["pending"]
+        .as_object()
+        .ok_or_else(|| eyre::eyre!("txpool_content without pending: {content}"))?;
+    let Some((_, by_nonce)) = pending
+        .iter()
+        .find(|(address, _)| address.parse::<Address>().ok() == Some(sender))
+    else {
+        return Ok(None);
+    };
+    let fee = by_nonce
+        .as_object()
+        .and_then(|txs| txs.values().next())
+        .and_then(|tx| tx["maxFeePerGas"].as_str())
+        .ok_or_else(|| eyre::eyre!("pooled transaction without maxFeePerGas: {by_nonce}"))?;
+    Ok(Some(u128::from_str_radix(
+        fee.trim_start_matches("0x"),
+        16,
+    )?))
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let response = devnet.true_response(task_index, block).await?;
+    let info = reader(&devnet).task_info(task_index, &task).await?;
+    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
+
+    // Nothing is mined until the test says so: the first version gets stuck in the pool.
+    devnet.provider.anvil_set_auto_mine(false).await?;
+    let submitter = submitter(
+        &devnet,
+        SubmitterConfig {
+            receipt_timeout: Duration::from_secs(2),
+            max_replacements: 3,
+            ..fast_config()
+        },
+    );
+    let sender = submitter.sender();
+    let submission = tokio::spawn(async move {
+        let outcome = submitter.submit(&aggregate, &task).await;
+        (outcome, submitter)
+    });
+
+    // Bounded wait: the first version appears, then a replacement with a higher fee.
+    let first_fee = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(fee) = pooled_max_fee(&devnet, sender).await? {
+                return Ok::<_, eyre::Report>(fee);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await??;
+    let replaced_fee = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(fee) = pooled_max_fee(&devnet, sender).await?
+                && fee > first_fee
+            {
+                return Ok::<_, eyre::Report>(fee);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await??;
+    // At least +12.5%, the bump nodes require for a replacement.
+    assert!(
+        replaced_fee * 8 >= first_fee * 9,
+        "{first_fee} -> {replaced_fee}"
+    );
+    devnet.provider.anvil_mine(Some(1), None).await?;
+
+    let (outcome, submitter) = tokio::time::timeout(Duration::from_secs(30), submission).await??;
+    let SubmitOutcome::Responded { tx_hash, .. } = outcome? else {
+        panic!("expected Responded")
+    };
+    let mined = devnet
+        .provider
+        .get_transaction_by_hash(tx_hash)
+        .await?
+        .expect("mined transaction");
+    assert!(
+        alloy::consensus::Transaction::max_fee_per_gas(&mined) >= replaced_fee,
+        "the mined version is a replacement"
+    );
+    assert_eq!(
+        nonce(&devnet, sender).await,
+        1,
+        "one nonce used by all versions"
+    );
+    assert_eq!(submitter.metrics().count("responded"), 1);
+    let finalized = devnet
+        .task_manager()
+        .finalizedCheckpoint(devnet.deployment.chain_id, block)
+        .call()
+        .await?;
+    assert_eq!(finalized.blockHash, response.block_hash);
+    Ok(())
+}
