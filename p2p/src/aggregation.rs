@@ -11,7 +11,8 @@
 //! The [`Aggregate`] carries what the submitter needs to build `NonSignerStakesAndSignature`:
 //! the response, the signers and the non-signers sorted ascending by operator id (with their
 //! G1 keys), each quorum's G1 APK at the reference block, the aggregate signature `σ` and the
-//! signers' aggregate G2 key (checked against `σ` before it is returned). Registry indices
+//! signers' aggregate G2 key (checked against `σ` before it is returned). As in the contract's
+//! aggregate key, a signer counts once per task quorum it is registered in. Registry indices
 //! (`getCheckSignaturesIndices`) are the submitter's to fetch.
 
 use crate::{
@@ -268,13 +269,22 @@ impl TaskState {
     fn build(&self, digest: B256) -> Result<Aggregate, AggregationError> {
         let d = &self.digests[&digest];
         let info = &self.info;
-        let signature = aggregate_signatures(d.signatures.values())?;
         let ops = &info.operators.operators;
-        let signers_apk_g2 = aggregate_public_keys_g2(
-            d.signatures
-                .keys()
-                .filter_map(|id| ops.get(id).map(|o| &o.pubkey_g2)),
-        )?;
+        // The contract's aggregate key is Σ quorum APKs minus the non-signers, so a signer
+        // registered in several of the task's quorums counts once per quorum: σ and the G2 key
+        // must count it as often, or a multi-quorum response fails on-chain.
+        let quorums = info.quorums();
+        let weighted: Vec<(&Signature, &PublicKeyG2)> = d
+            .signatures
+            .iter()
+            .filter_map(|(id, sig)| ops.get(id).map(|o| (sig, o)))
+            .flat_map(|(sig, o)| {
+                let times = quorums.iter().filter(|q| o.stakes.contains_key(q)).count();
+                std::iter::repeat_n((sig, &o.pubkey_g2), times)
+            })
+            .collect();
+        let signature = aggregate_signatures(weighted.iter().map(|(sig, _)| *sig))?;
+        let signers_apk_g2 = aggregate_public_keys_g2(weighted.iter().map(|(_, key)| *key))?;
         if !signers_apk_g2.verify(digest, &signature) {
             return Err(AggregationError::InvalidAggregate {
                 task_index: info.task_index,
@@ -388,6 +398,45 @@ mod tests {
         agg.add(&verified(&c, 1, 1, 0), t0);
         let again = agg.aggregate(1).unwrap().unwrap();
         assert!(again.non_signers.is_empty());
+    }
+
+    #[test]
+    fn a_signer_in_two_task_quorums_counts_twice_as_in_the_contract() {
+        // Operator 0 in quorums 0 and 1, operator 1 in 0, operator 2 in 1; 0 and 1 sign.
+        let c = Committee::new(3, 11, |_| 10);
+        let mut set = (*c.set).clone();
+        let stakes = [vec![0, 1], vec![0], vec![1]];
+        for (op, quorums) in c.operators.iter().zip(&stakes) {
+            set.operators.get_mut(&op.id).unwrap().stakes =
+                quorums.iter().map(|q| (*q, 10)).collect();
+        }
+        let mut info = c.task(3, 50);
+        info.quorum_numbers = vec![0, 1];
+        info.operators = std::sync::Arc::new(set);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(info);
+        let now = Instant::now();
+        for i in [0, 1] {
+            agg.add(&verified(&c, i, 3, 1), now);
+        }
+        let a = agg.aggregate(3).unwrap().unwrap();
+        assert_eq!(a.non_signers, vec![c.operators[2].id]);
+
+        // The checker's key: Σ quorum APKs − non-signer = 2·k0 + k1 (sums compared instead of
+        // subtracting: quorum APKs = k0+k1 and k0+k2).
+        let key = |i: usize| c.operators[i].secret.public_key();
+        let (k0, k1, k2) = (key(0), key(1), key(2));
+        assert_eq!(
+            aggregate_public_keys(&a.quorum_apks).unwrap(),
+            aggregate_public_keys([&k0, &k0, &k1, &k2]).unwrap()
+        );
+        let checker_apk = aggregate_public_keys([&k0, &k0, &k1]).unwrap();
+        assert!(avs_bls::verify_onchain_form(
+            a.digest,
+            &checker_apk.to_point(),
+            &a.signers_apk_g2.to_point(),
+            &a.signature.to_point(),
+        ));
     }
 
     #[test]
