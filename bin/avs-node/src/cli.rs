@@ -51,6 +51,10 @@ pub struct LogArgs {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator node: follow the chain, sign checkpoints, gossip, aggregate, submit.
+    Run(crate::run::RunArgs),
+    /// Run a local network: anvil, EigenLayer + AVS contracts, N operator nodes.
+    Devnet(crate::devnet::DevnetArgs),
     /// Inspect and validate the node configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -69,6 +73,8 @@ impl Command {
     /// Runs the command.
     pub async fn run(self) -> eyre::Result<()> {
         match self {
+            Self::Run(args) => args.run().await,
+            Self::Devnet(args) => args.run().await,
             Self::Config(command) => command.run().await,
             // Prompts and scrypt block: keep them off the async workers.
             Self::Keys(command) => {

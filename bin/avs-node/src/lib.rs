@@ -1,6 +1,9 @@
 //! `avs-node`: the one binary of avs-exex, as a library of small modules the binary wires.
 //!
-//! - [`cli`]: the command tree (`config check`, `keys …`, and the node commands as they land).
+//! - [`cli`]: the command tree (`run`, `config check`, `keys …`, `operator …`, `task …`).
+//! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes).
+//! - [`run`] and [`node`]: `avs-node run`, one operator node wiring the ExEx host, the AVS ExEx,
+//!   the p2p signature service and the submitter.
 //! - [`config`]: [`config::NodeConfig`], merged flag > env (`AVS_…`) > TOML file, validated.
 //! - [`password`] and [`keys`]: keystore passwords, key management, key loading.
 //! - [`health`], [`api`], [`metrics`], [`server`]: the EigenLayer Node API and Prometheus
@@ -33,13 +36,16 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod config_check;
+pub mod devnet;
 pub mod health;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
+pub mod node;
 pub mod operator_cmd;
 pub mod output;
 pub mod password;
+pub mod run;
 pub mod server;
 pub mod shutdown;
 pub mod task_cmd;

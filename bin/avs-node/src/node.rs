@@ -14,13 +14,13 @@
 //! aggregates to the submitter when this node's submission slot comes.
 
 use alloy::{
-    network::EthereumWallet,
-    primitives::Bytes,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    network::EthereumWallet, primitives::Bytes, providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
-use avs_contracts::{avs::IAvsTaskManager::Task, deployment::Deployment};
+use avs_contracts::{
+    avs::IAvsTaskManager::Task, deployment::Deployment, transactor::wallet_provider,
+};
 use avs_exex::{
     avs::{
         AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, FaultMode,
@@ -29,11 +29,10 @@ use avs_exex::{
     host::{FollowMode, Host, HostConfig},
 };
 use avs_p2p::{
-    Network, NetworkConfig, ServiceConfig, ServiceEvent, ServiceHandle, SignatureMessage,
-    SignatureService, load_or_create_identity,
-    registry::OperatorSetReader,
-    submit::{SubmitConfig, SubmitOutcome, Submitter},
-    wire::TaskResponse as WireResponse,
+    Network, NetworkConfig, NetworkError, NetworkHandle, RegistryReader as OperatorSetReader,
+    ServiceConfig, ServiceEvent, ServiceHandle, SignatureMessage, SignatureService, SubmitMetrics,
+    SubmitOutcome, Submitter, SubmitterConfig, TaskResponse as WireResponse,
+    load_or_create_identity,
 };
 use eyre::WrapErr;
 use std::{collections::HashMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -44,6 +43,9 @@ use tokio::sync::mpsc;
 const RETENTION_BLOCKS: u64 = 256;
 /// Capacity of the ExEx → bridge channel (a slow network slows the ExEx, not memory).
 const AVS_EVENT_CAPACITY: usize = 256;
+/// Own-signature retries while the gossip mesh forms: one a second for a minute.
+const REPUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+const REPUBLISH_ATTEMPTS: u32 = 60;
 
 /// Everything one node needs, already validated and with its keys decrypted.
 #[derive(Debug)]
@@ -82,15 +84,23 @@ pub async fn run_node(
     metrics: &prometheus::Registry,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> eyre::Result<()> {
-    let NodeParams { deployment, data_dir, bls_key, wallet, .. } = params;
+    let NodeParams {
+        deployment,
+        data_dir,
+        bls_key,
+        wallet,
+        ..
+    } = params;
     let deployment = Arc::new(deployment);
     let operator_id = bls_key.public_key().operator_id();
-    let wallet_provider: DynProvider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(wallet.clone()))
-        .connect(&params.settlement_http)
+    let wallet_provider = wallet_provider(&params.settlement_http, wallet.clone())
         .await
-        .wrap_err_with(|| format!("connecting to the settlement RPC {}", params.settlement_http))?
-        .erased();
+        .wrap_err_with(|| {
+            format!(
+                "connecting to the settlement RPC {}",
+                params.settlement_http
+            )
+        })?;
 
     // p2p: identity, swarm, signature service.
     let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
@@ -109,7 +119,9 @@ pub async fn run_node(
     let mut host_config = HostConfig::new(&params.settlement_http, data_dir.join("host"));
     host_config.ws_url = params.settlement_ws.clone();
     host_config.start_block = deployment.deployment_block;
-    host_config.follow = FollowMode::Latest { confirmations: params.confirmations };
+    host_config.follow = FollowMode::Latest {
+        confirmations: params.confirmations,
+    };
     let mut host = Host::new(host_config, metrics)?;
     let mut config = AvsConfig::same_chain(
         deployment.chain_id,
@@ -160,27 +172,44 @@ pub async fn run_node(
 
     let bridge = Bridge {
         service: service.handle.clone(),
-        operators: OperatorSetReader::new(wallet_provider.clone(), Arc::clone(&deployment)),
-        submitter: Submitter::new(
+        operators: OperatorSetReader::new(wallet_provider.clone(), &deployment),
+        submitter: Arc::new(Submitter::new(
             wallet_provider,
-            Arc::clone(&deployment),
-            SubmitConfig { max_fee_per_gas: params.max_fee_per_gas, ..SubmitConfig::default() },
-            metrics,
-        )?,
+            EthereumWallet::from(wallet),
+            Deployment::clone(&deployment),
+            SubmitterConfig {
+                max_fee_per_gas: params.max_fee_per_gas,
+                ..SubmitterConfig::default()
+            },
+            SubmitMetrics::register(metrics)?,
+        )),
         tasks: HashMap::new(),
     };
-    let bridge = tokio::spawn(bridge.run(events_rx, service.events));
-    let result = host.run(shutdown).await;
-    // The host dropped the ExEx (and its event sender): the bridge drains and ends.
-    bridge.await.wrap_err("the bridge task panicked")??;
-    result.map_err(Into::into)
+    let mut bridge = tokio::spawn(bridge.run(events_rx, service.events));
+    let host = host.run(shutdown);
+    tokio::pin!(host);
+    tokio::select! {
+        result = &mut host => {
+            // The host dropped the ExEx (and its event sender): the bridge drains and ends.
+            bridge.await.wrap_err("the bridge task panicked")??;
+            result.map_err(Into::into)
+        }
+        // The bridge only ends early on an error (e.g. the registries cannot be read): stop
+        // instead of letting the ExEx block on a full channel.
+        joined = &mut bridge => {
+            joined.wrap_err("the bridge task panicked")??;
+            Err(eyre::eyre!("the p2p bridge stopped while the host was running"))
+        }
+    }
 }
 
 /// Moves events between the AVS ExEx, the signature service and the submitter.
 struct Bridge {
     service: ServiceHandle,
     operators: OperatorSetReader<DynProvider>,
-    submitter: Submitter<DynProvider>,
+    /// Shared with the submission tasks: a submission may wait for receipts and replace its
+    /// transaction, which must not stall the bridge.
+    submitter: Arc<Submitter<DynProvider>>,
     /// Open tasks, for the submitter (the aggregate carries only the index).
     tasks: HashMap<u32, Task>,
 }
@@ -197,7 +226,7 @@ impl Bridge {
                     Some(event) => self.on_avs_event(event).await?,
                     None => return Ok(()),
                 },
-                Some(event) = service_events.recv() => self.on_service_event(event).await,
+                Some(event) = service_events.recv() => self.on_service_event(event),
             }
         }
     }
@@ -210,9 +239,13 @@ impl Bridge {
                 self.service.add_task(info).await?;
             }
             AvsEvent::Signed(signed) => {
-                if let Err(err) = self.service.publish_own(wire_message(&signed)).await {
-                    // Counted locally already; peers that join later get it from others.
-                    tracing::warn!(task = signed.task_index, %err, "publishing our signature failed");
+                let message = wire_message(&signed);
+                if let Err(err) = self.service.publish_own(message).await {
+                    // Counted locally already. Typically the gossip mesh is still forming
+                    // (no peer subscribed yet): keep offering it to the network for a while,
+                    // since nothing else re-sends a node's own signature.
+                    tracing::debug!(task = signed.task_index, %err, "signature not gossiped yet, retrying");
+                    tokio::spawn(republish(self.service.network().clone(), message));
                 }
             }
             AvsEvent::TaskResponded { task_index } | AvsEvent::TaskReverted { task_index } => {
@@ -220,31 +253,64 @@ impl Bridge {
                 self.service.task_closed(task_index).await?;
             }
             AvsEvent::ResponseWithdrawn { task_index } => {
-                tracing::info!(task = task_index, "our response was withdrawn after a reorg");
+                tracing::info!(
+                    task = task_index,
+                    "our response was withdrawn after a reorg"
+                );
             }
         }
         Ok(())
     }
 
-    async fn on_service_event(&mut self, event: ServiceEvent) {
+    fn on_service_event(&self, event: ServiceEvent) {
         match event {
             ServiceEvent::SubmitDue(aggregate) => {
-                let Some(task) = self.tasks.get(&aggregate.task_index).cloned() else { return };
-                match self.submitter.submit(&task, *aggregate).await {
-                    Ok(SubmitOutcome::Submitted { tx_hash, gas_used }) => {
-                        tracing::info!(%tx_hash, gas_used, "response submitted");
+                let Some(task) = self.tasks.get(&aggregate.task_index).cloned() else {
+                    return;
+                };
+                let submitter = Arc::clone(&self.submitter);
+                tokio::spawn(async move {
+                    let task_index = aggregate.task_index;
+                    match submitter.submit(&aggregate, &task).await {
+                        Ok(SubmitOutcome::Responded {
+                            tx_hash, gas_used, ..
+                        }) => {
+                            tracing::info!(task = task_index, %tx_hash, gas_used, "response submitted");
+                        }
+                        Ok(outcome) => {
+                            tracing::debug!(task = task_index, ?outcome, "not submitted")
+                        }
+                        Err(err) => {
+                            tracing::error!(task = task_index, %err, "submitting the response failed");
+                        }
                     }
-                    Ok(SubmitOutcome::AlreadyResponded) => tracing::debug!("task already answered"),
-                    Err(err) => tracing::error!(%err, "submitting the response failed"),
-                }
+                });
             }
             ServiceEvent::QuorumReached { aggregate, rank } => {
                 tracing::info!(task = aggregate.task_index, ?rank, "quorum reached");
             }
-            ServiceEvent::AggregationFailed(reason) => tracing::error!(%reason, "aggregation failed"),
+            ServiceEvent::AggregationFailed(reason) => {
+                tracing::error!(%reason, "aggregation failed")
+            }
             ServiceEvent::Accepted { .. } => {}
         }
     }
+}
+
+/// Re-offers our own signature to the network until a peer takes it or the retry budget ends.
+async fn republish(network: NetworkHandle, message: SignatureMessage) {
+    for _ in 0..REPUBLISH_ATTEMPTS {
+        tokio::time::sleep(REPUBLISH_INTERVAL).await;
+        match network.publish(message).await {
+            Ok(()) => return,
+            Err(NetworkError::Stopped) => return,
+            Err(_) => {}
+        }
+    }
+    tracing::warn!(
+        task = message.task_index,
+        "our signature could not be gossiped: no peer subscribed"
+    );
 }
 
 fn wire_message(signed: &SignedResponse) -> SignatureMessage {

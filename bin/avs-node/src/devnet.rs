@@ -1,0 +1,386 @@
+//! `avs-node devnet`: a whole local network in one command.
+//!
+//! anvil (chain 31337) → EigenLayer's real M2 contracts and the AVS → N operators with
+//! different stakes, registered through the real contracts → N `avs-node run` processes (node 0
+//! is the bootnode and the task generator) → one console line per finalized checkpoint, checked
+//! against anvil's own block. Ctrl-C or SIGTERM (or `--exit-after K` checkpoints) stops every
+//! process.
+//!
+//! Keys are throwaway: generated per run, funded with `anvil_setBalance`, handed to the nodes
+//! in plaintext through the environment (`--insecure`, refused outside devnet chain ids).
+
+// The console lines are this command's output.
+#![allow(clippy::print_stdout)]
+
+use crate::shutdown::Shutdown;
+use alloy::{
+    consensus::Transaction,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, B256, U256},
+    providers::{DynProvider, Provider, ext::AnvilApi},
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolEvent},
+};
+use avs_bls::SecretKey;
+use avs_contracts::{
+    avs::AvsTaskManager,
+    deploy,
+    deployment::{DeployConfig, Deployment},
+    operator::OperatorClient,
+    transactor::wallet_provider,
+};
+use avs_p2p::load_or_create_identity;
+use clap::Args;
+use eyre::{WrapErr, bail, eyre};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+use tokio::process::{Child, Command};
+
+/// Arguments of `avs-node devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Number of operator nodes.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub operators: u16,
+    /// Folder for chain state, deployment, node data and logs (wiped at start).
+    #[arg(long, default_value = "devnet")]
+    pub dir: PathBuf,
+    /// anvil's RPC port.
+    #[arg(long, default_value_t = 8545)]
+    pub port: u16,
+    /// Node i listens for p2p on BASE+i, serves metrics on BASE+100+i and the Node API on
+    /// BASE+200+i.
+    #[arg(long, default_value_t = 9700)]
+    pub base_port: u16,
+    /// Seconds per block once the network runs.
+    #[arg(long, default_value_t = 1)]
+    pub block_time: u64,
+    /// Stop once the first K checkpoints (interval, 2·interval, …, K·interval) are all
+    /// finalized (default: run until Ctrl-C).
+    #[arg(long)]
+    pub exit_after: Option<u32>,
+}
+
+/// One token of the devnet ERC-20.
+const TOKEN: u128 = 1_000_000_000_000_000_000;
+/// Longest wait for the first checkpoint before the devnet is declared broken.
+const FIRST_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct Operator {
+    signer: PrivateKeySigner,
+    bls: SecretKey,
+    stake: u128,
+}
+
+impl DevnetArgs {
+    /// Runs the devnet until Ctrl-C or `--exit-after` checkpoints.
+    pub async fn run(self) -> eyre::Result<()> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .wrap_err_with(|| format!("wiping {}", self.dir.display()))?;
+        }
+        std::fs::create_dir_all(&self.dir)
+            .wrap_err_with(|| format!("creating {}", self.dir.display()))?;
+
+        let anvil = start_anvil(&self.dir, self.port)?;
+        let endpoint = anvil.endpoint();
+        let owner = PrivateKeySigner::random();
+        let chain = wallet_provider(&endpoint, owner.clone()).await?;
+        fund(&chain, owner.address()).await?;
+
+        println!("deploying EigenLayer M2 and the AVS on anvil {endpoint} ...");
+        let mut config = DeployConfig::devnet(owner.address());
+        config.avs.task_generators = vec![];
+        let operators: Vec<Operator> = (0..self.operators)
+            .map(|i| Operator {
+                signer: PrivateKeySigner::random(),
+                bls: SecretKey::generate(),
+                stake: 10 * TOKEN * (u128::from(i) + 1),
+            })
+            .collect();
+        // Node 0 creates the tasks.
+        config.avs.task_generators = vec![operators[0].signer.address()];
+        let deployment = deploy::deploy(chain.clone(), config).await?;
+        let deployment_path = self.dir.join("deployment.json");
+        deployment.save(&deployment_path)?;
+        for (i, op) in operators.iter().enumerate() {
+            fund(&chain, op.signer.address()).await?;
+            let provider = wallet_provider(&endpoint, op.signer.clone()).await?;
+            let mut client = OperatorClient::new(provider, &deployment, op.signer.address());
+            let socket = format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port(i));
+            let id = client
+                .onboard_devnet(U256::from(op.stake), &op.bls, &op.signer, &socket)
+                .await?;
+            println!(
+                "operator {i}: {} stake {} tokens, operator id {id}",
+                op.signer.address(),
+                op.stake / TOKEN
+            );
+        }
+
+        // From here on blocks come at a steady pace, as on a real chain.
+        chain.anvil_set_interval_mining(self.block_time).await?;
+        let mut nodes = Vec::new();
+        let bootnode = self.bootnode()?;
+        for (i, op) in operators.iter().enumerate() {
+            nodes.push(self.spawn_node(i, op, &deployment_path, &endpoint, &bootnode)?);
+            println!(
+                "node {i}: metrics http://127.0.0.1:{}/metrics, Node API http://127.0.0.1:{}/eigen/node/health, log {}",
+                self.metrics_port(i),
+                self.api_port(i),
+                self.log_path(i).display()
+            );
+        }
+        println!(
+            "waiting for checkpoints every {} blocks (Ctrl-C stops the devnet) ...",
+            deployment.params.avs.checkpoint_interval
+        );
+
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_os_signals();
+        let result = tokio::select! {
+            result = watch_checkpoints(&chain, &deployment, &operators, self.exit_after, &mut nodes) => result,
+            () = shutdown.wait() => Ok(()),
+        };
+        stop_nodes(&mut nodes).await;
+        drop(anvil);
+        result
+    }
+
+    fn p2p_port(&self, i: usize) -> u16 {
+        self.base_port + i as u16
+    }
+
+    fn metrics_port(&self, i: usize) -> u16 {
+        self.base_port + 100 + i as u16
+    }
+
+    fn api_port(&self, i: usize) -> u16 {
+        self.base_port + 200 + i as u16
+    }
+
+    fn node_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{i}"))
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{i}.log"))
+    }
+
+    /// Node 0's multiaddress, with the peer id of the identity it will load.
+    fn bootnode(&self) -> eyre::Result<String> {
+        let key = load_or_create_identity(&self.node_dir(0).join("p2p/node.key"))?;
+        Ok(format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            self.p2p_port(0),
+            key.public().to_peer_id()
+        ))
+    }
+
+    fn spawn_node(
+        &self,
+        i: usize,
+        op: &Operator,
+        deployment: &Path,
+        endpoint: &str,
+        bootnode: &str,
+    ) -> eyre::Result<Child> {
+        let log = std::fs::File::create(self.log_path(i))?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg("run")
+            .args(["--settlement-rpc-url", &endpoint.replacen("http", "ws", 1)])
+            .arg("--deployment")
+            .arg(deployment)
+            .arg("--datadir")
+            .arg(self.node_dir(i))
+            .arg("--insecure")
+            .args([
+                "--roles",
+                if i == 0 {
+                    "operator,task-generator"
+                } else {
+                    "operator"
+                },
+            ])
+            .args([
+                "--p2p-listen-addrs",
+                &format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port(i)),
+            ])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", self.metrics_port(i)),
+            ])
+            .args([
+                "--node-api-addr",
+                &format!("127.0.0.1:{}", self.api_port(i)),
+            ])
+            .args(["--node-name", &format!("devnet-node-{i}")])
+            .args(["--submit-slot-ms", "3000", "--aggregation-window-ms", "300"])
+            .env(
+                "AVS_BLS_PRIVATE_KEY",
+                alloy::hex::encode_prefixed(*op.bls.to_be_bytes()),
+            )
+            .env(
+                "AVS_ECDSA_PRIVATE_KEY",
+                alloy::hex::encode_prefixed(op.signer.to_bytes()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        if i > 0 {
+            command.args(["--bootnodes", bootnode]);
+        }
+        command.spawn().wrap_err("starting an avs-node process")
+    }
+}
+
+fn start_anvil(dir: &Path, port: u16) -> eyre::Result<AnvilInstance> {
+    let state = dir.join("anvil-state.json");
+    Anvil::new()
+        .port(port)
+        .chain_id(31_337)
+        .arg("--state")
+        .arg(state.as_os_str())
+        .try_spawn()
+        .map_err(|err| eyre!("starting anvil on port {port}: {err} (run `just tools`, or free the port with --port)"))
+}
+
+async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {
+    chain
+        .anvil_set_balance(address, U256::from(1_000u128 * TOKEN))
+        .await?;
+    Ok(())
+}
+
+/// Prints each finalized checkpoint and checks it against anvil's block.
+async fn watch_checkpoints(
+    chain: &DynProvider,
+    deployment: &Deployment,
+    operators: &[Operator],
+    exit_after: Option<u32>,
+    nodes: &mut [Child],
+) -> eyre::Result<()> {
+    let stake_by_key: HashMap<(U256, U256), u128> = operators
+        .iter()
+        .map(|op| {
+            let point = op.bls.public_key().to_point();
+            ((point.x, point.y), op.stake)
+        })
+        .collect();
+    let total: u128 = operators.iter().map(|op| op.stake).sum();
+    let mut from = deployment.deployment_block;
+    let interval = deployment.params.avs.checkpoint_interval;
+    let mut finalized = std::collections::BTreeSet::new();
+    let started = tokio::time::Instant::now();
+    loop {
+        for (i, node) in nodes.iter_mut().enumerate() {
+            if let Some(status) = node.try_wait()? {
+                bail!("node {i} exited ({status}); see its log in the devnet folder");
+            }
+        }
+        if finalized.is_empty() && started.elapsed() > FIRST_CHECKPOINT_TIMEOUT {
+            bail!(
+                "no checkpoint finalized within {FIRST_CHECKPOINT_TIMEOUT:?}; see the node logs in the devnet folder"
+            );
+        }
+        let head = chain.get_block_number().await?;
+        if head >= from {
+            let filter = Filter::new()
+                .address(deployment.avs.task_manager)
+                .event_signature(AvsTaskManager::TaskResponded::SIGNATURE_HASH)
+                .from_block(from)
+                .to_block(head);
+            for log in chain.get_logs(&filter).await? {
+                let event = AvsTaskManager::TaskResponded::decode_log(&log.inner)?.data;
+                let tx_hash = log
+                    .transaction_hash
+                    .ok_or_else(|| eyre!("log without transaction"))?;
+                let tx = chain
+                    .get_transaction_by_hash(tx_hash)
+                    .await?
+                    .ok_or_else(|| eyre!("missing tx"))?;
+                let call = AvsTaskManager::respondToTaskCall::abi_decode(tx.inner.input())?;
+                let unsigned: u128 = call
+                    .nonSignerStakesAndSignature
+                    .nonSignerPubkeys
+                    .iter()
+                    .map(|p| stake_by_key.get(&(p.X, p.Y)).copied().unwrap_or_default())
+                    .sum();
+                let block_number = call.task.blockNumber;
+                let checkpoint = chain
+                    .get_block_by_number(block_number.into())
+                    .await?
+                    .ok_or_else(|| eyre!("no block"))?;
+                let response = &event.taskResponse;
+                let matches = response.blockHash == checkpoint.header.hash
+                    && response.stateRoot == checkpoint.header.state_root
+                    && response.receiptsRoot == checkpoint.header.receipts_root;
+                let responded_at = log.block_number.unwrap_or(head);
+                let created = chain
+                    .get_block_by_number(u64::from(call.task.taskCreatedBlock).into())
+                    .await?;
+                let responded = chain.get_block_by_number(responded_at.into()).await?;
+                let seconds = match (created, responded) {
+                    (Some(c), Some(r)) => r.header.timestamp.saturating_sub(c.header.timestamp),
+                    _ => 0,
+                };
+                println!(
+                    "checkpoint finalized: task {} block {} hash {} signed {:.0}% of stake, latency {} blocks / {} s, submitter {}, {}",
+                    event.taskIndex,
+                    block_number,
+                    short(response.blockHash),
+                    100.0 * (total - unsigned) as f64 / total as f64,
+                    responded_at.saturating_sub(u64::from(call.task.taskCreatedBlock)),
+                    seconds,
+                    tx.inner.signer(),
+                    if matches {
+                        "matches the chain"
+                    } else {
+                        "DOES NOT MATCH THE CHAIN"
+                    },
+                );
+                finalized.insert(block_number);
+                if exit_after.is_some_and(|k| {
+                    (1..=u64::from(k)).all(|n| finalized.contains(&(n * interval)))
+                }) {
+                    return Ok(());
+                }
+            }
+            from = head + 1;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn short(hash: B256) -> String {
+    let hex = hash.to_string();
+    format!("{}…{}", &hex[..10], &hex[hex.len() - 6..])
+}
+
+/// SIGTERM every node (graceful: WAL and stores flushed), SIGKILL after a grace period.
+async fn stop_nodes(nodes: &mut [Child]) {
+    for node in nodes.iter() {
+        if let Some(pid) = node.id() {
+            // `kill -TERM`: a graceful stop without unsafe signal code.
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+    }
+    for node in nodes.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(10), node.wait())
+            .await
+            .is_err()
+        {
+            let _ = node.kill().await;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! `avs-node run`: one operator node (host + AVS ExEx + p2p + submitter) with its metrics and
+//! EigenLayer Node API servers, until SIGINT/SIGTERM.
+//!
+//! Start-up checks everything that can be checked before joining the network: the config, both
+//! keys (decrypting them), and the deployment against the settlement chain (chain id, code at
+//! every address). A failure is one line naming the problem and the fix.
+
+use crate::{
+    api,
+    cli::NodeArgs,
+    config::{KeySource, NodeConfig, Role},
+    health::{HealthRegistry, ServiceStatus},
+    keys, metrics,
+    node::{NodeParams, run_node},
+    server::HttpServer,
+    shutdown::Shutdown,
+};
+use avs_contracts::transactor::wallet_provider;
+use avs_exex::avs::FaultMode;
+use avs_p2p::NetworkConfig;
+use clap::Args;
+use eyre::{WrapErr, eyre};
+use libp2p::Multiaddr;
+
+/// Arguments of `avs-node run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Node settings (config file, flags, environment).
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// TEST ONLY (devnet chain ids): sign responses with a wrong state root so challenges can
+    /// be exercised end to end.
+    #[arg(long, env = "AVS_FAULT_SIGN_WRONG_STATE_ROOT", hide = true)]
+    pub fault_sign_wrong_state_root: bool,
+}
+
+/// Highest fee the submitter pays when the config sets none (200 gwei).
+const DEFAULT_MAX_FEE_PER_GAS: u128 = 200_000_000_000;
+
+impl RunArgs {
+    /// Runs the node until a shutdown signal or a fatal error.
+    pub async fn run(self) -> eyre::Result<()> {
+        let config = self.node.load()?;
+        let fault_mode = if self.fault_sign_wrong_state_root {
+            FaultMode::SignWrongStateRoot
+        } else {
+            FaultMode::Off
+        };
+        let params = node_params(&config, fault_mode).await?;
+
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_os_signals();
+        let registry = prometheus::Registry::new();
+        metrics::EigenMetrics::register(&registry)?;
+        let health = HealthRegistry::default();
+        let node_health =
+            health.register("node", "operator node", "host, AVS ExEx, p2p and submitter");
+        let metrics_server = HttpServer::start(
+            config.metrics_addr,
+            metrics::router(registry.clone()),
+            shutdown.clone(),
+            "--metrics-addr",
+        )
+        .await?;
+        let api_server = HttpServer::start(
+            config.node_api_addr,
+            api::router(api::NodeInfo::new(&config.node_name), health.clone()),
+            shutdown.clone(),
+            "--node-api-addr",
+        )
+        .await?;
+        tracing::info!(
+            metrics = %metrics_server.local_addr(),
+            node_api = %api_server.local_addr(),
+            operator = %params.bls_key.public_key().operator_id(),
+            "avs-node starting"
+        );
+
+        node_health.set(ServiceStatus::Up);
+        let stop = shutdown.clone();
+        let result = run_node(params, &registry, async move { stop.wait().await }).await;
+        node_health.set(ServiceStatus::Down);
+        shutdown.trigger();
+        metrics_server.stopped().await?;
+        api_server.stopped().await?;
+        result
+    }
+}
+
+/// Decrypts the keys, checks the deployment against the chain and maps the config.
+async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result<NodeParams> {
+    if !config.roles.contains(&Role::Operator) {
+        return Err(eyre!(
+            "avs-node run needs the operator role (--role operator): observer nodes are not supported yet"
+        ));
+    }
+    let bls_source: &KeySource = config
+        .bls_key
+        .as_ref()
+        .ok_or_else(|| eyre!("the operator role needs a BLS key: set --bls-keystore"))?;
+    let bls_key = keys::load_bls_key(bls_source).await?;
+    let wallet = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+
+    // Blocks are fetched over HTTP; a ws:// endpoint is also used for new-head subscriptions
+    // and must serve HTTP on the same address (as anvil does).
+    let (settlement_http, settlement_ws) = if config.settlement_rpc.is_ws() {
+        let ws = config.settlement_rpc.as_str().to_owned();
+        (ws.replacen("ws", "http", 1), Some(ws))
+    } else {
+        (config.settlement_rpc.as_str().to_owned(), None)
+    };
+    let provider = wallet_provider(&settlement_http, wallet.clone())
+        .await
+        .wrap_err_with(|| {
+            format!(
+                "connecting to the settlement RPC {}",
+                config.settlement_rpc.redacted()
+            )
+        })?;
+    config.deployment.validate(&provider).await?;
+
+    let deployment = &config.deployment;
+    let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);
+    network.listen_addrs = multiaddrs(&config.p2p.listen_addrs, "--p2p-listen-addrs")?;
+    network.external_addrs = multiaddrs(&config.p2p.external_addrs, "--p2p-external-addrs")?;
+    network.bootnodes = multiaddrs(&config.p2p.bootnodes, "--bootnodes")?;
+    Ok(NodeParams {
+        settlement_http,
+        settlement_ws,
+        deployment: deployment.clone(),
+        data_dir: config.datadir.clone(),
+        bls_key,
+        wallet,
+        network,
+        task_generator: config.roles.contains(&Role::TaskGenerator),
+        confirmations: config.confirmations,
+        submit_slot: config.submit_slot,
+        aggregation_window: config.aggregation_window,
+        max_fee_per_gas: config.max_fee_per_gas.unwrap_or(DEFAULT_MAX_FEE_PER_GAS),
+        fault_mode,
+    })
+}
+
+fn multiaddrs(values: &[String], flag: &str) -> eyre::Result<Vec<Multiaddr>> {
+    values
+        .iter()
+        .map(|value| {
+            value
+                .parse()
+                .map_err(|err| eyre!("{flag}: {value:?} is not a multiaddress: {err}"))
+        })
+        .collect()
+}
