@@ -41,9 +41,11 @@ lint: tools
     cd contracts && forge fmt --check
 
 # Run a local devnet: anvil, EigenLayer + AVS contracts, N operator nodes finalizing checkpoints.
+# The dev profile is used on purpose: its crypto dependencies are optimised (Cargo.toml), and it
+# shares the build `just test` made instead of a long release build of the whole tree.
 devnet operators="4": tools
-    cargo build --release -p avs-node
-    ./target/release/avs-node devnet --operators {{operators}}
+    cargo build -p avs-node
+    ./target/debug/avs-node devnet --operators {{operators}}
 
 # Run the criterion benches and the forge gas report (figures go in BENCHMARKS.md).
 bench: tools
