@@ -149,9 +149,7 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
     );
 
     // Late: past responseWindowBlocks.
-    let block = devnet.next_checkpoint().await?;
-    let (late_index, late_task) = devnet.create_task(block).await?;
-    let late_response = devnet.true_response(late_index, block).await?;
+    let (_, late_task, late_response) = devnet.next_task().await?;
     let proof = devnet
         .aggregate(&late_task, &late_response, &[0, 1, 2, 3])
         .await?;
@@ -177,9 +175,8 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
 #[tokio::test]
 async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> eyre::Result<()> {
     let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
-    let block = devnet.next_checkpoint().await?;
-    let (task_index, task) = devnet.create_task(block).await?;
-    let mut wrong = devnet.true_response(task_index, block).await?;
+    let (_, task, mut wrong) = devnet.next_task().await?;
+    let block = task.blockNumber;
     wrong.stateRoot = B256::repeat_byte(0xbd);
     // Operators 1, 2, 3 (90%) sign the wrong state root; operator 0 does not.
     let proof = devnet.aggregate(&task, &wrong, &[1, 2, 3]).await?;
@@ -222,9 +219,7 @@ async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> 
     assert!(err.to_string().contains("revert"), "{err}");
 
     // The next checkpoint: the honest operator alone holds 100% of the remaining stake.
-    let block = devnet.next_checkpoint().await?;
-    let (next_index, next_task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(next_index, block).await?;
+    let (_, next_task, response) = devnet.next_task().await?;
     let proof = devnet.aggregate(&next_task, &response, &[0]).await?;
     assert!(
         proof.nonSignerPubkeys.is_empty(),
@@ -250,9 +245,7 @@ async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> 
 #[tokio::test]
 async fn a_challenge_of_a_correct_response_fails() -> eyre::Result<()> {
     let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
-    let block = devnet.next_checkpoint().await?;
-    let (task_index, task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(task_index, block).await?;
+    let (_, task, response) = devnet.next_task().await?;
     let proof = devnet.aggregate(&task, &response, &[0, 1, 2, 3]).await?;
     let receipt = devnet.respond(&task, &response, proof).await?;
     let metadata = decode_event::<AvsTaskManager::TaskResponded>(&receipt)?.taskResponseMetadata;

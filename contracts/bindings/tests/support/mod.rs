@@ -150,6 +150,16 @@ impl TestDevnet {
         Ok((event.taskIndex, event.task))
     }
 
+    /// A task for the next checkpoint and its true response.
+    pub async fn next_task(
+        &self,
+    ) -> eyre::Result<(u32, IAvsTaskManager::Task, IAvsTaskManager::TaskResponse)> {
+        let block = self.next_checkpoint().await?;
+        let (task_index, task) = self.create_task(block).await?;
+        let response = self.true_response(task_index, block).await?;
+        Ok((task_index, task, response))
+    }
+
     /// The true response for a task: block hash and roots of its checkpoint block on anvil.
     pub async fn true_response(
         &self,
