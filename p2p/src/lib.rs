@@ -30,6 +30,8 @@
 //!   publishes its own signatures and reports on-chain outcomes; it receives
 //!   [`ServiceEvent::QuorumReached`] and, when it is this node's turn,
 //!   [`ServiceEvent::SubmitDue`] with the aggregate to submit.
+//! - [`journal`]: the [`SignatureJournal`], a bounded append-only file of accepted signatures
+//!   the service restores after a restart (re-validated when their task is added again).
 //! - [`submit`]: the [`Submitter`] that sends `respondToTask` for an aggregate with the node's
 //!   wallet (fresh nonce per send, fee cap, replacement of stuck transactions); a task someone
 //!   already answered is [`SubmitOutcome::AlreadyResponded`].
@@ -80,6 +82,7 @@ pub mod config;
 #[cfg(feature = "test-fixtures")]
 pub mod fixtures;
 pub mod identity;
+pub mod journal;
 pub mod network;
 pub mod operators;
 pub mod penalty;
@@ -95,6 +98,7 @@ pub mod wire;
 pub use aggregation::{Aggregate, AggregationError, Aggregator, QuorumStake};
 pub use config::{ConfigError, NetworkConfig};
 pub use identity::{IdentityError, load_or_create_identity};
+pub use journal::{JournalError, SignatureJournal};
 pub use network::{
     InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
     NetworkStatus, Verdict,

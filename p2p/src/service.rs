@@ -6,13 +6,19 @@
 //! it reads [`ServiceEvent`]s: an aggregate reached quorum, and — if this node's operator is
 //! the one whose turn it is — a task is due for submission. Inbound gossip is drained in bursts
 //! so bursts are batch-verified, and every verdict is reported back to gossipsub.
+//!
+//! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
+//! signature is persisted (one fsync per burst) before it is counted, and the journal's records are
+//! validated again and counted when their task is added after a restart; a closed task's
+//! records are pruned.
 
 use crate::{
     aggregation::{Aggregate, AggregationError, Aggregator},
+    journal::SignatureJournal,
     network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
     operators::TaskInfo,
     ranking::{SubmitScheduler, submitter_rank},
-    validation::{Outcome, Validator, ValidatorConfig},
+    validation::{Outcome, Validator, ValidatorConfig, Verified},
     wire::{OperatorId, SignatureMessage},
 };
 use libp2p::gossipsub::MessageId;
@@ -168,15 +174,38 @@ pub struct SignatureService {
 }
 
 impl SignatureService {
-    /// Spawns the service over a started network.
+    /// Spawns the service over a started network, without persistence.
     pub fn spawn(network: Network, config: ServiceConfig) -> Self {
+        Self::start(network, config, None)
+    }
+
+    /// Spawns the service over a started network, persisting accepted signatures in
+    /// `journal` and restoring the signatures it already holds when their tasks are added.
+    pub fn spawn_with_journal(
+        network: Network,
+        config: ServiceConfig,
+        journal: SignatureJournal,
+    ) -> Self {
+        Self::start(network, config, Some(journal))
+    }
+
+    fn start(network: Network, config: ServiceConfig, journal: Option<SignatureJournal>) -> Self {
         let (req_tx, req_rx) = mpsc::channel(1024);
         let (ev_tx, ev_rx) = mpsc::channel(config.event_queue.max(1));
         let handle = ServiceHandle {
             requests: req_tx,
             network: network.handle.clone(),
         };
+        let mut restored: HashMap<u32, Vec<SignatureMessage>> = HashMap::new();
+        for message in journal.iter().flat_map(|j| j.records()) {
+            restored
+                .entry(message.task_index)
+                .or_default()
+                .push(*message);
+        }
         let state = State {
+            journal,
+            restored,
             validator: Validator::new(config.validator),
             aggregator: Aggregator::new(config.aggregation_window),
             scheduler: SubmitScheduler::new(config.submit_slot),
@@ -203,6 +232,20 @@ struct State {
     network: NetworkHandle,
     events: mpsc::Sender<ServiceEvent>,
     config: ServiceConfig,
+    /// Where accepted signatures are persisted, if anywhere.
+    journal: Option<SignatureJournal>,
+    /// Journal records from before the start, by task, waiting for their task to be added.
+    /// Bounded by the journal's bound.
+    restored: HashMap<u32, Vec<SignatureMessage>>,
+}
+
+/// Where a validated burst came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Gossip: verdicts go back to gossipsub, accepted signatures into the journal.
+    Gossip,
+    /// The journal: nothing to report, and already persisted.
+    Journal,
 }
 
 /// How often buffered signatures are checked for expiry when nothing else wakes the loop.
@@ -222,7 +265,7 @@ impl State {
                     let Some(msg) = msg else { break };
                     let mut burst = vec![msg];
                     inbound.drain_ready(&mut burst, self.config.max_burst.saturating_sub(1));
-                    if !self.process(burst).await { break }
+                    if !self.process(burst, Origin::Gossip).await { break }
                 }
                 req = requests.recv() => {
                     let Some(req) = req else { break };
@@ -236,26 +279,47 @@ impl State {
         debug!("signature service stopped");
     }
 
-    /// Validates a burst and reports every verdict. `false` once the application is gone.
-    async fn process(&mut self, burst: Vec<InboundSignature>) -> bool {
+    /// Validates a burst, reports every verdict of gossiped messages and persists the
+    /// accepted ones. `false` once the application is gone.
+    async fn process(&mut self, burst: Vec<InboundSignature>, origin: Origin) -> bool {
         let now = Instant::now();
         let outcomes = self.validator.validate_burst(burst, now);
+        let mut accepted = Vec::new();
         for (id, outcome) in outcomes {
-            if let Some(verdict) = outcome.verdict()
+            if origin == Origin::Gossip
+                && let Some(verdict) = outcome.verdict()
                 && self.network.report(id, verdict).await.is_err()
             {
                 return false;
             }
-            if let Outcome::Accept(v) = outcome
-                && !self.count(&v, now).await
-            {
+            if let Outcome::Accept(v) = outcome {
+                accepted.push(*v);
+            }
+        }
+        if origin == Origin::Gossip {
+            self.persist(&accepted).await;
+        }
+        for v in &accepted {
+            if !self.count(v, now).await {
                 return false;
             }
         }
         true
     }
 
-    async fn count(&mut self, v: &crate::validation::Verified, now: Instant) -> bool {
+    /// Appends accepted signatures to the journal (one fsync per burst). A failure costs only
+    /// durability across a restart, so it is logged and the signatures are still counted.
+    async fn persist(&mut self, accepted: &[Verified]) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let messages: Vec<SignatureMessage> = accepted.iter().map(Verified::message).collect();
+        if let Err(e) = journal.append(&messages).await {
+            warn!(error = %e, n = messages.len(), "accepted signatures not journaled");
+        }
+    }
+
+    async fn count(&mut self, v: &Verified, now: Instant) -> bool {
         self.aggregator.add(v, now);
         self.emit(ServiceEvent::Accepted {
             task_index: v.task_index,
@@ -268,6 +332,7 @@ impl State {
         match req {
             Request::AddTask(task) => {
                 let task = *task;
+                let index = task.task_index;
                 self.aggregator.add_task(task.clone());
                 self.tasks.insert(task.task_index, task.clone());
                 let replay = self.validator.add_task(task);
@@ -276,11 +341,35 @@ impl State {
                         n = replay.len(),
                         "replaying signatures that arrived before their task"
                     );
-                    return self.process(replay).await;
+                    if !self.process(replay, Origin::Gossip).await {
+                        return false;
+                    }
+                }
+                let restored = self.restored.remove(&index).unwrap_or_default();
+                if !restored.is_empty() {
+                    debug!(n = restored.len(), "restoring journaled signatures");
+                    let source = self.network.peer_id();
+                    let burst = restored
+                        .into_iter()
+                        .map(|message| InboundSignature {
+                            id: InboundId {
+                                message_id: MessageId::new(b"journal"),
+                                source,
+                            },
+                            message,
+                        })
+                        .collect();
+                    return self.process(burst, Origin::Journal).await;
                 }
                 true
             }
             Request::Closed(index) => {
+                self.restored.remove(&index);
+                if let Some(journal) = self.journal.as_mut()
+                    && let Err(e) = journal.prune(index).await
+                {
+                    warn!(error = %e, task = index, "closed task's signatures not pruned");
+                }
                 self.validator.close_task(index);
                 self.aggregator.remove_task(index);
                 self.scheduler.mark_answered(index);
@@ -312,6 +401,7 @@ impl State {
             .validate(InboundSignature { id, message }, Instant::now())
         {
             Outcome::Accept(v) => {
+                self.persist(std::slice::from_ref(&v)).await;
                 self.count(&v, Instant::now()).await;
                 self.network.publish(message).await?;
                 Ok(())

@@ -74,6 +74,18 @@ pub struct Verified {
     pub signature: Signature,
 }
 
+impl Verified {
+    /// The wire message this signature arrived as (for persisting it).
+    pub fn message(&self) -> crate::wire::SignatureMessage {
+        crate::wire::SignatureMessage {
+            task_index: self.task_index,
+            response: self.response,
+            signature: self.signature.to_bytes(),
+            operator_id: self.operator_id,
+        }
+    }
+}
+
 /// Why a message is invalid (the forwarder is penalised).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
