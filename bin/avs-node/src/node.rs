@@ -30,9 +30,9 @@ use avs_exex::{
 };
 use avs_p2p::{
     Network, NetworkConfig, NetworkError, NetworkHandle, RegistryReader as OperatorSetReader,
-    ServiceConfig, ServiceEvent, ServiceHandle, SignatureMessage, SignatureService, SubmitMetrics,
-    SubmitOutcome, Submitter, SubmitterConfig, TaskResponse as WireResponse,
-    load_or_create_identity,
+    ServiceConfig, ServiceEvent, ServiceHandle, SignatureJournal, SignatureMessage,
+    SignatureService, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig,
+    TaskResponse as WireResponse, journal, load_or_create_identity,
 };
 use eyre::WrapErr;
 use std::{collections::HashMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -56,7 +56,7 @@ pub struct NodeParams {
     pub settlement_ws: Option<String>,
     /// The deployment (already checked against the chain).
     pub deployment: Deployment,
-    /// WAL, finished heights, slashing-protection record, p2p identity.
+    /// WAL, finished heights, slashing-protection record, p2p identity and signature journal.
     pub data_dir: PathBuf,
     /// The operator's BLS key.
     pub bls_key: SecretKey,
@@ -105,7 +105,14 @@ pub async fn run_node(
     // p2p: identity, swarm, signature service.
     let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
     let network = Network::start(identity, params.network).await?;
-    let service = SignatureService::spawn(
+    // Partial signature sets survive a restart: the journal's signatures are counted again
+    // when the ExEx re-derives their (still open) tasks.
+    let journal = SignatureJournal::open(
+        &data_dir.join("p2p/signatures.journal"),
+        journal::DEFAULT_MAX_RECORDS,
+    )
+    .await?;
+    let service = SignatureService::spawn_with_journal(
         network,
         ServiceConfig {
             aggregation_window: params.aggregation_window,
@@ -113,6 +120,7 @@ pub async fn run_node(
             local_operator: Some(operator_id),
             ..ServiceConfig::default()
         },
+        journal,
     );
 
     // The host and the AVS ExEx.
