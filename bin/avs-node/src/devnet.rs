@@ -6,6 +6,13 @@
 //! against anvil's own block. Ctrl-C or SIGTERM (or `--exit-after K` checkpoints) stops every
 //! process.
 //!
+//! # Control surface for tests
+//! Each node's process id is in `DIR/node-i.pid`, rewritten whenever the node is (re)started, so
+//! a test can kill one node. Without `--restart-on-exit` a node that exits stops the devnet.
+//! With it, the devnet restarts a node that exited — unless `DIR/node-i.hold` exists, in which
+//! case the node stays down until that file is removed. A test creates the hold file, kills
+//! the node, watches the others finalize without it, then removes the file to restart it.
+//!
 //! Keys are throwaway: generated per run, funded with `anvil_setBalance`, handed to the nodes
 //! in plaintext through the environment (`--insecure`, refused outside devnet chain ids).
 
@@ -64,6 +71,14 @@ pub struct DevnetArgs {
     /// finalized (default: run until Ctrl-C).
     #[arg(long)]
     pub exit_after: Option<u32>,
+    /// Restart a node whose process exited (see the module docs for `DIR/node-i.hold`),
+    /// instead of stopping the devnet.
+    #[arg(long)]
+    pub restart_on_exit: bool,
+    /// TEST ONLY: the K highest-stake operators sign wrong state roots
+    /// (`avs-node run --fault-sign-wrong-state-root`), so challenges can be exercised.
+    #[arg(long, default_value_t = 0)]
+    pub faulty: u16,
 }
 
 /// One token of the devnet ERC-20.
@@ -117,18 +132,30 @@ impl DevnetArgs {
                 .onboard_devnet(U256::from(op.stake), &op.bls, &op.signer, &socket)
                 .await?;
             println!(
-                "operator {i}: {} stake {} tokens, operator id {id}",
+                "operator {i}: {} stake {} tokens, operator id {id}{}",
                 op.signer.address(),
-                op.stake / TOKEN
+                op.stake / TOKEN,
+                if self.is_faulty(i) {
+                    ", FAULTY (signs wrong state roots)"
+                } else {
+                    ""
+                }
             );
         }
 
         // From here on blocks come at a steady pace, as on a real chain.
         chain.anvil_set_interval_mining(self.block_time).await?;
-        let mut nodes = Vec::new();
-        let bootnode = self.bootnode()?;
-        for (i, op) in operators.iter().enumerate() {
-            nodes.push(self.spawn_node(i, op, &deployment_path, &endpoint, &bootnode)?);
+        let mut nodes = Nodes {
+            args: &self,
+            operators: &operators,
+            deployment: &deployment_path,
+            endpoint: &endpoint,
+            bootnode: self.bootnode()?,
+            children: Vec::new(),
+        };
+        for i in 0..operators.len() {
+            let child = nodes.spawn(i)?;
+            nodes.children.push(Some(child));
             println!(
                 "node {i}: metrics http://127.0.0.1:{}/metrics, Node API http://127.0.0.1:{}/eigen/node/health, log {}",
                 self.metrics_port(i),
@@ -147,7 +174,7 @@ impl DevnetArgs {
             result = watch_checkpoints(&chain, &deployment, &operators, self.exit_after, &mut nodes) => result,
             () = shutdown.wait() => Ok(()),
         };
-        stop_nodes(&mut nodes).await;
+        nodes.stop().await;
         drop(anvil);
         result
     }
@@ -182,6 +209,19 @@ impl DevnetArgs {
         ))
     }
 
+    /// Whether node i is one of the `--faulty` ones: stakes grow with the index, so the last K.
+    fn is_faulty(&self, i: usize) -> bool {
+        i + usize::from(self.faulty) >= usize::from(self.operators)
+    }
+
+    fn pid_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{i}.pid"))
+    }
+
+    fn hold_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{i}.hold"))
+    }
+
     fn spawn_node(
         &self,
         i: usize,
@@ -190,7 +230,11 @@ impl DevnetArgs {
         endpoint: &str,
         bootnode: &str,
     ) -> eyre::Result<Child> {
-        let log = std::fs::File::create(self.log_path(i))?;
+        // Appended: a restarted node's log follows its previous run's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))?;
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("run")
@@ -237,7 +281,79 @@ impl DevnetArgs {
         if i > 0 {
             command.args(["--bootnodes", bootnode]);
         }
-        command.spawn().wrap_err("starting an avs-node process")
+        if self.is_faulty(i) {
+            command.arg("--fault-sign-wrong-state-root");
+        }
+        let child = command.spawn().wrap_err("starting an avs-node process")?;
+        let pid = child.id().ok_or_else(|| eyre!("node {i} exited at once"))?;
+        std::fs::write(self.pid_path(i), format!("{pid}\n"))?;
+        Ok(child)
+    }
+}
+
+/// The node processes and what it takes to (re)start one.
+struct Nodes<'a> {
+    args: &'a DevnetArgs,
+    operators: &'a [Operator],
+    deployment: &'a Path,
+    endpoint: &'a str,
+    bootnode: String,
+    /// `None` while a node is held down (`--restart-on-exit` and `DIR/node-i.hold`).
+    children: Vec<Option<Child>>,
+}
+
+impl Nodes<'_> {
+    fn spawn(&self, i: usize) -> eyre::Result<Child> {
+        self.args.spawn_node(
+            i,
+            &self.operators[i],
+            self.deployment,
+            self.endpoint,
+            &self.bootnode,
+        )
+    }
+
+    /// Notices nodes that exited: an error, or with `--restart-on-exit` a restart once no hold
+    /// file keeps the node down.
+    fn supervise(&mut self) -> eyre::Result<()> {
+        for i in 0..self.children.len() {
+            if let Some(node) = &mut self.children[i] {
+                let Some(status) = node.try_wait()? else {
+                    continue;
+                };
+                if !self.args.restart_on_exit {
+                    bail!("node {i} exited ({status}); see its log in the devnet folder");
+                }
+                println!("node {i} exited ({status})");
+                self.children[i] = None;
+            }
+            if !self.args.hold_path(i).exists() {
+                self.children[i] = Some(self.spawn(i)?);
+                println!("node {i} restarted");
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGTERM every node (graceful: WAL and stores flushed), SIGKILL after a grace period.
+    async fn stop(&mut self) {
+        for node in self.children.iter().flatten() {
+            if let Some(pid) = node.id() {
+                // `kill -TERM`: a graceful stop without unsafe signal code.
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+        }
+        for node in self.children.iter_mut().flatten() {
+            if tokio::time::timeout(Duration::from_secs(10), node.wait())
+                .await
+                .is_err()
+            {
+                let _ = node.kill().await;
+            }
+        }
     }
 }
 
@@ -265,7 +381,7 @@ async fn watch_checkpoints(
     deployment: &Deployment,
     operators: &[Operator],
     exit_after: Option<u32>,
-    nodes: &mut [Child],
+    nodes: &mut Nodes<'_>,
 ) -> eyre::Result<()> {
     let stake_by_key: HashMap<(U256, U256), u128> = operators
         .iter()
@@ -280,11 +396,7 @@ async fn watch_checkpoints(
     let mut finalized = std::collections::BTreeSet::new();
     let started = tokio::time::Instant::now();
     loop {
-        for (i, node) in nodes.iter_mut().enumerate() {
-            if let Some(status) = node.try_wait()? {
-                bail!("node {i} exited ({status}); see its log in the devnet folder");
-            }
-        }
+        nodes.supervise()?;
         if finalized.is_empty() && started.elapsed() > FIRST_CHECKPOINT_TIMEOUT {
             bail!(
                 "no checkpoint finalized within {FIRST_CHECKPOINT_TIMEOUT:?}; see the node logs in the devnet folder"
@@ -362,25 +474,4 @@ async fn watch_checkpoints(
 fn short(hash: B256) -> String {
     let hex = hash.to_string();
     format!("{}…{}", &hex[..10], &hex[hex.len() - 6..])
-}
-
-/// SIGTERM every node (graceful: WAL and stores flushed), SIGKILL after a grace period.
-async fn stop_nodes(nodes: &mut [Child]) {
-    for node in nodes.iter() {
-        if let Some(pid) = node.id() {
-            // `kill -TERM`: a graceful stop without unsafe signal code.
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-    }
-    for node in nodes.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(10), node.wait())
-            .await
-            .is_err()
-        {
-            let _ = node.kill().await;
-        }
-    }
 }

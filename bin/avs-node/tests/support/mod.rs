@@ -1,4 +1,4 @@
-//! Shared helpers: run the built binary, write a deployment file.
+//! Shared helpers: run the built binary, write a deployment file, run a devnet.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -8,6 +8,8 @@ use avs_contracts::{
     eigenlayer::EigenLayerContracts,
 };
 use std::{path::Path, process::Command};
+
+pub mod devnet;
 
 /// The output of one run of `avs-node`.
 pub struct Run {

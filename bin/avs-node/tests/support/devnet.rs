@@ -1,0 +1,276 @@
+//! A running `avs-node devnet` for end-to-end tests: started on free ports in a temp folder,
+//! its stdout read line by line, stopped with SIGTERM (it stops its nodes and anvil) on drop.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc::{Receiver, RecvTimeoutError},
+    time::{Duration, Instant},
+};
+
+/// A devnet child process and everything it printed so far.
+pub struct Devnet {
+    child: Child,
+    // Kept for its lifetime: the folder goes when the devnet does.
+    folder: tempfile::TempDir,
+    /// Node i's metrics are on `base + 100 + i`, its Node API on `base + 200 + i`.
+    pub base: u16,
+    /// anvil's RPC port.
+    pub rpc_port: u16,
+    operators: u16,
+    lines: Receiver<String>,
+    /// Every stdout line read so far.
+    pub stdout: Vec<String>,
+}
+
+impl Devnet {
+    /// Starts `avs-node devnet --operators N` with `extra` arguments.
+    pub fn start(operators: u16, extra: &[&str]) -> Self {
+        let anvil = avs_test_support::anvil_path().unwrap_or_else(|err| panic!("{err}"));
+        let tools = anvil.parent().expect("anvil's folder").to_owned();
+        let path = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .expect("PATH");
+        let folder = tempfile::tempdir().expect("temp dir");
+        let base = free_base(operators);
+        let rpc_port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_avs-node"))
+            .args(["devnet", "--operators", &operators.to_string()])
+            .arg("--dir")
+            .arg(folder.path().join("devnet"))
+            .args(["--port", &rpc_port.to_string()])
+            .args(["--base-port", &base.to_string()])
+            .args(extra)
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            // A file, not a pipe nobody drains while the test waits.
+            .stderr(std::fs::File::create(folder.path().join("stderr.log")).expect("stderr file"))
+            .spawn()
+            .expect("avs-node starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        // A reader thread, so waits can have deadlines.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            folder,
+            base,
+            rpc_port,
+            operators,
+            lines,
+            stdout: Vec::new(),
+        }
+    }
+
+    /// The devnet folder (`--dir`).
+    pub fn dir(&self) -> PathBuf {
+        self.folder.path().join("devnet")
+    }
+
+    /// Reads stdout until a line satisfies `wanted` and returns it; panics with `what` and the
+    /// node logs after `timeout` or if the devnet ends first.
+    pub fn wait_line(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("no {what} within {timeout:?}"))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("the devnet ended before {what}"))
+                }
+            }
+        }
+    }
+
+    /// Waits for the devnet to exit by itself (`--exit-after`) and returns its status, having
+    /// read all of its stdout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => self.stdout.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("the devnet did not exit within {timeout:?}"))
+                }
+            }
+        }
+        // stdout closed: the process is exiting.
+        self.child.wait().expect("wait")
+    }
+
+    /// Panics with `message`, what the devnet printed and the tail of every node log.
+    pub fn fail(&mut self, message: &str) -> ! {
+        self.stop();
+        let stderr =
+            std::fs::read_to_string(self.folder.path().join("stderr.log")).unwrap_or_default();
+        let logs: Vec<String> = (0..self.operators)
+            .map(|i| {
+                let log = std::fs::read_to_string(self.dir().join(format!("node-{i}.log")))
+                    .unwrap_or_default();
+                format!("--- node {i} log tail ---\n{}", tail(&log))
+            })
+            .collect();
+        panic!(
+            "{message}\nstdout:\n{}\nstderr:\n{}\n{}",
+            self.stdout.join("\n"),
+            tail(&stderr),
+            logs.join("\n")
+        );
+    }
+
+    /// The flags that point an `avs-node` command at this devnet's chain and deployment.
+    pub fn chain_args(&self) -> Vec<String> {
+        vec![
+            "--settlement-rpc-url".into(),
+            format!("http://127.0.0.1:{}", self.rpc_port),
+            "--deployment".into(),
+            self.dir().join("deployment.json").display().to_string(),
+            "--insecure".into(),
+        ]
+    }
+
+    /// Operator i's address, from the line the devnet printed when it registered it.
+    pub fn operator_address(&self, i: usize) -> String {
+        let prefix = format!("operator {i}: ");
+        self.stdout
+            .iter()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("operator {i} was not printed"))
+            .to_owned()
+    }
+
+    /// The process id of node `i` from the file the devnet writes.
+    pub fn node_pid(&self, i: usize) -> u32 {
+        let path = self.dir().join(format!("node-{i}.pid"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("reading {}: {err}", path.display()))
+            .trim()
+            .parse()
+            .expect("a process id")
+    }
+
+    /// SIGTERM (the devnet stops its nodes and anvil) and waits for the exit.
+    fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            signal("-TERM", self.child.id());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends `signal` (e.g. `-KILL`) to `pid` with `kill(1)`.
+pub fn signal(signal: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// The number after `field ` in a devnet line, e.g. `field("task", line)`.
+pub fn field(name: &str, line: &str) -> u64 {
+    line.split(&format!(" {name} "))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.trim_end_matches('%').parse().ok())
+        .unwrap_or_else(|| panic!("no {name} number in {line:?}"))
+}
+
+/// A plain HTTP/1.1 GET on 127.0.0.1: the status code and the body.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|err| panic!("connecting to port {port}: {err}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of an unlabelled metric in a Prometheus text exposition.
+pub fn metric(exposition: &str, name: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A base port whose node port ranges (base+i, base+100+i, base+200+i) are free.
+fn free_base(nodes: u16) -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..start + 5_000)
+        .step_by(300)
+        .find(|&base| {
+            (0..nodes).all(|i| {
+                port_free(base + i) && port_free(base + 100 + i) && port_free(base + 200 + i)
+            })
+        })
+        .expect("a free port range")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The last 30 lines of `text`.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
