@@ -127,6 +127,9 @@ pub enum NetworkError {
     Stopped,
 }
 
+/// How often a node without peers redials its bootnodes.
+const REJOIN_INTERVAL: Duration = Duration::from_secs(2);
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
@@ -357,6 +360,7 @@ impl Network {
         let (in_tx, in_rx) = mpsc::channel(config.inbound_queue);
         let driver = Driver {
             swarm,
+            bootnodes: config.bootnodes.clone(),
             topic: topic.hash(),
             inbound: in_tx,
             rate: RateLimiter::new(config.peer_rate_per_sec, config.peer_burst),
@@ -492,6 +496,8 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
 
 struct Driver {
     swarm: Swarm<Behaviour>,
+    /// Dialled again while the node has no peer (see [`Driver::rejoin`]).
+    bootnodes: Vec<Multiaddr>,
     topic: TopicHash,
     inbound: mpsc::Sender<InboundSignature>,
     rate: RateLimiter<PeerId>,
@@ -502,6 +508,8 @@ impl Driver {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut ban_sweep = tokio::time::interval(Duration::from_secs(1));
         ban_sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rejoin = tokio::time::interval(REJOIN_INTERVAL);
+        rejoin.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -519,9 +527,27 @@ impl Driver {
                 },
                 event = self.swarm.select_next_some() => self.on_event(event),
                 _ = ban_sweep.tick() => self.expire_bans(),
+                _ = rejoin.tick() => self.rejoin(),
             }
         }
         debug!("p2p network task stopped");
+    }
+
+    /// Redials the bootnodes while the node has no peer at all. The start-up dial fails when a
+    /// bootnode is not listening yet (nodes started together) or restarts; without a retry the
+    /// node would stay alone and its signatures would never leave it.
+    fn rejoin(&mut self) {
+        if self.bootnodes.is_empty() || self.swarm.connected_peers().next().is_some() {
+            return;
+        }
+        debug!(
+            bootnodes = self.bootnodes.len(),
+            "no peers: dialling the bootnodes again"
+        );
+        for addr in &self.bootnodes {
+            let _ = self.swarm.dial(addr.clone());
+        }
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
     }
 
     fn close(&mut self) {

@@ -82,3 +82,38 @@ async fn invalid_config_is_refused_before_binding() {
         .unwrap_err();
     assert!(err.to_string().contains("inbound_queue"), "{err}");
 }
+
+/// A node whose bootnode is not listening yet at start-up (nodes started together, or a
+/// bootnode restarting) keeps redialling and joins once the bootnode is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joins_a_bootnode_that_starts_after_it() {
+    let boot_key = libp2p::identity::Keypair::generate_ed25519();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let boot_addr: libp2p::Multiaddr = format!(
+        "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
+        boot_key.public().to_peer_id()
+    )
+    .parse()
+    .unwrap();
+    let early = Network::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        config(vec![boot_addr]),
+    )
+    .await
+    .unwrap();
+    let mut late_config = config(vec![]);
+    late_config.listen_addrs = vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()];
+    let boot = Network::start(boot_key, late_config).await.unwrap();
+
+    let nets = [early.handle.clone(), boot.handle.clone()];
+    all_status("the early node reaches the late bootnode", &nets, |s| {
+        s.connected.len() == 1 && s.subscribed.len() == 1
+    })
+    .await;
+    early.handle.shutdown().await;
+    boot.handle.shutdown().await;
+}
