@@ -272,6 +272,7 @@ fn validation_names_the_field_and_the_fix() {
 #[test]
 fn plaintext_keys_need_insecure_and_a_devnet() {
     let devnet = Setup::new(31337);
+    // DEVNET TEST KEY: anvil's well-known, public first development account.
     let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
     let args = |config: &str| -> Vec<String> {
         [

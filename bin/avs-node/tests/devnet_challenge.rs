@@ -13,7 +13,7 @@ use support::{
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(180);
-/// anvil's first development account: funded by anvil, pays for the challenge.
+/// DEVNET TEST KEY: anvil's well-known, public first development account; pays for the challenge.
 const CHALLENGER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 fn finalized(line: &str) -> bool {

@@ -206,7 +206,7 @@ fn ecdsa_import_show_roundtrip_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys").display().to_string();
     let password = password_file(dir.path(), "hunter22");
-    // anvil's first account.
+    // DEVNET TEST KEY: anvil's well-known, public first development account.
     let sk = dir.path().join("sk");
     std::fs::write(
         &sk,
