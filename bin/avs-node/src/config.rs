@@ -376,7 +376,7 @@ pub struct NodeConfig {
     pub deployment: Deployment,
     /// Data directory.
     pub datadir: PathBuf,
-    /// The BLS key, if the operator role needs one.
+    /// The BLS key, if one is configured (see [`NodeConfig::bls_key_source`]).
     pub bls_key: Option<KeySource>,
     /// The ECDSA wallet key (every node submits).
     pub ecdsa_key: KeySource,
@@ -405,6 +405,14 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The BLS key of a node that signs with it (`run`, `operator register`, `config check` of
+    /// an operator node); a configuration without one is refused here, not at load time.
+    pub fn bls_key_source(&self) -> Result<&KeySource, ConfigError> {
+        self.bls_key
+            .as_ref()
+            .ok_or_else(|| missing_key("bls_keystore", "the operator role needs the BLS key"))
+    }
+
     /// Layers `flags` (already merged with the environment by clap) over the TOML file, if any,
     /// and validates the result.
     pub fn load(flags: NodeOptions, config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -478,17 +486,14 @@ impl NodeConfig {
                 roles.push(role);
             }
         }
-        let bls_key = if roles.contains(&Role::Operator) {
-            Some(key_source(
-                insecure,
-                ("bls_keystore", options.bls_keystore),
-                ("bls_private_key", options.bls_private_key),
-                bls_password,
-                "the operator role needs the BLS key",
-            )?)
-        } else {
-            None
-        };
+        // Validated whenever configured; only the commands that BLS-sign require it
+        // ([`NodeConfig::bls_key_source`]), so read-only commands work without it.
+        let bls_key = optional_key_source(
+            insecure,
+            ("bls_keystore", options.bls_keystore),
+            ("bls_private_key", options.bls_private_key),
+            bls_password,
+        )?;
         let ecdsa_key = key_source(
             insecure,
             ("ecdsa_keystore", options.ecdsa_keystore),
@@ -631,27 +636,43 @@ fn required<T>(key: &str, value: Option<T>, what: &str) -> Result<T, ConfigError
 /// A keystore path, or with `--insecure` a plaintext key; never both.
 fn key_source(
     insecure: bool,
-    (keystore_key, keystore): (&str, Option<PathBuf>),
-    (plain_key, plain): (&str, Option<String>),
+    keystore: (&str, Option<PathBuf>),
+    plain: (&str, Option<String>),
     password: PasswordSource,
     why: &str,
 ) -> Result<KeySource, ConfigError> {
+    let keystore_key = keystore.0;
+    optional_key_source(insecure, keystore, plain, password)?
+        .ok_or_else(|| missing_key(keystore_key, why))
+}
+
+/// A key source if either form is configured; conflicting or insecure settings are refused.
+fn optional_key_source(
+    insecure: bool,
+    (keystore_key, keystore): (&str, Option<PathBuf>),
+    (plain_key, plain): (&str, Option<String>),
+    password: PasswordSource,
+) -> Result<Option<KeySource>, ConfigError> {
     match (keystore, plain) {
         (Some(_), Some(_)) => Err(ConfigError::new(
             plain_key,
             format!("conflicts with {keystore_key}: pass only one of them"),
         )),
-        (Some(path), None) => Ok(KeySource::Keystore { path, password }),
+        (Some(path), None) => Ok(Some(KeySource::Keystore { path, password })),
         (None, Some(_)) if !insecure => Err(ConfigError::new(
             plain_key,
             "plaintext keys need --insecure (devnets only); otherwise use an encrypted keystore",
         )),
-        (None, Some(hex)) => Ok(KeySource::Plaintext(Zeroizing::new(hex))),
-        (None, None) => Err(ConfigError::new(
-            keystore_key,
-            format!("missing: {why}; create one with `avs-node keys … new`"),
-        )),
+        (None, Some(hex)) => Ok(Some(KeySource::Plaintext(Zeroizing::new(hex)))),
+        (None, None) => Ok(None),
     }
+}
+
+fn missing_key(keystore_key: &str, why: &str) -> ConfigError {
+    ConfigError::new(
+        keystore_key,
+        format!("missing: {why}; create one with `avs-node keys … new`"),
+    )
 }
 
 fn default_datadir(chain_id: u64) -> Option<PathBuf> {

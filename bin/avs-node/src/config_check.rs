@@ -131,6 +131,9 @@ impl ConfigCommand {
     pub async fn run(self) -> eyre::Result<()> {
         let Self::Check { node, online, json } = self;
         let config = node.load()?;
+        if config.roles.contains(&crate::config::Role::Operator) {
+            config.bls_key_source()?;
+        }
         let mut summary = ConfigSummary::new(&config);
         if online {
             let provider = crate::chain::connect(&config, None).await?;

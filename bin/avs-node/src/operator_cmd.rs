@@ -53,10 +53,7 @@ impl OperatorCommand {
                 socket,
             } => {
                 let config = node.load()?;
-                let bls_source = config.bls_key.as_ref().ok_or_else(|| {
-                    eyre::eyre!("roles: registering needs the operator role and its BLS key: pass --roles operator and --bls-keystore")
-                })?;
-                let bls_key = keys::load_bls_key(bls_source).await?;
+                let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
                 let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
                 let address = signer.address();
                 let socket = socket

@@ -8,7 +8,7 @@
 use crate::{
     api,
     cli::NodeArgs,
-    config::{KeySource, NodeConfig, Role},
+    config::{NodeConfig, Role},
     health::{HealthRegistry, ServiceStatus},
     keys, metrics,
     node::{NodeParams, run_node},
@@ -91,14 +91,10 @@ impl RunArgs {
 async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result<NodeParams> {
     if !config.roles.contains(&Role::Operator) {
         return Err(eyre!(
-            "avs-node run needs the operator role (--role operator): observer nodes are not supported yet"
+            "avs-node run needs the operator role (--roles operator): observer nodes are not supported yet"
         ));
     }
-    let bls_source: &KeySource = config
-        .bls_key
-        .as_ref()
-        .ok_or_else(|| eyre!("the operator role needs a BLS key: set --bls-keystore"))?;
-    let bls_key = keys::load_bls_key(bls_source).await?;
+    let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
     let wallet = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
 
     // Blocks are fetched over HTTP; a ws:// endpoint is also used for new-head subscriptions

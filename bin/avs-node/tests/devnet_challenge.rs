@@ -44,7 +44,6 @@ fn frozen(devnet: &Devnet, operator: usize) -> bool {
 }
 
 #[test]
-#[ignore = "blocked by `avs-node operator status` requiring a BLS key for the default operator role; run with --ignored once fixed"]
 fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     let mut devnet = Devnet::start(4, &["--faulty", "2"]);
     let wrong = devnet.wait_line("a wrong checkpoint finalized", TIMEOUT, |line| {

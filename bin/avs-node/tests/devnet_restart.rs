@@ -50,7 +50,6 @@ fn records(path: &Path) -> Vec<(u64, String)> {
 }
 
 #[test]
-#[ignore = "passed once after the bootnode-redial fix; needs repeated runs before CI relies on it: cargo test -p avs-node --test devnet_restart -- --ignored"]
 fn a_killed_node_is_not_needed_and_catches_up_after_a_restart() {
     let mut devnet = Devnet::start(4, &["--restart-on-exit"]);
     devnet.wait_line("first finalized checkpoint", TIMEOUT, finalized);
