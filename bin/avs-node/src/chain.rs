@@ -4,10 +4,10 @@
 
 use crate::config::NodeConfig;
 use alloy::{
-    network::EthereumWallet,
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
+use avs_contracts::transactor::wallet_provider;
 
 /// Connects to the settlement endpoint (sending from `wallet` if given) and validates the
 /// deployment against it.
@@ -16,14 +16,13 @@ pub async fn connect(
     wallet: Option<PrivateKeySigner>,
 ) -> eyre::Result<DynProvider> {
     let url = config.settlement_rpc.as_str();
-    let builder = ProviderBuilder::new();
+    // Sending goes through the project's wallet provider, which asks the node for every nonce.
     let connected = match wallet {
-        Some(signer) => builder
-            .wallet(EthereumWallet::from(signer))
+        Some(signer) => wallet_provider(url, signer).await,
+        None => ProviderBuilder::new()
             .connect(url)
             .await
             .map(Provider::erased),
-        None => builder.connect(url).await.map(Provider::erased),
     };
     let provider = connected.map_err(|e| {
         eyre::eyre!(

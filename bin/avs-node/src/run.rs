@@ -15,11 +15,10 @@ use crate::{
     server::HttpServer,
     shutdown::Shutdown,
 };
-use avs_contracts::transactor::wallet_provider;
 use avs_exex::avs::FaultMode;
 use avs_p2p::NetworkConfig;
 use clap::Args;
-use eyre::{WrapErr, eyre};
+use eyre::eyre;
 use libp2p::Multiaddr;
 
 /// Arguments of `avs-node run`.
@@ -105,15 +104,8 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     } else {
         (config.settlement_rpc.as_str().to_owned(), None)
     };
-    let provider = wallet_provider(&settlement_http, wallet.clone())
-        .await
-        .wrap_err_with(|| {
-            format!(
-                "connecting to the settlement RPC {}",
-                config.settlement_rpc.redacted()
-            )
-        })?;
-    config.deployment.validate(&provider).await?;
+    // Chain id and code at every address, before joining the network.
+    crate::chain::connect(config, None).await?;
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);
