@@ -17,7 +17,7 @@
 //! Every outcome counts in `avs_submissions_total{outcome}`; gas of mined responses goes to
 //! `avs_submission_gas_used`.
 
-use crate::{aggregation::Aggregate, wire::TaskResponse};
+use crate::aggregation::Aggregate;
 use alloy::{
     eips::{BlockId, Encodable2718},
     network::{
@@ -294,7 +294,7 @@ impl<P: Provider> Submitter<P> {
         let proof = attach_registry_indices(&self.provider, &self.deployment, task, signed).await?;
         let call = AvsTaskManager::respondToTaskCall {
             task: task.clone(),
-            response: contract_response(&aggregate.response),
+            response: aggregate.response.into(),
             nonSignerStakesAndSignature: proof,
         };
         let request = TransactionRequest::default()
@@ -487,15 +487,6 @@ fn bump(value: u128) -> u128 {
     value
         .saturating_add(value.div_ceil(8))
         .max(value.saturating_add(1))
-}
-
-fn contract_response(response: &TaskResponse) -> IAvsTaskManager::TaskResponse {
-    IAvsTaskManager::TaskResponse {
-        referenceTaskIndex: response.reference_task_index,
-        blockHash: response.block_hash,
-        stateRoot: response.state_root,
-        receiptsRoot: response.receipts_root,
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! validator's job, because it costs a square root and belongs to the same step as verifying.
 
 use alloy::primitives::{B256, keccak256};
+use avs_contracts::avs::IAvsTaskManager;
 
 /// The only wire version this build speaks. Bump it when the layout changes; peers reject
 /// versions they do not know instead of guessing.
@@ -60,6 +61,28 @@ impl TaskResponse {
         buf[64..96].copy_from_slice(self.state_root.as_slice());
         buf[96..128].copy_from_slice(self.receipts_root.as_slice());
         keccak256(buf)
+    }
+}
+
+impl From<&IAvsTaskManager::TaskResponse> for TaskResponse {
+    fn from(response: &IAvsTaskManager::TaskResponse) -> Self {
+        Self {
+            reference_task_index: response.referenceTaskIndex,
+            block_hash: response.blockHash,
+            state_root: response.stateRoot,
+            receipts_root: response.receiptsRoot,
+        }
+    }
+}
+
+impl From<TaskResponse> for IAvsTaskManager::TaskResponse {
+    fn from(response: TaskResponse) -> Self {
+        Self {
+            referenceTaskIndex: response.reference_task_index,
+            blockHash: response.block_hash,
+            stateRoot: response.state_root,
+            receiptsRoot: response.receipts_root,
+        }
     }
 }
 
@@ -302,25 +325,15 @@ mod tests {
         );
     }
 
-    alloy::sol! {
-        struct SolTaskResponse {
-            uint32 referenceTaskIndex;
-            bytes32 blockHash;
-            bytes32 stateRoot;
-            bytes32 receiptsRoot;
-        }
-    }
-
     #[test]
-    fn digest_matches_alloy_abi_encode() {
-        use alloy::sol_types::SolValue;
+    fn digest_matches_the_contract_types_abi_encoding() {
         let r = sample().response;
-        let sol = SolTaskResponse {
-            referenceTaskIndex: r.reference_task_index,
-            blockHash: r.block_hash,
-            stateRoot: r.state_root,
-            receiptsRoot: r.receipts_root,
-        };
-        assert_eq!(r.digest(), keccak256(sol.abi_encode()));
+        let contract = IAvsTaskManager::TaskResponse::from(r);
+        assert_eq!(r.digest(), contract.digest());
+        assert_eq!(
+            TaskResponse::from(&contract),
+            r,
+            "the conversions round-trip"
+        );
     }
 }

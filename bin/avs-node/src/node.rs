@@ -31,8 +31,8 @@ use avs_exex::{
 use avs_p2p::{
     Network, NetworkConfig, NetworkError, NetworkHandle, RegistryReader as OperatorSetReader,
     ServiceConfig, ServiceEvent, ServiceHandle, SignatureJournal, SignatureMessage,
-    SignatureService, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig,
-    TaskResponse as WireResponse, journal, load_or_create_identity,
+    SignatureService, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig, journal,
+    load_or_create_identity,
 };
 use eyre::WrapErr;
 use std::{collections::HashMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -322,15 +322,9 @@ async fn republish(network: NetworkHandle, message: SignatureMessage) {
 }
 
 fn wire_message(signed: &SignedResponse) -> SignatureMessage {
-    let response = &signed.response;
     SignatureMessage {
         task_index: signed.task_index,
-        response: WireResponse {
-            reference_task_index: response.referenceTaskIndex,
-            block_hash: response.blockHash,
-            state_root: response.stateRoot,
-            receipts_root: response.receiptsRoot,
-        },
+        response: (&signed.response).into(),
         signature: signed.signature.to_bytes(),
         operator_id: signed.operator_id,
     }
