@@ -18,18 +18,17 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+    providers::{DynProvider, Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
 use avs_contracts::{
     avs::IAvsTaskManager::Task,
-    deploy,
-    deployment::{DeployConfig, Deployment},
+    deployment::Deployment,
     eigenlayer::interfaces::{IBLSApkRegistryCalls, IRegistryCoordinatorCalls},
     operator::OperatorClient,
+    testing::{TestOperator, deploy_and_onboard, wallet_provider},
 };
 use avs_exex::{
     avs::{
@@ -48,51 +47,8 @@ use tokio::{
 const OPERATORS: usize = 4;
 const INTERVAL: u64 = 5;
 const ATTESTED_CHAIN_ID: u64 = 31338;
-/// One token of the devnet ERC-20 (18 decimals).
-const TOKEN: u128 = 1_000_000_000_000_000_000;
 /// Bound for the whole run (deployment excluded).
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn wallet_provider(anvil: &AnvilInstance, signer: &PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased()
-}
-
-struct Operator {
-    signer: PrivateKeySigner,
-    bls: SecretKey,
-}
-
-/// Deploys EigenLayer + the AVS (task every `INTERVAL` blocks, owner = account 0 = the task
-/// generator) and onboards `OPERATORS` operators from accounts 1..
-async fn deploy_and_onboard(anvil: &AnvilInstance) -> eyre::Result<(Deployment, Vec<Operator>)> {
-    let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
-    let mut config = DeployConfig::devnet(owner.address());
-    config.avs.checkpoint_interval = INTERVAL;
-    let deployment = deploy::deploy(wallet_provider(anvil, &owner), config).await?;
-    let mut operators = Vec::new();
-    for index in 1..=OPERATORS {
-        let signer: PrivateKeySigner = anvil.keys()[index].clone().into();
-        let bls = SecretKey::generate();
-        let mut client = OperatorClient::new(
-            wallet_provider(anvil, &signer),
-            &deployment,
-            signer.address(),
-        );
-        let socket = format!("/ip4/127.0.0.1/tcp/{}", 9000 + index);
-        let stake = U256::from(10 * TOKEN);
-        client.mint_devnet_tokens(stake).await?;
-        client.deposit(stake).await?;
-        client
-            .register_as_eigenlayer_operator("https://avs-exex.invalid/operator.json")
-            .await?;
-        client.register_with_avs(&bls, &signer, &socket).await?;
-        operators.push(Operator { signer, bls });
-    }
-    Ok((deployment, operators))
-}
 
 fn host_config(anvil: &AnvilInstance, dir: &std::path::Path, start_block: u64) -> HostConfig {
     let mut config = HostConfig::new(anvil.endpoint(), dir);
@@ -152,7 +108,7 @@ fn mine_continuously(anvils: Vec<DynProvider>) -> JoinHandle<()> {
 /// merged stream of every AVS ExEx's events tagged with its operator index.
 struct Nodes {
     deployment: Deployment,
-    operators: Vec<Operator>,
+    operators: Vec<TestOperator>,
     hosts: Vec<Running>,
     events: mpsc::Receiver<(usize, AvsEvent)>,
     metrics: Vec<AvsMetrics>,
@@ -187,11 +143,14 @@ async fn start_nodes(
     attested: Option<&AnvilInstance>,
     deregistered: Option<usize>,
 ) -> eyre::Result<Nodes> {
-    let (deployment, operators) = deploy_and_onboard(settlement).await?;
+    let (deployment, operators) = deploy_and_onboard(settlement, &[10; OPERATORS], |config| {
+        config.avs.checkpoint_interval = INTERVAL;
+    })
+    .await?;
     if let Some(index) = deregistered {
         let signer = &operators[index].signer;
         OperatorClient::new(
-            wallet_provider(settlement, signer),
+            wallet_provider(settlement, signer).await,
             &deployment,
             signer.address(),
         )
@@ -199,8 +158,11 @@ async fn start_nodes(
         .await?;
     }
     let owner: PrivateKeySigner = settlement.keys()[0].clone().into();
-    let settlement_provider = wallet_provider(settlement, &owner);
-    let attested_provider = attested.map(|anvil| wallet_provider(anvil, &owner));
+    let settlement_provider = wallet_provider(settlement, &owner).await;
+    let attested_provider = match attested {
+        Some(anvil) => Some(wallet_provider(anvil, &owner).await),
+        None => None,
+    };
     let settlement_chain_id = settlement_provider.get_chain_id().await?;
     let attested_chain_id = match &attested_provider {
         Some(provider) => provider.get_chain_id().await?,
@@ -539,6 +501,7 @@ async fn a_reorged_out_task_creation_is_created_again_and_signed_identically() -
     );
     let sender: PrivateKeySigner = anvil.keys()[9].clone().into();
     wallet_provider(&anvil, &sender)
+        .await
         .send_transaction(
             alloy::rpc::types::TransactionRequest::default()
                 .to(anvil.addresses()[8])

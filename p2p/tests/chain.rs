@@ -3,18 +3,16 @@
 //! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, and a
 //! decoded on-chain refusal.
 
-mod devnet;
-
 use alloy::{
     network::EthereumWallet,
     primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
 };
+use avs_contracts::testing::{TOKEN, TestDevnet};
 use avs_p2p::{
     Aggregate, Aggregator, OperatorId, RegistryReader, SubmitError, SubmitMetrics, SubmitOutcome,
-    Submitter, SubmitterConfig, TaskInfo,
+    Submitter, SubmitterConfig, TaskInfo, Verified,
 };
-use devnet::{TOKEN, TestDevnet};
 use std::{sync::Arc, time::Duration};
 
 /// Stakes 10/20/30/40 (66% threshold): {0,2,3} sign 80%.
@@ -48,6 +46,25 @@ fn fast_config() -> SubmitterConfig {
     }
 }
 
+/// Validated-signature records of the operators at `signers` (indices) over `response`.
+fn verified(
+    devnet: &TestDevnet,
+    signers: &[usize],
+    response: avs_p2p::TaskResponse,
+) -> Vec<Verified> {
+    let digest = response.digest();
+    signers
+        .iter()
+        .map(|&i| Verified {
+            task_index: response.reference_task_index,
+            operator_id: OperatorId(devnet.operators[i].operator_id),
+            response,
+            digest,
+            signature: devnet.operators[i].bls.sign(digest),
+        })
+        .collect()
+}
+
 /// The aggregate of `signers` over the task's true response, from the p2p aggregator.
 fn aggregate(
     devnet: &TestDevnet,
@@ -59,7 +76,7 @@ fn aggregate(
     let mut aggregator = Aggregator::new(Duration::ZERO);
     aggregator.add_task(info);
     let now = std::time::Instant::now();
-    for v in devnet.verified(signers, response) {
+    for v in verified(devnet, signers, response) {
         aggregator.add(&v, now);
     }
     aggregator
@@ -78,7 +95,7 @@ async fn nonce(devnet: &TestDevnet, address: Address) -> u64 {
 
 #[tokio::test]
 async fn the_reader_returns_the_registered_operators_with_stakes_and_keys() -> eyre::Result<()> {
-    let mut devnet = TestDevnet::start(&STAKES).await?;
+    let mut devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
     let mut reader = reader(&devnet);
@@ -132,10 +149,10 @@ async fn the_reader_returns_the_registered_operators_with_stakes_and_keys() -> e
 
 #[tokio::test]
 async fn a_p2p_aggregate_finalizes_the_checkpoint_once() -> eyre::Result<()> {
-    let devnet = TestDevnet::start(&STAKES).await?;
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(task_index, block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
     assert_eq!(
@@ -201,10 +218,10 @@ async fn a_p2p_aggregate_finalizes_the_checkpoint_once() -> eyre::Result<()> {
 
 #[tokio::test]
 async fn fee_cap_and_contract_refusals_are_errors_without_transactions() -> eyre::Result<()> {
-    let devnet = TestDevnet::start(&STAKES).await?;
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(task_index, block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 1, 2, 3]);
 
@@ -278,10 +295,10 @@ async fn pooled_max_fee(devnet: &TestDevnet, sender: Address) -> eyre::Result<Op
 
 #[tokio::test]
 async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> {
-    let devnet = TestDevnet::start(&STAKES).await?;
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(task_index, block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
 

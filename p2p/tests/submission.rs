@@ -3,7 +3,6 @@
 //! case exactly one `respondToTask` transaction per task, from rank 0; with rank 0 down, rank 1
 //! answers from its own wallet, and not before one submission slot has passed.
 
-mod devnet;
 mod support;
 
 use alloy::{
@@ -15,11 +14,11 @@ use alloy::{
     sol_types::SolCall,
 };
 use avs_contracts::avs::{AvsTaskManager, IAvsTaskManager::Task};
+use avs_contracts::testing::TestDevnet;
 use avs_p2p::{
     OperatorId, RegistryReader, ServiceEvent, SignatureMessage, SignatureService, SubmitError,
     SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig, submitter_rank,
 };
-use devnet::TestDevnet;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
@@ -145,7 +144,7 @@ async fn run_task(
 ) -> eyre::Result<(u32, Vec<u32>, Instant)> {
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
-    let response = devnet.true_response(task_index, block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
     let info = RegistryReader::new(devnet.provider.clone(), &devnet.deployment)
         .task_info(task_index, &task)
         .await?;
@@ -241,7 +240,7 @@ async fn responses_by_task(devnet: &TestDevnet) -> eyre::Result<BTreeMap<u32, us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_response_per_task_and_rank_one_answers_when_rank_zero_is_down() -> eyre::Result<()> {
-    let devnet = TestDevnet::start(&STAKES).await?;
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let tasks: Tasks = Arc::default();
     let (report_tx, mut reports) = mpsc::channel(64);
     let nodes = start_nodes(&devnet, &tasks, &report_tx).await;

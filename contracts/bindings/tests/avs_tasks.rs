@@ -2,10 +2,9 @@
 //! aggregates (non-signer data from `OperatorStateRetriever.getCheckSignaturesIndices`), the
 //! revert classics, and challenges that freeze and eject the signers of a wrong response.
 
-mod support;
-
 use alloy::{primitives::B256, providers::ext::AnvilApi};
 use avs_bls::Signature;
+use avs_contracts::testing::{TestDevnet, decode_event, revert_error};
 use avs_contracts::{
     aggregation::{self, AggregationError},
     avs::{
@@ -14,7 +13,6 @@ use avs_contracts::{
     },
     operator,
 };
-use support::{TestDevnet, decode_event, revert_error};
 
 /// Stakes 10/20/30/40: {0,2,3} sign 80%, {0,1,2} sign 60% of quorum 0.
 const STAKES: [u128; 4] = [10, 20, 30, 40];
@@ -62,7 +60,11 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
                     e.signedStake.to::<u128>(),
                     e.totalStake.to::<u128>()
                 ),
-                (0, 60 * support::TOKEN, 100 * support::TOKEN)
+                (
+                    0,
+                    60 * avs_contracts::testing::TOKEN,
+                    100 * avs_contracts::testing::TOKEN
+                )
             );
         }
         other => panic!("expected QuorumThresholdNotMet, got {other:?}"),
@@ -228,7 +230,8 @@ async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> 
     devnet.respond(&next_task, &response, proof).await?;
 
     // A frozen operator can never register again.
-    let provider = support::wallet_provider(&devnet.anvil, &devnet.operators[1].signer).await;
+    let provider =
+        avs_contracts::testing::wallet_provider(&devnet.anvil, &devnet.operators[1].signer).await;
     let client =
         operator::OperatorClient::new(provider, &devnet.deployment, devnet.operator_address(1));
     let err = client

@@ -2,14 +2,13 @@
 //! refusal names its problem before a transaction is sent, stake refresh and deregistration
 //! work, and a deployment file that does not match the chain is refused.
 
-mod support;
-
 use alloy::{
     primitives::{Address, U256, aliases::U96},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use avs_bls::SecretKey;
+use avs_contracts::testing::{TOKEN, TestDevnet, wallet_provider};
 use avs_contracts::{
     avs::AvsServiceManager,
     deployment::{Deployment, DeploymentError},
@@ -17,7 +16,6 @@ use avs_contracts::{
     operator::{self, OnboardingError, OperatorClient},
     transactor::Transactor,
 };
-use support::{TOKEN, TestDevnet, wallet_provider};
 
 /// A funded anvil account (index `i`) that has not onboarded yet.
 async fn fresh_client(

@@ -1,8 +1,21 @@
-//! A deployed EigenLayer + AVS on anvil with registered operators, for the integration tests.
+//! Test support (feature `test-utils`): EigenLayer's real contracts and the AVS deployed on an
+//! anvil, with operators onboarded through the real registries.
+//!
+//! Every crate's chain tests start from here, so they all deploy the same way and send through
+//! [`transactor::wallet_provider`] (nonces from the node). Accounts follow anvil's order: account
+//! 0 owns the deployment and is its task generator, operators use accounts 1, 2, … and
+//! [`TestDevnet::submitter_key`] is account 9.
 
-#![allow(dead_code, unreachable_pub)]
-
+use crate::{
+    aggregation::{self, OperatorKeys},
+    avs::{AvsTaskManager, BN254, IAvsTaskManager, IBLSSignatureChecker},
+    deploy,
+    deployment::{DeployConfig, Deployment},
+    operator::OperatorClient,
+    transactor::{self, Transactor, TxError},
+};
 use alloy::{
+    node_bindings::AnvilInstance,
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ext::AnvilApi},
     rlp::Encodable,
@@ -11,91 +24,124 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use avs_bls::{SecretKey, Signature};
-use avs_contracts::{
-    aggregation::{self, OperatorKeys},
-    avs::{AvsTaskManager, BN254, IAvsTaskManager, IBLSSignatureChecker},
-    deploy,
-    deployment::{DeployConfig, Deployment},
-    operator::OperatorClient,
-    transactor::{self, Transactor, TxError},
-};
-use avs_test_support::AnvilInstance;
 use std::collections::HashMap;
 
-/// One token in wei units of the devnet ERC-20.
+/// One token of the devnet ERC-20 (18 decimals).
 pub const TOKEN: u128 = 1_000_000_000_000_000_000;
 
+/// An onboarded operator and its keys.
 pub struct TestOperator {
+    /// Its ECDSA key (an anvil account).
     pub signer: PrivateKeySigner,
+    /// Its BLS key.
     pub bls: SecretKey,
+    /// Its deposit, in wei of the devnet token.
     pub stake: u128,
+    /// Its operator id.
     pub operator_id: B256,
 }
 
-pub struct TestDevnet {
-    pub anvil: AnvilInstance,
-    pub owner: PrivateKeySigner,
-    pub provider: DynProvider,
-    pub deployment: Deployment,
-    pub operators: Vec<TestOperator>,
-}
-
+/// A provider on `anvil` sending from `signer`.
 pub async fn wallet_provider(anvil: &AnvilInstance, signer: &PrivateKeySigner) -> DynProvider {
     transactor::wallet_provider(&anvil.endpoint(), signer.clone())
         .await
         .expect("anvil answers")
 }
 
+/// Mints, deposits and registers anvil account `account` with `stake_tokens` whole tokens.
+pub async fn onboard(
+    anvil: &AnvilInstance,
+    deployment: &Deployment,
+    account: usize,
+    stake_tokens: u128,
+) -> eyre::Result<TestOperator> {
+    let signer: PrivateKeySigner = anvil.keys()[account].clone().into();
+    let bls = SecretKey::generate();
+    let provider = wallet_provider(anvil, &signer).await;
+    let mut client = OperatorClient::new(provider, deployment, signer.address());
+    let stake = stake_tokens * TOKEN;
+    let socket = format!("/ip4/127.0.0.1/tcp/{}", 9000 + account);
+    let operator_id = client
+        .onboard_devnet(U256::from(stake), &bls, &signer, &socket)
+        .await?;
+    Ok(TestOperator {
+        signer,
+        bls,
+        stake,
+        operator_id,
+    })
+}
+
+/// Deploys on `anvil` (owner = account 0; `configure` adjusts the devnet defaults) and onboards
+/// one operator per entry of `stakes` (whole tokens) from accounts 1, 2, …
+pub async fn deploy_and_onboard(
+    anvil: &AnvilInstance,
+    stakes: &[u128],
+    configure: impl FnOnce(&mut DeployConfig),
+) -> eyre::Result<(Deployment, Vec<TestOperator>)> {
+    let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let mut config = DeployConfig::devnet(owner.address());
+    configure(&mut config);
+    let deployment = deploy::deploy(wallet_provider(anvil, &owner).await, config).await?;
+    let mut operators = Vec::with_capacity(stakes.len());
+    for (i, &stake) in stakes.iter().enumerate() {
+        operators.push(onboard(anvil, &deployment, i + 1, stake).await?);
+    }
+    Ok((deployment, operators))
+}
+
+/// An anvil of its own with a deployment and onboarded operators.
+pub struct TestDevnet {
+    /// The chain (stopped when dropped).
+    pub anvil: AnvilInstance,
+    /// The owner's provider (account 0).
+    pub provider: DynProvider,
+    /// The deployment.
+    pub deployment: Deployment,
+    /// The operators, in onboarding order.
+    pub operators: Vec<TestOperator>,
+}
+
 impl TestDevnet {
-    /// Deploys with `config` (owner = anvil account 0) and registers one operator per entry of
-    /// `stakes` (whole tokens), from anvil accounts 1, 2, …
+    /// See [`deploy_and_onboard`]; on a fresh anvil with its default ten accounts.
     pub async fn start(
         stakes: &[u128],
         configure: impl FnOnce(&mut DeployConfig),
     ) -> eyre::Result<Self> {
-        let anvil = avs_test_support::anvil().spawn();
-        let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
-        let provider = wallet_provider(&anvil, &owner).await;
-        let mut config = DeployConfig::devnet(owner.address());
-        configure(&mut config);
-        let deployment = deploy::deploy(provider.clone(), config).await?;
-        let mut devnet = Self {
-            anvil,
-            owner,
-            provider,
-            deployment,
-            operators: Vec::new(),
-        };
-        for &stake in stakes {
-            devnet.add_operator(stake).await?;
-        }
-        Ok(devnet)
+        Self::on(avs_test_support::anvil().spawn(), stakes, configure).await
     }
 
+    /// See [`deploy_and_onboard`]; on `anvil` (e.g. one started with more accounts).
+    pub async fn on(
+        anvil: AnvilInstance,
+        stakes: &[u128],
+        configure: impl FnOnce(&mut DeployConfig),
+    ) -> eyre::Result<Self> {
+        let (deployment, operators) = deploy_and_onboard(&anvil, stakes, configure).await?;
+        let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
+        let provider = wallet_provider(&anvil, &owner).await;
+        Ok(Self {
+            anvil,
+            provider,
+            deployment,
+            operators,
+        })
+    }
+
+    /// Onboards the next anvil account with `stake_tokens` whole tokens.
     pub async fn add_operator(&mut self, stake_tokens: u128) -> eyre::Result<()> {
-        let index = self.operators.len() + 1;
-        let signer: PrivateKeySigner = self.anvil.keys()[index].clone().into();
-        let bls = SecretKey::generate();
-        let provider = wallet_provider(&self.anvil, &signer).await;
-        let mut client = OperatorClient::new(provider, &self.deployment, signer.address());
-        let stake = stake_tokens * TOKEN;
-        let operator_id = client
-            .onboard_devnet(
-                U256::from(stake),
-                &bls,
-                &signer,
-                &format!("/ip4/127.0.0.1/tcp/{}", 9000 + index),
-            )
-            .await?;
-        self.operators.push(TestOperator {
-            signer,
-            bls,
-            stake,
-            operator_id,
-        });
+        let account = self.operators.len() + 1;
+        let operator = onboard(&self.anvil, &self.deployment, account, stake_tokens).await?;
+        self.operators.push(operator);
         Ok(())
     }
 
+    /// A funded account that is neither the owner nor an operator (anvil account 9).
+    pub fn submitter_key(&self) -> PrivateKeySigner {
+        self.anvil.keys()[9].clone().into()
+    }
+
+    /// Every operator's registered keys, by operator id.
     pub fn keys(&self) -> HashMap<B256, OperatorKeys> {
         self.operators
             .iter()
@@ -110,6 +156,7 @@ impl TestDevnet {
             .collect()
     }
 
+    /// The task manager, called as the owner.
     pub fn task_manager(&self) -> AvsTaskManager::AvsTaskManagerInstance<DynProvider> {
         AvsTaskManager::new(self.deployment.avs.task_manager, self.provider.clone())
     }
@@ -125,21 +172,16 @@ impl TestDevnet {
         Ok(target)
     }
 
-    /// Creates the task for checkpoint `block` (owner is the task generator) and returns it.
+    /// Creates the task for checkpoint `block` (the owner is the task generator).
     pub async fn create_task(&self, block: u64) -> eyre::Result<(u32, IAvsTaskManager::Task)> {
-        let mut tx = Transactor::new(self.provider.clone());
+        let params = &self.deployment.params.avs;
         let call = AvsTaskManager::createNewTaskCall {
             chainId: self.deployment.chain_id,
             blockNumber: block,
-            quorumThresholdPercentage: self
-                .deployment
-                .params
-                .avs
-                .quorum_threshold_percentage
-                .into(),
-            quorumNumbers: Bytes::from(self.deployment.params.avs.quorum_numbers.clone()),
+            quorumThresholdPercentage: params.quorum_threshold_percentage.into(),
+            quorumNumbers: Bytes::from(params.quorum_numbers.clone()),
         };
-        let receipt = tx
+        let receipt = Transactor::new(self.provider.clone())
             .call(
                 "createNewTask",
                 self.deployment.avs.task_manager,
@@ -170,7 +212,7 @@ impl TestDevnet {
             .provider
             .get_block_by_number(block.into())
             .await?
-            .expect("block exists")
+            .ok_or_else(|| eyre::eyre!("block {block} missing"))?
             .header;
         Ok(IAvsTaskManager::TaskResponse {
             referenceTaskIndex: task_index,
@@ -185,14 +227,13 @@ impl TestDevnet {
         signers
             .iter()
             .map(|&i| {
-                (
-                    self.operators[i].operator_id,
-                    self.operators[i].bls.sign(digest),
-                )
+                let operator = &self.operators[i];
+                (operator.operator_id, operator.bls.sign(digest))
             })
             .collect()
     }
 
+    /// The checker input for `response` signed by the operators at `signers`.
     pub async fn aggregate(
         &self,
         task: &IAvsTaskManager::Task,
@@ -211,27 +252,31 @@ impl TestDevnet {
         .await?)
     }
 
+    /// `respondToTask` from the owner's account.
     pub async fn respond(
         &self,
         task: &IAvsTaskManager::Task,
         response: &IAvsTaskManager::TaskResponse,
         proof: IBLSSignatureChecker::NonSignerStakesAndSignature,
     ) -> Result<TransactionReceipt, TxError> {
-        let mut tx = Transactor::new(self.provider.clone());
         let call = AvsTaskManager::respondToTaskCall {
             task: task.clone(),
             response: response.clone(),
             nonSignerStakesAndSignature: proof,
         };
-        tx.call(
-            "respondToTask",
-            self.deployment.avs.task_manager,
-            call.abi_encode(),
-        )
-        .await
+        Transactor::new(self.provider.clone())
+            .call(
+                "respondToTask",
+                self.deployment.avs.task_manager,
+                call.abi_encode(),
+            )
+            .await
     }
 
     /// Challenges a response of a checkpoint of this chain with the block's header RLP.
+    ///
+    /// # Panics
+    /// If anvil does not return the checkpoint block.
     pub async fn challenge(
         &self,
         task: &IAvsTaskManager::Task,
@@ -243,7 +288,7 @@ impl TestDevnet {
             .provider
             .get_block_by_number(task.blockNumber.into())
             .await
-            .expect("the node answers")
+            .expect("anvil answers")
             .expect("the checkpoint block exists")
             .header
             .inner;
@@ -256,20 +301,22 @@ impl TestDevnet {
             nonSignerPubkeys: non_signer_pubkeys,
             headerRlp: header_rlp.into(),
         };
-        let mut tx = Transactor::new(self.provider.clone());
-        tx.call(
-            "raiseAndResolveChallenge",
-            self.deployment.avs.task_manager,
-            call.abi_encode(),
-        )
-        .await
+        Transactor::new(self.provider.clone())
+            .call(
+                "raiseAndResolveChallenge",
+                self.deployment.avs.task_manager,
+                call.abi_encode(),
+            )
+            .await
     }
 
+    /// The address of operator `i`.
     pub fn operator_address(&self, i: usize) -> Address {
         self.operators[i].signer.address()
     }
 }
 
+/// The first `E` event in `receipt`.
 pub fn decode_event<E: SolEvent>(receipt: &TransactionReceipt) -> eyre::Result<E> {
     receipt
         .inner
@@ -279,7 +326,10 @@ pub fn decode_event<E: SolEvent>(receipt: &TransactionReceipt) -> eyre::Result<E
         .ok_or_else(|| eyre::eyre!("no {} event in the receipt", E::SIGNATURE))
 }
 
-/// The task manager's custom error a failed transaction reverted with.
+/// The task manager's custom error a transaction reverted with at gas estimation.
+///
+/// # Panics
+/// If `err` is not such a revert (a test expecting a specific revert got something else).
 pub fn revert_error(err: &TxError) -> AvsTaskManager::AvsTaskManagerErrors {
     let TxError::Rpc { source, .. } = err else {
         panic!("expected a revert at gas estimation, got {err}")
