@@ -83,6 +83,7 @@ pub mod config;
 pub mod fixtures;
 pub mod identity;
 pub mod journal;
+pub mod metrics;
 pub mod network;
 pub mod operators;
 pub mod penalty;
@@ -99,6 +100,7 @@ pub use aggregation::{Aggregate, AggregationError, Aggregator, QuorumStake};
 pub use config::{ConfigError, NetworkConfig};
 pub use identity::{IdentityError, load_or_create_identity};
 pub use journal::{JournalError, SignatureJournal};
+pub use metrics::SignatureMetrics;
 pub use network::{
     InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
     NetworkStatus, Verdict,

@@ -10,11 +10,17 @@
 //! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
 //! signature is persisted (one fsync per burst) before it is counted, and the journal's records are
 //! validated again and counted when their task is added after a restart; a closed task's
-//! records are pruned.
+//! records are pruned, and so are the records of tasks that were not re-added before a later
+//! task (the ExEx re-derives open tasks in index order, so those closed while the node was
+//! down).
+//!
+//! With [`ServiceConfig::metrics`] every gossiped signature's verdict is counted
+//! ([`SignatureMetrics`]).
 
 use crate::{
     aggregation::{Aggregate, AggregationError, Aggregator},
     journal::SignatureJournal,
+    metrics::SignatureMetrics,
     network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
     operators::TaskInfo,
     ranking::{SubmitScheduler, submitter_rank},
@@ -44,6 +50,8 @@ pub struct ServiceConfig {
     pub max_burst: usize,
     /// Capacity of the event queue to the application.
     pub event_queue: usize,
+    /// Where gossiped signatures' verdicts are counted, if anywhere.
+    pub metrics: Option<SignatureMetrics>,
 }
 
 impl Default for ServiceConfig {
@@ -57,6 +65,7 @@ impl Default for ServiceConfig {
             local_operator: None,
             max_burst: 256,
             event_queue: 256,
+            metrics: None,
         }
     }
 }
@@ -286,11 +295,15 @@ impl State {
         let outcomes = self.validator.validate_burst(burst, now);
         let mut accepted = Vec::new();
         for (id, outcome) in outcomes {
-            if origin == Origin::Gossip
-                && let Some(verdict) = outcome.verdict()
-                && self.network.report(id, verdict).await.is_err()
-            {
-                return false;
+            if origin == Origin::Gossip {
+                if let Some(metrics) = &self.config.metrics {
+                    metrics.observe(&outcome);
+                }
+                if let Some(verdict) = outcome.verdict()
+                    && self.network.report(id, verdict).await.is_err()
+                {
+                    return false;
+                }
             }
             if let Outcome::Accept(v) = outcome {
                 accepted.push(*v);
@@ -333,6 +346,7 @@ impl State {
             Request::AddTask(task) => {
                 let task = *task;
                 let index = task.task_index;
+                self.prune_unclaimed_before(index).await;
                 self.aggregator.add_task(task.clone());
                 self.tasks.insert(task.task_index, task.clone());
                 let replay = self.validator.add_task(task);
@@ -384,6 +398,25 @@ impl State {
         }
     }
 
+    /// Drops the journal records of tasks below `index` that were never re-added: the ExEx
+    /// adds still-open tasks in index order, so those tasks closed while the node was down.
+    async fn prune_unclaimed_before(&mut self, index: u32) {
+        let closed: Vec<u32> = self
+            .restored
+            .keys()
+            .copied()
+            .filter(|&task| task < index)
+            .collect();
+        for task in closed {
+            self.restored.remove(&task);
+            if let Some(journal) = self.journal.as_mut()
+                && let Err(e) = journal.prune(task).await
+            {
+                warn!(error = %e, task, "signatures of a task closed while down not pruned");
+            }
+        }
+    }
+
     async fn publish_own(&mut self, message: SignatureMessage) -> Result<(), ServiceError> {
         let id = InboundId {
             message_id: MessageId::new(b"local"),
@@ -416,6 +449,9 @@ impl State {
     async fn tick(&mut self) -> bool {
         let now = Instant::now();
         for id in self.validator.expire_pending(now) {
+            if let Some(metrics) = &self.config.metrics {
+                metrics.observe(&Outcome::Ignore(crate::IgnoreReason::PendingExpired));
+            }
             if self
                 .network
                 .report(id, crate::Verdict::Ignore)

@@ -13,9 +13,13 @@ use libp2p::{Multiaddr, identity::Keypair};
 use std::{collections::BTreeSet, path::Path, time::Duration};
 use support::*;
 
-/// Starts a node with a journal at `path`, bootstrapping from `bootnode`.
-async fn journaled(path: &Path, bootnode: Multiaddr, operator: OperatorId) -> SignatureService {
-    let network = Network::start(Keypair::generate_ed25519(), config(vec![bootnode]))
+/// Starts a node with a journal at `path`, bootstrapping from `bootnodes`.
+async fn journaled(
+    path: &Path,
+    bootnodes: Vec<Multiaddr>,
+    operator: OperatorId,
+) -> SignatureService {
+    let network = Network::start(Keypair::generate_ed25519(), config(bootnodes))
         .await
         .expect("network starts");
     let journal = SignatureJournal::open(path, DEFAULT_MAX_RECORDS)
@@ -75,7 +79,7 @@ async fn a_restarted_node_reaches_quorum_with_its_journaled_signatures_plus_one(
     // has them in a gossip cache: only the journal can bring them back.
     let witness = service(vec![], Some(ids[3]), Duration::from_secs(60)).await;
     witness.handle.add_task(task.clone()).await.unwrap();
-    let first = journaled(&path, tcp_addr(witness.handle.network()), ids[0]).await;
+    let first = journaled(&path, vec![tcp_addr(witness.handle.network())], ids[0]).await;
     connected("first run", &first, &witness).await;
     first.handle.add_task(task.clone()).await.unwrap();
     for i in 0..2 {
@@ -103,7 +107,7 @@ async fn a_restarted_node_reaches_quorum_with_its_journaled_signatures_plus_one(
     // The restart: a fresh swarm and validator on the same journal, and a fresh peer.
     let peer = service(vec![], Some(ids[3]), Duration::from_secs(60)).await;
     peer.handle.add_task(task.clone()).await.unwrap();
-    let mut second = journaled(&path, tcp_addr(peer.handle.network()), ids[0]).await;
+    let mut second = journaled(&path, vec![tcp_addr(peer.handle.network())], ids[0]).await;
     connected("second run", &second, &peer).await;
     second.handle.add_task(task.clone()).await.unwrap();
     let mut restored = BTreeSet::new();
@@ -160,4 +164,41 @@ async fn a_restarted_node_reaches_quorum_with_its_journaled_signatures_plus_one(
         .unwrap();
     assert!(pruned.records().is_empty());
     stop(peer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_tasks_closed_while_down_are_pruned_when_a_later_task_is_added() {
+    let committee = Committee::new(4, 7, |_| 10);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p2p/signatures.journal");
+    // Before the restart the node held signatures of tasks 1 and 2; task 1 was answered
+    // while the node was down, so after the restart the ExEx re-derives only task 2.
+    let mut journal = SignatureJournal::open(&path, DEFAULT_MAX_RECORDS)
+        .await
+        .unwrap();
+    journal
+        .append(&[
+            committee.sign(0, response(1, 0)),
+            committee.sign(1, response(1, 0)),
+            committee.sign(0, response(2, 0)),
+        ])
+        .await
+        .unwrap();
+    drop(journal);
+
+    let node = journaled(&path, vec![], committee.operators[0].id).await;
+    node.handle.add_task(committee.task(2, 75)).await.unwrap();
+    stop(node).await;
+
+    let left = SignatureJournal::open(&path, DEFAULT_MAX_RECORDS)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.records()
+            .iter()
+            .map(|m| (m.task_index, m.operator_id))
+            .collect::<Vec<_>>(),
+        vec![(2, committee.operators[0].id)],
+        "task 1's records are pruned, task 2's stay"
+    );
 }

@@ -151,7 +151,8 @@ pub struct NodeOptions {
     /// Extra signature collection time after quorum, in milliseconds [default: 500].
     #[arg(long, env = "AVS_AGGREGATION_WINDOW_MS", value_name = "MS")]
     pub aggregation_window_ms: Option<u64>,
-    /// Highest max fee per gas this node pays, in gwei [default: no cap].
+    /// Highest max fee per gas this node pays for a response, replacements included, in gwei
+    /// [default: 200].
     #[arg(long, env = "AVS_MAX_FEE_GWEI", value_name = "GWEI")]
     pub max_fee_gwei: Option<u64>,
 }
@@ -400,8 +401,8 @@ pub struct NodeConfig {
     pub submit_slot: Duration,
     /// Aggregation window after quorum.
     pub aggregation_window: Duration,
-    /// Fee cap in wei per gas, if any.
-    pub max_fee_per_gas: Option<u128>,
+    /// Fee cap in wei per gas (the submitter's default unless configured).
+    pub max_fee_per_gas: u128,
 }
 
 impl NodeConfig {
@@ -580,11 +581,11 @@ impl NodeConfig {
             Some(0) => {
                 return Err(ConfigError::new(
                     "max_fee_gwei",
-                    "must be above 0 (omit it for no cap)",
+                    "must be above 0 (omit it for the default of 200 gwei)",
                 ));
             }
-            Some(gwei) => Some(u128::from(gwei) * 1_000_000_000),
-            None => None,
+            Some(gwei) => u128::from(gwei) * 1_000_000_000,
+            None => avs_p2p::SubmitterConfig::default().max_fee_per_gas,
         };
         Ok(Self {
             settlement_rpc,
@@ -611,21 +612,6 @@ impl NodeConfig {
     /// Whether this node plays `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
-    }
-
-    /// The host's WAL directory.
-    pub fn wal_dir(&self) -> PathBuf {
-        self.datadir.join("wal")
-    }
-
-    /// The slashing-protection database.
-    pub fn slashing_protection_path(&self) -> PathBuf {
-        self.datadir.join("slashing-protection")
-    }
-
-    /// The p2p identity key file.
-    pub fn p2p_key_path(&self) -> PathBuf {
-        self.datadir.join("p2p-key")
     }
 }
 

@@ -8,8 +8,8 @@
 
 use axum::{Router, http::header, response::IntoResponse, routing::get};
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// The `avs_name` label value of this AVS.
@@ -63,6 +63,87 @@ impl EigenMetrics {
         registry.register(Box::new(metrics.rpc_request_duration_seconds.clone()))?;
         registry.register(Box::new(metrics.rpc_request_total.clone()))?;
         registry.register(Box::new(metrics.registered_stakes.clone()))?;
+        Ok(metrics)
+    }
+}
+
+/// This node's own metrics: task outcomes and finality latency as the node saw them, the p2p
+/// network's peers and the submitting wallet's balance. (Components register theirs: the host
+/// `avs_host_*`, the AVS ExEx `avs_tasks_*`/`avs_responses_*`, the p2p service
+/// `avs_signatures_received_total`, the submitter `avs_submissions_total`.)
+#[derive(Debug, Clone)]
+pub struct NodeMetrics {
+    /// `avs_tasks_finalized_total`: tasks whose `TaskResponded` became canonical.
+    pub tasks_finalized: IntCounter,
+    /// `avs_tasks_expired_total`: tasks that passed their response window unanswered.
+    pub tasks_expired: IntCounter,
+    /// `avs_quorum_latency_blocks`: `taskCreatedBlock` → block of the `TaskResponded`.
+    pub quorum_latency_blocks: Histogram,
+    /// `avs_quorum_latency_seconds`: task seen by this node → its response seen.
+    pub quorum_latency_seconds: Histogram,
+    /// `avs_p2p_connected_peers`: peers with an open connection.
+    pub connected_peers: IntGauge,
+    /// `avs_p2p_mesh_peers`: peers in the gossipsub mesh of the signature topic.
+    pub mesh_peers: IntGauge,
+    /// `avs_p2p_banned_peers`: peers currently banned for invalid messages.
+    pub banned_peers: IntGauge,
+    /// `avs_wallet_balance_ether`: the submitting wallet's balance.
+    pub wallet_balance_ether: Gauge,
+}
+
+impl NodeMetrics {
+    /// Registers the metrics into `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self {
+            tasks_finalized: IntCounter::new(
+                "avs_tasks_finalized_total",
+                "Tasks whose TaskResponded became canonical",
+            )?,
+            tasks_expired: IntCounter::new(
+                "avs_tasks_expired_total",
+                "Tasks that passed their response window unanswered",
+            )?,
+            quorum_latency_blocks: Histogram::with_opts(
+                HistogramOpts::new(
+                    "avs_quorum_latency_blocks",
+                    "Blocks from taskCreatedBlock to the block holding the task's response",
+                )
+                .buckets(vec![
+                    1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0,
+                ]),
+            )?,
+            quorum_latency_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "avs_quorum_latency_seconds",
+                    "Seconds from the task's creation to its response, both as seen by this node",
+                )
+                .buckets(prometheus::exponential_buckets(0.25, 2.0, 11)?),
+            )?,
+            connected_peers: IntGauge::new(
+                "avs_p2p_connected_peers",
+                "Peers with an open connection",
+            )?,
+            mesh_peers: IntGauge::new(
+                "avs_p2p_mesh_peers",
+                "Peers in the gossipsub mesh of the signature topic",
+            )?,
+            banned_peers: IntGauge::new(
+                "avs_p2p_banned_peers",
+                "Peers currently banned for invalid messages",
+            )?,
+            wallet_balance_ether: Gauge::new(
+                "avs_wallet_balance_ether",
+                "Balance of the wallet that submits responses, in ether",
+            )?,
+        };
+        registry.register(Box::new(metrics.tasks_finalized.clone()))?;
+        registry.register(Box::new(metrics.tasks_expired.clone()))?;
+        registry.register(Box::new(metrics.quorum_latency_blocks.clone()))?;
+        registry.register(Box::new(metrics.quorum_latency_seconds.clone()))?;
+        registry.register(Box::new(metrics.connected_peers.clone()))?;
+        registry.register(Box::new(metrics.mesh_peers.clone()))?;
+        registry.register(Box::new(metrics.banned_peers.clone()))?;
+        registry.register(Box::new(metrics.wallet_balance_ether.clone()))?;
         Ok(metrics)
     }
 }

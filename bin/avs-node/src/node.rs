@@ -13,13 +13,19 @@
 //! registries), publishes this node's own signatures, closes tasks once answered, and hands
 //! aggregates to the submitter when this node's submission slot comes.
 
+use crate::{
+    health::HealthRegistry,
+    metrics::{EigenMetrics, NodeMetrics},
+    rpc_metrics::RpcMetricsLayer,
+    status::{SAMPLE_INTERVAL, StatusSampler},
+};
 use alloy::{
-    network::EthereumWallet, primitives::Bytes, providers::DynProvider,
+    network::EthereumWallet, primitives::Bytes, providers::DynProvider, rpc::client::RpcClient,
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
 use avs_contracts::{
-    avs::IAvsTaskManager::Task, deployment::Deployment, transactor::wallet_provider,
+    avs::IAvsTaskManager::Task, deployment::Deployment, transactor::wallet_provider_on,
 };
 use avs_exex::{
     avs::{
@@ -29,18 +35,21 @@ use avs_exex::{
     host::{FollowMode, Host, HostConfig},
 };
 use avs_p2p::{
-    Network, NetworkConfig, NetworkError, NetworkHandle, RegistryReader as OperatorSetReader,
-    ServiceConfig, ServiceEvent, ServiceHandle, SignatureJournal, SignatureMessage,
-    SignatureService, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig, journal,
-    load_or_create_identity,
+    Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
+    RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
+    SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitMetrics,
+    SubmitOutcome, Submitter, SubmitterConfig, TaskInfo, journal, load_or_create_identity,
 };
 use eyre::WrapErr;
-use std::{collections::HashMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::mpsc;
 
-/// Blocks of the settlement chain kept for reorgs and re-delivered after a restart; larger
-/// than the devnet's response window so unanswered tasks are re-derived after a restart.
-const RETENTION_BLOCKS: u64 = 256;
 /// Capacity of the ExEx → bridge channel (a slow network slows the ExEx, not memory).
 const AVS_EVENT_CAPACITY: usize = 256;
 /// Own-signature retries while the gossip mesh forms: one a second for a minute.
@@ -68,6 +77,8 @@ pub struct NodeParams {
     pub task_generator: bool,
     /// Blocks behind the head the host follows.
     pub confirmations: u64,
+    /// Recent blocks kept for reorgs (a deeper reorg stops the node).
+    pub reorg_window: u64,
     /// Delay between consecutive submitter ranks.
     pub submit_slot: Duration,
     /// Extra collection time after quorum.
@@ -78,12 +89,25 @@ pub struct NodeParams {
     pub fault_mode: FaultMode,
 }
 
+/// Where the node reports: the metrics registry every component registers into, EigenLayer's
+/// standard metrics and the Node API's health registry.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    /// The process's Prometheus registry.
+    pub registry: prometheus::Registry,
+    /// EigenLayer's standard metrics (already registered).
+    pub eigen: EigenMetrics,
+    /// The Node API's services.
+    pub health: HealthRegistry,
+}
+
 /// Runs the node until `shutdown` completes or a component fails.
 pub async fn run_node(
     params: NodeParams,
-    metrics: &prometheus::Registry,
+    telemetry: Telemetry,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> eyre::Result<()> {
+    let metrics = &telemetry.registry;
     let NodeParams {
         deployment,
         data_dir,
@@ -93,14 +117,15 @@ pub async fn run_node(
     } = params;
     let deployment = Arc::new(deployment);
     let operator_id = bls_key.public_key().operator_id();
-    let wallet_provider = wallet_provider(&params.settlement_http, wallet.clone())
-        .await
-        .wrap_err_with(|| {
-            format!(
-                "connecting to the settlement RPC {}",
-                params.settlement_http
-            )
-        })?;
+    let wallet_provider =
+        instrumented_provider(&params.settlement_http, wallet.clone(), &telemetry.eigen)
+            .await
+            .wrap_err_with(|| {
+                format!(
+                    "connecting to the settlement RPC {}",
+                    params.settlement_http
+                )
+            })?;
 
     // p2p: identity, swarm, signature service.
     let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
@@ -118,9 +143,27 @@ pub async fn run_node(
             aggregation_window: params.aggregation_window,
             submit_slot: params.submit_slot,
             local_operator: Some(operator_id),
+            metrics: Some(SignatureMetrics::register(metrics)?),
             ..ServiceConfig::default()
         },
         journal,
+    );
+    let node_metrics = NodeMetrics::register(metrics)?;
+    let sampler = tokio::spawn(
+        StatusSampler {
+            network: service.handle.network().clone(),
+            provider: wallet_provider.clone(),
+            wallet: wallet.address(),
+            node: node_metrics.clone(),
+            eigen: telemetry.eigen.clone(),
+            health: telemetry.health.clone(),
+            p2p: telemetry.health.register(
+                "p2p",
+                "signature gossip",
+                "libp2p peers of the signature topic",
+            ),
+        }
+        .run(SAMPLE_INTERVAL),
     );
 
     // The host and the AVS ExEx.
@@ -137,7 +180,8 @@ pub async fn run_node(
         deployment.eigenlayer.registry_coordinator,
         deployment.eigenlayer.operator_state_retriever,
     );
-    config.retention_blocks = RETENTION_BLOCKS;
+    let retention = retention_blocks(params.reorg_window, &deployment);
+    config.retention_blocks = retention;
     config.fault_mode = params.fault_mode;
     let generator = params.task_generator.then(|| {
         let avs = &deployment.params.avs;
@@ -159,7 +203,7 @@ pub async fn run_node(
     let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let deps_metrics = AvsMetrics::register(metrics)?;
-    let attested = AttestedChain::new(deployment.chain_id, RETENTION_BLOCKS as usize);
+    let attested = AttestedChain::new(deployment.chain_id, retention as usize);
     host.install_exex("avs", move |ctx| async move {
         let deps = AvsDeps {
             registry: RegistryReader::new(
@@ -180,6 +224,10 @@ pub async fn run_node(
 
     let bridge = Bridge {
         service: service.handle.clone(),
+        operator_id,
+        response_window: deployment.params.avs.response_window_blocks,
+        metrics: node_metrics,
+        eigen: telemetry.eigen.clone(),
         operators: OperatorSetReader::new(wallet_provider.clone(), &deployment),
         submitter: Arc::new(Submitter::new(
             wallet_provider,
@@ -196,6 +244,7 @@ pub async fn run_node(
     let mut bridge = tokio::spawn(bridge.run(events_rx, service.events));
     let host = host.run(shutdown);
     tokio::pin!(host);
+    let _sampler = AbortOnDrop(sampler);
     tokio::select! {
         result = &mut host => {
             // The host dropped the ExEx (and its event sender): the bridge drains and ends.
@@ -211,15 +260,63 @@ pub async fn run_node(
     }
 }
 
+/// The node's wallet provider, every call timed into `eigen_rpc_request_*` (labelled with
+/// the node's `web3_clientVersion`, asked once).
+async fn instrumented_provider(
+    url: &str,
+    wallet: PrivateKeySigner,
+    eigen: &EigenMetrics,
+) -> eyre::Result<DynProvider> {
+    let version = RpcClient::builder()
+        .connect(url)
+        .await?
+        .request_noparams::<String>("web3_clientVersion")
+        .await
+        .unwrap_or_default();
+    let client = RpcClient::builder()
+        .layer(RpcMetricsLayer::new(eigen.clone(), "settlement", &version))
+        .connect(url)
+        .await?;
+    Ok(wallet_provider_on(client, wallet))
+}
+
+/// Blocks the ExEx keeps: the reorg window, but at least one response window, because the
+/// retained blocks are what a restarted node re-derives its still-open tasks from.
+fn retention_blocks(reorg_window: u64, deployment: &Deployment) -> u64 {
+    reorg_window.max(u64::from(deployment.params.avs.response_window_blocks) + 1)
+}
+
+/// Aborts a background task when the node stops, however it stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A task this node is working on.
+struct OpenTask {
+    task: Task,
+    /// When this node saw it created (for the latency in seconds).
+    seen: Instant,
+}
+
 /// Moves events between the AVS ExEx, the signature service and the submitter.
 struct Bridge {
     service: ServiceHandle,
+    /// This node's operator (its registered stakes are published from each task's set).
+    operator_id: OperatorId,
+    /// Blocks after creation during which a task can be answered.
+    response_window: u32,
+    metrics: NodeMetrics,
+    eigen: EigenMetrics,
     operators: OperatorSetReader<DynProvider>,
     /// Shared with the submission tasks: a submission may wait for receipts and replace its
     /// transaction, which must not stall the bridge.
     submitter: Arc<Submitter<DynProvider>>,
-    /// Open tasks, for the submitter (the aggregate carries only the index).
-    tasks: HashMap<u32, Task>,
+    /// Open tasks, for the submitter (the aggregate carries only the index) and the latency.
+    tasks: HashMap<u32, OpenTask>,
 }
 
 impl Bridge {
@@ -242,8 +339,16 @@ impl Bridge {
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
         match event {
             AvsEvent::TaskCreated { task_index, task } => {
+                self.close_expired(task.taskCreatedBlock).await?;
                 let info = self.operators.task_info(task_index, &task).await?;
-                self.tasks.insert(task_index, task);
+                self.publish_stakes(&info);
+                self.tasks.insert(
+                    task_index,
+                    OpenTask {
+                        task,
+                        seen: Instant::now(),
+                    },
+                );
                 self.service.add_task(info).await?;
             }
             AvsEvent::Signed(signed) => {
@@ -256,7 +361,21 @@ impl Bridge {
                     tokio::spawn(republish(self.service.network().clone(), message));
                 }
             }
-            AvsEvent::TaskResponded { task_index } | AvsEvent::TaskReverted { task_index } => {
+            AvsEvent::TaskResponded {
+                task_index,
+                block_number,
+            } => {
+                self.metrics.tasks_finalized.inc();
+                if let Some(open) = self.tasks.remove(&task_index) {
+                    let blocks = block_number.saturating_sub(open.task.taskCreatedBlock.into());
+                    self.metrics.quorum_latency_blocks.observe(blocks as f64);
+                    self.metrics
+                        .quorum_latency_seconds
+                        .observe(open.seen.elapsed().as_secs_f64());
+                }
+                self.service.task_closed(task_index).await?;
+            }
+            AvsEvent::TaskReverted { task_index } => {
                 self.tasks.remove(&task_index);
                 self.service.task_closed(task_index).await?;
             }
@@ -270,10 +389,53 @@ impl Bridge {
         Ok(())
     }
 
+    /// Closes the tasks whose response window ended before `block` (a task created at `block`
+    /// proves the chain got there): nobody can answer them any more, and without this their
+    /// aggregation state and journal records would stay forever.
+    async fn close_expired(&mut self, block: u32) -> eyre::Result<()> {
+        let expired: Vec<u32> = self
+            .tasks
+            .iter()
+            .filter(|(_, open)| {
+                u64::from(open.task.taskCreatedBlock) + u64::from(self.response_window)
+                    < u64::from(block)
+            })
+            .map(|(index, _)| *index)
+            .collect();
+        for task_index in expired {
+            tracing::warn!(
+                task = task_index,
+                "task expired unanswered (its response window has passed)"
+            );
+            self.tasks.remove(&task_index);
+            self.metrics.tasks_expired.inc();
+            self.service.task_closed(task_index).await?;
+        }
+        Ok(())
+    }
+
+    /// `eigen_registered_stakes` of this operator, from the task's operator set.
+    fn publish_stakes(&self, info: &TaskInfo) {
+        let Some(me) = info.operators.operators.get(&self.operator_id) else {
+            return;
+        };
+        for (quorum, stake) in &me.stakes {
+            let quorum = quorum.to_string();
+            self.eigen
+                .registered_stakes
+                .with_label_values(&[quorum.as_str(), &format!("quorum {quorum}")])
+                .set(*stake as f64);
+        }
+    }
+
     fn on_service_event(&self, event: ServiceEvent) {
         match event {
             ServiceEvent::SubmitDue(aggregate) => {
-                let Some(task) = self.tasks.get(&aggregate.task_index).cloned() else {
+                let Some(task) = self
+                    .tasks
+                    .get(&aggregate.task_index)
+                    .map(|open| open.task.clone())
+                else {
                     return;
                 };
                 let submitter = Arc::clone(&self.submitter);

@@ -11,7 +11,7 @@ use crate::{
     config::{NodeConfig, Role},
     health::{HealthRegistry, ServiceStatus},
     keys, metrics,
-    node::{NodeParams, run_node},
+    node::{NodeParams, Telemetry, run_node},
     server::HttpServer,
     shutdown::Shutdown,
 };
@@ -33,9 +33,6 @@ pub struct RunArgs {
     pub fault_sign_wrong_state_root: bool,
 }
 
-/// Highest fee the submitter pays when the config sets none (200 gwei).
-const DEFAULT_MAX_FEE_PER_GAS: u128 = 200_000_000_000;
-
 impl RunArgs {
     /// Runs the node until a shutdown signal or a fatal error.
     pub async fn run(self) -> eyre::Result<()> {
@@ -50,7 +47,7 @@ impl RunArgs {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_os_signals();
         let registry = prometheus::Registry::new();
-        metrics::EigenMetrics::register(&registry)?;
+        let eigen = metrics::EigenMetrics::register(&registry)?;
         let health = HealthRegistry::default();
         let node_health =
             health.register("node", "operator node", "host, AVS ExEx, p2p and submitter");
@@ -77,7 +74,12 @@ impl RunArgs {
 
         node_health.set(ServiceStatus::Up);
         let stop = shutdown.clone();
-        let result = run_node(params, &registry, async move { stop.wait().await }).await;
+        let telemetry = Telemetry {
+            registry,
+            eigen,
+            health,
+        };
+        let result = run_node(params, telemetry, async move { stop.wait().await }).await;
         node_health.set(ServiceStatus::Down);
         shutdown.trigger();
         metrics_server.stopped().await?;
@@ -91,6 +93,12 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     if !config.roles.contains(&Role::Operator) {
         return Err(eyre!(
             "avs-node run needs the operator role (--roles operator): observer nodes are not supported yet"
+        ));
+    }
+    if config.attested_rpc != config.settlement_rpc {
+        return Err(eyre!(
+            "attested_rpc_url: avs-node run follows one chain (the settlement chain) for now; \
+             remove attested_rpc_url or set it to settlement_rpc_url"
         ));
     }
     let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
@@ -122,9 +130,10 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         network,
         task_generator: config.roles.contains(&Role::TaskGenerator),
         confirmations: config.confirmations,
+        reorg_window: config.reorg_window,
         submit_slot: config.submit_slot,
         aggregation_window: config.aggregation_window,
-        max_fee_per_gas: config.max_fee_per_gas.unwrap_or(DEFAULT_MAX_FEE_PER_GAS),
+        max_fee_per_gas: config.max_fee_per_gas,
         fault_mode,
     })
 }

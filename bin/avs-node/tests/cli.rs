@@ -267,6 +267,33 @@ fn validation_names_the_field_and_the_fix() {
         &[],
     );
     assert!(line.contains("conflicts with ecdsa_keystore"), "{line}");
+
+    let line = error_line(
+        &["config", "check", "--config", &config, "--max-fee-gwei", "0"],
+        &[],
+    );
+    assert!(
+        line.contains("must be above 0 (omit it for the default of 200 gwei)"),
+        "{line}"
+    );
+
+    // `run` follows the settlement chain only: a separate attested chain is refused up front.
+    let line = error_line(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--roles",
+            "operator",
+            "--attested-rpc-url",
+            "http://127.0.0.1:1",
+        ],
+        &[],
+    );
+    assert!(
+        line.contains("attested_rpc_url: avs-node run follows one chain"),
+        "{line}"
+    );
 }
 
 #[test]

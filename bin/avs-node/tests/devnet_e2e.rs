@@ -7,7 +7,7 @@
 mod support;
 
 use std::time::Duration;
-use support::devnet::{Devnet, field, http_get, metric};
+use support::devnet::{Devnet, field, http_get, labelled_metric, metric};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -19,20 +19,51 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         line.starts_with("checkpoint finalized")
     });
 
-    // Node 1 is up: its Node API says healthy and its metrics show the chain it follows and
-    // EigenLayer's standard node metrics.
-    let (status, body) = http_get(devnet.base + 201, "/eigen/node/health");
-    assert_eq!(status, 200, "Node API health: {body}");
-    let (status, metrics) = http_get(devnet.base + 101, "/metrics");
-    assert_eq!(status, 200, "metrics: {metrics}");
+    // Node 1 is up: its Node API says healthy and its metrics show the chain it follows, its
+    // peers, the signatures it validated, the finalized tasks and EigenLayer's standard node
+    // metrics. Peers and score are sampled every 5 s, so they are awaited.
+    let base = devnet.base;
+    let metrics = devnet.eventually("node 1 healthy with plausible metrics", TIMEOUT, || {
+        let (status, _) = http_get(base + 201, "/eigen/node/health");
+        let (_, metrics) = http_get(base + 101, "/metrics");
+        let ready = status == 200
+            && metric(&metrics, "avs_p2p_connected_peers").is_some_and(|peers| peers >= 1.0)
+            && metric(&metrics, "avs_tasks_finalized_total").is_some_and(|n| n >= 1.0);
+        ready.then_some(metrics)
+    });
     let head = metric(&metrics, "avs_host_head_block").expect("avs_host_head_block exported");
-    assert!(head > 0.0, "head block {head}");
-    // EigenLayer's standard node metric (with its avs_name label; the other eigen_* ones
-    // appear once they have values).
     assert!(
-        metrics.contains("\neigen_performance_score{avs_name=\"avs-exex\"} "),
-        "eigen_performance_score missing from:\n{metrics}"
+        head >= 10.0,
+        "head block {head}: checkpoint 10 was finalized"
     );
+    let peers = metric(&metrics, "avs_p2p_connected_peers").unwrap();
+    assert!(peers <= 3.0, "at most the 3 other nodes are peers: {peers}");
+    let valid = labelled_metric(
+        &metrics,
+        "avs_signatures_received_total",
+        "result=\"valid\"",
+    )
+    .expect("valid signatures counted");
+    assert!(
+        valid >= 2.0,
+        "a quorum needs other nodes' signatures: {valid}"
+    );
+    let latency = metric(&metrics, "avs_quorum_latency_blocks_count").unwrap();
+    assert!(latency >= 1.0, "finality latency observed: {latency}");
+    let balance = metric(&metrics, "avs_wallet_balance_ether").unwrap();
+    assert!(balance > 0.0, "the devnet funds every wallet: {balance}");
+    // EigenLayer's standard node metrics, with their avs_name label.
+    assert_eq!(
+        labelled_metric(&metrics, "eigen_performance_score", "avs_name=\"avs-exex\""),
+        Some(100.0),
+        "every service is up:\n{metrics}"
+    );
+    let stake = labelled_metric(&metrics, "eigen_registered_stakes", "quorum_number=\"0\"")
+        .expect("eigen_registered_stakes of quorum 0");
+    assert!(stake > 0.0, "node 1 is registered with stake: {stake}");
+    let calls = labelled_metric(&metrics, "eigen_rpc_request_total", "method=\"eth_call\"")
+        .expect("eigen_rpc_request_total of eth_call");
+    assert!(calls >= 1.0, "registry reads are eth_calls: {calls}");
 
     let status = devnet.wait_exit(TIMEOUT);
     if !status.success() {

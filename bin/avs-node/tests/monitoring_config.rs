@@ -26,6 +26,11 @@ fn the_dashboard_queries_exported_metrics() {
         "avs_host_finished_height",
         "avs_responses_signed_total",
         "avs_submissions_total",
+        "avs_quorum_latency_seconds_bucket",
+        "avs_tasks_finalized_total",
+        "avs_signatures_received_total",
+        "avs_p2p_connected_peers",
+        "avs_wallet_balance_ether",
     ] {
         assert!(
             exprs.iter().any(|expr| expr.contains(metric)),

@@ -8,7 +8,10 @@ use alloy::{
     network::{EthereumWallet, ReceiptResponse, TransactionBuilder},
     primitives::{Address, B256, Bytes},
     providers::{DynProvider, PendingTransactionError, Provider, ProviderBuilder},
-    rpc::types::{TransactionReceipt, TransactionRequest},
+    rpc::{
+        client::RpcClient,
+        types::{TransactionReceipt, TransactionRequest},
+    },
     signers::local::PrivateKeySigner,
     transports::{RpcError, TransportErrorKind},
 };
@@ -25,15 +28,20 @@ pub async fn wallet_provider(
     url: &str,
     signer: PrivateKeySigner,
 ) -> Result<DynProvider, RpcError<TransportErrorKind>> {
-    let provider = ProviderBuilder::new()
+    let client = RpcClient::builder().connect(url).await?;
+    Ok(wallet_provider_on(client, signer))
+}
+
+/// [`wallet_provider`] over an already built client, e.g. one with tower layers (metrics).
+pub fn wallet_provider_on(client: RpcClient, signer: PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
         .disable_recommended_fillers()
         .with_gas_estimation()
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect(url)
-        .await?;
-    Ok(provider.erased())
+        .connect_client(client)
+        .erased()
 }
 
 /// One transaction the deployer sent.

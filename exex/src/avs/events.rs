@@ -23,6 +23,8 @@ pub enum AvsEvent {
     TaskResponded {
         /// The answered task.
         task_index: u32,
+        /// The settlement block holding the response (finality latency is measured to it).
+        block_number: u64,
     },
     /// The task's creation was reorged out or reverted: drop it (and any signatures for it).
     TaskReverted {

@@ -141,11 +141,19 @@ impl<R: OperatorRegistry> Operator<R> {
     }
 
     /// A `TaskResponded` became canonical.
-    pub(crate) async fn on_responded(&mut self, task_index: u32) -> Result<(), AvsError> {
+    pub(crate) async fn on_responded(
+        &mut self,
+        task_index: u32,
+        block_number: u64,
+    ) -> Result<(), AvsError> {
         if let Some(tracked) = self.tasks.get_mut(&task_index) {
             tracked.state = TaskState::Responded;
         }
-        self.emit(AvsEvent::TaskResponded { task_index }).await
+        self.emit(AvsEvent::TaskResponded {
+            task_index,
+            block_number,
+        })
+        .await
     }
 
     /// A `TaskResponded` left the canonical chain: the task needs its signatures again.

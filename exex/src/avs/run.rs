@@ -185,7 +185,9 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
                         .await?;
                 }
                 Some(TaskLog::Responded(event)) => {
-                    self.operator.on_responded(event.taskIndex).await?;
+                    self.operator
+                        .on_responded(event.taskIndex, at.number)
+                        .await?;
                 }
                 None => {}
             }

@@ -334,7 +334,13 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         .send_notification_chain_committed(chain(std::slice::from_ref(&next)))
         .await
         .expect("send");
-    assert_eq!(h.next().await, AvsEvent::TaskResponded { task_index: 0 });
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskResponded {
+            task_index: 0,
+            block_number: next.number(),
+        }
+    );
     assert_eq!(h.finished().await, 4);
     h.assert_no_avs_event();
 

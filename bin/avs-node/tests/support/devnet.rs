@@ -107,6 +107,32 @@ impl Devnet {
 
     /// Waits for the devnet to exit by itself (`--exit-after`) and returns its status, having
     /// read all of its stdout.
+    /// Polls `probe` (every 250 ms, keeping the devnet's output drained) until it returns a
+    /// value; fails the test with `what` after `timeout`.
+    pub fn eventually<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!("no {what} within {timeout:?}"));
+            }
+            let pause = Instant::now() + Duration::from_millis(250);
+            while let Ok(line) = self
+                .lines
+                .recv_timeout(pause.saturating_duration_since(Instant::now()))
+            {
+                self.stdout.push(line);
+            }
+        }
+    }
+
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
@@ -241,6 +267,17 @@ pub fn metric(exposition: &str, name: &str) -> Option<f64> {
     exposition.lines().find_map(|line| {
         let (key, value) = line.split_once(' ')?;
         (key == name).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// The first sample of metric `name` whose labels contain `labels` (e.g. `result="valid"`).
+pub fn labelled_metric(exposition: &str, name: &str, labels: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        let rest = key.strip_prefix(name)?.strip_prefix('{')?;
+        rest.contains(labels)
+            .then(|| value.trim().parse().ok())
+            .flatten()
     })
 }
 

@@ -1,0 +1,88 @@
+//! Prometheus metrics of the signature service: every gossiped signature's verdict.
+//!
+//! One counter, `avs_signatures_received_total{result, reason}`, where `result` is the gossip
+//! verdict (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
+//! (`bad_signature`, `duplicate`, ...). Invalid signatures are the ones that lower the
+//! forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
+
+use crate::validation::{IgnoreReason, Outcome, RejectReason};
+use prometheus::{IntCounterVec, Opts, Registry};
+
+/// The signature service's metrics; cheap to clone (the counters are shared).
+#[derive(Clone, Debug)]
+pub struct SignatureMetrics {
+    received: IntCounterVec,
+}
+
+impl SignatureMetrics {
+    /// Creates `avs_signatures_received_total{result, reason}` in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let received = IntCounterVec::new(
+            Opts::new(
+                "avs_signatures_received_total",
+                "Gossiped signatures by verdict (valid, invalid, ignored) and reason",
+            ),
+            &["result", "reason"],
+        )?;
+        registry.register(Box::new(received.clone()))?;
+        Ok(Self { received })
+    }
+
+    /// Counts one final verdict (a deferred message is counted when it is decided).
+    pub fn observe(&self, outcome: &Outcome) {
+        let labels = match outcome {
+            Outcome::Accept(_) => ["valid", ""],
+            Outcome::Reject(reason) => ["invalid", reject_label(*reason)],
+            Outcome::Ignore(reason) => ["ignored", ignore_label(*reason)],
+            Outcome::Deferred => return,
+        };
+        self.received.with_label_values(&labels).inc();
+    }
+
+    /// Signatures counted under `result` and `reason` so far.
+    pub fn count(&self, result: &str, reason: &str) -> u64 {
+        self.received.with_label_values(&[result, reason]).get()
+    }
+}
+
+fn reject_label(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::NotInQuorum => "not_in_quorum",
+        RejectReason::MalformedSignature => "malformed_signature",
+        RejectReason::BadSignature => "bad_signature",
+    }
+}
+
+fn ignore_label(reason: IgnoreReason) -> &'static str {
+    match reason {
+        IgnoreReason::Stale => "stale",
+        IgnoreReason::Duplicate => "duplicate",
+        IgnoreReason::PendingFull => "pending_full",
+        IgnoreReason::PendingExpired => "pending_expired",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_counted_by_result_and_reason() {
+        let registry = Registry::new();
+        let metrics = SignatureMetrics::register(&registry).unwrap();
+        metrics.observe(&Outcome::Reject(RejectReason::BadSignature));
+        metrics.observe(&Outcome::Reject(RejectReason::BadSignature));
+        metrics.observe(&Outcome::Ignore(IgnoreReason::Duplicate));
+        metrics.observe(&Outcome::Deferred);
+        let families = registry.gather();
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].name(), "avs_signatures_received_total");
+        assert_eq!(
+            families[0].get_metric().len(),
+            2,
+            "a deferred message is not counted"
+        );
+        assert_eq!(metrics.count("invalid", "bad_signature"), 2);
+        assert_eq!(metrics.count("ignored", "duplicate"), 1);
+    }
+}
