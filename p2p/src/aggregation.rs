@@ -99,6 +99,9 @@ struct TaskState {
     members: usize,
     digests: HashMap<B256, DigestState>,
     emitted: bool,
+    /// The emitted build failed: the next signature makes the task due again (retrying
+    /// without new input would fail the same way, every tick).
+    build_failed: bool,
 }
 
 /// Whether `signed` meets `threshold_pct` of `totals` in every quorum.
@@ -170,6 +173,7 @@ impl Aggregator {
                 members,
                 digests: HashMap::new(),
                 emitted: false,
+                build_failed: false,
             },
         );
     }
@@ -197,6 +201,10 @@ impl Aggregator {
         });
         if d.signatures.insert(v.operator_id, v.signature).is_some() {
             return false;
+        }
+        if task.build_failed {
+            task.build_failed = false;
+            task.emitted = false;
         }
         for (q, stake) in contribution {
             *d.signed.entry(q).or_default() += stake;
@@ -236,8 +244,10 @@ impl Aggregator {
                 .max_by_key(|(digest, d)| (d.signatures.len(), **digest))
                 .map(|(digest, _)| *digest);
             if let Some(digest) = best {
+                let built = task.build(digest);
                 task.emitted = true;
-                out.push(task.build(digest));
+                task.build_failed = built.is_err();
+                out.push(built);
             }
         }
         out
@@ -437,6 +447,31 @@ mod tests {
             &a.signers_apk_g2.to_point(),
             &a.signature.to_point(),
         ));
+    }
+
+    #[test]
+    fn a_failed_build_is_retried_after_the_next_signature_only() {
+        let c = Committee::new(3, 17, |_| 10);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(c.task(1, 60));
+        let t0 = Instant::now();
+        // A "verified" signature that is not operator 1's over this response: only a
+        // validator bug could let it in, and the pre-verification of the build catches it.
+        let mut forged = verified(&c, 1, 1, 0);
+        forged.signature = verified(&c, 1, 1, 1).signature;
+        agg.add(&verified(&c, 0, 1, 0), t0);
+        assert!(agg.add(&forged, t0));
+        let out = agg.take_due(t0);
+        assert!(matches!(
+            out[..],
+            [Err(AggregationError::InvalidAggregate { .. })]
+        ));
+        assert_eq!(agg.next_due(), None, "no retry without new input");
+        assert!(agg.take_due(t0 + Duration::from_secs(1)).is_empty());
+        // New input makes the task due again (here it fails again: the forged one stays).
+        agg.add(&verified(&c, 2, 1, 0), t0);
+        assert_eq!(agg.next_due(), Some(t0));
+        assert_eq!(agg.take_due(t0).len(), 1);
     }
 
     #[test]

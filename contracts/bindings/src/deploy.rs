@@ -63,6 +63,10 @@ impl DeployConfig {
         if avs.response_window_blocks == 0 {
             return fail("responseWindowBlocks must be at least 1");
         }
+        // The task manager's initializer refuses it too, but only at the last deployment step.
+        if avs.challenge_window_blocks == 0 {
+            return fail("challengeWindowBlocks must be at least 1");
+        }
         if !(1..=100).contains(&avs.minimum_threshold_percentage) {
             return fail("minimumThresholdPercentage must be within 1..=100");
         }
@@ -191,4 +195,50 @@ pub async fn deploy<P: Provider>(
         params: config,
         steps: tx.steps().to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message `validate` gives for the devnet config changed by `edit`.
+    fn refusal(edit: impl FnOnce(&mut DeployConfig)) -> String {
+        let mut config = DeployConfig::devnet(Address::repeat_byte(1));
+        edit(&mut config);
+        match config.validate() {
+            Err(DeployError::Config(message)) => message,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_parameter_the_contracts_refuse_is_refused_before_sending() {
+        assert!(DeployConfig::devnet(Address::ZERO).validate().is_ok());
+        let cases: [(fn(&mut DeployConfig), &str); 8] = [
+            (|c| c.avs.checkpoint_interval = 0, "checkpointInterval"),
+            (|c| c.avs.response_window_blocks = 0, "responseWindowBlocks"),
+            (
+                |c| c.avs.challenge_window_blocks = 0,
+                "challengeWindowBlocks",
+            ),
+            (
+                |c| c.avs.minimum_threshold_percentage = 0,
+                "minimumThresholdPercentage",
+            ),
+            (
+                |c| c.avs.quorum_threshold_percentage = 40,
+                "quorumThresholdPercentage",
+            ),
+            (|c| c.avs.quorum_numbers = vec![0, 1], "quorumNumbers"),
+            (|c| c.avs.task_generators.clear(), "taskGenerators"),
+            (
+                |c| c.eigenlayer.quorum.max_operator_count = 0,
+                "maxOperatorCount",
+            ),
+        ];
+        for (edit, field) in cases {
+            let message = refusal(edit);
+            assert!(message.starts_with(field), "{field}: {message}");
+        }
+    }
 }
