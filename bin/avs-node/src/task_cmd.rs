@@ -9,7 +9,7 @@
 
 use crate::{chain, cli::NodeArgs, config::NodeConfig, keys, output};
 use alloy::{
-    primitives::{B256, Bytes},
+    primitives::{B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rlp::Encodable,
     rpc::types::Filter,
@@ -17,6 +17,7 @@ use alloy::{
 };
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager},
+    eigenlayer::interfaces::IOperatorStateRetrieverCalls,
     transactor::Transactor,
 };
 use clap::Subcommand;
@@ -160,9 +161,10 @@ impl TaskCommand {
                 let config = node.load()?;
                 let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
                 let provider = chain::connect(&config, Some(signer)).await?;
-                let tx_hash = challenge(&provider, &config, index).await?;
+                let outcome = challenge(&provider, &config, index).await?;
                 output::line(format!(
-                    "task {index}: challenge succeeded in transaction {tx_hash}; its signers are frozen"
+                    "task {index}: challenge succeeded in transaction {}; its signers are frozen ({} further freezeSigners transactions)",
+                    outcome.challenge, outcome.freeze_batches
                 ));
             }
         }
@@ -272,8 +274,29 @@ async fn find_task(
         .ok_or_else(|| eyre!("task {index} does not exist: see `avs-node task list`"))
 }
 
-/// Sends `raiseAndResolveChallenge` for task `index`; returns the transaction hash.
-async fn challenge(provider: &DynProvider, config: &NodeConfig, index: u32) -> eyre::Result<B256> {
+/// What a successful challenge took.
+struct ChallengeOutcome {
+    /// The `raiseAndResolveChallenge` transaction.
+    challenge: B256,
+    /// `freezeSigners` transactions sent for the signers beyond the challenge's own batch.
+    freeze_batches: usize,
+}
+
+/// The `[start, end)` operator positions of the `freezeSigners` calls that follow a challenge:
+/// the challenge itself freezes positions `[0, batch)`.
+fn freeze_batches(positions: u64, batch: u64) -> Vec<(u64, u64)> {
+    (1..positions.div_ceil(batch))
+        .map(|k| (k * batch, (k + 1) * batch))
+        .collect()
+}
+
+/// Sends `raiseAndResolveChallenge` for task `index`, then `freezeSigners` until every signer
+/// is frozen (a challenge freezes at most `FREEZE_BATCH` of them itself).
+async fn challenge(
+    provider: &DynProvider,
+    config: &NodeConfig,
+    index: u32,
+) -> eyre::Result<ChallengeOutcome> {
     let task = find_task(provider, config, index).await?;
     if task.chain_id != config.deployment.chain_id {
         bail!(
@@ -311,20 +334,69 @@ async fn challenge(provider: &DynProvider, config: &NodeConfig, index: u32) -> e
         .inner;
     let mut header_rlp = Vec::new();
     header.encode(&mut header_rlp);
+    let non_signers = submitted.nonSignerStakesAndSignature.nonSignerPubkeys;
     let call = AvsTaskManager::raiseAndResolveChallengeCall {
-        task: task.task,
+        task: task.task.clone(),
         response: response.response,
         metadata: response.metadata,
-        nonSignerPubkeys: submitted.nonSignerStakesAndSignature.nonSignerPubkeys,
+        nonSignerPubkeys: non_signers.clone(),
         headerRlp: header_rlp.into(),
     };
+    let task_manager = config.deployment.avs.task_manager;
     let mut transactor = Transactor::new(provider.clone());
     let receipt = transactor
-        .call(
-            "raiseAndResolveChallenge",
-            config.deployment.avs.task_manager,
-            call.abi_encode(),
-        )
+        .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
         .await?;
-    Ok(receipt.transaction_hash)
+
+    // The contract walks the quorums' operator lists at taskCreatedBlock in batches.
+    let batch = AvsTaskManager::new(task_manager, provider)
+        .FREEZE_BATCH()
+        .call()
+        .await?;
+    let operators = IOperatorStateRetrieverCalls::new(
+        config.deployment.eigenlayer.operator_state_retriever,
+        provider,
+    )
+    .getOperatorState(
+        config.deployment.eigenlayer.registry_coordinator,
+        task.task.quorumNumbers.clone(),
+        task.task.taskCreatedBlock,
+    )
+    .call()
+    .await?;
+    let positions: u64 = operators.iter().map(|quorum| quorum.len() as u64).sum();
+    let batches = freeze_batches(positions, batch.saturating_to());
+    for (start, end) in &batches {
+        let call = AvsTaskManager::freezeSignersCall {
+            taskIndex: index,
+            task: task.task.clone(),
+            nonSignerPubkeys: non_signers.clone(),
+            start: U256::from(*start),
+            end: U256::from(*end),
+        };
+        transactor
+            .call(
+                format!("freezeSigners({start}..{end})"),
+                task_manager,
+                call.abi_encode(),
+            )
+            .await?;
+    }
+    Ok(ChallengeOutcome {
+        challenge: receipt.transaction_hash,
+        freeze_batches: batches.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::freeze_batches;
+
+    #[test]
+    fn freeze_batches_cover_every_position_after_the_challenges_own_batch() {
+        assert!(freeze_batches(0, 64).is_empty());
+        assert!(freeze_batches(64, 64).is_empty(), "the challenge froze them all");
+        assert_eq!(freeze_batches(65, 64), vec![(64, 128)]);
+        assert_eq!(freeze_batches(200, 64), vec![(64, 128), (128, 192), (192, 256)]);
+    }
 }
