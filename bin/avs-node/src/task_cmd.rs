@@ -115,7 +115,7 @@ impl TaskCommand {
             Self::List { node, json } => {
                 let config = node.load()?;
                 let provider = chain::connect(&config, None).await?;
-                let tasks: Vec<TaskRecord> = read_tasks(&provider, &config)
+                let tasks: Vec<TaskRecord> = read_tasks(&provider, &config, None)
                     .await?
                     .into_values()
                     .collect();
@@ -207,13 +207,14 @@ fn human_task(task: &TaskRecord) -> String {
 async fn read_tasks(
     provider: &DynProvider,
     config: &NodeConfig,
+    only: Option<u32>,
 ) -> eyre::Result<BTreeMap<u32, TaskRecord>> {
     let head = provider.get_block_number().await?;
     let mut tasks = BTreeMap::new();
     let mut from = config.deployment.deployment_block;
     while from <= head {
         let to = (from + LOG_CHUNK - 1).min(head);
-        let filter = Filter::new()
+        let mut filter = Filter::new()
             .address(config.deployment.avs.task_manager)
             .event_signature(vec![
                 AvsTaskManager::NewTaskCreated::SIGNATURE_HASH,
@@ -221,6 +222,10 @@ async fn read_tasks(
             ])
             .from_block(from)
             .to_block(to);
+        // Both events index the task: one task's logs are filtered by the node.
+        if let Some(index) = only {
+            filter = filter.topic1(B256::from(U256::from(index)));
+        }
         // Logs come in chain order, so a task's creation precedes its response.
         for log in provider.get_logs(&filter).await? {
             if let Ok(created) = log.log_decode::<AvsTaskManager::NewTaskCreated>() {
@@ -268,7 +273,7 @@ async fn find_task(
     config: &NodeConfig,
     index: u32,
 ) -> eyre::Result<TaskRecord> {
-    read_tasks(provider, config)
+    read_tasks(provider, config, Some(index))
         .await?
         .remove(&index)
         .ok_or_else(|| eyre!("task {index} does not exist: see `avs-node task list`"))
@@ -395,8 +400,14 @@ mod tests {
     #[test]
     fn freeze_batches_cover_every_position_after_the_challenges_own_batch() {
         assert!(freeze_batches(0, 64).is_empty());
-        assert!(freeze_batches(64, 64).is_empty(), "the challenge froze them all");
+        assert!(
+            freeze_batches(64, 64).is_empty(),
+            "the challenge froze them all"
+        );
         assert_eq!(freeze_batches(65, 64), vec![(64, 128)]);
-        assert_eq!(freeze_batches(200, 64), vec![(64, 128), (128, 192), (192, 256)]);
+        assert_eq!(
+            freeze_batches(200, 64),
+            vec![(64, 128), (128, 192), (192, 256)]
+        );
     }
 }

@@ -269,7 +269,14 @@ fn validation_names_the_field_and_the_fix() {
     assert!(line.contains("conflicts with ecdsa_keystore"), "{line}");
 
     let line = error_line(
-        &["config", "check", "--config", &config, "--max-fee-gwei", "0"],
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--max-fee-gwei",
+            "0",
+        ],
         &[],
     );
     assert!(

@@ -261,6 +261,32 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         "{}",
         shown.stdout
     );
+    // A second task: `task show` picks a task's own logs by its indexed taskIndex.
+    owner_provider.anvil_mine(Some(10), None).await?;
+    let mut second = create.clone();
+    second.blockNumber = checkpoint + 10;
+    Transactor::new(owner_provider.clone())
+        .call(
+            "createNewTask",
+            deployment.avs.task_manager,
+            second.abi_encode(),
+        )
+        .await?;
+    for (index, block) in [(0, checkpoint), (1, checkpoint + 10)] {
+        let shown = avs_node(
+            &["task", "show", &index.to_string(), "--config", &config],
+            &[],
+        );
+        assert!(shown.success, "{}", shown.stderr);
+        assert!(
+            shown
+                .stdout
+                .contains(&format!("checkpoint      chain 31337 block {block}")),
+            "task {index}: {}",
+            shown.stdout
+        );
+    }
+
     let premature = avs_node(&["task", "challenge", "0", "--config", &config], &[]);
     assert!(one_error_line(&premature).contains("task 0 has no response yet"));
 
