@@ -20,6 +20,7 @@
 use crate::password::PasswordSource;
 use avs_contracts::deployment::Deployment;
 use clap::{Args, ValueEnum};
+use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -352,15 +353,15 @@ impl fmt::Display for KeySource {
     }
 }
 
-/// p2p network settings (multiaddresses checked for shape; the p2p crate parses them).
+/// p2p network settings, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct P2pSettings {
     /// Listen addresses.
-    pub listen_addrs: Vec<String>,
+    pub listen_addrs: Vec<Multiaddr>,
     /// Externally reachable addresses.
-    pub external_addrs: Vec<String>,
-    /// Bootnodes (each ends in `/p2p/<peer id>`).
-    pub bootnodes: Vec<String>,
+    pub external_addrs: Vec<Multiaddr>,
+    /// Bootnodes (each with a `/p2p/<peer id>`).
+    pub bootnodes: Vec<Multiaddr>,
 }
 
 /// The validated node configuration.
@@ -515,17 +516,17 @@ impl NodeConfig {
         let p2p = P2pSettings {
             listen_addrs: multiaddrs(
                 "p2p_listen_addrs",
-                options
+                &options
                     .p2p_listen_addrs
                     .unwrap_or_else(|| DEFAULT_P2P_LISTEN.map(String::from).to_vec()),
                 false,
             )?,
             external_addrs: multiaddrs(
                 "p2p_external_addrs",
-                options.p2p_external_addrs.unwrap_or_default(),
+                &options.p2p_external_addrs.unwrap_or_default(),
                 false,
             )?,
-            bootnodes: multiaddrs("bootnodes", options.bootnodes.unwrap_or_default(), true)?,
+            bootnodes: multiaddrs("bootnodes", &options.bootnodes.unwrap_or_default(), true)?,
         };
         let metrics_addr = socket_addr("metrics_addr", options.metrics_addr, DEFAULT_METRICS_ADDR)?;
         let node_api_addr = socket_addr(
@@ -671,24 +672,27 @@ fn default_datadir(chain_id: u64) -> Option<PathBuf> {
 
 fn multiaddrs(
     key: &str,
-    addrs: Vec<String>,
+    addrs: &[String],
     need_peer_id: bool,
-) -> Result<Vec<String>, ConfigError> {
-    for addr in &addrs {
-        if !addr.starts_with('/') || addr.contains(char::is_whitespace) {
-            return Err(ConfigError::new(
-                key,
-                format!("{addr:?} is not a multiaddress: use e.g. /ip4/10.0.0.1/tcp/9777"),
-            ));
-        }
-        if need_peer_id && !addr.contains("/p2p/") {
-            return Err(ConfigError::new(
-                key,
-                format!("{addr:?} has no /p2p/<peer id>: append the bootnode's peer id"),
-            ));
-        }
-    }
-    Ok(addrs)
+) -> Result<Vec<Multiaddr>, ConfigError> {
+    addrs
+        .iter()
+        .map(|text| {
+            let addr: Multiaddr = text.parse().map_err(|_| {
+                ConfigError::new(
+                    key,
+                    format!("{text:?} is not a multiaddress: use e.g. /ip4/10.0.0.1/tcp/9777"),
+                )
+            })?;
+            if need_peer_id && !addr.iter().any(|p| matches!(p, Protocol::P2p(_))) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{text:?} has no /p2p/<peer id>: append the bootnode's peer id"),
+                ));
+            }
+            Ok(addr)
+        })
+        .collect()
 }
 
 fn socket_addr(key: &str, value: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {

@@ -66,8 +66,8 @@ impl ConfigSummary {
             bls_key: config.bls_key.as_ref().map(ToString::to_string),
             ecdsa_key: config.ecdsa_key.to_string(),
             datadir: config.datadir.display().to_string(),
-            p2p_listen_addrs: config.p2p.listen_addrs.clone(),
-            bootnodes: config.p2p.bootnodes.clone(),
+            p2p_listen_addrs: strings(&config.p2p.listen_addrs),
+            bootnodes: strings(&config.p2p.bootnodes),
             metrics_addr: config.metrics_addr,
             node_api_addr: config.node_api_addr,
             online: None,
@@ -147,4 +147,8 @@ impl ConfigCommand {
         output::emit(json, &summary, ConfigSummary::human);
         Ok(())
     }
+}
+
+fn strings(addrs: &[libp2p::Multiaddr]) -> Vec<String> {
+    addrs.iter().map(ToString::to_string).collect()
 }

@@ -110,7 +110,6 @@ impl DevnetArgs {
 
         println!("deploying EigenLayer M2 and the AVS on anvil {endpoint} ...");
         let mut config = DeployConfig::devnet(owner.address());
-        config.avs.task_generators = vec![];
         let operators: Vec<Operator> = (0..self.operators)
             .map(|i| Operator {
                 signer: PrivateKeySigner::random(),

@@ -57,8 +57,8 @@ impl OperatorCommand {
                 let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
                 let address = signer.address();
                 let socket = socket
-                    .or_else(|| config.p2p.external_addrs.first().cloned())
-                    .or_else(|| config.p2p.listen_addrs.first().cloned())
+                    .or_else(|| config.p2p.external_addrs.first().map(ToString::to_string))
+                    .or_else(|| config.p2p.listen_addrs.first().map(ToString::to_string))
                     .unwrap_or_default();
                 let provider = chain::connect(&config, Some(signer.clone())).await?;
                 let mut client = OperatorClient::new(provider, &config.deployment, address);

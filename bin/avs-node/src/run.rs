@@ -19,7 +19,6 @@ use avs_exex::avs::FaultMode;
 use avs_p2p::NetworkConfig;
 use clap::Args;
 use eyre::eyre;
-use libp2p::Multiaddr;
 
 /// Arguments of `avs-node run`.
 #[derive(Debug, Args)]
@@ -117,9 +116,9 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);
-    network.listen_addrs = multiaddrs(&config.p2p.listen_addrs, "--p2p-listen-addrs")?;
-    network.external_addrs = multiaddrs(&config.p2p.external_addrs, "--p2p-external-addrs")?;
-    network.bootnodes = multiaddrs(&config.p2p.bootnodes, "--bootnodes")?;
+    network.listen_addrs = config.p2p.listen_addrs.clone();
+    network.external_addrs = config.p2p.external_addrs.clone();
+    network.bootnodes = config.p2p.bootnodes.clone();
     Ok(NodeParams {
         settlement_http,
         settlement_ws,
@@ -136,15 +135,4 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         max_fee_per_gas: config.max_fee_per_gas,
         fault_mode,
     })
-}
-
-fn multiaddrs(values: &[String], flag: &str) -> eyre::Result<Vec<Multiaddr>> {
-    values
-        .iter()
-        .map(|value| {
-            value
-                .parse()
-                .map_err(|err| eyre!("{flag}: {value:?} is not a multiaddress: {err}"))
-        })
-        .collect()
 }

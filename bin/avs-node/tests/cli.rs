@@ -284,6 +284,35 @@ fn validation_names_the_field_and_the_fix() {
         "{line}"
     );
 
+    // Multiaddresses are parsed when the config is read, not when the swarm starts.
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--p2p-listen-addrs",
+            "/ip4/999.0.0.1/tcp/9777",
+        ],
+        &[],
+    );
+    assert!(
+        line.contains("\"/ip4/999.0.0.1/tcp/9777\" is not a multiaddress"),
+        "{line}"
+    );
+    let line = error_line(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--bootnodes",
+            "/ip4/10.0.0.1/tcp/9777",
+        ],
+        &[],
+    );
+    assert!(line.contains("has no /p2p/<peer id>"), "{line}");
+
     // `run` follows the settlement chain only: a separate attested chain is refused up front.
     let line = error_line(
         &[
