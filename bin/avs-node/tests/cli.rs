@@ -59,6 +59,13 @@ fn error_line(args: &[&str], envs: &[(&str, &str)]) -> String {
     lines[0].to_owned()
 }
 
+/// The error line of `avs-node config check --config <config> <args>`.
+fn check_error(config: &str, args: &[&str]) -> String {
+    let mut all = vec!["config", "check", "--config", config];
+    all.extend_from_slice(args);
+    error_line(&all, &[])
+}
+
 #[test]
 fn flag_beats_env_beats_file() {
     let setup = Setup::new(31337);
@@ -144,17 +151,7 @@ fn defaults_apply_and_secrets_stay_out_of_the_output() {
 fn bad_url_is_one_line_naming_the_setting() {
     let setup = Setup::new(31337);
     let config = setup.config("");
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--settlement-rpc-url",
-            "ftp://x",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--settlement-rpc-url", "ftp://x"]);
     assert!(
         line.starts_with(
             "error: settlement_rpc_url (--settlement-rpc-url, $AVS_SETTLEMENT_RPC_URL): "
@@ -165,17 +162,7 @@ fn bad_url_is_one_line_naming_the_setting() {
         line.contains("ws://127.0.0.1:8546"),
         "names the fix: {line}"
     );
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--settlement-rpc-url",
-            "not a url",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--settlement-rpc-url", "not a url"]);
     assert!(line.contains("is not a URL"), "{line}");
 }
 
@@ -183,17 +170,7 @@ fn bad_url_is_one_line_naming_the_setting() {
 fn missing_files_are_one_line() {
     let setup = Setup::new(31337);
     let config = setup.config("");
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--deployment",
-            "/nonexistent/deployment.json",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--deployment", "/nonexistent/deployment.json"]);
     assert!(
         line.contains("deployment (--deployment, $AVS_DEPLOYMENT)"),
         "{line}"
@@ -218,99 +195,34 @@ fn validation_names_the_field_and_the_fix() {
     assert!(line.contains("unknown field `metrics_adr`"), "{line}");
 
     let config = setup.config("");
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--confirmations",
-            "64",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--confirmations", "64"]);
     assert!(line.contains("confirmations (--confirmations, $AVS_CONFIRMATIONS): 64 must be below reorg_window (64)"), "{line}");
 
-    let line = error_line(
-        &[
-            "config", "check", "--config", &config, "--roles", "operator",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--roles", "operator"]);
     assert!(
         line.contains("bls_keystore (--bls-keystore, $AVS_BLS_KEYSTORE): missing"),
         "{line}"
     );
 
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--metrics-addr",
-            "127.0.0.1:9010",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--metrics-addr", "127.0.0.1:9010"]);
     assert!(line.contains("also the metrics address"), "{line}");
 
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--ecdsa-private-key",
-            "0x01",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--ecdsa-private-key", "0x01"]);
     assert!(line.contains("conflicts with ecdsa_keystore"), "{line}");
 
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--max-fee-gwei",
-            "0",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--max-fee-gwei", "0"]);
     assert!(
         line.contains("must be above 0 (omit it for the default of 200 gwei)"),
         "{line}"
     );
 
     // Multiaddresses are parsed when the config is read, not when the swarm starts.
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--p2p-listen-addrs",
-            "/ip4/999.0.0.1/tcp/9777",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--p2p-listen-addrs", "/ip4/999.0.0.1/tcp/9777"]);
     assert!(
         line.contains("\"/ip4/999.0.0.1/tcp/9777\" is not a multiaddress"),
         "{line}"
     );
-    let line = error_line(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--bootnodes",
-            "/ip4/10.0.0.1/tcp/9777",
-        ],
-        &[],
-    );
+    let line = check_error(&config, &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"]);
     assert!(line.contains("has no /p2p/<peer id>"), "{line}");
 
     // `run` follows the settlement chain only: a separate attested chain is refused up front.
@@ -381,7 +293,7 @@ fn plaintext_keys_need_insecure_and_a_devnet() {
 
     let mainnet = Setup::new(1);
     let config = mainnet.config("");
-    let line = error_line(&["config", "check", "--config", &config, "--insecure"], &[]);
+    let line = check_error(&config, &["--insecure"]);
     assert!(
         line.contains("plaintext keys are refused on chain 1"),
         "{line}"
