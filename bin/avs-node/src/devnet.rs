@@ -393,6 +393,7 @@ async fn watch_checkpoints(
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
     let mut finalized = std::collections::BTreeSet::new();
+    let mut latencies = Latencies::default();
     let started = tokio::time::Instant::now();
     loop {
         nodes.supervise()?;
@@ -442,13 +443,15 @@ async fn watch_checkpoints(
                     (Some(c), Some(r)) => r.header.timestamp.saturating_sub(c.header.timestamp),
                     _ => 0,
                 };
+                let blocks = responded_at.saturating_sub(u64::from(call.task.taskCreatedBlock));
+                latencies.record(blocks, seconds);
                 println!(
                     "checkpoint finalized: task {} block {} hash {} signed {:.0}% of stake, latency {} blocks / {} s, submitter {}, {}",
                     event.taskIndex,
                     block_number,
                     short(response.blockHash),
                     100.0 * (total - unsigned) as f64 / total as f64,
-                    responded_at.saturating_sub(u64::from(call.task.taskCreatedBlock)),
+                    blocks,
                     seconds,
                     tx.inner.signer(),
                     if matches {
@@ -461,6 +464,7 @@ async fn watch_checkpoints(
                 if exit_after.is_some_and(|k| {
                     (1..=u64::from(k)).all(|n| finalized.contains(&(n * interval)))
                 }) {
+                    println!("{}", latencies.summary());
                     return Ok(());
                 }
             }
@@ -470,7 +474,72 @@ async fn watch_checkpoints(
     }
 }
 
+/// Finality latencies of the checkpoints seen, task creation → response, in blocks and in
+/// seconds of block timestamps.
+#[derive(Debug, Default)]
+struct Latencies {
+    blocks: Vec<u64>,
+    seconds: Vec<u64>,
+}
+
+impl Latencies {
+    fn record(&mut self, blocks: u64, seconds: u64) {
+        self.blocks.push(blocks);
+        self.seconds.push(seconds);
+    }
+
+    /// `finality latency over N checkpoints: p50 … blocks / … s, p95 …, max …`.
+    fn summary(&self) -> String {
+        let stat = |values: &[u64], q: f64| percentile(values, q).unwrap_or_default();
+        format!(
+            "finality latency over {} checkpoints: p50 {} blocks / {} s, p95 {} blocks / {} s, max {} blocks / {} s",
+            self.blocks.len(),
+            stat(&self.blocks, 0.5),
+            stat(&self.seconds, 0.5),
+            stat(&self.blocks, 0.95),
+            stat(&self.seconds, 0.95),
+            stat(&self.blocks, 1.0),
+            stat(&self.seconds, 1.0),
+        )
+    }
+}
+
+/// The nearest-rank `q` quantile (0 < q ≤ 1) of `values`.
+fn percentile(values: &[u64], q: f64) -> Option<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.max(1) - 1).copied()
+}
+
 fn short(hash: B256) -> String {
     let hex = hash.to_string();
     format!("{}…{}", &hex[..10], &hex[hex.len() - 6..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Latencies, percentile};
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=20).rev().collect();
+        assert_eq!(percentile(&values, 0.5), Some(10));
+        assert_eq!(percentile(&values, 0.95), Some(19));
+        assert_eq!(percentile(&values, 1.0), Some(20));
+        assert_eq!(percentile(&[7], 0.5), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn the_summary_names_both_units() {
+        let mut latencies = Latencies::default();
+        for (blocks, seconds) in [(1, 1), (2, 2), (4, 5)] {
+            latencies.record(blocks, seconds);
+        }
+        assert_eq!(
+            latencies.summary(),
+            "finality latency over 3 checkpoints: p50 2 blocks / 2 s, p95 4 blocks / 5 s, max 4 blocks / 5 s"
+        );
+    }
 }

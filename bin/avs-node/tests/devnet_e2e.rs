@@ -81,6 +81,12 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
             "a finalized checkpoint differs from anvil's block: {line}"
         );
     }
+    let summary = devnet
+        .stdout
+        .iter()
+        .find(|line| line.starts_with("finality latency over "))
+        .unwrap_or_else(|| panic!("no latency summary at exit: {:#?}", devnet.stdout));
+    assert!(summary.contains(" blocks / "), "{summary}");
     let mut blocks: Vec<u64> = finalized.iter().map(|line| field("block", line)).collect();
     blocks.sort_unstable();
     assert!(
