@@ -1,6 +1,9 @@
 //! [`NetworkConfig`]: everything the swarm needs besides its identity key, with defaults
 //! suited to a public operator network and a [`NetworkConfig::validate`] that names the field
 //! to fix.
+//!
+//! Discovery is Kademlia seeded by `bootnodes`; local-network discovery with mDNS is an opt-in
+//! (`mdns`, off by default).
 
 use alloy::primitives::Address;
 use libp2p::{Multiaddr, multiaddr::Protocol};
@@ -23,6 +26,11 @@ pub struct NetworkConfig {
     pub external_addrs: Vec<Multiaddr>,
     /// Bootnodes: full multiaddrs ending in `/p2p/<peer id>`.
     pub bootnodes: Vec<Multiaddr>,
+    /// Also discover peers on the local network with mDNS (multicast DNS on every non-loopback
+    /// IPv4 interface), and dial them. Off by default: operators find each other through the
+    /// bootnodes and Kademlia, and on a public host mDNS would only announce the node to its
+    /// data-centre neighbours. Useful for a LAN devnet without bootnodes.
+    pub mdns: bool,
     /// Most established inbound connections.
     pub max_inbound: u32,
     /// Most established outbound connections.
@@ -67,6 +75,7 @@ impl NetworkConfig {
             ],
             external_addrs: Vec::new(),
             bootnodes: Vec::new(),
+            mdns: false,
             max_inbound: 64,
             max_outbound: 32,
             max_per_peer: 2,
@@ -154,6 +163,11 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         NetworkConfig::new(1, Address::ZERO).validate().unwrap();
+    }
+
+    #[test]
+    fn mdns_is_off_by_default() {
+        assert!(!NetworkConfig::new(1, Address::ZERO).mdns);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! # Layers
 //!
 //! - [`wire`]: the fixed-layout, versioned, size-capped message. Decoding is total.
-//! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia,
+//! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia from
+//!   bootnodes, optional mDNS on the local network — [`NetworkConfig::mdns`], off by default —,
 //!   gossipsub with content-hash ids and manual validation, connection limits, bans) behind a
 //!   cloneable [`NetworkHandle`]. Inbound messages reach the application through a bounded
 //!   queue and are forwarded only after the application reports [`Verdict::Accept`].

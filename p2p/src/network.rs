@@ -6,6 +6,17 @@
 //! [`NetworkHandle::report`]. The swarm does the checks that need no application knowledge:
 //! size cap and wire format (malformed → reject), per-peer rate limit (over → ignore), and it
 //! turns repeated rejects into bans (disconnect + block for `ban_duration`).
+//!
+//! # Discovery
+//!
+//! Peers are found through Kademlia (our own protocol id, so only AVS nodes) seeded by the
+//! configured bootnodes; a node without peers redials its bootnodes every few seconds. With
+//! [`NetworkConfig::mdns`] (off by default) the swarm also runs libp2p's mDNS behaviour: it
+//! queries and answers on every non-loopback IPv4 interface and dials every peer it discovers.
+//! Discovered peers are not put into the DHT directly: mDNS finds any libp2p node on the link,
+//! and only those whose identify shows our Kademlia protocol are added (as for any peer). When
+//! the option is off the behaviour is not even constructed (a disabled `Toggle`), so no
+//! multicast socket is opened.
 
 use crate::{
     config::{ConfigError, NetworkConfig},
@@ -21,14 +32,18 @@ use libp2p::{
     gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash},
     identify,
     identity::Keypair,
-    kad,
+    kad, mdns,
     multiaddr::Protocol,
     noise, ping,
-    swarm::{NetworkBehaviour, SwarmEvent},
+    swarm::{
+        NetworkBehaviour, SwarmEvent,
+        behaviour::toggle::Toggle,
+        dial_opts::{DialOpts, PeerCondition},
+    },
     tcp, yamux,
 };
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     time::{Duration, Instant},
 };
 use tokio::{
@@ -114,6 +129,9 @@ pub enum NetworkError {
     /// Publishing failed.
     #[error("cannot publish signature: {0}")]
     Publish(String),
+    /// mDNS was enabled but its behaviour could not be created.
+    #[error("cannot start mDNS discovery: {0}")]
+    Mdns(String),
     /// Dialing failed.
     #[error("cannot dial {addr}: {reason}")]
     Dial {
@@ -138,6 +156,8 @@ struct Behaviour {
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossipsub: gossipsub::Behaviour,
+    /// Present only with [`NetworkConfig::mdns`].
+    mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 enum Command {
@@ -416,6 +436,15 @@ fn build_swarm(
             kad
         },
         gossipsub: build_gossipsub(config, topic)?,
+        mdns: if config.mdns {
+            Some(
+                mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                    .map_err(|e| NetworkError::Mdns(e.to_string()))?,
+            )
+        } else {
+            None
+        }
+        .into(),
     };
     let transport_err = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -533,21 +562,66 @@ impl Driver {
         debug!("p2p network task stopped");
     }
 
-    /// Redials the bootnodes while the node has no peer at all. The start-up dial fails when a
-    /// bootnode is not listening yet (nodes started together) or restarts; without a retry the
-    /// node would stay alone and its signatures would never leave it.
+    /// Redials the bootnodes (and peers mDNS still lists) while the node has no peer at all.
+    /// The start-up dial fails when a bootnode is not listening yet (nodes started together) or
+    /// restarts; without a retry the node would stay alone and its signatures would never
+    /// leave it. mDNS reports a peer only once per record lifetime, so after losing it the
+    /// node would otherwise wait minutes for the record to expire and be rediscovered.
     fn rejoin(&mut self) {
-        if self.bootnodes.is_empty() || self.swarm.connected_peers().next().is_some() {
+        if self.swarm.connected_peers().next().is_some() {
             return;
         }
-        debug!(
-            bootnodes = self.bootnodes.len(),
-            "no peers: dialling the bootnodes again"
-        );
-        for addr in &self.bootnodes {
-            let _ = self.swarm.dial(addr.clone());
+        if !self.bootnodes.is_empty() {
+            debug!(
+                bootnodes = self.bootnodes.len(),
+                "no peers: dialling the bootnodes again"
+            );
+            for addr in &self.bootnodes {
+                let _ = self.swarm.dial(addr.clone());
+            }
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
-        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        let local: Vec<PeerId> = self
+            .swarm
+            .behaviour()
+            .mdns
+            .as_ref()
+            .map(|m| m.discovered_nodes().copied().collect())
+            .unwrap_or_default();
+        for peer in local {
+            self.dial_discovered(peer, Vec::new());
+        }
+    }
+
+    /// Dials every peer mDNS found (with all the addresses it announced), unless it is us,
+    /// banned, connected or already being dialled.
+    fn on_mdns_discovered(&mut self, found: Vec<(PeerId, Multiaddr)>) {
+        let mut by_peer: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+        for (peer, addr) in found {
+            by_peer.entry(peer).or_default().push(addr);
+        }
+        for (peer, addrs) in by_peer {
+            debug!(%peer, ?addrs, "discovered over mDNS");
+            self.dial_discovered(peer, addrs);
+        }
+    }
+
+    fn dial_discovered(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if peer == *self.swarm.local_peer_id()
+            || self.penalties.is_banned(&peer)
+            || self.swarm.is_connected(&peer)
+        {
+            return;
+        }
+        // The behaviours (mDNS's list, Kademlia's table) add the addresses they know.
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .addresses(addrs)
+            .extend_addresses_through_behaviour()
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            debug!(%peer, error = %e, "cannot dial a peer found over mDNS");
+        }
     }
 
     fn close(&mut self) {
@@ -684,6 +758,13 @@ impl Driver {
                 // Discovery is only useful if we connect: gossipsub meshes over connections.
                 let _ = self.swarm.dial(peer);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                self.on_mdns_discovered(found);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
+                // Connections have their own lifetime; an expired record only stops redials.
+                debug!(n = gone.len(), "mDNS records expired");
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
@@ -720,5 +801,31 @@ impl Driver {
             }
             Err(mpsc::error::TrySendError::Closed(m)) => self.report(&m.id, Verdict::Ignore),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::Address;
+
+    fn swarm_with(mdns: bool) -> Swarm<Behaviour> {
+        let mut config = NetworkConfig::new(1, Address::ZERO);
+        config.mdns = mdns;
+        let topic = signature_topic(config.settlement_chain_id, config.task_manager);
+        build_swarm(Keypair::generate_ed25519(), &config, &topic).expect("swarm builds")
+    }
+
+    // The swarms are built, never polled: nothing listens and no mDNS packet is sent.
+    #[tokio::test]
+    async fn mdns_behaviour_exists_only_when_enabled() {
+        assert!(
+            !swarm_with(false).behaviour().mdns.is_enabled(),
+            "mdns: false must not construct the mDNS behaviour"
+        );
+        assert!(
+            swarm_with(true).behaviour().mdns.is_enabled(),
+            "mdns: true must construct the mDNS behaviour"
+        );
     }
 }

@@ -131,6 +131,11 @@ pub struct NodeOptions {
         value_name = "MULTIADDR"
     )]
     pub bootnodes: Option<Vec<String>>,
+    /// Also find peers on the local network with mDNS and dial them (a LAN devnet without
+    /// bootnodes); leave it off on public hosts, where it announces the node to its neighbours
+    /// [default: false].
+    #[arg(long, env = "AVS_P2P_MDNS", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub p2p_mdns: Option<bool>,
     /// Prometheus metrics address [default: 127.0.0.1:9090].
     #[arg(long, env = "AVS_METRICS_ADDR", value_name = "IP:PORT")]
     pub metrics_addr: Option<String>,
@@ -185,6 +190,7 @@ impl NodeOptions {
             p2p_listen_addrs,
             p2p_external_addrs,
             bootnodes,
+            p2p_mdns,
             metrics_addr,
             node_api_addr,
             node_name,
@@ -362,6 +368,8 @@ pub struct P2pSettings {
     pub external_addrs: Vec<Multiaddr>,
     /// Bootnodes (each with a `/p2p/<peer id>`).
     pub bootnodes: Vec<Multiaddr>,
+    /// mDNS discovery on the local network.
+    pub mdns: bool,
 }
 
 /// The validated node configuration.
@@ -527,6 +535,7 @@ impl NodeConfig {
                 false,
             )?,
             bootnodes: multiaddrs("bootnodes", &options.bootnodes.unwrap_or_default(), true)?,
+            mdns: options.p2p_mdns.unwrap_or(false),
         };
         let metrics_addr = socket_addr("metrics_addr", options.metrics_addr, DEFAULT_METRICS_ADDR)?;
         let node_api_addr = socket_addr(

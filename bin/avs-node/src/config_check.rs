@@ -46,6 +46,7 @@ pub struct ConfigSummary {
     datadir: String,
     p2p_listen_addrs: Vec<String>,
     bootnodes: Vec<String>,
+    mdns: bool,
     metrics_addr: SocketAddr,
     node_api_addr: SocketAddr,
     online: Option<String>,
@@ -68,6 +69,7 @@ impl ConfigSummary {
             datadir: config.datadir.display().to_string(),
             p2p_listen_addrs: strings(&config.p2p.listen_addrs),
             bootnodes: strings(&config.p2p.bootnodes),
+            mdns: config.p2p.mdns,
             metrics_addr: config.metrics_addr,
             node_api_addr: config.node_api_addr,
             online: None,
@@ -116,6 +118,7 @@ impl ConfigSummary {
                     self.bootnodes.join(", ")
                 }
             ),
+            format!("mDNS discovery    {}", if self.mdns { "on" } else { "off" }),
             format!("metrics           http://{}/metrics", self.metrics_addr),
             format!("node API          http://{}/eigen/node", self.node_api_addr),
         ];

@@ -119,6 +119,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     network.listen_addrs = config.p2p.listen_addrs.clone();
     network.external_addrs = config.p2p.external_addrs.clone();
     network.bootnodes = config.p2p.bootnodes.clone();
+    network.mdns = config.p2p.mdns;
     Ok(NodeParams {
         settlement_http,
         settlement_ws,

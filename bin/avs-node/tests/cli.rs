@@ -108,6 +108,20 @@ fn flag_beats_env_beats_file() {
         with_flag["attestedRpc"], "https://flag.example/",
         "defaults to the settlement RPC"
     );
+
+    // A boolean: off by default, on from the file, off again from the env, on from the flag.
+    assert_eq!(file_only["mdns"], false);
+    let mdns_file = setup.config("p2p_mdns = true\n");
+    assert_eq!(check_json(&["--config", &mdns_file], &[])["mdns"], true);
+    let mdns_off = [("AVS_P2P_MDNS", "false")];
+    assert_eq!(
+        check_json(&["--config", &mdns_file], &mdns_off)["mdns"],
+        false
+    );
+    assert_eq!(
+        check_json(&["--config", &mdns_file, "--p2p-mdns"], &mdns_off)["mdns"],
+        true
+    );
 }
 
 #[test]
