@@ -492,7 +492,8 @@ fn build_gossipsub(
 
 /// Peer scoring tuned for a low-volume topic: the one strong signal is invalid messages (P₄),
 /// which push a peer below the graylist threshold after a handful; mesh-delivery quotas (P₃)
-/// are off because a quiet network would otherwise punish honest peers.
+/// are off because a quiet network would otherwise punish honest peers, and so is IP
+/// colocation (P₆): operators may share an address.
 fn score_params(topic: TopicHash) -> gossipsub::PeerScoreParams {
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
@@ -510,6 +511,11 @@ fn score_params(topic: TopicHash) -> gossipsub::PeerScoreParams {
     };
     let mut params = gossipsub::PeerScoreParams::default();
     params.topics.insert(topic, topic_params);
+    // Operators legitimately share addresses (a devnet, a NAT, one provider's egress), and a
+    // peer cannot forge a registered operator's signature, so peer count per IP says nothing
+    // here. With the default penalty a node with more than ~14 peers on one IP scored them all
+    // below the publish threshold and could not publish at all.
+    params.ip_colocation_factor_weight = 0.0;
     params
 }
 

@@ -280,10 +280,18 @@ async fn instrumented_provider(
     Ok(wallet_provider_on(client, wallet))
 }
 
+/// The fewest blocks the ExEx keeps. A task's target block must still be in the attested view
+/// when the task's creation is seen; a generator catching up (a devnet registering many
+/// operators, a restart) tasks checkpoints that are that old.
+const MIN_RETENTION_BLOCKS: u64 = 256;
+
 /// Blocks the ExEx keeps: the reorg window, but at least one response window, because the
-/// retained blocks are what a restarted node re-derives its still-open tasks from.
+/// retained blocks are what a restarted node re-derives its still-open tasks from, and at least
+/// [`MIN_RETENTION_BLOCKS`].
 fn retention_blocks(reorg_window: u64, deployment: &Deployment) -> u64 {
-    reorg_window.max(u64::from(deployment.params.avs.response_window_blocks) + 1)
+    reorg_window
+        .max(u64::from(deployment.params.avs.response_window_blocks) + 1)
+        .max(MIN_RETENTION_BLOCKS)
 }
 
 /// Aborts a background task when the node stops, however it stops.

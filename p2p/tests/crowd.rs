@@ -1,0 +1,44 @@
+//! Many operator nodes behind one IP address (a devnet, a data centre NAT, a cloud provider's
+//! egress): a node connected to fifteen peers on 127.0.0.1 still publishes its signature and
+//! every peer receives it. Gossipsub's default IP-colocation penalty would score all fifteen
+//! below the publish threshold; here Sybil resistance comes from the stake registry, so that
+//! penalty is off.
+
+mod support;
+
+use avs_p2p::fixtures::{Committee, response};
+use support::*;
+
+const PEERS: usize = 15;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_fifteen_peers_on_one_ip_publishes_to_all_of_them() {
+    let hub = network(vec![]).await;
+    let bootnode = tcp_addr(&hub.handle);
+    let mut spokes = Vec::with_capacity(PEERS);
+    for _ in 0..PEERS {
+        spokes.push(network(vec![bootnode.clone()]).await);
+    }
+    all_status(
+        "the hub connected to every spoke, all subscribed",
+        std::slice::from_ref(&hub.handle),
+        |s| s.connected.len() == PEERS && s.subscribed.len() == PEERS,
+    )
+    .await;
+
+    let message = Committee::new(1, 3, |_| 1).sign(0, response(1, 0));
+    hub.handle
+        .publish(message)
+        .await
+        .expect("publishing with fifteen colocated peers");
+    for (i, spoke) in spokes.iter_mut().enumerate() {
+        let received = tokio::time::timeout(WAIT, spoke.inbound.recv())
+            .await
+            .unwrap_or_else(|_| panic!("spoke {i} did not receive the hub's signature"))
+            .expect("spoke running");
+        assert_eq!(received.message, message, "spoke {i}");
+    }
+    for node in spokes.iter().chain(std::iter::once(&hub)) {
+        node.handle.shutdown().await;
+    }
+}
