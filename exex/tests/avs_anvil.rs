@@ -209,7 +209,7 @@ async fn start_nodes(
                 confirmations: 1,
                 quorum_threshold_percentage: 66,
                 quorum_numbers: Bytes::from(vec![0]),
-                tx_timeout: Duration::from_secs(30),
+                confirm_within_blocks: 8,
             });
             ContractTaskCreator::new(
                 settlement_provider.clone(),

@@ -190,7 +190,8 @@ pub async fn run_node(
             confirmations: 1,
             quorum_threshold_percentage: avs.quorum_threshold_percentage.into(),
             quorum_numbers: Bytes::from(avs.quorum_numbers.clone()),
-            tx_timeout: Duration::from_secs(30),
+            // A creation not mined within 16 blocks (3 minutes on Ethereum) is sent again.
+            confirm_within_blocks: 16,
         });
         ContractTaskCreator::new(
             wallet_provider.clone(),

@@ -50,8 +50,9 @@ pub struct GeneratorConfig {
     pub quorum_threshold_percentage: u32,
     /// `quorumNumbers` of created tasks (one byte per quorum, ascending).
     pub quorum_numbers: Bytes,
-    /// Upper bound for one `createNewTask` transaction, from sending to its receipt.
-    pub tx_timeout: Duration,
+    /// Settlement blocks after sending a `createNewTask` within which its `NewTaskCreated` log
+    /// must arrive; later, the creation counts as lost and the checkpoint is created again.
+    pub confirm_within_blocks: u64,
 }
 
 /// A deliberately wrong behaviour for end-to-end tests of challenges. Off by default and refused
@@ -194,10 +195,10 @@ impl GeneratorConfig {
                 "must list at least one quorum, strictly ascending".into(),
             ));
         }
-        if self.tx_timeout.is_zero() {
+        if self.confirm_within_blocks == 0 {
             return Err(invalid(
-                "generator.tx_timeout",
-                "must be longer than zero".into(),
+                "generator.confirm_within_blocks",
+                "must be at least 1".into(),
             ));
         }
         Ok(())
@@ -253,7 +254,7 @@ mod tests {
             confirmations: 2,
             quorum_threshold_percentage: 67,
             quorum_numbers: Bytes::from(vec![1, 0]),
-            tx_timeout: Duration::from_secs(5),
+            confirm_within_blocks: 4,
         });
         let err = config.validate().expect_err("descending quorums");
         assert!(

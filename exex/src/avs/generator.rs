@@ -1,12 +1,18 @@
 //! The task-generator role: create a checkpoint task for every `interval`-th attested block once
 //! it has `confirmations` blocks on top.
 //!
-//! Idempotence comes from two sources. `NewTaskCreated` logs seen on the settlement chain (and
-//! this node's own successful creations) mark checkpoints as tasked; a reverted log un-marks its
-//! checkpoint, so a task whose creation was reorged out is created again. After a restart (or
-//! when another generator was faster) the contract itself refuses a duplicate with
-//! `CheckpointAlreadyTasked`, which [`ContractTaskCreator`] reports as
-//! [`CreateOutcome::AlreadyTasked`] — a success. Several generators are therefore safe.
+//! Creation never waits for a receipt: the ExEx that runs the generator also signs tasks, and a
+//! receipt wait (a whole block on a real chain) would hold its own signature back past quorum.
+//! A sent creation marks its checkpoint as tasked until its `NewTaskCreated` log arrives through
+//! the host; if the settlement chain moves `confirm_within_blocks` past the send without that
+//! log (dropped, reverted or reorged out), the checkpoint is a candidate again.
+//!
+//! Idempotence comes from two sources. `NewTaskCreated` logs seen on the settlement chain mark
+//! checkpoints as tasked; a reverted log un-marks its checkpoint, so a task whose creation was
+//! reorged out is created again. After a restart (or when another generator was faster) the
+//! contract itself refuses a duplicate with `CheckpointAlreadyTasked`, which
+//! [`ContractTaskCreator`] reports as [`CreateOutcome::AlreadyTasked`] — a success. Several
+//! generators are therefore safe.
 //!
 //! Only checkpoints at or above the first attested block this run saw are candidates: the node
 //! does not back-fill tasks for history it was not following.
@@ -15,22 +21,20 @@ use std::{collections::BTreeMap, future::Future, time::Duration};
 
 use alloy::{
     primitives::{Address, B256, Bytes},
-    providers::{DynProvider, PendingTransactionError, Provider},
+    providers::{DynProvider, Provider},
 };
 
-use avs_contracts::avs::AvsTaskManager::{self, AvsTaskManagerInstance, NewTaskCreated};
+use avs_contracts::avs::AvsTaskManager::{self, AvsTaskManagerInstance};
 
 use super::{attested::AttestedChain, config::GeneratorConfig, metrics::AvsMetrics};
 
 /// What a creation attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateOutcome {
-    /// This node's transaction created task `task_index`.
-    Created {
-        /// The new task's index.
-        task_index: u32,
-        /// The settlement block the transaction was mined in.
-        block_number: u64,
+    /// This node sent the creation; its `NewTaskCreated` log will confirm it.
+    Sent {
+        /// The `createNewTask` transaction.
+        tx_hash: B256,
     },
     /// The checkpoint already has a live task (the contract refused a duplicate).
     AlreadyTasked {
@@ -39,24 +43,15 @@ pub enum CreateOutcome {
     },
 }
 
-/// A `createNewTask` transaction failed (the checkpoint is tried again on the next block).
+/// A `createNewTask` could not be sent (the checkpoint is tried again on the next block).
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     /// The node refused the call or transaction.
     #[error("createNewTask was refused: {0}")]
     Call(#[from] alloy::contract::Error),
-    /// The transaction's receipt did not arrive.
-    #[error("createNewTask receipt: {0}")]
-    Receipt(#[from] PendingTransactionError),
-    /// No receipt within the configured timeout.
-    #[error("createNewTask got no receipt within {0:?}")]
+    /// The node did not answer within the configured timeout.
+    #[error("createNewTask: the node did not answer within {0:?}")]
     Timeout(Duration),
-    /// The transaction was mined but reverted (e.g. another generator was faster).
-    #[error("createNewTask transaction {0} reverted")]
-    Reverted(B256),
-    /// The receipt holds no `NewTaskCreated` log of the task manager.
-    #[error("createNewTask transaction {0} emitted no NewTaskCreated log")]
-    NoEvent(B256),
 }
 
 /// Sends `createNewTask` for a checkpoint.
@@ -72,7 +67,7 @@ pub trait TaskCreator: Send + Sync {
 }
 
 /// [`TaskCreator`] that sends the transaction to the task manager through a provider holding the
-/// node's ECDSA wallet.
+/// node's ECDSA wallet, without waiting for its receipt.
 #[derive(Debug, Clone)]
 pub struct ContractTaskCreator {
     contract: AvsTaskManagerInstance<DynProvider>,
@@ -82,7 +77,7 @@ pub struct ContractTaskCreator {
 
 impl ContractTaskCreator {
     /// Sends through `provider` (whose wallet signs for `sender`) to `task_manager`, waiting at
-    /// most `timeout` for each receipt.
+    /// most `timeout` for the node to take each transaction.
     pub const fn new(
         provider: DynProvider,
         sender: Address,
@@ -105,67 +100,60 @@ impl TaskCreator for ContractTaskCreator {
         quorum_threshold_percentage: u32,
         quorum_numbers: Bytes,
     ) -> Result<CreateOutcome, CreateError> {
-        // The nonce is read from the node every time instead of a provider's nonce cache: a
-        // reorg can drop this sender's transactions, and a cached nonce would then be too high
-        // for the new branch (the transaction would never be mined).
-        let nonce = self
-            .contract
-            .provider()
-            .get_transaction_count(self.sender)
-            .pending()
-            .await
-            .map_err(|err| CreateError::Call(err.into()))?;
-        let call = self
-            .contract
-            .createNewTask(
-                chain_id,
-                block_number,
-                quorum_threshold_percentage,
-                quorum_numbers,
-            )
-            .from(self.sender)
-            .nonce(nonce);
-        let pending = match call.send().await {
-            Ok(pending) => pending,
-            Err(err) => {
+        let send = async {
+            // The nonce is read from the node every time instead of a provider's nonce cache:
+            // a reorg can drop this sender's transactions, and a cached nonce would then be too
+            // high for the new branch (the transaction would never be mined). `pending` counts
+            // this node's creations still in the mempool.
+            let nonce = self
+                .contract
+                .provider()
+                .get_transaction_count(self.sender)
+                .pending()
+                .await
+                .map_err(|err| CreateError::Call(err.into()))?;
+            let call = self
+                .contract
+                .createNewTask(
+                    chain_id,
+                    block_number,
+                    quorum_threshold_percentage,
+                    quorum_numbers,
+                )
+                .from(self.sender)
+                .nonce(nonce);
+            match call.send().await {
+                Ok(pending) => Ok(CreateOutcome::Sent {
+                    tx_hash: *pending.tx_hash(),
+                }),
                 // Gas estimation runs the call: a duplicate is refused before anything is sent.
-                if let Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) =
-                    err.as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>()
+                Err(err) => match err
+                    .as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>()
                 {
-                    return Ok(CreateOutcome::AlreadyTasked {
-                        task_index: e.taskIndex,
-                    });
-                }
-                return Err(err.into());
+                    Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
+                        Ok(CreateOutcome::AlreadyTasked {
+                            task_index: e.taskIndex,
+                        })
+                    }
+                    _ => Err(err.into()),
+                },
             }
         };
-        let tx_hash = *pending.tx_hash();
-        let receipt = tokio::time::timeout(self.timeout, pending.get_receipt())
+        tokio::time::timeout(self.timeout, send)
             .await
-            .map_err(|_| CreateError::Timeout(self.timeout))??;
-        if !receipt.status() {
-            return Err(CreateError::Reverted(tx_hash));
-        }
-        let block_number = receipt.block_number.ok_or(CreateError::NoEvent(tx_hash))?;
-        receipt
-            .decoded_log::<NewTaskCreated>()
-            .filter(|log| log.address == *self.contract.address())
-            .map(|log| CreateOutcome::Created {
-                task_index: log.data.taskIndex,
-                block_number,
-            })
-            .ok_or(CreateError::NoEvent(tx_hash))
+            .map_err(|_| CreateError::Timeout(self.timeout))?
     }
 }
 
 /// A checkpoint known to have a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tasked {
-    task_index: u32,
-    /// For this node's own creation whose log was not delivered yet: the settlement block its
-    /// transaction was mined in. If the settlement chain passes that block without the log, the
-    /// transaction was reorged out before the host saw it, and the checkpoint needs a task again.
-    unconfirmed_at: Option<u64>,
+    /// `None` for this node's own creation whose log was not delivered yet.
+    task_index: Option<u32>,
+    /// For such a creation: the settlement block by which its log must have arrived. Past it,
+    /// the transaction was dropped, reverted or reorged out, and the checkpoint needs a task
+    /// again.
+    unconfirmed_until: Option<u64>,
 }
 
 /// The generator's state: which checkpoints have a (known) task.
@@ -177,6 +165,9 @@ pub struct TaskGenerator<C> {
     tasked: BTreeMap<u64, Tasked>,
     /// The lowest attested block this run saw: no tasks for history below it.
     floor: Option<u64>,
+    /// The settlement chain's tip as last delivered (a sent creation's log is expected within
+    /// `confirm_within_blocks` of it).
+    settlement_tip: u64,
 }
 
 impl<C: TaskCreator> TaskGenerator<C> {
@@ -187,6 +178,7 @@ impl<C: TaskCreator> TaskGenerator<C> {
             creator,
             tasked: BTreeMap::new(),
             floor: None,
+            settlement_tip: 0,
         }
     }
 
@@ -195,22 +187,22 @@ impl<C: TaskCreator> TaskGenerator<C> {
         self.tasked.insert(
             block_number,
             Tasked {
-                task_index,
-                unconfirmed_at: None,
+                task_index: Some(task_index),
+                unconfirmed_until: None,
             },
         );
     }
 
-    /// Every settlement log up to `tip` was seen: this node's own creations mined at or below it
-    /// whose log never arrived are forgotten (and so created again).
+    /// Every settlement log up to `tip` was seen: this node's own creations whose log should
+    /// have arrived by now are forgotten (and so created again).
     pub(crate) fn on_settlement_tip(&mut self, tip: u64) {
+        self.settlement_tip = tip;
         self.tasked.retain(|checkpoint, tasked| {
-            let lost = tasked.unconfirmed_at.is_some_and(|at| at <= tip);
+            let lost = tasked.unconfirmed_until.is_some_and(|until| until < tip);
             if lost {
                 tracing::warn!(
                     checkpoint,
-                    tasked.task_index,
-                    "own task creation is not canonical"
+                    "own task creation did not become canonical in time; creating it again"
                 );
             }
             !lost
@@ -222,7 +214,7 @@ impl<C: TaskCreator> TaskGenerator<C> {
         if self
             .tasked
             .get(&block_number)
-            .is_some_and(|tasked| tasked.task_index == task_index)
+            .is_some_and(|tasked| tasked.task_index == Some(task_index))
         {
             self.tasked.remove(&block_number);
         }
@@ -257,20 +249,14 @@ impl<C: TaskCreator> TaskGenerator<C> {
                 )
                 .await;
             match outcome {
-                Ok(CreateOutcome::Created {
-                    task_index,
-                    block_number,
-                }) => {
-                    tracing::info!(
-                        checkpoint,
-                        task_index,
-                        block_number,
-                        "created checkpoint task"
-                    );
+                Ok(CreateOutcome::Sent { tx_hash }) => {
+                    tracing::info!(checkpoint, %tx_hash, "sent checkpoint task creation");
                     metrics.tasks_created.inc();
                     let tasked = Tasked {
-                        task_index,
-                        unconfirmed_at: Some(block_number),
+                        task_index: None,
+                        unconfirmed_until: Some(
+                            self.settlement_tip + self.config.confirm_within_blocks,
+                        ),
                     };
                     self.tasked.insert(checkpoint, tasked);
                 }
@@ -279,8 +265,8 @@ impl<C: TaskCreator> TaskGenerator<C> {
                     self.tasked.insert(
                         checkpoint,
                         Tasked {
-                            task_index,
-                            unconfirmed_at: None,
+                            task_index: Some(task_index),
+                            unconfirmed_until: None,
                         },
                     );
                 }

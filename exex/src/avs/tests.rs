@@ -84,18 +84,12 @@ struct InMemoryTaskManager {
     tasks: Arc<Mutex<BTreeMap<u64, u32>>>,
     next_index: Arc<Mutex<u32>>,
     calls: Arc<Mutex<Vec<u64>>>,
-    /// The settlement block creations are reported as mined in.
-    mined_in: Arc<Mutex<u64>>,
 }
 
 impl InMemoryTaskManager {
     /// What a settlement reorg does to the contract's state: the checkpoint's task is gone.
     fn forget(&self, checkpoint: u64) {
         self.tasks.lock().expect("not poisoned").remove(&checkpoint);
-    }
-
-    fn mine_next_in(&self, block: u64) {
-        *self.mined_in.lock().expect("not poisoned") = block;
     }
 
     fn calls(&self) -> Vec<u64> {
@@ -122,10 +116,8 @@ impl TaskCreator for InMemoryTaskManager {
         let task_index = *next;
         *next += 1;
         tasks.insert(block_number, task_index);
-        let block_number = *self.mined_in.lock().expect("not poisoned");
-        Ok(CreateOutcome::Created {
-            task_index,
-            block_number,
+        Ok(CreateOutcome::Sent {
+            tx_hash: B256::with_last_byte(u8::try_from(task_index).unwrap_or(u8::MAX)),
         })
     }
 }
@@ -736,7 +728,7 @@ fn generator_config() -> GeneratorConfig {
         confirmations: 2,
         quorum_threshold_percentage: 67,
         quorum_numbers: Bytes::from(vec![0]),
-        tx_timeout: Duration::from_secs(5),
+        confirm_within_blocks: 1,
     }
 }
 
@@ -761,7 +753,6 @@ async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reor
     assert_eq!(contract.calls(), Vec::<u64>::new());
 
     // Block 7 confirms checkpoint 5; its creation shows up in block 8.
-    contract.mine_next_in(8);
     let seven = block(&mut builder, vec![]);
     h.handle
         .send_notification_chain_committed(chain(std::slice::from_ref(&seven)))
@@ -813,7 +804,6 @@ async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reor
 async fn a_restarted_generator_treats_existing_tasks_as_created() {
     let dir = tempfile::tempdir().expect("temp dir");
     let contract = InMemoryTaskManager::default();
-    contract.mine_next_in(100);
     let blocks = ChainBuilder::new(0).chain(13, &[TxSpec::transfer()]);
     for run in 0..2 {
         let mut config = config(3);
@@ -924,7 +914,6 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     let mut h = setup.start();
     let mut builder = ChainBuilder::new(0);
 
-    contract.mine_next_in(8);
     let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
     h.handle
         .send_notification_chain_committed(chain(&first))
@@ -933,16 +922,24 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     assert_eq!(h.finished().await, 4);
     assert_eq!(contract.calls(), vec![5]);
 
-    // The transaction was mined in block 8 and reorged out before the host delivered it: the
-    // delivered block 8 has no creation log, and the contract has no task.
+    // Sent at settlement tip 7, so its log is due by block 8 (confirm_within_blocks 1). The
+    // transaction was mined and reorged out before the host delivered it (or dropped): block 8
+    // has no creation log, and the contract has no task. Still within the allowance.
     contract.forget(5);
-    contract.mine_next_in(9);
     let eight = block(&mut builder, vec![]);
     h.handle
-        .send_notification_chain_committed(chain(&[eight]))
+        .send_notification_chain_committed(chain(std::slice::from_ref(&eight)))
         .await
         .expect("send");
     assert_eq!(h.finished().await, 5);
+    assert_eq!(contract.calls(), vec![5], "the log may still come");
+    // Block 9 passes the allowance without the log: the checkpoint is created again.
+    let nine = block(&mut builder, vec![]);
+    h.handle
+        .send_notification_chain_committed(chain(&[nine]))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 6);
     assert_eq!(contract.calls(), vec![5, 5], "created again");
     assert_eq!(h.metrics.tasks_created.get(), 2);
     h.exex.abort();
