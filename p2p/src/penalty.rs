@@ -76,8 +76,17 @@ impl<K: Eq + Hash + Clone> PenaltyBox<K> {
         self.banned.contains_key(peer)
     }
 
-    /// Ends the bans that expired by `now` and returns those peers (to unblock them).
+    /// Ends the bans that expired by `now` and returns those peers (to unblock them). Also
+    /// forgets the reject history of peers with no reject inside the window any more, so the
+    /// map holds only recent offenders (histories are kept across disconnects: reconnecting
+    /// must not reset a count).
     pub fn expire(&mut self, now: Instant) -> Vec<K> {
+        let window = self.window;
+        self.rejects.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|t| now.saturating_duration_since(*t) < window)
+        });
         let expired: Vec<K> = self
             .banned
             .iter()
@@ -132,10 +141,27 @@ mod tests {
         assert!(pb.expire(until - s).is_empty());
         assert_eq!(pb.expire(until), vec!["p"]);
         assert!(!pb.is_banned(&"p"));
+        // Histories older than the window are forgotten on expiry.
+        assert!(pb.rejects.is_empty(), "the ban cleared the history");
         // Back to a clean slate.
         assert_eq!(
             pb.penalise(&"p", until),
             PenaltyOutcome::Counted { rejects: 1 }
         );
+    }
+
+    #[test]
+    fn stale_reject_histories_are_forgotten() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut pb = PenaltyBox::new(3, 10 * s, 60 * s);
+        pb.penalise(&"a", t0);
+        pb.penalise(&"b", t0 + 5 * s);
+        assert!(pb.expire(t0 + 9 * s).is_empty());
+        assert_eq!(pb.rejects.len(), 2, "both inside the window");
+        pb.expire(t0 + 10 * s);
+        assert_eq!(pb.rejects.keys().copied().collect::<Vec<_>>(), vec!["b"]);
+        pb.expire(t0 + 15 * s);
+        assert!(pb.rejects.is_empty());
     }
 }
