@@ -178,6 +178,11 @@ impl Aggregator {
         );
     }
 
+    /// The open task `task_index`, as added.
+    pub fn task(&self, task_index: u32) -> Option<&TaskInfo> {
+        self.tasks.get(&task_index).map(|t| &t.info)
+    }
+
     /// Forgets a task (answered or expired).
     pub fn remove_task(&mut self, task_index: u32) {
         self.tasks.remove(&task_index);

@@ -218,7 +218,6 @@ impl SignatureService {
             validator: Validator::new(config.validator),
             aggregator: Aggregator::new(config.aggregation_window),
             scheduler: SubmitScheduler::new(config.submit_slot),
-            tasks: HashMap::new(),
             network: network.handle,
             events: ev_tx,
             config,
@@ -236,8 +235,6 @@ struct State {
     validator: Validator,
     aggregator: Aggregator,
     scheduler: SubmitScheduler,
-    /// Open tasks (for ranking).
-    tasks: HashMap<u32, TaskInfo>,
     network: NetworkHandle,
     events: mpsc::Sender<ServiceEvent>,
     config: ServiceConfig,
@@ -348,7 +345,6 @@ impl State {
                 let index = task.task_index;
                 self.prune_unclaimed_before(index).await;
                 self.aggregator.add_task(task.clone());
-                self.tasks.insert(task.task_index, task.clone());
                 let replay = self.validator.add_task(task);
                 if !replay.is_empty() {
                     debug!(
@@ -387,7 +383,6 @@ impl State {
                 self.validator.close_task(index);
                 self.aggregator.remove_task(index);
                 self.scheduler.mark_answered(index);
-                self.tasks.remove(&index);
                 true
             }
             Request::PublishOwn(message, reply) => {
@@ -485,7 +480,7 @@ impl State {
 
     async fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) -> bool {
         let rank = self.config.local_operator.and_then(|me| {
-            let task = self.tasks.get(&aggregate.task_index)?;
+            let task = self.aggregator.task(aggregate.task_index)?;
             submitter_rank(aggregate.task_index, me, task.members().map(|(id, _)| *id))
         });
         if let Some(rank) = rank {
