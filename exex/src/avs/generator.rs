@@ -35,6 +35,9 @@ pub enum CreateOutcome {
     Sent {
         /// The `createNewTask` transaction.
         tx_hash: B256,
+        /// The node's head when it took the transaction. While the host is still backfilling,
+        /// this is ahead of the delivered settlement tip; the log is awaited relative to it.
+        head: u64,
     },
     /// The checkpoint already has a live task (the contract refused a duplicate).
     AlreadyTasked {
@@ -105,13 +108,12 @@ impl TaskCreator for ContractTaskCreator {
             // a reorg can drop this sender's transactions, and a cached nonce would then be too
             // high for the new branch (the transaction would never be mined). `pending` counts
             // this node's creations still in the mempool.
-            let nonce = self
-                .contract
-                .provider()
-                .get_transaction_count(self.sender)
-                .pending()
-                .await
-                .map_err(|err| CreateError::Call(err.into()))?;
+            let provider = self.contract.provider();
+            let (nonce, head) = tokio::try_join!(
+                provider.get_transaction_count(self.sender).pending(),
+                provider.get_block_number(),
+            )
+            .map_err(|err| CreateError::Call(err.into()))?;
             let call = self
                 .contract
                 .createNewTask(
@@ -125,18 +127,19 @@ impl TaskCreator for ContractTaskCreator {
             match call.send().await {
                 Ok(pending) => Ok(CreateOutcome::Sent {
                     tx_hash: *pending.tx_hash(),
+                    head,
                 }),
                 // Gas estimation runs the call: a duplicate is refused before anything is sent.
-                Err(err) => match err
-                    .as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>()
-                {
-                    Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
-                        Ok(CreateOutcome::AlreadyTasked {
-                            task_index: e.taskIndex,
-                        })
+                Err(err) => {
+                    match err.as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>() {
+                        Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
+                            Ok(CreateOutcome::AlreadyTasked {
+                                task_index: e.taskIndex,
+                            })
+                        }
+                        _ => Err(err.into()),
                     }
-                    _ => Err(err.into()),
-                },
+                }
             }
         };
         tokio::time::timeout(self.timeout, send)
@@ -166,7 +169,7 @@ pub struct TaskGenerator<C> {
     /// The lowest attested block this run saw: no tasks for history below it.
     floor: Option<u64>,
     /// The settlement chain's tip as last delivered (a sent creation's log is expected within
-    /// `confirm_within_blocks` of it).
+    /// `confirm_within_blocks` of it, or of the node's head at sending if that is higher).
     settlement_tip: u64,
 }
 
@@ -249,14 +252,13 @@ impl<C: TaskCreator> TaskGenerator<C> {
                 )
                 .await;
             match outcome {
-                Ok(CreateOutcome::Sent { tx_hash }) => {
+                Ok(CreateOutcome::Sent { tx_hash, head }) => {
                     tracing::info!(checkpoint, %tx_hash, "sent checkpoint task creation");
                     metrics.tasks_created.inc();
+                    let sent_at = head.max(self.settlement_tip);
                     let tasked = Tasked {
                         task_index: None,
-                        unconfirmed_until: Some(
-                            self.settlement_tip + self.config.confirm_within_blocks,
-                        ),
+                        unconfirmed_until: Some(sent_at + self.config.confirm_within_blocks),
                     };
                     self.tasked.insert(checkpoint, tasked);
                 }

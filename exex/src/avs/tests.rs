@@ -84,12 +84,18 @@ struct InMemoryTaskManager {
     tasks: Arc<Mutex<BTreeMap<u64, u32>>>,
     next_index: Arc<Mutex<u32>>,
     calls: Arc<Mutex<Vec<u64>>>,
+    /// The settlement node's head reported with each send (0: not ahead of the delivered tip).
+    head: Arc<Mutex<u64>>,
 }
 
 impl InMemoryTaskManager {
     /// What a settlement reorg does to the contract's state: the checkpoint's task is gone.
     fn forget(&self, checkpoint: u64) {
         self.tasks.lock().expect("not poisoned").remove(&checkpoint);
+    }
+
+    fn set_head(&self, head: u64) {
+        *self.head.lock().expect("not poisoned") = head;
     }
 
     fn calls(&self) -> Vec<u64> {
@@ -118,6 +124,7 @@ impl TaskCreator for InMemoryTaskManager {
         tasks.insert(block_number, task_index);
         Ok(CreateOutcome::Sent {
             tx_hash: B256::with_last_byte(u8::try_from(task_index).unwrap_or(u8::MAX)),
+            head: *self.head.lock().expect("not poisoned"),
         })
     }
 }
@@ -942,6 +949,40 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     assert_eq!(h.finished().await, 6);
     assert_eq!(contract.calls(), vec![5, 5], "created again");
     assert_eq!(h.metrics.tasks_created.get(), 2);
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn a_creation_sent_while_backfilling_is_awaited_relative_to_the_nodes_head() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(3);
+    config.generator = Some(generator_config());
+    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
+    let contract = InMemoryTaskManager::default();
+    // The host delivers block 7 while the node is already at 20: the creation lands near 21.
+    contract.set_head(20);
+    setup.generator = Some(contract.clone());
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+    let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
+    h.handle
+        .send_notification_chain_committed(chain(&first))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 4);
+    assert_eq!(contract.calls(), vec![5]);
+    // Backfilled blocks 8 and 9 cannot hold the log yet: no second creation.
+    let later: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
+    h.handle
+        .send_notification_chain_committed(chain(&later))
+        .await
+        .expect("send");
+    assert_eq!(h.finished().await, 6);
+    assert_eq!(
+        contract.calls(),
+        vec![5],
+        "not created again while backfilling"
+    );
     h.exex.abort();
 }
 
