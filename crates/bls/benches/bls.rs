@@ -13,6 +13,7 @@ mod common;
 use std::{hint::black_box, time::Duration};
 
 use alloy::primitives::B256;
+use ark_ec::{CurveGroup as _, PrimeGroup as _, pairing::Pairing};
 use ark_ec_05::CurveGroup as _;
 use avs_bls::{BatchItem, PublicKeyG2, SecretKey, Signature, aggregate_signatures, batch_verify};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -58,6 +59,29 @@ fn single_operations(c: &mut Criterion) {
     });
     group.bench_function("eigen-crypto-bls", |b| {
         b.iter(|| eigen_crypto_bn254::utils::verify_message(eigen_pk, black_box(&msg.0), eigen_sig))
+    });
+    group.finish();
+
+    // The floor under any verify with arkworks: the two-pair Miller loop with both G2 sides
+    // already prepared, then the final exponentiation; no hashing, no decoding, no checks.
+    let mut group = c.benchmark_group("verify_floor");
+    let g1 = [
+        (ark_bn254::G1Projective::generator() * ark_bn254::Fr::from(7u64)).into_affine(),
+        (ark_bn254::G1Projective::generator() * ark_bn254::Fr::from(11u64)).into_affine(),
+    ];
+    let g2: [<ark_bn254::Bn254 as Pairing>::G2Prepared; 2] = [
+        ark_bn254::G2Projective::generator().into_affine().into(),
+        (ark_bn254::G2Projective::generator() * ark_bn254::Fr::from(13u64))
+            .into_affine()
+            .into(),
+    ];
+    group.bench_function("arkworks multi-pairing (G2 prepared)", |b| {
+        b.iter(|| {
+            ark_bn254::Bn254::final_exponentiation(ark_bn254::Bn254::multi_miller_loop(
+                black_box(g1),
+                g2.clone(),
+            ))
+        })
     });
     group.finish();
 }
