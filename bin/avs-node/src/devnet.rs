@@ -169,10 +169,14 @@ impl DevnetArgs {
 
         let shutdown = Shutdown::new();
         shutdown.trigger_on_os_signals();
+        let mut latencies = Latencies::default();
         let result = tokio::select! {
-            result = watch_checkpoints(&chain, &deployment, &operators, self.exit_after, &mut nodes) => result,
+            result = watch_checkpoints(&chain, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
             () = shutdown.wait() => Ok(()),
         };
+        if result.is_ok() {
+            println!("{}", latencies.summary());
+        }
         nodes.stop().await;
         drop(anvil);
         result
@@ -381,6 +385,7 @@ async fn watch_checkpoints(
     operators: &[Operator],
     exit_after: Option<u32>,
     nodes: &mut Nodes<'_>,
+    latencies: &mut Latencies,
 ) -> eyre::Result<()> {
     let stake_by_key: HashMap<(U256, U256), u128> = operators
         .iter()
@@ -393,7 +398,6 @@ async fn watch_checkpoints(
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
     let mut finalized = std::collections::BTreeSet::new();
-    let mut latencies = Latencies::default();
     // Checkpoints that passed while the operators registered are tasked in a burst when the
     // nodes start: their latency measures the catch-up, not the network.
     let live_from = chain.get_block_number().await?;
@@ -471,7 +475,6 @@ async fn watch_checkpoints(
                 if exit_after.is_some_and(|k| {
                     (1..=u64::from(k)).all(|n| finalized.contains(&(n * interval)))
                 }) {
-                    println!("{}", latencies.summary());
                     return Ok(());
                 }
             }

@@ -2,7 +2,8 @@
 //! contracts and the AVS, registers 4 operators and runs 4 `avs-node run` processes that
 //! finalize checkpoints through gossip, aggregation and on-chain submission. The devnet checks
 //! every finalized checkpoint against anvil's own block and prints the result. While it runs, a
-//! node's Node API and metrics endpoint are queried as an operator's monitoring would.
+//! node's Node API and metrics endpoint are queried as an operator's monitoring would, and
+//! Ctrl-C stops it cleanly with its latency summary.
 
 mod support;
 
@@ -14,7 +15,8 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 
 #[test]
 fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
-    let mut devnet = Devnet::start(4, &["--exit-after", "3"]);
+    // No --exit-after: the checks below run while the devnet does, then Ctrl-C stops it.
+    let mut devnet = Devnet::start(4, &[]);
     devnet.wait_line("first finalized checkpoint", TIMEOUT, |line| {
         line.starts_with("checkpoint finalized")
     });
@@ -65,9 +67,28 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         .expect("eigen_rpc_request_total of eth_call");
     assert!(calls >= 1.0, "registry reads are eth_calls: {calls}");
 
+    // Checkpoints 10, 20 and 30 finalized (possibly already), then Ctrl-C.
+    let finalized_blocks = |lines: &[String]| -> Vec<u64> {
+        lines
+            .iter()
+            .filter(|line| line.starts_with("checkpoint finalized"))
+            .map(|line| field("block", line))
+            .collect()
+    };
+    while ![10, 20, 30]
+        .iter()
+        .all(|b| finalized_blocks(&devnet.stdout).contains(b))
+    {
+        devnet.wait_line("checkpoints 10, 20 and 30 finalized", TIMEOUT, |line| {
+            line.starts_with("checkpoint finalized")
+        });
+    }
+    devnet.interrupt();
     let status = devnet.wait_exit(TIMEOUT);
     if !status.success() {
-        devnet.fail(&format!("devnet failed: {status}"));
+        devnet.fail(&format!(
+            "the devnet did not stop cleanly on Ctrl-C: {status}"
+        ));
     }
     let finalized: Vec<String> = devnet
         .stdout
@@ -85,7 +106,7 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         .stdout
         .iter()
         .find(|line| line.starts_with("finality latency over "))
-        .unwrap_or_else(|| panic!("no latency summary at exit: {:#?}", devnet.stdout));
+        .unwrap_or_else(|| panic!("no latency summary on Ctrl-C: {:#?}", devnet.stdout));
     assert!(summary.contains(" blocks / "), "{summary}");
     let mut blocks: Vec<u64> = finalized.iter().map(|line| field("block", line)).collect();
     blocks.sort_unstable();

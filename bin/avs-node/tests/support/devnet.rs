@@ -204,6 +204,11 @@ impl Devnet {
     }
 
     /// SIGTERM (the devnet stops its nodes and anvil) and waits for the exit.
+    /// Ctrl-C: SIGINT to the devnet, which stops its nodes and anvil and prints its summary.
+    pub fn interrupt(&mut self) {
+        signal("-INT", self.child.id());
+    }
+
     fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             signal("-TERM", self.child.id());
@@ -238,16 +243,37 @@ pub fn field(name: &str, line: &str) -> u64 {
 
 /// A plain HTTP/1.1 GET on 127.0.0.1: the status code and the body.
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// anvil's current block number, asked over JSON-RPC on `port`.
+pub fn block_number(port: u16) -> u64 {
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let (status, response) = http(
+        port,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 200, "eth_blockNumber: {response}");
+    let value: serde_json::Value = serde_json::from_str(&response)
+        .unwrap_or_else(|err| panic!("eth_blockNumber answer {response:?}: {err}"));
+    let hex = value["result"].as_str().expect("a result");
+    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a hex block number")
+}
+
+/// Sends one raw HTTP/1.1 request and returns the status and body.
+fn http(port: u16, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .unwrap_or_else(|err| panic!("connecting to port {port}: {err}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
+    stream.write_all(request.as_bytes()).expect("request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     let status = response
