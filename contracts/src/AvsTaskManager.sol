@@ -26,19 +26,26 @@ import {
 ///      `responseWindowBlocks` of its creation, with every quorum at or above its threshold at
 ///      `taskCreatedBlock`; a finalized checkpoint is only ever invalidated, by a successful
 ///      challenge within `challengeWindowBlocks` of the response.
-///      Gas: `createNewTask` pre-writes non-zero sentinels into the slots the response fills
-///      (the three roots and the non-signer hash), so `respondToTask` updates non-zero slots
-///      (5k gas each) instead of creating them (22.1k each): the task generator pays for the
-///      storage. No response-hash slot is written (the hash is rebuilt from the stored roots)
-///      and no per-chain slot (`latestFinalized` walks the interval grid). `paused` and the
-///      parameters share one slot with the checker's flag. Challenges are never paused, so a
-///      wrong checkpoint can always be proven.
+///      Gas: `createNewTask` pre-writes non-zero values into the slots the response fills
+///      (the task hash into the blockHash slot, where the response checks the task for free;
+///      sentinels into the other roots and the non-signer hash), so `respondToTask` updates
+///      non-zero slots (5k gas each) instead of creating them (22.1k each): the task generator
+///      pays for the storage. No response-hash slot is written (the hash is rebuilt from the
+///      stored fields) and no per-chain slot (`latestFinalized` walks the interval grid). `paused`
+///      and the parameters share one slot with the checker's flag. Challenges are never paused,
+///      so a wrong checkpoint can always be proven.
 ///      Deploy behind a transparent proxy; the implementation's initializers are locked.
 contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecker, IAvsTaskManager {
     using BN254 for BN254.G1Point;
 
     /// @dev Value of a pre-written slot that holds no data yet; never a real hash or root.
     bytes32 private constant UNSET = bytes32(uint256(1));
+    /// @dev Bit positions of `finalizedAt` and `status` in a TaskRecord's packed slot (after
+    ///      chainId, blockNumber, taskCreatedBlock), for respondToTask's single write.
+    uint256 private constant FINALIZED_AT_SHIFT = 160;
+    uint256 private constant STATUS_SHIFT = 192;
+    /// @dev uint256(CheckpointStatus.Finalized)
+    uint256 private constant FINALIZED = 2;
     /// @notice Signer positions a challenge freezes in its own transaction; `freezeSigners` does
     ///      the rest. Bounds the gas of one call: ejecting an operator from the registries costs
     ///      ~100k+, so freezing thousands at once would not fit in a block.
@@ -48,8 +55,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).
     address public constant HISTORY_STORAGE_ADDRESS = 0x0000F90827F1C53a10cb7A02335B175320002935;
 
-    /// @dev Storage record of one task. The first four slots hold UNSET until the response
-    ///      (`hashOfNonSigners` stays UNSET when nobody abstained: it is then implied).
+    /// @dev Storage record of one task. Until the response, `blockHash` holds the task hash and
+    ///      the next three slots UNSET (`hashOfNonSigners` stays UNSET when nobody abstained: it
+    ///      is then implied); only `status` says whether the roots are a response.
     struct TaskRecord {
         bytes32 blockHash;
         bytes32 stateRoot;
@@ -178,9 +186,11 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             quorumThresholdPercentage: quorumThresholdPercentage,
             quorumNumbers: quorumNumbers
         });
-        allTaskHashes[taskIndex] = keccak256(abi.encode(task));
+        bytes32 taskHash = keccak256(abi.encode(task));
+        allTaskHashes[taskIndex] = taskHash;
         TaskRecord storage record = _tasks[taskIndex];
-        record.blockHash = UNSET;
+        // The response checks the task against this slot and then overwrites it with the block hash.
+        record.blockHash = taskHash;
         record.stateRoot = UNSET;
         record.receiptsRoot = UNSET;
         record.hashOfNonSigners = UNSET;
@@ -195,44 +205,144 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     }
 
     /// @inheritdoc IAvsTaskManager
+    /// @dev Storage touched: the parameter slot (paused, response window, stale-stake rule), the
+    ///      record's status slot, and the record's root slots. Until the response, the record's
+    ///      blockHash slot holds the task hash (see createNewTask): the task is checked against
+    ///      it at no extra cost, since the response overwrites that slot anyway.
     function respondToTask(
         Task calldata task,
         TaskResponse calldata response,
         NonSignerStakesAndSignature calldata nonSignerStakesAndSignature
-    ) external whenNotPaused {
-        uint32 taskIndex = response.referenceTaskIndex;
-        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
-        // The task hash binds the index to this checkpoint; a newer task for the same checkpoint
-        // only exists once this one's response window is over.
-        TaskRecord storage record = _tasks[taskIndex];
-        if (record.status != CheckpointStatus.Pending) revert TaskAlreadyResponded(taskIndex);
-        uint256 deadline = uint256(task.taskCreatedBlock) + _responseWindowBlocks;
-        if (block.number > deadline) revert ResponseWindowClosed(taskIndex, deadline);
+    ) external {
+        uint256 taskIndex;
+        uint256 record;
+        {
+            bool isPaused;
+            uint256 status;
+            uint256 deadline;
+            assembly ("memory-safe") {
+                // One read of the parameter slot: paused and the response window.
+                let parameters := sload(paused.slot)
+                isPaused := and(shr(shl(3, paused.offset), parameters), 0xff)
+                deadline := add(
+                    // taskCreatedBlock (checked against the task hash below)
+                    and(calldataload(add(task, 0x40)), 0xffffffff),
+                    and(shr(shl(3, _responseWindowBlocks.offset), parameters), 0xffffffff)
+                )
+                taskIndex := calldataload(response)
+                if gt(taskIndex, 0xffffffff) { revert(0, 0) }
+                mstore(0x00, taskIndex)
+                mstore(0x20, _tasks.slot)
+                record := keccak256(0x00, 0x40)
+                status := and(shr(STATUS_SHIFT, sload(add(record, 4))), 0xff)
+            }
+            if (isPaused) revert Paused();
+            // casting to uint32 is safe: taskIndex was checked to fit just above.
+            if (status != uint256(CheckpointStatus.Pending)) {
+                // forge-lint: disable-next-line(unsafe-typecast)
+                if (status == uint256(CheckpointStatus.None)) revert TaskMismatch(uint32(taskIndex));
+                // forge-lint: disable-next-line(unsafe-typecast)
+                revert TaskAlreadyResponded(uint32(taskIndex));
+            }
+            // Until the response, the blockHash slot holds the task hash: the slot is overwritten
+            // below anyway, so this check costs no extra cold read.
+            bytes32 stored;
+            assembly ("memory-safe") {
+                stored := sload(record)
+            }
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (_calldataTaskHash(task) != stored) revert TaskMismatch(uint32(taskIndex));
+            // The task hash binds the index to this checkpoint; a newer task for the same
+            // checkpoint only exists once this one's response window is over.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (block.number > deadline) revert ResponseWindowClosed(uint32(taskIndex), deadline);
+        }
 
-        (QuorumStakeTotals memory totals, bytes32 hashOfNonSigners) = _checkSignatures(
-            keccak256(abi.encode(response)),
-            task.quorumNumbers,
-            task.taskCreatedBlock,
-            nonSignerStakesAndSignature
-        );
-        for (uint256 i = 0; i < totals.totalStakeForQuorum.length; i++) {
-            uint96 signed = totals.signedStakeForQuorum[i];
-            uint96 total = totals.totalStakeForQuorum[i];
-            if (uint256(signed) * 100 < uint256(total) * task.quorumThresholdPercentage) {
-                revert QuorumThresholdNotMet(uint8(task.quorumNumbers[i]), signed, total);
+        bytes32 hashOfNonSigners;
+        {
+            bytes32 digest;
+            bytes calldata quorumNumbers;
+            uint32 taskCreatedBlock;
+            uint256 threshold;
+            assembly ("memory-safe") {
+                // keccak256(abi.encode(response)): the response is four static words.
+                let m := mload(0x40)
+                calldatacopy(m, response, 0x80)
+                digest := keccak256(m, 0x80)
+                // The task's fields, canonically encoded (its hash matched).
+                taskCreatedBlock := calldataload(add(task, 0x40))
+                threshold := calldataload(add(task, 0x60))
+                quorumNumbers.offset := add(task, 0xc0)
+                quorumNumbers.length := calldataload(add(task, 0xa0))
+            }
+            QuorumStakeTotals memory totals;
+            (totals, hashOfNonSigners) =
+                _checkSignatures(digest, quorumNumbers, taskCreatedBlock, nonSignerStakesAndSignature);
+            _checkThreshold(totals, quorumNumbers, threshold);
+        }
+
+        bytes32 topic = TaskResponded.selector;
+        assembly ("memory-safe") {
+            // The roots, the non-signer hash when someone abstained, finalizedAt and status.
+            sstore(record, calldataload(add(response, 0x20)))
+            sstore(add(record, 1), calldataload(add(response, 0x40)))
+            sstore(add(record, 2), calldataload(add(response, 0x60)))
+            // nonSignerPubkeys.length (bounds-checked by the checker)
+            let params := nonSignerStakesAndSignature
+            if calldataload(add(params, calldataload(add(params, 0x20)))) {
+                sstore(add(record, 3), hashOfNonSigners)
+            }
+            let word := sload(add(record, 4))
+            word := and(word, not(shl(FINALIZED_AT_SHIFT, 0xffffffffff)))
+            word := or(word, or(shl(FINALIZED_AT_SHIFT, number()), shl(STATUS_SHIFT, FINALIZED)))
+            sstore(add(record, 4), word)
+            // TaskResponded(taskIndex, response, TaskResponseMetadata(block.number, hashOfNonSigners))
+            let m := mload(0x40)
+            calldatacopy(m, response, 0x80)
+            mstore(add(m, 0x80), number())
+            mstore(add(m, 0xa0), hashOfNonSigners)
+            log2(m, 0xc0, topic, taskIndex)
+        }
+    }
+
+    /// @dev Every quorum's signed stake must reach `threshold` percent of its total stake.
+    function _checkThreshold(QuorumStakeTotals memory totals, bytes calldata quorumNumbers, uint256 threshold)
+        private
+        pure
+    {
+        uint256 failed;
+        assembly ("memory-safe") {
+            let signed := mload(totals)
+            let total := mload(add(totals, 0x20))
+            for { let i := 0 } lt(i, mload(total)) { i := add(i, 1) } {
+                let at := shl(5, add(i, 1))
+                if lt(mul(mload(add(signed, at)), 100), mul(mload(add(total, at)), threshold)) {
+                    failed := add(i, 1)
+                    break
+                }
             }
         }
-
-        record.blockHash = response.blockHash;
-        record.stateRoot = response.stateRoot;
-        record.receiptsRoot = response.receiptsRoot;
-        if (nonSignerStakesAndSignature.nonSignerPubkeys.length != 0) {
-            record.hashOfNonSigners = hashOfNonSigners;
+        if (failed != 0) {
+            uint256 i = failed - 1;
+            revert QuorumThresholdNotMet(
+                uint8(quorumNumbers[i]), totals.signedStakeForQuorum[i], totals.totalStakeForQuorum[i]
+            );
         }
-        record.finalizedAt = uint32(block.number);
-        record.status = CheckpointStatus.Finalized;
-        TaskResponseMetadata memory metadata = TaskResponseMetadata(uint32(block.number), hashOfNonSigners);
-        emit TaskResponded(taskIndex, response, metadata);
+    }
+
+    /// @dev keccak256(abi.encode(task)) of a canonically encoded calldata task, hashed in place:
+    ///      the tuple's words are the encoding's words after its leading offset. A non-canonical
+    ///      encoding (other offset, dirty padding) hashes differently and is refused as a
+    ///      mismatch; a match also proves `quorumNumbers` sits where the hash says.
+    function _calldataTaskHash(Task calldata task) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, 0x20)
+            // Five head words, the bytes length, the bytes padded to whole words.
+            let size := add(0xc0, and(add(calldataload(add(task, 0xa0)), 31), not(31)))
+            calldatacopy(add(m, 0x20), task, size)
+            hash := keccak256(m, add(size, 0x20))
+        }
     }
 
     // ------------------------------------------------------------- challenges

@@ -7,6 +7,12 @@ import {AvsTaskManager} from "../src/AvsTaskManager.sol";
 import {BLSSignatureChecker} from "../src/BLSSignatureChecker.sol";
 import {IAvsTaskManager} from "../src/interfaces/IAvsTaskManager.sol";
 import {IBLSSignatureChecker} from "../src/interfaces/IBLSSignatureChecker.sol";
+import {
+    IRegistryCoordinator,
+    IStakeRegistry,
+    IBLSApkRegistry
+} from "../src/interfaces/IEigenLayerMiddleware.sol";
+import {IDelegationManager} from "../src/interfaces/IEigenLayerCore.sol";
 
 contract AvsTaskManagerTest is AvsFixture {
     using BN254 for BN254.G1Point;
@@ -441,6 +447,58 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.respondToTask(task, response, params);
     }
 
+    function testStaleStakesRuleWithZeroDelay() public {
+        // As EigenLayer: with the rule on, a zero withdrawal delay still requires a stake update
+        // after the reference block (quorumUpdateBlockNumber + 0 > referenceBlockNumber).
+        tm.setStaleStakesForbidden(true);
+        delegation.setMinWithdrawalDelayBlocks(0);
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
+        rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock);
+        vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.StakesStale.selector, uint8(0)));
+        tm.respondToTask(task, response, params);
+        rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock + 1);
+        tm.respondToTask(task, response, params);
+    }
+
+    function testRespondRejectsNonCanonicalTaskEncoding() public {
+        // The task is hashed as it sits in calldata: dirty padding after the quorum numbers (or
+        // any other non-canonical encoding) does not hash to the stored task.
+        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(response), _noOperators());
+        bytes memory data = abi.encodeCall(AvsTaskManager.respondToTask, (task, response, params));
+        // The task tuple starts at its head offset (after the selector); its quorum number bytes
+        // at +0xc0: set the first padding byte after the single quorum number.
+        uint256 taskStart = 4 + uint256(bytes32(_slice(data, 4)));
+        data[taskStart + 0xc0 + 1] = 0x01;
+        (bool ok, bytes memory reason) = address(tm).call(data);
+        assertFalse(ok, "non-canonical task refused");
+        assertEq(
+            keccak256(reason),
+            keccak256(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index)),
+            "TaskMismatch"
+        );
+        // The canonical encoding of the same call is accepted.
+        tm.respondToTask(task, response, params);
+    }
+
+    function testAssemblySelectorsMatchDeclarations() public {
+        SelectorHarness h = new SelectorHarness();
+        h.check();
+    }
+
+    function _slice(bytes memory data, uint256 at) internal pure returns (bytes32 word) {
+        assembly ("memory-safe") {
+            word := mload(add(add(data, 0x20), at))
+        }
+    }
+
     // ------------------------------------------------------------- admin
 
     function testConfigOnlyOwnerAndValidated() public {
@@ -490,5 +548,43 @@ contract AvsTaskManagerTest is AvsFixture {
         address[] memory nonSigners
     ) internal {
         tm.respondToTask(task, response, _sign(task, _digest(response), nonSigners));
+    }
+}
+
+/// @dev Exposes BLSSignatureChecker's assembly selector constants to compare them with the
+///      declarations they stand for.
+contract SelectorHarness is BLSSignatureChecker {
+    constructor()
+        BLSSignatureChecker(
+            IRegistryCoordinator(address(1)),
+            IStakeRegistry(address(2)),
+            IBLSApkRegistry(address(3)),
+            IDelegationManager(address(4))
+        )
+    {}
+
+    function check() external pure {
+        _eq(GET_QUORUM_BITMAP_SELECTOR, IRegistryCoordinator.getQuorumBitmapAtBlockNumberByIndex.selector);
+        _eq(GET_APK_HASH_SELECTOR, IBLSApkRegistry.getApkHashAtBlockNumberAndIndex.selector);
+        _eq(GET_TOTAL_STAKE_SELECTOR, IStakeRegistry.getTotalStakeAtBlockNumberFromIndex.selector);
+        _eq(GET_STAKE_SELECTOR, IStakeRegistry.getStakeAtBlockNumberAndIndex.selector);
+        _eq(EMPTY_QUORUM_NUMBERS_SELECTOR, IBLSSignatureChecker.EmptyQuorumNumbers.selector);
+        _eq(QUORUM_LENGTH_MISMATCH_SELECTOR, IBLSSignatureChecker.QuorumLengthMismatch.selector);
+        _eq(NON_SIGNER_LENGTH_MISMATCH_SELECTOR, IBLSSignatureChecker.NonSignerLengthMismatch.selector);
+        _eq(QUORUM_NUMBERS_NOT_SORTED_SELECTOR, IBLSSignatureChecker.QuorumNumbersNotSorted.selector);
+        _eq(NON_SIGNERS_NOT_SORTED_SELECTOR, IBLSSignatureChecker.NonSignersNotSorted.selector);
+        _eq(
+            NON_SIGNER_STAKE_INDICES_TOO_SHORT_SELECTOR,
+            IBLSSignatureChecker.NonSignerStakeIndicesTooShort.selector
+        );
+        _eq(QUORUM_APK_MISMATCH_SELECTOR, IBLSSignatureChecker.QuorumApkMismatch.selector);
+        _eq(REGISTRY_CALL_FAILED_SELECTOR, IBLSSignatureChecker.RegistryCallFailed.selector);
+        _eq(PRECOMPILE_FAILED_SELECTOR, BN254.PrecompileFailed.selector);
+        _eq(REFERENCE_BLOCK_NOT_IN_PAST_SELECTOR, IBLSSignatureChecker.ReferenceBlockNotInPast.selector);
+        require(FP == BN254.FP_MODULUS, "FP");
+    }
+
+    function _eq(uint256 constant_, bytes4 selector) private pure {
+        require(constant_ == uint32(selector), "selector constant differs from its declaration");
     }
 }

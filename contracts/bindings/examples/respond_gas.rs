@@ -1,25 +1,39 @@
-//! Measures `respondToTask` gas against EigenLayer's real registries on anvil: 51 operators in
-//! quorum 0, one task per row answered with 0, 1, 10, 33 and 50 non-signers, each response in
-//! its own transaction (cold storage, base and calldata costs included, as the anchor).
+//! Measures `respondToTask` gas against EigenLayer's real registries on anvil, next to
+//! EigenLayer's own `checkSignatures` measured in the same run: 51 operators in quorum 0, one
+//! task per row answered with 0, 1, 10, 33 and 50 non-signers.
+//!
+//! EigenLayer's checker is `MockAvsServiceManager` from `eigen-utils` (a `ServiceManagerBase`
+//! that inherits EigenLayer's M2 `BLSSignatureChecker` unchanged), deployed once against the same
+//! registries, called directly and also through a transparent proxy like ours. Every figure is a
+//! real transaction sent from the owner's account in its own block (cold accounts and storage,
+//! the 21,000 base cost and the calldata included); all checkers get the very same calldata.
 //!
 //! ```sh
 //! just tools && cargo run --release -p avs-contracts --example respond_gas
+//! # with anvil's callTracer tree (gas per call: registries, precompiles) of every transaction:
+//! cargo run --release -p avs-contracts --example respond_gas -- --trace
 //! ```
 
 // Printing the table is what this example is for.
 #![allow(clippy::print_stdout)]
 
-use alloy::sol_types::SolCall;
-use avs_contracts::{avs::AvsTaskManager, testing::TestDevnet, transactor::Transactor};
+use alloy::{
+    consensus::Transaction as _,
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::Provider,
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    sol_types::{SolCall, SolValue},
+};
+use avs_contracts::{avs::AvsTaskManager, eigenlayer, testing::TestDevnet, transactor::Transactor};
+use eigen_utils::rewardsv2::sdk::mock_avs_service_manager::MockAvsServiceManager;
+use std::collections::HashMap;
 
 const OPERATORS: usize = 51;
 const NON_SIGNERS: [usize; 5] = [0, 1, 10, 33, 50];
-/// EigenLayer's own `checkSignatures`, cold, own transaction, 1 quorum (DESIGN.md §6).
-const ANCHOR_BASE: u64 = 199_800;
-const ANCHOR_PER_NON_SIGNER: u64 = 16_600;
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
+    let trace = std::env::args().any(|arg| arg == "--trace");
     // One account per operator plus the owner.
     let anvil = avs_test_support::anvil()
         .args(["--accounts", &(OPERATORS + 1).to_string()])
@@ -31,36 +45,300 @@ async fn main() -> eyre::Result<()> {
         config.avs.quorum_threshold_percentage = 1;
     })
     .await?;
-
-    println!(
-        "| non-signers | our `checkSignatures` alone | EigenLayer `checkSignatures` anchor | our whole `respondToTask` |"
-    );
-    println!("|---:|---:|---:|---:|");
     let mut tx = Transactor::new(devnet.provider.clone());
+
+    // EigenLayer's checker against the same registries, directly and behind a proxy.
+    let el = &devnet.deployment.eigenlayer;
+    let args = (
+        el.avs_directory,
+        el.registry_coordinator,
+        el.stake_registry,
+        el.rewards_coordinator,
+    )
+        .abi_encode_params();
+    let el_checker = tx
+        .deploy(
+            "EigenLayer BLSSignatureChecker (MockAvsServiceManager)",
+            [MockAvsServiceManager::BYTECODE.to_vec(), args].concat(),
+        )
+        .await?;
+    let el_proxied = eigenlayer::empty_proxy(
+        &mut tx,
+        "EigenLayer checker",
+        el.empty_contract,
+        el.proxy_admin,
+    )
+    .await?;
+    eigenlayer::upgrade_and_call(
+        &mut tx,
+        "EigenLayer checker",
+        el.proxy_admin,
+        el_proxied,
+        el_checker,
+        Vec::new(),
+    )
+    .await?;
+    // Same selectors as ours (EigenLayer's ABI).
+    let ours = devnet.deployment.avs.task_manager;
+    let (el_rule, el_proxied_rule, our_rule) = (
+        stale_stakes_forbidden(&devnet, el_checker).await?,
+        stale_stakes_forbidden(&devnet, el_proxied).await?,
+        stale_stakes_forbidden(&devnet, ours).await?,
+    );
+    println!(
+        "staleStakesForbidden as deployed: EigenLayer's checker {el_rule} (behind the proxy \
+         {el_proxied_rule}), ours {our_rule}"
+    );
+    for (checker, rule) in [(el_checker, el_rule), (el_proxied, el_proxied_rule)] {
+        if rule != our_rule {
+            // Compare like with like (the coordinator's owner may switch it on any checker).
+            let call = AvsTaskManager::setStaleStakesForbiddenCall { value: our_rule };
+            tx.call("setStaleStakesForbidden", checker, call.abi_encode())
+                .await?;
+        }
+    }
+
+    println!();
+    println!(
+        "| non-signers | hashToG1 tries | EigenLayer `checkSignatures` | EigenLayer `checkSignatures` behind a proxy | our `checkSignatures` alone | our whole `respondToTask` | `respondToTask` − EigenLayer |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let mut traces = Vec::new();
     for non_signers in NON_SIGNERS {
         let (_, task, response) = devnet.next_task().await?;
         let signers: Vec<usize> = (non_signers..OPERATORS).collect();
         let proof = devnet.aggregate(&task, &response, &signers).await?;
-        // The checker alone, cold, in its own transaction: the anchor's conditions.
+        // Every checker, cold, each in its own transaction, with identical calldata.
         let check = AvsTaskManager::checkSignaturesCall {
             msgHash: response.digest(),
             quorumNumbers: task.quorumNumbers.clone(),
             referenceBlockNumber: task.taskCreatedBlock,
             params: proof.clone(),
-        };
-        let checked = tx
+        }
+        .abi_encode();
+        let theirs = tx
+            .call("EigenLayer checkSignatures", el_checker, check.clone())
+            .await?;
+        let theirs_proxied = tx
             .call(
-                "checkSignatures",
-                devnet.deployment.avs.task_manager,
-                check.abi_encode(),
+                "EigenLayer checkSignatures (proxy)",
+                el_proxied,
+                check.clone(),
             )
             .await?;
-        let receipt = devnet.respond(&task, &response, proof).await?;
-        let anchor = ANCHOR_BASE + ANCHOR_PER_NON_SIGNER * non_signers as u64;
+        let checked = tx.call("checkSignatures", ours, check).await?;
+        let respond = devnet.respond(&task, &response, proof).await?;
         println!(
-            "| {non_signers} | {} | {anchor} | {} |",
-            checked.gas_used, receipt.gas_used
+            "| {non_signers} | {} | {} | {} | {} | {} | {:+} |",
+            hash_to_g1_tries(response.digest()),
+            theirs.gas_used,
+            theirs_proxied.gas_used,
+            checked.gas_used,
+            respond.gas_used,
+            i128::from(respond.gas_used) - i128::from(theirs.gas_used)
         );
+        if trace {
+            traces.push((
+                format!("EigenLayer checkSignatures, {non_signers} non-signers"),
+                theirs,
+            ));
+            traces.push((
+                format!("our checkSignatures, {non_signers} non-signers"),
+                checked,
+            ));
+            traces.push((
+                format!("our respondToTask, {non_signers} non-signers"),
+                respond,
+            ));
+        }
+    }
+    let names = contract_names(&devnet, el_checker);
+    for (title, receipt) in traces {
+        print_trace(&devnet, &names, &title, &receipt).await?;
     }
     Ok(())
+}
+
+async fn stale_stakes_forbidden(devnet: &TestDevnet, checker: Address) -> eyre::Result<bool> {
+    let request = TransactionRequest::default()
+        .to(checker)
+        .input(Bytes::from(AvsTaskManager::staleStakesForbiddenCall {}.abi_encode()).into());
+    let out = devnet.provider.call(request).await?;
+    Ok(AvsTaskManager::staleStakesForbiddenCall::abi_decode_returns(&out)?)
+}
+
+/// How many candidates EigenLayer's `hashToG1` tries for `digest` (one modexp precompile call,
+/// 4,016 gas under Osaka pricing, each): x = digest mod p, x + 1, ... until x^3 + 3 is a square.
+fn hash_to_g1_tries(digest: B256) -> u32 {
+    let p = U256::from_str_radix(
+        "30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47",
+        16,
+    )
+    .expect("the BN254 base field modulus");
+    let exponent = (p + U256::from(1)) >> 2;
+    let mut x = U256::from_be_bytes(digest.0).reduce_mod(p);
+    let mut tries = 1;
+    loop {
+        let beta = x.mul_mod(x, p).mul_mod(x, p).add_mod(U256::from(3), p);
+        let y = beta.pow_mod(exponent, p);
+        if y.mul_mod(y, p) == beta {
+            return tries;
+        }
+        x = x.add_mod(U256::from(1), p);
+        tries += 1;
+    }
+}
+
+/// Names of the contracts a trace can reach, by address.
+fn contract_names(devnet: &TestDevnet, el_checker: Address) -> HashMap<Address, String> {
+    let el = &devnet.deployment.eigenlayer;
+    let mut names: HashMap<Address, String> = [
+        (el.registry_coordinator, "RegistryCoordinator proxy"),
+        (el.bls_apk_registry, "BLSApkRegistry proxy"),
+        (el.stake_registry, "StakeRegistry proxy"),
+        (el.delegation_manager, "DelegationManager proxy"),
+        (devnet.deployment.avs.task_manager, "AvsTaskManager proxy"),
+        (el_checker, "EigenLayer checker"),
+        (Address::with_last_byte(5), "precompile 0x05 modexp"),
+        (Address::with_last_byte(6), "precompile 0x06 ecAdd"),
+        (Address::with_last_byte(7), "precompile 0x07 ecMul"),
+        (Address::with_last_byte(8), "precompile 0x08 pairing"),
+    ]
+    .into_iter()
+    .map(|(address, name)| (address, name.to_owned()))
+    .collect();
+    for step in &devnet.deployment.steps {
+        if let Some(address) = step.address {
+            names.entry(address).or_insert_with(|| step.name.clone());
+        }
+    }
+    names
+}
+
+/// Function names of the selectors a trace shows.
+fn selector_names() -> HashMap<[u8; 4], &'static str> {
+    [
+        "quorumCount()",
+        "getQuorumBitmapAtBlockNumberByIndex(bytes32,uint32,uint256)",
+        "getApkHashAtBlockNumberAndIndex(uint8,uint32,uint256)",
+        "getTotalStakeAtBlockNumberFromIndex(uint8,uint32,uint256)",
+        "getStakeAtBlockNumberAndIndex(uint8,uint32,bytes32,uint256)",
+    ]
+    .into_iter()
+    .map(|signature| {
+        let hash = keccak256(signature.as_bytes());
+        let name = &signature[..signature.find('(').unwrap_or(signature.len())];
+        ([hash[0], hash[1], hash[2], hash[3]], name)
+    })
+    .chain([
+        (
+            AvsTaskManager::checkSignaturesCall::SELECTOR,
+            "checkSignatures",
+        ),
+        (AvsTaskManager::respondToTaskCall::SELECTOR, "respondToTask"),
+    ])
+    .collect()
+}
+
+/// Prints anvil's callTracer tree of `receipt`'s transaction: every call frame with the gas it
+/// used (a frame's figure includes its children; cold-account surcharges are paid by the caller).
+async fn print_trace(
+    devnet: &TestDevnet,
+    names: &HashMap<Address, String>,
+    title: &str,
+    receipt: &TransactionReceipt,
+) -> eyre::Result<()> {
+    let hash = receipt.transaction_hash;
+    let input = devnet
+        .provider
+        .get_transaction_by_hash(hash)
+        .await?
+        .ok_or_else(|| eyre::eyre!("transaction {hash} not found"))?
+        .input()
+        .clone();
+    let zeros = input.iter().filter(|&&b| b == 0).count() as u64;
+    let calldata_gas = zeros * 4 + (input.len() as u64 - zeros) * 16;
+    let frame: serde_json::Value = devnet
+        .provider
+        .raw_request(
+            "debug_traceTransaction".into(),
+            (hash, serde_json::json!({ "tracer": "callTracer" })),
+        )
+        .await?;
+    println!();
+    println!(
+        "### {title}: {} gas (21,000 base + {calldata_gas} calldata + execution)",
+        receipt.gas_used
+    );
+    println!();
+    println!("```");
+    print_frame(&frame, names, &selector_names(), 0);
+    println!("```");
+    Ok(())
+}
+
+fn print_frame(
+    frame: &serde_json::Value,
+    names: &HashMap<Address, String>,
+    selectors: &HashMap<[u8; 4], &str>,
+    depth: usize,
+) {
+    let field = |key: &str| frame.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    let to: Address = field("to").parse().unwrap_or_default();
+    let input = alloy::hex::decode(field("input")).unwrap_or_default();
+    let function = input
+        .get(..4)
+        .and_then(|s| selectors.get(&[s[0], s[1], s[2], s[3]]).copied())
+        .unwrap_or("");
+    let target = names.get(&to).cloned().unwrap_or_else(|| to.to_string());
+    println!(
+        "{:indent$}{} {target} {function} gasUsed={}",
+        "",
+        field("type"),
+        gas_of(frame),
+        indent = depth * 2
+    );
+    let calls = frame
+        .get("calls")
+        .and_then(|c| c.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut i = 0;
+    while i < calls.len() {
+        let to = calls[i].get("to").and_then(|v| v.as_str());
+        let is_precompile = to
+            .and_then(|a| a.parse::<Address>().ok())
+            .is_some_and(|a| a.0[..19].iter().all(|&b| b == 0));
+        if is_precompile {
+            // A run of calls to the same precompile is one line.
+            let run: Vec<_> = calls[i..]
+                .iter()
+                .take_while(|c| c.get("to").and_then(|v| v.as_str()) == to)
+                .collect();
+            let target = to
+                .and_then(|a| a.parse::<Address>().ok())
+                .unwrap_or_default();
+            println!(
+                "{:indent$}{} × {} gasUsed={}",
+                "",
+                run.len(),
+                names.get(&target).cloned().unwrap_or_default(),
+                run.iter().map(|c| gas_of(c)).sum::<u64>(),
+                indent = (depth + 1) * 2
+            );
+            i += run.len();
+        } else {
+            print_frame(&calls[i], names, selectors, depth + 1);
+            i += 1;
+        }
+    }
+}
+
+/// A callTracer frame's `gasUsed`.
+fn gas_of(frame: &serde_json::Value) -> u64 {
+    frame
+        .get("gasUsed")
+        .and_then(|v| v.as_str())
+        .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
 }

@@ -211,10 +211,13 @@ mod tests {
         }
     }
 
+    /// A config edit and the field its refusal names.
+    type Case = (fn(&mut DeployConfig), &'static str);
+
     #[test]
     fn every_parameter_the_contracts_refuse_is_refused_before_sending() {
         assert!(DeployConfig::devnet(Address::ZERO).validate().is_ok());
-        let cases: [(fn(&mut DeployConfig), &str); 8] = [
+        let cases: [Case; 8] = [
             (|c| c.avs.checkpoint_interval = 0, "checkpointInterval"),
             (|c| c.avs.response_window_blocks = 0, "responseWindowBlocks"),
             (

@@ -145,16 +145,88 @@ library BN254 {
     /// @notice Maps a digest to G1 by try-and-increment, as EigenLayer's `BN254.hashToG1`:
     ///         x = digest mod p, then the first x, x+1, ... with x^3 + 3 a square; y is
     ///         (x^3 + 3)^((p+1)/4), the root that library picks.
-    function hashToG1(bytes32 digest) internal view returns (G1Point memory) {
-        uint256 x = uint256(digest) % FP_MODULUS;
-        while (true) {
-            uint256 beta = addmod(mulmod(mulmod(x, x, FP_MODULUS), x, FP_MODULUS), 3, FP_MODULUS);
-            uint256 y = expMod(beta, SQRT_EXPONENT, FP_MODULUS);
-            if (mulmod(y, y, FP_MODULUS) == beta) return G1Point(x, y);
-            x = addmod(x, 1, FP_MODULUS);
+    function hashToG1(bytes32 digest) internal view returns (G1Point memory p) {
+        (p.X, p.Y) = hashToG1Coords(digest);
+    }
+
+    /// @notice `hashToG1` on coordinates: one modexp (0x05) per candidate x, no memory struct.
+    function hashToG1Coords(bytes32 digest) internal view returns (uint256 x, uint256 y) {
+        bool ok = true;
+        assembly ("memory-safe") {
+            // The modulus stays on the stack (the compiler would otherwise re-materialise it).
+            let p := FP_MODULUS
+            // modexp input: lengths (32, 32, 32), base, exponent, modulus; the base changes per try.
+            let m := mload(0x40)
+            mstore(m, 0x20)
+            mstore(add(m, 0x20), 0x20)
+            mstore(add(m, 0x40), 0x20)
+            mstore(add(m, 0x80), SQRT_EXPONENT)
+            mstore(add(m, 0xa0), p)
+            let base := add(m, 0x60)
+            x := mod(digest, p)
+            for {} 1 {} {
+                let beta := addmod(mulmod(mulmod(x, x, p), x, p), 3, p)
+                mstore(base, beta)
+                ok := staticcall(gas(), 0x05, m, 0xc0, 0x00, 0x20)
+                y := mload(0x00)
+                // About half of all x have a square x^3 + 3, so the loop ends quickly.
+                if or(iszero(ok), eq(mulmod(y, y, p), beta)) { break }
+                x := addmod(x, 1, p)
+            }
         }
-        // Unreachable: about half of all x have a square x^3 + 3.
-        revert PrecompileFailed(5);
+        if (!ok) revert PrecompileFailed(5);
+    }
+
+    /// @notice EigenLayer's combined signature and APK check on coordinates:
+    ///         e(sigma + g*apk, -G2) * e(H(m) + g*G1, apkG2) == 1 with
+    ///         g = keccak256(msgHash, apk, apkG2, sigma) mod r, which verifies the signature and
+    ///         binds the G2 key to the G1 key in one 2-pair pairing.
+    /// @param g2AndSigma memory pointer to six words: apkG2 (X[0], X[1], Y[0], Y[1]), sigma (X, Y)
+    /// @return pairingOk whether the pairing precompile accepted the input (a valid G2 point)
+    /// @return valid whether the pairing equation holds
+    function verifyAggregate(bytes32 msgHash, uint256 apkX, uint256 apkY, uint256 g2AndSigma)
+        internal
+        view
+        returns (bool pairingOk, bool valid)
+    {
+        (uint256 hx, uint256 hy) = hashToG1Coords(msgHash);
+        uint256 failed;
+        assembly ("memory-safe") {
+            // The pairing input is built in place: [lhs, -G2, rhs, apkG2], 12 words.
+            let p := mload(0x40)
+            mstore(p, msgHash)
+            mstore(add(p, 0x20), apkX)
+            mstore(add(p, 0x40), apkY)
+            mcopy(add(p, 0x60), g2AndSigma, 0xc0)
+            let gamma := mod(keccak256(p, 0x120), FR_MODULUS)
+            // lhs = sigma + gamma * apk
+            mstore(p, apkX)
+            mstore(add(p, 0x20), apkY)
+            mstore(add(p, 0x40), gamma)
+            if iszero(staticcall(gas(), 0x07, p, 0x60, p, 0x40)) { failed := 7 }
+            mcopy(add(p, 0x40), add(g2AndSigma, 0x80), 0x40)
+            if iszero(staticcall(gas(), 0x06, p, 0x80, p, 0x40)) { failed := 6 }
+            // rhs = H(m) + gamma * G1
+            let q := add(p, 0xc0)
+            mstore(q, 1)
+            mstore(add(q, 0x20), 2)
+            mstore(add(q, 0x40), gamma)
+            if iszero(staticcall(gas(), 0x07, q, 0x60, q, 0x40)) { failed := 7 }
+            mstore(add(q, 0x40), hx)
+            mstore(add(q, 0x60), hy)
+            if iszero(staticcall(gas(), 0x06, q, 0x80, q, 0x40)) { failed := 6 }
+            mstore(add(p, 0x40), NEG_G2_X1)
+            mstore(add(p, 0x60), NEG_G2_X0)
+            mstore(add(p, 0x80), NEG_G2_Y1)
+            mstore(add(p, 0xa0), NEG_G2_Y0)
+            mcopy(add(p, 0x100), g2AndSigma, 0x80)
+            if iszero(failed) {
+                pairingOk := staticcall(gas(), 0x08, p, 0x180, 0x00, 0x20)
+                valid := and(pairingOk, eq(mload(0x00), 1))
+            }
+        }
+        // Invalid sigma or apk (not on the curve) is an error, as in EigenLayer's library.
+        if (failed != 0) revert PrecompileFailed(failed);
     }
 
     /// @notice base^exponent mod modulus through precompile 0x05.
