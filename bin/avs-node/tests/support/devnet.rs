@@ -203,12 +203,12 @@ impl Devnet {
             .expect("a process id")
     }
 
-    /// SIGTERM (the devnet stops its nodes and anvil) and waits for the exit.
     /// Ctrl-C: SIGINT to the devnet, which stops its nodes and anvil and prints its summary.
     pub fn interrupt(&mut self) {
         signal("-INT", self.child.id());
     }
 
+    /// SIGTERM (the devnet stops its nodes and anvil) and waits for the exit.
     fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             signal("-TERM", self.child.id());
