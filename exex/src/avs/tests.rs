@@ -739,15 +739,21 @@ fn generator_config() -> GeneratorConfig {
     }
 }
 
+/// An ExEx with the generator role (retention 3), creating through `contract`, with its
+/// slashing-protection record in `dir`.
+async fn generator_harness(dir: &std::path::Path, contract: &InMemoryTaskManager) -> Harness {
+    let mut config = config(3);
+    config.generator = Some(generator_config());
+    let mut setup = Setup::new(config, &dir.join("sp.jsonl")).await;
+    setup.generator = Some(contract.clone());
+    setup.start()
+}
+
 #[tokio::test]
 async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reorg() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = config(3);
-    config.generator = Some(generator_config());
-    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
     let contract = InMemoryTaskManager::default();
-    setup.generator = Some(contract.clone());
-    let mut h = setup.start();
+    let mut h = generator_harness(dir.path(), &contract).await;
     let mut builder = ChainBuilder::new(0);
 
     // Blocks 1..=6: checkpoint 5 has only one confirmation.
@@ -813,11 +819,7 @@ async fn a_restarted_generator_treats_existing_tasks_as_created() {
     let contract = InMemoryTaskManager::default();
     let blocks = ChainBuilder::new(0).chain(13, &[TxSpec::transfer()]);
     for run in 0..2 {
-        let mut config = config(3);
-        config.generator = Some(generator_config());
-        let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
-        setup.generator = Some(contract.clone());
-        let mut h = setup.start();
+        let mut h = generator_harness(dir.path(), &contract).await;
         h.handle
             .send_notification_chain_committed(blocks.clone())
             .await
@@ -913,12 +915,8 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
 #[tokio::test]
 async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = config(3);
-    config.generator = Some(generator_config());
-    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
     let contract = InMemoryTaskManager::default();
-    setup.generator = Some(contract.clone());
-    let mut h = setup.start();
+    let mut h = generator_harness(dir.path(), &contract).await;
     let mut builder = ChainBuilder::new(0);
 
     let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
@@ -955,14 +953,10 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
 #[tokio::test]
 async fn a_creation_sent_while_backfilling_is_awaited_relative_to_the_nodes_head() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = config(3);
-    config.generator = Some(generator_config());
-    let mut setup = Setup::new(config, &dir.path().join("sp.jsonl")).await;
     let contract = InMemoryTaskManager::default();
     // The host delivers block 7 while the node is already at 20: the creation lands near 21.
     contract.set_head(20);
-    setup.generator = Some(contract.clone());
-    let mut h = setup.start();
+    let mut h = generator_harness(dir.path(), &contract).await;
     let mut builder = ChainBuilder::new(0);
     let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
     h.handle
