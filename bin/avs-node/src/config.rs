@@ -63,6 +63,11 @@ pub struct NodeOptions {
     /// Settlement chain JSON-RPC endpoint (http(s):// or ws(s)://): AVS contracts, tasks, submission.
     #[arg(long, env = "AVS_SETTLEMENT_RPC_URL", value_name = "URL")]
     pub settlement_rpc_url: Option<String>,
+    /// WebSocket endpoint of the same node for new-head subscriptions, when
+    /// settlement_rpc_url is http(s):// (reth and geth serve WebSocket on a port of its own)
+    /// [default: none; a ws(s):// settlement_rpc_url subscribes on that address].
+    #[arg(long, env = "AVS_SETTLEMENT_WS_URL", value_name = "URL")]
+    pub settlement_ws_url: Option<String>,
     /// Attested chain JSON-RPC endpoint whose checkpoints are verified [default: the settlement endpoint].
     #[arg(long, env = "AVS_ATTESTED_RPC_URL", value_name = "URL")]
     pub attested_rpc_url: Option<String>,
@@ -176,6 +181,7 @@ impl NodeOptions {
             self,
             lower,
             settlement_rpc_url,
+            settlement_ws_url,
             attested_rpc_url,
             deployment,
             datadir,
@@ -377,6 +383,8 @@ pub struct P2pSettings {
 pub struct NodeConfig {
     /// Settlement chain endpoint.
     pub settlement_rpc: RpcUrl,
+    /// Separate WebSocket endpoint of the settlement node, if configured.
+    pub settlement_ws: Option<RpcUrl>,
     /// Attested chain endpoint (the settlement endpoint unless configured).
     pub attested_rpc: RpcUrl,
     /// The deployment file's path.
@@ -460,6 +468,25 @@ impl NodeConfig {
             )?
             .as_str(),
         )?;
+        let settlement_ws = match options.settlement_ws_url {
+            None => None,
+            Some(_) if settlement_rpc.is_ws() => {
+                return Err(ConfigError::new(
+                    "settlement_ws_url",
+                    "settlement_rpc_url is a WebSocket endpoint already: give the node's http(s):// URL there, or drop settlement_ws_url",
+                ));
+            }
+            Some(url) => {
+                let ws = RpcUrl::parse("settlement_ws_url", &url)?;
+                if !ws.is_ws() {
+                    return Err(ConfigError::new(
+                        "settlement_ws_url",
+                        format!("{url:?} is not a ws(s):// endpoint: use e.g. ws://127.0.0.1:8546"),
+                    ));
+                }
+                Some(ws)
+            }
+        };
         let attested_rpc = match options.attested_rpc_url {
             Some(url) => RpcUrl::parse("attested_rpc_url", &url)?,
             None => settlement_rpc.clone(),
@@ -599,6 +626,7 @@ impl NodeConfig {
         };
         Ok(Self {
             settlement_rpc,
+            settlement_ws,
             attested_rpc,
             deployment_path,
             deployment,

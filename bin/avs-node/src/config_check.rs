@@ -4,7 +4,7 @@
 
 use crate::{
     cli::NodeArgs,
-    config::{NodeConfig, Role},
+    config::{NodeConfig, Role, RpcUrl},
     output,
 };
 use alloy::{primitives::Address, providers::Provider};
@@ -34,6 +34,7 @@ pub enum ConfigCommand {
 #[serde(rename_all = "camelCase")]
 pub struct ConfigSummary {
     settlement_rpc: String,
+    settlement_ws: Option<String>,
     attested_rpc: String,
     deployment: String,
     chain_id: u64,
@@ -57,6 +58,7 @@ impl ConfigSummary {
         let d = &config.deployment;
         Self {
             settlement_rpc: config.settlement_rpc.redacted(),
+            settlement_ws: config.settlement_ws.as_ref().map(RpcUrl::redacted),
             attested_rpc: config.attested_rpc.redacted(),
             deployment: config.deployment_path.display().to_string(),
             chain_id: d.chain_id,
@@ -87,6 +89,10 @@ impl ConfigSummary {
             .collect();
         let mut lines = vec![
             format!("settlement RPC    {}", self.settlement_rpc),
+            format!(
+                "settlement WS     {}",
+                self.settlement_ws.as_deref().unwrap_or("none")
+            ),
             format!("attested RPC      {}", self.attested_rpc),
             format!(
                 "deployment        {} (chain {})",

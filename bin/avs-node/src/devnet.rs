@@ -241,7 +241,10 @@ impl DevnetArgs {
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("run")
-            .args(["--settlement-rpc-url", &endpoint.replacen("http", "ws", 1)])
+            // As an operator points at reth or geth: HTTP for calls, WebSocket for new heads
+            // (anvil serves both on one port).
+            .args(["--settlement-rpc-url", endpoint])
+            .args(["--settlement-ws-url", &endpoint.replacen("http", "ws", 1)])
             .arg("--deployment")
             .arg(deployment)
             .arg("--datadir")

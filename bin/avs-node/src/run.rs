@@ -103,13 +103,14 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
     let wallet = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
 
-    // Blocks are fetched over HTTP; a ws:// endpoint is also used for new-head subscriptions
-    // and must serve HTTP on the same address (as anvil does).
-    let (settlement_http, settlement_ws) = if config.settlement_rpc.is_ws() {
-        let ws = config.settlement_rpc.as_str().to_owned();
-        (ws.replacen("ws", "http", 1), Some(ws))
-    } else {
-        (config.settlement_rpc.as_str().to_owned(), None)
+    // Blocks are fetched over HTTP, new heads come over WebSocket when there is one: a
+    // separate settlement_ws_url (reth, geth), or a ws:// settlement_rpc_url that also serves
+    // HTTP on the same address (as anvil does).
+    let rpc = config.settlement_rpc.as_str().to_owned();
+    let (settlement_http, settlement_ws) = match &config.settlement_ws {
+        Some(ws) => (rpc, Some(ws.as_str().to_owned())),
+        None if config.settlement_rpc.is_ws() => (rpc.replacen("ws", "http", 1), Some(rpc)),
+        None => (rpc, None),
     };
     // Chain id and code at every address, before joining the network.
     crate::chain::connect(config, None).await?;

@@ -109,6 +109,20 @@ fn flag_beats_env_beats_file() {
         "defaults to the settlement RPC"
     );
 
+    // A separate WebSocket endpoint next to an http(s) one (reth, geth).
+    assert_eq!(file_only["settlementWs"], serde_json::Value::Null);
+    let with_ws = check_json(
+        &[
+            "--config",
+            &config,
+            "--settlement-ws-url",
+            "ws://127.0.0.1:8546",
+        ],
+        &[],
+    );
+    assert_eq!(with_ws["settlementRpc"], "http://file.example:8545/");
+    assert_eq!(with_ws["settlementWs"], "ws://127.0.0.1:8546/");
+
     // A boolean: off by default, on from the file, off again from the env, on from the flag.
     assert_eq!(file_only["mdns"], false);
     let mdns_file = setup.config("p2p_mdns = true\n");
@@ -230,6 +244,26 @@ fn validation_names_the_field_and_the_fix() {
         "{line}"
     );
 
+    // settlement_ws_url must be a WebSocket URL, next to an http(s) settlement_rpc_url.
+    let line = check_error(&config, &["--settlement-ws-url", "http://127.0.0.1:8546"]);
+    assert!(
+        line.contains("\"http://127.0.0.1:8546\" is not a ws(s):// endpoint"),
+        "{line}"
+    );
+    let line = check_error(
+        &config,
+        &[
+            "--settlement-rpc-url",
+            "ws://127.0.0.1:8546",
+            "--settlement-ws-url",
+            "ws://127.0.0.1:8546",
+        ],
+    );
+    assert!(
+        line.contains("settlement_rpc_url is a WebSocket endpoint already"),
+        "{line}"
+    );
+
     // Multiaddresses are parsed when the config is read, not when the swarm starts.
     let line = check_error(&config, &["--p2p-listen-addrs", "/ip4/999.0.0.1/tcp/9777"]);
     assert!(
@@ -339,6 +373,10 @@ fn example_configs_parse() {
     let example = NodeOptions::from_file(&etc.join("node.example.toml")).expect("example parses");
     assert_eq!(
         example.settlement_rpc_url.as_deref(),
+        Some("http://127.0.0.1:8545")
+    );
+    assert_eq!(
+        example.settlement_ws_url.as_deref(),
         Some("ws://127.0.0.1:8546")
     );
     assert_eq!(example.roles, Some(vec![Role::Operator]));

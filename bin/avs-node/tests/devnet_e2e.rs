@@ -30,7 +30,11 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         let (_, metrics) = http_get(base + 101, "/metrics");
         let ready = status == 200
             && metric(&metrics, "avs_p2p_connected_peers").is_some_and(|peers| peers >= 1.0)
-            && metric(&metrics, "avs_tasks_finalized_total").is_some_and(|n| n >= 1.0);
+            && metric(&metrics, "avs_tasks_finalized_total").is_some_and(|n| n >= 1.0)
+            // Other nodes' signatures validated (in the start-up burst they may all arrive
+            // after their task closed and be ignored as stale).
+            && labelled_metric(&metrics, "avs_signatures_received_total", "result=\"valid\"")
+                .is_some_and(|n| n >= 2.0);
         ready.then_some(metrics)
     });
     let head = metric(&metrics, "avs_host_head_block").expect("avs_host_head_block exported");
@@ -40,16 +44,6 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
     );
     let peers = metric(&metrics, "avs_p2p_connected_peers").unwrap();
     assert!(peers <= 3.0, "at most the 3 other nodes are peers: {peers}");
-    let valid = labelled_metric(
-        &metrics,
-        "avs_signatures_received_total",
-        "result=\"valid\"",
-    )
-    .expect("valid signatures counted");
-    assert!(
-        valid >= 2.0,
-        "a quorum needs other nodes' signatures: {valid}"
-    );
     let latency = metric(&metrics, "avs_quorum_latency_blocks_count").unwrap();
     assert!(latency >= 1.0, "finality latency observed: {latency}");
     let balance = metric(&metrics, "avs_wallet_balance_ether").unwrap();
