@@ -3,9 +3,10 @@
 //!
 //! mDNS needs multicast on a non-loopback interface (libp2p's mDNS skips loopback), and a test
 //! must not send multicast onto the host's real network. So the nodes run in a network
-//! namespace of their own: the outer test re-runs this test binary under `unshare --net`,
-//! where a veth pair with both ends inside the namespace is the only non-loopback link, and
-//! checks that the inner test ran and passed. Only when such a namespace cannot be made (no
+//! namespace of their own: the test re-runs itself (this test binary, exactly this test, with
+//! `AVS_P2P_MDNS_NETNS` set) under `unshare --net`, where a veth pair with both ends inside the
+//! namespace is the only non-loopback link; that inner run starts the nodes, and the outer one
+//! checks that it ran and passed. Only when such a namespace cannot be made (no
 //! `unshare` or `ip`, no privilege for namespaces, no veth in the kernel) does it print why and
 //! skip.
 
@@ -16,9 +17,10 @@ use libp2p::identity::Keypair;
 use std::{process::Stdio, time::Duration};
 use support::*;
 
-/// Set (to `1`) only in the namespace the outer test made.
+/// Set (to `1`) only in the namespace the outer run made: there the test runs the nodes.
 const INSIDE: &str = "AVS_P2P_MDNS_NETNS";
-const INNER_TEST: &str = "mdns_inner_two_nodes_without_bootnodes_connect";
+/// This test's name, for re-running exactly it inside the namespace.
+const TEST: &str = "two_nodes_without_bootnodes_connect_over_mdns";
 /// Bound on the whole inner run (namespace set-up, two swarms, discovery, connection).
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Exit code of the set-up script when the namespace cannot be built: skip, not fail.
@@ -39,6 +41,9 @@ exec "$@"
 
 #[tokio::test]
 async fn two_nodes_without_bootnodes_connect_over_mdns() {
+    if std::env::var_os(INSIDE).is_some() {
+        return connect_two_mdns_nodes().await;
+    }
     // Can this process make a network namespace at all?
     let probe = tokio::process::Command::new("unshare")
         .args(["--net", "--", "ip", "link", "show", "lo"])
@@ -65,7 +70,7 @@ async fn two_nodes_without_bootnodes_connect_over_mdns() {
     let child = tokio::process::Command::new("unshare")
         .args(["--net", "--", "sh", "-c", SETUP, "sh"])
         .arg(&exe)
-        .args(["--exact", INNER_TEST, "--ignored", "--nocapture"])
+        .args(["--exact", TEST, "--nocapture"])
         .env(INSIDE, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -90,20 +95,14 @@ async fn two_nodes_without_bootnodes_connect_over_mdns() {
     );
     // A filter typo would run nothing and still exit 0.
     assert!(
-        stdout.contains(&format!("test {INNER_TEST} ... ok")) && stdout.contains("1 passed"),
+        stdout.contains(&format!("test {TEST} ... ok")) && stdout.contains("1 passed"),
         "inner mDNS test did not run:\n{stdout}\n{stderr}"
     );
 }
 
-/// Runs only inside the namespace made by the test above (see the module docs); elsewhere it
-/// would put multicast on the host's network, so it returns at once.
-#[tokio::test]
-#[ignore = "run by two_nodes_without_bootnodes_connect_over_mdns inside its own network namespace"]
-async fn mdns_inner_two_nodes_without_bootnodes_connect() {
-    if std::env::var_os(INSIDE).is_none() {
-        eprintln!("not inside the mDNS test's network namespace: nothing to do");
-        return;
-    }
+/// The test proper, inside the namespace (see the module docs): elsewhere it would put
+/// multicast on the host's network.
+async fn connect_two_mdns_nodes() {
     let a = mdns_node().await;
     let b = mdns_node().await;
     let (pa, pb) = (a.handle.peer_id(), b.handle.peer_id());
