@@ -184,6 +184,14 @@ impl Setup {
 }
 
 impl Harness {
+    /// Delivers `chain` as a committed notification.
+    async fn commit(&self, chain: Chain) {
+        self.handle
+            .send_notification_chain_committed(chain)
+            .await
+            .expect("send");
+    }
+
     async fn next(&mut self) -> AvsEvent {
         tokio::time::timeout(WAIT, self.events.recv())
             .await
@@ -309,10 +317,7 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     let mut builder = ChainBuilder::new(0);
     let blocks = five_blocks_with_task(&mut builder);
 
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert_eq!(
         h.next().await,
         AvsEvent::TaskCreated {
@@ -329,10 +334,7 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     );
 
     let next = block(&mut builder, vec![responded_log(0)]);
-    h.handle
-        .send_notification_chain_committed(chain(std::slice::from_ref(&next)))
-        .await
-        .expect("send");
+    h.commit(chain(std::slice::from_ref(&next))).await;
     assert_eq!(
         h.next().await,
         AvsEvent::TaskResponded {
@@ -368,10 +370,7 @@ async fn reorg_drops_the_task_and_refuses_a_different_response_for_its_index() {
         .start();
     let mut builder = ChainBuilder::new(0);
     let blocks = five_blocks_with_task(&mut builder);
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -461,10 +460,7 @@ async fn two_chains_withdraw_on_target_reorg_resend_same_and_refuse_different() 
 
     let mut s = ChainBuilder::new(0);
     let settlement = vec![block(&mut s, vec![created_log(0, attested_task(102, 1))])];
-    h.handle
-        .send_notification_chain_committed(chain(&settlement))
-        .await
-        .expect("send");
+    h.commit(chain(&settlement)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -510,10 +506,7 @@ async fn two_chains_withdraw_on_target_reorg_resend_same_and_refuse_different() 
     // A second task (for block 101, untouched) is answered after task 0 was re-checked, so its
     // signature proves nothing else was sent for task 0.
     let settlement = vec![block(&mut s, vec![created_log(1, attested_task(101, 2))])];
-    h.handle
-        .send_notification_chain_committed(chain(&settlement))
-        .await
-        .expect("send");
+    h.commit(chain(&settlement)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 1, .. }
@@ -536,10 +529,7 @@ async fn two_chains_wait_for_a_target_that_is_not_there_yet() {
     } = two_chains(dir.path()).await;
     let mut s = ChainBuilder::new(0);
     let settlement = vec![block(&mut s, vec![created_log(0, attested_task(3, 1))])];
-    h.handle
-        .send_notification_chain_committed(chain(&settlement))
-        .await
-        .expect("send");
+    h.commit(chain(&settlement)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -571,10 +561,7 @@ async fn a_missing_target_times_out_and_unblocks_finished_height() {
         block(&mut builder, vec![]),
         block(&mut builder, vec![created_log(0, task(50, 2))]),
     ];
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -589,10 +576,7 @@ async fn a_missing_target_times_out_and_unblocks_finished_height() {
     // finish past the abandoned task.
     tokio::time::sleep(Duration::from_secs(31)).await;
     let next = vec![block(&mut builder, vec![]), block(&mut builder, vec![])];
-    h.handle
-        .send_notification_chain_committed(chain(&next))
-        .await
-        .expect("send");
+    h.commit(chain(&next)).await;
     assert_eq!(h.finished().await, 3);
     assert_eq!(h.metrics.target_timeouts.get(), 1);
     h.assert_no_avs_event();
@@ -606,10 +590,7 @@ async fn an_operator_without_standing_does_not_sign() {
     setup.registry = FixedRegistry::new(OperatorStanding::NotRegistered);
     let mut h = setup.start();
     let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -629,10 +610,7 @@ async fn fault_mode_signs_a_wrong_state_root() {
         .await
         .start();
     let blocks = five_blocks_with_task(&mut ChainBuilder::new(0));
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
     let mut wrong = expected_response(0, &blocks[1]);
     wrong.stateRoot = !wrong.stateRoot;
@@ -659,11 +637,7 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     setup.events_capacity = 1;
     let store = setup.store.clone();
     let mut first = setup.start();
-    first
-        .handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    first.commit(chain(&blocks)).await;
     // Not reading the events: TaskCreated fills the channel, so Signed cannot be sent. Wait
     // (bounded) until the record is durable, then kill the ExEx.
     tokio::time::timeout(WAIT, async {
@@ -690,11 +664,7 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
 
     // Restart: same blocks re-delivered, same signature sent.
     let mut second = Setup::new(config(2), &path).await.start();
-    second
-        .handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    second.commit(chain(&blocks)).await;
     assert!(matches!(second.next().await, AvsEvent::TaskCreated { .. }));
     let response = expected_response(0, &blocks[1]);
     assert_eq!(response.digest(), digest);
@@ -713,11 +683,7 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     fork.extend((0..2).map(|_| block(&mut builder, vec![])));
     fork.push(block(&mut builder, vec![created_log(0, task(2, 4))]));
     let mut third = Setup::new(config(2), &path).await.start();
-    third
-        .handle
-        .send_notification_chain_committed(chain(&fork))
-        .await
-        .expect("send");
+    third.commit(chain(&fork)).await;
     assert!(matches!(third.next().await, AvsEvent::TaskCreated { .. }));
     assert_eq!(
         third.finished().await,
@@ -758,27 +724,18 @@ async fn generator_creates_each_confirmed_checkpoint_once_and_again_after_a_reor
 
     // Blocks 1..=6: checkpoint 5 has only one confirmation.
     let first: Vec<_> = (0..6).map(|_| block(&mut builder, vec![])).collect();
-    h.handle
-        .send_notification_chain_committed(chain(&first))
-        .await
-        .expect("send");
+    h.commit(chain(&first)).await;
     assert_eq!(h.finished().await, 3);
     assert_eq!(contract.calls(), Vec::<u64>::new());
 
     // Block 7 confirms checkpoint 5; its creation shows up in block 8.
     let seven = block(&mut builder, vec![]);
-    h.handle
-        .send_notification_chain_committed(chain(std::slice::from_ref(&seven)))
-        .await
-        .expect("send");
+    h.commit(chain(std::slice::from_ref(&seven))).await;
     assert_eq!(h.finished().await, 4);
     assert_eq!(contract.calls(), vec![5]);
     assert_eq!(h.metrics.tasks_created.get(), 1);
     let eight = block(&mut builder, vec![created_log(0, task(5, 8))]);
-    h.handle
-        .send_notification_chain_committed(chain(std::slice::from_ref(&eight)))
-        .await
-        .expect("send");
+    h.commit(chain(std::slice::from_ref(&eight))).await;
     assert!(matches!(
         h.next().await,
         AvsEvent::TaskCreated { task_index: 0, .. }
@@ -820,10 +777,7 @@ async fn a_restarted_generator_treats_existing_tasks_as_created() {
     let blocks = ChainBuilder::new(0).chain(13, &[TxSpec::transfer()]);
     for run in 0..2 {
         let mut h = generator_harness(dir.path(), &contract).await;
-        h.handle
-            .send_notification_chain_committed(blocks.clone())
-            .await
-            .expect("send");
+        h.commit(blocks.clone()).await;
         assert_eq!(h.finished().await, 10);
         assert_eq!(h.metrics.tasks_created.get(), if run == 0 { 2 } else { 0 });
         h.exex.abort();
@@ -851,10 +805,7 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
         let mut setup = Setup::new(config(2), std::path::Path::new(&path)).await;
         setup.events_capacity = 1;
         let h = setup.start();
-        h.handle
-            .send_notification_chain_committed(chain(&blocks))
-            .await
-            .expect("send");
+        h.commit(chain(&blocks)).await;
         // Keep the unread receiver alive until killed.
         std::future::pending::<()>().await;
     }
@@ -894,10 +845,7 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
     assert_eq!(digest, response.digest());
 
     let mut h = Setup::new(config(2), &path).await.start();
-    h.handle
-        .send_notification_chain_committed(chain(&blocks))
-        .await
-        .expect("send");
+    h.commit(chain(&blocks)).await;
     assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
     assert_eq!(
         expect_signed(h.next().await, &response),
@@ -920,10 +868,7 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     let mut builder = ChainBuilder::new(0);
 
     let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
-    h.handle
-        .send_notification_chain_committed(chain(&first))
-        .await
-        .expect("send");
+    h.commit(chain(&first)).await;
     assert_eq!(h.finished().await, 4);
     assert_eq!(contract.calls(), vec![5]);
 
@@ -932,18 +877,12 @@ async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     // has no creation log, and the contract has no task. Still within the allowance.
     contract.forget(5);
     let eight = block(&mut builder, vec![]);
-    h.handle
-        .send_notification_chain_committed(chain(std::slice::from_ref(&eight)))
-        .await
-        .expect("send");
+    h.commit(chain(&[eight])).await;
     assert_eq!(h.finished().await, 5);
     assert_eq!(contract.calls(), vec![5], "the log may still come");
     // Block 9 passes the allowance without the log: the checkpoint is created again.
     let nine = block(&mut builder, vec![]);
-    h.handle
-        .send_notification_chain_committed(chain(&[nine]))
-        .await
-        .expect("send");
+    h.commit(chain(&[nine])).await;
     assert_eq!(h.finished().await, 6);
     assert_eq!(contract.calls(), vec![5, 5], "created again");
     assert_eq!(h.metrics.tasks_created.get(), 2);
@@ -959,18 +898,12 @@ async fn a_creation_sent_while_backfilling_is_awaited_relative_to_the_nodes_head
     let mut h = generator_harness(dir.path(), &contract).await;
     let mut builder = ChainBuilder::new(0);
     let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
-    h.handle
-        .send_notification_chain_committed(chain(&first))
-        .await
-        .expect("send");
+    h.commit(chain(&first)).await;
     assert_eq!(h.finished().await, 4);
     assert_eq!(contract.calls(), vec![5]);
     // Backfilled blocks 8 and 9 cannot hold the log yet: no second creation.
     let later: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
-    h.handle
-        .send_notification_chain_committed(chain(&later))
-        .await
-        .expect("send");
+    h.commit(chain(&later)).await;
     assert_eq!(h.finished().await, 6);
     assert_eq!(
         contract.calls(),
