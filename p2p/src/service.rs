@@ -374,12 +374,7 @@ impl State {
                 true
             }
             Request::Closed(index) => {
-                self.restored.remove(&index);
-                if let Some(journal) = self.journal.as_mut()
-                    && let Err(e) = journal.prune(index).await
-                {
-                    warn!(error = %e, task = index, "closed task's signatures not pruned");
-                }
+                self.forget_journaled(index).await;
                 self.validator.close_task(index);
                 self.aggregator.remove_task(index);
                 self.scheduler.mark_answered(index);
@@ -403,12 +398,18 @@ impl State {
             .filter(|&task| task < index)
             .collect();
         for task in closed {
-            self.restored.remove(&task);
-            if let Some(journal) = self.journal.as_mut()
-                && let Err(e) = journal.prune(task).await
-            {
-                warn!(error = %e, task, "signatures of a task closed while down not pruned");
-            }
+            self.forget_journaled(task).await;
+        }
+    }
+
+    /// Drops a closed task's journal records, restored and on disk. A failure costs only disk
+    /// space until the record bound, so it is logged.
+    async fn forget_journaled(&mut self, task: u32) {
+        self.restored.remove(&task);
+        if let Some(journal) = self.journal.as_mut()
+            && let Err(e) = journal.prune(task).await
+        {
+            warn!(error = %e, task, "closed task's signatures not pruned");
         }
     }
 
