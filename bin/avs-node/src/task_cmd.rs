@@ -11,12 +11,11 @@ use crate::{chain, cli::NodeArgs, config::NodeConfig, keys, output};
 use alloy::{
     primitives::{B256, Bytes, U256},
     providers::{DynProvider, Provider},
-    rlp::Encodable,
     rpc::types::Filter,
     sol_types::{SolCall, SolEvent},
 };
 use avs_contracts::{
-    avs::{AvsTaskManager, IAvsTaskManager},
+    avs::{AvsTaskManager, IAvsTaskManager, header_rlp},
     eigenlayer::interfaces::IOperatorStateRetrieverCalls,
     transactor::Transactor,
 };
@@ -326,26 +325,21 @@ async fn challenge(
     let submitted = AvsTaskManager::respondToTaskCall::abi_decode(input).map_err(|_| {
         eyre!("transaction {tx_hash} did not call respondToTask directly: the non-signer keys cannot be recovered")
     })?;
-    let header = provider
-        .get_block_by_number(task.block_number.into())
+    let header_rlp = header_rlp(provider, task.block_number)
         .await?
         .ok_or_else(|| {
             eyre!(
                 "block {} is not available from the settlement endpoint",
                 task.block_number
             )
-        })?
-        .header
-        .inner;
-    let mut header_rlp = Vec::new();
-    header.encode(&mut header_rlp);
+        })?;
     let non_signers = submitted.nonSignerStakesAndSignature.nonSignerPubkeys;
     let call = AvsTaskManager::raiseAndResolveChallengeCall {
         task: task.task.clone(),
         response: response.response,
         metadata: response.metadata,
         nonSignerPubkeys: non_signers.clone(),
-        headerRlp: header_rlp.into(),
+        headerRlp: header_rlp,
     };
     let task_manager = config.deployment.avs.task_manager;
     let mut transactor = Transactor::new(provider.clone());

@@ -12,7 +12,8 @@
 //! - [`IAvsTaskManager::Task::hash`]: `keccak256(abi.encode(task))`, stored per task index;
 //! - [`response_hash`]: `keccak256(abi.encode(response, metadata))`, what
 //!   `allTaskResponses(taskIndex)` returns;
-//! - [`hash_of_non_signers`]: `keccak256(abi.encodePacked(taskCreatedBlock, operatorIds))`.
+//! - [`hash_of_non_signers`]: `keccak256(abi.encodePacked(taskCreatedBlock, operatorIds))`;
+//! - [`header_rlp`]: a checkpoint block's header RLP, the evidence of a challenge.
 //!
 //! G1/G2 points convert to and from plain tuples (`sol!` derives `From` both ways for every
 //! struct) in EigenLayer's coordinate order (`G2Point.X[0]` is the imaginary part c1, `X[1]`
@@ -37,9 +38,12 @@
 #![allow(missing_docs)]
 
 use alloy::{
-    primitives::{B256, keccak256},
+    primitives::{B256, Bytes, keccak256},
+    providers::Provider,
+    rlp::Encodable,
     sol,
     sol_types::SolValue,
+    transports::{RpcError, TransportErrorKind},
 };
 
 sol!(
@@ -89,6 +93,20 @@ pub fn hash_of_non_signers(task_created_block: u32, non_signer_ids: &[B256]) -> 
         packed.extend_from_slice(id.as_slice());
     }
     keccak256(packed)
+}
+
+/// The RLP of block `number`'s header as the node serves it: the `headerRlp` a challenge
+/// proves a checkpoint's true state and receipts roots with. `None` if the node lacks the block.
+pub async fn header_rlp<P: Provider>(
+    provider: &P,
+    number: u64,
+) -> Result<Option<Bytes>, RpcError<TransportErrorKind>> {
+    let Some(block) = provider.get_block_by_number(number.into()).await? else {
+        return Ok(None);
+    };
+    let mut rlp = Vec::new();
+    block.header.inner.encode(&mut rlp);
+    Ok(Some(rlp.into()))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use crate::{
     aggregation::{self, OperatorKeys},
-    avs::{AvsTaskManager, BN254, IAvsTaskManager, IBLSSignatureChecker},
+    avs::{self, AvsTaskManager, BN254, IAvsTaskManager, IBLSSignatureChecker},
     deploy,
     deployment::{DeployConfig, Deployment},
     operator::OperatorClient,
@@ -18,7 +18,6 @@ use alloy::{
     node_bindings::AnvilInstance,
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ext::AnvilApi},
-    rlp::Encodable,
     rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
@@ -284,22 +283,16 @@ impl TestDevnet {
         metadata: IAvsTaskManager::TaskResponseMetadata,
         non_signer_pubkeys: Vec<BN254::G1Point>,
     ) -> Result<TransactionReceipt, TxError> {
-        let header = self
-            .provider
-            .get_block_by_number(task.blockNumber.into())
+        let header_rlp = avs::header_rlp(&self.provider, task.blockNumber)
             .await
             .expect("anvil answers")
-            .expect("the checkpoint block exists")
-            .header
-            .inner;
-        let mut header_rlp = Vec::new();
-        header.encode(&mut header_rlp);
+            .expect("the checkpoint block exists");
         let call = AvsTaskManager::raiseAndResolveChallengeCall {
             task: task.clone(),
             response: response.clone(),
             metadata,
             nonSignerPubkeys: non_signer_pubkeys,
-            headerRlp: header_rlp.into(),
+            headerRlp: header_rlp,
         };
         Transactor::new(self.provider.clone())
             .call(
