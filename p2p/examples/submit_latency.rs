@@ -450,7 +450,7 @@ async fn drive(
                     due_at,
                     sent_at: clock.last_sent(),
                     done_at: Instant::now(),
-                    non_signers: aggregate.non_signers.len(),
+                    non_signers: aggregate.signed.non_signers.len(),
                     outcome,
                 }
             }

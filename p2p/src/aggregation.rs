@@ -21,10 +21,8 @@ use crate::{
     wire::{OperatorId, TaskResponse},
 };
 use alloy::primitives::B256;
-use avs_bls::{
-    BlsError, PublicKey, PublicKeyG2, Signature, aggregate_public_keys, aggregate_public_keys_g2,
-    aggregate_signatures,
-};
+use avs_bls::Signature;
+use avs_contracts::aggregation::{AggregationError as BuildError, SignedAggregate};
 use std::{
     collections::{BTreeMap, HashMap},
     time::{Duration, Instant},
@@ -58,31 +56,21 @@ pub struct Aggregate {
     pub stakes: Vec<QuorumStake>,
     /// Signers, ascending by operator id.
     pub signers: Vec<OperatorId>,
-    /// Members of the task's quorums that did not sign, ascending by operator id (the order
-    /// `NonSignerStakesAndSignature.nonSignerPubkeys` must have).
-    pub non_signers: Vec<OperatorId>,
-    /// G1 keys of `non_signers`, same order.
-    pub non_signer_pubkeys: Vec<PublicKey>,
-    /// Each quorum's G1 aggregate key at the reference block, in `quorum_numbers` order.
-    pub quorum_apks: Vec<PublicKey>,
-    /// Sum of the signers' signatures (`sigma`).
-    pub signature: Signature,
-    /// Sum of the signers' G2 keys (`apkG2`); `signature` verifies against it.
-    pub signers_apk_g2: PublicKeyG2,
+    /// What the checker verifies: `sigma` and the signers' `apkG2` (pre-verified in the
+    /// contract's form), the non-signers ascending by operator id with their G1 keys, and each
+    /// quorum's G1 aggregate key at the reference block, in `quorum_numbers` order.
+    pub signed: SignedAggregate,
 }
 
-/// Why an aggregate could not be built.
+/// Why an aggregate could not be built (a bug: only validated signatures are aggregated).
 #[derive(Debug, thiserror::Error)]
-pub enum AggregationError {
-    /// A point sum failed (empty set or identity).
-    #[error("cannot aggregate: {0}")]
-    Bls(#[from] BlsError),
-    /// The aggregate does not verify: a signature was added without validation.
-    #[error("aggregate signature of task {task_index} does not verify against the signers' key")]
-    InvalidAggregate {
-        /// The task.
-        task_index: u32,
-    },
+#[error("building the aggregate of task {task_index}: {source}")]
+pub struct AggregationError {
+    /// The task.
+    pub task_index: u32,
+    /// What failed.
+    #[source]
+    pub source: BuildError,
 }
 
 struct DigestState {
@@ -284,43 +272,28 @@ impl TaskState {
     fn build(&self, digest: B256) -> Result<Aggregate, AggregationError> {
         let d = &self.digests[&digest];
         let info = &self.info;
-        let ops = &info.operators.operators;
-        // The contract's aggregate key is Σ quorum APKs minus the non-signers, so a signer
-        // registered in several of the task's quorums counts once per quorum: σ and the G2 key
-        // must count it as often, or a multi-quorum response fails on-chain.
-        let quorums = info.quorums();
-        let weighted: Vec<(&Signature, &PublicKeyG2)> = d
-            .signatures
-            .iter()
-            .filter_map(|(id, sig)| ops.get(id).map(|o| (sig, o)))
-            .flat_map(|(sig, o)| {
-                let times = quorums.iter().filter(|q| o.stakes.contains_key(q)).count();
-                std::iter::repeat_n((sig, &o.pubkey_g2), times)
-            })
-            .collect();
-        let signature = aggregate_signatures(weighted.iter().map(|(sig, _)| *sig))?;
-        let signers_apk_g2 = aggregate_public_keys_g2(weighted.iter().map(|(_, key)| *key))?;
-        if !signers_apk_g2.verify(digest, &signature) {
-            return Err(AggregationError::InvalidAggregate {
-                task_index: info.task_index,
-            });
-        }
-        let (non_signers, non_signer_pubkeys) = info
-            .members()
-            .filter(|(id, _)| !d.signatures.contains_key(id))
-            .map(|(id, o)| (*id, o.pubkey_g1))
-            .unzip();
-        let quorum_apks = info
+        let quorum_members: Vec<Vec<B256>> = info
             .quorum_numbers
             .iter()
             .map(|q| {
-                aggregate_public_keys(
-                    ops.values()
-                        .filter(|o| o.stakes.contains_key(q))
-                        .map(|o| &o.pubkey_g1),
-                )
+                info.operators
+                    .operators
+                    .iter()
+                    .filter(|(_, o)| o.stakes.contains_key(q))
+                    .map(|(id, _)| id.0)
+                    .collect()
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
+        let signed = SignedAggregate::build(
+            &quorum_members,
+            info.operators.as_ref(),
+            d.signatures.iter().map(|(id, sig)| (id.0, sig)),
+            digest,
+        )
+        .map_err(|source| AggregationError {
+            task_index: info.task_index,
+            source,
+        })?;
         let stakes = info
             .quorum_numbers
             .iter()
@@ -338,11 +311,7 @@ impl TaskState {
             quorum_numbers: info.quorum_numbers.clone(),
             stakes,
             signers: d.signatures.keys().copied().collect(),
-            non_signers,
-            non_signer_pubkeys,
-            quorum_apks,
-            signature,
-            signers_apk_g2,
+            signed,
         })
     }
 }
@@ -351,7 +320,7 @@ impl TaskState {
 mod tests {
     use super::*;
     use crate::fixtures::{Committee, response};
-    use avs_bls::verify_aggregate;
+    use avs_bls::{aggregate_public_keys, verify_aggregate};
 
     fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Verified {
         let m = c.sign(i, response(task, variant));
@@ -395,16 +364,19 @@ mod tests {
         let mut signers = vec![c.operators[0].id, c.operators[2].id, c.operators[3].id];
         signers.sort();
         assert_eq!(a.signers, signers);
-        assert_eq!(a.non_signers, vec![c.operators[1].id]);
-        assert_eq!(a.non_signer_pubkeys[0].operator_id(), c.operators[1].id);
+        assert_eq!(a.signed.non_signers, vec![c.operators[1].id.0]);
+        assert_eq!(
+            a.signed.non_signer_pubkeys[0].operator_id(),
+            c.operators[1].id
+        );
         let keys: Vec<_> = [0, 2, 3]
             .iter()
             .map(|i| c.operators[*i].secret.public_key_g2())
             .collect();
-        assert!(verify_aggregate(&keys, a.digest, &a.signature));
+        assert!(verify_aggregate(&keys, a.digest, &a.signed.sigma));
         let all_g1: Vec<_> = c.operators.iter().map(|o| o.secret.public_key()).collect();
         assert_eq!(
-            a.quorum_apks[0],
+            a.signed.quorum_apks[0],
             avs_bls::aggregate_public_keys(&all_g1).unwrap()
         );
         // Emitted once only.
@@ -412,7 +384,7 @@ mod tests {
         // Rebuilding on demand includes later signers.
         agg.add(&verified(&c, 1, 1, 0), t0);
         let again = agg.aggregate(1).unwrap().unwrap();
-        assert!(again.non_signers.is_empty());
+        assert!(again.signed.non_signers.is_empty());
     }
 
     #[test]
@@ -435,22 +407,22 @@ mod tests {
             agg.add(&verified(&c, i, 3, 1), now);
         }
         let a = agg.aggregate(3).unwrap().unwrap();
-        assert_eq!(a.non_signers, vec![c.operators[2].id]);
+        assert_eq!(a.signed.non_signers, vec![c.operators[2].id.0]);
 
         // The checker's key: Σ quorum APKs − non-signer = 2·k0 + k1 (sums compared instead of
         // subtracting: quorum APKs = k0+k1 and k0+k2).
         let key = |i: usize| c.operators[i].secret.public_key();
         let (k0, k1, k2) = (key(0), key(1), key(2));
         assert_eq!(
-            aggregate_public_keys(&a.quorum_apks).unwrap(),
+            aggregate_public_keys(&a.signed.quorum_apks).unwrap(),
             aggregate_public_keys([&k0, &k0, &k1, &k2]).unwrap()
         );
         let checker_apk = aggregate_public_keys([&k0, &k0, &k1]).unwrap();
         assert!(avs_bls::verify_onchain_form(
             a.digest,
             &checker_apk.to_point(),
-            &a.signers_apk_g2.to_point(),
-            &a.signature.to_point(),
+            &a.signed.apk_g2.to_point(),
+            &a.signed.sigma.to_point(),
         ));
     }
 
@@ -469,7 +441,10 @@ mod tests {
         let out = agg.take_due(t0);
         assert!(matches!(
             out[..],
-            [Err(AggregationError::InvalidAggregate { .. })]
+            [Err(AggregationError {
+                task_index: 1,
+                source: BuildError::PreVerification
+            })]
         ));
         assert_eq!(agg.next_due(), None, "no retry without new input");
         assert!(agg.take_due(t0 + Duration::from_secs(1)).is_empty());

@@ -3,7 +3,9 @@
 //! `taskCreatedBlock`; here they are only read.
 
 use crate::wire::OperatorId;
+use alloy::primitives::B256;
 use avs_bls::{PublicKey, PublicKeyG2};
+use avs_contracts::aggregation::MemberKeys;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
@@ -34,6 +36,14 @@ pub struct OperatorSet {
     pub reference_block: u64,
     /// Operators by id.
     pub operators: BTreeMap<OperatorId, OperatorInfo>,
+}
+
+impl MemberKeys for OperatorSet {
+    fn keys_of(&self, id: &B256) -> Option<(&PublicKey, &PublicKeyG2)> {
+        self.operators
+            .get(&OperatorId(*id))
+            .map(|o| (&o.pubkey_g1, &o.pubkey_g2))
+    }
 }
 
 impl OperatorSet {

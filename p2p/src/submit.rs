@@ -31,7 +31,7 @@ use alloy::{
     transports::{RpcError, TransportErrorKind},
 };
 use avs_contracts::{
-    aggregation::{AggregationError, SignedAggregate, attach_registry_indices},
+    aggregation::{AggregationError, attach_registry_indices},
     avs::{AvsTaskManager, IAvsTaskManager},
     deployment::Deployment,
 };
@@ -284,14 +284,13 @@ impl<P: Provider> Submitter<P> {
                 task_block: task.taskCreatedBlock,
             });
         }
-        let signed = SignedAggregate {
-            non_signers: aggregate.non_signers.iter().map(|id| id.0).collect(),
-            non_signer_pubkeys: aggregate.non_signer_pubkeys.clone(),
-            quorum_apks: aggregate.quorum_apks.clone(),
-            apk_g2: aggregate.signers_apk_g2.clone(),
-            sigma: aggregate.signature,
-        };
-        let proof = attach_registry_indices(&self.provider, &self.deployment, task, signed).await?;
+        let proof = attach_registry_indices(
+            &self.provider,
+            &self.deployment,
+            task,
+            aggregate.signed.clone(),
+        )
+        .await?;
         let call = AvsTaskManager::respondToTaskCall {
             task: task.clone(),
             response: aggregate.response.into(),

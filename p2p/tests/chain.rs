@@ -156,8 +156,8 @@ async fn a_p2p_aggregate_finalizes_the_checkpoint_once() -> eyre::Result<()> {
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
     assert_eq!(
-        aggregate.non_signers,
-        vec![OperatorId(devnet.operators[1].operator_id)]
+        aggregate.signed.non_signers,
+        vec![devnet.operators[1].operator_id]
     );
 
     let submitter = submitter(&devnet, fast_config());

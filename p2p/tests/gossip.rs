@@ -104,7 +104,7 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
             all,
             "node {i}"
         );
-        assert!(aggregate.non_signers.is_empty());
+        assert!(aggregate.signed.non_signers.is_empty());
         assert_eq!(aggregate.stakes[0].signed, aggregate.stakes[0].total);
         let keys: Vec<_> = committee
             .operators
@@ -114,7 +114,7 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
         assert!(avs_bls::verify_aggregate(
             &keys,
             aggregate.digest,
-            &aggregate.signature
+            &aggregate.signed.sigma
         ));
         ranks.push(rank.expect("every node runs a member operator"));
     }

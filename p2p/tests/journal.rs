@@ -153,7 +153,7 @@ async fn a_restarted_node_reaches_quorum_with_its_journaled_signatures_plus_one(
         aggregate.signers.iter().copied().collect::<BTreeSet<_>>(),
         ids[..3].iter().copied().collect()
     );
-    assert_eq!(aggregate.non_signers, vec![ids[3]]);
+    assert_eq!(aggregate.signed.non_signers, vec![ids[3].0]);
     assert_eq!(aggregate.stakes[0].signed, 30);
 
     // Closing the task prunes its records.

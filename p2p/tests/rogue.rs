@@ -95,7 +95,7 @@ async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_f
             HONEST,
             "node {i}: only honest signatures count"
         );
-        assert!(aggregate.non_signers.is_empty());
+        assert!(aggregate.signed.non_signers.is_empty());
     }
     let published = flood.await.unwrap();
     assert!(

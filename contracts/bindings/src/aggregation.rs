@@ -23,7 +23,7 @@ use avs_bls::{
     BlsError, PublicKey, PublicKeyG2, Signature, aggregate_public_keys, aggregate_public_keys_g2,
     aggregate_signatures, verify_onchain_form,
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An operator's registered BLS keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,72 +88,12 @@ pub async fn build_non_signer_stakes_and_signature<P: Provider>(
         .iter()
         .map(|quorum| quorum.iter().map(|op| op.operatorId).collect())
         .collect();
-
-    let signer_ids: BTreeSet<B256> = signatures.iter().map(|(id, _)| *id).collect();
-    if let Some(stranger) = signer_ids
-        .iter()
-        .find(|id| !member_ids.iter().flatten().any(|m| m == *id))
-    {
-        return Err(AggregationError::NotInQuorum(*stranger));
-    }
-    let non_signers: Vec<B256> = member_ids
-        .iter()
-        .flatten()
-        .filter(|id| !signer_ids.contains(*id))
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let key_of = |id: &B256| keys.get(id).ok_or(AggregationError::MissingKeys(*id));
-
-    let mut quorum_apks = Vec::with_capacity(member_ids.len());
-    for members in &member_ids {
-        let member_keys = members.iter().map(key_of).collect::<Result<Vec<_>, _>>()?;
-        quorum_apks.push(aggregate_public_keys(
-            member_keys.iter().map(|k| &k.pubkey_g1),
-        )?);
-    }
-
-    // Each signer counts once per task quorum it belongs to, as in the contract's aggregate key.
-    let multiplicity = |id: &B256| {
-        member_ids
-            .iter()
-            .filter(|members| members.contains(id))
-            .count()
-    };
-    let weighted_signatures: Vec<&Signature> = signatures
-        .iter()
-        .flat_map(|(id, sig)| std::iter::repeat_n(sig, multiplicity(id)))
-        .collect();
-    let weighted_signers: Vec<&OperatorKeys> = signatures
-        .iter()
-        .map(|(id, _)| key_of(id).map(|k| std::iter::repeat_n(k, multiplicity(id))))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    let sigma = aggregate_signatures(weighted_signatures)?;
-    let apk_g1 = aggregate_public_keys(weighted_signers.iter().map(|k| &k.pubkey_g1))?;
-    let apk_g2 = aggregate_public_keys_g2(weighted_signers.iter().map(|k| &k.pubkey_g2))?;
-    if !verify_onchain_form(
+    let aggregate = SignedAggregate::build(
+        &member_ids,
+        keys,
+        signatures.iter().map(|(id, sig)| (*id, sig)),
         digest,
-        &apk_g1.to_point(),
-        &apk_g2.to_point(),
-        &sigma.to_point(),
-    ) {
-        return Err(AggregationError::PreVerification);
-    }
-
-    let aggregate = SignedAggregate {
-        non_signer_pubkeys: non_signers
-            .iter()
-            .map(|id| key_of(id).map(|k| k.pubkey_g1))
-            .collect::<Result<_, _>>()?,
-        non_signers,
-        quorum_apks,
-        apk_g2,
-        sigma,
-    };
+    )?;
     attach_registry_indices(provider, deployment, task, aggregate).await
 }
 
@@ -170,6 +110,93 @@ pub struct SignedAggregate {
     pub apk_g2: PublicKeyG2,
     /// Sum of the signatures.
     pub sigma: Signature,
+}
+
+/// Where the aggregation finds a quorum member's registered keys.
+pub trait MemberKeys {
+    /// The G1 and G2 public keys of operator `id`, if known.
+    fn keys_of(&self, id: &B256) -> Option<(&PublicKey, &PublicKeyG2)>;
+}
+
+impl MemberKeys for HashMap<B256, OperatorKeys> {
+    fn keys_of(&self, id: &B256) -> Option<(&PublicKey, &PublicKeyG2)> {
+        self.get(id).map(|k| (&k.pubkey_g1, &k.pubkey_g2))
+    }
+}
+
+impl SignedAggregate {
+    /// Sums `signatures` (operator id, signature over `digest`) into what the checker verifies,
+    /// for a task whose quorums have the members `quorum_members` (one list per task quorum,
+    /// in the task's quorum order), and pre-verifies the sum in the contract's form.
+    ///
+    /// A signer counts once per task quorum it is a member of, as in the contract's aggregate
+    /// key (Σ quorum APKs minus the non-signers); a signer in none of them is refused. A
+    /// repeated signer counts once.
+    pub fn build<'a>(
+        quorum_members: &[Vec<B256>],
+        keys: &impl MemberKeys,
+        signatures: impl IntoIterator<Item = (B256, &'a Signature)>,
+        digest: B256,
+    ) -> Result<Self, AggregationError> {
+        let signatures: BTreeMap<B256, &Signature> = signatures.into_iter().collect();
+        if signatures.is_empty() {
+            return Err(AggregationError::NoSignatures);
+        }
+        let key_of = |id: &B256| keys.keys_of(id).ok_or(AggregationError::MissingKeys(*id));
+
+        let mut weighted = Vec::with_capacity(signatures.len());
+        for (id, signature) in &signatures {
+            let times = quorum_members
+                .iter()
+                .filter(|members| members.contains(id))
+                .count();
+            if times == 0 {
+                return Err(AggregationError::NotInQuorum(*id));
+            }
+            let (g1, g2) = key_of(id)?;
+            weighted.extend(std::iter::repeat_n((*signature, g1, g2), times));
+        }
+        let sigma = aggregate_signatures(weighted.iter().map(|(sig, _, _)| *sig))?;
+        let apk_g1 = aggregate_public_keys(weighted.iter().map(|(_, g1, _)| *g1))?;
+        let apk_g2 = aggregate_public_keys_g2(weighted.iter().map(|(_, _, g2)| *g2))?;
+        if !verify_onchain_form(
+            digest,
+            &apk_g1.to_point(),
+            &apk_g2.to_point(),
+            &sigma.to_point(),
+        ) {
+            return Err(AggregationError::PreVerification);
+        }
+
+        // Ascending and without repeats, as the checker requires.
+        let non_signers: BTreeSet<B256> = quorum_members
+            .iter()
+            .flatten()
+            .filter(|id| !signatures.contains_key(*id))
+            .copied()
+            .collect();
+        let non_signer_pubkeys = non_signers
+            .iter()
+            .map(|id| key_of(id).map(|(g1, _)| *g1))
+            .collect::<Result<_, _>>()?;
+        let quorum_apks = quorum_members
+            .iter()
+            .map(|members| {
+                let member_keys = members
+                    .iter()
+                    .map(|id| key_of(id).map(|(g1, _)| g1))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(aggregate_public_keys(member_keys)?)
+            })
+            .collect::<Result<_, AggregationError>>()?;
+        Ok(Self {
+            non_signers: non_signers.into_iter().collect(),
+            non_signer_pubkeys,
+            quorum_apks,
+            apk_g2,
+            sigma,
+        })
+    }
 }
 
 /// Completes a verified aggregate with the history indices `checkSignatures` needs, read from
@@ -207,4 +234,128 @@ pub async fn attach_registry_indices<P: Provider>(
 fn g1(key: PublicKey) -> BN254::G1Point {
     let point = key.to_point();
     BN254::G1Point::from((point.x, point.y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use avs_bls::SecretKey;
+
+    struct Committee {
+        secrets: Vec<SecretKey>,
+        keys: HashMap<B256, OperatorKeys>,
+        ids: Vec<B256>,
+    }
+
+    fn committee(n: usize) -> Committee {
+        let secrets: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate()).collect();
+        let keys: HashMap<B256, OperatorKeys> = secrets
+            .iter()
+            .map(|sk| {
+                let pubkey_g1 = sk.public_key();
+                let operator_id = pubkey_g1.operator_id().0;
+                let keys = OperatorKeys {
+                    operator_id,
+                    pubkey_g1,
+                    pubkey_g2: sk.public_key_g2(),
+                };
+                (operator_id, keys)
+            })
+            .collect();
+        let ids = secrets
+            .iter()
+            .map(|sk| sk.public_key().operator_id().0)
+            .collect();
+        Committee { secrets, keys, ids }
+    }
+
+    const DIGEST: B256 = B256::repeat_byte(0x3c);
+
+    #[test]
+    fn two_quorums_count_a_shared_signer_twice_and_list_non_signers_once_ascending() {
+        let c = committee(4);
+        // Quorum 0: operators 0, 1, 2. Quorum 1: operators 0, 2, 3. Operators 0 and 1 sign.
+        let quorums = vec![
+            vec![c.ids[0], c.ids[1], c.ids[2]],
+            vec![c.ids[0], c.ids[2], c.ids[3]],
+        ];
+        let signatures: Vec<(B256, Signature)> = [0, 1]
+            .iter()
+            .map(|&i| (c.ids[i], c.secrets[i].sign(DIGEST)))
+            .collect();
+        // A repeated signature changes nothing.
+        let repeated = signatures.iter().chain(&signatures[..1]);
+        let built =
+            SignedAggregate::build(&quorums, &c.keys, repeated.map(|(id, s)| (*id, s)), DIGEST)
+                .unwrap();
+
+        let mut expected_non_signers = vec![c.ids[2], c.ids[3]];
+        expected_non_signers.sort();
+        assert_eq!(built.non_signers, expected_non_signers);
+        assert_eq!(
+            built
+                .non_signer_pubkeys
+                .iter()
+                .map(|k| k.operator_id().0)
+                .collect::<Vec<_>>(),
+            expected_non_signers
+        );
+        let g1 = |i: usize| c.secrets[i].public_key();
+        assert_eq!(
+            built.quorum_apks,
+            vec![
+                aggregate_public_keys([&g1(0), &g1(1), &g1(2)]).unwrap(),
+                aggregate_public_keys([&g1(0), &g1(2), &g1(3)]).unwrap(),
+            ]
+        );
+        // Operator 0 is in both quorums: σ and apkG2 hold it twice, operator 1 once.
+        let g2 = |i: usize| c.secrets[i].public_key_g2();
+        assert_eq!(
+            built.apk_g2,
+            aggregate_public_keys_g2([&g2(0), &g2(0), &g2(1)]).unwrap()
+        );
+        assert_eq!(
+            built.sigma,
+            aggregate_signatures([&signatures[0].1, &signatures[0].1, &signatures[1].1]).unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_no_signers_strangers_unknown_keys_and_forgeries() {
+        let c = committee(3);
+        let quorums = vec![vec![c.ids[0], c.ids[1]]];
+        let sign = |i: usize| (c.ids[i], c.secrets[i].sign(DIGEST));
+        let build = |quorums: &[Vec<B256>],
+                     keys: &HashMap<B256, OperatorKeys>,
+                     sigs: &[(B256, Signature)]| {
+            SignedAggregate::build(quorums, keys, sigs.iter().map(|(id, s)| (*id, s)), DIGEST)
+        };
+
+        assert!(matches!(
+            build(&quorums, &c.keys, &[]),
+            Err(AggregationError::NoSignatures)
+        ));
+        // Operator 2 is in no task quorum.
+        let stranger = c.ids[2];
+        assert!(matches!(
+            build(&quorums, &c.keys, &[sign(0), sign(2)]),
+            Err(AggregationError::NotInQuorum(id)) if id == stranger
+        ));
+        // A member whose keys are unknown: as signer, and as non-signer (its G1 key is needed).
+        let mut partial = c.keys.clone();
+        partial.remove(&c.ids[1]);
+        let missing = c.ids[1];
+        for signers in [vec![sign(0), sign(1)], vec![sign(0)]] {
+            assert!(matches!(
+                build(&quorums, &partial, &signers),
+                Err(AggregationError::MissingKeys(id)) if id == missing
+            ));
+        }
+        // Operator 1's signature, but over another digest.
+        let forged = (c.ids[1], c.secrets[1].sign(B256::ZERO));
+        assert!(matches!(
+            build(&quorums, &c.keys, &[sign(0), forged]),
+            Err(AggregationError::PreVerification)
+        ));
+    }
 }
