@@ -13,8 +13,8 @@ mod common;
 use std::{hint::black_box, time::Duration};
 
 use alloy::primitives::B256;
-use ark_ec::{CurveGroup as _, PrimeGroup as _, pairing::Pairing};
-use ark_ec_05::CurveGroup as _;
+use ark_ec::{CurveGroup as _, PrimeGroup as _};
+use ark_ec_05::{CurveGroup as _, PrimeGroup as _};
 use avs_bls::{BatchItem, PublicKeyG2, SecretKey, Signature, aggregate_signatures, batch_verify};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -63,26 +63,38 @@ fn single_operations(c: &mut Criterion) {
     group.finish();
 
     // The floor under any verify with arkworks: the two-pair Miller loop with both G2 sides
-    // already prepared, then the final exponentiation; no hashing, no decoding, no checks.
+    // already prepared, then the final exponentiation; no hashing, no decoding, no checks. Also
+    // in arkworks 0.5 (eigen-crypto-bls's version), to show which version is the faster floor.
     let mut group = c.benchmark_group("verify_floor");
-    let g1 = [
-        (ark_bn254::G1Projective::generator() * ark_bn254::Fr::from(7u64)).into_affine(),
-        (ark_bn254::G1Projective::generator() * ark_bn254::Fr::from(11u64)).into_affine(),
-    ];
-    let g2: [<ark_bn254::Bn254 as Pairing>::G2Prepared; 2] = [
-        ark_bn254::G2Projective::generator().into_affine().into(),
-        (ark_bn254::G2Projective::generator() * ark_bn254::Fr::from(13u64))
-            .into_affine()
-            .into(),
-    ];
-    group.bench_function("arkworks multi-pairing (G2 prepared)", |b| {
-        b.iter(|| {
-            ark_bn254::Bn254::final_exponentiation(ark_bn254::Bn254::multi_miller_loop(
-                black_box(g1),
-                g2.clone(),
-            ))
-        })
-    });
+    macro_rules! multi_pairing_floor {
+        ($name:literal, $bn:ident, $ec:ident) => {{
+            use $ec::pairing::Pairing as _;
+            let g1 = [
+                ($bn::G1Projective::generator() * $bn::Fr::from(7u64)).into_affine(),
+                ($bn::G1Projective::generator() * $bn::Fr::from(11u64)).into_affine(),
+            ];
+            let g2: [<$bn::Bn254 as $ec::pairing::Pairing>::G2Prepared; 2] = [
+                $bn::G2Projective::generator().into_affine().into(),
+                ($bn::G2Projective::generator() * $bn::Fr::from(13u64))
+                    .into_affine()
+                    .into(),
+            ];
+            group.bench_function($name, |b| {
+                b.iter(|| {
+                    $bn::Bn254::final_exponentiation($bn::Bn254::multi_miller_loop(
+                        black_box(g1),
+                        g2.clone(),
+                    ))
+                })
+            });
+        }};
+    }
+    multi_pairing_floor!("arkworks multi-pairing (G2 prepared)", ark_bn254, ark_ec);
+    multi_pairing_floor!(
+        "arkworks 0.5 multi-pairing (G2 prepared)",
+        ark_bn254_05,
+        ark_ec_05
+    );
     group.finish();
 }
 
