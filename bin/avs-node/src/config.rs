@@ -68,7 +68,9 @@ pub struct NodeOptions {
     /// [default: none; a ws(s):// settlement_rpc_url subscribes on that address].
     #[arg(long, env = "AVS_SETTLEMENT_WS_URL", value_name = "URL")]
     pub settlement_ws_url: Option<String>,
-    /// Attested chain JSON-RPC endpoint whose checkpoints are verified [default: the settlement endpoint].
+    /// Attested chain JSON-RPC endpoint whose checkpoints are verified, when it is another chain
+    /// than the settlement chain (two-chain mode; ws(s):// if the node serves HTTP on the same
+    /// address, else http(s)://, polled) [default: the settlement endpoint].
     #[arg(long, env = "AVS_ATTESTED_RPC_URL", value_name = "URL")]
     pub attested_rpc_url: Option<String>,
     /// Deployment file written by the deployer (chain id, contract addresses).

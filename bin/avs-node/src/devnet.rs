@@ -6,6 +6,10 @@
 //! against anvil's own block. Ctrl-C or SIGTERM (or `--exit-after K` checkpoints) stops every
 //! process.
 //!
+//! With `--attested-chain` a second anvil (chain 1337) is the attested chain: the nodes follow
+//! both (`--attested-rpc-url`), task and finalize the second chain's checkpoints on the first,
+//! and each checkpoint is checked against the second anvil's block.
+//!
 //! # Control surface for tests
 //! Each node's process id is in `DIR/node-i.pid`, rewritten whenever the node is (re)started, so
 //! a test can kill one node. Without `--restart-on-exit` a node that exits stops the devnet.
@@ -79,7 +83,19 @@ pub struct DevnetArgs {
     /// (`avs-node run --fault-sign-wrong-state-root`), so challenges can be exercised.
     #[arg(long, default_value_t = 0)]
     pub faulty: u16,
+    /// Two-chain mode: start a second anvil (chain 1337) whose checkpoints the nodes attest
+    /// and finalize on the first (`avs-node run --attested-rpc-url`).
+    #[arg(long)]
+    pub attested_chain: bool,
+    /// The second anvil's RPC port with --attested-chain [default: PORT+1].
+    #[arg(long, requires = "attested_chain")]
+    pub attested_port: Option<u16>,
 }
+
+/// Chain id of the devnet's settlement anvil.
+const SETTLEMENT_CHAIN_ID: u64 = 31_337;
+/// Chain id of the second anvil with `--attested-chain`.
+const ATTESTED_CHAIN_ID: u64 = 1_337;
 
 /// One token of the devnet ERC-20.
 const TOKEN: u128 = 1_000_000_000_000_000_000;
@@ -102,7 +118,7 @@ impl DevnetArgs {
         std::fs::create_dir_all(&self.dir)
             .wrap_err_with(|| format!("creating {}", self.dir.display()))?;
 
-        let anvil = start_anvil(&self.dir, self.port)?;
+        let anvil = start_anvil(&self.dir, self.port, SETTLEMENT_CHAIN_ID)?;
         let endpoint = anvil.endpoint();
         let owner = PrivateKeySigner::random();
         let chain = wallet_provider(&endpoint, owner.clone()).await?;
@@ -144,11 +160,34 @@ impl DevnetArgs {
 
         // From here on blocks come at a steady pace, as on a real chain.
         chain.anvil_set_interval_mining(self.block_time).await?;
+        let attested_anvil = if self.attested_chain {
+            let port = match self.attested_port {
+                Some(port) => port,
+                None => self.port.checked_add(1).ok_or_else(|| {
+                    eyre!("--port 65535 leaves no port for the attested anvil: set --attested-port")
+                })?,
+            };
+            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID)?;
+            let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
+            provider.anvil_set_interval_mining(self.block_time).await?;
+            println!(
+                "attesting anvil chain {ATTESTED_CHAIN_ID} at {} (two-chain mode); tasks and responses on chain {SETTLEMENT_CHAIN_ID}",
+                anvil.endpoint()
+            );
+            Some((anvil, provider))
+        } else {
+            None
+        };
+        let attested = attested_anvil
+            .as_ref()
+            .map_or(&chain, |(_, provider)| provider);
+        let attested_endpoint = attested_anvil.as_ref().map(|(anvil, _)| anvil.endpoint());
         let mut nodes = Nodes {
             args: &self,
             operators: &operators,
             deployment: &deployment_path,
             endpoint: &endpoint,
+            attested_endpoint: attested_endpoint.as_deref(),
             bootnode: self.bootnode()?,
             children: Vec::new(),
         };
@@ -171,13 +210,14 @@ impl DevnetArgs {
         shutdown.trigger_on_os_signals();
         let mut latencies = Latencies::default();
         let result = tokio::select! {
-            result = watch_checkpoints(&chain, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
+            result = watch_checkpoints(&chain, attested, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
             () = shutdown.wait() => Ok(()),
         };
         if result.is_ok() {
             println!("{}", latencies.summary());
         }
         nodes.stop().await;
+        drop(attested_anvil);
         drop(anvil);
         result
     }
@@ -231,6 +271,7 @@ impl DevnetArgs {
         op: &Operator,
         deployment: &Path,
         endpoint: &str,
+        attested_endpoint: Option<&str>,
         bootnode: &str,
     ) -> eyre::Result<Child> {
         // Appended: a restarted node's log follows its previous run's.
@@ -287,6 +328,10 @@ impl DevnetArgs {
         if i > 0 {
             command.args(["--bootnodes", bootnode]);
         }
+        if let Some(attested) = attested_endpoint {
+            // anvil serves WebSocket on its HTTP port: one ws:// URL gives both.
+            command.args(["--attested-rpc-url", &attested.replacen("http", "ws", 1)]);
+        }
         if self.is_faulty(i) {
             command.arg("--fault-sign-wrong-state-root");
         }
@@ -303,6 +348,8 @@ struct Nodes<'a> {
     operators: &'a [Operator],
     deployment: &'a Path,
     endpoint: &'a str,
+    /// The second anvil's endpoint in two-chain mode.
+    attested_endpoint: Option<&'a str>,
     bootnode: String,
     /// `None` while a node is held down (`--restart-on-exit` and `DIR/node-i.hold`).
     children: Vec<Option<Child>>,
@@ -315,6 +362,7 @@ impl Nodes<'_> {
             &self.operators[i],
             self.deployment,
             self.endpoint,
+            self.attested_endpoint,
             &self.bootnode,
         )
     }
@@ -363,11 +411,11 @@ impl Nodes<'_> {
     }
 }
 
-fn start_anvil(dir: &Path, port: u16) -> eyre::Result<AnvilInstance> {
-    let state = dir.join("anvil-state.json");
+fn start_anvil(dir: &Path, port: u16, chain_id: u64) -> eyre::Result<AnvilInstance> {
+    let state = dir.join(format!("anvil-{chain_id}-state.json"));
     Anvil::new()
         .port(port)
-        .chain_id(31_337)
+        .chain_id(chain_id)
         .arg("--state")
         .arg(state.as_os_str())
         .try_spawn()
@@ -381,9 +429,11 @@ async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {
     Ok(())
 }
 
-/// Prints each finalized checkpoint and checks it against anvil's block.
+/// Prints each finalized checkpoint (responses on `chain`) and checks it against the attested
+/// anvil's block (`attested`: `chain` itself unless in two-chain mode).
 async fn watch_checkpoints(
     chain: &DynProvider,
+    attested: &DynProvider,
     deployment: &Deployment,
     operators: &[Operator],
     exit_after: Option<u32>,
@@ -403,7 +453,8 @@ async fn watch_checkpoints(
     let mut finalized = std::collections::BTreeSet::new();
     // Checkpoints that passed while the operators registered are tasked in a burst when the
     // nodes start: their latency measures the catch-up, not the network.
-    let live_from = chain.get_block_number().await?;
+    let live_from = attested.get_block_number().await?;
+    let attested_chain_id = attested.get_chain_id().await?;
     let started = tokio::time::Instant::now();
     loop {
         nodes.supervise()?;
@@ -436,7 +487,14 @@ async fn watch_checkpoints(
                     .map(|p| stake_by_key.get(&(p.X, p.Y)).copied().unwrap_or_default())
                     .sum();
                 let block_number = call.task.blockNumber;
-                let checkpoint = chain
+                if call.task.chainId != attested_chain_id {
+                    bail!(
+                        "task {} attests chain {}, not the devnet's attested chain {attested_chain_id}",
+                        event.taskIndex,
+                        call.task.chainId
+                    );
+                }
+                let checkpoint = attested
                     .get_block_by_number(block_number.into())
                     .await?
                     .ok_or_else(|| eyre!("no block"))?;

@@ -8,6 +8,10 @@
 //!                                                                      (back through the host)
 //! ```
 //!
+//! In two-chain mode a second host follows the attested chain's node; its one ExEx
+//! (`attested_chain_exex`) feeds the AVS ExEx's view of the attested blocks. Both hosts stop on
+//! the same signal, and either failing stops the node.
+//!
 //! The bridge is the only place where the ExEx's events meet the network: it registers each new
 //! task with the service (with the operator set at the task's reference block, read from the
 //! registries), publishes this node's own signatures, closes tasks once answered, and hands
@@ -30,7 +34,8 @@ use avs_contracts::{
 use avs_exex::{
     avs::{
         AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, FaultMode,
-        GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, avs_exex,
+        GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
+        attested_chain_exex, avs_exex,
     },
     host::{FollowMode, Host, HostConfig},
 };
@@ -41,6 +46,7 @@ use avs_p2p::{
     SubmitOutcome, Submitter, SubmitterConfig, TaskInfo, journal, load_or_create_identity,
 };
 use eyre::WrapErr;
+use futures::FutureExt;
 use std::{
     collections::HashMap,
     future::Future,
@@ -63,6 +69,8 @@ pub struct NodeParams {
     pub settlement_http: String,
     /// Optional WebSocket endpoint of the same node (new-head subscription).
     pub settlement_ws: Option<String>,
+    /// The attested chain's node in two-chain mode; `None` attests the settlement chain.
+    pub attested: Option<AttestedNode>,
     /// The deployment (already checked against the chain).
     pub deployment: Deployment,
     /// WAL, finished heights, slashing-protection record, p2p identity and signature journal.
@@ -87,6 +95,21 @@ pub struct NodeParams {
     pub max_fee_per_gas: u128,
     /// Test-only misbehaviour (devnet chain ids only).
     pub fault_mode: FaultMode,
+}
+
+/// The node of the attested chain when it is not the settlement chain (two-chain mode): a
+/// second host follows it and feeds the AVS ExEx's view of the attested blocks.
+#[derive(Debug, Clone)]
+pub struct AttestedNode {
+    /// Its chain id (not the settlement chain's).
+    pub chain_id: u64,
+    /// HTTP JSON-RPC.
+    pub http: String,
+    /// Optional WebSocket endpoint (new-head subscription).
+    pub ws: Option<String>,
+    /// Its head when the node started: a fresh data directory starts following the attested
+    /// chain one retention window below it (older checkpoints are not tasked any more).
+    pub head: u64,
 }
 
 /// Where the node reports: the metrics registry every component registers into, EigenLayer's
@@ -170,8 +193,14 @@ pub async fn run_node(
     let mut host_config = HostConfig::new(&params.settlement_http, data_dir.join("host"));
     host_config.ws_url = params.settlement_ws.clone();
     host_config.start_block = deployment.deployment_block;
+    // `confirmations` keeps the node behind the attested chain's head; the settlement chain's
+    // task logs are followed at the head (their reorgs are handled like any other).
     host_config.follow = FollowMode::Latest {
-        confirmations: params.confirmations,
+        confirmations: if params.attested.is_some() {
+            0
+        } else {
+            params.confirmations
+        },
     };
     let mut host = Host::new(host_config, metrics)?;
     let mut config = AvsConfig::same_chain(
@@ -182,6 +211,9 @@ pub async fn run_node(
     );
     let retention = retention_blocks(params.reorg_window, &deployment);
     config.retention_blocks = retention;
+    if let Some(node) = &params.attested {
+        config.attested_chain_id = node.chain_id;
+    }
     config.fault_mode = params.fault_mode;
     let generator = params.task_generator.then(|| {
         let avs = &deployment.params.avs;
@@ -204,7 +236,21 @@ pub async fn run_node(
     let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let deps_metrics = AvsMetrics::register(metrics)?;
-    let attested = AttestedChain::new(deployment.chain_id, retention as usize);
+    let attested = AttestedChain::new(config.attested_chain_id, retention as usize);
+    let attested_host = params
+        .attested
+        .as_ref()
+        .map(|node| {
+            attested_host(
+                node,
+                &data_dir,
+                params.confirmations,
+                retention,
+                &attested,
+                metrics,
+            )
+        })
+        .transpose()?;
     host.install_exex("avs", move |ctx| async move {
         let deps = AvsDeps {
             registry: RegistryReader::new(
@@ -243,6 +289,20 @@ pub async fn run_node(
         tasks: HashMap::new(),
     };
     let mut bridge = tokio::spawn(bridge.run(events_rx, service.events));
+    let shutdown = shutdown.shared();
+    let mut attested_host = AbortOnDrop(tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            match attested_host {
+                Some(host) => host
+                    .run(shutdown)
+                    .await
+                    .wrap_err("following the attested chain"),
+                None => Ok(()),
+            }
+        }
+    }));
+    let two_chains = params.attested.is_some();
     let host = host.run(shutdown);
     tokio::pin!(host);
     let _sampler = AbortOnDrop(sampler);
@@ -250,6 +310,8 @@ pub async fn run_node(
         result = &mut host => {
             // The host dropped the ExEx (and its event sender): the bridge drains and ends.
             bridge.await.wrap_err("the bridge task panicked")??;
+            // Both hosts stop on the same signal; the attested one stores its finished height.
+            (&mut attested_host.0).await.wrap_err("the attested-chain host panicked")??;
             result.map_err(Into::into)
         }
         // The bridge only ends early on an error (e.g. the registries cannot be read): stop
@@ -258,7 +320,34 @@ pub async fn run_node(
             joined.wrap_err("the bridge task panicked")??;
             Err(eyre::eyre!("the p2p bridge stopped while the host was running"))
         }
+        // Without its attested blocks the node cannot answer tasks: stop with the reason.
+        joined = &mut attested_host.0, if two_chains => {
+            joined.wrap_err("the attested-chain host panicked")??;
+            Err(eyre::eyre!("the attested-chain host stopped while the settlement host was running"))
+        }
     }
+}
+
+/// Two-chain mode: the host following the attested chain, its one ExEx feeding `view`.
+fn attested_host(
+    node: &AttestedNode,
+    data_dir: &std::path::Path,
+    confirmations: u64,
+    retention: u64,
+    view: &AttestedChain,
+    metrics: &prometheus::Registry,
+) -> eyre::Result<Host> {
+    let mut config = HostConfig::new(&node.http, data_dir.join("attested-host"));
+    config.ws_url = node.ws.clone();
+    config.start_block = node.head.saturating_sub(retention);
+    config.follow = FollowMode::Latest { confirmations };
+    config.metrics_namespace = "avs_attested_host".to_owned();
+    let mut host = Host::new(config, metrics)?;
+    let view = view.clone();
+    host.install_exex("attested", move |ctx| {
+        attested_chain_exex(ctx, view, retention)
+    });
+    Ok(host)
 }
 
 /// The node's wallet provider, every call timed into `eigen_rpc_request_*` (labelled with
@@ -296,9 +385,9 @@ fn retention_blocks(reorg_window: u64, deployment: &Deployment) -> u64 {
 }
 
 /// Aborts a background task when the node stops, however it stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

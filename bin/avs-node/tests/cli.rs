@@ -273,21 +273,11 @@ fn validation_names_the_field_and_the_fix() {
     let line = check_error(&config, &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"]);
     assert!(line.contains("has no /p2p/<peer id>"), "{line}");
 
-    // `run` follows the settlement chain only: a separate attested chain is refused up front.
-    let line = error_line(
-        &[
-            "run",
-            "--config",
-            &config,
-            "--roles",
-            "operator",
-            "--attested-rpc-url",
-            "http://127.0.0.1:1",
-        ],
-        &[],
-    );
+    // The attested chain's endpoint is checked like the settlement chain's (two-chain mode).
+    let line = check_error(&config, &["--attested-rpc-url", "ftp://127.0.0.1:8545"]);
     assert!(
-        line.contains("attested_rpc_url: avs-node run follows one chain"),
+        line.contains("attested_rpc_url")
+            && line.contains("is not an http(s):// or ws(s):// endpoint"),
         "{line}"
     );
 }

@@ -77,25 +77,7 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
             line.starts_with("checkpoint finalized")
         });
     }
-    let nodes: Vec<u32> = (0..4).map(|i| devnet.node_pid(i)).collect();
-    devnet.interrupt();
-    let status = devnet.wait_exit(TIMEOUT);
-    if !status.success() {
-        devnet.fail(&format!(
-            "the devnet did not stop cleanly on Ctrl-C: {status}"
-        ));
-    }
-    // No orphans: every node process is gone and anvil's port is closed.
-    for (i, pid) in nodes.iter().enumerate() {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "node {i} (pid {pid}) outlived the devnet"
-        );
-    }
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", devnet.rpc_port)).is_err(),
-        "anvil outlived the devnet"
-    );
+    devnet.interrupt_and_check_clean_exit(TIMEOUT, &[]);
     let finalized: Vec<String> = devnet
         .stdout
         .iter()

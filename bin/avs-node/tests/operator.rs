@@ -133,6 +133,38 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         "{line}"
     );
 
+    // Two-chain mode needs an attested node of another chain, reachable at start-up.
+    let same_chain = avs_node(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--attested-rpc-url",
+            &anvil.ws_endpoint(),
+        ],
+        &[],
+    );
+    let line = one_error_line(&same_chain);
+    assert!(
+        line.contains("serves chain 31337, the settlement chain: remove attested_rpc_url"),
+        "{line}"
+    );
+    let unreachable = avs_node(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--attested-rpc-url",
+            "http://127.0.0.1:1",
+        ],
+        &[],
+    );
+    let line = one_error_line(&unreachable);
+    assert!(
+        line.contains("cannot reach the attested chain's RPC http://127.0.0.1:1/"),
+        "{line}"
+    );
+
     let status = |extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["operator", "status", "--config", &config, "--json"];
         args.extend_from_slice(extra);

@@ -53,6 +53,9 @@ pub struct HostConfig {
     pub channel_capacity: usize,
     /// WAL tuning.
     pub wal: WalConfig,
+    /// Prefix of the host's metric names (`<namespace>_head_block`, …): two hosts in one
+    /// process (a node following two chains) need different ones.
+    pub metrics_namespace: String,
 }
 
 impl HostConfig {
@@ -75,6 +78,7 @@ impl HostConfig {
             max_consecutive_invalid: 5,
             channel_capacity: 16,
             wal: WalConfig::default(),
+            metrics_namespace: "avs_host".to_owned(),
         }
     }
 
@@ -99,10 +103,22 @@ impl HostConfig {
                 self.poll_interval.is_zero(),
                 "poll_interval must be positive",
             ),
+            (
+                !is_metric_name(&self.metrics_namespace),
+                "metrics_namespace must be a Prometheus metric name ([a-zA-Z_][a-zA-Z0-9_]*)",
+            ),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, message)) => Err((*message).to_owned()),
             None => Ok(()),
         }
     }
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -514,7 +514,8 @@ mod tests {
                 head,
             }],
             finished_heights: Arc::new(Mutex::new(vec![head])),
-            metrics: HostMetrics::register(&prometheus::Registry::new()).expect("metrics"),
+            metrics: HostMetrics::register(&prometheus::Registry::new(), "avs_host")
+                .expect("metrics"),
             consecutive_invalid: 0,
             pruned_below: 0,
             ws: None,

@@ -23,29 +23,30 @@ pub struct HostMetrics {
 }
 
 impl HostMetrics {
-    /// Creates the metrics and registers them into `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+    /// Creates the metrics, named `<namespace>_…`, and registers them into `registry`.
+    pub fn register(registry: &Registry, namespace: &str) -> Result<Self, prometheus::Error> {
+        let name = |suffix: &str| format!("{namespace}_{suffix}");
         let metrics = Self {
-            head_block: IntGauge::new("avs_host_head_block", "Highest canonical block delivered")?,
+            head_block: IntGauge::new(name("head_block"), "Highest canonical block delivered")?,
             finished_height: IntGaugeVec::new(
                 Opts::new(
-                    "avs_host_finished_height",
+                    name("finished_height"),
                     "Finished height reported by each ExEx",
                 ),
                 &["exex"],
             )?,
-            reorgs_total: IntCounter::new("avs_host_reorgs_total", "Reorgs and reverts delivered")?,
+            reorgs_total: IntCounter::new(name("reorgs_total"), "Reorgs and reverts delivered")?,
             invalid_blocks_total: IntCounter::new(
-                "avs_host_invalid_blocks_total",
+                name("invalid_blocks_total"),
                 "Blocks from the node that failed verification",
             )?,
-            wal_bytes: IntGauge::new("avs_host_wal_bytes", "Bytes of WAL segments on disk")?,
+            wal_bytes: IntGauge::new(name("wal_bytes"), "Bytes of WAL segments on disk")?,
             backfill_blocks_per_second: Gauge::new(
-                "avs_host_backfill_blocks_per_second",
+                name("backfill_blocks_per_second"),
                 "Blocks per second fetched and verified in the last multi-block batch",
             )?,
             delivered_blocks_total: IntCounter::new(
-                "avs_host_delivered_blocks_total",
+                name("delivered_blocks_total"),
                 "Canonical blocks committed to the ExExes",
             )?,
         };

@@ -165,8 +165,8 @@ impl Host {
     pub fn new(config: HostConfig, registry: &prometheus::Registry) -> Result<Self, HostError> {
         config.validate().map_err(HostError::Config)?;
         Ok(Self {
+            metrics: HostMetrics::register(registry, &config.metrics_namespace)?,
             config,
-            metrics: HostMetrics::register(registry)?,
             exexes: Vec::new(),
         })
     }
@@ -404,5 +404,36 @@ mod tests {
         config.reorg_window = 0;
         let err = Host::new(config, &prometheus::Registry::new()).expect_err("invalid");
         assert!(err.to_string().contains("reorg_window"), "{err}");
+    }
+
+    #[test]
+    fn two_hosts_share_a_registry_under_different_metric_namespaces() {
+        let registry = prometheus::Registry::new();
+        let settlement = HostConfig::new("http://127.0.0.1:1", "unused");
+        let mut attested = settlement.clone();
+        Host::new(settlement, &registry).expect("first host");
+        // The same names twice are refused by the registry …
+        assert!(Host::new(attested.clone(), &registry).is_err());
+        // … a namespace of its own is not.
+        attested.metrics_namespace = "avs_attested_host".to_owned();
+        Host::new(attested.clone(), &registry).expect("second host");
+        let names: Vec<String> = registry
+            .gather()
+            .iter()
+            .map(|family| family.name().to_owned())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "avs_host_head_block"),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n == "avs_attested_host_head_block"),
+            "{names:?}"
+        );
+        for bad in ["", "9lives", "avs-host"] {
+            attested.metrics_namespace = bad.to_owned();
+            let err = Host::new(attested.clone(), &registry).expect_err(bad);
+            assert!(err.to_string().contains("metrics_namespace"), "{err}");
+        }
     }
 }

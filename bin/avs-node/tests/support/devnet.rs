@@ -208,6 +208,33 @@ impl Devnet {
         signal("-INT", self.child.id());
     }
 
+    /// Ctrl-C, then checks that the devnet exits successfully and leaves no orphans: no node
+    /// process, and nothing listening on its anvil's port or on `other_anvil_ports`.
+    pub fn interrupt_and_check_clean_exit(&mut self, timeout: Duration, other_anvil_ports: &[u16]) {
+        let nodes: Vec<u32> = (0..usize::from(self.operators))
+            .map(|i| self.node_pid(i))
+            .collect();
+        self.interrupt();
+        let status = self.wait_exit(timeout);
+        if !status.success() {
+            self.fail(&format!(
+                "the devnet did not stop cleanly on Ctrl-C: {status}"
+            ));
+        }
+        for (i, pid) in nodes.iter().enumerate() {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "node {i} (pid {pid}) outlived the devnet"
+            );
+        }
+        for port in std::iter::once(self.rpc_port).chain(other_anvil_ports.iter().copied()) {
+            assert!(
+                TcpStream::connect(("127.0.0.1", port)).is_err(),
+                "an anvil (port {port}) outlived the devnet"
+            );
+        }
+    }
+
     /// SIGTERM (the devnet stops its nodes and anvil) and waits for the exit.
     fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
@@ -324,7 +351,7 @@ fn free_base(nodes: u16) -> u16 {
         .expect("a free port range")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0))
         .expect("bind")
         .local_addr()
