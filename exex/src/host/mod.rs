@@ -208,13 +208,15 @@ impl Host {
 
         let dir = config.data_dir.clone();
         let segment_config = config.wal;
-        let (wal, finished_store) = blocking(move || {
+        let window = config.reorg_window;
+        // Reading every WAL record is disk and decoding work: off the async threads.
+        let (wal, finished_store, mut canonical) = blocking(move || {
             let wal = Wal::open(&dir.join("wal"), segment_config)?;
             let finished = FinishedHeights::open(&dir.join("finished"))?;
-            Ok::<_, HostError>((wal, finished))
+            let canonical = rebuild_canonical(&wal, window)?;
+            Ok::<_, HostError>((wal, finished, canonical))
         })
         .await?;
-        let mut canonical = rebuild_canonical(&wal, config.reorg_window)?;
         metrics
             .wal_bytes
             .set(i64::try_from(wal.size_bytes()).unwrap_or(i64::MAX));
