@@ -1,6 +1,7 @@
 //! `avs-node config check`: validates a configuration and prints what the node would connect
 //! to (endpoints, chain, contracts, roles, ports, key sources) without any secret. With
-//! `--online` it also asks the settlement endpoint whether the deployment is really there.
+//! `--online` it also asks the settlement endpoint whether the deployment is really there, and
+//! in two-chain mode whether the attested endpoint answers for another chain.
 
 use crate::{
     cli::NodeArgs,
@@ -147,11 +148,19 @@ impl ConfigCommand {
         if online {
             let provider = crate::chain::connect(&config, None).await?;
             let head = provider.get_block_number().await?;
-            summary.online = Some(format!(
+            let mut online = format!(
                 "ok: chain {} at block {head}, all {} contracts have code",
                 config.deployment.chain_id,
                 config.deployment.contracts().len()
-            ));
+            );
+            if config.attested_rpc != config.settlement_rpc {
+                let attested = crate::chain::attested_node(&config).await?;
+                online.push_str(&format!(
+                    "; attested chain {} at block {}",
+                    attested.chain_id, attested.head
+                ));
+            }
+            summary.online = Some(online);
         }
         output::emit(json, &summary, ConfigSummary::human);
         Ok(())

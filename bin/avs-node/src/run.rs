@@ -8,14 +8,13 @@
 use crate::{
     api,
     cli::NodeArgs,
-    config::{NodeConfig, Role, RpcUrl},
+    config::{NodeConfig, Role},
     health::{HealthRegistry, ServiceStatus},
     keys, metrics,
-    node::{AttestedNode, NodeParams, Telemetry, run_node},
+    node::{NodeParams, Telemetry, run_node},
     server::HttpServer,
     shutdown::Shutdown,
 };
-use alloy::providers::{Provider, ProviderBuilder};
 use avs_exex::avs::FaultMode;
 use avs_p2p::NetworkConfig;
 use clap::Args;
@@ -99,13 +98,13 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     let wallet = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
 
     let (settlement_http, settlement_ws) =
-        http_and_ws(&config.settlement_rpc, config.settlement_ws.as_ref());
+        crate::chain::http_and_ws(&config.settlement_rpc, config.settlement_ws.as_ref());
     // Chain id and code at every address, before joining the network.
     crate::chain::connect(config, None).await?;
     let attested = if config.attested_rpc == config.settlement_rpc {
         None
     } else {
-        Some(attested_node(config).await?)
+        Some(crate::chain::attested_node(config).await?)
     };
 
     let deployment = &config.deployment;
@@ -130,51 +129,5 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         aggregation_window: config.aggregation_window,
         max_fee_per_gas: config.max_fee_per_gas,
         fault_mode,
-    })
-}
-
-/// Requests go over HTTP; new heads come over WebSocket when there is one: a separate `ws`
-/// endpoint (reth and geth serve it on a port of their own), or a ws(s):// `rpc` that also
-/// serves HTTP on the same address (as anvil does).
-fn http_and_ws(rpc: &RpcUrl, ws: Option<&RpcUrl>) -> (String, Option<String>) {
-    let url = rpc.as_str().to_owned();
-    match ws {
-        Some(ws) => (url, Some(ws.as_str().to_owned())),
-        None if rpc.is_ws() => (url.replacen("ws", "http", 1), Some(url)),
-        None => (url, None),
-    }
-}
-
-/// Two-chain mode: the attested chain's node, which must serve another chain than the
-/// settlement chain (a second node of the settlement chain adds nothing but a second host).
-async fn attested_node(config: &NodeConfig) -> eyre::Result<AttestedNode> {
-    let (http, ws) = http_and_ws(&config.attested_rpc, None);
-    let unreachable = |e: &dyn std::fmt::Display| {
-        eyre!(
-            "cannot reach the attested chain's RPC {} ({e}): check --attested-rpc-url and that the node is running",
-            config.attested_rpc
-        )
-    };
-    let provider = ProviderBuilder::new()
-        .connect(&http)
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let chain_id = provider.get_chain_id().await.map_err(|e| unreachable(&e))?;
-    if chain_id == config.deployment.chain_id {
-        return Err(eyre!(
-            "attested_rpc_url {} serves chain {chain_id}, the settlement chain: remove \
-             attested_rpc_url (the node then attests the settlement chain it follows)",
-            config.attested_rpc
-        ));
-    }
-    let head = provider
-        .get_block_number()
-        .await
-        .map_err(|e| unreachable(&e))?;
-    Ok(AttestedNode {
-        chain_id,
-        http,
-        ws,
-        head,
     })
 }

@@ -164,6 +164,43 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         line.contains("cannot reach the attested chain's RPC http://127.0.0.1:1/"),
         "{line}"
     );
+    // `config check --online` checks the attested node as `run` does.
+    let other_chain = avs_test_support::anvil().chain_id(1337).spawn();
+    let checked = avs_node(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--online",
+            "--attested-rpc-url",
+            &other_chain.endpoint(),
+        ],
+        &[],
+    );
+    assert!(checked.success, "{}", checked.stderr);
+    assert!(
+        checked.stdout.contains("; attested chain 1337 at block 0"),
+        "{}",
+        checked.stdout
+    );
+    let checked = avs_node(
+        &[
+            "config",
+            "check",
+            "--config",
+            &config,
+            "--online",
+            "--attested-rpc-url",
+            &anvil.ws_endpoint(),
+        ],
+        &[],
+    );
+    let line = one_error_line(&checked);
+    assert!(
+        line.contains("the settlement chain: remove attested_rpc_url"),
+        "{line}"
+    );
 
     let status = |extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["operator", "status", "--config", &config, "--json"];
