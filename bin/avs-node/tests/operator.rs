@@ -133,73 +133,37 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         "{line}"
     );
 
-    // Two-chain mode needs an attested node of another chain, reachable at start-up.
-    let same_chain = avs_node(
-        &[
-            "run",
-            "--config",
-            &config,
-            "--attested-rpc-url",
-            &anvil.ws_endpoint(),
-        ],
-        &[],
-    );
-    let line = one_error_line(&same_chain);
-    assert!(
-        line.contains("serves chain 31337, the settlement chain: remove attested_rpc_url"),
-        "{line}"
-    );
-    let unreachable = avs_node(
-        &[
-            "run",
-            "--config",
-            &config,
-            "--attested-rpc-url",
-            "http://127.0.0.1:1",
-        ],
-        &[],
-    );
-    let line = one_error_line(&unreachable);
-    assert!(
-        line.contains("cannot reach the attested chain's RPC http://127.0.0.1:1/"),
-        "{line}"
-    );
-    // `config check --online` checks the attested node as `run` does.
+    // Two-chain mode needs an attested node of another chain, reachable at start-up: `run`
+    // and `config check --online` check it alike.
     let other_chain = avs_test_support::anvil().chain_id(1337).spawn();
-    let checked = avs_node(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--online",
-            "--attested-rpc-url",
-            &other_chain.endpoint(),
-        ],
-        &[],
-    );
+    let with_attested = |command: &[&str], url: &str| {
+        let mut args = command.to_vec();
+        args.extend(["--config", &config, "--attested-rpc-url", url]);
+        avs_node(&args, &[])
+    };
+    let check = ["config", "check", "--online"];
+    let same_chain = anvil.ws_endpoint();
+    for command in [&["run"][..], &check] {
+        for (url, expected) in [
+            (
+                same_chain.as_str(),
+                "serves chain 31337, the settlement chain: remove attested_rpc_url",
+            ),
+            (
+                "http://127.0.0.1:1",
+                "cannot reach the attested chain's RPC http://127.0.0.1:1/",
+            ),
+        ] {
+            let line = one_error_line(&with_attested(command, url)).to_owned();
+            assert!(line.contains(expected), "{command:?} {url}: {line}");
+        }
+    }
+    let checked = with_attested(&check, &other_chain.endpoint());
     assert!(checked.success, "{}", checked.stderr);
     assert!(
         checked.stdout.contains("; attested chain 1337 at block 0"),
         "{}",
         checked.stdout
-    );
-    let checked = avs_node(
-        &[
-            "config",
-            "check",
-            "--config",
-            &config,
-            "--online",
-            "--attested-rpc-url",
-            &anvil.ws_endpoint(),
-        ],
-        &[],
-    );
-    let line = one_error_line(&checked);
-    assert!(
-        line.contains("the settlement chain: remove attested_rpc_url"),
-        "{line}"
     );
 
     let status = |extra: &[&str]| -> serde_json::Value {
