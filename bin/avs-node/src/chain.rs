@@ -82,5 +82,6 @@ pub async fn attested_node(config: &NodeConfig) -> eyre::Result<AttestedNode> {
         http,
         ws,
         head,
+        retention_blocks: config.attested_retention_blocks,
     })
 }

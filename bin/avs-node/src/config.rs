@@ -73,6 +73,12 @@ pub struct NodeOptions {
     /// address, else http(s)://, polled) [default: the settlement endpoint].
     #[arg(long, env = "AVS_ATTESTED_RPC_URL", value_name = "URL")]
     pub attested_rpc_url: Option<String>,
+    /// Attested blocks kept in two-chain mode, so that a restarted node can still answer every
+    /// open task: the response window counted in attested blocks (response_window_blocks ×
+    /// settlement block time ÷ attested block time, e.g. 100 × 12 s ÷ 2 s = 600 on an L2 with
+    /// 2 s blocks) [default: as many as the node keeps of the settlement chain, at least 256].
+    #[arg(long, env = "AVS_ATTESTED_RETENTION_BLOCKS", value_name = "BLOCKS")]
+    pub attested_retention_blocks: Option<u64>,
     /// Deployment file written by the deployer (chain id, contract addresses).
     #[arg(long, env = "AVS_DEPLOYMENT", value_name = "FILE")]
     pub deployment: Option<PathBuf>,
@@ -185,6 +191,7 @@ impl NodeOptions {
             settlement_rpc_url,
             settlement_ws_url,
             attested_rpc_url,
+            attested_retention_blocks,
             deployment,
             datadir,
             bls_keystore,
@@ -389,6 +396,8 @@ pub struct NodeConfig {
     pub settlement_ws: Option<RpcUrl>,
     /// Attested chain endpoint (the settlement endpoint unless configured).
     pub attested_rpc: RpcUrl,
+    /// Attested blocks kept in two-chain mode, if configured.
+    pub attested_retention_blocks: Option<u64>,
     /// The deployment file's path.
     pub deployment_path: PathBuf,
     /// The deployment it holds (read, not yet checked against the chain: see
@@ -492,6 +501,21 @@ impl NodeConfig {
         let attested_rpc = match options.attested_rpc_url {
             Some(url) => RpcUrl::parse("attested_rpc_url", &url)?,
             None => settlement_rpc.clone(),
+        };
+        let attested_retention_blocks = match options.attested_retention_blocks {
+            Some(_) if attested_rpc == settlement_rpc => {
+                return Err(ConfigError::new(
+                    "attested_retention_blocks",
+                    "only applies in two-chain mode: set attested_rpc_url to the attested chain's node, or drop it",
+                ));
+            }
+            Some(blocks) if !(1..=10_000_000).contains(&blocks) => {
+                return Err(ConfigError::new(
+                    "attested_retention_blocks",
+                    format!("{blocks} is out of range: use 1..=10000000 blocks"),
+                ));
+            }
+            blocks => blocks,
         };
         let deployment_path = required(
             "deployment",
@@ -630,6 +654,7 @@ impl NodeConfig {
             settlement_rpc,
             settlement_ws,
             attested_rpc,
+            attested_retention_blocks,
             deployment_path,
             deployment,
             datadir,

@@ -84,8 +84,9 @@ pub struct DevnetArgs {
     #[arg(long, default_value_t = 0)]
     pub faulty: u16,
     /// Two-chain mode: start a second anvil (chain 1337) whose checkpoints the nodes attest
-    /// and finalize on the first (`avs-node run --attested-rpc-url`).
-    #[arg(long)]
+    /// and finalize on the first (`avs-node run --attested-rpc-url`). Not with --faulty:
+    /// only settlement-chain checkpoints can be challenged.
+    #[arg(long, conflicts_with = "faulty")]
     pub attested_chain: bool,
     /// The second anvil's RPC port with --attested-chain [default: PORT+1].
     #[arg(long, requires = "attested_chain")]
@@ -123,6 +124,21 @@ impl DevnetArgs {
         let owner = PrivateKeySigner::random();
         let chain = wallet_provider(&endpoint, owner.clone()).await?;
         fund(&chain, owner.address()).await?;
+        // Started before the long deployment so that a busy port fails at once; it mines no
+        // block until the nodes start.
+        let attested_anvil = if self.attested_chain {
+            let port = match self.attested_port {
+                Some(port) => port,
+                None => self.port.checked_add(1).ok_or_else(|| {
+                    eyre!("--port 65535 leaves no port for the attested anvil: set --attested-port")
+                })?,
+            };
+            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID)?;
+            let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
+            Some((anvil, provider))
+        } else {
+            None
+        };
 
         println!("deploying EigenLayer M2 and the AVS on anvil {endpoint} ...");
         let mut config = DeployConfig::devnet(owner.address());
@@ -160,24 +176,14 @@ impl DevnetArgs {
 
         // From here on blocks come at a steady pace, as on a real chain.
         chain.anvil_set_interval_mining(self.block_time).await?;
-        let attested_anvil = if self.attested_chain {
-            let port = match self.attested_port {
-                Some(port) => port,
-                None => self.port.checked_add(1).ok_or_else(|| {
-                    eyre!("--port 65535 leaves no port for the attested anvil: set --attested-port")
-                })?,
-            };
-            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID)?;
-            let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
+        if let Some((anvil, provider)) = &attested_anvil {
+            // Its blocks start now, with the nodes: no checkpoint backlog.
             provider.anvil_set_interval_mining(self.block_time).await?;
             println!(
                 "attesting anvil chain {ATTESTED_CHAIN_ID} at {} (two-chain mode); tasks and responses on chain {SETTLEMENT_CHAIN_ID}",
                 anvil.endpoint()
             );
-            Some((anvil, provider))
-        } else {
-            None
-        };
+        }
         let attested = attested_anvil
             .as_ref()
             .map_or(&chain, |(_, provider)| provider);
@@ -216,10 +222,10 @@ impl DevnetArgs {
         if result.is_ok() {
             println!("{}", latencies.summary());
         }
-        nodes.stop().await;
+        let stopped = nodes.stop().await;
         drop(attested_anvil);
         drop(anvil);
-        result
+        result.and(stopped)
     }
 
     fn p2p_port(&self, i: usize) -> u16 {
@@ -390,7 +396,8 @@ impl Nodes<'_> {
     }
 
     /// SIGTERM every node (graceful: WAL and stores flushed), SIGKILL after a grace period.
-    async fn stop(&mut self) {
+    /// Fails naming each node that did not stop cleanly (an error exit, or killed).
+    async fn stop(&mut self) -> eyre::Result<()> {
         for node in self.children.iter().flatten() {
             if let Some(pid) = node.id() {
                 // `kill -TERM`: a graceful stop without unsafe signal code.
@@ -400,13 +407,26 @@ impl Nodes<'_> {
                     .await;
             }
         }
-        for node in self.children.iter_mut().flatten() {
-            if tokio::time::timeout(Duration::from_secs(10), node.wait())
-                .await
-                .is_err()
-            {
-                let _ = node.kill().await;
+        let mut unclean = Vec::new();
+        for (i, node) in self.children.iter_mut().enumerate() {
+            let Some(node) = node else { continue };
+            match tokio::time::timeout(Duration::from_secs(10), node.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => unclean.push(format!("node {i} exited with {status}")),
+                Ok(Err(e)) => unclean.push(format!("node {i}: {e}")),
+                Err(_) => {
+                    let _ = node.kill().await;
+                    unclean.push(format!("node {i} ignored SIGTERM for 10 s and was killed"));
+                }
             }
+        }
+        if unclean.is_empty() {
+            Ok(())
+        } else {
+            Err(eyre!(
+                "{} on shutdown; see the node logs in the devnet folder",
+                unclean.join(", ")
+            ))
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     health::HealthRegistry,
     metrics::{EigenMetrics, NodeMetrics},
     rpc_metrics::RpcMetricsLayer,
+    shutdown::Shutdown,
     status::{SAMPLE_INTERVAL, StatusSampler},
 };
 use alloy::{
@@ -110,6 +111,8 @@ pub struct AttestedNode {
     /// Its head when the node started: a fresh data directory starts following the attested
     /// chain one retention window below it (older checkpoints are not tasked any more).
     pub head: u64,
+    /// Attested blocks kept (view and WAL); `None`: as many as of the settlement chain.
+    pub retention_blocks: Option<u64>,
 }
 
 /// Where the node reports: the metrics registry every component registers into, EigenLayer's
@@ -189,19 +192,21 @@ pub async fn run_node(
         .run(SAMPLE_INTERVAL),
     );
 
-    // The host and the AVS ExEx.
-    let mut host_config = HostConfig::new(&params.settlement_http, data_dir.join("host"));
-    host_config.ws_url = params.settlement_ws.clone();
-    host_config.start_block = deployment.deployment_block;
-    // `confirmations` keeps the node behind the attested chain's head; the settlement chain's
-    // task logs are followed at the head (their reorgs are handled like any other).
-    host_config.follow = FollowMode::Latest {
-        confirmations: if params.attested.is_some() {
+    // The host and the AVS ExEx. `confirmations` keeps the node behind the attested chain's
+    // head; in two-chain mode the settlement chain's task logs are followed at the head (their
+    // reorgs are handled like any other).
+    let host_config = host_config(
+        &params.settlement_http,
+        params.settlement_ws.clone(),
+        data_dir.join("host"),
+        deployment.deployment_block,
+        if params.attested.is_some() {
             0
         } else {
             params.confirmations
         },
-    };
+        params.reorg_window,
+    );
     let mut host = Host::new(host_config, metrics)?;
     let mut config = AvsConfig::same_chain(
         deployment.chain_id,
@@ -236,7 +241,15 @@ pub async fn run_node(
     let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let deps_metrics = AvsMetrics::register(metrics)?;
-    let attested = AttestedChain::new(config.attested_chain_id, retention as usize);
+    let attested_retention = params
+        .attested
+        .as_ref()
+        .and_then(|node| node.retention_blocks)
+        .unwrap_or(retention);
+    let attested = AttestedChain::new(
+        config.attested_chain_id,
+        usize::try_from(attested_retention).unwrap_or(usize::MAX),
+    );
     let attested_host = params
         .attested
         .as_ref()
@@ -244,8 +257,8 @@ pub async fn run_node(
             attested_host(
                 node,
                 &data_dir,
-                params.confirmations,
-                retention,
+                (params.confirmations, params.reorg_window),
+                attested_retention,
                 &attested,
                 metrics,
             )
@@ -288,59 +301,89 @@ pub async fn run_node(
         )),
         tasks: HashMap::new(),
     };
-    let mut bridge = tokio::spawn(bridge.run(events_rx, service.events));
-    let shutdown = shutdown.shared();
-    let mut attested_host = AbortOnDrop(tokio::spawn({
-        let shutdown = shutdown.clone();
+    let bridge = tokio::spawn(bridge.run(events_rx, service.events));
+    let _sampler = AbortOnDrop(sampler);
+    // One stop for every part: the node's shutdown, or any part ending (a node that cannot
+    // follow one of its chains, or whose bridge failed, must not sit idle looking healthy).
+    let stop = Shutdown::new();
+    let signal = {
+        let stop = stop.clone();
         async move {
-            match attested_host {
-                Some(host) => host
-                    .run(shutdown)
-                    .await
-                    .wrap_err("following the attested chain"),
-                None => Ok(()),
+            tokio::select! {
+                () = shutdown => {}
+                () = stop.wait() => {}
             }
         }
-    }));
-    let two_chains = params.attested.is_some();
-    let host = host.run(shutdown);
-    tokio::pin!(host);
-    let _sampler = AbortOnDrop(sampler);
-    tokio::select! {
-        result = &mut host => {
-            // The host dropped the ExEx (and its event sender): the bridge drains and ends.
-            bridge.await.wrap_err("the bridge task panicked")??;
-            // Both hosts stop on the same signal; the attested one stores its finished height.
-            (&mut attested_host.0).await.wrap_err("the attested-chain host panicked")??;
-            result.map_err(Into::into)
-        }
-        // The bridge only ends early on an error (e.g. the registries cannot be read): stop
-        // instead of letting the ExEx block on a full channel.
-        joined = &mut bridge => {
-            joined.wrap_err("the bridge task panicked")??;
-            Err(eyre::eyre!("the p2p bridge stopped while the host was running"))
-        }
-        // Without its attested blocks the node cannot answer tasks: stop with the reason.
-        joined = &mut attested_host.0, if two_chains => {
-            joined.wrap_err("the attested-chain host panicked")??;
-            Err(eyre::eyre!("the attested-chain host stopped while the settlement host was running"))
-        }
     }
+    .shared();
+    let settlement = async {
+        let result = host.run(signal.clone()).await.map_err(eyre::Report::from);
+        stop.trigger();
+        result
+    };
+    let attested = async {
+        let Some(host) = attested_host else {
+            return Ok(());
+        };
+        let result = host
+            .run(signal.clone())
+            .await
+            .wrap_err("following the attested chain");
+        stop.trigger();
+        result
+    };
+    // The bridge ends once the AVS ExEx dropped its event sender, or early on an error (e.g. the
+    // registries cannot be read).
+    let bridge = async {
+        let result = bridge
+            .await
+            .wrap_err("the bridge task panicked")
+            .and_then(|r| r);
+        stop.trigger();
+        result
+    };
+    // Each part stops gracefully (the hosts store their finished heights); the failure that
+    // triggered the stop is the one returned (the other parts end cleanly after it).
+    let (settlement, attested, bridge) = tokio::join!(settlement, attested, bridge);
+    bridge.and(settlement).and(attested)
 }
 
-/// Two-chain mode: the host following the attested chain, its one ExEx feeding `view`.
+/// The configuration of a host following `http` (and `ws` for new heads) with its WAL in `dir`.
+fn host_config(
+    http: &str,
+    ws: Option<String>,
+    dir: PathBuf,
+    start_block: u64,
+    confirmations: u64,
+    reorg_window: u64,
+) -> HostConfig {
+    let mut config = HostConfig::new(http, dir);
+    config.ws_url = ws;
+    config.start_block = start_block;
+    config.follow = FollowMode::Latest { confirmations };
+    config.reorg_window = usize::try_from(reorg_window).unwrap_or(usize::MAX);
+    config
+}
+
+/// Two-chain mode: the host following the attested chain, its one ExEx feeding `view`. Its WAL
+/// is kept per chain id, so pointing `attested_rpc_url` at another chain never replays the
+/// previous chain's blocks into the view.
 fn attested_host(
     node: &AttestedNode,
     data_dir: &std::path::Path,
-    confirmations: u64,
+    (confirmations, reorg_window): (u64, u64),
     retention: u64,
     view: &AttestedChain,
     metrics: &prometheus::Registry,
 ) -> eyre::Result<Host> {
-    let mut config = HostConfig::new(&node.http, data_dir.join("attested-host"));
-    config.ws_url = node.ws.clone();
-    config.start_block = node.head.saturating_sub(retention);
-    config.follow = FollowMode::Latest { confirmations };
+    let mut config = host_config(
+        &node.http,
+        node.ws.clone(),
+        data_dir.join(format!("attested-host-{}", node.chain_id)),
+        node.head.saturating_sub(retention),
+        confirmations,
+        reorg_window,
+    );
     config.metrics_namespace = "avs_attested_host".to_owned();
     let mut host = Host::new(config, metrics)?;
     let view = view.clone();
@@ -385,9 +428,9 @@ fn retention_blocks(reorg_window: u64, deployment: &Deployment) -> u64 {
 }
 
 /// Aborts a background task when the node stops, however it stops.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-impl<T> Drop for AbortOnDrop<T> {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -587,5 +630,32 @@ fn wire_message(signed: &SignedResponse) -> SignatureMessage {
         response: (&signed.response).into(),
         signature: signed.signature.to_bytes(),
         operator_id: signed.operator_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_config_applies_the_node_settings() {
+        let config = host_config(
+            "http://127.0.0.1:8545",
+            Some("ws://127.0.0.1:8546".to_owned()),
+            PathBuf::from("data/host"),
+            7,
+            3,
+            500,
+        );
+        assert_eq!(config.http_url, "http://127.0.0.1:8545");
+        assert_eq!(config.ws_url.as_deref(), Some("ws://127.0.0.1:8546"));
+        assert_eq!(config.data_dir, PathBuf::from("data/host"));
+        assert_eq!(config.start_block, 7);
+        assert!(matches!(
+            config.follow,
+            FollowMode::Latest { confirmations: 3 }
+        ));
+        // `reorg_window` is the deepest reorg the host absorbs (it used to keep the default 64).
+        assert_eq!(config.reorg_window, 500);
     }
 }

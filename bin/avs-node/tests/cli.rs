@@ -273,6 +273,27 @@ fn validation_names_the_field_and_the_fix() {
     let line = check_error(&config, &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"]);
     assert!(line.contains("has no /p2p/<peer id>"), "{line}");
 
+    // attested_retention_blocks belongs to two-chain mode and has a range.
+    let line = check_error(&config, &["--attested-retention-blocks", "600"]);
+    assert!(
+        line.contains("attested_retention_blocks")
+            && line.contains("only applies in two-chain mode"),
+        "{line}"
+    );
+    let line = check_error(
+        &config,
+        &[
+            "--attested-rpc-url",
+            "ws://127.0.0.1:9546",
+            "--attested-retention-blocks",
+            "0",
+        ],
+    );
+    assert!(
+        line.contains("0 is out of range: use 1..=10000000 blocks"),
+        "{line}"
+    );
+
     // The attested chain's endpoint is checked like the settlement chain's (two-chain mode).
     let line = check_error(&config, &["--attested-rpc-url", "ftp://127.0.0.1:8545"]);
     assert!(
@@ -352,6 +373,22 @@ fn unknown_options_fail_with_usage() {
     assert!(
         run.stderr.contains("unrecognized subcommand 'frobnicate'"),
         "{}",
+        run.stderr
+    );
+    // Faulty signers on an attested chain could never be challenged: refused before any work.
+    let run = avs_node(&["devnet", "--attested-chain", "--faulty", "1"], &[]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("the argument '--attested-chain' cannot be used with '--faulty <FAULTY>'"),
+        "{}",
+        run.stderr
+    );
+    let run = avs_node(&["devnet", "--attested-port", "9000"], &[]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("--attested-chain"),
+        "--attested-port needs --attested-chain: {}",
         run.stderr
     );
 }
