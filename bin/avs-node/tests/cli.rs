@@ -361,36 +361,23 @@ fn plaintext_keys_need_insecure_and_a_devnet() {
 
 #[test]
 fn unknown_options_fail_with_usage() {
-    let run = avs_node(&["config", "check", "--no-such-flag"], &[]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("unexpected argument '--no-such-flag'"),
-        "{}",
-        run.stderr
+    let fails_with = |args: &[&str], expected: &str| {
+        let run = avs_node(args, &[]);
+        assert!(!run.success, "{args:?} succeeded: {}", run.stdout);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    };
+    fails_with(
+        &["config", "check", "--no-such-flag"],
+        "unexpected argument '--no-such-flag'",
     );
-    let run = avs_node(&["frobnicate"], &[]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("unrecognized subcommand 'frobnicate'"),
-        "{}",
-        run.stderr
-    );
+    fails_with(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
     // Faulty signers on an attested chain could never be challenged: refused before any work.
-    let run = avs_node(&["devnet", "--attested-chain", "--faulty", "1"], &[]);
-    assert!(!run.success);
-    assert!(
-        run.stderr
-            .contains("the argument '--attested-chain' cannot be used with '--faulty <FAULTY>'"),
-        "{}",
-        run.stderr
+    fails_with(
+        &["devnet", "--attested-chain", "--faulty", "1"],
+        "the argument '--attested-chain' cannot be used with '--faulty <FAULTY>'",
     );
-    let run = avs_node(&["devnet", "--attested-port", "9000"], &[]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("--attested-chain"),
-        "--attested-port needs --attested-chain: {}",
-        run.stderr
-    );
+    // --attested-port needs --attested-chain.
+    fails_with(&["devnet", "--attested-port", "9000"], "--attested-chain");
 }
 
 #[test]
