@@ -23,6 +23,7 @@ fn the_dashboard_queries_exported_metrics() {
         .collect();
     for metric in [
         "avs_host_head_block",
+        "avs_attested_host_head_block",
         "avs_host_finished_height",
         "avs_responses_signed_total",
         "avs_submissions_total",
