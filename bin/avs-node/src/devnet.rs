@@ -285,13 +285,14 @@ impl DevnetArgs {
             .create(true)
             .append(true)
             .open(self.log_path(i))?;
+        // anvil serves WebSocket on its HTTP port.
+        let ws = |http: &str| http.replacen("http", "ws", 1);
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("run")
-            // As an operator points at reth or geth: HTTP for calls, WebSocket for new heads
-            // (anvil serves both on one port).
+            // As an operator points at reth or geth: HTTP for calls, WebSocket for new heads.
             .args(["--settlement-rpc-url", endpoint])
-            .args(["--settlement-ws-url", &endpoint.replacen("http", "ws", 1)])
+            .args(["--settlement-ws-url", &ws(endpoint)])
             .arg("--deployment")
             .arg(deployment)
             .arg("--datadir")
@@ -335,8 +336,8 @@ impl DevnetArgs {
             command.args(["--bootnodes", bootnode]);
         }
         if let Some(attested) = attested_endpoint {
-            // anvil serves WebSocket on its HTTP port: one ws:// URL gives both.
-            command.args(["--attested-rpc-url", &attested.replacen("http", "ws", 1)]);
+            // One ws:// URL gives both, as anvil serves them on one port.
+            command.args(["--attested-rpc-url", &ws(attested)]);
         }
         if self.is_faulty(i) {
             command.arg("--fault-sign-wrong-state-root");

@@ -195,7 +195,7 @@ pub async fn run_node(
     // The host and the AVS ExEx. `confirmations` keeps the node behind the attested chain's
     // head; in two-chain mode the settlement chain's task logs are followed at the head (their
     // reorgs are handled like any other).
-    let host_config = host_config(
+    let settlement_config = host_config(
         &params.settlement_http,
         params.settlement_ws.clone(),
         data_dir.join("host"),
@@ -207,7 +207,7 @@ pub async fn run_node(
         },
         params.reorg_window,
     );
-    let mut host = Host::new(host_config, metrics)?;
+    let mut host = Host::new(settlement_config, metrics)?;
     let mut config = AvsConfig::same_chain(
         deployment.chain_id,
         deployment.avs.task_manager,
@@ -254,14 +254,18 @@ pub async fn run_node(
         .attested
         .as_ref()
         .map(|node| {
-            attested_host(
-                node,
-                &data_dir,
-                (params.confirmations, params.reorg_window),
-                attested_retention,
-                &attested,
-                metrics,
-            )
+            // Its WAL is kept per chain id, so pointing `attested_rpc_url` at another chain
+            // never replays the previous chain's blocks into the view.
+            let mut attested_config = host_config(
+                &node.http,
+                node.ws.clone(),
+                data_dir.join(format!("attested-host-{}", node.chain_id)),
+                node.head.saturating_sub(attested_retention),
+                params.confirmations,
+                params.reorg_window,
+            );
+            attested_config.metrics_namespace = "avs_attested_host".to_owned();
+            attested_host(attested_config, attested_retention, &attested, metrics)
         })
         .transpose()?;
     host.install_exex("avs", move |ctx| async move {
@@ -365,26 +369,14 @@ fn host_config(
     config
 }
 
-/// Two-chain mode: the host following the attested chain, its one ExEx feeding `view`. Its WAL
-/// is kept per chain id, so pointing `attested_rpc_url` at another chain never replays the
-/// previous chain's blocks into the view.
+/// Two-chain mode: the host following the attested chain, its one ExEx feeding `view` and
+/// keeping `retention` blocks.
 fn attested_host(
-    node: &AttestedNode,
-    data_dir: &std::path::Path,
-    (confirmations, reorg_window): (u64, u64),
+    config: HostConfig,
     retention: u64,
     view: &AttestedChain,
     metrics: &prometheus::Registry,
 ) -> eyre::Result<Host> {
-    let mut config = host_config(
-        &node.http,
-        node.ws.clone(),
-        data_dir.join(format!("attested-host-{}", node.chain_id)),
-        node.head.saturating_sub(retention),
-        confirmations,
-        reorg_window,
-    );
-    config.metrics_namespace = "avs_attested_host".to_owned();
     let mut host = Host::new(config, metrics)?;
     let view = view.clone();
     host.install_exex("attested", move |ctx| {
