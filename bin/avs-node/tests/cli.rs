@@ -223,84 +223,85 @@ fn validation_names_the_field_and_the_fix() {
     assert!(line.contains("unknown field `metrics_adr`"), "{line}");
 
     let config = setup.config("");
-    let line = check_error(&config, &["--confirmations", "64"]);
-    assert!(line.contains("confirmations (--confirmations, $AVS_CONFIRMATIONS): 64 must be below reorg_window (64)"), "{line}");
-
-    let line = check_error(&config, &["--roles", "operator"]);
-    assert!(
-        line.contains("bls_keystore (--bls-keystore, $AVS_BLS_KEYSTORE): missing"),
-        "{line}"
-    );
-
-    let line = check_error(&config, &["--metrics-addr", "127.0.0.1:9010"]);
-    assert!(line.contains("also the metrics address"), "{line}");
-
-    let line = check_error(&config, &["--ecdsa-private-key", "0x01"]);
-    assert!(line.contains("conflicts with ecdsa_keystore"), "{line}");
-
-    let line = check_error(&config, &["--max-fee-gwei", "0"]);
-    assert!(
-        line.contains("must be above 0 (omit it for the default of 200 gwei)"),
-        "{line}"
-    );
-
-    // settlement_ws_url must be a WebSocket URL, next to an http(s) settlement_rpc_url.
-    let line = check_error(&config, &["--settlement-ws-url", "http://127.0.0.1:8546"]);
-    assert!(
-        line.contains("\"http://127.0.0.1:8546\" is not a ws(s):// endpoint"),
-        "{line}"
-    );
-    let line = check_error(
-        &config,
-        &[
-            "--settlement-rpc-url",
-            "ws://127.0.0.1:8546",
-            "--settlement-ws-url",
-            "ws://127.0.0.1:8546",
-        ],
-    );
-    assert!(
-        line.contains("settlement_rpc_url is a WebSocket endpoint already"),
-        "{line}"
-    );
-
-    // Multiaddresses are parsed when the config is read, not when the swarm starts.
-    let line = check_error(&config, &["--p2p-listen-addrs", "/ip4/999.0.0.1/tcp/9777"]);
-    assert!(
-        line.contains("\"/ip4/999.0.0.1/tcp/9777\" is not a multiaddress"),
-        "{line}"
-    );
-    let line = check_error(&config, &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"]);
-    assert!(line.contains("has no /p2p/<peer id>"), "{line}");
-
-    // attested_retention_blocks belongs to two-chain mode and has a range.
-    let line = check_error(&config, &["--attested-retention-blocks", "600"]);
-    assert!(
-        line.contains("attested_retention_blocks")
-            && line.contains("only applies in two-chain mode"),
-        "{line}"
-    );
-    let line = check_error(
-        &config,
-        &[
-            "--attested-rpc-url",
-            "ws://127.0.0.1:9546",
-            "--attested-retention-blocks",
-            "0",
-        ],
-    );
-    assert!(
-        line.contains("0 is out of range: use 1..=10000000 blocks"),
-        "{line}"
-    );
-
-    // The attested chain's endpoint is checked like the settlement chain's (two-chain mode).
-    let line = check_error(&config, &["--attested-rpc-url", "ftp://127.0.0.1:8545"]);
-    assert!(
-        line.contains("attested_rpc_url")
-            && line.contains("is not an http(s):// or ws(s):// endpoint"),
-        "{line}"
-    );
+    // The flags of one bad setting, and every fragment its error line must name.
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--confirmations", "64"],
+            &[
+                "confirmations (--confirmations, $AVS_CONFIRMATIONS): 64 must be below reorg_window (64)",
+            ],
+        ),
+        (
+            &["--roles", "operator"],
+            &["bls_keystore (--bls-keystore, $AVS_BLS_KEYSTORE): missing"],
+        ),
+        (
+            &["--metrics-addr", "127.0.0.1:9010"],
+            &["also the metrics address"],
+        ),
+        (
+            &["--ecdsa-private-key", "0x01"],
+            &["conflicts with ecdsa_keystore"],
+        ),
+        (
+            &["--max-fee-gwei", "0"],
+            &["must be above 0 (omit it for the default of 200 gwei)"],
+        ),
+        // settlement_ws_url must be a WebSocket URL, next to an http(s) settlement_rpc_url.
+        (
+            &["--settlement-ws-url", "http://127.0.0.1:8546"],
+            &["\"http://127.0.0.1:8546\" is not a ws(s):// endpoint"],
+        ),
+        (
+            &[
+                "--settlement-rpc-url",
+                "ws://127.0.0.1:8546",
+                "--settlement-ws-url",
+                "ws://127.0.0.1:8546",
+            ],
+            &["settlement_rpc_url is a WebSocket endpoint already"],
+        ),
+        // Multiaddresses are parsed when the config is read, not when the swarm starts.
+        (
+            &["--p2p-listen-addrs", "/ip4/999.0.0.1/tcp/9777"],
+            &["\"/ip4/999.0.0.1/tcp/9777\" is not a multiaddress"],
+        ),
+        (
+            &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"],
+            &["has no /p2p/<peer id>"],
+        ),
+        // attested_retention_blocks belongs to two-chain mode and has a range.
+        (
+            &["--attested-retention-blocks", "600"],
+            &[
+                "attested_retention_blocks",
+                "only applies in two-chain mode",
+            ],
+        ),
+        (
+            &[
+                "--attested-rpc-url",
+                "ws://127.0.0.1:9546",
+                "--attested-retention-blocks",
+                "0",
+            ],
+            &["0 is out of range: use 1..=10000000 blocks"],
+        ),
+        // The attested chain's endpoint is checked like the settlement chain's (two-chain mode).
+        (
+            &["--attested-rpc-url", "ftp://127.0.0.1:8545"],
+            &[
+                "attested_rpc_url",
+                "is not an http(s):// or ws(s):// endpoint",
+            ],
+        ),
+    ];
+    for (args, fragments) in cases {
+        let line = check_error(&config, args);
+        for fragment in *fragments {
+            assert!(line.contains(fragment), "{args:?}: {line}");
+        }
+    }
 }
 
 #[test]

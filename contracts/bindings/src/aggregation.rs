@@ -249,24 +249,22 @@ mod tests {
 
     fn committee(n: usize) -> Committee {
         let secrets: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate()).collect();
-        let keys: HashMap<B256, OperatorKeys> = secrets
+        let keys: Vec<OperatorKeys> = secrets
             .iter()
             .map(|sk| {
                 let pubkey_g1 = sk.public_key();
-                let operator_id = pubkey_g1.operator_id().0;
-                let keys = OperatorKeys {
-                    operator_id,
+                OperatorKeys {
+                    operator_id: pubkey_g1.operator_id().0,
                     pubkey_g1,
                     pubkey_g2: sk.public_key_g2(),
-                };
-                (operator_id, keys)
+                }
             })
             .collect();
-        let ids = secrets
-            .iter()
-            .map(|sk| sk.public_key().operator_id().0)
-            .collect();
-        Committee { secrets, keys, ids }
+        Committee {
+            secrets,
+            ids: keys.iter().map(|k| k.operator_id).collect(),
+            keys: keys.into_iter().map(|k| (k.operator_id, k)).collect(),
+        }
     }
 
     const DIGEST: B256 = B256::repeat_byte(0x3c);

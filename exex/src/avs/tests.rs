@@ -860,17 +860,23 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
     h.exex.abort();
 }
 
+/// Blocks 1..=7 to a generator: checkpoint 5, confirmed at 7, is sent once. The builder goes on
+/// from block 7.
+async fn checkpoint_5_sent(h: &mut Harness, contract: &InMemoryTaskManager) -> ChainBuilder {
+    let mut builder = ChainBuilder::new(0);
+    let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&first)).await;
+    assert_eq!(h.finished().await, 4);
+    assert_eq!(contract.calls(), vec![5]);
+    builder
+}
+
 #[tokio::test]
 async fn an_own_creation_missing_from_the_settlement_chain_is_created_again() {
     let dir = tempfile::tempdir().expect("temp dir");
     let contract = InMemoryTaskManager::default();
     let mut h = generator_harness(dir.path(), &contract).await;
-    let mut builder = ChainBuilder::new(0);
-
-    let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
-    h.commit(chain(&first)).await;
-    assert_eq!(h.finished().await, 4);
-    assert_eq!(contract.calls(), vec![5]);
+    let mut builder = checkpoint_5_sent(&mut h, &contract).await;
 
     // Sent at settlement tip 7, so its log is due by block 8 (confirm_within_blocks 1). The
     // transaction was mined and reorged out before the host delivered it (or dropped): block 8
@@ -896,11 +902,7 @@ async fn a_creation_sent_while_backfilling_is_awaited_relative_to_the_nodes_head
     // The host delivers block 7 while the node is already at 20: the creation lands near 21.
     contract.set_head(20);
     let mut h = generator_harness(dir.path(), &contract).await;
-    let mut builder = ChainBuilder::new(0);
-    let first: Vec<_> = (0..7).map(|_| block(&mut builder, vec![])).collect();
-    h.commit(chain(&first)).await;
-    assert_eq!(h.finished().await, 4);
-    assert_eq!(contract.calls(), vec![5]);
+    let mut builder = checkpoint_5_sent(&mut h, &contract).await;
     // Backfilled blocks 8 and 9 cannot hold the log yet: no second creation.
     let later: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
     h.commit(chain(&later)).await;
