@@ -133,11 +133,11 @@ contract AvsTaskManagerTest is AvsFixture {
     }
 
     function testPausedBlocksCreateAndRespond() public {
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
 
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         tm.pause();
@@ -201,11 +201,12 @@ contract AvsTaskManagerTest is AvsFixture {
     }
 
     function testRespondRejectsDuplicate() public {
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
+        uint32 index = response.referenceTaskIndex;
         tm.respondToTask(task, response, params);
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskAlreadyResponded.selector, index));
         tm.respondToTask(task, response, params);
@@ -252,11 +253,12 @@ contract AvsTaskManagerTest is AvsFixture {
     }
 
     function testRespondRejectsTamperedTask() public {
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
+        uint32 index = response.referenceTaskIndex;
         task.quorumThresholdPercentage = 1;
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index));
         tm.respondToTask(task, response, params);
@@ -321,11 +323,11 @@ contract AvsTaskManagerTest is AvsFixture {
     }
 
     function testRespondUsesHistoryAtCreationBlock() public {
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
         // Registry changes after creation do not affect the check at taskCreatedBlock...
         _registerOperators(10, 1, hex"00");
         rc.deregisterOperator(operators[1], hex"00");
@@ -435,11 +437,11 @@ contract AvsTaskManagerTest is AvsFixture {
         assertTrue(tm.staleStakesForbidden(), "stale-stake rule on");
         delegation.setMinWithdrawalDelayBlocks(50);
 
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
         rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock - 50);
         vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.StakesStale.selector, uint8(0)));
         tm.respondToTask(task, response, params);
@@ -452,11 +454,11 @@ contract AvsTaskManagerTest is AvsFixture {
         // after the reference block (quorumUpdateBlockNumber + 0 > referenceBlockNumber).
         tm.setStaleStakesForbidden(true);
         delegation.setMinWithdrawalDelayBlocks(0);
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
         rc.setQuorumUpdateBlockNumber(0, task.taskCreatedBlock);
         vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.StakesStale.selector, uint8(0)));
         tm.respondToTask(task, response, params);
@@ -467,11 +469,12 @@ contract AvsTaskManagerTest is AvsFixture {
     function testRespondRejectsNonCanonicalTaskEncoding() public {
         // The task is hashed as it sits in calldata: dirty padding after the quorum numbers (or
         // any other non-canonical encoding) does not hash to the stored task.
-        (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
-        vm.roll(block.number + 1);
-        IAvsTaskManager.TaskResponse memory response = _response(index, "a");
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        ) = _signedTask();
+        uint32 index = response.referenceTaskIndex;
         bytes memory data = abi.encodeCall(AvsTaskManager.respondToTask, (task, response, params));
         // The task tuple starts at its head offset (after the selector); its quorum number bytes
         // at +0xc0: set the first padding byte after the single quorum number.
@@ -491,6 +494,23 @@ contract AvsTaskManagerTest is AvsFixture {
     function testAssemblySelectorsMatchDeclarations() public {
         SelectorHarness h = new SelectorHarness();
         h.check();
+    }
+
+    /// Checkpoint 100 of `CHAIN` tasked in quorum 0, one block later, with response "a" signed by
+    /// every operator: the starting point of most response tests.
+    function _signedTask()
+        private
+        returns (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IBLSSignatureChecker.NonSignerStakesAndSignature memory params
+        )
+    {
+        uint32 index;
+        (task, index) = _createTaskOn(CHAIN, 100, 67, hex"00");
+        vm.roll(block.number + 1);
+        response = _response(index, "a");
+        params = _sign(task, _digest(response), _noOperators());
     }
 
     function _slice(bytes memory data, uint256 at) internal pure returns (bytes32 word) {
