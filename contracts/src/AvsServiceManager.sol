@@ -2,7 +2,9 @@
 pragma solidity ^0.8.27;
 
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {OwnableUpgradeable} from "@openzeppelin/contracts-upgradeable/access/OwnableUpgradeable.sol";
+import {
+    Ownable2StepUpgradeable
+} from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
 import {IAvsServiceManager} from "./interfaces/IAvsServiceManager.sol";
 import {IAVSDirectory, ISignatureUtils} from "./interfaces/IEigenLayerCore.sol";
 import {IRegistryCoordinator, IStakeRegistry} from "./interfaces/IEigenLayerMiddleware.sol";
@@ -17,7 +19,7 @@ import {QuorumBitmap} from "./libraries/QuorumBitmap.sol";
 ///      ejects it from the quorums it is currently in. Registration of a frozen operator always
 ///      reverts, and of a non-allowlisted one while the allowlist is on. Deploy behind a
 ///      transparent proxy; the implementation's initializers are locked.
-contract AvsServiceManager is Initializable, OwnableUpgradeable, IAvsServiceManager {
+contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServiceManager {
     /// @notice EigenLayer's AVSDirectory.
     IAVSDirectory internal immutable _avsDirectory;
     /// @notice The RegistryCoordinator of this AVS.

@@ -2,7 +2,12 @@
 pragma solidity ^0.8.27;
 
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {OwnableUpgradeable} from "@openzeppelin/contracts-upgradeable/access/OwnableUpgradeable.sol";
+import {
+    Ownable2StepUpgradeable
+} from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
+import {
+    EIP712Upgradeable
+} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {BLSSignatureChecker} from "./BLSSignatureChecker.sol";
 import {BN254} from "./libraries/BN254.sol";
 import {HeaderRlp} from "./libraries/HeaderRlp.sol";
@@ -26,6 +31,12 @@ import {
 ///      `responseWindowBlocks` of its creation, with every quorum at or above its threshold at
 ///      `taskCreatedBlock`; a finalized checkpoint is only ever invalidated, by a successful
 ///      challenge within `challengeWindowBlocks` of the response.
+///      Signing domain: operators sign `attestationDigest(task, response)`, the EIP-712 hash of
+///      `Attestation(Task task,TaskResponse response)` under (name, version, chain id, this
+///      proxy's address); the task's struct hash is what `allTaskHashes` stores, and it includes
+///      the fork (`taskCreatedParentHash`) and the task's own windows. A quorum with zero total or
+///      zero signed stake never passes. Checkpoints of this chain are only tasked while their
+///      hash stays readable until the task's challenge deadline (`CheckpointNotProvable`).
 ///      Gas: `createNewTask` pre-writes non-zero values into the slots the response fills
 ///      (the task hash into the blockHash slot, where the response checks the task for free;
 ///      sentinels into the other roots and the non-signer hash), so `respondToTask` updates
@@ -35,7 +46,13 @@ import {
 ///      and the parameters share one slot with the checker's flag. Challenges are never paused,
 ///      so a wrong checkpoint can always be proven.
 ///      Deploy behind a transparent proxy; the implementation's initializers are locked.
-contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecker, IAvsTaskManager {
+contract AvsTaskManager is
+    Initializable,
+    Ownable2StepUpgradeable,
+    EIP712Upgradeable,
+    BLSSignatureChecker,
+    IAvsTaskManager
+{
     using BN254 for BN254.G1Point;
 
     /// @dev Value of a pre-written slot that holds no data yet; never a real hash or root.
@@ -54,10 +71,41 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     uint256 public constant LATEST_SCAN_LIMIT = 256;
     /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).
     address public constant HISTORY_STORAGE_ADDRESS = 0x0000F90827F1C53a10cb7A02335B175320002935;
+    /// @notice Blocks back that `blockhash` reads, and that the EIP-2935 contract serves.
+    uint256 public constant BLOCKHASH_RANGE = 256;
+    uint256 public constant HISTORY_RANGE = 8191;
+    /// @notice The EIP-712 domain's name and version (with the chain id and this address).
+    string public constant SIGNING_DOMAIN_NAME = "avs-exex";
+    string public constant SIGNING_DOMAIN_VERSION = "1";
+    /// @notice EIP-712 type hashes of the signed structs.
+    bytes32 public constant TASK_TYPEHASH = keccak256(
+        "Task(uint64 chainId,uint64 blockNumber,uint32 taskCreatedBlock,bytes32 taskCreatedParentHash,"
+        "uint32 quorumThresholdPercentage,uint32 responseWindowBlocks,uint32 challengeWindowBlocks,"
+        "bytes quorumNumbers)"
+    );
+    bytes32 public constant TASK_RESPONSE_TYPEHASH = keccak256(
+        "TaskResponse(uint32 referenceTaskIndex,bytes32 blockHash,bytes32 stateRoot,bytes32 receiptsRoot)"
+    );
+    bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(Task task,TaskResponse response)"
+        "Task(uint64 chainId,uint64 blockNumber,uint32 taskCreatedBlock,bytes32 taskCreatedParentHash,"
+        "uint32 quorumThresholdPercentage,uint32 responseWindowBlocks,uint32 challengeWindowBlocks,"
+        "bytes quorumNumbers)"
+        "TaskResponse(uint32 referenceTaskIndex,bytes32 blockHash,bytes32 stateRoot,bytes32 receiptsRoot)"
+    );
+    /// @notice Bounds of the configuration (see `setConfig`). The response window is stored in
+    ///      24 bits per task (16.7M blocks, years on any chain).
+    uint32 public constant MIN_RESPONSE_WINDOW_BLOCKS = 10;
+    uint32 public constant MAX_RESPONSE_WINDOW_BLOCKS = type(uint24).max;
+    uint32 public constant MIN_CHALLENGE_WINDOW_BLOCKS = 10;
+    /// @notice Distinct checkpoint intervals the contract can have used over its life
+    ///      (`latestFinalized` walks the union of their grids).
+    uint256 public constant MAX_INTERVALS = 8;
 
     /// @dev Storage record of one task. Until the response, `blockHash` holds the task hash and
     ///      the next three slots UNSET (`hashOfNonSigners` stays UNSET when nobody abstained: it
-    ///      is then implied); only `status` says whether the roots are a response.
+    ///      is then implied); only `status` says whether the roots are a response. The task's
+    ///      windows are kept so that its deadlines never depend on the current configuration.
     struct TaskRecord {
         bytes32 blockHash;
         bytes32 stateRoot;
@@ -68,6 +116,8 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         uint32 taskCreatedBlock;
         uint32 finalizedAt;
         CheckpointStatus status;
+        uint24 responseWindowBlocks;
+        uint32 challengeWindowBlocks;
     }
 
     /// @notice The service manager that freezes operators.
@@ -88,7 +138,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
 
     /// @notice Addresses allowed to create tasks (unless creation is open to anyone).
     mapping(address => bool) public isTaskGenerator;
-    /// @notice keccak256(abi.encode(task)) per task index.
+    /// @notice The EIP-712 struct hash of the task (`taskHash`) per task index.
     mapping(uint32 => bytes32) public allTaskHashes;
     /// @dev Task records by index.
     mapping(uint32 => TaskRecord) private _tasks;
@@ -96,6 +146,8 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     mapping(uint256 => uint32) private _checkpointTask;
     /// @dev 1 + the highest checkpoint block ever tasked per chain; 0 = none.
     mapping(uint64 => uint256) private _highestTasked;
+    /// @dev Every distinct checkpoint interval ever configured (the current one included).
+    uint64[] private _intervals;
 
     modifier whenNotPaused() {
         if (paused) revert Paused();
@@ -121,13 +173,16 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         _disableInitializers();
     }
 
-    /// @notice Sets the owner, the task parameters and the initial task generators.
+    /// @notice Sets the owner, the task parameters and the initial task generators; switches
+    ///         EigenLayer's stale-stake rule on, as EigenLayer's checker defaults to.
     function initialize(address initialOwner, Config calldata config_, address[] calldata generators)
         external
         initializer
     {
         if (initialOwner == address(0)) revert InvalidConfig("initialOwner");
         _transferOwnership(initialOwner);
+        staleStakesForbidden = true;
+        emit StaleStakesForbiddenUpdate(true);
         _setConfig(config_);
         for (uint256 i = 0; i < generators.length; i++) {
             isTaskGenerator[generators[i]] = true;
@@ -150,10 +205,8 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         if (blockNumber % _checkpointInterval != 0) {
             revert BlockNotOnInterval(blockNumber, _checkpointInterval);
         }
-        // A checkpoint of this chain must exist already: a response about a future block could
-        // only be challenged once it is mined, possibly after the challenge window.
-        if (chainId == block.chainid && blockNumber >= block.number) {
-            revert BlockNotYetMined(blockNumber, block.number);
+        if (chainId == block.chainid) {
+            _checkProvable(blockNumber, _responseWindowBlocks, _challengeWindowBlocks);
         }
         if (
             quorumThresholdPercentage == 0 || quorumThresholdPercentage > 100
@@ -172,7 +225,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             if (
                 status == CheckpointStatus.Finalized
                     || (status == CheckpointStatus.Pending
-                        && block.number <= uint256(previous.taskCreatedBlock) + _responseWindowBlocks)
+                        && block.number <= uint256(previous.taskCreatedBlock) + previous.responseWindowBlocks)
             ) revert CheckpointAlreadyTasked(chainId, blockNumber, current - 1);
         }
 
@@ -183,32 +236,45 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
             chainId: chainId,
             blockNumber: blockNumber,
             taskCreatedBlock: uint32(block.number),
+            taskCreatedParentHash: blockhash(block.number - 1),
             quorumThresholdPercentage: quorumThresholdPercentage,
+            responseWindowBlocks: _responseWindowBlocks,
+            challengeWindowBlocks: _challengeWindowBlocks,
             quorumNumbers: quorumNumbers
         });
-        bytes32 taskHash = keccak256(abi.encode(task));
-        allTaskHashes[taskIndex] = taskHash;
-        TaskRecord storage record = _tasks[taskIndex];
-        // The response checks the task against this slot and then overwrites it with the block hash.
-        record.blockHash = taskHash;
-        record.stateRoot = UNSET;
-        record.receiptsRoot = UNSET;
-        record.hashOfNonSigners = UNSET;
-        record.chainId = chainId;
-        record.blockNumber = blockNumber;
-        record.taskCreatedBlock = uint32(block.number);
-        record.status = CheckpointStatus.Pending;
+        _storeTask(taskIndex, task);
         if (uint256(blockNumber) + 1 > _highestTasked[chainId]) {
             _highestTasked[chainId] = uint256(blockNumber) + 1;
         }
         emit NewTaskCreated(taskIndex, task);
     }
 
+    /// @dev Stores a new task's hash and pre-writes its record.
+    function _storeTask(uint32 taskIndex, Task memory task) private {
+        bytes32 structHash = _taskHash(task);
+        allTaskHashes[taskIndex] = structHash;
+        TaskRecord storage record = _tasks[taskIndex];
+        // The response checks the task against this slot and then overwrites it with the block hash.
+        record.blockHash = structHash;
+        record.stateRoot = UNSET;
+        record.receiptsRoot = UNSET;
+        record.hashOfNonSigners = UNSET;
+        record.chainId = task.chainId;
+        record.blockNumber = task.blockNumber;
+        record.taskCreatedBlock = task.taskCreatedBlock;
+        record.status = CheckpointStatus.Pending;
+        // casting to uint24 is safe: _setConfig bounds the response window by MAX_RESPONSE_WINDOW_BLOCKS.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        record.responseWindowBlocks = uint24(task.responseWindowBlocks);
+        record.challengeWindowBlocks = task.challengeWindowBlocks;
+    }
+
     /// @inheritdoc IAvsTaskManager
-    /// @dev Storage touched: the parameter slot (paused, response window, stale-stake rule), the
-    ///      record's status slot, and the record's root slots. Until the response, the record's
-    ///      blockHash slot holds the task hash (see createNewTask): the task is checked against
-    ///      it at no extra cost, since the response overwrites that slot anyway.
+    /// @dev Storage touched: the parameter slot (paused, stale-stake rule), the record's status
+    ///      slot, and the record's root slots. Until the response, the record's blockHash slot
+    ///      holds the task hash (see createNewTask): the task is checked against it at no extra
+    ///      cost, since the response overwrites that slot anyway. The task's fields (its window
+    ///      included) are read from calldata once its hash matched.
     function respondToTask(
         Task calldata task,
         TaskResponse calldata response,
@@ -216,19 +282,12 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     ) external {
         uint256 taskIndex;
         uint256 record;
+        bytes32 structHash = _taskHash(task);
         {
             bool isPaused;
             uint256 status;
-            uint256 deadline;
             assembly ("memory-safe") {
-                // One read of the parameter slot: paused and the response window.
-                let parameters := sload(paused.slot)
-                isPaused := and(shr(shl(3, paused.offset), parameters), 0xff)
-                deadline := add(
-                    // taskCreatedBlock (checked against the task hash below)
-                    and(calldataload(add(task, 0x40)), 0xffffffff),
-                    and(shr(shl(3, _responseWindowBlocks.offset), parameters), 0xffffffff)
-                )
+                isPaused := and(shr(shl(3, paused.offset), sload(paused.slot)), 0xff)
                 taskIndex := calldataload(response)
                 if gt(taskIndex, 0xffffffff) { revert(0, 0) }
                 mstore(0x00, taskIndex)
@@ -251,34 +310,25 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
                 stored := sload(record)
             }
             // forge-lint: disable-next-line(unsafe-typecast)
-            if (_calldataTaskHash(task) != stored) revert TaskMismatch(uint32(taskIndex));
-            // The task hash binds the index to this checkpoint; a newer task for the same
-            // checkpoint only exists once this one's response window is over.
+            if (structHash != stored) revert TaskMismatch(uint32(taskIndex));
+            // The task hash binds the index to this checkpoint and window; a newer task for the
+            // same checkpoint only exists once this one's response window is over.
+            uint256 deadline = uint256(task.taskCreatedBlock) + task.responseWindowBlocks;
             // forge-lint: disable-next-line(unsafe-typecast)
             if (block.number > deadline) revert ResponseWindowClosed(uint32(taskIndex), deadline);
         }
 
         bytes32 hashOfNonSigners;
         {
-            bytes32 digest;
-            bytes calldata quorumNumbers;
-            uint32 taskCreatedBlock;
-            uint256 threshold;
-            assembly ("memory-safe") {
-                // keccak256(abi.encode(response)): the response is four static words.
-                let m := mload(0x40)
-                calldatacopy(m, response, 0x80)
-                digest := keccak256(m, 0x80)
-                // The task's fields, canonically encoded (its hash matched).
-                taskCreatedBlock := calldataload(add(task, 0x40))
-                threshold := calldataload(add(task, 0x60))
-                quorumNumbers.offset := add(task, 0xc0)
-                quorumNumbers.length := calldataload(add(task, 0xa0))
-            }
+            bytes calldata quorumNumbers = task.quorumNumbers;
             QuorumStakeTotals memory totals;
-            (totals, hashOfNonSigners) =
-                _checkSignatures(digest, quorumNumbers, taskCreatedBlock, nonSignerStakesAndSignature);
-            _checkThreshold(totals, quorumNumbers, threshold);
+            (totals, hashOfNonSigners) = _checkSignatures(
+                _attestationDigest(structHash, response),
+                quorumNumbers,
+                task.taskCreatedBlock,
+                nonSignerStakesAndSignature
+            );
+            _checkThreshold(totals, quorumNumbers, task.quorumThresholdPercentage);
         }
 
         bytes32 topic = TaskResponded.selector;
@@ -330,18 +380,62 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         }
     }
 
-    /// @dev keccak256(abi.encode(task)) of a canonically encoded calldata task, hashed in place:
-    ///      the tuple's words are the encoding's words after its leading offset. A non-canonical
-    ///      encoding (other offset, dirty padding) hashes differently and is refused as a
-    ///      mismatch; a match also proves `quorumNumbers` sits where the hash says.
-    function _calldataTaskHash(Task calldata task) private pure returns (bytes32 hash) {
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, 0x20)
-            // Five head words, the bytes length, the bytes padded to whole words.
-            let size := add(0xc0, and(add(calldataload(add(task, 0xa0)), 31), not(31)))
-            calldatacopy(add(m, 0x20), task, size)
-            hash := keccak256(m, add(size, 0x20))
+    /// @dev The EIP-712 struct hash of a task (a calldata task is copied: Solidity's decoder
+    ///      refuses a field with dirty high bits, so every encoding of one task has one hash).
+    function _taskHash(Task memory task) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                TASK_TYPEHASH,
+                task.chainId,
+                task.blockNumber,
+                task.taskCreatedBlock,
+                task.taskCreatedParentHash,
+                task.quorumThresholdPercentage,
+                task.responseWindowBlocks,
+                task.challengeWindowBlocks,
+                keccak256(task.quorumNumbers)
+            )
+        );
+    }
+
+    /// @dev The signed message: EIP-712 hash of Attestation(task, response) under this domain.
+    function _attestationDigest(bytes32 structHashOfTask, TaskResponse calldata response)
+        private
+        view
+        returns (bytes32)
+    {
+        bytes32 responseHash = keccak256(
+            abi.encode(
+                TASK_RESPONSE_TYPEHASH,
+                response.referenceTaskIndex,
+                response.blockHash,
+                response.stateRoot,
+                response.receiptsRoot
+            )
+        );
+        return _hashTypedDataV4(keccak256(abi.encode(ATTESTATION_TYPEHASH, structHashOfTask, responseHash)));
+    }
+
+    /// @dev The EIP-712 domain's name and version are constants of this code, not storage: the
+    ///      domain separator then costs no storage read.
+    function _EIP712Name() internal pure override returns (string memory) {
+        return SIGNING_DOMAIN_NAME;
+    }
+
+    function _EIP712Version() internal pure override returns (string memory) {
+        return SIGNING_DOMAIN_VERSION;
+    }
+
+    /// @dev Refuses a checkpoint of this chain that is not mined yet, or whose hash would leave
+    ///      the range the contract can read (`blockhash`, or EIP-2935 where its contract has
+    ///      code) before the task's latest challenge deadline: a wrong response about it could
+    ///      never be proven.
+    function _checkProvable(uint64 blockNumber, uint32 responseWindow, uint32 challengeWindow) private view {
+        if (blockNumber >= block.number) revert BlockNotYetMined(blockNumber, block.number);
+        uint256 deadline = block.number + responseWindow + challengeWindow;
+        uint256 range = HISTORY_STORAGE_ADDRESS.code.length != 0 ? HISTORY_RANGE : BLOCKHASH_RANGE;
+        if (deadline > uint256(blockNumber) + range) {
+            revert CheckpointNotProvable(blockNumber, deadline, uint256(blockNumber) + range);
         }
     }
 
@@ -356,7 +450,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         bytes calldata headerRlp
     ) external {
         uint32 taskIndex = response.referenceTaskIndex;
-        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
+        if (_taskHash(task) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
         TaskRecord storage record = _tasks[taskIndex];
         if (record.status != CheckpointStatus.Finalized) {
             revert CheckpointNotFinalized(task.chainId, task.blockNumber);
@@ -364,7 +458,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         if (keccak256(abi.encode(response, metadata)) != _responseHash(taskIndex, record)) {
             revert ResponseMismatch(taskIndex);
         }
-        uint256 deadline = uint256(metadata.taskRespondedBlock) + _challengeWindowBlocks;
+        uint256 deadline = uint256(metadata.taskRespondedBlock) + task.challengeWindowBlocks;
         if (block.number > deadline) revert ChallengeWindowClosed(taskIndex, deadline);
         if (task.chainId != block.chainid) revert NotThisChain(task.chainId);
 
@@ -386,7 +480,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         uint256 start,
         uint256 end
     ) external {
-        if (keccak256(abi.encode(task)) != allTaskHashes[taskIndex]) revert TaskMismatch(taskIndex);
+        if (_taskHash(task) != allTaskHashes[taskIndex]) {
+            revert TaskMismatch(taskIndex);
+        }
         TaskRecord storage record = _tasks[taskIndex];
         if (record.status != CheckpointStatus.Invalidated) revert TaskNotInvalidated(taskIndex);
         bytes32[] memory nonSignerIds =
@@ -516,8 +612,24 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     }
 
     /// @inheritdoc IAvsTaskManager
-    /// @dev Walks down from the highest tasked checkpoint of the chain on the current interval
-    ///      grid, at most LATEST_SCAN_LIMIT steps, so responses need not maintain a per-chain slot.
+    function attestationDigest(Task calldata task, TaskResponse calldata response)
+        external
+        view
+        returns (bytes32)
+    {
+        return _attestationDigest(_taskHash(task), response);
+    }
+
+    /// @inheritdoc IAvsTaskManager
+    function taskHash(Task calldata task) external pure returns (bytes32) {
+        return _taskHash(task);
+    }
+
+    /// @inheritdoc IAvsTaskManager
+    /// @dev Walks down from the highest tasked checkpoint of the chain over the union of the
+    ///      grids of every interval the contract has used (so an interval change hides no
+    ///      checkpoint), at most LATEST_SCAN_LIMIT grid points, so responses need not maintain a
+    ///      per-chain slot.
     function latestFinalized(uint64 chainId)
         external
         view
@@ -532,9 +644,9 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     {
         uint256 highest = _highestTasked[chainId];
         if (highest == 0) revert NoFinalizedCheckpoint(chainId);
-        uint256 interval = _checkpointInterval;
+        uint64[] memory intervals = _intervals;
+        // The highest tasked checkpoint is on the grid of the interval it was tasked under.
         uint256 candidate = highest - 1;
-        candidate -= candidate % interval;
         for (uint256 step = 0; step < LATEST_SCAN_LIMIT; step++) {
             // casting to uint64 is safe: candidate <= a tasked uint64 block number.
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -546,10 +658,24 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
                 blockNumber = uint64(candidate);
                 return (blockNumber, r.blockHash, r.stateRoot, r.receiptsRoot, current - 1, r.finalizedAt);
             }
-            if (candidate < interval) break;
-            candidate -= interval;
+            if (candidate == 0) break;
+            candidate = _gridPointBelow(candidate, intervals);
         }
         revert NoFinalizedCheckpoint(chainId);
+    }
+
+    /// @dev The highest multiple of any of `intervals` strictly below `candidate` (> 0); 0 is on
+    ///      every grid.
+    function _gridPointBelow(uint256 candidate, uint64[] memory intervals)
+        private
+        pure
+        returns (uint256 next)
+    {
+        for (uint256 i = 0; i < intervals.length; i++) {
+            uint256 below = candidate - 1;
+            below -= below % intervals[i];
+            if (below > next) next = below;
+        }
     }
 
     /// @notice Status of checkpoint (chainId, blockNumber) and the index of its latest task.
@@ -589,7 +715,7 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
     }
 
     /// @notice The task parameters.
-    function config() external view returns (Config memory) {
+    function config() public view returns (Config memory) {
         return Config({
             checkpointInterval: _checkpointInterval,
             responseWindowBlocks: _responseWindowBlocks,
@@ -624,19 +750,39 @@ contract AvsTaskManager is Initializable, OwnableUpgradeable, BLSSignatureChecke
         emit PausedUpdated(false);
     }
 
+    /// @dev Bounds every field; tasks already created keep the windows they were created with.
     function _setConfig(Config calldata c) private {
-        if (c.checkpointInterval == 0) revert InvalidConfig("checkpointInterval");
-        if (c.responseWindowBlocks == 0) revert InvalidConfig("responseWindowBlocks");
-        if (c.challengeWindowBlocks == 0) revert InvalidConfig("challengeWindowBlocks");
-        if (c.minimumThresholdPercentage == 0 || c.minimumThresholdPercentage > 100) {
-            revert InvalidConfig("minimumThresholdPercentage");
+        if (c.checkpointInterval == 0) revert InvalidConfig("checkpointInterval: at least 1");
+        if (
+            c.responseWindowBlocks < MIN_RESPONSE_WINDOW_BLOCKS
+                || c.responseWindowBlocks > MAX_RESPONSE_WINDOW_BLOCKS
+        ) {
+            revert InvalidConfig("responseWindowBlocks: 10 to 16777215 blocks");
         }
+        if (c.challengeWindowBlocks < MIN_CHALLENGE_WINDOW_BLOCKS) {
+            revert InvalidConfig("challengeWindowBlocks: at least 10 blocks");
+        }
+        if (c.minimumThresholdPercentage == 0 || c.minimumThresholdPercentage > 100) {
+            revert InvalidConfig("minimumThresholdPercentage: 1 to 100");
+        }
+        _recordInterval(c.checkpointInterval);
+        Config memory old = config();
         _checkpointInterval = c.checkpointInterval;
         _responseWindowBlocks = c.responseWindowBlocks;
         _challengeWindowBlocks = c.challengeWindowBlocks;
         _minimumThresholdPercentage = c.minimumThresholdPercentage;
         _openTaskCreation = c.openTaskCreation;
-        emit ConfigUpdated(c);
+        emit ConfigUpdated(old, c);
+    }
+
+    /// @dev Adds a new interval to the history `latestFinalized` walks.
+    function _recordInterval(uint64 interval) private {
+        uint256 count = _intervals.length;
+        for (uint256 i = 0; i < count; i++) {
+            if (_intervals[i] == interval) return;
+        }
+        if (count == MAX_INTERVALS) revert InvalidConfig("checkpointInterval: at most 8 distinct intervals");
+        _intervals.push(interval);
     }
 
     function _key(uint64 chainId, uint64 blockNumber) private pure returns (uint256) {

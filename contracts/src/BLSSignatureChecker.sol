@@ -7,7 +7,7 @@ import {IRegistryCoordinator, IStakeRegistry, IBLSApkRegistry} from "./interface
 import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
 
 /// @title BLSSignatureChecker
-/// @notice EigenLayer's M2 `checkSignatures` (same ABI, same rules) reading the real registries'
+/// @notice EigenLayer's M2 `checkSignatures` (same ABI, its rules plus a non-empty quorum) reading the real registries'
 ///         history: quorum APK, total stake and non-signer stake at the reference block through
 ///         the caller-supplied history indices, and non-signers' quorum bitmaps.
 /// @dev Rules enforced, as in EigenLayer's checker: at least one quorum; every per-quorum array
@@ -16,7 +16,9 @@ import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
 ///      operator id; each provided quorum APK matches the registry's APK hash at the index; the
 ///      stale-stake rule when switched on; the aggregate signature verifies against
 ///      `sum(quorumApks) - sum(nonSigner * quorumsItIsIn)` with the random-linear-combination
-///      check that also binds `apkG2` to the G1 APK.
+///      check that also binds `apkG2` to the G1 APK. Stricter than EigenLayer's: a quorum with
+///      zero total stake at the reference block, or zero signed stake, is refused
+///      (`QuorumHasNoStake`, `NoSignedStake`).
 ///      Gas (see BENCHMARKS.md, "Contracts gas"): the check runs in assembly over calldata.
 ///      Every array of the parameters is bounds-checked once and read in place (no ABI decoding
 ///      into memory); registry views are plain staticcalls with one-word answers, and the
@@ -140,6 +142,7 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
         (uint256 frame, uint256 nonSignerCount) = _frame(quorumNumbers.length, referenceBlockNumber, params);
         _aggregateKey(frame, nonSignerCount, quorumNumbers, referenceBlockNumber, params);
         totals = _stakeTotals(frame, nonSignerCount, quorumNumbers, referenceBlockNumber, params);
+        _checkStakeNotEmpty(totals, quorumNumbers);
         if (staleStakesForbidden) _checkStakesFresh(quorumNumbers, referenceBlockNumber);
         uint256 apkX;
         uint256 apkY;
@@ -485,6 +488,16 @@ contract BLSSignatureChecker is IBLSSignatureChecker {
                 mstore(add(totalArray, shl(5, add(i, 1))), total)
                 mstore(add(signedArray, shl(5, add(i, 1))), signed)
             }
+        }
+    }
+
+    /// @dev No quorum may be empty, and somebody with stake must have signed in each: with zero
+    ///      total stake every threshold passes (0 * 100 >= 0 * threshold) with the trivial
+    ///      aggregate, so an emptied quorum (all signers ejected) would "attest" anything.
+    function _checkStakeNotEmpty(QuorumStakeTotals memory totals, bytes calldata quorumNumbers) private pure {
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            if (totals.totalStakeForQuorum[i] == 0) revert QuorumHasNoStake(uint8(quorumNumbers[i]));
+            if (totals.signedStakeForQuorum[i] == 0) revert NoSignedStake(uint8(quorumNumbers[i]));
         }
     }
 

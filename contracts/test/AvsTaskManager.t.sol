@@ -20,7 +20,7 @@ contract AvsTaskManagerTest is AvsFixture {
     uint64 internal constant CHAIN = 7;
 
     event NewTaskCreated(uint32 indexed taskIndex, IAvsTaskManager.Task task);
-    event ConfigUpdated(IAvsTaskManager.Config config);
+    event ConfigUpdated(IAvsTaskManager.Config oldConfig, IAvsTaskManager.Config newConfig);
     event TaskResponded(
         uint32 indexed taskIndex,
         IAvsTaskManager.TaskResponse taskResponse,
@@ -37,13 +37,16 @@ contract AvsTaskManagerTest is AvsFixture {
     // ------------------------------------------------------------- creation
 
     function testCreateNewTaskStoresHashAndEmits() public {
-        IAvsTaskManager.Task memory expected =
-            IAvsTaskManager.Task(CHAIN, 100, uint32(block.number), 67, hex"00");
+        IAvsTaskManager.Task memory expected = _expectedTask(CHAIN, 100, 67, hex"00");
         vm.expectEmit(true, false, false, true);
         emit NewTaskCreated(0, expected);
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         assertEq(index, 0, "first task index");
-        assertEq(tm.allTaskHashes(0), keccak256(abi.encode(task)), "stored task hash");
+        assertEq(tm.allTaskHashes(0), _taskHash(task), "stored task hash (EIP-712 struct hash)");
+        assertEq(tm.taskHash(task), _taskHash(task), "taskHash view");
+        assertEq(task.taskCreatedParentHash, blockhash(block.number - 1), "bound to the parent block");
+        assertEq(task.responseWindowBlocks, RESPONSE_WINDOW, "response window fixed in the task");
+        assertEq(task.challengeWindowBlocks, CHALLENGE_WINDOW, "challenge window fixed in the task");
         assertEq(tm.allTaskResponses(0), bytes32(0), "no response yet");
         (, uint32 second) = _createTaskOn(CHAIN, 110, 67, hex"00");
         assertEq(second, 1, "second task index");
@@ -161,7 +164,7 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         address[] memory nonSigners = _firstOperators(1);
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), nonSigners);
+            _sign(task, _digest(task, response), nonSigners);
 
         bytes32[] memory ids = _sortedIds(nonSigners);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
@@ -213,7 +216,7 @@ contract AvsTaskManagerTest is AvsFixture {
         // A different (also validly signed) response is refused as well.
         IAvsTaskManager.TaskResponse memory other = _response(index, "b");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory otherParams =
-            _sign(task, _digest(other), _noOperators());
+            _sign(task, _digest(task, other), _noOperators());
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskAlreadyResponded.selector, index));
         tm.respondToTask(task, other, otherParams);
     }
@@ -223,7 +226,7 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         vm.roll(block.number + 1);
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+            _sign(task, _digest(task, response), _noOperators());
         vm.roll(uint256(task.taskCreatedBlock) + RESPONSE_WINDOW + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -243,7 +246,7 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         // Parameters are built from history at the creation block, but submitted in that block.
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+            _sign(task, _digest(task, response), _noOperators());
         vm.expectRevert(
             abi.encodeWithSelector(
                 IBLSSignatureChecker.ReferenceBlockNotInPast.selector, task.taskCreatedBlock, block.number
@@ -274,13 +277,13 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         // Signed a different response.
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(_response(index, "b")), _noOperators());
+            _sign(task, _digest(task, _response(index, "b")), _noOperators());
         vm.expectRevert(IBLSSignatureChecker.InvalidSignature.selector);
         tm.respondToTask(task, response, params);
         // Claims operator 0 did not sign, but its key is in the aggregate signature.
-        params = _sign(task, _digest(response), _noOperators());
+        params = _sign(task, _digest(task, response), _noOperators());
         IBLSSignatureChecker.NonSignerStakesAndSignature memory lying =
-            _sign(task, _digest(response), _firstOperators(1));
+            _sign(task, _digest(task, response), _firstOperators(1));
         lying.sigma = params.sigma;
         lying.apkG2 = params.apkG2;
         vm.expectRevert(IBLSSignatureChecker.InvalidSignature.selector);
@@ -293,7 +296,7 @@ contract AvsTaskManagerTest is AvsFixture {
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "a");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _firstOperators(3));
+            _sign(task, _digest(task, response), _firstOperators(3));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IAvsTaskManager.QuorumThresholdNotMet.selector, uint8(0), 5 * STAKE, 8 * STAKE
@@ -301,7 +304,7 @@ contract AvsTaskManagerTest is AvsFixture {
         );
         tm.respondToTask(task, response, params);
         // 2 non-signers: 6/8 = 75% >= 67%.
-        tm.respondToTask(task, response, _sign(task, _digest(response), _firstOperators(2)));
+        tm.respondToTask(task, response, _sign(task, _digest(task, response), _firstOperators(2)));
     }
 
     function testRespondTwoQuorumsWithNonSignerInBoth() public {
@@ -313,13 +316,16 @@ contract AvsTaskManagerTest is AvsFixture {
         nonSigners[0] = operators[6];
         nonSigners[1] = operators[0];
         (IBLSSignatureChecker.QuorumStakeTotals memory totals,) = tm.checkSignatures(
-            _digest(response), hex"0001", task.taskCreatedBlock, _sign(task, _digest(response), nonSigners)
+            _digest(task, response),
+            hex"0001",
+            task.taskCreatedBlock,
+            _sign(task, _digest(task, response), nonSigners)
         );
         assertEq(totals.totalStakeForQuorum[0], 8 * STAKE, "quorum 0 total");
         assertEq(totals.signedStakeForQuorum[0], 6 * STAKE, "quorum 0 signed");
         assertEq(totals.totalStakeForQuorum[1], 4 * STAKE, "quorum 1 total");
         assertEq(totals.signedStakeForQuorum[1], 3 * STAKE, "quorum 1 signed");
-        tm.respondToTask(task, response, _sign(task, _digest(response), nonSigners));
+        tm.respondToTask(task, response, _sign(task, _digest(task, response), nonSigners));
     }
 
     function testRespondUsesHistoryAtCreationBlock() public {
@@ -342,7 +348,7 @@ contract AvsTaskManagerTest is AvsFixture {
         // A later APK entry exists for quorum 0 once an operator joins: index 0 is then too old.
         _registerOperators(10, 1, hex"00");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+            _sign(task, _digest(task, response), _noOperators());
         params.quorumApkIndices[0] = 0;
         vm.expectRevert(bytes("MockBLSApkRegistry: not latest"));
         tm.respondToTask(task, response, params);
@@ -353,7 +359,7 @@ contract AvsTaskManagerTest is AvsFixture {
     function testCheckerRejectsLengthMismatches() public {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
-        bytes32 digest = _digest(_response(index, "a"));
+        bytes32 digest = _digest(task, _response(index, "a"));
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
             _sign(task, digest, _firstOperators(1));
 
@@ -393,7 +399,7 @@ contract AvsTaskManagerTest is AvsFixture {
     function testCheckerRejectsUnsortedNonSigners() public {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
-        bytes32 digest = _digest(_response(index, "a"));
+        bytes32 digest = _digest(task, _response(index, "a"));
         IBLSSignatureChecker.NonSignerStakesAndSignature memory p = _sign(task, digest, _firstOperators(2));
         (p.nonSignerPubkeys[0], p.nonSignerPubkeys[1]) = (p.nonSignerPubkeys[1], p.nonSignerPubkeys[0]);
         vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.NonSignersNotSorted.selector, 1));
@@ -408,7 +414,7 @@ contract AvsTaskManagerTest is AvsFixture {
     function testCheckerRejectsApkMismatch() public {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
-        bytes32 digest = _digest(_response(index, "a"));
+        bytes32 digest = _digest(task, _response(index, "a"));
         IBLSSignatureChecker.NonSignerStakesAndSignature memory p = _sign(task, digest, _noOperators());
         p.quorumApks[0] = BN254.generatorG1();
         vm.expectRevert(abi.encodeWithSelector(IBLSSignatureChecker.QuorumApkMismatch.selector, uint8(0)));
@@ -418,7 +424,7 @@ contract AvsTaskManagerTest is AvsFixture {
     function testCheckerReturnsSignatoryRecordHash() public {
         (IAvsTaskManager.Task memory task, uint32 index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
-        bytes32 digest = _digest(_response(index, "a"));
+        bytes32 digest = _digest(task, _response(index, "a"));
         address[] memory nonSigners = _firstOperators(3);
         (IBLSSignatureChecker.QuorumStakeTotals memory totals, bytes32 record) =
             tm.checkSignatures(digest, hex"00", task.taskCreatedBlock, _sign(task, digest, nonSigners));
@@ -429,6 +435,7 @@ contract AvsTaskManagerTest is AvsFixture {
     }
 
     function testStaleStakesRule() public {
+        assertTrue(tm.staleStakesForbidden(), "on from initialization, as EigenLayer's checker defaults to");
         vm.expectRevert(IBLSSignatureChecker.OnlyCoordinatorOwner.selector);
         vm.prank(OWNER);
         tm.setStaleStakesForbidden(true);
@@ -466,29 +473,25 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.respondToTask(task, response, params);
     }
 
-    function testRespondRejectsNonCanonicalTaskEncoding() public {
-        // The task is hashed as it sits in calldata: dirty padding after the quorum numbers (or
-        // any other non-canonical encoding) does not hash to the stored task.
+    function testTaskIsHashedFromDecodedValues() public {
+        // The task is hashed from its decoded fields: a dirty high bit in a field is refused by
+        // the decoder, and padding bytes after the quorum numbers do not make another task.
         (
             IAvsTaskManager.Task memory task,
             IAvsTaskManager.TaskResponse memory response,
             IBLSSignatureChecker.NonSignerStakesAndSignature memory params
         ) = _signedTask();
-        uint32 index = response.referenceTaskIndex;
         bytes memory data = abi.encodeCall(AvsTaskManager.respondToTask, (task, response, params));
-        // The task tuple starts at its head offset (after the selector); its quorum number bytes
-        // at +0xc0: set the first padding byte after the single quorum number.
         uint256 taskStart = 4 + uint256(bytes32(_slice(data, 4)));
-        data[taskStart + 0xc0 + 1] = 0x01;
-        (bool ok, bytes memory reason) = address(tm).call(data);
-        assertFalse(ok, "non-canonical task refused");
-        assertEq(
-            keccak256(reason),
-            keccak256(abi.encodeWithSelector(IAvsTaskManager.TaskMismatch.selector, index)),
-            "TaskMismatch"
-        );
-        // The canonical encoding of the same call is accepted.
-        tm.respondToTask(task, response, params);
+        bytes memory dirty = bytes.concat(data);
+        // The first byte of the taskCreatedBlock word (a uint32): a dirty high bit.
+        dirty[taskStart + 0x40] = 0x01;
+        (bool ok,) = address(tm).call(dirty);
+        assertFalse(ok, "dirty field refused");
+        // The first padding byte after the single quorum number (head: 8 words, then length).
+        data[taskStart + 0x120 + 1] = 0x01;
+        (ok,) = address(tm).call(data);
+        assertTrue(ok, "padding is not part of the task");
     }
 
     function testAssemblySelectorsMatchDeclarations() public {
@@ -510,7 +513,7 @@ contract AvsTaskManagerTest is AvsFixture {
         (task, index) = _createTaskOn(CHAIN, 100, 67, hex"00");
         vm.roll(block.number + 1);
         response = _response(index, "a");
-        params = _sign(task, _digest(response), _noOperators());
+        params = _sign(task, _digest(task, response), _noOperators());
     }
 
     function _slice(bytes memory data, uint256 at) internal pure returns (bytes32 word) {
@@ -528,29 +531,63 @@ contract AvsTaskManagerTest is AvsFixture {
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         tm.setTaskGenerator(address(this), true);
 
+        // Every field is bounded, and the error names the field and its range.
+        IAvsTaskManager.Config[] memory bad = new IAvsTaskManager.Config[](7);
+        string[7] memory reasons = [
+            "checkpointInterval: at least 1",
+            "minimumThresholdPercentage: 1 to 100",
+            "minimumThresholdPercentage: 1 to 100",
+            "responseWindowBlocks: 10 to 16777215 blocks",
+            "responseWindowBlocks: 10 to 16777215 blocks",
+            "challengeWindowBlocks: at least 10 blocks",
+            "challengeWindowBlocks: at least 10 blocks"
+        ];
+        for (uint256 i = 0; i < bad.length; i++) {
+            bad[i] = _config();
+        }
+        bad[0].checkpointInterval = 0;
+        bad[1].minimumThresholdPercentage = 0;
+        bad[2].minimumThresholdPercentage = 101;
+        bad[3].responseWindowBlocks = tm.MIN_RESPONSE_WINDOW_BLOCKS() - 1;
+        bad[4].responseWindowBlocks = uint32(type(uint24).max) + 1;
+        bad[5].challengeWindowBlocks = 0;
+        bad[6].challengeWindowBlocks = tm.MIN_CHALLENGE_WINDOW_BLOCKS() - 1;
         vm.startPrank(OWNER);
-        c.checkpointInterval = 0;
-        vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "checkpointInterval"));
-        tm.setConfig(c);
-        c = _config();
-        c.minimumThresholdPercentage = 101;
-        vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "minimumThresholdPercentage")
-        );
-        tm.setConfig(c);
-        c = _config();
-        c.responseWindowBlocks = 0;
-        vm.expectRevert(
-            abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, "responseWindowBlocks")
-        );
-        tm.setConfig(c);
-        c = _config();
-        c.challengeWindowBlocks = 7;
+        for (uint256 i = 0; i < bad.length; i++) {
+            vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, reasons[i]));
+            tm.setConfig(bad[i]);
+        }
+        // The bounds themselves are accepted; the event carries the old and the new values.
+        IAvsTaskManager.Config memory old = tm.config();
+        c.challengeWindowBlocks = tm.MIN_CHALLENGE_WINDOW_BLOCKS();
+        c.responseWindowBlocks = tm.MAX_RESPONSE_WINDOW_BLOCKS();
+        c.minimumThresholdPercentage = 100;
         vm.expectEmit(false, false, false, true);
-        emit ConfigUpdated(c);
+        emit ConfigUpdated(old, c);
         tm.setConfig(c);
         vm.stopPrank();
-        assertEq(tm.config().challengeWindowBlocks, 7, "config stored");
+        assertEq(tm.config().challengeWindowBlocks, 10, "config stored");
+    }
+
+    function testAtMostEightDistinctIntervals() public {
+        IAvsTaskManager.Config memory c = _config();
+        vm.startPrank(OWNER);
+        // INTERVAL is the first; seven more distinct ones fit, repeats cost nothing.
+        for (uint64 i = 1; i <= 7; i++) {
+            c.checkpointInterval = INTERVAL + i;
+            tm.setConfig(c);
+            tm.setConfig(c);
+        }
+        c.checkpointInterval = INTERVAL;
+        tm.setConfig(c);
+        c.checkpointInterval = 1000;
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAvsTaskManager.InvalidConfig.selector, "checkpointInterval: at most 8 distinct intervals"
+            )
+        );
+        tm.setConfig(c);
+        vm.stopPrank();
     }
 
     function testInitializersLocked() public {
@@ -567,7 +604,7 @@ contract AvsTaskManagerTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response,
         address[] memory nonSigners
     ) internal {
-        tm.respondToTask(task, response, _sign(task, _digest(response), nonSigners));
+        tm.respondToTask(task, response, _sign(task, _digest(task, response), nonSigners));
     }
 }
 

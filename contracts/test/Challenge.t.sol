@@ -94,7 +94,7 @@ contract ChallengeTest is AvsFixture {
         vm.roll(block.number + 1);
         response = IAvsTaskManager.TaskResponse(index, blockHash, stateRoot, receiptsRoot);
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), nonSigners);
+            _sign(task, _digest(task, response), nonSigners);
         tm.respondToTask(task, response, params);
         metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
@@ -232,6 +232,37 @@ contract ChallengeTest is AvsFixture {
         tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
     }
 
+    function testChallengeWindowIsTheTasksOwn() public {
+        (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory pks
+        ) = _finalize(keccak256("forged block"), STATE, RECEIPTS, _noOperators());
+        uint256 deadline = uint256(metadata.taskRespondedBlock) + CHALLENGE_WINDOW;
+        uint256 snapshot = vm.snapshotState();
+        // Shortening the window after the response does not shorten this task's deadline ...
+        IAvsTaskManager.Config memory c = _config();
+        c.challengeWindowBlocks = tm.MIN_CHALLENGE_WINDOW_BLOCKS();
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        vm.roll(deadline);
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+        assertTrue(sm.frozen(operators[0]), "frozen at the task's own deadline");
+        // ... and lengthening it does not extend it.
+        vm.revertToState(snapshot);
+        c.challengeWindowBlocks = CHALLENGE_WINDOW * 2;
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        vm.roll(deadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAvsTaskManager.ChallengeWindowClosed.selector, response.referenceTaskIndex, deadline
+            )
+        );
+        tm.raiseAndResolveChallenge(task, response, metadata, pks, "");
+    }
+
     function testChallengeNeedsMatchingRecords() public {
         address[] memory nonSigners = _firstOperators(2);
         (
@@ -271,7 +302,7 @@ contract ChallengeTest is AvsFixture {
         vm.roll(block.number + 1);
         IAvsTaskManager.TaskResponse memory response = _response(index, "x");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _noOperators());
+            _sign(task, _digest(task, response), _noOperators());
         tm.respondToTask(task, response, params);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock))
@@ -281,6 +312,9 @@ contract ChallengeTest is AvsFixture {
     }
 
     function testOldBlockUsesHistoryContract() public {
+        // With EIP-2935's contract deployed, checkpoints stay provable for 8,191 blocks, so a
+        // challenge window beyond `blockhash`'s reach is accepted at creation.
+        vm.etch(tm.HISTORY_STORAGE_ADDRESS(), address(new HistoryStorageDouble()).code);
         IAvsTaskManager.Config memory c = _config();
         c.challengeWindowBlocks = 1000;
         vm.prank(OWNER);
@@ -297,7 +331,6 @@ contract ChallengeTest is AvsFixture {
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockHashUnavailable.selector, CHECKPOINT));
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
 
-        vm.etch(tm.HISTORY_STORAGE_ADDRESS(), address(new HistoryStorageDouble()).code);
         HistoryStorageDouble(payable(tm.HISTORY_STORAGE_ADDRESS())).set(CHECKPOINT, headerHash);
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
         assertTrue(sm.frozen(operators[0]), "signer frozen via EIP-2935 hash");
@@ -394,7 +427,7 @@ contract ChallengeBatchTest is AvsFixture {
         IAvsTaskManager.TaskResponse memory response =
             IAvsTaskManager.TaskResponse(index, keccak256("forged"), bytes32(0), bytes32(0));
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), nonSigners);
+            _sign(task, _digest(task, response), nonSigners);
 
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.TaskNotInvalidated.selector, index));
         tm.freezeSigners(index, task, params.nonSignerPubkeys, 0, 10);

@@ -73,7 +73,7 @@ contract GasTest is AvsFixture {
     function testGasChallenge() public {
         IAvsTaskManager.TaskResponse memory response = _response(taskIndex, "wrong");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _firstOperators(10));
+            _sign(task, _digest(task, response), _firstOperators(10));
         tm.respondToTask(task, response, params);
         IAvsTaskManager.TaskResponseMetadata memory metadata = IAvsTaskManager.TaskResponseMetadata(
             uint32(block.number),
@@ -87,7 +87,7 @@ contract GasTest is AvsFixture {
     function _respondAndCheck(uint256 nonSigners, uint256 budget) internal {
         IAvsTaskManager.TaskResponse memory response = _response(taskIndex, "a");
         IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(response), _firstOperators(nonSigners));
+            _sign(task, _digest(task, response), _firstOperators(nonSigners));
         tm.respondToTask(task, response, params);
         Vm.Gas memory gas = vm.lastCallGas();
         assertLt(uint256(gas.gasTotalUsed), budget, "respondToTask gas within budget");

@@ -214,6 +214,11 @@ impl ChainBuilder {
         }
     }
 
+    /// The block the next [`Self::block`] builds on.
+    pub const fn parent(&self) -> BlockNumHash {
+        self.parent
+    }
+
     /// Continues from `block` (e.g. to build a competing branch).
     pub fn fork_from(&mut self, block: &BlockWithReceipts) -> &mut Self {
         self.parent = block.num_hash();

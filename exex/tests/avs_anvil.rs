@@ -24,17 +24,17 @@ use alloy::{
 };
 use avs_bls::SecretKey;
 use avs_contracts::{
-    avs::IAvsTaskManager::Task,
+    avs::{AvsTaskManager, IAvsTaskManager::Task},
     deployment::Deployment,
     eigenlayer::interfaces::{IBLSApkRegistryCalls, IRegistryCoordinatorCalls},
     operator::OperatorClient,
-    testing::{TestOperator, deploy_and_onboard, wallet_provider},
+    testing::{TestDevnet, TestOperator, deploy_and_onboard, wallet_provider},
 };
 use avs_exex::{
     avs::{
         AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
-        GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
-        attested_chain_exex, avs_exex,
+        CreateOutcome, GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
+        TaskCreator, attested_chain_exex, avs_exex,
     },
     host::{Host, HostConfig},
 };
@@ -399,11 +399,20 @@ async fn run(
             (local.x, local.y),
             "operator {op}"
         );
+        // The contract's own EIP-712 hash of (task, response) is the message that was signed.
+        let on_chain = AvsTaskManager::new(deployment.avs.task_manager, &settlement_provider)
+            .attestationDigest(tasks[task_index].clone(), response.response.clone())
+            .call()
+            .await?;
+        assert_eq!(
+            response.digest, on_chain,
+            "operator {op}, task {task_index}"
+        );
         assert!(
             operator
                 .bls
                 .public_key_g2()
-                .verify(response.response.digest(), &response.signature),
+                .verify(on_chain, &response.signature),
             "operator {op}'s signature for task {task_index} verifies"
         );
         // Over the attested block's true hash and roots.
@@ -454,12 +463,47 @@ async fn deregistered_operator_does_not_sign() -> eyre::Result<()> {
     run(&anvil, None, Some(3)).await
 }
 
+/// The contract's refusals reach the generator as outcomes, not errors: a checkpoint of this
+/// chain too old to be provable until its challenge deadline, and a checkpoint tasked already.
+#[tokio::test]
+async fn contract_task_creator_reports_unprovable_and_duplicate_checkpoints() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&[10], |_| {}).await?;
+    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
+    let creator = ContractTaskCreator::new(
+        devnet.provider.clone(),
+        owner.address(),
+        devnet.deployment.avs.task_manager,
+        Duration::from_secs(30),
+    );
+    let chain = devnet.deployment.chain_id;
+    let quorums = Bytes::from(vec![0]);
+    // anvil serves EIP-2935's history contract: hashes stay readable for 8,191 blocks.
+    let old = devnet.next_checkpoint().await?;
+    devnet.provider.anvil_mine(Some(8_191), None).await?;
+    let outcome = creator.create_task(chain, old, 66, quorums.clone()).await?;
+    assert!(
+        matches!(outcome, CreateOutcome::Unprovable { provable_until, .. } if provable_until == old + 8_191),
+        "{outcome:?}"
+    );
+    let fresh = devnet.next_checkpoint().await?;
+    let outcome = creator
+        .create_task(chain, fresh, 66, quorums.clone())
+        .await?;
+    assert!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    let outcome = creator.create_task(chain, fresh, 66, quorums).await?;
+    assert_eq!(outcome, CreateOutcome::AlreadyTasked { task_index: 0 });
+    Ok(())
+}
+
 /// A real settlement reorg (anvil snapshot/revert): the block creating the task is replaced, so
 /// every operator drops the task, the generator creates it again (the contract's state was
-/// reverted with it, so it gets the same index), and every operator re-sends the very signature
-/// it gave before — the target block is below the fork, so the response is identical.
+/// reverted with it, so it gets the same index), and every operator signs it: the same response
+/// (the target block is below the fork), but another message, since the re-created task names
+/// the new branch (`taskCreatedParentHash`). Nothing is refused by slashing protection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reorged_out_task_creation_is_created_again_and_signed_identically() -> eyre::Result<()> {
+async fn a_reorged_out_task_creation_is_created_again_and_signed_for_the_new_branch()
+-> eyre::Result<()> {
     let anvil = avs_test_support::anvil().spawn();
     let mut nodes = start_nodes(&anvil, None, None).await?;
     let provider = nodes.settlement_provider.clone();
@@ -529,8 +573,12 @@ async fn a_reorged_out_task_creation_is_created_again_and_signed_identically() -
             }
             AvsEvent::Signed(signed) => {
                 assert_eq!(
-                    signed, first[&op],
-                    "operator {op} re-sends the identical signature"
+                    signed.response, first[&op].response,
+                    "operator {op} attests the same block"
+                );
+                assert_ne!(
+                    signed.digest, first[&op].digest,
+                    "operator {op} signs the task of the new branch"
                 );
                 "signed"
             }
@@ -552,8 +600,8 @@ async fn a_reorged_out_task_creation_is_created_again_and_signed_identically() -
         assert_eq!(metrics.tasks_reverted.get(), 1);
         assert_eq!(
             metrics.responses_signed.get(),
-            1,
-            "the second one is a re-send"
+            2,
+            "the re-created task is another task"
         );
         assert_eq!(metrics.slashing_protection_refusals.get(), 0);
     }

@@ -208,11 +208,11 @@ async fn measure_task(
         .lock()
         .expect("tasks lock")
         .insert(task_index, task.clone());
-    node.service.add_task(info).await?;
-
     // Signing is the signers' work, not the node's: done before any clock starts.
     let response = TaskResponse::from(&response);
-    let digest = response.digest();
+    let digest = info.digest(&response);
+    node.service.add_task(info).await?;
+
     let messages: Vec<SignatureMessage> = devnet.operators[..quorum]
         .iter()
         .map(|op| SignatureMessage {

@@ -92,7 +92,9 @@ struct TaskState {
     build_failed: bool,
 }
 
-/// Whether `signed` meets `threshold_pct` of `totals` in every quorum.
+/// Whether `signed` meets `threshold_pct` of `totals` in every quorum. A quorum with no stake,
+/// or with no signed stake, never does: the contract refuses both (`QuorumHasNoStake`,
+/// `NoSignedStake`), since any threshold of nothing is met by nobody.
 fn at_quorum(
     totals: &BTreeMap<QuorumNumber, Stake>,
     threshold_pct: u8,
@@ -102,7 +104,7 @@ fn at_quorum(
     totals.iter().all(|(q, total)| {
         let s = signed.get(q).copied().unwrap_or(0);
         // Stakes are uint96, so × 100 cannot overflow u128.
-        s * 100 >= total * pct
+        *total > 0 && s > 0 && s * 100 >= total * pct
     })
 }
 
@@ -328,7 +330,7 @@ mod tests {
             task_index: task,
             operator_id: m.operator_id,
             response: m.response,
-            digest: m.response.digest(),
+            digest: crate::fixtures::digest(m.response),
             signature: avs_bls::Signature::from_bytes(&m.signature).unwrap(),
         }
     }
@@ -352,7 +354,7 @@ mod tests {
         assert_eq!(out.len(), 1);
         let a = out.into_iter().next().unwrap().unwrap();
         assert_eq!(a.task_index, 1);
-        assert_eq!(a.digest, response(1, 0).digest());
+        assert_eq!(a.digest, crate::fixtures::digest(response(1, 0)));
         assert_eq!(
             a.stakes,
             vec![QuorumStake {
@@ -452,6 +454,22 @@ mod tests {
         agg.add(&verified(&c, 2, 1, 0), t0);
         assert_eq!(agg.next_due(), Some(t0));
         assert_eq!(agg.take_due(t0).len(), 1);
+    }
+
+    #[test]
+    fn empty_quorums_and_zero_signed_stake_never_reach_quorum() {
+        let totals = BTreeMap::from([(0, 100), (1, 0)]);
+        let signed = BTreeMap::from([(0, 100)]);
+        assert!(!at_quorum(&totals, 1, &signed), "quorum 1 has no stake");
+        let totals = BTreeMap::from([(0, 100)]);
+        assert!(!at_quorum(&totals, 0, &BTreeMap::new()), "nobody signed");
+        assert!(at_quorum(&totals, 0, &signed));
+        // A committee whose only operator has zero stake: its signature never reaches quorum.
+        let c = Committee::new(1, 3, |_| 0);
+        let mut agg = Aggregator::new(Duration::ZERO);
+        agg.add_task(c.task(1, 1));
+        assert!(!agg.add(&verified(&c, 0, 1, 0), Instant::now()));
+        assert!(agg.take_due(Instant::now()).is_empty());
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Deterministic committees with real BLS keys, for tests and benchmarks (feature
 //! `test-fixtures`). Nothing here is faked: keys are real BN254 keys from a seeded RNG and
 //! signatures are real signatures; only the registry read is replaced by building the
-//! [`OperatorSet`] directly.
+//! [`OperatorSet`] directly. Task `i` of a committee is [`attestation`]`(i)`: its signed
+//! message does not depend on the threshold a test aggregates it with.
 
 use crate::{
     operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo},
     wire::{OperatorId, SignatureMessage, TaskResponse},
 };
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256, Bytes};
 use avs_bls::SecretKey;
+use avs_contracts::avs::{IAvsTaskManager, TaskAttestation, signing_domain};
 use rand::{SeedableRng, rngs::StdRng};
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -63,6 +65,7 @@ impl Committee {
     pub fn task(&self, task_index: u32, threshold_pct: u8) -> TaskInfo {
         TaskInfo {
             task_index,
+            attestation: Arc::new(attestation(task_index)),
             task_created_block: 1,
             quorum_numbers: vec![QuorumNumber::default()],
             quorum_threshold_percentage: threshold_pct,
@@ -76,10 +79,33 @@ impl Committee {
         SignatureMessage {
             task_index: response.reference_task_index,
             response,
-            signature: op.secret.sign(response.digest()).to_bytes(),
+            signature: op.secret.sign(digest(response)).to_bytes(),
             operator_id: op.id,
         }
     }
+}
+
+/// The fixtures' task `task_index` (checkpoint `10 × (index + 1)` of chain 31337, created at
+/// block 1) in a made-up deployment.
+pub fn attestation(task_index: u32) -> TaskAttestation {
+    TaskAttestation {
+        domain: signing_domain(31337, Address::repeat_byte(0xAA)),
+        task: IAvsTaskManager::Task {
+            chainId: 31337,
+            blockNumber: 10 * (u64::from(task_index) + 1),
+            taskCreatedBlock: 1,
+            taskCreatedParentHash: B256::repeat_byte(0xEE),
+            quorumThresholdPercentage: 67,
+            responseWindowBlocks: 100,
+            challengeWindowBlocks: 100,
+            quorumNumbers: Bytes::from_static(&[0]),
+        },
+    }
+}
+
+/// The message an operator signs for `response` to the fixtures' task of its index.
+pub fn digest(response: TaskResponse) -> B256 {
+    attestation(response.reference_task_index).digest(&response.into())
 }
 
 /// A response for `task_index` whose roots are derived from `variant` (different variants

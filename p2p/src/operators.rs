@@ -2,10 +2,11 @@
 //! keys and how much stake. Built by the registry reader (outside this crate) at the task's
 //! `taskCreatedBlock`; here they are only read.
 
-use crate::wire::OperatorId;
+use crate::wire::{OperatorId, TaskResponse};
 use alloy::primitives::B256;
 use avs_bls::{PublicKey, PublicKeyG2};
 use avs_contracts::aggregation::MemberKeys;
+use avs_contracts::avs::{IAvsTaskManager, TaskAttestation};
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
@@ -61,6 +62,8 @@ impl OperatorSet {
 pub struct TaskInfo {
     /// The task's index in the task manager.
     pub task_index: u32,
+    /// The task and the deployment's signing domain: what a response's signed message is.
+    pub attestation: Arc<TaskAttestation>,
     /// Block of the settlement chain at which the task was created (stake reference block).
     pub task_created_block: u32,
     /// Quorums that must sign.
@@ -72,6 +75,11 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
+    /// The message an operator signs for `response` to this task.
+    pub fn digest(&self, response: &TaskResponse) -> B256 {
+        self.attestation
+            .digest(&IAvsTaskManager::TaskResponse::from(*response))
+    }
     /// Whether `operator` is registered in at least one of the task's quorums.
     pub fn is_member(&self, operator: &OperatorId) -> bool {
         self.operators

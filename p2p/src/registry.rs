@@ -19,12 +19,12 @@ use alloy::{
     primitives::{Address, B256},
     providers::Provider,
     rpc::types::Filter,
-    sol_types::SolEvent,
+    sol_types::{Eip712Domain, SolEvent},
     transports::{RpcError, TransportErrorKind},
 };
 use avs_bls::{G1Point, G2Point, OperatorId, PublicKey, PublicKeyG2};
 use avs_contracts::{
-    avs::IAvsTaskManager,
+    avs::{IAvsTaskManager, TaskAttestation},
     deployment::Deployment,
     eigenlayer::interfaces::{
         IBLSApkRegistryCalls::NewPubkeyRegistration, IOperatorStateRetrieverCalls,
@@ -95,6 +95,8 @@ struct Keys {
 /// Reads operator sets from the registries; keeps keys and recent sets in memory.
 pub struct RegistryReader<P> {
     provider: P,
+    /// The deployment's EIP-712 signing domain (for [`TaskInfo::digest`]).
+    domain: Eip712Domain,
     registry_coordinator: Address,
     operator_state_retriever: Address,
     bls_apk_registry: Address,
@@ -115,6 +117,7 @@ impl<P: Provider> RegistryReader<P> {
         let el = &deployment.eigenlayer;
         Self {
             provider,
+            domain: deployment.signing_domain(),
             registry_coordinator: el.registry_coordinator,
             operator_state_retriever: el.operator_state_retriever,
             bls_apk_registry: el.bls_apk_registry,
@@ -151,6 +154,10 @@ impl<P: Provider> RegistryReader<P> {
             .await?;
         Ok(TaskInfo {
             task_index,
+            attestation: Arc::new(TaskAttestation {
+                domain: self.domain.clone(),
+                task: task.clone(),
+            }),
             task_created_block: task.taskCreatedBlock,
             quorum_numbers,
             // The contract bounds the threshold to ≤ 100 at task creation; saturate anyway so a

@@ -68,7 +68,7 @@ pub struct Verified {
     pub operator_id: OperatorId,
     /// The signed response.
     pub response: TaskResponse,
-    /// `keccak256(abi.encode(response))`.
+    /// The signed message ([`TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The decoded signature.
     pub signature: Signature,
@@ -341,7 +341,7 @@ impl Validator {
         let Ok(signature) = Signature::from_bytes(&msg.signature) else {
             return Some(Outcome::Reject(RejectReason::MalformedSignature));
         };
-        let digest = msg.response.digest();
+        let digest = task.info.digest(&msg.response);
         if task.accepted.contains(&(msg.operator_id, digest)) {
             return Some(Outcome::Ignore(IgnoreReason::Duplicate));
         }
@@ -467,7 +467,7 @@ mod tests {
         match v.validate(inbound(good, peer), now) {
             Outcome::Accept(ok) => {
                 assert_eq!(ok.operator_id, c.operators[0].id);
-                assert_eq!(ok.digest, response(1, 0).digest());
+                assert_eq!(ok.digest, crate::fixtures::digest(response(1, 0)));
             }
             other => panic!("expected accept, got {other:?}"),
         }

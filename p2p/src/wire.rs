@@ -18,7 +18,7 @@
 //! carried opaquely here; turning them into a curve point (and rejecting bad points) is the
 //! validator's job, because it costs a square root and belongs to the same step as verifying.
 
-use alloy::primitives::{B256, keccak256};
+use alloy::primitives::B256;
 use avs_contracts::avs::IAvsTaskManager;
 
 /// The only wire version this build speaks. Bump it when the layout changes; peers reject
@@ -50,20 +50,6 @@ pub struct TaskResponse {
     pub receipts_root: B256,
 }
 
-impl TaskResponse {
-    /// `keccak256(abi.encode(response))`: the message operators BLS-sign and the key under
-    /// which signatures are aggregated. `abi.encode` of this all-static struct is four 32-byte
-    /// words, the `uint32` left-padded with zeros.
-    pub fn digest(&self) -> B256 {
-        let mut buf = [0u8; 128];
-        buf[28..32].copy_from_slice(&self.reference_task_index.to_be_bytes());
-        buf[32..64].copy_from_slice(self.block_hash.as_slice());
-        buf[64..96].copy_from_slice(self.state_root.as_slice());
-        buf[96..128].copy_from_slice(self.receipts_root.as_slice());
-        keccak256(buf)
-    }
-}
-
 impl From<&IAvsTaskManager::TaskResponse> for TaskResponse {
     fn from(response: &IAvsTaskManager::TaskResponse) -> Self {
         Self {
@@ -93,7 +79,8 @@ pub struct SignatureMessage {
     pub task_index: u32,
     /// The signed response.
     pub response: TaskResponse,
-    /// Compressed BN254 G1 signature over [`TaskResponse::digest`].
+    /// Compressed BN254 G1 signature over the task's attestation digest of `response`
+    /// ([`crate::TaskInfo::digest`]).
     pub signature: [u8; 32],
     /// The signing operator.
     pub operator_id: OperatorId,
@@ -326,10 +313,9 @@ mod tests {
     }
 
     #[test]
-    fn digest_matches_the_contract_types_abi_encoding() {
+    fn response_converts_to_the_contract_type_and_back() {
         let r = sample().response;
         let contract = IAvsTaskManager::TaskResponse::from(r);
-        assert_eq!(r.digest(), contract.digest());
         assert_eq!(
             TaskResponse::from(&contract),
             r,

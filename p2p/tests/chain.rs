@@ -49,10 +49,11 @@ fn fast_config() -> SubmitterConfig {
 /// Validated-signature records of the operators at `signers` (indices) over `response`.
 fn verified(
     devnet: &TestDevnet,
+    info: &TaskInfo,
     signers: &[usize],
     response: avs_p2p::TaskResponse,
 ) -> Vec<Verified> {
-    let digest = response.digest();
+    let digest = info.digest(&response);
     signers
         .iter()
         .map(|&i| Verified {
@@ -73,10 +74,11 @@ fn aggregate(
     signers: &[usize],
 ) -> Aggregate {
     let task_index = info.task_index;
+    let signatures = verified(devnet, &info, signers, response);
     let mut aggregator = Aggregator::new(Duration::ZERO);
     aggregator.add_task(info);
     let now = std::time::Instant::now();
-    for v in verified(devnet, signers, response) {
+    for v in signatures {
         aggregator.add(&v, now);
     }
     aggregator

@@ -59,7 +59,7 @@ async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_f
                 let msg = SignatureMessage {
                     task_index: 1,
                     response: r,
-                    signature: rogue_key.sign(r.digest()).to_bytes(),
+                    signature: rogue_key.sign(avs_p2p::fixtures::digest(r)).to_bytes(),
                     operator_id: ids[k % ids.len()],
                 };
                 // Once banned everywhere the rogue has no peers left to publish to.

@@ -166,7 +166,10 @@ async fn run_task(
         let message = SignatureMessage {
             task_index,
             response,
-            signature: devnet.operators[i].bls.sign(response.digest()).to_bytes(),
+            signature: devnet.operators[i]
+                .bls
+                .sign(info.digest(&response))
+                .to_bytes(),
             operator_id: ids[i],
         };
         nodes[i].service.handle.publish_own(message).await?;

@@ -24,7 +24,12 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::{SolCall, SolValue},
 };
-use avs_contracts::{avs::AvsTaskManager, eigenlayer, testing::TestDevnet, transactor::Transactor};
+use avs_contracts::{
+    avs::{self, AvsTaskManager},
+    eigenlayer,
+    testing::TestDevnet,
+    transactor::Transactor,
+};
 use eigen_utils::rewardsv2::sdk::mock_avs_service_manager::MockAvsServiceManager;
 use std::collections::HashMap;
 
@@ -108,9 +113,10 @@ async fn main() -> eyre::Result<()> {
         let (_, task, response) = devnet.next_task().await?;
         let signers: Vec<usize> = (non_signers..OPERATORS).collect();
         let proof = devnet.aggregate(&task, &response, &signers).await?;
+        let digest = avs::attestation_digest(&devnet.deployment.signing_domain(), &task, &response);
         // Every checker, cold, each in its own transaction, with identical calldata.
         let check = AvsTaskManager::checkSignaturesCall {
-            msgHash: response.digest(),
+            msgHash: digest,
             quorumNumbers: task.quorumNumbers.clone(),
             referenceBlockNumber: task.taskCreatedBlock,
             params: proof.clone(),
@@ -130,7 +136,7 @@ async fn main() -> eyre::Result<()> {
         let respond = devnet.respond(&task, &response, proof).await?;
         println!(
             "| {non_signers} | {} | {} | {} | {} | {} | {:+} |",
-            hash_to_g1_tries(response.digest()),
+            hash_to_g1_tries(digest),
             theirs.gas_used,
             theirs_proxied.gas_used,
             checked.gas_used,

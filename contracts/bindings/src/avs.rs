@@ -7,42 +7,59 @@
 //! same Rust type is used for every call that takes them.
 //!
 //! Protocol hashes, exactly as the contracts compute them:
-//! - [`IAvsTaskManager::TaskResponse::digest`]: `keccak256(abi.encode(response))`, the message
-//!   operators BLS-sign;
-//! - [`IAvsTaskManager::Task::hash`]: `keccak256(abi.encode(task))`, stored per task index;
+//! - [`attestation_digest`]: the message operators BLS-sign, the EIP-712 hash of
+//!   [`Attestation`]`(task, response)` under the deployment's [`signing_domain`] (name
+//!   "avs-exex", version "1", settlement chain id, task manager address); the contract's
+//!   `attestationDigest(task, response)`. [`TaskAttestation`] keeps a task with its domain;
+//! - [`IAvsTaskManager::Task::hash`]: the task's EIP-712 struct hash, stored per task index;
 //! - [`response_hash`]: `keccak256(abi.encode(response, metadata))`, what
 //!   `allTaskResponses(taskIndex)` returns;
 //! - [`hash_of_non_signers`]: `keccak256(abi.encodePacked(taskCreatedBlock, operatorIds))`;
 //! - [`header_rlp`]: a checkpoint block's header RLP, the evidence of a challenge.
+//!
+//! A signature therefore commits to the whole task (checkpoint, reference block, the settlement
+//! fork through `taskCreatedParentHash`, threshold, quorums, windows) and to the deployment: it
+//! verifies for no other task, chain or task manager.
 //!
 //! G1/G2 points convert to and from plain tuples (`sol!` derives `From` both ways for every
 //! struct) in EigenLayer's coordinate order (`G2Point.X[0]` is the imaginary part c1, `X[1]`
 //! the real part c0), the order the BLS crate uses too:
 //!
 //! ```
-//! use alloy::primitives::{U256, B256};
-//! use avs_contracts::avs::{BN254, IAvsTaskManager};
+//! use alloy::primitives::{Address, B256, Bytes, U256};
+//! use avs_contracts::avs::{BN254, IAvsTaskManager, attestation_digest, signing_domain};
 //!
 //! let p: BN254::G1Point = (U256::from(1), U256::from(2)).into();
 //! assert_eq!(<(U256, U256)>::from(p), (U256::from(1), U256::from(2)));
 //!
+//! let task = IAvsTaskManager::Task {
+//!     chainId: 31337,
+//!     blockNumber: 100,
+//!     taskCreatedBlock: 103,
+//!     taskCreatedParentHash: B256::repeat_byte(9),
+//!     quorumThresholdPercentage: 67,
+//!     responseWindowBlocks: 100,
+//!     challengeWindowBlocks: 100,
+//!     quorumNumbers: Bytes::from_static(&[0]),
+//! };
 //! let response = IAvsTaskManager::TaskResponse {
 //!     referenceTaskIndex: 0,
 //!     blockHash: B256::repeat_byte(1),
 //!     stateRoot: B256::repeat_byte(2),
 //!     receiptsRoot: B256::repeat_byte(3),
 //! };
-//! let _message: B256 = response.digest();
+//! let domain = signing_domain(31337, Address::repeat_byte(0xAA));
+//! let _message: B256 = attestation_digest(&domain, &task, &response);
 //! ```
 
 #![allow(missing_docs)]
 
 use alloy::{
-    primitives::{B256, Bytes, keccak256},
+    primitives::{Address, B256, Bytes, keccak256},
     providers::Provider,
     rlp::Encodable,
     sol,
-    sol_types::SolValue,
+    sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain},
     transports::{RpcError, TransportErrorKind},
 };
 
@@ -59,18 +76,69 @@ sol!(
     "artifacts/AvsServiceManager.json"
 );
 
-impl IAvsTaskManager::TaskResponse {
-    /// `keccak256(abi.encode(response))`: the message operators BLS-sign and the task manager
-    /// checks the aggregate signature against.
-    pub fn digest(&self) -> B256 {
-        keccak256(self.abi_encode())
+sol! {
+    /// The struct operators BLS-sign (EIP-712): a task and the response to it. Signed under
+    /// [`signing_domain`], so a signature holds for one task of one deployment on one chain.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Attestation {
+        IAvsTaskManager.Task task;
+        IAvsTaskManager.TaskResponse response;
+    }
+}
+
+/// The EIP-712 domain name of every avs-exex signature (`SIGNING_DOMAIN_NAME` in the contract).
+pub const SIGNING_DOMAIN_NAME: &str = "avs-exex";
+/// The EIP-712 domain version (`SIGNING_DOMAIN_VERSION`); changes with what a signature means.
+pub const SIGNING_DOMAIN_VERSION: &str = "1";
+
+/// The EIP-712 domain of a deployment: name, version, the settlement chain's id and the task
+/// manager (proxy) address, as the contract's `eip712Domain()` reports it.
+pub fn signing_domain(settlement_chain_id: u64, task_manager: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: SIGNING_DOMAIN_NAME,
+        version: SIGNING_DOMAIN_VERSION,
+        chain_id: settlement_chain_id,
+        verifying_contract: task_manager,
+    }
+}
+
+/// The message operators BLS-sign for `response` to `task`: the EIP-712 signing hash of
+/// [`Attestation`] under `domain`, what the contract's `attestationDigest(task, response)`
+/// returns. The one place the signed message is defined: operators, the p2p validator and
+/// aggregator, challenges and tests all call it.
+pub fn attestation_digest(
+    domain: &Eip712Domain,
+    task: &IAvsTaskManager::Task,
+    response: &IAvsTaskManager::TaskResponse,
+) -> B256 {
+    Attestation {
+        task: task.clone(),
+        response: response.clone(),
+    }
+    .eip712_signing_hash(domain)
+}
+
+/// A task of one deployment: everything a response's signed message depends on besides the
+/// response itself (what a validator of many responses to one task keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAttestation {
+    /// The deployment's [`signing_domain`].
+    pub domain: Eip712Domain,
+    /// The task, as `NewTaskCreated` logged it.
+    pub task: IAvsTaskManager::Task,
+}
+
+impl TaskAttestation {
+    /// The message operators sign for `response`: [`attestation_digest`].
+    pub fn digest(&self, response: &IAvsTaskManager::TaskResponse) -> B256 {
+        attestation_digest(&self.domain, &self.task, response)
     }
 }
 
 impl IAvsTaskManager::Task {
-    /// `keccak256(abi.encode(task))`: what `allTaskHashes(taskIndex)` holds.
+    /// The task's EIP-712 struct hash: what `allTaskHashes(taskIndex)` holds.
     pub fn hash(&self) -> B256 {
-        keccak256(self.abi_encode())
+        self.eip712_hash_struct()
     }
 }
 
@@ -112,7 +180,7 @@ pub async fn header_rlp<P: Provider>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::{Bytes, U256, b256};
+    use alloy::primitives::{Bytes, U256};
 
     fn response() -> IAvsTaskManager::TaskResponse {
         IAvsTaskManager::TaskResponse {
@@ -123,30 +191,120 @@ mod tests {
         }
     }
 
-    // Expected values computed independently with
-    // `cast keccak $(cast abi-encode "f((uint32,bytes32,bytes32,bytes32))" "(7,0x11..,0x22..,0x33..)")`
-    // and `cast keccak $(cast abi-encode "f((uint64,uint64,uint32,uint32,bytes))" "(17000,1230,99,67,0x0001)")`.
+    fn task() -> IAvsTaskManager::Task {
+        IAvsTaskManager::Task {
+            chainId: 17000,
+            blockNumber: 1230,
+            taskCreatedBlock: 99,
+            taskCreatedParentHash: B256::repeat_byte(0x55),
+            quorumThresholdPercentage: 67,
+            responseWindowBlocks: 100,
+            challengeWindowBlocks: 120,
+            quorumNumbers: Bytes::from_static(&[0, 1]),
+        }
+    }
+
+    const TASK_TYPE: &str = "Task(uint64 chainId,uint64 blockNumber,uint32 taskCreatedBlock,\
+        bytes32 taskCreatedParentHash,uint32 quorumThresholdPercentage,uint32 responseWindowBlocks,\
+        uint32 challengeWindowBlocks,bytes quorumNumbers)";
+    const RESPONSE_TYPE: &str = "TaskResponse(uint32 referenceTaskIndex,bytes32 blockHash,bytes32 stateRoot,bytes32 receiptsRoot)";
+
+    fn word(value: u64) -> [u8; 32] {
+        U256::from(value).to_be_bytes()
+    }
+
+    /// EIP-712 written out by hand from the type strings (what the contract does), to check the
+    /// `sol!`-derived hashing against.
+    fn by_hand(domain_chain: u64, contract: Address) -> B256 {
+        let t = task();
+        let task_hash = keccak256(
+            [
+                keccak256(TASK_TYPE).0,
+                word(t.chainId),
+                word(t.blockNumber),
+                word(t.taskCreatedBlock.into()),
+                t.taskCreatedParentHash.0,
+                word(t.quorumThresholdPercentage.into()),
+                word(t.responseWindowBlocks.into()),
+                word(t.challengeWindowBlocks.into()),
+                keccak256(&t.quorumNumbers).0,
+            ]
+            .concat(),
+        );
+        let r = response();
+        let response_hash = keccak256(
+            [
+                keccak256(RESPONSE_TYPE).0,
+                word(r.referenceTaskIndex.into()),
+                r.blockHash.0,
+                r.stateRoot.0,
+                r.receiptsRoot.0,
+            ]
+            .concat(),
+        );
+        let attestation_type =
+            format!("Attestation(Task task,TaskResponse response){TASK_TYPE}{RESPONSE_TYPE}");
+        let struct_hash =
+            keccak256([keccak256(attestation_type).0, task_hash.0, response_hash.0].concat());
+        let mut contract_word = [0u8; 32];
+        contract_word[12..].copy_from_slice(contract.as_slice());
+        let separator = keccak256(
+            [
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
+                )
+                .0,
+                keccak256("avs-exex").0,
+                keccak256("1").0,
+                word(domain_chain),
+                contract_word,
+            ]
+            .concat(),
+        );
+        keccak256([&[0x19, 0x01][..], &separator.0, &struct_hash.0].concat())
+    }
+
     #[test]
-    fn response_digest_is_keccak_of_abi_encoding() {
+    fn attestation_digest_is_eip712_of_task_and_response() {
+        let contract = Address::repeat_byte(0xAA);
+        let domain = signing_domain(31337, contract);
         assert_eq!(
-            response().digest(),
-            b256!("0x4f647fcb3022c659b2cdd5c86dd05662e0e14ea8ff394f036c92dd6242f63d4e")
+            attestation_digest(&domain, &task(), &response()),
+            by_hand(31337, contract)
+        );
+        let attestation = TaskAttestation {
+            domain,
+            task: task(),
+        };
+        assert_eq!(attestation.digest(&response()), by_hand(31337, contract));
+        // Another chain or another task manager is another message.
+        assert_ne!(
+            attestation_digest(&signing_domain(1, contract), &task(), &response()),
+            by_hand(31337, contract)
+        );
+        assert_ne!(
+            attestation_digest(&signing_domain(31337, Address::ZERO), &task(), &response()),
+            by_hand(31337, contract)
         );
     }
 
     #[test]
-    fn task_hash_is_keccak_of_abi_encoding_with_offset() {
-        let task = IAvsTaskManager::Task {
-            chainId: 17000,
-            blockNumber: 1230,
-            taskCreatedBlock: 99,
-            quorumThresholdPercentage: 67,
-            quorumNumbers: Bytes::from_static(&[0, 1]),
-        };
-        assert_eq!(
-            task.hash(),
-            b256!("0xeb63926c03873dd14cd93f5e1f31b78453abfff380b8bbd67a9e533d4c732f3c")
-        );
+    fn task_hash_is_its_eip712_struct_hash() {
+        let t = task();
+        let mut expected = keccak256(TASK_TYPE).to_vec();
+        for value in [
+            word(t.chainId),
+            word(t.blockNumber),
+            word(t.taskCreatedBlock.into()),
+            t.taskCreatedParentHash.0,
+            word(t.quorumThresholdPercentage.into()),
+            word(t.responseWindowBlocks.into()),
+            word(t.challengeWindowBlocks.into()),
+            keccak256(&t.quorumNumbers).0,
+        ] {
+            expected.extend_from_slice(&value);
+        }
+        assert_eq!(t.hash(), keccak256(expected));
     }
 
     #[test]
@@ -177,7 +335,7 @@ mod tests {
         use alloy::sol_types::SolEvent;
         assert_eq!(
             AvsTaskManager::NewTaskCreated::SIGNATURE,
-            "NewTaskCreated(uint32,(uint64,uint64,uint32,uint32,bytes))"
+            "NewTaskCreated(uint32,(uint64,uint64,uint32,bytes32,uint32,uint32,uint32,bytes))"
         );
         assert_eq!(
             AvsTaskManager::TaskResponded::SIGNATURE,

@@ -9,7 +9,7 @@
 use crate::{
     avs::{AvsServiceManager, AvsTaskManager, IAvsTaskManager},
     deployment::{AvsContracts, AvsParams, DeployConfig, Deployment, FORMAT_VERSION},
-    eigenlayer::{self, EigenLayerParams},
+    eigenlayer::{self, EigenLayerContracts, EigenLayerParams},
     transactor::{Transactor, TxError},
 };
 use alloy::{
@@ -146,40 +146,13 @@ pub async fn deploy<P: Provider>(
     )
     .await?;
 
-    let tm_args = (
-        el.registry_coordinator,
-        el.stake_registry,
-        el.bls_apk_registry,
-        el.index_registry,
-        el.delegation_manager,
-        service_manager,
-    )
-        .abi_encode_params();
-    let tm_impl = tx
-        .deploy(
-            "AvsTaskManager implementation",
-            [AvsTaskManager::BYTECODE.to_vec(), tm_args].concat(),
-        )
-        .await?;
-    let avs = &config.avs;
-    let tm_init = AvsTaskManager::initializeCall {
-        initialOwner: owner,
-        config_: IAvsTaskManager::Config {
-            checkpointInterval: avs.checkpoint_interval,
-            responseWindowBlocks: avs.response_window_blocks,
-            challengeWindowBlocks: avs.challenge_window_blocks,
-            minimumThresholdPercentage: avs.minimum_threshold_percentage,
-            openTaskCreation: avs.open_task_creation,
-        },
-        generators: avs.task_generators.clone(),
-    };
-    eigenlayer::upgrade_and_call(
+    install_task_manager(
         &mut tx,
-        "AvsTaskManager",
-        el.proxy_admin,
+        &el,
+        service_manager,
         task_manager,
-        tm_impl,
-        tm_init.abi_encode(),
+        owner,
+        &config.avs,
     )
     .await?;
 
@@ -195,6 +168,54 @@ pub async fn deploy<P: Provider>(
         params: config,
         steps: tx.steps().to_vec(),
     })
+}
+
+/// Deploys an `AvsTaskManager` implementation on `el`'s registries and installs it behind the
+/// (empty) `proxy`, initialized with `avs`'s parameters and owned by `owner`.
+pub async fn install_task_manager<P: Provider>(
+    tx: &mut Transactor<P>,
+    el: &EigenLayerContracts,
+    service_manager: Address,
+    proxy: Address,
+    owner: Address,
+    avs: &AvsParams,
+) -> Result<(), DeployError> {
+    let args = (
+        el.registry_coordinator,
+        el.stake_registry,
+        el.bls_apk_registry,
+        el.index_registry,
+        el.delegation_manager,
+        service_manager,
+    )
+        .abi_encode_params();
+    let implementation = tx
+        .deploy(
+            "AvsTaskManager implementation",
+            [AvsTaskManager::BYTECODE.to_vec(), args].concat(),
+        )
+        .await?;
+    let init = AvsTaskManager::initializeCall {
+        initialOwner: owner,
+        config_: IAvsTaskManager::Config {
+            checkpointInterval: avs.checkpoint_interval,
+            responseWindowBlocks: avs.response_window_blocks,
+            challengeWindowBlocks: avs.challenge_window_blocks,
+            minimumThresholdPercentage: avs.minimum_threshold_percentage,
+            openTaskCreation: avs.open_task_creation,
+        },
+        generators: avs.task_generators.clone(),
+    };
+    eigenlayer::upgrade_and_call(
+        tx,
+        "AvsTaskManager",
+        el.proxy_admin,
+        proxy,
+        implementation,
+        init.abi_encode(),
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

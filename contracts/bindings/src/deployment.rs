@@ -143,6 +143,12 @@ pub enum DeploymentError {
 }
 
 impl Deployment {
+    /// The EIP-712 domain every signature for this deployment is made under (settlement chain
+    /// id and task manager address): see [`crate::avs::attestation_digest`].
+    pub fn signing_domain(&self) -> alloy::sol_types::Eip712Domain {
+        crate::avs::signing_domain(self.chain_id, self.avs.task_manager)
+    }
+
     /// Reads a deployment file (without contacting the chain; see [`Self::validate`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, DeploymentError> {
         let path = path.as_ref();

@@ -239,7 +239,7 @@ impl TestDevnet {
         response: &IAvsTaskManager::TaskResponse,
         signers: &[usize],
     ) -> eyre::Result<IBLSSignatureChecker::NonSignerStakesAndSignature> {
-        let digest = response.digest();
+        let digest = avs::attestation_digest(&self.deployment.signing_domain(), task, response);
         Ok(aggregation::build_non_signer_stakes_and_signature(
             &self.provider,
             &self.deployment,

@@ -8,6 +8,7 @@ use avs_contracts::testing::{TestDevnet, decode_event, revert_error};
 use avs_contracts::{
     aggregation::{self, AggregationError},
     avs::{
+        self,
         AvsTaskManager::{self, AvsTaskManagerErrors},
         BN254,
     },
@@ -72,7 +73,7 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
 
     // A signature over another message: the off-chain pre-verification refuses to build it, and
     // the contract rejects it when forced through.
-    let digest = response.digest();
+    let digest = avs::attestation_digest(&devnet.deployment.signing_domain(), &task, &response);
     let mut signatures = devnet.sign(&[0, 2, 3], digest);
     signatures[1].1 = devnet.operators[2].bls.sign(B256::repeat_byte(0xee));
     let built = aggregation::build_non_signer_stakes_and_signature(

@@ -9,17 +9,30 @@ import {IBLSSignatureChecker} from "./IBLSSignatureChecker.sol";
 ///         the operators to attest (blockHash, stateRoot, receiptsRoot) of that block; a
 ///         stake-weighted BLS quorum answers; consumers read finalized checkpoints; a wrong
 ///         answer about this chain's own blocks can be challenged and its signers frozen.
+/// @dev What operators sign: the EIP-712 hash of `Attestation(Task task,TaskResponse response)`
+///      under the domain (name "avs-exex", version "1", the settlement chain id, this contract's
+///      address): see `attestationDigest`. A signature therefore holds for exactly one task of one
+///      deployment on one chain, and for one settlement fork (`taskCreatedParentHash`).
 interface IAvsTaskManager {
-    /// @notice A checkpoint task. Its hash `keccak256(abi.encode(task))` is stored per index.
+    /// @notice A checkpoint task. Its EIP-712 struct hash is stored per index (`allTaskHashes`).
+    /// @dev The windows are fixed at creation: no later configuration change moves this task's
+    ///      deadlines. `taskCreatedParentHash` is `blockhash(taskCreatedBlock - 1)`: it binds the
+    ///      task (and every signature over it) to the settlement fork it was created on, so a
+    ///      task re-created after a reorg that changed a block at or below `taskCreatedBlock - 1`
+    ///      (the checkpoint's block included, for checkpoints of the settlement chain) is another
+    ///      task, and the old fork's signatures do not verify for it.
     struct Task {
         uint64 chainId;
         uint64 blockNumber;
         uint32 taskCreatedBlock;
+        bytes32 taskCreatedParentHash;
         uint32 quorumThresholdPercentage;
+        uint32 responseWindowBlocks;
+        uint32 challengeWindowBlocks;
         bytes quorumNumbers;
     }
 
-    /// @notice The operators' answer; they BLS-sign `keccak256(abi.encode(response))`.
+    /// @notice The operators' answer. They BLS-sign `attestationDigest(task, response)`.
     struct TaskResponse {
         uint32 referenceTaskIndex;
         bytes32 blockHash;
@@ -73,8 +86,8 @@ interface IAvsTaskManager {
     );
     /// @notice More signers of an invalidated task's response were frozen (`freezeSigners`).
     event SignersFrozen(uint32 indexed taskIndex, address[] operators);
-    /// @notice The task parameters changed.
-    event ConfigUpdated(Config config);
+    /// @notice The task parameters changed (tasks created before keep their windows).
+    event ConfigUpdated(Config oldConfig, Config newConfig);
     /// @notice `generator` was allowed (`allowed`) or no longer allowed to create tasks.
     event TaskGeneratorUpdated(address indexed generator, bool allowed);
     /// @notice Task creation and responses were paused or unpaused.
@@ -88,6 +101,10 @@ interface IAvsTaskManager {
     error BlockNotOnInterval(uint64 blockNumber, uint64 checkpointInterval);
     /// @notice A checkpoint of this (the settlement) chain must be a block that already exists.
     error BlockNotYetMined(uint64 blockNumber, uint256 currentBlock);
+    /// @notice A checkpoint of this chain whose hash would leave the range the contract can read
+    ///         (`blockhash`: 256 blocks; EIP-2935: 8,191) before the task's challenge deadline:
+    ///         a response could never be challenged. Task it earlier or shorten the windows.
+    error CheckpointNotProvable(uint64 blockNumber, uint256 challengeDeadline, uint256 provableUntil);
     /// @notice The threshold is 0, above 100, or below the configured minimum.
     error InvalidThreshold(uint32 quorumThresholdPercentage, uint8 minimumThresholdPercentage);
     /// @notice The checkpoint already has a live task (pending within its window, or finalized).
@@ -122,7 +139,7 @@ interface IAvsTaskManager {
     error ResponseIsCorrect(uint32 taskIndex);
     /// @notice Only the signers of an invalidated (successfully challenged) task can be frozen.
     error TaskNotInvalidated(uint32 taskIndex);
-    /// @notice A configuration value is out of range.
+    /// @notice A configuration value is out of range; `field` names it and the allowed range.
     error InvalidConfig(string field);
 
     /// @notice Creates the task for checkpoint (chainId, blockNumber).
@@ -165,6 +182,17 @@ interface IAvsTaskManager {
         uint256 start,
         uint256 end
     ) external;
+
+    /// @notice The message operators BLS-sign for `response` to `task`: the EIP-712 hash of
+    ///         `Attestation(task, response)` under this deployment's domain. Does not check that
+    ///         `task` exists.
+    function attestationDigest(Task calldata task, TaskResponse calldata response)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The EIP-712 struct hash of `task` (what `allTaskHashes` stores).
+    function taskHash(Task calldata task) external pure returns (bytes32);
 
     /// @notice The finalized checkpoint (chainId, blockNumber); reverts if it is not finalized.
     function finalizedCheckpoint(uint64 chainId, uint64 blockNumber)

@@ -53,6 +53,11 @@ interface IBLSSignatureChecker {
     error QuorumApkMismatch(uint8 quorumNumber);
     /// @notice The aggregate signature does not verify.
     error InvalidSignature();
+    /// @notice The quorum had no stake at the reference block: any threshold would pass with the
+    ///         trivial aggregate (APK 0, signature 0), so nothing is attested by it.
+    error QuorumHasNoStake(uint8 quorumNumber);
+    /// @notice Nobody with stake in the quorum signed.
+    error NoSignedStake(uint8 quorumNumber);
     /// @notice A registry answered a view with too little data or an out-of-range value.
     error RegistryCallFailed(address registry);
     /// @notice Only the RegistryCoordinator's owner may switch the stale-stake rule.

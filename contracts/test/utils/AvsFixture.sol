@@ -33,7 +33,9 @@ abstract contract AvsFixture is Test {
     address internal constant PROXY_ADMIN = address(0xAD);
     uint64 internal constant INTERVAL = 10;
     uint32 internal constant RESPONSE_WINDOW = 100;
-    uint32 internal constant CHALLENGE_WINDOW = 200;
+    /// @dev Response + challenge window fit `blockhash`'s 256 blocks for a checkpoint a few
+    ///      blocks old (createNewTask refuses unprovable checkpoints of this chain).
+    uint32 internal constant CHALLENGE_WINDOW = 120;
     uint8 internal constant MIN_THRESHOLD = 50;
     uint96 internal constant STAKE = 1 ether;
 
@@ -53,6 +55,8 @@ abstract contract AvsFixture is Test {
     function _deployAvs(uint8 quorums) internal {
         vm.roll(1000);
         delegation = new MockDelegationManager();
+        // Mainnet's withdrawal delay: the stale-stake rule is on by default.
+        delegation.setMinWithdrawalDelayBlocks(50_400);
         avsDirectory = new MockAVSDirectory();
         rc = new MockRegistryCoordinator(delegation);
         stakeReg = rc.stakes();
@@ -64,10 +68,19 @@ abstract contract AvsFixture is Test {
 
         AvsServiceManager smImpl = new AvsServiceManager(avsDirectory, rc, stakeReg);
         sm = AvsServiceManager(address(new TransparentUpgradeableProxy(address(smImpl), PROXY_ADMIN, "")));
+        tm = _deployTaskManager();
+        sm.initialize(OWNER, address(tm), false);
+        rc.setServiceManager(sm);
+        rc.setEjector(address(sm));
+        vm.roll(block.number + 1);
+    }
+
+    /// @dev A task manager behind its own proxy on the fixture's registries.
+    function _deployTaskManager() internal returns (AvsTaskManager) {
         AvsTaskManager tmImpl = new AvsTaskManager(rc, stakeReg, apkReg, indexReg, delegation, sm);
         address[] memory generators = new address[](1);
         generators[0] = GENERATOR;
-        tm = AvsTaskManager(
+        return AvsTaskManager(
             address(
                 new TransparentUpgradeableProxy(
                     address(tmImpl),
@@ -76,10 +89,6 @@ abstract contract AvsFixture is Test {
                 )
             )
         );
-        sm.initialize(OWNER, address(tm), false);
-        rc.setServiceManager(sm);
-        rc.setEjector(address(sm));
-        vm.roll(block.number + 1);
     }
 
     function _config() internal pure returns (IAvsTaskManager.Config memory) {
@@ -128,7 +137,26 @@ abstract contract AvsFixture is Test {
     {
         vm.prank(GENERATOR);
         taskIndex = tm.createNewTask(chainId, blockNumber, threshold, quorums);
-        task = IAvsTaskManager.Task(chainId, blockNumber, uint32(block.number), threshold, quorums);
+        task = _expectedTask(chainId, blockNumber, threshold, quorums);
+    }
+
+    /// @dev The task `createNewTask` makes in this block, with the current windows.
+    function _expectedTask(uint64 chainId, uint64 blockNumber, uint32 threshold, bytes memory quorums)
+        internal
+        view
+        returns (IAvsTaskManager.Task memory)
+    {
+        IAvsTaskManager.Config memory c = tm.config();
+        return IAvsTaskManager.Task({
+            chainId: chainId,
+            blockNumber: blockNumber,
+            taskCreatedBlock: uint32(block.number),
+            taskCreatedParentHash: blockhash(block.number - 1),
+            quorumThresholdPercentage: threshold,
+            responseWindowBlocks: c.responseWindowBlocks,
+            challengeWindowBlocks: c.challengeWindowBlocks,
+            quorumNumbers: quorums
+        });
     }
 
     function _response(uint32 taskIndex, bytes32 salt)
@@ -178,8 +206,11 @@ abstract contract AvsFixture is Test {
                 }
             }
         }
-        params.apkG2 = G2Math.mulGenerator(signersKeySum);
-        params.sigma = BN254.hashToG1(digest).scalarMul(signersKeySum);
+        // Nobody signing gives the trivial aggregate: apkG2 and sigma at infinity (zeros).
+        if (signersKeySum != 0) {
+            params.apkG2 = G2Math.mulGenerator(signersKeySum);
+            params.sigma = BN254.hashToG1(digest).scalarMul(signersKeySum);
+        }
     }
 
     function _stakeIndices(bytes32[] memory ids, uint8 q, uint32 ref)
@@ -230,8 +261,68 @@ abstract contract AvsFixture is Test {
         return new address[](0);
     }
 
-    function _digest(IAvsTaskManager.TaskResponse memory response) internal pure returns (bytes32) {
-        return keccak256(abi.encode(response));
+    /// @dev The EIP-712 message operators sign, written out from the type strings here (not
+    ///      read from the contract), for task manager `tm`.
+    function _digest(IAvsTaskManager.Task memory task, IAvsTaskManager.TaskResponse memory response)
+        internal
+        view
+        returns (bytes32)
+    {
+        return _digestFor(address(tm), block.chainid, task, response);
+    }
+
+    string internal constant TASK_TYPE = "Task(uint64 chainId,uint64 blockNumber,uint32 taskCreatedBlock,"
+        "bytes32 taskCreatedParentHash,uint32 quorumThresholdPercentage,uint32 responseWindowBlocks,"
+        "uint32 challengeWindowBlocks,bytes quorumNumbers)";
+
+    /// @dev The EIP-712 struct hash of a task, written out from its type string.
+    function _taskHash(IAvsTaskManager.Task memory task) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256(bytes(TASK_TYPE)),
+                task.chainId,
+                task.blockNumber,
+                task.taskCreatedBlock,
+                task.taskCreatedParentHash,
+                task.quorumThresholdPercentage,
+                task.responseWindowBlocks,
+                task.challengeWindowBlocks,
+                keccak256(task.quorumNumbers)
+            )
+        );
+    }
+
+    function _digestFor(
+        address verifyingContract,
+        uint256 chainId,
+        IAvsTaskManager.Task memory task,
+        IAvsTaskManager.TaskResponse memory response
+    ) internal pure returns (bytes32) {
+        string memory responseType =
+            "TaskResponse(uint32 referenceTaskIndex,bytes32 blockHash,bytes32 stateRoot,bytes32 receiptsRoot)";
+        bytes32 taskHash = _taskHash(task);
+        bytes32 responseHash = keccak256(abi.encode(keccak256(bytes(responseType)), response));
+        bytes32 attestation = keccak256(
+            abi.encode(
+                keccak256(
+                    abi.encodePacked("Attestation(Task task,TaskResponse response)", TASK_TYPE, responseType)
+                ),
+                taskHash,
+                responseHash
+            )
+        );
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256("avs-exex"),
+                keccak256("1"),
+                chainId,
+                verifyingContract
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domain, attestation));
     }
 
     function _q0() internal pure returns (bytes memory) {

@@ -22,6 +22,8 @@ interface Vm {
     function toString(uint256 value) external pure returns (string memory);
     function lastCallGas() external view returns (Gas memory);
     function pauseGasMetering() external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function resumeGasMetering() external;
 
     /// @notice Gas figures of the last call (`lastCallGas`).

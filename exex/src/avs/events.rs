@@ -6,6 +6,7 @@
 //! same response and signature (a re-send after a restart or a reorg that left the target block
 //! unchanged is byte-identical).
 
+use alloy::primitives::B256;
 use avs_bls::{OperatorId, Signature};
 use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse};
 
@@ -48,7 +49,10 @@ pub struct SignedResponse {
     pub task_index: u32,
     /// The signed response.
     pub response: TaskResponse,
-    /// BLS signature over `response.digest()` (`keccak256(abi.encode(response))`).
+    /// The signed message: `attestation_digest` of the task and `response` under the
+    /// deployment's EIP-712 domain.
+    pub digest: B256,
+    /// BLS signature over `digest`.
     pub signature: Signature,
     /// The signer's operator id (keccak of its G1 public key).
     pub operator_id: OperatorId,

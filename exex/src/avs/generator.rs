@@ -44,6 +44,15 @@ pub enum CreateOutcome {
         /// The existing task's index.
         task_index: u32,
     },
+    /// The contract refused the checkpoint for good: it is a block of the settlement chain whose
+    /// hash would leave the contract's reach before the task's challenge deadline, so a wrong
+    /// response could never be proven (`CheckpointNotProvable`). Never tried again.
+    Unprovable {
+        /// The task's latest challenge deadline (settlement block).
+        challenge_deadline: u64,
+        /// The last block at which the checkpoint's hash is still readable on-chain.
+        provable_until: u64,
+    },
 }
 
 /// A `createNewTask` could not be sent (the checkpoint is tried again on the next block).
@@ -135,6 +144,12 @@ impl TaskCreator for ContractTaskCreator {
                         Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
                             Ok(CreateOutcome::AlreadyTasked {
                                 task_index: e.taskIndex,
+                            })
+                        }
+                        Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointNotProvable(e)) => {
+                            Ok(CreateOutcome::Unprovable {
+                                challenge_deadline: e.challengeDeadline.saturating_to(),
+                                provable_until: e.provableUntil.saturating_to(),
                             })
                         }
                         _ => Err(err.into()),
@@ -261,6 +276,26 @@ impl<C: TaskCreator> TaskGenerator<C> {
                         unconfirmed_until: Some(sent_at + self.config.confirm_within_blocks),
                     };
                     self.tasked.insert(checkpoint, tasked);
+                }
+                Ok(CreateOutcome::Unprovable {
+                    challenge_deadline,
+                    provable_until,
+                }) => {
+                    metrics.task_creation_failures.inc();
+                    tracing::warn!(
+                        checkpoint,
+                        challenge_deadline,
+                        provable_until,
+                        "checkpoint is too old to task: its hash would be unreadable on-chain \
+                         before the challenge deadline; skipping it"
+                    );
+                    self.tasked.insert(
+                        checkpoint,
+                        Tasked {
+                            task_index: None,
+                            unconfirmed_until: None,
+                        },
+                    );
                 }
                 Ok(CreateOutcome::AlreadyTasked { task_index }) => {
                     tracing::debug!(checkpoint, task_index, "checkpoint already has a task");

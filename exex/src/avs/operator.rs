@@ -14,9 +14,12 @@
 
 use std::collections::BTreeMap;
 
-use alloy::eips::BlockNumHash;
+use alloy::{eips::BlockNumHash, primitives::B256, sol_types::Eip712Domain};
 use avs_bls::{OperatorId, SecretKey};
-use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse};
+use avs_contracts::avs::{
+    IAvsTaskManager::{Task, TaskResponse},
+    attestation_digest, signing_domain,
+};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
@@ -59,6 +62,8 @@ pub(crate) struct Operator<R> {
     store: SlashingProtectionStore,
     settlement_chain_id: u64,
     task_manager: alloy::primitives::Address,
+    /// The deployment's EIP-712 signing domain.
+    domain: Eip712Domain,
     fault_mode: FaultMode,
     target_wait: std::time::Duration,
     events: mpsc::Sender<AvsEvent>,
@@ -82,6 +87,7 @@ impl<R: OperatorRegistry> Operator<R> {
             store,
             settlement_chain_id: config.settlement_chain_id,
             task_manager: config.task_manager,
+            domain: signing_domain(config.settlement_chain_id, config.task_manager),
             fault_mode: config.fault_mode,
             target_wait: config.target_wait,
             events,
@@ -97,18 +103,36 @@ impl<R: OperatorRegistry> Operator<R> {
             .map_err(|_| AvsError::EventsClosed)
     }
 
-    /// A `NewTaskCreated` became canonical in settlement block `at`.
+    /// A `NewTaskCreated` became canonical in settlement block `at`, whose parent is
+    /// `parent_hash`.
     pub(crate) async fn on_created(
         &mut self,
         task_index: u32,
         task: Task,
         at: BlockNumHash,
+        parent_hash: B256,
     ) -> Result<(), AvsError> {
         self.metrics.tasks_seen.inc();
         let now = Instant::now();
-        let state = TaskState::Answering {
+        let mut state = TaskState::Answering {
             deadline: now + self.target_wait,
         };
+        // The task binds its signatures to the fork it was created on: a task that does not
+        // name the block that logged it is not signed (fail closed).
+        if u64::from(task.taskCreatedBlock) != at.number
+            || task.taskCreatedParentHash != parent_hash
+        {
+            self.metrics.tasks_not_eligible.inc();
+            tracing::error!(
+                task_index,
+                created_block = task.taskCreatedBlock,
+                created_parent = %task.taskCreatedParentHash,
+                log_block = at.number,
+                log_parent = %parent_hash,
+                "task does not match the settlement block that created it; refusing to sign it"
+            );
+            state = TaskState::Closed;
+        }
         self.tasks.insert(
             task_index,
             TrackedTask {
@@ -294,14 +318,17 @@ impl<R: OperatorRegistry> Operator<R> {
             }
         }
         let response = self.response(task_index, target);
+        let task = &self.tasks[&task_index].task;
         let key = TaskKey {
             chain_id: self.settlement_chain_id,
             task_manager: self.task_manager,
             task_index,
+            task_hash: task.hash(),
         };
+        let digest = attestation_digest(&self.domain, task, &response);
         let signing = self
             .store
-            .sign_once(key, response.digest(), |digest| self.key.sign(digest))
+            .sign_once(key, digest, |digest| self.key.sign(digest))
             .await;
         let signature = match signing {
             Ok(Signing::New(signature)) => {
@@ -337,6 +364,7 @@ impl<R: OperatorRegistry> Operator<R> {
         let signed = SignedResponse {
             task_index,
             response,
+            digest,
             signature,
             operator_id: self.operator_id,
         };

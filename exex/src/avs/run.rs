@@ -180,8 +180,12 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
                     if let Some(generator) = &mut self.generator {
                         generator.on_task_created(event.task.blockNumber, event.taskIndex);
                     }
+                    let parent_hash = committed
+                        .block_by_hash(at.hash)
+                        .map(|block| block.parent_hash())
+                        .unwrap_or_default();
                     self.operator
-                        .on_created(event.taskIndex, event.task, at)
+                        .on_created(event.taskIndex, event.task, at, parent_hash)
                         .await?;
                 }
                 Some(TaskLog::Responded(event)) => {

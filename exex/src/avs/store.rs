@@ -4,10 +4,18 @@
 //!
 //! # Model
 //! One record per task, keyed by [`TaskKey`] (settlement chain id, task manager address, task
-//! index), holding the digest that was signed and the signature. The contract identifies a
-//! response only by its `referenceTaskIndex`, so a signature for index `i` is usable against
-//! whatever task holds index `i` — even a task re-created at the same index after a reorg — and
-//! the key must be the index, not the task's contents.
+//! index and the task's EIP-712 struct hash), holding the digest that was signed and the
+//! signature. The signed digest commits to the whole task (see
+//! [`avs_contracts::avs::attestation_digest`]), so a signature for task *T* at index *i* is
+//! useless for any other task that a reorg puts at index *i*: such a task is another key, and
+//! signing it is not a second response to *T*.
+//!
+//! # Format
+//! JSON lines, one [`TaskKey`] + digest + signature each. Files written before the signing
+//! domain existed (records without `task_hash`, signatures over `keccak256(abi.encode(response))`)
+//! are never reused: [`SlashingProtectionStore::open`] moves such a file aside to `<file>.v1` (it
+//! refuses if that name is taken) and starts an empty store, with a warning. Those signatures
+//! only verify on task managers of the old protocol, so no new signature can conflict with them.
 //!
 //! # Invariants
 //! - [`SlashingProtectionStore::sign_once`] appends the record and `fsync`s it *before* it
@@ -40,16 +48,25 @@ pub struct TaskKey {
     pub task_manager: Address,
     /// The task index in that contract.
     pub task_index: u32,
+    /// The task's EIP-712 struct hash (`allTaskHashes(task_index)`).
+    pub task_hash: B256,
 }
 
 /// One line of the store file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
-    #[serde(flatten)]
-    key: TaskKey,
+    chain_id: u64,
+    task_manager: Address,
+    task_index: u32,
+    /// Absent in files of the first format (see the module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_hash: Option<B256>,
     digest: B256,
     signature: FixedBytes<32>,
 }
+
+/// Suffix a first-format store file is moved aside to.
+const LEGACY_SUFFIX: &str = "v1";
 
 /// What [`SlashingProtectionStore::sign_once`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +91,13 @@ impl Signing {
 pub enum StoreError {
     /// Signing would produce a second, different response for a task: refused.
     #[error(
-        "slashing protection: task {} of task manager {} on chain {} was already signed with \
-         digest {recorded}; refusing to sign a different digest {requested}",
-        key.task_index, key.task_manager, key.chain_id
+        "slashing protection: task {} (hash {}) of task manager {} on chain {} was already signed \
+         with digest {recorded}; refusing to sign a different digest {requested}",
+        key.task_index, key.task_hash, key.task_manager, key.chain_id
     )]
     Conflict {
-        /// The task.
-        key: TaskKey,
+        /// The task (boxed: it is the large, rare variant).
+        key: Box<TaskKey>,
         /// The digest signed earlier.
         recorded: B256,
         /// The digest now requested.
@@ -167,7 +184,10 @@ impl SlashingProtectionStore {
         }
         let signature = sign(digest);
         let record = Record {
-            key,
+            chain_id: key.chain_id,
+            task_manager: key.task_manager,
+            task_index: key.task_index,
+            task_hash: Some(key.task_hash),
             digest,
             signature: FixedBytes(signature.to_bytes()),
         };
@@ -184,7 +204,7 @@ impl SlashingProtectionStore {
                     Ok(Signing::Resend(*stored))
                 } else {
                     Err(StoreError::Conflict {
-                        key,
+                        key: Box::new(key),
                         recorded: *recorded,
                         requested: digest,
                     })
@@ -213,7 +233,7 @@ impl SlashingProtectionStore {
                 Ok(Some(Signing::Resend(signature)))
             }
             Some((recorded, _)) => Err(StoreError::Conflict {
-                key: *key,
+                key: Box::new(*key),
                 recorded,
                 requested: digest,
             }),
@@ -262,6 +282,7 @@ fn load(path: &Path) -> Result<(File, Records), StoreError> {
     file.seek(SeekFrom::Start(complete as u64)).map_err(io)?;
 
     let mut records = Records::new();
+    let mut legacy_lines = 0;
     for (index, line) in contents[..complete]
         .split(|byte| *byte == b'\n')
         .enumerate()
@@ -278,19 +299,71 @@ fn load(path: &Path) -> Result<(File, Records), StoreError> {
             serde_json::from_slice(line).map_err(|err| corrupt(err.to_string()))?;
         let signature = Signature::from_bytes(record.signature.as_slice())
             .map_err(|err| corrupt(err.to_string()))?;
-        match records.get(&record.key) {
+        let Some(task_hash) = record.task_hash else {
+            legacy_lines += 1;
+            continue;
+        };
+        let key = TaskKey {
+            chain_id: record.chain_id,
+            task_manager: record.task_manager,
+            task_index: record.task_index,
+            task_hash,
+        };
+        match records.get(&key) {
             Some((digest, _)) if *digest != record.digest => {
                 return Err(corrupt(format!(
-                    "task {} has two different digests",
-                    record.key.task_index
+                    "task {} (hash {task_hash}) has two different digests",
+                    key.task_index
                 )));
             }
             _ => {
-                records.insert(record.key, (record.digest, signature));
+                records.insert(key, (record.digest, signature));
             }
         }
     }
+    if legacy_lines > 0 {
+        if !records.is_empty() {
+            return Err(StoreError::Corrupt {
+                path: path.to_owned(),
+                line: 1,
+                reason: "records of the first format (no task_hash) mixed with current ones".into(),
+            });
+        }
+        drop(file);
+        return move_legacy_aside(path, legacy_lines);
+    }
     Ok((file, records))
+}
+
+/// Moves a first-format store to `<path>.v1` and opens a new, empty one in its place.
+fn move_legacy_aside(path: &Path, records: usize) -> Result<(File, Records), StoreError> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".");
+    aside.push(LEGACY_SUFFIX);
+    let aside = PathBuf::from(aside);
+    if aside.exists() {
+        return Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            line: 1,
+            reason: format!(
+                "it is in the first format (signatures without a signing domain) and {} exists \
+                 already; move one of them away (keep both while this operator is registered)",
+                aside.display()
+            ),
+        });
+    }
+    std::fs::rename(path, &aside).map_err(|source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    tracing::warn!(
+        path = %path.display(),
+        kept_as = %aside.display(),
+        records,
+        "slashing-protection store of the first format (signatures over the response alone, \
+         valid only on task managers of that protocol): kept aside, starting a new store"
+    );
+    load(path)
 }
 
 #[cfg(test)]
@@ -303,6 +376,7 @@ mod tests {
             chain_id: 31337,
             task_manager: Address::repeat_byte(7),
             task_index,
+            task_hash: B256::repeat_byte(9),
         }
     }
 
@@ -329,11 +403,20 @@ mod tests {
         assert!(
             matches!(conflict, Err(StoreError::Conflict { recorded, requested, .. }) if recorded == first && requested == second)
         );
-        // Another task index is independent.
+        // Another task index is independent, and so is another task at the same index (a task
+        // re-created after a reorg: the signed digest commits to the task).
         store
             .sign_once(key(1), second, |d| secret.sign(d))
             .await
             .expect("other task");
+        let recreated = TaskKey {
+            task_hash: B256::repeat_byte(10),
+            ..key(0)
+        };
+        store
+            .sign_once(recreated, second, |d| secret.sign(d))
+            .await
+            .expect("re-created task at the same index");
         drop(store);
 
         // A simulated restart: a fresh store on the same file.
@@ -378,5 +461,60 @@ mod tests {
             .await
             .expect_err("corrupt line");
         assert!(matches!(err, StoreError::Corrupt { line: 1, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_first_format_store_is_moved_aside_never_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("slashing-protection.jsonl");
+        let secret = SecretKey::generate();
+        let signature = FixedBytes(secret.sign(B256::repeat_byte(1)).to_bytes());
+        let legacy = format!(
+            "{{\"chain_id\":31337,\"task_manager\":\"{}\",\"task_index\":0,\"digest\":\"{}\",\"signature\":\"{signature}\"}}\n",
+            Address::repeat_byte(7),
+            B256::repeat_byte(1)
+        );
+        std::fs::write(&path, &legacy).expect("write");
+
+        let store = SlashingProtectionStore::open(&path)
+            .await
+            .expect("migrated");
+        let aside = dir.path().join("slashing-protection.jsonl.v1");
+        assert_eq!(std::fs::read_to_string(&aside).expect("kept"), legacy);
+        assert_eq!(
+            std::fs::read(&path).expect("new store").len(),
+            0,
+            "empty store"
+        );
+        store
+            .sign_once(key(0), B256::repeat_byte(2), |d| secret.sign(d))
+            .await
+            .expect("the new protocol's task 0 is signed");
+        drop(store);
+
+        // A second first-format file with the aside name taken is refused, not overwritten.
+        std::fs::write(&path, &legacy).expect("write");
+        let err = SlashingProtectionStore::open(&path)
+            .await
+            .expect_err("aside name taken");
+        assert!(err.to_string().contains("first format"), "{err}");
+        // Mixed formats are refused.
+        let current = std::fs::read_to_string(&aside).expect("read");
+        std::fs::remove_file(&aside).expect("remove");
+        let store = SlashingProtectionStore::open(&path)
+            .await
+            .expect("migrated again");
+        store
+            .sign_once(key(5), B256::repeat_byte(5), |d| secret.sign(d))
+            .await
+            .expect("sign");
+        drop(store);
+        let new_line = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, format!("{current}{new_line}")).expect("mix");
+        std::fs::remove_file(&aside).expect("remove");
+        let err = SlashingProtectionStore::open(&path)
+            .await
+            .expect_err("mixed");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     }
 }

@@ -20,6 +20,7 @@ use avs_bls::SecretKey;
 use avs_contracts::avs::{
     AvsTaskManager::{NewTaskCreated, TaskResponded},
     IAvsTaskManager::{Task, TaskResponse, TaskResponseMetadata},
+    attestation_digest, signing_domain,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -86,6 +87,8 @@ struct InMemoryTaskManager {
     calls: Arc<Mutex<Vec<u64>>>,
     /// The settlement node's head reported with each send (0: not ahead of the delivered tip).
     head: Arc<Mutex<u64>>,
+    /// Checkpoints the contract refuses as unprovable (too old for their challenge deadline).
+    unprovable: Arc<Mutex<Vec<u64>>>,
 }
 
 impl InMemoryTaskManager {
@@ -112,6 +115,17 @@ impl TaskCreator for InMemoryTaskManager {
         _quorum_numbers: Bytes,
     ) -> Result<CreateOutcome, CreateError> {
         self.calls.lock().expect("not poisoned").push(block_number);
+        if self
+            .unprovable
+            .lock()
+            .expect("not poisoned")
+            .contains(&block_number)
+        {
+            return Ok(CreateOutcome::Unprovable {
+                challenge_deadline: block_number + 300,
+                provable_until: block_number + 256,
+            });
+        }
         let mut tasks = self.tasks.lock().expect("not poisoned");
         if let Some(task_index) = tasks.get(&block_number) {
             return Ok(CreateOutcome::AlreadyTasked {
@@ -217,12 +231,17 @@ impl Harness {
     }
 }
 
+/// A task for checkpoint `block_number` created in settlement block `created`; [`block`] fills
+/// in the parent hash of the block that carries its log.
 fn task(block_number: u64, created: u32) -> Task {
     Task {
         chainId: TEST_CHAIN_ID,
         blockNumber: block_number,
         taskCreatedBlock: created,
+        taskCreatedParentHash: B256::ZERO,
         quorumThresholdPercentage: 67,
+        responseWindowBlocks: 100,
+        challengeWindowBlocks: 100,
         quorumNumbers: Bytes::from(vec![0]),
     }
 }
@@ -258,8 +277,32 @@ fn responded_log(task_index: u32) -> Log {
     }
 }
 
-/// The next block of `builder`, its one transaction's receipt carrying `logs`.
+/// The next block of `builder`, its one transaction's receipt carrying `logs`. A task created
+/// in it is bound to it as the contract binds it: the task must name this block, and gets its
+/// parent hash.
 fn block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
+    let parent = builder.parent();
+    let logs = logs
+        .into_iter()
+        .map(|log| match NewTaskCreated::decode_log(&log) {
+            Ok(created) => {
+                let mut task = created.data.task;
+                assert_eq!(
+                    u64::from(task.taskCreatedBlock),
+                    parent.number + 1,
+                    "a test task must name the block that creates it"
+                );
+                task.taskCreatedParentHash = parent.hash;
+                created_log(created.data.taskIndex, task)
+            }
+            Err(_) => log,
+        })
+        .collect();
+    raw_block(builder, logs)
+}
+
+/// [`block`] without binding tasks to it: the logs as given.
+fn raw_block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
     let mut block = builder.block(&[TxSpec::transfer()]);
     let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
         unreachable!("the builder makes EIP-1559 receipts")
@@ -294,13 +337,26 @@ fn expect_signed(event: AvsEvent, response: &TaskResponse) -> avs_bls::Signature
     assert!(
         operator_key()
             .public_key_g2()
-            .verify(response.digest(), &signed.signature),
+            .verify(signed.digest, &signed.signature),
         "the signature verifies against the operator's key"
     );
     signed.signature
 }
 
 /// Blocks 1..=5 of a settlement (= attested) chain whose block 4 creates task 0 for block 2.
+/// The message an operator signs for `response` to `task` in the tests' deployment.
+fn digest_of(task: &Task, response: &TaskResponse) -> B256 {
+    attestation_digest(&signing_domain(TEST_CHAIN_ID, TASK_MANAGER), task, response)
+}
+
+/// Task 0 of [`five_blocks_with_task`], as created in `blocks[3]`.
+fn five_blocks_task(blocks: &[BlockWithReceipts]) -> Task {
+    Task {
+        taskCreatedParentHash: blocks[2].hash,
+        ..task(2, 4)
+    }
+}
+
 fn five_blocks_with_task(builder: &mut ChainBuilder) -> Vec<BlockWithReceipts> {
     let mut blocks: Vec<_> = (0..3).map(|_| block(builder, vec![])).collect();
     blocks.push(block(builder, vec![created_log(0, task(2, 4))]));
@@ -322,7 +378,7 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         h.next().await,
         AvsEvent::TaskCreated {
             task_index: 0,
-            task: task(2, 4)
+            task: five_blocks_task(&blocks)
         }
     );
     let signature = expect_signed(h.next().await, &expected_response(0, &blocks[1]));
@@ -363,7 +419,43 @@ async fn commit_signs_each_task_once_and_reports_responses() {
 }
 
 #[tokio::test]
-async fn reorg_drops_the_task_and_refuses_a_different_response_for_its_index() {
+async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    let mut blocks: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    // Another fork's parent hash, then another creation block: both refused (fail closed).
+    let other_fork = Task {
+        taskCreatedParentHash: B256::repeat_byte(0x0F),
+        ..task(2, 4)
+    };
+    let wrong_block = Task {
+        taskCreatedParentHash: blocks[2].hash,
+        ..task(1, 3)
+    };
+    blocks.push(raw_block(
+        &mut builder,
+        vec![created_log(0, other_fork), created_log(1, wrong_block)],
+    ));
+    blocks.push(block(&mut builder, vec![]));
+    h.commit(chain(&blocks)).await;
+    for index in 0..2 {
+        assert!(matches!(
+            h.next().await,
+            AvsEvent::TaskCreated { task_index, .. } if task_index == index
+        ));
+    }
+    assert_eq!(h.finished().await, 3, "no task is left open");
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.tasks_not_eligible.get(), 2);
+    assert_eq!(h.metrics.responses_signed.get(), 0);
+    h.exex.abort();
+}
+
+#[tokio::test]
+async fn reorg_drops_the_task_and_signs_the_task_recreated_at_its_index() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
         .await
@@ -403,10 +495,39 @@ async fn reorg_drops_the_task_and_refuses_a_different_response_for_its_index() {
         h.next().await,
         AvsEvent::TaskCreated { task_index: 1, .. }
     ));
-    // Task 0 is refused (its index was signed for the old block 2); task 1 is signed.
+    // The re-created task 0 names the new branch (its parent hash), so it is another task: the
+    // old branch's signature is useless for it, and signing it is not a second response to the
+    // old one. Both are signed; nothing is refused.
+    let recreated = expect_signed(h.next().await, &expected_response(0, &new[0]));
     expect_signed(h.next().await, &expected_response(1, &blocks[0]));
-    assert_eq!(h.metrics.slashing_protection_refusals.get(), 1);
-    assert_eq!(h.metrics.responses_signed.get(), 2);
+    assert_eq!(h.metrics.slashing_protection_refusals.get(), 0);
+    assert_eq!(h.metrics.responses_signed.get(), 3);
+    assert_ne!(
+        digest_of(
+            &five_blocks_task(&blocks),
+            &expected_response(0, &blocks[1])
+        ),
+        digest_of(
+            &Task {
+                taskCreatedParentHash: new[1].hash,
+                ..task(2, 4)
+            },
+            &expected_response(0, &new[0])
+        ),
+    );
+    assert!(
+        operator_key().public_key_g2().verify(
+            digest_of(
+                &Task {
+                    taskCreatedParentHash: new[1].hash,
+                    ..task(2, 4)
+                },
+                &expected_response(0, &new[0])
+            ),
+            &recreated
+        ),
+        "signed over the re-created task"
+    );
     h.exex.abort();
 }
 
@@ -631,6 +752,7 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
         chain_id: TEST_CHAIN_ID,
         task_manager: TASK_MANAGER,
         task_index: 0,
+        task_hash: five_blocks_task(&blocks).hash(),
     };
 
     let mut setup = Setup::new(config(2), &path).await;
@@ -667,7 +789,7 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     second.commit(chain(&blocks)).await;
     assert!(matches!(second.next().await, AvsEvent::TaskCreated { .. }));
     let response = expected_response(0, &blocks[1]);
-    assert_eq!(response.digest(), digest);
+    assert_eq!(digest_of(&five_blocks_task(&blocks), &response), digest);
     assert_eq!(expect_signed(second.next().await, &response), recorded);
     assert_eq!(
         second.metrics.responses_signed.get(),
@@ -676,7 +798,8 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     );
     second.exex.abort();
 
-    // Restart after a reorg replaced the target while the node was down: refused.
+    // Restart after a reorg replaced the target (and so the task's parent block) while the node
+    // was down: the task re-created on the new branch is another task, signed anew.
     let mut builder = ChainBuilder::new(0);
     builder.fork_from(&blocks[0]);
     let mut fork = vec![blocks[0].clone()];
@@ -685,13 +808,12 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     let mut third = Setup::new(config(2), &path).await.start();
     third.commit(chain(&fork)).await;
     assert!(matches!(third.next().await, AvsEvent::TaskCreated { .. }));
-    assert_eq!(
-        third.finished().await,
-        2,
-        "tip 4 minus retention 2: a refused task is closed"
-    );
-    third.assert_no_avs_event();
-    assert_eq!(third.metrics.slashing_protection_refusals.get(), 1);
+    let AvsEvent::Signed(signed) = third.next().await else {
+        panic!("the re-created task is signed")
+    };
+    assert_eq!(signed.response, expected_response(0, &fork[1]));
+    assert_ne!(signed.digest, digest, "another task, another message");
+    assert_eq!(third.metrics.slashing_protection_refusals.get(), 0);
     third.exex.abort();
 }
 
@@ -713,6 +835,31 @@ async fn generator_harness(dir: &std::path::Path, contract: &InMemoryTaskManager
     let mut setup = Setup::new(config, &dir.join("sp.jsonl")).await;
     setup.generator = Some(contract.clone());
     setup.start()
+}
+
+#[tokio::test]
+async fn generator_skips_an_unprovable_checkpoint_for_good() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let contract = InMemoryTaskManager::default();
+    contract.unprovable.lock().expect("not poisoned").push(5);
+    let mut h = generator_harness(dir.path(), &contract).await;
+    let mut builder = ChainBuilder::new(0);
+    // Blocks 1..=12: checkpoint 5 is refused as unprovable, checkpoint 10 is created.
+    let blocks: Vec<_> = (0..12).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&blocks)).await;
+    assert_eq!(h.finished().await, 9);
+    assert_eq!(contract.calls(), vec![5, 10]);
+    // Later blocks do not try checkpoint 5 again.
+    let more: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&more)).await;
+    assert_eq!(h.finished().await, 12);
+    assert_eq!(
+        contract.calls().iter().filter(|c| **c == 5).count(),
+        1,
+        "an unprovable checkpoint is skipped for good"
+    );
+    assert_eq!(h.metrics.task_creation_failures.get(), 1);
+    h.exex.abort();
 }
 
 #[tokio::test]
@@ -839,10 +986,11 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
         chain_id: TEST_CHAIN_ID,
         task_manager: TASK_MANAGER,
         task_index: 0,
+        task_hash: five_blocks_task(&blocks).hash(),
     };
     let (digest, recorded) = store.get(&key).expect("the child's record survived");
     let response = expected_response(0, &blocks[1]);
-    assert_eq!(digest, response.digest());
+    assert_eq!(digest, digest_of(&five_blocks_task(&blocks), &response));
 
     let mut h = Setup::new(config(2), &path).await.start();
     h.commit(chain(&blocks)).await;

@@ -25,7 +25,7 @@ pub struct EigenLayerParams {
     /// Owner of every contract, the strategy whitelister, unpauser and churn approver.
     pub owner: Address,
     /// `DelegationManager.minWithdrawalDelayBlocks`; the signature checker's stale-stake rule
-    /// uses it too.
+    /// (on by default) uses it too.
     pub min_withdrawal_delay_blocks: u64,
     /// Quorum 0 of the RegistryCoordinator.
     pub quorum: QuorumParams,
@@ -64,7 +64,11 @@ impl EigenLayerParams {
     pub fn devnet(owner: Address) -> Self {
         Self {
             owner,
-            min_withdrawal_delay_blocks: 10,
+            // Mainnet's delay (7 days of 12 s blocks). The task manager forbids stale stakes
+            // (as EigenLayer's checker does): a quorum's stakes must have been updated
+            // (`updateOperatorsForQuorum`) within this many blocks before a task's reference
+            // block, which a young chain meets from genesis.
+            min_withdrawal_delay_blocks: 50_400,
             quorum: QuorumParams::default(),
         }
     }
