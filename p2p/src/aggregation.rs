@@ -48,7 +48,7 @@ pub struct Aggregate {
     pub task_created_block: u32,
     /// The signed response.
     pub response: TaskResponse,
-    /// `keccak256(abi.encode(response))`.
+    /// The signed message ([`crate::TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The task's quorums, in the task's order.
     pub quorum_numbers: Vec<QuorumNumber>,

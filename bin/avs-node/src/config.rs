@@ -19,6 +19,7 @@
 
 use crate::password::PasswordSource;
 use avs_contracts::deployment::Deployment;
+use avs_exex::avs::AttestDepth;
 use clap::{Args, ValueEnum};
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,27 @@ pub const BLS_PASSWORD_ENV: &str = "AVS_BLS_PASSWORD";
 pub const ECDSA_PASSWORD_ENV: &str = "AVS_ECDSA_PASSWORD";
 /// Chain ids on which `--insecure` (plaintext keys) is accepted: local devnets only.
 pub const DEVNET_CHAIN_IDS: [u64; 2] = avs_exex::avs::DEVNET_CHAIN_IDS;
+
+/// `attest_depth` as written: a number of blocks (a TOML integer, or digits) or a name
+/// (`finalized`, `safe`), checked when the options are validated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AttestDepthOption {
+    /// A number of blocks.
+    Blocks(u64),
+    /// A block tag (or anything else, refused by validation with the setting's name).
+    Named(String),
+}
+
+impl std::str::FromStr for AttestDepthOption {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(value
+            .parse()
+            .map_or_else(|_| Self::Named(value.to_owned()), Self::Blocks))
+    }
+}
 
 /// A role this node plays besides aggregating and submitting (which every node does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
@@ -164,6 +186,13 @@ pub struct NodeOptions {
     /// Blocks to stay behind the attested chain's head [default: 0].
     #[arg(long, env = "AVS_CONFIRMATIONS", value_name = "BLOCKS")]
     pub confirmations: Option<u64>,
+    /// How deep an attested block must be before this node signs it (and, as a task generator,
+    /// tasks it): `finalized`, `safe` or a number of blocks. Deeper costs latency (`finalized`
+    /// is about 13 minutes on Ethereum) and keeps an operator from signing a block a reorg then
+    /// replaces [default: 0 on devnet chains 31337/1337, else `finalized`, which the attested
+    /// node must serve].
+    #[arg(long, env = "AVS_ATTEST_DEPTH", value_name = "finalized|safe|BLOCKS")]
+    pub attest_depth: Option<AttestDepthOption>,
     /// Delay between consecutive submitter ranks, in milliseconds [default: 12000].
     #[arg(long, env = "AVS_SUBMIT_SLOT_MS", value_name = "MS")]
     pub submit_slot_ms: Option<u64>,
@@ -211,6 +240,7 @@ impl NodeOptions {
             node_name,
             reorg_window,
             confirmations,
+            attest_depth,
             submit_slot_ms,
             aggregation_window_ms,
             max_fee_gwei,
@@ -425,6 +455,9 @@ pub struct NodeConfig {
     pub reorg_window: u64,
     /// Confirmations behind the attested head.
     pub confirmations: u64,
+    /// The configured attestation depth; `None`: the default, chosen against the attested
+    /// node (see [`crate::chain::attest_depth`]).
+    pub attest_depth: Option<AttestDepth>,
     /// Submitter rank slot.
     pub submit_slot: Duration,
     /// Aggregation window after quorum.
@@ -624,6 +657,15 @@ impl NodeConfig {
                 ),
             ));
         }
+        let attest_depth = options
+            .attest_depth
+            .map(|depth| match depth {
+                AttestDepthOption::Blocks(blocks) => Ok(AttestDepth::Blocks(blocks)),
+                AttestDepthOption::Named(name) => name
+                    .parse()
+                    .map_err(|reason: String| ConfigError::new("attest_depth", reason)),
+            })
+            .transpose()?;
         let submit_slot_ms = options.submit_slot_ms.unwrap_or(12_000);
         if submit_slot_ms == 0 {
             return Err(ConfigError::new(
@@ -668,6 +710,7 @@ impl NodeConfig {
             node_name,
             reorg_window,
             confirmations,
+            attest_depth,
             submit_slot: Duration::from_millis(submit_slot_ms),
             aggregation_window: Duration::from_millis(aggregation_window_ms),
             max_fee_per_gas,

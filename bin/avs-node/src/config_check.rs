@@ -156,9 +156,18 @@ impl ConfigCommand {
             if config.attested_rpc != config.settlement_rpc {
                 let attested = crate::chain::attested_node(&config).await?;
                 online.push_str(&format!(
-                    "; attested chain {} at block {}",
-                    attested.chain_id, attested.head
+                    "; attested chain {} at block {}, attesting at depth {}",
+                    attested.chain_id, attested.head, attested.attest_depth
                 ));
+            } else {
+                let depth = crate::chain::attest_depth(
+                    config.attest_depth,
+                    config.deployment.chain_id,
+                    &provider,
+                    &config.settlement_rpc.redacted(),
+                )
+                .await?;
+                online.push_str(&format!("; attesting at depth {depth}"));
             }
             summary.online = Some(online);
         }

@@ -34,8 +34,8 @@ use avs_contracts::{
 };
 use avs_exex::{
     avs::{
-        AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, FaultMode,
-        GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
+        AttestDepth, AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
+        FaultMode, GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
         attested_chain_exex, avs_exex,
     },
     host::{FollowMode, Host, HostConfig},
@@ -86,6 +86,9 @@ pub struct NodeParams {
     pub task_generator: bool,
     /// Blocks behind the head the host follows.
     pub confirmations: u64,
+    /// How deep an attested block must be to be signed or tasked (in two-chain mode, the
+    /// attested node's [`AttestedNode::attest_depth`]).
+    pub attest_depth: AttestDepth,
     /// Recent blocks kept for reorgs (a deeper reorg stops the node).
     pub reorg_window: u64,
     /// Delay between consecutive submitter ranks.
@@ -113,6 +116,8 @@ pub struct AttestedNode {
     pub head: u64,
     /// Attested blocks kept (view and WAL); `None`: as many as of the settlement chain.
     pub retention_blocks: Option<u64>,
+    /// How deep its blocks must be to be signed or tasked.
+    pub attest_depth: AttestDepth,
 }
 
 /// Where the node reports: the metrics registry every component registers into, EigenLayer's
@@ -249,6 +254,12 @@ pub async fn run_node(
     let attested = AttestedChain::new(
         config.attested_chain_id,
         usize::try_from(attested_retention).unwrap_or(usize::MAX),
+    )
+    .with_depth(params.attest_depth);
+    tracing::info!(
+        chain = config.attested_chain_id,
+        depth = %params.attest_depth,
+        "attesting blocks at this depth"
     );
     let attested_host = params
         .attested

@@ -100,11 +100,23 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     let (settlement_http, settlement_ws) =
         crate::chain::http_and_ws(&config.settlement_rpc, config.settlement_ws.as_ref());
     // Chain id and code at every address, before joining the network.
-    crate::chain::connect(config, None).await?;
+    let provider = crate::chain::connect(config, None).await?;
     let attested = if config.attested_rpc == config.settlement_rpc {
         None
     } else {
         Some(crate::chain::attested_node(config).await?)
+    };
+    let attest_depth = match &attested {
+        Some(node) => node.attest_depth,
+        None => {
+            crate::chain::attest_depth(
+                config.attest_depth,
+                config.deployment.chain_id,
+                &provider,
+                &config.settlement_rpc.redacted(),
+            )
+            .await?
+        }
     };
 
     let deployment = &config.deployment;
@@ -124,6 +136,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         network,
         task_generator: config.roles.contains(&Role::TaskGenerator),
         confirmations: config.confirmations,
+        attest_depth,
         reorg_window: config.reorg_window,
         submit_slot: config.submit_slot,
         aggregation_window: config.aggregation_window,

@@ -247,6 +247,12 @@ fn validation_names_the_field_and_the_fix() {
             &["--max-fee-gwei", "0"],
             &["must be above 0 (omit it for the default of 200 gwei)"],
         ),
+        (
+            &["--attest-depth", "latest"],
+            &[
+                "attest_depth (--attest-depth, $AVS_ATTEST_DEPTH): `latest` is not `finalized`, `safe` or a number of blocks",
+            ],
+        ),
         // settlement_ws_url must be a WebSocket URL, next to an http(s) settlement_rpc_url.
         (
             &["--settlement-ws-url", "http://127.0.0.1:8546"],

@@ -115,6 +115,18 @@ pub enum DeploymentError {
         /// Its version.
         found: u32,
     },
+    /// The task manager does not define the signing domain this build signs under.
+    #[error(
+        "the task manager at {task_manager} does not define this build's signing domain \
+         (\"avs-exex\" version 1): found {found}. It was deployed by another protocol version: \
+         redeploy (or upgrade the proxy) before running this avs-node"
+    )]
+    SigningDomain {
+        /// The task manager proxy.
+        task_manager: Address,
+        /// What it answered.
+        found: String,
+    },
     /// The RPC endpoint serves another chain than the deployment's.
     #[error(
         "the RPC endpoint serves chain {actual} but the deployment is on chain {expected}: check the settlement RPC URL"
@@ -241,6 +253,43 @@ impl Deployment {
                     chain_id: self.chain_id,
                 });
             }
+        }
+        self.check_signing_domain(provider).await
+    }
+
+    /// The task manager must define the signing domain this build signs under: a task manager
+    /// of another protocol version would turn every signature into a wasted (or, worse,
+    /// misread) message, so the node refuses to start rather than sign.
+    async fn check_signing_domain<P: Provider>(&self, provider: &P) -> Result<(), DeploymentError> {
+        let task_manager = self.avs.task_manager;
+        let mismatch = |found: String| DeploymentError::SigningDomain {
+            task_manager,
+            found,
+        };
+        let domain = crate::avs::AvsTaskManager::new(task_manager, provider)
+            .eip712Domain()
+            .call()
+            .await
+            .map_err(|err| mismatch(format!("no eip712Domain() ({err})")))?;
+        let found = (
+            domain.name.as_str(),
+            domain.version.as_str(),
+            domain.chainId,
+            domain.verifyingContract,
+        );
+        let expected = self.signing_domain();
+        if found
+            != (
+                crate::avs::SIGNING_DOMAIN_NAME,
+                crate::avs::SIGNING_DOMAIN_VERSION,
+                alloy::primitives::U256::from(self.chain_id),
+                task_manager,
+            )
+        {
+            return Err(mismatch(format!(
+                "{} v{} on chain {} at {}, this build signs under {expected:?}",
+                found.0, found.1, found.2, found.3
+            )));
         }
         Ok(())
     }

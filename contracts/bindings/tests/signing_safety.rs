@@ -230,3 +230,23 @@ async fn signatures_for_one_deployment_do_not_verify_on_another() -> eyre::Resul
     nobody_frozen(&devnet).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deployment_whose_task_manager_signs_otherwise_is_refused() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES[..1], |_| {}).await?;
+    devnet.deployment.validate(&devnet.provider).await?;
+    // A contract without this build's EIP-712 domain where the task manager should be (as a
+    // task manager of an older protocol version has none).
+    let mut other = devnet.deployment.clone();
+    other.avs.task_manager = other.avs.service_manager;
+    let err = other
+        .validate(&devnet.provider)
+        .await
+        .expect_err("no signing domain");
+    assert!(
+        matches!(err, avs_contracts::deployment::DeploymentError::SigningDomain { task_manager, .. } if task_manager == other.avs.task_manager),
+        "{err}"
+    );
+    assert!(err.to_string().contains("redeploy"), "{err}");
+    Ok(())
+}

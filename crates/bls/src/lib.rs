@@ -46,7 +46,7 @@
 //! use alloy::primitives::B256;
 //! use avs_bls::{SecretKey, Signature, aggregate_signatures, verify_aggregate};
 //!
-//! let digest = B256::repeat_byte(0x11); // keccak256(abi.encode(response)) in the AVS
+//! let digest = B256::repeat_byte(0x11); // the EIP-712 digest of (task, response) in the AVS
 //! let operators: Vec<SecretKey> = (0..3).map(|_| SecretKey::generate()).collect();
 //! let keys: Vec<_> = operators.iter().map(SecretKey::public_key_g2).collect();
 //!

@@ -8,12 +8,23 @@
 //! Invariants: the view holds at most `capacity` consecutive blocks ending at the tip; a revert
 //! removes the reverted blocks before a reorg's new blocks are inserted, so a reader never sees a
 //! mix of both branches; every change wakes [`AttestedChain::subscribe`]rs.
+//!
+//! # Attestation depth
+//! A block is only *attestable* ([`AttestedChain::attestable`]) once it is as deep as the
+//! view's [`AttestDepth`]: a number of blocks below the tip, or the node's `safe` / `finalized`
+//! block. An operator signs, and a generator tasks, nothing above that horizon: a signature over
+//! a block that a later reorg replaces attests a block that is no longer the chain's. For the
+//! tags the feeder calls [`AttestedChain::refresh_horizon`] after each notification; the horizon
+//! only moves to a block the view holds with the same hash (or to the tip, when the tag is
+//! ahead of the blocks the host delivered), and stays where it was when the node cannot say.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use alloy::{
-    eips::BlockNumHash,
+    eips::{BlockNumHash, BlockNumberOrTag},
     primitives::{B256, BlockNumber},
+    providers::Provider,
+    transports::{RpcError, TransportErrorKind},
 };
 use futures::TryStreamExt;
 use tokio::sync::watch;
@@ -33,10 +44,73 @@ pub struct AttestedBlock {
     pub receipts_root: B256,
 }
 
+/// How deep a block must be before it is signed or tasked (`attest_depth` of the node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttestDepth {
+    /// This many blocks below the view's tip (0: the tip itself).
+    Blocks(u64),
+    /// At or below the node's `safe` block.
+    Safe,
+    /// At or below the node's `finalized` block.
+    Finalized,
+}
+
+impl AttestDepth {
+    /// The block tag a node is asked for, if the depth is one.
+    pub const fn tag(self) -> Option<BlockNumberOrTag> {
+        match self {
+            Self::Blocks(_) => None,
+            Self::Safe => Some(BlockNumberOrTag::Safe),
+            Self::Finalized => Some(BlockNumberOrTag::Finalized),
+        }
+    }
+}
+
+impl std::fmt::Display for AttestDepth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Blocks(blocks) => write!(f, "{blocks} blocks"),
+            Self::Safe => f.write_str("safe"),
+            Self::Finalized => f.write_str("finalized"),
+        }
+    }
+}
+
+/// `"finalized"`, `"safe"` or a number of blocks.
+impl std::str::FromStr for AttestDepth {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "finalized" => Ok(Self::Finalized),
+            "safe" => Ok(Self::Safe),
+            number => number
+                .parse()
+                .map(Self::Blocks)
+                .map_err(|_| format!("`{value}` is not `finalized`, `safe` or a number of blocks")),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct View {
     capacity: usize,
     blocks: BTreeMap<BlockNumber, AttestedBlock>,
+    depth: AttestDepth,
+    /// For a tag depth: the highest attestable block as last read from the node.
+    tagged_horizon: Option<BlockNumber>,
+}
+
+impl View {
+    fn horizon(&self) -> Option<BlockNumber> {
+        match self.depth {
+            AttestDepth::Blocks(blocks) => self
+                .blocks
+                .last_key_value()
+                .and_then(|(tip, _)| tip.checked_sub(blocks)),
+            AttestDepth::Safe | AttestDepth::Finalized => self.tagged_horizon,
+        }
+    }
 }
 
 /// A bounded, shared view of recent canonical attested blocks (cheap to clone).
@@ -47,16 +121,85 @@ pub struct AttestedChain {
 }
 
 impl AttestedChain {
-    /// An empty view of chain `chain_id` keeping the latest `capacity` blocks (at least 1).
+    /// An empty view of chain `chain_id` keeping the latest `capacity` blocks (at least 1), in
+    /// which every block is attestable (depth 0 blocks; see [`Self::with_depth`]).
     pub fn new(chain_id: u64, capacity: usize) -> Self {
         let view = View {
             capacity: capacity.max(1),
             blocks: BTreeMap::new(),
+            depth: AttestDepth::Blocks(0),
+            tagged_horizon: None,
         };
         Self {
             chain_id,
             view: Arc::new(watch::Sender::new(view)),
         }
+    }
+
+    /// The same view with attestation depth `depth`.
+    pub fn with_depth(self, depth: AttestDepth) -> Self {
+        self.view.send_modify(|view| {
+            view.depth = depth;
+            view.tagged_horizon = None;
+        });
+        self
+    }
+
+    /// The attestation depth.
+    pub fn depth(&self) -> AttestDepth {
+        self.view.borrow().depth
+    }
+
+    /// The highest attestable block number, if any block is attestable yet.
+    pub fn horizon(&self) -> Option<BlockNumber> {
+        self.view.borrow().horizon()
+    }
+
+    /// The block with this number if the view holds it and it is deep enough to attest.
+    pub fn attestable(&self, number: BlockNumber) -> Option<AttestedBlock> {
+        let view = self.view.borrow();
+        if view.horizon().is_none_or(|horizon| number > horizon) {
+            return None;
+        }
+        view.blocks.get(&number).copied()
+    }
+
+    /// Reads the node's block for a tag depth (a no-op for a number of blocks) and moves the
+    /// horizon to it when the view holds that block with the same hash (or the tag is below the
+    /// view). A tag above the view's tip or a hash that disagrees with the view leaves the
+    /// horizon where it was (the host has not caught up with the node yet), and so does an
+    /// error: the caller logs it; nothing unverified becomes attestable.
+    pub async fn refresh_horizon<P: Provider>(
+        &self,
+        provider: &P,
+    ) -> Result<(), RpcError<TransportErrorKind>> {
+        let Some(tag) = self.depth().tag() else {
+            return Ok(());
+        };
+        let Some(block) = provider.get_block_by_number(tag).await? else {
+            return Ok(());
+        };
+        let (number, hash) = (block.header.number, block.header.hash);
+        self.view.send_if_modified(|view| {
+            let Some((&tip, _)) = view.blocks.last_key_value() else {
+                return false;
+            };
+            if number > tip {
+                return false;
+            }
+            match view.blocks.get(&number) {
+                Some(held) if held.hash != hash => return false,
+                // Held with the same hash, or below the view (everything the view holds is
+                // above it, so not yet as deep).
+                _ => {}
+            }
+            if view.tagged_horizon == Some(number) {
+                return false;
+            }
+            view.tagged_horizon = Some(number);
+            true
+        });
+        Ok(())
     }
 
     /// The attested chain's id.
@@ -102,6 +245,12 @@ impl AttestedChain {
     pub fn apply(&self, notification: &ExExNotification) {
         self.view.send_modify(|view| {
             if let Some(reverted) = notification.reverted_chain() {
+                // A tagged block that was reverted (a `safe` block can be) is no longer known
+                // to be deep: the horizon drops below the reverted range until re-read.
+                let first = reverted.first().number();
+                if view.tagged_horizon.is_some_and(|horizon| horizon >= first) {
+                    view.tagged_horizon = first.checked_sub(1);
+                }
                 for block in reverted.blocks_iter() {
                     if view
                         .blocks
@@ -172,6 +321,9 @@ pub async fn attested_chain_exex(
     let mut finished = ctx.head.map(|head| head.block);
     while let Some(notification) = ctx.notifications.try_next().await? {
         view.apply(&notification);
+        if let Err(err) = view.refresh_horizon(&ctx.provider).await {
+            tracing::warn!(%err, depth = %view.depth(), "cannot read the attested node's tagged block; the attestable horizon stays");
+        }
         let candidate = view.finished_candidate(retention);
         if let Some(height) = candidate.filter(|c| finished.is_none_or(|f| c.number > f.number)) {
             ctx.send_event(ExExEvent::FinishedHeight(height)).await?;
@@ -184,7 +336,10 @@ pub async fn attested_chain_exex(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_utils::{ChainBuilder, test_exex_context};
+    use crate::{
+        Chain,
+        test_utils::{ChainBuilder, test_exex_context},
+    };
     use std::time::Duration;
 
     #[test]
@@ -226,6 +381,79 @@ mod tests {
         view.apply(&ExExNotification::ChainReverted { old: Arc::new(new) });
         assert_eq!(view.tip().map(|b| b.number), Some(3));
         assert_eq!(view.finished_candidate(1).map(|b| b.number), Some(2));
+    }
+
+    #[test]
+    fn attest_depth_parses_tags_and_numbers() {
+        assert_eq!("finalized".parse(), Ok(AttestDepth::Finalized));
+        assert_eq!("safe".parse(), Ok(AttestDepth::Safe));
+        assert_eq!(" 12 ".parse(), Ok(AttestDepth::Blocks(12)));
+        let err = "latest".parse::<AttestDepth>().expect_err("not a depth");
+        assert!(err.contains("`finalized`, `safe` or a number"), "{err}");
+        assert!("-1".parse::<AttestDepth>().is_err());
+    }
+
+    #[test]
+    fn a_block_is_attestable_only_at_the_depth() {
+        let view = AttestedChain::new(1, 16).with_depth(AttestDepth::Blocks(2));
+        assert_eq!(view.horizon(), None);
+        let chain = ChainBuilder::new(0).chain(5, &[]);
+        view.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(chain.clone()),
+        });
+        assert_eq!(view.horizon(), Some(3));
+        assert_eq!(
+            view.attestable(3).map(|b| b.hash),
+            Some(chain.blocks()[2].hash)
+        );
+        assert_eq!(view.attestable(4), None, "one block on top is not enough");
+        assert!(view.get(4).is_some(), "but the view holds it");
+    }
+
+    /// A provider answering `eth_getBlockByNumber(tag)` with a block of `number` and `hash`.
+    fn node_answering(number: u64, hash: B256) -> impl Provider {
+        let asserter = alloy::providers::mock::Asserter::new();
+        let mut block = alloy::rpc::types::Block::<alloy::rpc::types::Transaction>::default();
+        block.header.hash = hash;
+        block.header.inner.number = number;
+        asserter.push_success(&block);
+        alloy::providers::ProviderBuilder::new().connect_mocked_client(asserter)
+    }
+
+    #[tokio::test]
+    async fn the_finalized_horizon_follows_the_node_only_where_the_view_agrees() {
+        let view = AttestedChain::new(1, 16).with_depth(AttestDepth::Finalized);
+        let mut builder = ChainBuilder::new(0);
+        let chain = builder.chain(6, &[]);
+        view.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(chain.clone()),
+        });
+        assert_eq!(view.attestable(1), None, "nothing before the node said");
+        // The node's finalized block 3 is the view's block 3.
+        view.refresh_horizon(&node_answering(3, chain.blocks()[2].hash))
+            .await
+            .expect("answer");
+        assert_eq!(view.horizon(), Some(3));
+        assert!(view.attestable(3).is_some() && view.attestable(4).is_none());
+        // Another hash at 5 (the host is on another branch), or a block above the tip: no move.
+        view.refresh_horizon(&node_answering(5, B256::repeat_byte(1)))
+            .await
+            .expect("answer");
+        view.refresh_horizon(&node_answering(9, B256::repeat_byte(2)))
+            .await
+            .expect("answer");
+        assert_eq!(view.horizon(), Some(3));
+        // An error leaves it too (the mock has no answer queued).
+        let silent = alloy::providers::ProviderBuilder::new()
+            .connect_mocked_client(alloy::providers::mock::Asserter::new());
+        assert!(view.refresh_horizon(&silent).await.is_err());
+        assert_eq!(view.horizon(), Some(3));
+        // A revert reaching below the horizon pulls it below the reverted blocks.
+        let tail = Chain::new(chain.blocks()[2..].to_vec()).expect("consecutive");
+        view.apply(&ExExNotification::ChainReverted {
+            old: Arc::new(tail),
+        });
+        assert_eq!(view.horizon(), Some(2));
     }
 
     #[tokio::test]

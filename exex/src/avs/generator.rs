@@ -1,5 +1,5 @@
 //! The task-generator role: create a checkpoint task for every `interval`-th attested block once
-//! it has `confirmations` blocks on top.
+//! it has `confirmations` blocks on top and is at the view's attestation depth.
 //!
 //! Creation never waits for a receipt: the ExEx that runs the generator also signs tasks, and a
 //! receipt wait (a whole block on a real chain) would hold its own signature back past quorum.
@@ -246,7 +246,12 @@ impl<C: TaskCreator> TaskGenerator<C> {
         let floor = *self.floor.get_or_insert(lowest.number);
         // Forget checkpoints that left the view: they are never candidates again.
         self.tasked = self.tasked.split_off(&lowest.number);
-        let Some(confirmed) = tip.number.checked_sub(self.config.confirmations) else {
+        // Only checkpoints at the attestation depth are tasked (operators sign nothing above it).
+        let Some(confirmed) = tip
+            .number
+            .checked_sub(self.config.confirmations)
+            .and_then(|confirmed| Some(confirmed.min(view.horizon()?)))
+        else {
             return;
         };
         let interval = self.config.interval;

@@ -8,10 +8,13 @@
 //!
 //! # Roles
 //! - **Task generator** (optional, any number of nodes): creates a task for every `interval`-th
-//!   attested block once it is `confirmations` deep ([`TaskGenerator`], [`TaskCreator`]).
-//! - **Operator**: for each canonical task, takes the target block from the attested view,
-//!   checks the operator's standing in the registries at the task's reference block
-//!   ([`OperatorRegistry`]), signs `keccak256(abi.encode(response))` with BLS through the
+//!   attested block once it is `confirmations` deep and at the view's [`AttestDepth`]
+//!   ([`TaskGenerator`], [`TaskCreator`]).
+//! - **Operator**: for each canonical task that names the settlement block which created it
+//!   (number and parent hash), takes the target block from the attested view once it is at the
+//!   [`AttestDepth`], checks the operator's standing in the registries at the task's reference
+//!   block ([`OperatorRegistry`]), signs the EIP-712 digest of (task, response)
+//!   ([`avs_contracts::avs::attestation_digest`]) with BLS through the
 //!   [`SlashingProtectionStore`], and sends [`AvsEvent::Signed`] to the p2p layer.
 //!
 //! # Invariants
@@ -73,7 +76,9 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use attested::{AttestedBlock, AttestedChain, AttestedChanges, attested_chain_exex};
+pub use attested::{
+    AttestDepth, AttestedBlock, AttestedChain, AttestedChanges, attested_chain_exex,
+};
 pub use config::{AvsConfig, ConfigError, DEVNET_CHAIN_IDS, FaultMode, GeneratorConfig};
 pub use events::{AvsEvent, SignedResponse};
 pub use generator::{ContractTaskCreator, CreateError, CreateOutcome, TaskCreator, TaskGenerator};

@@ -280,13 +280,17 @@ impl<R: OperatorRegistry> Operator<R> {
             self.close(task_index);
             return Ok(());
         }
-        let Some(target) = view.get(tracked.task.blockNumber) else {
+        // Only a block at the attestation depth is signed.
+        let Some(target) = view.attestable(tracked.task.blockNumber) else {
             if Instant::now() >= deadline {
                 self.metrics.target_timeouts.inc();
                 tracing::warn!(
                     task_index,
                     block = tracked.task.blockNumber,
-                    "target block not in the attested chain in time; giving the task up"
+                    horizon = ?view.horizon(),
+                    depth = %view.depth(),
+                    "target block not in the attested chain at the attestation depth in time; \
+                     giving the task up"
                 );
                 self.close(task_index);
             }

@@ -127,6 +127,9 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
     ) -> Result<(), AvsError> {
         if self.config.is_same_chain() {
             self.attested.apply(notification);
+            if let Err(err) = self.attested.refresh_horizon(&ctx.provider).await {
+                tracing::warn!(%err, depth = %self.attested.depth(), "cannot read the node's tagged block; the attestable horizon stays");
+            }
         }
         if let Some(reverted) = notification.reverted_chain() {
             self.on_reverted(&reverted).await?;

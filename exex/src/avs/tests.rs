@@ -419,6 +419,28 @@ async fn commit_signs_each_task_once_and_reports_responses() {
 }
 
 #[tokio::test]
+async fn a_target_is_signed_only_once_at_the_attestation_depth() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut setup = Setup::new(config(2), &dir.path().join("sp.jsonl")).await;
+    setup.attested = AttestedChain::new(TEST_CHAIN_ID, 64).with_depth(AttestDepth::Blocks(3));
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+    // Blocks 1..=5, task for checkpoint 3 in block 4: at tip 5 the horizon is block 2.
+    let mut blocks: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    blocks.push(block(&mut builder, vec![created_log(0, task(3, 4))]));
+    blocks.push(block(&mut builder, vec![]));
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    assert_eq!(h.finished().await, 3);
+    h.assert_no_avs_event();
+    // Block 6 puts three blocks on top of block 3: now it is signed.
+    let six = block(&mut builder, vec![]);
+    h.commit(chain(std::slice::from_ref(&six))).await;
+    expect_signed(h.next().await, &expected_response(0, &blocks[2]));
+    h.exex.abort();
+}
+
+#[tokio::test]
 async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
