@@ -19,11 +19,11 @@ contract GasTest is AvsFixture {
     uint256 internal constant OPERATORS = 60;
 
     // Budgets (whole transaction through the proxy, with --isolate), ~3% above measured figures.
-    uint256 internal constant BUDGET_0 = 221_000;
-    uint256 internal constant BUDGET_1 = 243_000;
-    uint256 internal constant BUDGET_10 = 368_000;
-    uint256 internal constant BUDGET_33 = 687_000;
-    uint256 internal constant BUDGET_50 = 923_000;
+    uint256 internal constant BUDGET_0 = 236_000;
+    uint256 internal constant BUDGET_1 = 255_000;
+    uint256 internal constant BUDGET_10 = 380_000;
+    uint256 internal constant BUDGET_33 = 699_000;
+    uint256 internal constant BUDGET_50 = 935_000;
 
     IAvsTaskManager.Task internal task;
     uint32 internal taskIndex;

@@ -8,10 +8,16 @@
 //! real transaction sent from the owner's account in its own block (cold accounts and storage,
 //! the 21,000 base cost and the calldata included); all checkers get the very same calldata.
 //!
+//! With `--reference ARTIFACT`, EigenLayer's reference task manager (incredible-squaring's
+//! `IncredibleSquaringTaskManager`, a forge artifact compiled locally from EigenLayer's
+//! middleware sources, never committed) is deployed behind a proxy on the same registries and
+//! answers a task per row with the same signers: the comparison for a whole `respondToTask`.
+//! The stale-stake rule is set on every checker as ours is deployed (on).
+//!
 //! ```sh
 //! just tools && cargo run --release -p avs-contracts --example respond_gas
-//! # with anvil's callTracer tree (gas per call: registries, precompiles) of every transaction:
-//! cargo run --release -p avs-contracts --example respond_gas -- --trace
+//! # with the reference task manager, and anvil's callTracer tree of every transaction:
+//! cargo run --release -p avs-contracts --example respond_gas -- --reference path/to/IncredibleSquaringTaskManager.json --trace
 //! ```
 
 // Printing the table is what this example is for.
@@ -33,12 +39,24 @@ use avs_contracts::{
 use eigen_utils::rewardsv2::sdk::mock_avs_service_manager::MockAvsServiceManager;
 use std::collections::HashMap;
 
+mod reference;
+
 const OPERATORS: usize = 51;
 const NON_SIGNERS: [usize; 5] = [0, 1, 10, 33, 50];
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
-    let trace = std::env::args().any(|arg| arg == "--trace");
+    let args: Vec<String> = std::env::args().collect();
+    let trace = args.iter().any(|arg| arg == "--trace");
+    let reference_path = args
+        .iter()
+        .position(|arg| arg == "--reference")
+        .map(|at| {
+            args.get(at + 1)
+                .cloned()
+                .ok_or_else(|| eyre::eyre!("--reference needs the artifact's path"))
+        })
+        .transpose()?;
     // One account per operator plus the owner.
     let anvil = avs_test_support::anvil()
         .args(["--accounts", &(OPERATORS + 1).to_string()])
@@ -83,6 +101,10 @@ async fn main() -> eyre::Result<()> {
         Vec::new(),
     )
     .await?;
+    let reference = match &reference_path {
+        Some(path) => Some(reference::Reference::deploy(&devnet, &mut tx, path).await?),
+        None => None,
+    };
     // Same selectors as ours (EigenLayer's ABI).
     let ours = devnet.deployment.avs.task_manager;
     let (el_rule, el_proxied_rule, our_rule) = (
@@ -94,7 +116,14 @@ async fn main() -> eyre::Result<()> {
         "staleStakesForbidden as deployed: EigenLayer's checker {el_rule} (behind the proxy \
          {el_proxied_rule}), ours {our_rule}"
     );
-    for (checker, rule) in [(el_checker, el_rule), (el_proxied, el_proxied_rule)] {
+    let mut others = vec![(el_checker, el_rule), (el_proxied, el_proxied_rule)];
+    if let Some(reference) = &reference {
+        let address = reference.address();
+        let rule = stale_stakes_forbidden(&devnet, address).await?;
+        println!("staleStakesForbidden as deployed: reference task manager {rule}");
+        others.push((address, rule));
+    }
+    for (checker, rule) in others {
         if rule != our_rule {
             // Compare like with like (the coordinator's owner may switch it on any checker).
             let call = AvsTaskManager::setStaleStakesForbiddenCall { value: our_rule };
@@ -105,9 +134,9 @@ async fn main() -> eyre::Result<()> {
 
     println!();
     println!(
-        "| non-signers | hashToG1 tries | EigenLayer `checkSignatures` | EigenLayer `checkSignatures` behind a proxy | our `checkSignatures` alone | our whole `respondToTask` | `respondToTask` − EigenLayer |"
+        "| non-signers | hashToG1 tries | EigenLayer `checkSignatures` | EigenLayer `checkSignatures` behind a proxy | our `checkSignatures` alone | our whole `respondToTask` | `respondToTask` − EigenLayer | reference `respondToTask` (tries) | ours − reference | ours − reference, equal tries |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut traces = Vec::new();
     for non_signers in NON_SIGNERS {
         let (_, task, response) = devnet.next_task().await?;
@@ -134,9 +163,33 @@ async fn main() -> eyre::Result<()> {
             .await?;
         let checked = tx.call("checkSignatures", ours, check).await?;
         let respond = devnet.respond(&task, &response, proof).await?;
+        let tries = hash_to_g1_tries(digest);
+        let versus_reference = match &reference {
+            Some(reference) => {
+                let number = u64::try_from(traces.len() + non_signers)? + 2;
+                let (receipt, reference_digest) = reference
+                    .respond(&devnet, &mut tx, number, &signers)
+                    .await?;
+                let reference_tries = hash_to_g1_tries(reference_digest);
+                let difference = i128::from(respond.gas_used) - i128::from(receipt.gas_used);
+                // One `hashToG1` try is one modexp call: 4,016 gas plus its set-up.
+                let equal_tries = difference
+                    - (i128::from(tries) - i128::from(reference_tries)) * HASH_TO_G1_TRY_GAS;
+                if trace {
+                    traces.push((
+                        format!("reference respondToTask, {non_signers} non-signers"),
+                        receipt.clone(),
+                    ));
+                }
+                format!(
+                    "{} ({reference_tries}) | {difference:+} | {equal_tries:+}",
+                    receipt.gas_used
+                )
+            }
+            None => "— | — | —".to_owned(),
+        };
         println!(
-            "| {non_signers} | {} | {} | {} | {} | {} | {:+} |",
-            hash_to_g1_tries(digest),
+            "| {non_signers} | {tries} | {} | {} | {} | {} | {:+} | {versus_reference} |",
             theirs.gas_used,
             theirs_proxied.gas_used,
             checked.gas_used,
@@ -172,6 +225,10 @@ async fn stale_stakes_forbidden(devnet: &TestDevnet, checker: Address) -> eyre::
     let out = devnet.provider.call(request).await?;
     Ok(AvsTaskManager::staleStakesForbiddenCall::abi_decode_returns(&out)?)
 }
+
+/// Gas of one more `hashToG1` try in EigenLayer's and our code (the modexp call and its loop
+/// step; measured as the difference between rows of equal shape).
+const HASH_TO_G1_TRY_GAS: i128 = 4_116;
 
 /// How many candidates EigenLayer's `hashToG1` tries for `digest` (one modexp precompile call,
 /// 4,016 gas under Osaka pricing, each): x = digest mod p, x + 1, ... until x^3 + 3 is a square.
