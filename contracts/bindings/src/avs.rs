@@ -288,6 +288,55 @@ mod tests {
         );
     }
 
+    /// The committed cross-language vectors (which the forge tests check from the type strings)
+    /// are what this crate computes.
+    #[test]
+    fn committed_attestation_vectors_match() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test/vectors/attestation.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the committed vectors");
+        let vectors: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let field =
+            |v: &serde_json::Value, key: &str| v[key].to_string().trim_matches('"').to_owned();
+        let number = |v: &serde_json::Value, key: &str| v[key].as_u64().expect("a number");
+        let list = vectors["attestations"].as_array().expect("a list");
+        assert_eq!(list.len(), 5);
+        for v in list {
+            let (t, r) = (&v["task"], &v["response"]);
+            let task = IAvsTaskManager::Task {
+                chainId: number(t, "chainId"),
+                blockNumber: number(t, "blockNumber"),
+                taskCreatedBlock: u32::try_from(number(t, "taskCreatedBlock")).expect("u32"),
+                taskCreatedParentHash: field(t, "taskCreatedParentHash").parse().expect("hash"),
+                quorumThresholdPercentage: u32::try_from(number(t, "quorumThresholdPercentage"))
+                    .expect("u32"),
+                responseWindowBlocks: u32::try_from(number(t, "responseWindowBlocks"))
+                    .expect("u32"),
+                challengeWindowBlocks: u32::try_from(number(t, "challengeWindowBlocks"))
+                    .expect("u32"),
+                quorumNumbers: field(t, "quorumNumbers").parse().expect("bytes"),
+            };
+            let response = IAvsTaskManager::TaskResponse {
+                referenceTaskIndex: u32::try_from(number(r, "referenceTaskIndex")).expect("u32"),
+                blockHash: field(r, "blockHash").parse().expect("hash"),
+                stateRoot: field(r, "stateRoot").parse().expect("hash"),
+                receiptsRoot: field(r, "receiptsRoot").parse().expect("hash"),
+            };
+            let domain = signing_domain(
+                number(v, "chainId"),
+                field(v, "taskManager").parse().expect("address"),
+            );
+            assert_eq!(task.hash().to_string(), field(v, "taskHash"), "{v}");
+            assert_eq!(
+                attestation_digest(&domain, &task, &response).to_string(),
+                field(v, "digest"),
+                "{v}: regenerate with `cargo run -p avs-contracts --example attestation_vectors`"
+            );
+        }
+    }
+
     #[test]
     fn task_hash_is_its_eip712_struct_hash() {
         let t = task();
