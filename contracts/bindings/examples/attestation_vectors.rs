@@ -82,7 +82,7 @@ fn vectors() -> Value {
         quorumNumbers: Bytes::from_static(&[0, 1]),
         challengeWindowBlocks: 7_200,
         responseWindowBlocks: 600,
-        ..task.clone()
+        ..task
     };
     json!({
         "attestations": [
