@@ -388,6 +388,26 @@ fn unknown_options_fail_with_usage() {
 }
 
 #[test]
+fn attest_depth_is_a_tag_or_a_number_in_the_file_and_as_a_flag() {
+    use avs_node::config::{AttestDepthOption, NodeOptions};
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (line, expected) in [
+        ("attest_depth = 12", AttestDepthOption::Blocks(12)),
+        (
+            "attest_depth = \"finalized\"",
+            AttestDepthOption::Named("finalized".into()),
+        ),
+    ] {
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, line).expect("write");
+        let options = NodeOptions::from_file(&path).expect("parses");
+        assert_eq!(options.attest_depth, Some(expected), "{line}");
+    }
+    assert_eq!("7".parse(), Ok(AttestDepthOption::Blocks(7)));
+    assert_eq!("safe".parse(), Ok(AttestDepthOption::Named("safe".into())));
+}
+
+#[test]
 fn example_configs_parse() {
     use avs_node::config::{NodeOptions, Role};
     let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc");
