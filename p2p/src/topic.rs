@@ -4,11 +4,12 @@ use alloy::primitives::Address;
 use libp2p::gossipsub::IdentTopic;
 
 /// Version segment of the topic name. Changes together with incompatible protocol changes so
-/// old and new nodes do not share a mesh.
-pub const TOPIC_PROTOCOL_VERSION: u32 = 1;
+/// old and new nodes do not share a mesh. 2: signatures are over the EIP-712 attestation digest
+/// (a task manager upgraded in place keeps its address, so the topic must change with it).
+pub const TOPIC_PROTOCOL_VERSION: u32 = 2;
 
 /// The signature topic of a deployment:
-/// `/avs-exex/1/<settlement chain id>/<task manager address, lowercase 0x-hex>/signatures`.
+/// `/avs-exex/2/<settlement chain id>/<task manager address, lowercase 0x-hex>/signatures`.
 ///
 /// Lowercase hex (not the EIP-55 checksum form) keeps the name a pure function of the bytes.
 pub fn signature_topic(settlement_chain_id: u64, task_manager: Address) -> IdentTopic {
@@ -31,7 +32,7 @@ mod tests {
         );
         assert_eq!(
             t.to_string(),
-            "/avs-exex/1/17000/0x00000000000000000000000000000000000000ab/signatures"
+            "/avs-exex/2/17000/0x00000000000000000000000000000000000000ab/signatures"
         );
     }
 
