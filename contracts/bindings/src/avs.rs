@@ -86,6 +86,15 @@ sol! {
     }
 }
 
+/// The task manager's bounds on its windows (its `MIN_RESPONSE_WINDOW_BLOCKS`,
+/// `MAX_RESPONSE_WINDOW_BLOCKS` and `MIN_CHALLENGE_WINDOW_BLOCKS`): a deployment is checked
+/// against them before anything is sent.
+pub const MIN_RESPONSE_WINDOW_BLOCKS: u32 = 10;
+/// See [`MIN_RESPONSE_WINDOW_BLOCKS`].
+pub const MAX_RESPONSE_WINDOW_BLOCKS: u32 = (1 << 24) - 1;
+/// See [`MIN_RESPONSE_WINDOW_BLOCKS`].
+pub const MIN_CHALLENGE_WINDOW_BLOCKS: u32 = 10;
+
 /// The EIP-712 domain name of every avs-exex signature (`SIGNING_DOMAIN_NAME` in the contract).
 pub const SIGNING_DOMAIN_NAME: &str = "avs-exex";
 /// The EIP-712 domain version (`SIGNING_DOMAIN_VERSION`); changes with what a signature means.

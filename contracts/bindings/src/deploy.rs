@@ -7,7 +7,10 @@
 //! transaction, so no initializer is left open in between.
 
 use crate::{
-    avs::{AvsServiceManager, AvsTaskManager, IAvsTaskManager},
+    avs::{
+        AvsServiceManager, AvsTaskManager, IAvsTaskManager, MAX_RESPONSE_WINDOW_BLOCKS,
+        MIN_CHALLENGE_WINDOW_BLOCKS, MIN_RESPONSE_WINDOW_BLOCKS,
+    },
     deployment::{AvsContracts, AvsParams, DeployConfig, Deployment, FORMAT_VERSION},
     eigenlayer::{self, EigenLayerContracts, EigenLayerParams},
     transactor::{Transactor, TxError},
@@ -60,12 +63,18 @@ impl DeployConfig {
         if avs.checkpoint_interval == 0 {
             return fail("checkpointInterval must be at least 1");
         }
-        if avs.response_window_blocks == 0 {
-            return fail("responseWindowBlocks must be at least 1");
+        // The task manager's initializer refuses these too, but only at the last deployment step.
+        if !(MIN_RESPONSE_WINDOW_BLOCKS..=MAX_RESPONSE_WINDOW_BLOCKS)
+            .contains(&avs.response_window_blocks)
+        {
+            return fail(&format!(
+                "responseWindowBlocks must be within {MIN_RESPONSE_WINDOW_BLOCKS}..={MAX_RESPONSE_WINDOW_BLOCKS}"
+            ));
         }
-        // The task manager's initializer refuses it too, but only at the last deployment step.
-        if avs.challenge_window_blocks == 0 {
-            return fail("challengeWindowBlocks must be at least 1");
+        if avs.challenge_window_blocks < MIN_CHALLENGE_WINDOW_BLOCKS {
+            return fail(&format!(
+                "challengeWindowBlocks must be at least {MIN_CHALLENGE_WINDOW_BLOCKS}"
+            ));
         }
         if !(1..=100).contains(&avs.minimum_threshold_percentage) {
             return fail("minimumThresholdPercentage must be within 1..=100");
@@ -238,11 +247,19 @@ mod tests {
     #[test]
     fn every_parameter_the_contracts_refuse_is_refused_before_sending() {
         assert!(DeployConfig::devnet(Address::ZERO).validate().is_ok());
-        let cases: [Case; 8] = [
+        let cases: [Case; 10] = [
             (|c| c.avs.checkpoint_interval = 0, "checkpointInterval"),
-            (|c| c.avs.response_window_blocks = 0, "responseWindowBlocks"),
+            (|c| c.avs.response_window_blocks = 9, "responseWindowBlocks"),
+            (
+                |c| c.avs.response_window_blocks = 1 << 24,
+                "responseWindowBlocks",
+            ),
             (
                 |c| c.avs.challenge_window_blocks = 0,
+                "challengeWindowBlocks",
+            ),
+            (
+                |c| c.avs.challenge_window_blocks = 9,
                 "challengeWindowBlocks",
             ),
             (

@@ -232,9 +232,24 @@ async fn signatures_for_one_deployment_do_not_verify_on_another() -> eyre::Resul
 }
 
 #[tokio::test]
-async fn a_deployment_whose_task_manager_signs_otherwise_is_refused() -> eyre::Result<()> {
+async fn a_deployment_whose_task_manager_signs_otherwise_is_refused_and_bounds_agree()
+-> eyre::Result<()> {
     let devnet = TestDevnet::start(&STAKES[..1], |_| {}).await?;
     devnet.deployment.validate(&devnet.provider).await?;
+    // The bounds the deployer checks before sending are the contract's.
+    let tm = AvsTaskManager::new(devnet.deployment.avs.task_manager, &devnet.provider);
+    assert_eq!(
+        (
+            tm.MIN_RESPONSE_WINDOW_BLOCKS().call().await?,
+            tm.MAX_RESPONSE_WINDOW_BLOCKS().call().await?,
+            tm.MIN_CHALLENGE_WINDOW_BLOCKS().call().await?,
+        ),
+        (
+            avs_contracts::avs::MIN_RESPONSE_WINDOW_BLOCKS,
+            avs_contracts::avs::MAX_RESPONSE_WINDOW_BLOCKS,
+            avs_contracts::avs::MIN_CHALLENGE_WINDOW_BLOCKS,
+        )
+    );
     // A contract without this build's EIP-712 domain where the task manager should be (as a
     // task manager of an older protocol version has none).
     let mut other = devnet.deployment.clone();
