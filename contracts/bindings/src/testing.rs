@@ -303,6 +303,32 @@ impl TestDevnet {
             .await
     }
 
+    /// Challenges the response that `receipt` landed and checks that the contract refuses it as
+    /// correct (`ResponseIsCorrect`): what an honest quorum's answer must always get.
+    ///
+    /// # Panics
+    /// If the challenge does not revert with `ResponseIsCorrect`.
+    pub async fn assert_unchallengeable(
+        &self,
+        task: &IAvsTaskManager::Task,
+        response: &IAvsTaskManager::TaskResponse,
+        receipt: &TransactionReceipt,
+    ) -> eyre::Result<()> {
+        let metadata = decode_event::<AvsTaskManager::TaskResponded>(receipt)?.taskResponseMetadata;
+        let err = self
+            .challenge(task, response, metadata, vec![])
+            .await
+            .expect_err("a correct response cannot be challenged");
+        assert!(
+            matches!(
+                revert_error(&err),
+                AvsTaskManager::AvsTaskManagerErrors::ResponseIsCorrect(_)
+            ),
+            "{err}"
+        );
+        Ok(())
+    }
+
     /// The address of operator `i`.
     pub fn operator_address(&self, i: usize) -> Address {
         self.operators[i].signer.address()

@@ -252,18 +252,9 @@ async fn a_challenge_of_a_correct_response_fails() -> eyre::Result<()> {
     let (_, task, response) = devnet.next_task().await?;
     let proof = devnet.aggregate(&task, &response, &[0, 1, 2, 3]).await?;
     let receipt = devnet.respond(&task, &response, proof).await?;
-    let metadata = decode_event::<AvsTaskManager::TaskResponded>(&receipt)?.taskResponseMetadata;
-    let err = devnet
-        .challenge(&task, &response, metadata, vec![])
-        .await
-        .expect_err("a correct response cannot be challenged");
-    assert!(
-        matches!(
-            revert_error(&err),
-            AvsTaskManagerErrors::ResponseIsCorrect(_)
-        ),
-        "{err}"
-    );
+    devnet
+        .assert_unchallengeable(&task, &response, &receipt)
+        .await?;
     for i in 0..4 {
         let status = operator::status(
             &devnet.provider,
