@@ -105,7 +105,9 @@ contract AvsTaskManager is
     /// @dev Storage record of one task. Until the response, `blockHash` holds the task hash and
     ///      the next three slots UNSET (`hashOfNonSigners` stays UNSET when nobody abstained: it
     ///      is then implied); only `status` says whether the roots are a response. The task's
-    ///      windows are kept so that its deadlines never depend on the current configuration.
+    ///      response window is kept so that whether its checkpoint may be tasked again never
+    ///      depends on the current configuration (its challenge window is in the task itself,
+    ///      which a challenge must present).
     struct TaskRecord {
         bytes32 blockHash;
         bytes32 stateRoot;
@@ -117,7 +119,6 @@ contract AvsTaskManager is
         uint32 finalizedAt;
         CheckpointStatus status;
         uint24 responseWindowBlocks;
-        uint32 challengeWindowBlocks;
     }
 
     /// @notice The service manager that freezes operators.
@@ -266,7 +267,6 @@ contract AvsTaskManager is
         // casting to uint24 is safe: _setConfig bounds the response window by MAX_RESPONSE_WINDOW_BLOCKS.
         // forge-lint: disable-next-line(unsafe-typecast)
         record.responseWindowBlocks = uint24(task.responseWindowBlocks);
-        record.challengeWindowBlocks = task.challengeWindowBlocks;
     }
 
     /// @inheritdoc IAvsTaskManager

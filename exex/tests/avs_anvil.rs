@@ -214,7 +214,7 @@ async fn start_nodes(
             ContractTaskCreator::new(
                 settlement_provider.clone(),
                 owner.address(),
-                deployment.avs.task_manager,
+                &deployment,
                 Duration::from_secs(30),
             )
         });
@@ -472,17 +472,25 @@ async fn contract_task_creator_reports_unprovable_and_duplicate_checkpoints() ->
     let creator = ContractTaskCreator::new(
         devnet.provider.clone(),
         owner.address(),
-        devnet.deployment.avs.task_manager,
+        &devnet.deployment,
         Duration::from_secs(30),
     );
     let chain = devnet.deployment.chain_id;
     let quorums = Bytes::from(vec![0]);
-    // anvil serves EIP-2935's history contract: hashes stay readable for 8,191 blocks.
+    // Without EIP-2935's history contract (anvil deploys it; mining past its 8,191 blocks takes
+    // a minute) the contract reads hashes 256 blocks back.
+    devnet
+        .provider
+        .anvil_set_code(
+            "0x0000F90827F1C53a10cb7A02335B175320002935".parse()?,
+            Bytes::new(),
+        )
+        .await?;
     let old = devnet.next_checkpoint().await?;
-    devnet.provider.anvil_mine(Some(8_191), None).await?;
+    devnet.provider.anvil_mine(Some(256), None).await?;
     let outcome = creator.create_task(chain, old, 66, quorums.clone()).await?;
     assert!(
-        matches!(outcome, CreateOutcome::Unprovable { provable_until, .. } if provable_until == old + 8_191),
+        matches!(outcome, CreateOutcome::Unprovable { provable_until, .. } if provable_until == old + 256),
         "{outcome:?}"
     );
     let fresh = devnet.next_checkpoint().await?;
@@ -494,6 +502,109 @@ async fn contract_task_creator_reports_unprovable_and_duplicate_checkpoints() ->
     let outcome = creator.create_task(chain, fresh, 66, quorums).await?;
     assert_eq!(outcome, CreateOutcome::AlreadyTasked { task_index: 0 });
     Ok(())
+}
+
+/// The stale-stake rule is on: once the withdrawal delay has passed since a quorum's last stake
+/// update, no task can be answered. The generator updates the stakes before tasking, so the
+/// tasks it creates can be.
+#[tokio::test]
+async fn contract_task_creator_keeps_stakes_fresh_for_the_stale_stake_rule() -> eyre::Result<()> {
+    use avs_contracts::{
+        avs::AvsTaskManager::AvsTaskManagerErrors,
+        eigenlayer::interfaces::IRegistryCoordinatorCalls, testing::revert_error,
+    };
+    const DELAY: u64 = 40;
+    let devnet = TestDevnet::start(&[10, 20], |config| {
+        config.eigenlayer.min_withdrawal_delay_blocks = DELAY;
+    })
+    .await?;
+    let coordinator = IRegistryCoordinatorCalls::new(
+        devnet.deployment.eigenlayer.registry_coordinator,
+        &devnet.provider,
+    );
+    assert_eq!(
+        coordinator.quorumUpdateBlockNumber(0).call().await?,
+        U256::ZERO
+    );
+    let head = devnet.provider.get_block_number().await?;
+    if head <= DELAY {
+        devnet
+            .provider
+            .anvil_mine(Some(DELAY + 1 - head), None)
+            .await?;
+    }
+    // A task created without the update cannot be answered.
+    let (_, stale_task, stale_response) = devnet.next_task().await?;
+    let proof = devnet
+        .aggregate(&stale_task, &stale_response, &[0, 1])
+        .await?;
+    let err = devnet
+        .respond(&stale_task, &stale_response, proof)
+        .await
+        .expect_err("stale stakes");
+    assert!(
+        matches!(revert_error(&err), AvsTaskManagerErrors::StakesStale(_)),
+        "{err}"
+    );
+
+    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
+    let creator = ContractTaskCreator::new(
+        devnet.provider.clone(),
+        owner.address(),
+        &devnet.deployment,
+        Duration::from_secs(30),
+    );
+    let checkpoint = devnet.next_checkpoint().await?;
+    let outcome = creator
+        .create_task(
+            devnet.deployment.chain_id,
+            checkpoint,
+            66,
+            Bytes::from(vec![0]),
+        )
+        .await?;
+    assert!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    let updated = coordinator.quorumUpdateBlockNumber(0).call().await?;
+    assert!(updated > U256::ZERO, "the stakes were updated");
+    let task_index = newest_task_index(&devnet).await?;
+    let task = devnet
+        .task_manager()
+        .allTaskHashes(task_index)
+        .call()
+        .await?;
+    assert_ne!(task, B256::ZERO, "the task was created");
+    // Answer it: the reference block is after the update.
+    let (task, response) = created_task(&devnet, task_index, checkpoint).await?;
+    let proof = devnet.aggregate(&task, &response, &[0, 1]).await?;
+    devnet.respond(&task, &response, proof).await?;
+    Ok(())
+}
+
+/// The index of the newest task.
+async fn newest_task_index(devnet: &TestDevnet) -> eyre::Result<u32> {
+    Ok(devnet.task_manager().latestTaskNum().call().await? - 1)
+}
+
+/// Task `task_index` (from its `NewTaskCreated` log) and the true response for `checkpoint`.
+async fn created_task(
+    devnet: &TestDevnet,
+    task_index: u32,
+    checkpoint: u64,
+) -> eyre::Result<(Task, avs_contracts::avs::IAvsTaskManager::TaskResponse)> {
+    let logs = devnet
+        .task_manager()
+        .NewTaskCreated_filter()
+        .topic1(U256::from(task_index))
+        .from_block(0)
+        .query()
+        .await?;
+    let (event, _) = logs
+        .into_iter()
+        .next()
+        .ok_or_else(|| eyre::eyre!("no NewTaskCreated for task {task_index}"))?;
+    let response = devnet.true_response(task_index, checkpoint).await?;
+    Ok((event.task, response))
 }
 
 /// A real settlement reorg (anvil snapshot/revert): the block creating the task is replaced, so

@@ -211,6 +211,7 @@ async fn measure_task(
     // Signing is the signers' work, not the node's: done before any clock starts.
     let response = TaskResponse::from(&response);
     let digest = info.digest(&response);
+    let task_hash = info.attestation.task.hash();
     node.service.add_task(info).await?;
 
     let messages: Vec<SignatureMessage> = devnet.operators[..quorum]
@@ -220,6 +221,7 @@ async fn measure_task(
             response,
             signature: op.bls.sign(digest).to_bytes(),
             operator_id: OperatorId(op.operator_id),
+            task_hash,
         })
         .collect();
     let (last, before) = messages.split_last().expect("quorum >= 2");

@@ -328,6 +328,7 @@ mod tests {
         let m = c.sign(i, response(task, variant));
         Verified {
             task_index: task,
+            task_hash: m.task_hash,
             operator_id: m.operator_id,
             response: m.response,
             digest: crate::fixtures::digest(m.response),

@@ -81,6 +81,7 @@ impl Committee {
             response,
             signature: op.secret.sign(digest(response)).to_bytes(),
             operator_id: op.id,
+            task_hash: attestation(response.reference_task_index).task.hash(),
         }
     }
 }

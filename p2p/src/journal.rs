@@ -1,7 +1,7 @@
 //! A bounded, append-only journal of accepted signatures, so a restarted node resumes its
 //! partial signature sets instead of starting from zero.
 //!
-//! Each record is the 169-byte wire encoding of a [`SignatureMessage`] followed by the first
+//! Each record is the [`SIGNATURE_MESSAGE_LEN`]-byte wire encoding of a [`SignatureMessage`] followed by the first
 //! four bytes of its keccak-256 as a checksum ([`RECORD_LEN`] bytes in all). Fixed-size
 //! records need no length prefix: a crash in the middle of an append leaves a short or
 //! corrupt tail, which [`SignatureJournal::open`] truncates away (everything from the first
@@ -216,6 +216,7 @@ mod tests {
             },
             signature: [operator; 32],
             operator_id: OperatorId(B256::repeat_byte(operator)),
+            task_hash: B256::repeat_byte(4),
         }
     }
 

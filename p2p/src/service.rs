@@ -116,6 +116,7 @@ pub enum ServiceError {
 enum Request {
     AddTask(Box<TaskInfo>),
     Closed(u32),
+    Reverted(u32),
     PublishOwn(
         SignatureMessage,
         tokio::sync::oneshot::Sender<Result<(), ServiceError>>,
@@ -134,6 +135,7 @@ impl std::fmt::Debug for Request {
         match self {
             Self::AddTask(t) => write!(f, "AddTask({})", t.task_index),
             Self::Closed(i) => write!(f, "Closed({i})"),
+            Self::Reverted(i) => write!(f, "Reverted({i})"),
             Self::PublishOwn(m, _) => write!(f, "PublishOwn({})", m.task_index),
         }
     }
@@ -149,6 +151,12 @@ impl ServiceHandle {
     /// including a pending submission.
     pub async fn task_closed(&self, task_index: u32) -> Result<(), ServiceError> {
         self.send(Request::Closed(task_index)).await
+    }
+
+    /// The task's creation left the canonical chain: stop everything for it, as for a closed
+    /// task, but let its index be added again (a reorg may create another task there).
+    pub async fn task_reverted(&self, task_index: u32) -> Result<(), ServiceError> {
+        self.send(Request::Reverted(task_index)).await
     }
 
     /// Validates our own signature (its task must have been added), counts it and gossips it.
@@ -374,10 +382,13 @@ impl State {
                 true
             }
             Request::Closed(index) => {
-                self.forget_journaled(index).await;
+                self.stop_task(index).await;
                 self.validator.close_task(index);
-                self.aggregator.remove_task(index);
-                self.scheduler.mark_answered(index);
+                true
+            }
+            Request::Reverted(index) => {
+                self.stop_task(index).await;
+                self.validator.forget_task(index);
                 true
             }
             Request::PublishOwn(message, reply) => {
@@ -386,6 +397,13 @@ impl State {
                 true
             }
         }
+    }
+
+    /// Stops aggregating and submitting for a task and drops its journal records.
+    async fn stop_task(&mut self, index: u32) {
+        self.forget_journaled(index).await;
+        self.aggregator.remove_task(index);
+        self.scheduler.mark_answered(index);
     }
 
     /// Drops the journal records of tasks below `index` that were never re-added: the ExEx

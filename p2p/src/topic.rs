@@ -4,8 +4,8 @@ use alloy::primitives::Address;
 use libp2p::gossipsub::IdentTopic;
 
 /// Version segment of the topic name. Changes together with incompatible protocol changes so
-/// old and new nodes do not share a mesh. 2: signatures are over the EIP-712 attestation digest
-/// (a task manager upgraded in place keeps its address, so the topic must change with it).
+/// old and new nodes do not share a mesh (even where a deployment would keep its addresses).
+/// 2: signatures are over the EIP-712 attestation digest.
 pub const TOPIC_PROTOCOL_VERSION: u32 = 2;
 
 /// The signature topic of a deployment:

@@ -5,10 +5,13 @@
 //! duplicate: drop quietly) or [`Outcome::Deferred`] (task not known yet: buffered). Checks, in
 //! order of cost:
 //!
-//! 1. the task is known — if not, and it is not a closed task, the message is buffered (bounded
-//!    per forwarding peer and in total, for at most `pending_ttl`) and replayed by
-//!    [`Validator::add_task`]; this closes the seeds' "task not initialized" race where a fast
-//!    operator's signature arrives before a slow node has seen the task;
+//! 1. the task is known, and it is the task the message names (its task hash) — if not, and it
+//!    is not a closed task, the message is buffered (bounded per forwarding peer and in total,
+//!    for at most `pending_ttl`) and replayed by [`Validator::add_task`]; this closes the seeds'
+//!    "task not initialized" race where a fast operator's signature arrives before a slow node
+//!    has seen the task, and keeps a node that still holds another task at the index (a
+//!    settlement reorg re-created it, [`Validator::forget_task`]) from rejecting an honest
+//!    signature for the new one as forged;
 //! 2. the task is still open (not answered or expired) — else ignore;
 //! 3. the operator is registered in one of the task's quorums at `taskCreatedBlock`;
 //! 4. the signature bytes are a valid G1 point;
@@ -64,6 +67,8 @@ impl Default for ValidatorConfig {
 pub struct Verified {
     /// The task.
     pub task_index: u32,
+    /// Its EIP-712 struct hash.
+    pub task_hash: B256,
     /// The signer.
     pub operator_id: OperatorId,
     /// The signed response.
@@ -79,6 +84,7 @@ impl Verified {
     pub fn message(&self) -> crate::wire::SignatureMessage {
         crate::wire::SignatureMessage {
             task_index: self.task_index,
+            task_hash: self.task_hash,
             response: self.response,
             signature: self.signature.to_bytes(),
             operator_id: self.operator_id,
@@ -144,6 +150,8 @@ impl Outcome {
 
 struct OpenTask {
     info: TaskInfo,
+    /// The task's EIP-712 struct hash, which messages for it must name.
+    task_hash: B256,
     /// (operator, digest) pairs already accepted.
     accepted: HashSet<(OperatorId, B256)>,
 }
@@ -211,6 +219,7 @@ impl Validator {
         self.open.insert(
             index,
             OpenTask {
+                task_hash: info.attestation.task.hash(),
                 info,
                 accepted: HashSet::new(),
             },
@@ -233,6 +242,14 @@ impl Validator {
         while self.closed.len() > self.config.closed_history {
             self.closed.pop_first();
         }
+    }
+
+    /// Forgets a task whose creation left the canonical chain: unlike a closed task, its index
+    /// may be created again (for another task), and signatures naming that task are then
+    /// buffered until it is added.
+    pub fn forget_task(&mut self, task_index: u32) {
+        self.open.remove(&task_index);
+        self.closed.remove(&task_index);
     }
 
     /// Whether `task_index` is open.
@@ -334,6 +351,14 @@ impl Validator {
         if !self.open.contains_key(&task_index) {
             return Some(self.buffer(inbound, now));
         }
+        if self
+            .open
+            .get(&task_index)
+            .is_some_and(|task| task.task_hash != msg.task_hash)
+        {
+            // Another task at this index (the views differ across a reorg): not a forgery.
+            return Some(self.buffer(inbound, now));
+        }
         let task = self.open.get(&task_index)?;
         if !task.info.is_member(&msg.operator_id) {
             return Some(Outcome::Reject(RejectReason::NotInQuorum));
@@ -350,6 +375,7 @@ impl Validator {
             operators: task.info.operators.clone(),
             verified: Verified {
                 task_index,
+                task_hash: msg.task_hash,
                 operator_id: msg.operator_id,
                 response: msg.response,
                 digest,
@@ -639,6 +665,59 @@ mod tests {
         assert!(matches!(
             v.validate(inbound(c.sign(0, response(1, 0)), peer), now),
             Outcome::Deferred
+        ));
+    }
+
+    /// A settlement reorg re-created task index 1 for another task. A node that has not seen the
+    /// new branch yet sets the honest signatures for the new task aside (no penalty), and once
+    /// the old task is forgotten and the new one added, they are replayed and accepted.
+    #[test]
+    fn a_signature_for_another_task_at_the_index_waits_for_it() {
+        let c = Committee::new(2, 9, |_| 1);
+        let mut v = Validator::new(ValidatorConfig::default());
+        v.add_task(c.task(1, 50));
+        let old = c.task(1, 50);
+        let mut recreated = old.attestation.task.clone();
+        recreated.taskCreatedParentHash = B256::repeat_byte(0x0F);
+        let new = TaskInfo {
+            attestation: Arc::new(avs_contracts::avs::TaskAttestation {
+                domain: old.attestation.domain.clone(),
+                task: recreated,
+            }),
+            ..old
+        };
+        let r = response(1, 0);
+        let message = SignatureMessage {
+            task_index: 1,
+            response: r,
+            signature: c.operators[0].secret.sign(new.digest(&r)).to_bytes(),
+            operator_id: c.operators[0].id,
+            task_hash: new.attestation.task.hash(),
+        };
+        let now = Instant::now();
+        let peer = PeerId::random();
+        assert!(
+            matches!(v.validate(inbound(message, peer), now), Outcome::Deferred),
+            "not rejected as forged: it names another task"
+        );
+        // The reorg reaches this node: the old task is forgotten (not closed), the new one added.
+        v.forget_task(1);
+        let replay = v.add_task(new);
+        assert_eq!(replay.len(), 1, "the buffered signature is replayed");
+        let outcome = v.validate(replay.into_iter().next().expect("one"), now);
+        assert!(accepted(&outcome), "{outcome:?}");
+        // The same signature claiming the new task but signed over the old one is a forgery.
+        let forged = SignatureMessage {
+            signature: c.operators[1]
+                .secret
+                .sign(c.task(1, 50).digest(&r))
+                .to_bytes(),
+            operator_id: c.operators[1].id,
+            ..message
+        };
+        assert!(matches!(
+            v.validate(inbound(forged, peer), now),
+            Outcome::Reject(RejectReason::BadSignature)
         ));
     }
 }

@@ -1,6 +1,6 @@
 //! The gossip wire message: one operator's BLS signature over one task response.
 //!
-//! Layout of version 1 (fixed, big-endian, [`SIGNATURE_MESSAGE_LEN`] = 169 bytes):
+//! Layout of version 2 (fixed, big-endian, [`SIGNATURE_MESSAGE_LEN`] = 201 bytes):
 //!
 //! | offset | size | field                                   |
 //! |-------:|-----:|-----------------------------------------|
@@ -12,6 +12,13 @@
 //! |     73 |   32 | response `receiptsRoot`                 |
 //! |    105 |   32 | signature (compressed BN254 G1 point)   |
 //! |    137 |   32 | operator id                             |
+//! |    169 |   32 | task hash (the task's EIP-712 struct hash) |
+//!
+//! The signature is over the task's attestation digest, so it only verifies against the task it
+//! names: the task hash lets a node that holds another task at the same index (a settlement
+//! reorg re-created the index, and the two nodes have not seen the same branch yet) set the
+//! message aside instead of rejecting an honest signature as forged. Version 1 (signatures over
+//! the response alone) is not spoken any more.
 //!
 //! A fixed layout keeps the decoder trivially total: the length is checked against the cap
 //! *before* anything else is read, then every field is a fixed slice. The signature bytes are
@@ -23,10 +30,10 @@ use avs_contracts::avs::IAvsTaskManager;
 
 /// The only wire version this build speaks. Bump it when the layout changes; peers reject
 /// versions they do not know instead of guessing.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
-/// Exact encoded length of a version-1 [`SignatureMessage`].
-pub const SIGNATURE_MESSAGE_LEN: usize = 1 + 4 + RESPONSE_LEN + 32 + 32;
+/// Exact encoded length of a version-2 [`SignatureMessage`].
+pub const SIGNATURE_MESSAGE_LEN: usize = 1 + 4 + RESPONSE_LEN + 32 + 32 + 32;
 
 /// Hard cap on an inbound payload, checked before decoding. Larger than
 /// [`SIGNATURE_MESSAGE_LEN`] so a future, slightly longer version can still be recognised
@@ -84,6 +91,8 @@ pub struct SignatureMessage {
     pub signature: [u8; 32],
     /// The signing operator.
     pub operator_id: OperatorId,
+    /// The EIP-712 struct hash of the task signed for.
+    pub task_hash: B256,
 }
 
 /// Why an inbound payload is not a valid wire message.
@@ -127,7 +136,7 @@ pub enum WireError {
 }
 
 impl SignatureMessage {
-    /// Encodes the message in the version-1 layout.
+    /// Encodes the message in the version-2 layout.
     pub fn encode(&self) -> [u8; SIGNATURE_MESSAGE_LEN] {
         let mut out = [0u8; SIGNATURE_MESSAGE_LEN];
         out[0] = WIRE_VERSION;
@@ -138,6 +147,7 @@ impl SignatureMessage {
         out[73..105].copy_from_slice(self.response.receipts_root.as_slice());
         out[105..137].copy_from_slice(&self.signature);
         out[137..169].copy_from_slice(self.operator_id.0.as_slice());
+        out[169..201].copy_from_slice(self.task_hash.as_slice());
         out
     }
 
@@ -181,6 +191,7 @@ impl SignatureMessage {
             },
             signature,
             operator_id: OperatorId(B256::from_slice(&b[137..169])),
+            task_hash: B256::from_slice(&b[169..201]),
         })
     }
 }
@@ -202,9 +213,18 @@ mod tests {
             b256(),
             any::<[u8; 32]>(),
             b256(),
+            b256(),
         )
             .prop_map(
-                |(task_index, block_hash, state_root, receipts_root, signature, operator_id)| {
+                |(
+                    task_index,
+                    block_hash,
+                    state_root,
+                    receipts_root,
+                    signature,
+                    operator_id,
+                    task_hash,
+                )| {
                     SignatureMessage {
                         task_index,
                         response: TaskResponse {
@@ -215,6 +235,7 @@ mod tests {
                         },
                         signature,
                         operator_id: OperatorId(operator_id),
+                        task_hash,
                     }
                 },
             )
@@ -259,14 +280,15 @@ mod tests {
             },
             signature: [4; 32],
             operator_id: OperatorId(B256::repeat_byte(5)),
+            task_hash: B256::repeat_byte(6),
         }
     }
 
     #[test]
     fn layout_is_fixed() {
         let bytes = sample().encode();
-        assert_eq!(bytes.len(), 169);
-        assert_eq!(bytes[0], 1);
+        assert_eq!(bytes.len(), 201);
+        assert_eq!(bytes[0], 2);
         assert_eq!(&bytes[1..5], &[0, 0, 0, 7]);
         assert_eq!(&bytes[5..9], &[0, 0, 0, 7]);
         assert_eq!(bytes[9], 1);
@@ -274,6 +296,8 @@ mod tests {
         assert_eq!(bytes[73], 3);
         assert_eq!(bytes[105], 4);
         assert_eq!(bytes[168], 5);
+        assert_eq!(bytes[169], 6);
+        assert_eq!(bytes[200], 6);
     }
 
     #[test]
@@ -287,18 +311,19 @@ mod tests {
             })
         );
         let mut bytes = sample().encode().to_vec();
-        bytes[0] = 2;
+        // Version 1 (signatures over the response alone) is refused by name.
+        bytes[0] = 1;
         assert_eq!(
             SignatureMessage::decode(&bytes),
-            Err(WireError::UnsupportedVersion { found: 2 })
+            Err(WireError::UnsupportedVersion { found: 1 })
         );
-        bytes[0] = 1;
+        bytes[0] = 2;
         bytes.push(0);
         assert_eq!(
             SignatureMessage::decode(&bytes),
             Err(WireError::BadLength {
-                len: 170,
-                expected: 169
+                len: 202,
+                expected: 201
             })
         );
         bytes.pop();

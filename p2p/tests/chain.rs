@@ -54,10 +54,12 @@ fn verified(
     response: avs_p2p::TaskResponse,
 ) -> Vec<Verified> {
     let digest = info.digest(&response);
+    let task_hash = info.attestation.task.hash();
     signers
         .iter()
         .map(|&i| Verified {
             task_index: response.reference_task_index,
+            task_hash,
             operator_id: OperatorId(devnet.operators[i].operator_id),
             response,
             digest,

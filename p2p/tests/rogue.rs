@@ -61,6 +61,7 @@ async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_f
                     response: r,
                     signature: rogue_key.sign(avs_p2p::fixtures::digest(r)).to_bytes(),
                     operator_id: ids[k % ids.len()],
+                    task_hash: avs_p2p::fixtures::attestation(1).task.hash(),
                 };
                 // Once banned everywhere the rogue has no peers left to publish to.
                 if handle.publish(msg).await.is_ok() {

@@ -171,6 +171,7 @@ async fn run_task(
                 .sign(info.digest(&response))
                 .to_bytes(),
             operator_id: ids[i],
+            task_hash: info.attestation.task.hash(),
         };
         nodes[i].service.handle.publish_own(message).await?;
     }

@@ -96,6 +96,27 @@ pub async fn attested_node(config: &NodeConfig) -> eyre::Result<AttestedNode> {
     })
 }
 
+/// The attestation depth of the node serving the attested chain: `attested` in two-chain mode,
+/// else the settlement node `settlement`.
+pub async fn node_attest_depth<P: Provider>(
+    config: &NodeConfig,
+    settlement: &P,
+    attested: Option<&AttestedNode>,
+) -> eyre::Result<AttestDepth> {
+    match attested {
+        Some(node) => Ok(node.attest_depth),
+        None => {
+            attest_depth(
+                config.attest_depth,
+                config.deployment.chain_id,
+                settlement,
+                &config.settlement_rpc.redacted(),
+            )
+            .await
+        }
+    }
+}
+
 /// The attestation depth for chain `chain_id`, whose node at `url` is `provider`: the
 /// configured one, whose tag the node must serve; else 0 blocks on the devnet chain ids and
 /// `finalized` elsewhere, which the node must serve too (a node that cannot say which blocks are

@@ -153,22 +153,19 @@ impl ConfigCommand {
                 config.deployment.chain_id,
                 config.deployment.contracts().len()
             );
-            if config.attested_rpc != config.settlement_rpc {
-                let attested = crate::chain::attested_node(&config).await?;
-                online.push_str(&format!(
-                    "; attested chain {} at block {}, attesting at depth {}",
-                    attested.chain_id, attested.head, attested.attest_depth
-                ));
+            let attested = if config.attested_rpc == config.settlement_rpc {
+                None
             } else {
-                let depth = crate::chain::attest_depth(
-                    config.attest_depth,
-                    config.deployment.chain_id,
-                    &provider,
-                    &config.settlement_rpc.redacted(),
-                )
-                .await?;
-                online.push_str(&format!("; attesting at depth {depth}"));
-            }
+                let node = crate::chain::attested_node(&config).await?;
+                online.push_str(&format!(
+                    "; attested chain {} at block {}",
+                    node.chain_id, node.head
+                ));
+                Some(node)
+            };
+            let depth =
+                crate::chain::node_attest_depth(&config, &provider, attested.as_ref()).await?;
+            online.push_str(&format!("; attesting at depth {depth}"));
             summary.online = Some(online);
         }
         output::emit(json, &summary, ConfigSummary::human);

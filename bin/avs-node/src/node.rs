@@ -139,6 +139,7 @@ pub async fn run_node(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> eyre::Result<()> {
     let metrics = &telemetry.registry;
+    let attested_retention = params.attested_retention();
     let NodeParams {
         deployment,
         data_dir,
@@ -238,7 +239,7 @@ pub async fn run_node(
         ContractTaskCreator::new(
             wallet_provider.clone(),
             wallet.address(),
-            deployment.avs.task_manager,
+            &deployment,
             Duration::from_secs(30),
         )
     });
@@ -246,11 +247,6 @@ pub async fn run_node(
     let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let deps_metrics = AvsMetrics::register(metrics)?;
-    let attested_retention = params
-        .attested
-        .as_ref()
-        .and_then(|node| node.retention_blocks)
-        .unwrap_or(retention);
     let attested = AttestedChain::new(
         config.attested_chain_id,
         usize::try_from(attested_retention).unwrap_or(usize::MAX),
@@ -424,6 +420,34 @@ const MIN_RETENTION_BLOCKS: u64 = 256;
 /// Blocks the ExEx keeps: the reorg window, but at least one response window, because the
 /// retained blocks are what a restarted node re-derives its still-open tasks from, and at least
 /// [`MIN_RETENTION_BLOCKS`].
+impl NodeParams {
+    /// Attested blocks the node keeps (its view of the attested chain and, in two-chain mode,
+    /// the attested host's WAL).
+    fn attested_retention(&self) -> u64 {
+        self.attested
+            .as_ref()
+            .and_then(|node| node.retention_blocks)
+            .unwrap_or_else(|| retention_blocks(self.reorg_window, &self.deployment))
+    }
+
+    /// Settings that only fail together: an attestation depth of a number of blocks must be
+    /// below the attested blocks the node keeps, or no block would ever be deep enough to sign
+    /// or task. Checked before anything starts.
+    pub fn check(&self) -> eyre::Result<()> {
+        let kept = self.attested_retention();
+        if let AttestDepth::Blocks(depth) = self.attest_depth
+            && depth >= kept
+        {
+            return Err(eyre::eyre!(
+                "attest_depth of {depth} blocks is not below the {kept} attested blocks the node \
+                 keeps: lower attest_depth, or raise attested_retention_blocks (two chains) or \
+                 reorg_window"
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn retention_blocks(reorg_window: u64, deployment: &Deployment) -> u64 {
     reorg_window
         .max(u64::from(deployment.params.avs.response_window_blocks) + 1)
@@ -520,8 +544,9 @@ impl Bridge {
                 self.service.task_closed(task_index).await?;
             }
             AvsEvent::TaskReverted { task_index } => {
+                // Not closed: a reorg may create another task at this index.
                 self.tasks.remove(&task_index);
-                self.service.task_closed(task_index).await?;
+                self.service.task_reverted(task_index).await?;
             }
             AvsEvent::ResponseWithdrawn { task_index } => {
                 tracing::info!(
@@ -633,6 +658,7 @@ fn wire_message(signed: &SignedResponse) -> SignatureMessage {
         response: (&signed.response).into(),
         signature: signed.signature.to_bytes(),
         operator_id: signed.operator_id,
+        task_hash: signed.task_hash,
     }
 }
 

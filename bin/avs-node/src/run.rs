@@ -106,18 +106,8 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     } else {
         Some(crate::chain::attested_node(config).await?)
     };
-    let attest_depth = match &attested {
-        Some(node) => node.attest_depth,
-        None => {
-            crate::chain::attest_depth(
-                config.attest_depth,
-                config.deployment.chain_id,
-                &provider,
-                &config.settlement_rpc.redacted(),
-            )
-            .await?
-        }
-    };
+    let attest_depth =
+        crate::chain::node_attest_depth(config, &provider, attested.as_ref()).await?;
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);
@@ -125,7 +115,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     network.external_addrs = config.p2p.external_addrs.clone();
     network.bootnodes = config.p2p.bootnodes.clone();
     network.mdns = config.p2p.mdns;
-    Ok(NodeParams {
+    let params = NodeParams {
         settlement_http,
         settlement_ws,
         attested,
@@ -142,5 +132,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         aggregation_window: config.aggregation_window,
         max_fee_per_gas: config.max_fee_per_gas,
         fault_mode,
-    })
+    };
+    params.check()?;
+    Ok(params)
 }

@@ -161,9 +161,26 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
     let checked = with_attested(&check, &other_chain.endpoint());
     assert!(checked.success, "{}", checked.stderr);
     assert!(
-        checked.stdout.contains("; attested chain 1337 at block 0"),
+        checked
+            .stdout
+            .contains("; attested chain 1337 at block 0; attesting at depth 0 blocks"),
         "{}",
         checked.stdout
+    );
+    assert!(
+        online.stdout.contains("; attesting at depth 0 blocks"),
+        "the devnet default: {}",
+        online.stdout
+    );
+    // A depth the node keeps no view of would never sign anything: refused at start-up.
+    let deep = avs_node(
+        &["run", "--config", &config, "--attest-depth", "100000"],
+        &[],
+    );
+    let line = one_error_line(&deep);
+    assert!(
+        line.contains("attest_depth of 100000 blocks is not below the"),
+        "{line}"
     );
 
     let status = |extra: &[&str]| -> serde_json::Value {

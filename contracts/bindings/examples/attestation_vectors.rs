@@ -6,9 +6,9 @@
 //!
 //! Each vector is a deployment (settlement chain id, task manager), a task and a response, with
 //! the task's EIP-712 struct hash and the attestation digest as [`attestation_digest`] computes
-//! them. Deterministic (fixed labels hashed with keccak256); a test of this crate checks that the
-//! committed file is what this program writes, and the forge tests recompute every hash from the
-//! type strings.
+//! them. Deterministic (fixed labels hashed with keccak256); a test of this crate recomputes every
+//! hash of the committed file from its fields, and the forge tests recompute them from the type
+//! strings (and the task hash with the contract).
 
 // Printing the vectors is what this example is for.
 #![allow(clippy::print_stdout)]

@@ -119,7 +119,8 @@ pub enum DeploymentError {
     #[error(
         "the task manager at {task_manager} does not define this build's signing domain \
          (\"avs-exex\" version 1): found {found}. It was deployed by another protocol version: \
-         redeploy (or upgrade the proxy) before running this avs-node"
+         redeploy the AVS contracts (this version's storage layout differs, so the proxies \
+         cannot be upgraded in place) before running this avs-node"
     )]
     SigningDomain {
         /// The task manager proxy.
@@ -270,7 +271,13 @@ impl Deployment {
             .eip712Domain()
             .call()
             .await
-            .map_err(|err| mismatch(format!("no eip712Domain() ({err})")))?;
+            .map_err(|err| match err {
+                // The node did not answer: say so, not that the contract is wrong.
+                alloy::contract::Error::TransportError(rpc) if rpc.as_error_resp().is_none() => {
+                    DeploymentError::Rpc(rpc)
+                }
+                other => mismatch(format!("no eip712Domain() ({other})")),
+            })?;
         let found = (
             domain.name.as_str(),
             domain.version.as_str(),

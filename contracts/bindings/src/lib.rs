@@ -10,6 +10,7 @@
 //! - [`deployment`]: the deployment file every component reads, validated against the chain.
 //! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
 //!   checks, deregistration, status, stake refresh).
+//! - [`stakes`]: stake freshness, which the task manager's stale-stake rule requires.
 //! - `testing` (feature `test-utils`): a deployed devnet with onboarded operators for tests.
 //! - [`transactor`]: sends deployment and set-up transactions with named steps, clear errors
 //!   and a gas record.
@@ -29,6 +30,7 @@ pub mod deployment;
 pub mod devnet;
 pub mod eigenlayer;
 pub mod operator;
+pub mod stakes;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 pub mod transactor;

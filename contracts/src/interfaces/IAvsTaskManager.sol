@@ -206,7 +206,9 @@ interface IAvsTaskManager {
             uint32 finalizedAt
         );
 
-    /// @notice The highest finalized checkpoint of `chainId`; reverts if there is none or it was invalidated.
+    /// @notice The highest finalized checkpoint of `chainId` among the `LATEST_SCAN_LIMIT` grid points
+    ///         below its highest tasked one (pending, expired and invalidated ones are skipped);
+    ///         reverts if there is none.
     function latestFinalized(uint64 chainId)
         external
         view

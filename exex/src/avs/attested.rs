@@ -15,8 +15,8 @@
 //! block. An operator signs, and a generator tasks, nothing above that horizon: a signature over
 //! a block that a later reorg replaces attests a block that is no longer the chain's. For the
 //! tags the feeder calls [`AttestedChain::refresh_horizon`] after each notification; the horizon
-//! only moves to a block the view holds with the same hash (or to the tip, when the tag is
-//! ahead of the blocks the host delivered), and stays where it was when the node cannot say.
+//! only moves to a block the view holds with the same hash (or below the view), and stays where
+//! it was when the tag is ahead of the blocks the host delivered or the node cannot say.
 
 use std::{collections::BTreeMap, sync::Arc};
 

@@ -49,6 +49,8 @@ pub struct SignedResponse {
     pub task_index: u32,
     /// The signed response.
     pub response: TaskResponse,
+    /// The EIP-712 struct hash of the task answered.
+    pub task_hash: B256,
     /// The signed message: `attestation_digest` of the task and `response` under the
     /// deployment's EIP-712 domain.
     pub digest: B256,

@@ -16,15 +16,26 @@
 //!
 //! Only checkpoints at or above the first attested block this run saw are candidates: the node
 //! does not back-fill tasks for history it was not following.
+//!
+//! Stakes: the task manager refuses responses over stale stakes (EigenLayer's rule, see
+//! [`avs_contracts::stakes`]). Before a creation whose quorums are past half of the withdrawal
+//! delay since their last stake update, [`ContractTaskCreator`] sends the quorums' stake update
+//! first, so a task is never created that could not be answered.
 
 use std::{collections::BTreeMap, future::Future, time::Duration};
 
 use alloy::{
+    network::TransactionBuilder,
     primitives::{Address, B256, Bytes},
     providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
 };
 
-use avs_contracts::avs::AvsTaskManager::{self, AvsTaskManagerInstance};
+use avs_contracts::{
+    avs::AvsTaskManager::{self, AvsTaskManagerInstance},
+    deployment::Deployment,
+    stakes::StakeFreshness,
+};
 
 use super::{attested::AttestedChain, config::GeneratorConfig, metrics::AvsMetrics};
 
@@ -83,24 +94,61 @@ pub trait TaskCreator: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct ContractTaskCreator {
     contract: AvsTaskManagerInstance<DynProvider>,
+    freshness: StakeFreshness,
     sender: Address,
     timeout: Duration,
 }
 
 impl ContractTaskCreator {
-    /// Sends through `provider` (whose wallet signs for `sender`) to `task_manager`, waiting at
-    /// most `timeout` for the node to take each transaction.
-    pub const fn new(
+    /// Sends through `provider` (whose wallet signs for `sender`) to `deployment`'s task
+    /// manager (and its registry coordinator for stake updates), waiting at most `timeout` for
+    /// the node to take each transaction.
+    pub fn new(
         provider: DynProvider,
         sender: Address,
-        task_manager: Address,
+        deployment: &Deployment,
         timeout: Duration,
     ) -> Self {
         Self {
-            contract: AvsTaskManager::new(task_manager, provider),
+            contract: AvsTaskManager::new(deployment.avs.task_manager, provider),
+            freshness: StakeFreshness::new(deployment),
             sender,
             timeout,
         }
+    }
+
+    /// Sends the update of `quorums`' stakes with `nonce` if a task created now (reference
+    /// block `head + 1`) would be past half of the withdrawal delay since their last update.
+    /// Returns whether it sent one.
+    async fn refresh_stakes_if_due(
+        &self,
+        quorums: &[u8],
+        head: u64,
+        nonce: u64,
+    ) -> Result<bool, CreateError> {
+        let provider = self.contract.provider();
+        let (stale_from, delay) = self.freshness.stale_from(provider, quorums).await?;
+        if delay == 0 || head + 1 + delay / 2 < stale_from {
+            return Ok(false);
+        }
+        let block = u32::try_from(head).unwrap_or(u32::MAX);
+        let call = self.freshness.update_call(provider, quorums, block).await?;
+        let request = TransactionRequest::default()
+            .with_from(self.sender)
+            .with_to(self.freshness.registry_coordinator())
+            .with_input(call)
+            .with_nonce(nonce);
+        let pending = provider
+            .send_transaction(request)
+            .await
+            .map_err(|err| CreateError::Call(err.into()))?;
+        tracing::info!(
+            ?quorums,
+            stale_from,
+            tx_hash = %pending.tx_hash(),
+            "updating the quorums' stakes before tasking (the stale-stake rule would refuse responses otherwise)"
+        );
+        Ok(true)
     }
 }
 
@@ -118,11 +166,17 @@ impl TaskCreator for ContractTaskCreator {
             // high for the new branch (the transaction would never be mined). `pending` counts
             // this node's creations still in the mempool.
             let provider = self.contract.provider();
-            let (nonce, head) = tokio::try_join!(
+            let (mut nonce, head) = tokio::try_join!(
                 provider.get_transaction_count(self.sender).pending(),
                 provider.get_block_number(),
             )
             .map_err(|err| CreateError::Call(err.into()))?;
+            if self
+                .refresh_stakes_if_due(&quorum_numbers, head, nonce)
+                .await?
+            {
+                nonce += 1;
+            }
             let call = self
                 .contract
                 .createNewTask(

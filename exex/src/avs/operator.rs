@@ -43,6 +43,9 @@ enum TaskState {
     Responded,
     /// Nothing more to do (timed out, not eligible, refused, other chain).
     Closed,
+    /// Never to be signed: the task does not name the settlement block that created it. Unlike
+    /// [`Self::Closed`], a reverted response does not reopen it.
+    Refused,
 }
 
 #[derive(Debug)]
@@ -131,7 +134,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 log_parent = %parent_hash,
                 "task does not match the settlement block that created it; refusing to sign it"
             );
-            state = TaskState::Closed;
+            state = TaskState::Refused;
         }
         self.tasks.insert(
             task_index,
@@ -170,7 +173,11 @@ impl<R: OperatorRegistry> Operator<R> {
         task_index: u32,
         block_number: u64,
     ) -> Result<(), AvsError> {
-        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+        if let Some(tracked) = self
+            .tasks
+            .get_mut(&task_index)
+            .filter(|tracked| tracked.state != TaskState::Refused)
+        {
             tracked.state = TaskState::Responded;
         }
         self.emit(AvsEvent::TaskResponded {
@@ -183,7 +190,11 @@ impl<R: OperatorRegistry> Operator<R> {
     /// A `TaskResponded` left the canonical chain: the task needs its signatures again.
     pub(crate) fn on_response_reverted(&mut self, task_index: u32) {
         let deadline = Instant::now() + self.target_wait;
-        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+        if let Some(tracked) = self
+            .tasks
+            .get_mut(&task_index)
+            .filter(|tracked| tracked.state != TaskState::Refused)
+        {
             tracked.state = TaskState::Answering { deadline };
         }
     }
@@ -237,7 +248,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 TaskState::Answering { deadline } => {
                     self.answer(task_index, deadline, view).await?;
                 }
-                TaskState::Responded | TaskState::Closed => {}
+                TaskState::Responded | TaskState::Closed | TaskState::Refused => {}
             }
         }
         Ok(())
@@ -368,6 +379,7 @@ impl<R: OperatorRegistry> Operator<R> {
         let signed = SignedResponse {
             task_index,
             response,
+            task_hash: key.task_hash,
             digest,
             signature,
             operator_id: self.operator_id,

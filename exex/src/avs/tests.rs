@@ -472,6 +472,25 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     assert_eq!(h.finished().await, 3, "no task is left open");
     h.assert_no_avs_event();
     assert_eq!(h.metrics.tasks_not_eligible.get(), 2);
+    // A response to it that lands and is reverted does not reopen it.
+    let responded = block(&mut builder, vec![responded_log(0)]);
+    h.commit(chain(std::slice::from_ref(&responded))).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskResponded { task_index: 0, .. }
+    ));
+    assert_eq!(h.finished().await, 4);
+    h.handle
+        .send_notification_chain_reverted(chain(std::slice::from_ref(&responded)))
+        .await
+        .expect("send");
+    // Notifications are processed in order: once the next block's height is finished, the
+    // revert was handled.
+    builder.fork_from(&blocks[4]);
+    let next: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&next)).await;
+    assert_eq!(h.finished().await, 5);
+    h.assert_no_avs_event();
     assert_eq!(h.metrics.responses_signed.get(), 0);
     h.exex.abort();
 }

@@ -99,6 +99,8 @@ sol! {
         function registerOperator(bytes quorumNumbers, string socket, IBLSApkRegistry.PubkeyRegistrationParams params, ISignatureUtils.SignatureWithSaltAndExpiry operatorSignature) external;
         function deregisterOperator(bytes quorumNumbers) external;
         function updateOperators(address[] operators) external;
+        function updateOperatorsForQuorum(address[][] operatorsPerQuorum, bytes quorumNumbers) external;
+        function quorumUpdateBlockNumber(uint8 quorumNumber) external view returns (uint256);
         function pubkeyRegistrationMessageHash(address operator) external view returns (BN254.G1Point);
         function getOperator(address operator) external view returns (IRegistryCoordinator.OperatorInfo);
         function getOperatorId(address operator) external view returns (bytes32);
