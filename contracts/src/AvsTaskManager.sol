@@ -427,13 +427,16 @@ contract AvsTaskManager is
     }
 
     /// @dev Refuses a checkpoint of this chain that is not mined yet, or whose hash would leave
-    ///      the range the contract can read (`blockhash`, or EIP-2935 where its contract has
-    ///      code) before the task's latest challenge deadline: a wrong response about it could
-    ///      never be proven.
+    ///      the range the contract can read before the task's latest challenge deadline: a wrong
+    ///      response about it could never be proven. `blockhash` reads 256 blocks back; beyond
+    ///      that only EIP-2935's history contract serves hashes (8,191 blocks), and only where it
+    ///      records this chain's blocks (its code can exist before the fork that fills it, and it
+    ///      has nothing from before that fork): so it must serve this checkpoint's hash now.
     function _checkProvable(uint64 blockNumber, uint32 responseWindow, uint32 challengeWindow) private view {
         if (blockNumber >= block.number) revert BlockNotYetMined(blockNumber, block.number);
         uint256 deadline = block.number + responseWindow + challengeWindow;
-        uint256 range = HISTORY_STORAGE_ADDRESS.code.length != 0 ? HISTORY_RANGE : BLOCKHASH_RANGE;
+        if (deadline <= uint256(blockNumber) + BLOCKHASH_RANGE) return;
+        uint256 range = _historyHash(blockNumber) != 0 ? HISTORY_RANGE : BLOCKHASH_RANGE;
         if (deadline > uint256(blockNumber) + range) {
             revert CheckpointNotProvable(blockNumber, deadline, uint256(blockNumber) + range);
         }
@@ -515,11 +518,16 @@ contract AvsTaskManager is
     function _blockHash(uint64 blockNumber) private view returns (bytes32 hash) {
         if (blockNumber >= block.number) revert BlockHashUnavailable(blockNumber);
         hash = blockhash(blockNumber);
-        if (hash == 0 && HISTORY_STORAGE_ADDRESS.code.length != 0) {
-            (bool ok, bytes memory ret) = HISTORY_STORAGE_ADDRESS.staticcall(abi.encode(uint256(blockNumber)));
-            if (ok && ret.length == 32) hash = abi.decode(ret, (bytes32));
-        }
+        if (hash == 0) hash = _historyHash(blockNumber);
         if (hash == 0) revert BlockHashUnavailable(blockNumber);
+    }
+
+    /// @dev The EIP-2935 history contract's hash of `blockNumber`; zero where it has no code,
+    ///      refuses, or does not know the block.
+    function _historyHash(uint64 blockNumber) private view returns (bytes32 hash) {
+        if (HISTORY_STORAGE_ADDRESS.code.length == 0) return 0;
+        (bool ok, bytes memory ret) = HISTORY_STORAGE_ADDRESS.staticcall(abi.encode(uint256(blockNumber)));
+        if (ok && ret.length == 32) hash = abi.decode(ret, (bytes32));
     }
 
     /// @dev Operator ids of the given non-signer keys, checked against the response's record.

@@ -2,26 +2,11 @@
 pragma solidity ^0.8.27;
 
 import {AvsFixture} from "./utils/AvsFixture.sol";
+import {HistoryStorageDouble} from "./mocks/HistoryStorageDouble.sol";
 import {BN254} from "../src/libraries/BN254.sol";
 import {HeaderRlp} from "../src/libraries/HeaderRlp.sol";
 import {IAvsTaskManager} from "../src/interfaces/IAvsTaskManager.sol";
 import {IBLSSignatureChecker} from "../src/interfaces/IBLSSignatureChecker.sol";
-
-/// @dev Stand-in for the EIP-2935 history contract: returns the hash stored for a 32-byte block number.
-contract HistoryStorageDouble {
-    mapping(uint256 => bytes32) internal hashes;
-
-    function set(uint256 blockNumber, bytes32 hash) external {
-        hashes[blockNumber] = hash;
-    }
-
-    fallback(bytes calldata input) external returns (bytes memory) {
-        require(input.length == 32, "history: bad input");
-        bytes32 hash = hashes[abi.decode(input, (uint256))];
-        require(hash != 0, "history: out of range");
-        return abi.encode(hash);
-    }
-}
 
 /// @dev External wrapper so the library's reverts can be expected.
 contract HeaderRlpHarness {
@@ -312,9 +297,11 @@ contract ChallengeTest is AvsFixture {
     }
 
     function testOldBlockUsesHistoryContract() public {
-        // With EIP-2935's contract deployed, checkpoints stay provable for 8,191 blocks, so a
-        // challenge window beyond `blockhash`'s reach is accepted at creation.
+        // With EIP-2935's contract serving the checkpoint, it stays provable for 8,191 blocks, so
+        // a challenge window beyond `blockhash`'s reach is accepted at creation.
         vm.etch(tm.HISTORY_STORAGE_ADDRESS(), address(new HistoryStorageDouble()).code);
+        HistoryStorageDouble history = HistoryStorageDouble(payable(tm.HISTORY_STORAGE_ADDRESS()));
+        history.set(CHECKPOINT, headerHash);
         IAvsTaskManager.Config memory c = _config();
         c.challengeWindowBlocks = 1000;
         vm.prank(OWNER);
@@ -328,10 +315,12 @@ contract ChallengeTest is AvsFixture {
         ) = _finalize(headerHash, keccak256("forged state"), RECEIPTS, _noOperators());
         vm.roll(uint256(CHECKPOINT) + 300);
         vm.setBlockhash(CHECKPOINT, bytes32(0));
+        // Neither source knows the block: the challenge cannot be judged.
+        history.set(CHECKPOINT, bytes32(0));
         vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.BlockHashUnavailable.selector, CHECKPOINT));
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
 
-        HistoryStorageDouble(payable(tm.HISTORY_STORAGE_ADDRESS())).set(CHECKPOINT, headerHash);
+        history.set(CHECKPOINT, headerHash);
         tm.raiseAndResolveChallenge(task, response, metadata, pks, header);
         assertTrue(sm.frozen(operators[0]), "signer frozen via EIP-2935 hash");
     }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.27;
 
 import {AvsFixture} from "./utils/AvsFixture.sol";
+import {HistoryStorageDouble} from "./mocks/HistoryStorageDouble.sol";
 import {AvsTaskManager} from "../src/AvsTaskManager.sol";
 import {AvsServiceManager} from "../src/AvsServiceManager.sol";
 import {IAvsTaskManager} from "../src/interfaces/IAvsTaskManager.sol";
@@ -199,16 +200,20 @@ contract SigningSafetyTest is AvsFixture {
         _createTask(checkpoint, 67, hex"00");
     }
 
-    function testHistoryContractExtendsTheProvableRange() public {
-        vm.etch(tm.HISTORY_STORAGE_ADDRESS(), hex"00");
+    function testHistoryContractExtendsTheProvableRangeOnlyForBlocksItServes() public {
+        vm.etch(tm.HISTORY_STORAGE_ADDRESS(), address(new HistoryStorageDouble()).code);
+        HistoryStorageDouble history = HistoryStorageDouble(payable(tm.HISTORY_STORAGE_ADDRESS()));
         uint64 checkpoint = uint64(block.number - 10);
         checkpoint -= checkpoint % INTERVAL;
         uint256 windows = RESPONSE_WINDOW + CHALLENGE_WINDOW;
+        // The history serves the checkpoint: its hash stays readable for 8,191 blocks.
+        history.set(checkpoint, keccak256("checkpoint"));
         vm.roll(uint256(checkpoint) + 8191 - windows);
         _createTask(checkpoint, 67, hex"00");
 
         vm.roll(block.number + INTERVAL + 1);
         uint64 later = checkpoint + INTERVAL;
+        history.set(later, keccak256("later"));
         vm.prank(GENERATOR);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -219,6 +224,23 @@ contract SigningSafetyTest is AvsFixture {
             )
         );
         tm.createNewTask(uint64(block.chainid), later, 67, hex"00");
+
+        // Code that does not serve the block (deployed before the fork that fills it, or the
+        // block predates that fork): only `blockhash`'s 256 blocks count.
+        uint64 unserved = later + INTERVAL;
+        vm.roll(uint256(unserved) + 256 - windows + 1);
+        vm.prank(GENERATOR);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAvsTaskManager.CheckpointNotProvable.selector,
+                unserved,
+                block.number + windows,
+                uint256(unserved) + 256
+            )
+        );
+        tm.createNewTask(uint64(block.chainid), unserved, 67, hex"00");
+        vm.roll(block.number - 1);
+        _createTask(unserved, 67, hex"00");
     }
 
     // ------------------------------------------------------------- windows per task
