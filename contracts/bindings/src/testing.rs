@@ -173,6 +173,15 @@ impl TestDevnet {
 
     /// Creates the task for checkpoint `block` (the owner is the task generator).
     pub async fn create_task(&self, block: u64) -> eyre::Result<(u32, IAvsTaskManager::Task)> {
+        let (task_index, task, _) = self.create_task_receipt(block).await?;
+        Ok((task_index, task))
+    }
+
+    /// [`Self::create_task`], with the creation's receipt (for its gas).
+    pub async fn create_task_receipt(
+        &self,
+        block: u64,
+    ) -> eyre::Result<(u32, IAvsTaskManager::Task, TransactionReceipt)> {
         let params = &self.deployment.params.avs;
         let call = AvsTaskManager::createNewTaskCall {
             chainId: self.deployment.chain_id,
@@ -188,7 +197,7 @@ impl TestDevnet {
             )
             .await?;
         let event = decode_event::<AvsTaskManager::NewTaskCreated>(&receipt)?;
-        Ok((event.taskIndex, event.task))
+        Ok((event.taskIndex, event.task, receipt))
     }
 
     /// A task for the next checkpoint and its true response.

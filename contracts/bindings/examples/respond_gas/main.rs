@@ -138,8 +138,11 @@ async fn main() -> eyre::Result<()> {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut traces = Vec::new();
+    let mut creations = Vec::new();
     for non_signers in NON_SIGNERS {
-        let (_, task, response) = devnet.next_task().await?;
+        let block = devnet.next_checkpoint().await?;
+        let (task_index, task, created) = devnet.create_task_receipt(block).await?;
+        let response = devnet.true_response(task_index, block).await?;
         let signers: Vec<usize> = (non_signers..OPERATORS).collect();
         let proof = devnet.aggregate(&task, &response, &signers).await?;
         let digest = avs::attestation_digest(&devnet.deployment.signing_domain(), &task, &response);
@@ -167,9 +170,10 @@ async fn main() -> eyre::Result<()> {
         let versus_reference = match &reference {
             Some(reference) => {
                 let number = u64::try_from(traces.len() + non_signers)? + 2;
-                let (receipt, reference_digest) = reference
+                let (receipt, reference_digest, reference_created) = reference
                     .respond(&devnet, &mut tx, number, &signers)
                     .await?;
+                creations.push((created.gas_used, Some(reference_created)));
                 let reference_tries = hash_to_g1_tries(reference_digest);
                 let difference = i128::from(respond.gas_used) - i128::from(receipt.gas_used);
                 // One `hashToG1` try is one modexp call: 4,016 gas plus its set-up.
@@ -186,7 +190,10 @@ async fn main() -> eyre::Result<()> {
                     receipt.gas_used
                 )
             }
-            None => "— | — | —".to_owned(),
+            None => {
+                creations.push((created.gas_used, None));
+                "— | — | —".to_owned()
+            }
         };
         println!(
             "| {non_signers} | {tries} | {} | {} | {} | {} | {:+} | {versus_reference} |",
@@ -210,6 +217,13 @@ async fn main() -> eyre::Result<()> {
                 respond,
             ));
         }
+    }
+    println!();
+    println!("| task | our `createNewTask` | reference `createNewTask` |");
+    println!("|---:|---:|---:|");
+    for (row, (ours, theirs)) in creations.iter().enumerate() {
+        let theirs = theirs.map_or_else(|| "—".to_owned(), |gas| gas.to_string());
+        println!("| {row} | {ours} | {theirs} |");
     }
     let names = contract_names(&devnet, el_checker);
     for (title, receipt) in traces {

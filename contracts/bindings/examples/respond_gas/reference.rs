@@ -109,14 +109,15 @@ impl Reference {
     }
 
     /// Creates a task, lets a block pass, and answers it with the operators at `signers`,
-    /// from the aggregator's account. Returns the receipt and the digest the operators signed.
+    /// from the aggregator's account. Returns the response's receipt, the digest the operators
+    /// signed and the creation's gas.
     pub(crate) async fn respond(
         &self,
         devnet: &TestDevnet,
         tx: &mut Transactor<alloy::providers::DynProvider>,
         number: u64,
         signers: &[usize],
-    ) -> eyre::Result<(TransactionReceipt, B256)> {
+    ) -> eyre::Result<(TransactionReceipt, B256, u64)> {
         let params = &devnet.deployment.params.avs;
         let create = IReferenceTaskManager::createNewTaskCall {
             numberToBeSquared: U256::from(number),
@@ -162,6 +163,6 @@ impl Reference {
         let receipt = tx
             .call("reference respondToTask", self.proxy, respond.abi_encode())
             .await?;
-        Ok((receipt, digest))
+        Ok((receipt, digest, created.gas_used))
     }
 }
