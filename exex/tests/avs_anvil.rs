@@ -463,18 +463,23 @@ async fn deregistered_operator_does_not_sign() -> eyre::Result<()> {
     run(&anvil, None, Some(3)).await
 }
 
+/// A task creator sending from the devnet's owner (its task generator).
+fn owner_task_creator(devnet: &TestDevnet) -> ContractTaskCreator {
+    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
+    ContractTaskCreator::new(
+        devnet.provider.clone(),
+        owner.address(),
+        &devnet.deployment,
+        Duration::from_secs(30),
+    )
+}
+
 /// The contract's refusals reach the generator as outcomes, not errors: a checkpoint of this
 /// chain too old to be provable until its challenge deadline, and a checkpoint tasked already.
 #[tokio::test]
 async fn contract_task_creator_reports_unprovable_and_duplicate_checkpoints() -> eyre::Result<()> {
     let devnet = TestDevnet::start(&[10], |_| {}).await?;
-    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
-    let creator = ContractTaskCreator::new(
-        devnet.provider.clone(),
-        owner.address(),
-        &devnet.deployment,
-        Duration::from_secs(30),
-    );
+    let creator = owner_task_creator(&devnet);
     let chain = devnet.deployment.chain_id;
     let quorums = Bytes::from(vec![0]);
     // Without EIP-2935's history contract (anvil deploys it; mining past its 8,191 blocks takes
@@ -547,13 +552,7 @@ async fn contract_task_creator_keeps_stakes_fresh_for_the_stale_stake_rule() -> 
         "{err}"
     );
 
-    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
-    let creator = ContractTaskCreator::new(
-        devnet.provider.clone(),
-        owner.address(),
-        &devnet.deployment,
-        Duration::from_secs(30),
-    );
+    let creator = owner_task_creator(&devnet);
     let checkpoint = devnet.next_checkpoint().await?;
     let outcome = creator
         .create_task(
