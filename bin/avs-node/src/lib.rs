@@ -36,6 +36,7 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod config_check;
+pub mod datadir;
 pub mod devnet;
 pub mod health;
 pub mod keys;

@@ -36,6 +36,8 @@ impl RunArgs {
     /// Runs the node until a shutdown signal or a fatal error.
     pub async fn run(self) -> eyre::Result<()> {
         let config = self.node.load()?;
+        // Before anything reads or writes the data directory; held until the node has stopped.
+        let _lock = crate::datadir::DataDirLock::acquire(&config.datadir)?;
         let fault_mode = if self.fault_sign_wrong_state_root {
             FaultMode::SignWrongStateRoot
         } else {

@@ -407,6 +407,29 @@ fn attest_depth_is_a_tag_or_a_number_in_the_file_and_as_a_flag() {
     assert_eq!("safe".parse(), Ok(AttestDepthOption::Named("safe".into())));
 }
 
+/// Two processes on one data directory could sign two responses to one task: `run` refuses to
+/// start while another process holds the directory's lock, naming it, and starts once it is
+/// free (here it then stops at the next check, a node without the operator role).
+#[test]
+fn run_refuses_a_data_directory_another_process_holds() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let held = avs_node::datadir::DataDirLock::acquire(std::path::Path::new(&setup.path("data")))
+        .expect("this test process takes the lock");
+    let line = error_line(&["run", "--config", &config], &[]);
+    assert!(
+        line.contains(&format!(
+            "data directory {} is in use by process {} (another avs-node)",
+            setup.path("data"),
+            std::process::id()
+        )),
+        "{line}"
+    );
+    drop(held);
+    let line = error_line(&["run", "--config", &config], &[]);
+    assert!(line.contains("needs the operator role"), "{line}");
+}
+
 #[test]
 fn example_configs_parse() {
     use avs_node::config::{NodeOptions, Role};
