@@ -206,9 +206,7 @@ contract AvsTaskManager is
         if (blockNumber % _checkpointInterval != 0) {
             revert BlockNotOnInterval(blockNumber, _checkpointInterval);
         }
-        if (chainId == block.chainid) {
-            _checkProvable(blockNumber, _responseWindowBlocks, _challengeWindowBlocks);
-        }
+        if (chainId == block.chainid) _checkProvable(blockNumber);
         if (
             quorumThresholdPercentage == 0 || quorumThresholdPercentage > 100
                 || quorumThresholdPercentage < _minimumThresholdPercentage
@@ -432,9 +430,9 @@ contract AvsTaskManager is
     ///      that only EIP-2935's history contract serves hashes (8,191 blocks), and only where it
     ///      records this chain's blocks (its code can exist before the fork that fills it, and it
     ///      has nothing from before that fork): so it must serve this checkpoint's hash now.
-    function _checkProvable(uint64 blockNumber, uint32 responseWindow, uint32 challengeWindow) private view {
+    function _checkProvable(uint64 blockNumber) private view {
         if (blockNumber >= block.number) revert BlockNotYetMined(blockNumber, block.number);
-        uint256 deadline = block.number + responseWindow + challengeWindow;
+        uint256 deadline = block.number + _responseWindowBlocks + _challengeWindowBlocks;
         if (deadline <= uint256(blockNumber) + BLOCKHASH_RANGE) return;
         uint256 range = _historyHash(blockNumber) != 0 ? HISTORY_RANGE : BLOCKHASH_RANGE;
         if (deadline > uint256(blockNumber) + range) {

@@ -267,7 +267,7 @@ impl Deployment {
             task_manager,
             found,
         };
-        let domain = crate::avs::AvsTaskManager::new(task_manager, provider)
+        let answer = crate::avs::AvsTaskManager::new(task_manager, provider)
             .eip712Domain()
             .call()
             .await
@@ -278,24 +278,17 @@ impl Deployment {
                 }
                 other => mismatch(format!("no eip712Domain() ({other})")),
             })?;
-        let found = (
-            domain.name.as_str(),
-            domain.version.as_str(),
-            domain.chainId,
-            domain.verifyingContract,
+        let found = alloy::sol_types::Eip712Domain::new(
+            Some(answer.name.into()),
+            Some(answer.version.into()),
+            Some(answer.chainId),
+            Some(answer.verifyingContract),
+            None,
         );
         let expected = self.signing_domain();
-        if found
-            != (
-                crate::avs::SIGNING_DOMAIN_NAME,
-                crate::avs::SIGNING_DOMAIN_VERSION,
-                alloy::primitives::U256::from(self.chain_id),
-                task_manager,
-            )
-        {
+        if found != expected {
             return Err(mismatch(format!(
-                "{} v{} on chain {} at {}, this build signs under {expected:?}",
-                found.0, found.1, found.2, found.3
+                "{found:?}, this build signs under {expected:?}"
             )));
         }
         Ok(())
