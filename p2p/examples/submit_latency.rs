@@ -457,7 +457,7 @@ async fn drive(
                 }
             }
             ServiceEvent::AggregationFailed(e) => Report::Failed(e),
-            ServiceEvent::QuorumReached { .. } => continue,
+            ServiceEvent::QuorumReached { .. } | ServiceEvent::Equivocation(_) => continue,
         };
         if !report.send(reports).await {
             return;

@@ -17,7 +17,8 @@
 //!   queue and are forwarded only after the application reports [`Verdict::Accept`].
 //! - [`validation`]: the [`Validator`] (pure): known task (with a bounded buffer for
 //!   signatures that arrive before their task), operator in the task's quorums, valid point,
-//!   no duplicate, BLS verification of whole bursts in one batch (bisecting on failure).
+//!   no duplicate, BLS verification of whole bursts in one batch (bisecting on failure); a
+//!   second response of an operator to a task is kept as [`Equivocation`] evidence.
 //! - [`operators`]: the plain-data [`OperatorSet`] / [`TaskInfo`] snapshots the registry
 //!   reader provides.
 //! - [`registry`]: the [`RegistryReader`]: operator sets at a reference block from EigenLayer's
@@ -112,5 +113,8 @@ pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
 pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig};
 pub use topic::signature_topic;
-pub use validation::{IgnoreReason, Outcome, RejectReason, Validator, ValidatorConfig, Verified};
+pub use validation::{
+    Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Validator,
+    ValidatorConfig, Verified,
+};
 pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};

@@ -1,17 +1,19 @@
 //! Prometheus metrics of the signature service: every gossiped signature's verdict.
 //!
-//! One counter, `avs_signatures_received_total{result, reason}`, where `result` is the gossip
-//! verdict (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
-//! (`bad_signature`, `duplicate`, ...). Invalid signatures are the ones that lower the
-//! forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
+//! `avs_signatures_received_total{result, reason}`, where `result` is the gossip verdict
+//! (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
+//! (`bad_signature`, `duplicate`, `equivocation`, ...). Invalid signatures are the ones that
+//! lower the forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
+//! `avs_equivocations_total` counts operators caught signing two responses to one task.
 
 use crate::validation::{IgnoreReason, Outcome, RejectReason};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
 /// The signature service's metrics; cheap to clone (the counters are shared).
 #[derive(Clone, Debug)]
 pub struct SignatureMetrics {
     received: IntCounterVec,
+    equivocations: IntCounter,
 }
 
 impl SignatureMetrics {
@@ -25,7 +27,15 @@ impl SignatureMetrics {
             &["result", "reason"],
         )?;
         registry.register(Box::new(received.clone()))?;
-        Ok(Self { received })
+        let equivocations = IntCounter::new(
+            "avs_equivocations_total",
+            "Operators caught signing two different responses to one task (evidence kept)",
+        )?;
+        registry.register(Box::new(equivocations.clone()))?;
+        Ok(Self {
+            received,
+            equivocations,
+        })
     }
 
     /// Counts one final verdict (a deferred message is counted when it is decided).
@@ -33,10 +43,19 @@ impl SignatureMetrics {
         let labels = match outcome {
             Outcome::Accept(_) => ["valid", ""],
             Outcome::Reject(reason) => ["invalid", reject_label(*reason)],
+            Outcome::Equivocation(_) => {
+                self.equivocations.inc();
+                ["invalid", "equivocation"]
+            }
             Outcome::Ignore(reason) => ["ignored", ignore_label(*reason)],
             Outcome::Deferred => return,
         };
         self.received.with_label_values(&labels).inc();
+    }
+
+    /// Equivocations caught so far.
+    pub fn equivocations(&self) -> u64 {
+        self.equivocations.get()
     }
 
     /// Signatures counted under `result` and `reason` so far.
@@ -50,6 +69,7 @@ fn reject_label(reason: RejectReason) -> &'static str {
         RejectReason::NotInQuorum => "not_in_quorum",
         RejectReason::MalformedSignature => "malformed_signature",
         RejectReason::BadSignature => "bad_signature",
+        RejectReason::UnknownTask => "unknown_task",
     }
 }
 
@@ -57,6 +77,7 @@ fn ignore_label(reason: IgnoreReason) -> &'static str {
     match reason {
         IgnoreReason::Stale => "stale",
         IgnoreReason::Duplicate => "duplicate",
+        IgnoreReason::KnownEquivocator => "known_equivocator",
         IgnoreReason::PendingFull => "pending_full",
         IgnoreReason::PendingExpired => "pending_expired",
     }
@@ -74,11 +95,14 @@ mod tests {
         metrics.observe(&Outcome::Reject(RejectReason::BadSignature));
         metrics.observe(&Outcome::Ignore(IgnoreReason::Duplicate));
         metrics.observe(&Outcome::Deferred);
+        assert_eq!(metrics.equivocations(), 0);
         let families = registry.gather();
-        assert_eq!(families.len(), 1);
-        assert_eq!(families[0].name(), "avs_signatures_received_total");
+        let received = families
+            .iter()
+            .find(|f| f.name() == "avs_signatures_received_total")
+            .expect("registered");
         assert_eq!(
-            families[0].get_metric().len(),
+            received.get_metric().len(),
             2,
             "a deferred message is not counted"
         );

@@ -24,7 +24,7 @@ use crate::{
     network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
     operators::TaskInfo,
     ranking::{SubmitScheduler, submitter_rank},
-    validation::{Outcome, Validator, ValidatorConfig, Verified},
+    validation::{Equivocation, Outcome, Validator, ValidatorConfig, Verified},
     wire::{OperatorId, SignatureMessage},
 };
 use libp2p::gossipsub::MessageId;
@@ -92,6 +92,9 @@ pub enum ServiceEvent {
     SubmitDue(Box<Aggregate>),
     /// Building an aggregate failed (a bug: only validated signatures are aggregated).
     AggregationFailed(String),
+    /// An operator signed two different responses to one task; both signatures verify. Its
+    /// second response was neither forwarded nor aggregated.
+    Equivocation(Box<Equivocation>),
 }
 
 /// Why a service request failed.
@@ -300,18 +303,24 @@ impl State {
         let outcomes = self.validator.validate_burst(burst, now);
         let mut accepted = Vec::new();
         for (id, outcome) in outcomes {
-            if origin == Origin::Gossip {
-                if let Some(metrics) = &self.config.metrics {
-                    metrics.observe(&outcome);
-                }
-                if let Some(verdict) = outcome.verdict()
-                    && self.network.report(id, verdict).await.is_err()
-                {
-                    return false;
-                }
+            if origin == Origin::Gossip && !self.report(id, &outcome).await {
+                return false;
             }
-            if let Outcome::Accept(v) = outcome {
-                accepted.push(*v);
+            match outcome {
+                Outcome::Accept(v) => accepted.push(*v),
+                Outcome::Equivocation(evidence) => {
+                    warn!(
+                        task = evidence.task_index,
+                        operator = %evidence.operator_id,
+                        first = %evidence.first.digest,
+                        second = %evidence.second.digest,
+                        "operator signed two different responses to one task (equivocation)"
+                    );
+                    if !self.emit(ServiceEvent::Equivocation(evidence)).await {
+                        return false;
+                    }
+                }
+                _ => {}
             }
         }
         if origin == Origin::Gossip {
@@ -323,6 +332,18 @@ impl State {
             }
         }
         true
+    }
+
+    /// Counts a gossiped message's outcome and reports its verdict to gossipsub. `false` once
+    /// the network is gone.
+    async fn report(&self, id: InboundId, outcome: &Outcome) -> bool {
+        if let Some(metrics) = &self.config.metrics {
+            metrics.observe(outcome);
+        }
+        match outcome.verdict() {
+            Some(verdict) => self.network.report(id, verdict).await.is_ok(),
+            None => true,
+        }
     }
 
     /// Appends accepted signatures to the journal (one fsync per burst). A failure costs only
@@ -462,16 +483,8 @@ impl State {
 
     async fn tick(&mut self) -> bool {
         let now = Instant::now();
-        for id in self.validator.expire_pending(now) {
-            if let Some(metrics) = &self.config.metrics {
-                metrics.observe(&Outcome::Ignore(crate::IgnoreReason::PendingExpired));
-            }
-            if self
-                .network
-                .report(id, crate::Verdict::Ignore)
-                .await
-                .is_err()
-            {
+        for (id, outcome) in self.validator.expire_pending(now) {
+            if !self.report(id, &outcome).await {
                 return false;
             }
         }

@@ -15,10 +15,26 @@
 //! 2. the task is still open (not answered or expired) — else ignore;
 //! 3. the operator is registered in one of the task's quorums at `taskCreatedBlock`;
 //! 4. the signature bytes are a valid G1 point;
-//! 5. no signature of this operator over this response was accepted before (duplicate);
+//! 5. no signature of this operator over this response was accepted before (duplicate), and
+//!    the operator is not already caught equivocating on this task;
 //! 6. the signature verifies against the operator's G2 key. A burst is checked with one
 //!    [`avs_bls::batch_verify`]; if the batch fails, it is bisected to find the culprits, so a
 //!    single forgery costs `O(log n)` extra batch checks rather than `n` single verifications.
+//!
+//! # Equivocation
+//!
+//! At most one response per operator per task is accepted. A second, *validly signed* response
+//! of the same operator for the same task is [`Outcome::Equivocation`]: not forwarded, not
+//! aggregated, its forwarder penalised like any invalid message, and both signatures returned as
+//! [`Equivocation`] evidence. Honest operators never produce one: their slashing-protection
+//! store refuses a second digest for a task, and a task re-created by a reorg is another task
+//! (another task hash). Once an operator is caught on a task, its further responses to it are
+//! ignored unverified, so per-task state is bounded by the task's members (one accepted
+//! signature and at most one piece of evidence each) and an equivocator costs at most two
+//! pairings per task.
+//!
+//! A relay that forwards the second response may be honest (it saw that response first); it
+//! takes one reject, far below `rejects_before_ban`.
 //!
 //! The validator is pure state plus [`Instant`]s passed in by the caller.
 
@@ -104,6 +120,10 @@ pub enum RejectReason {
     /// The signature does not verify against the operator's G2 key.
     #[error("signature does not verify against the operator's key")]
     BadSignature,
+    /// Buffered for a task that never appeared within `pending_ttl` (at most one such reject
+    /// per peer per `pending_ttl`, see [`Validator::expire_pending`]).
+    #[error("named a task that never appeared")]
+    UnknownTask,
 }
 
 /// Why a message is dropped without penalty.
@@ -115,12 +135,42 @@ pub enum IgnoreReason {
     /// This operator's signature over this response was already accepted.
     #[error("duplicate signature")]
     Duplicate,
+    /// The operator was already caught signing two responses to this task.
+    #[error("operator already caught equivocating on this task")]
+    KnownEquivocator,
     /// The task is unknown and the buffer (for this peer or in total) is full.
     #[error("unknown task and pending buffer full")]
     PendingFull,
     /// The task stayed unknown for `pending_ttl`.
     #[error("task still unknown after the pending timeout")]
     PendingExpired,
+}
+
+/// One operator's signature over one response of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseSignature {
+    /// The response.
+    pub response: TaskResponse,
+    /// The signed message ([`TaskInfo::digest`] of the response).
+    pub digest: B256,
+    /// The operator's BLS signature over `digest`.
+    pub signature: Signature,
+}
+
+/// Evidence that an operator signed two different responses to one task: both signatures
+/// verify against the operator's registered key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The task.
+    pub task_index: u32,
+    /// Its EIP-712 struct hash (both signatures commit to it).
+    pub task_hash: B256,
+    /// The equivocating operator.
+    pub operator_id: OperatorId,
+    /// The response accepted first.
+    pub first: ResponseSignature,
+    /// The different response signed afterwards.
+    pub second: ResponseSignature,
 }
 
 /// The decision about one message.
@@ -130,6 +180,9 @@ pub enum Outcome {
     Accept(Box<Verified>),
     /// Invalid: drop and penalise the forwarder.
     Reject(RejectReason),
+    /// A validly signed second response of an operator to a task: dropped and penalised like
+    /// an invalid message, and kept as evidence.
+    Equivocation(Box<Equivocation>),
     /// Drop quietly.
     Ignore(IgnoreReason),
     /// Buffered until its task is known; a later call returns its final outcome.
@@ -141,7 +194,7 @@ impl Outcome {
     pub fn verdict(&self) -> Option<crate::Verdict> {
         match self {
             Self::Accept(_) => Some(crate::Verdict::Accept),
-            Self::Reject(_) => Some(crate::Verdict::Reject),
+            Self::Reject(_) | Self::Equivocation(_) => Some(crate::Verdict::Reject),
             Self::Ignore(_) => Some(crate::Verdict::Ignore),
             Self::Deferred => None,
         }
@@ -152,8 +205,39 @@ struct OpenTask {
     info: TaskInfo,
     /// The task's EIP-712 struct hash, which messages for it must name.
     task_hash: B256,
-    /// (operator, digest) pairs already accepted.
-    accepted: HashSet<(OperatorId, B256)>,
+    /// Each operator's accepted signature: at most one response per operator.
+    accepted: HashMap<OperatorId, ResponseSignature>,
+    /// Operators caught signing a second response (their evidence was returned once).
+    equivocators: HashSet<OperatorId>,
+}
+
+impl OpenTask {
+    /// The outcome of a verified signature: accepted if it is the operator's first, a duplicate
+    /// if it repeats it, evidence if it contradicts it (once per operator).
+    fn decide(&mut self, v: Box<Verified>) -> Outcome {
+        let signed = ResponseSignature {
+            response: v.response,
+            digest: v.digest,
+            signature: v.signature,
+        };
+        let Some(first) = self.accepted.get(&v.operator_id).copied() else {
+            self.accepted.insert(v.operator_id, signed);
+            return Outcome::Accept(v);
+        };
+        if first.digest == v.digest {
+            Outcome::Ignore(IgnoreReason::Duplicate)
+        } else if self.equivocators.insert(v.operator_id) {
+            Outcome::Equivocation(Box::new(Equivocation {
+                task_index: v.task_index,
+                task_hash: v.task_hash,
+                operator_id: v.operator_id,
+                first,
+                second: signed,
+            }))
+        } else {
+            Outcome::Ignore(IgnoreReason::KnownEquivocator)
+        }
+    }
 }
 
 struct Pending {
@@ -185,6 +269,8 @@ pub struct Validator {
     closed: BTreeSet<u32>,
     pending: VecDeque<Pending>,
     pending_by_peer: HashMap<PeerId, usize>,
+    /// When each peer was last penalised for a buffered message whose task never appeared.
+    junk_penalised: HashMap<PeerId, Instant>,
 }
 
 impl std::fmt::Debug for Validator {
@@ -206,6 +292,7 @@ impl Validator {
             closed: BTreeSet::new(),
             pending: VecDeque::new(),
             pending_by_peer: HashMap::new(),
+            junk_penalised: HashMap::new(),
         }
     }
 
@@ -221,7 +308,8 @@ impl Validator {
             OpenTask {
                 task_hash: info.attestation.task.hash(),
                 info,
-                accepted: HashSet::new(),
+                accepted: HashMap::new(),
+                equivocators: HashSet::new(),
             },
         );
         let (ready, keep): (VecDeque<_>, VecDeque<_>) = self
@@ -262,16 +350,34 @@ impl Validator {
         self.pending.len()
     }
 
-    /// Drops buffered messages older than `pending_ttl`; report them as ignored.
-    pub fn expire_pending(&mut self, now: Instant) -> Vec<InboundId> {
+    /// Drops buffered messages older than `pending_ttl`, with their outcomes: a message whose
+    /// task never appeared cannot be proven junk (the task may exist on a fork this node never
+    /// saw), so the first one of a peer in each `pending_ttl` is
+    /// [`RejectReason::UnknownTask`] and the rest are ignored. A peer that keeps naming tasks
+    /// that never come keeps losing score; an honest peer that was on a short-lived fork takes
+    /// at most two such rejects per minute, far below a ban.
+    pub fn expire_pending(&mut self, now: Instant) -> Vec<(InboundId, Outcome)> {
+        let ttl = self.config.pending_ttl;
+        self.junk_penalised
+            .retain(|_, at| now.saturating_duration_since(*at) < ttl);
         let mut expired = Vec::new();
         while let Some(p) = self.pending.front() {
-            if now.saturating_duration_since(p.received) < self.config.pending_ttl {
+            if now.saturating_duration_since(p.received) < ttl {
                 break;
             }
             if let Some(p) = self.pending.pop_front() {
-                self.unbuffer(&p.message.id.source);
-                expired.push(p.message.id);
+                let peer = p.message.id.source;
+                self.unbuffer(&peer);
+                let outcome = match self.junk_penalised.entry(peer) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        Outcome::Ignore(IgnoreReason::PendingExpired)
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(now);
+                        Outcome::Reject(RejectReason::UnknownTask)
+                    }
+                };
+                expired.push((p.message.id, outcome));
             }
         }
         expired
@@ -300,33 +406,20 @@ impl Validator {
             outcomes.push(outcome);
         }
         let valid = verify_bisecting(&candidates);
-        // Accept the first valid signature per (task, operator, digest) in this burst; a
-        // forged copy earlier in the burst must not shadow the genuine one.
-        let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(candidates.len());
+        // Decide in input order, only among valid signatures: the first valid signature of an
+        // operator is accepted, so a forged copy earlier in the burst shadows neither a genuine
+        // one nor, by claiming another response, frames the operator as an equivocator.
         for (candidate, ok) in candidates.into_iter().zip(valid) {
             let outcome = if ok {
-                Outcome::Accept(Box::new(candidate.verified))
+                let v = Box::new(candidate.verified);
+                match self.open.get_mut(&v.task_index) {
+                    Some(task) => task.decide(v),
+                    None => Outcome::Ignore(IgnoreReason::Stale),
+                }
             } else {
                 Outcome::Reject(RejectReason::BadSignature)
             };
-            results.push((candidate.slot, outcome));
-        }
-        for (slot, outcome) in results {
-            let outcome = match outcome {
-                Outcome::Accept(v) => {
-                    let fresh = self
-                        .open
-                        .get_mut(&v.task_index)
-                        .is_some_and(|t| t.accepted.insert((v.operator_id, v.digest)));
-                    if fresh {
-                        Outcome::Accept(v)
-                    } else {
-                        Outcome::Ignore(IgnoreReason::Duplicate)
-                    }
-                }
-                other => other,
-            };
-            outcomes[slot] = Some(outcome);
+            outcomes[candidate.slot] = Some(outcome);
         }
         ids.into_iter()
             .zip(outcomes)
@@ -363,11 +456,18 @@ impl Validator {
         if !task.info.is_member(&msg.operator_id) {
             return Some(Outcome::Reject(RejectReason::NotInQuorum));
         }
+        if task.equivocators.contains(&msg.operator_id) {
+            return Some(Outcome::Ignore(IgnoreReason::KnownEquivocator));
+        }
         let Ok(signature) = Signature::from_bytes(&msg.signature) else {
             return Some(Outcome::Reject(RejectReason::MalformedSignature));
         };
         let digest = task.info.digest(&msg.response);
-        if task.accepted.contains(&(msg.operator_id, digest)) {
+        if task
+            .accepted
+            .get(&msg.operator_id)
+            .is_some_and(|first| first.digest == digest)
+        {
             return Some(Outcome::Ignore(IgnoreReason::Duplicate));
         }
         candidates.push(Candidate {
@@ -525,19 +625,121 @@ mod tests {
         ));
     }
 
+    /// Defect 4 of issue 15: every distinct response of one operator used to be accepted,
+    /// forwarded and aggregated. Now the second is evidence, once; the third is not verified.
     #[test]
-    fn a_signature_over_a_different_response_is_its_own_valid_signature() {
+    fn a_second_response_of_an_operator_is_evidence_not_a_signature() {
         let c = Committee::new(2, 3, |_| 1);
         let mut v = Validator::new(small());
         v.add_task(c.task(1, 100));
         let peer = PeerId::random();
         let now = Instant::now();
-        assert!(accepted(
-            &v.validate(inbound(c.sign(0, response(1, 0)), peer), now)
+        let first = c.sign(0, response(1, 0));
+        assert!(accepted(&v.validate(inbound(first, peer), now)));
+        let second = c.sign(0, response(1, 9));
+        let evidence = match v.validate(inbound(second, peer), now) {
+            Outcome::Equivocation(e) => e,
+            other => panic!("expected equivocation evidence, got {other:?}"),
+        };
+        assert_eq!(evidence.operator_id, c.operators[0].id);
+        assert_eq!(evidence.task_hash, c.task(1, 100).attestation.task.hash());
+        assert_eq!(evidence.first.response, response(1, 0));
+        assert_eq!(evidence.second.response, response(1, 9));
+        // The evidence stands on its own: both signatures verify against the operator's key.
+        let key = c.operators[0].secret.public_key_g2();
+        for signed in [evidence.first, evidence.second] {
+            assert!(key.verify(signed.digest, &signed.signature));
+        }
+        assert_ne!(evidence.first.digest, evidence.second.digest);
+        assert_eq!(
+            v.validate(inbound(second, peer), now).verdict(),
+            Some(crate::Verdict::Ignore),
+            "evidence is kept once"
+        );
+        // A third response is not even verified (an equivocator costs at most two pairings).
+        let mut third = c.sign(0, response(1, 5));
+        third.signature = [0xff; 32];
+        assert!(matches!(
+            v.validate(inbound(third, peer), now),
+            Outcome::Ignore(IgnoreReason::KnownEquivocator)
         ));
+        // The other operator is unaffected; the equivocator's first response, already counted,
+        // is ignored like everything else it sends for the task.
         assert!(accepted(
-            &v.validate(inbound(c.sign(0, response(1, 9)), peer), now)
+            &v.validate(inbound(c.sign(1, response(1, 9)), peer), now)
         ));
+        assert!(matches!(
+            v.validate(inbound(first, peer), now),
+            Outcome::Ignore(IgnoreReason::KnownEquivocator)
+        ));
+    }
+
+    /// Two responses of one operator in one burst: the first in input order is accepted, the
+    /// second is evidence; a forged "second response" frames nobody.
+    #[test]
+    fn equivocation_inside_a_burst_and_forged_framing() {
+        let c = Committee::new(2, 3, |_| 1);
+        let mut v = Validator::new(small());
+        v.add_task(c.task(1, 100));
+        let peer = PeerId::random();
+        let mut framed = c.sign(1, response(1, 7));
+        framed.signature = c.sign(0, response(1, 7)).signature;
+        let burst = vec![
+            inbound(framed, peer),
+            inbound(c.sign(1, response(1, 0)), peer),
+            inbound(c.sign(0, response(1, 0)), peer),
+            inbound(c.sign(0, response(1, 1)), peer),
+        ];
+        let out = v.validate_burst(burst, Instant::now());
+        assert!(matches!(
+            out[0].1,
+            Outcome::Reject(RejectReason::BadSignature)
+        ));
+        assert!(
+            accepted(&out[1].1),
+            "operator 1 is not framed: {:?}",
+            out[1].1
+        );
+        assert!(accepted(&out[2].1));
+        assert!(
+            matches!(&out[3].1, Outcome::Equivocation(e) if e.operator_id == c.operators[0].id)
+        );
+    }
+
+    /// Junk for tasks that never appear costs its forwarder one reject per `pending_ttl`:
+    /// enough to lower its score, never enough to ban an honest peer that was on a fork.
+    #[test]
+    fn expired_junk_is_penalised_once_per_peer_per_ttl() {
+        let c = Committee::new(3, 7, |_| 1);
+        let mut v = Validator::new(ValidatorConfig {
+            pending_total: 16,
+            pending_per_peer: 8,
+            ..small()
+        });
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        for i in 0..3 {
+            v.validate(inbound(c.sign(i, response(40 + i as u32, 0)), a), t0);
+        }
+        v.validate(inbound(c.sign(0, response(50, 0)), b), t0);
+        let ttl = small().pending_ttl;
+        let expired = v.expire_pending(t0 + ttl);
+        let rejects = |out: &[(InboundId, Outcome)], peer: PeerId| {
+            out.iter()
+                .filter(|(id, o)| {
+                    id.source == peer && matches!(o, Outcome::Reject(RejectReason::UnknownTask))
+                })
+                .count()
+        };
+        assert_eq!(expired.len(), 4);
+        assert_eq!(rejects(&expired, a), 1, "{expired:?}");
+        assert_eq!(rejects(&expired, b), 1);
+        // More junk from a within the same ttl: ignored; after it, penalised again.
+        v.validate(inbound(c.sign(0, response(60, 0)), a), t0 + ttl);
+        let again = v.expire_pending(t0 + ttl * 2 - Duration::from_millis(1));
+        assert!(again.is_empty());
+        let again = v.expire_pending(t0 + ttl * 2);
+        assert_eq!(rejects(&again, a), 1, "{again:?}");
     }
 
     #[test]
@@ -639,7 +841,9 @@ mod tests {
         let id = m.id.clone();
         assert!(matches!(v.validate(m, t0), Outcome::Deferred));
         assert!(v.expire_pending(t0 + Duration::from_secs(4)).is_empty());
-        assert_eq!(v.expire_pending(t0 + Duration::from_secs(5)), vec![id]);
+        let expired = v.expire_pending(t0 + Duration::from_secs(5));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0, id);
         assert!(v.add_task(c.task(3, 50)).is_empty());
     }
 

@@ -89,6 +89,9 @@ pub struct NodeMetrics {
     pub banned_peers: IntGauge,
     /// `avs_wallet_balance_ether`: the submitting wallet's balance.
     pub wallet_balance_ether: Gauge,
+    /// `avs_submissions_refused_total`: aggregates due for submission by this node that it
+    /// refused because they are not the response it signed and still stands behind.
+    pub submissions_refused: IntCounter,
 }
 
 impl NodeMetrics {
@@ -135,6 +138,10 @@ impl NodeMetrics {
                 "avs_wallet_balance_ether",
                 "Balance of the wallet that submits responses, in ether",
             )?,
+            submissions_refused: IntCounter::new(
+                "avs_submissions_refused_total",
+                "Aggregates this node refused to submit: not the response it signed (or it withdrew it)",
+            )?,
         };
         registry.register(Box::new(metrics.tasks_finalized.clone()))?;
         registry.register(Box::new(metrics.tasks_expired.clone()))?;
@@ -144,6 +151,7 @@ impl NodeMetrics {
         registry.register(Box::new(metrics.mesh_peers.clone()))?;
         registry.register(Box::new(metrics.banned_peers.clone()))?;
         registry.register(Box::new(metrics.wallet_balance_ether.clone()))?;
+        registry.register(Box::new(metrics.submissions_refused.clone()))?;
         Ok(metrics)
     }
 }

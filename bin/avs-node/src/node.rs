@@ -18,6 +18,7 @@
 //! aggregates to the submitter when this node's submission slot comes.
 
 use crate::{
+    evidence::{self, EvidenceRecord},
     health::HealthRegistry,
     metrics::{EigenMetrics, NodeMetrics},
     rpc_metrics::RpcMetricsLayer,
@@ -25,7 +26,10 @@ use crate::{
     status::{SAMPLE_INTERVAL, StatusSampler},
 };
 use alloy::{
-    network::EthereumWallet, primitives::Bytes, providers::DynProvider, rpc::client::RpcClient,
+    network::EthereumWallet,
+    primitives::{B256, Bytes},
+    providers::DynProvider,
+    rpc::client::RpcClient,
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
@@ -41,7 +45,7 @@ use avs_exex::{
     host::{FollowMode, Host, HostConfig},
 };
 use avs_p2p::{
-    Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
+    Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
     RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
     SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitMetrics,
     SubmitOutcome, Submitter, SubmitterConfig, TaskInfo, journal, load_or_create_identity,
@@ -311,6 +315,7 @@ pub async fn run_node(
             SubmitMetrics::register(metrics)?,
         )),
         tasks: HashMap::new(),
+        evidence: data_dir.join(evidence::FILE_NAME),
     };
     let bridge = tokio::spawn(bridge.run(events_rx, service.events));
     let _sampler = AbortOnDrop(sampler);
@@ -393,7 +398,8 @@ fn attested_host(
 }
 
 /// The node's wallet provider, every call timed into `eigen_rpc_request_*` (labelled with
-/// the node's `web3_clientVersion`, asked once).
+/// the node's `web3_clientVersion`, asked once) and transient failures retried
+/// ([`crate::rpc_retry`]).
 async fn instrumented_provider(
     url: &str,
     wallet: PrivateKeySigner,
@@ -405,7 +411,9 @@ async fn instrumented_provider(
         .request_noparams::<String>("web3_clientVersion")
         .await
         .unwrap_or_default();
+    // Retries outside the metrics: every attempt is timed and counted.
     let client = RpcClient::builder()
+        .layer(crate::rpc_retry::layer())
         .layer(RpcMetricsLayer::new(eigen.clone(), "settlement", &version))
         .connect(url)
         .await?;
@@ -468,6 +476,36 @@ struct OpenTask {
     task: Task,
     /// When this node saw it created (for the latency in seconds).
     seen: Instant,
+    /// The digest this node signed and still stands behind: `None` before it signs and after
+    /// its response is withdrawn (the attested block left its view).
+    own_digest: Option<B256>,
+}
+
+/// Why this node refuses to pay for submitting an aggregate that is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum SubmitRefusal {
+    /// The node has not signed a response to the task (its view has not verified the block),
+    /// or withdrew the one it signed.
+    #[error("this node has no response of its own to the task (not signed yet, or withdrawn)")]
+    NoOwnResponse,
+    /// The aggregate reached quorum for a response other than the one this node signed.
+    #[error("the aggregate's response {aggregate} differs from the one this node signed, {own}")]
+    Differs {
+        /// What this node signed.
+        own: B256,
+        /// What the aggregate is over.
+        aggregate: B256,
+    },
+}
+
+/// A node pays only to submit the response it signed itself: one that reached quorum while
+/// differing from its own view of the chain is a faulty majority's, never this node's to send.
+fn check_submission(own: Option<B256>, aggregate: B256) -> Result<(), SubmitRefusal> {
+    match own {
+        None => Err(SubmitRefusal::NoOwnResponse),
+        Some(own) if own != aggregate => Err(SubmitRefusal::Differs { own, aggregate }),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Moves events between the AVS ExEx, the signature service and the submitter.
@@ -485,6 +523,8 @@ struct Bridge {
     submitter: Arc<Submitter<DynProvider>>,
     /// Open tasks, for the submitter (the aggregate carries only the index) and the latency.
     tasks: HashMap<u32, OpenTask>,
+    /// Where equivocation evidence is appended.
+    evidence: PathBuf,
 }
 
 impl Bridge {
@@ -515,11 +555,15 @@ impl Bridge {
                     OpenTask {
                         task,
                         seen: Instant::now(),
+                        own_digest: None,
                     },
                 );
                 self.service.add_task(info).await?;
             }
             AvsEvent::Signed(signed) => {
+                if let Some(open) = self.tasks.get_mut(&signed.task_index) {
+                    open.own_digest = Some(signed.digest);
+                }
                 let message = wire_message(&signed);
                 if let Err(err) = self.service.publish_own(message).await {
                     // Counted locally already. Typically the gossip mesh is still forming
@@ -549,9 +593,12 @@ impl Bridge {
                 self.service.task_reverted(task_index).await?;
             }
             AvsEvent::ResponseWithdrawn { task_index } => {
+                if let Some(open) = self.tasks.get_mut(&task_index) {
+                    open.own_digest = None;
+                }
                 tracing::info!(
                     task = task_index,
-                    "our response was withdrawn after a reorg"
+                    "our response was withdrawn after a reorg; this node will not submit it"
                 );
             }
         }
@@ -599,40 +646,63 @@ impl Bridge {
 
     fn on_service_event(&self, event: ServiceEvent) {
         match event {
-            ServiceEvent::SubmitDue(aggregate) => {
-                let Some(task) = self
-                    .tasks
-                    .get(&aggregate.task_index)
-                    .map(|open| open.task.clone())
-                else {
-                    return;
-                };
-                let submitter = Arc::clone(&self.submitter);
-                tokio::spawn(async move {
-                    let task_index = aggregate.task_index;
-                    match submitter.submit(&aggregate, &task).await {
-                        Ok(SubmitOutcome::Responded {
-                            tx_hash, gas_used, ..
-                        }) => {
-                            tracing::info!(task = task_index, %tx_hash, gas_used, "response submitted");
-                        }
-                        Ok(outcome) => {
-                            tracing::debug!(task = task_index, ?outcome, "not submitted")
-                        }
-                        Err(err) => {
-                            tracing::error!(task = task_index, %err, "submitting the response failed");
-                        }
-                    }
-                });
-            }
+            ServiceEvent::SubmitDue(aggregate) => self.submit(aggregate),
             ServiceEvent::QuorumReached { aggregate, rank } => {
                 tracing::info!(task = aggregate.task_index, ?rank, "quorum reached");
             }
             ServiceEvent::AggregationFailed(reason) => {
                 tracing::error!(%reason, "aggregation failed")
             }
+            ServiceEvent::Equivocation(evidence) => self.record_equivocation(&evidence),
             ServiceEvent::Accepted { .. } => {}
         }
+    }
+
+    /// Submits an aggregate that is this node's turn, if it is the response the node signed.
+    fn submit(&self, aggregate: Box<Aggregate>) {
+        let task_index = aggregate.task_index;
+        let Some(open) = self.tasks.get(&task_index) else {
+            return;
+        };
+        if let Err(refusal) = check_submission(open.own_digest, aggregate.digest) {
+            self.metrics.submissions_refused.inc();
+            tracing::error!(
+                task = task_index,
+                %refusal,
+                signers = aggregate.signers.len(),
+                "ALERT: refusing to submit a quorum response that is not this node's own; if it \
+                 lands on-chain it can be challenged"
+            );
+            return;
+        }
+        let task = open.task.clone();
+        let submitter = Arc::clone(&self.submitter);
+        tokio::spawn(async move {
+            match submitter.submit(&aggregate, &task).await {
+                Ok(SubmitOutcome::Responded {
+                    tx_hash, gas_used, ..
+                }) => {
+                    tracing::info!(task = task_index, %tx_hash, gas_used, "response submitted");
+                }
+                Ok(outcome) => {
+                    tracing::debug!(task = task_index, ?outcome, "not submitted")
+                }
+                Err(err) => {
+                    tracing::error!(task = task_index, %err, "submitting the response failed");
+                }
+            }
+        });
+    }
+
+    /// Keeps the evidence of an equivocation (the service already counted and logged it).
+    fn record_equivocation(&self, evidence: &Equivocation) {
+        let record = EvidenceRecord::from(evidence);
+        let path = self.evidence.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = evidence::append(&path, &record) {
+                tracing::error!(error = %e, task = record.task_index, "equivocation evidence not saved");
+            }
+        });
     }
 }
 
@@ -686,5 +756,23 @@ mod tests {
         ));
         // `reorg_window` is the deepest reorg the host absorbs (it used to keep the default 64).
         assert_eq!(config.reorg_window, 500);
+    }
+
+    #[test]
+    fn only_the_nodes_own_standing_response_is_submitted() {
+        let (own, other) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        assert_eq!(check_submission(Some(own), own), Ok(()));
+        assert_eq!(
+            check_submission(Some(own), other),
+            Err(SubmitRefusal::Differs {
+                own,
+                aggregate: other
+            })
+        );
+        assert_eq!(
+            check_submission(None, own),
+            Err(SubmitRefusal::NoOwnResponse),
+            "not signed yet, or withdrawn after a reorg"
+        );
     }
 }

@@ -7,7 +7,13 @@
 //! response) and the RLP header of the checkpoint block (from the settlement endpoint), whose
 //! keccak the contract compares with the true block hash before comparing roots.
 
-use crate::{chain, cli::NodeArgs, config::NodeConfig, keys, output};
+use crate::{
+    chain,
+    cli::NodeArgs,
+    config::NodeConfig,
+    evidence::{self, EvidenceRecord},
+    keys, output,
+};
 use alloy::{
     primitives::{B256, Bytes, U256},
     providers::{DynProvider, Provider},
@@ -81,6 +87,10 @@ pub struct TaskRecord {
     /// Whether the checkpoint is finalized now (`show` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finalized: Option<bool>,
+    /// Operators this node caught signing two responses to the task (`show` only; from the
+    /// node's `evidence.jsonl`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub equivocations: Vec<EvidenceRecord>,
     #[serde(skip)]
     task: IAvsTaskManager::Task,
 }
@@ -154,6 +164,8 @@ impl TaskCommand {
                     .await
                     .is_ok_and(|checkpoint| checkpoint.taskIndex == index);
                 task.finalized = Some(finalized);
+                task.equivocations =
+                    evidence::read(&config.datadir.join(evidence::FILE_NAME), Some(index))?;
                 output::emit(json, &task, human_task);
             }
             Self::Challenge { index, node } => {
@@ -199,6 +211,19 @@ fn human_task(task: &TaskRecord) -> String {
             if finalized { "yes" } else { "no" }
         ));
     }
+    for e in &task.equivocations {
+        lines.extend([
+            format!("EQUIVOCATION    operator {}", e.operator_id),
+            format!(
+                "  first         block {} digest {} signature {}",
+                e.first.block_hash, e.first.digest, e.first.signature
+            ),
+            format!(
+                "  second        block {} digest {} signature {}",
+                e.second.block_hash, e.second.digest, e.second.signature
+            ),
+        ]);
+    }
     lines.join("\n")
 }
 
@@ -241,6 +266,7 @@ async fn read_tasks(
                         quorum_numbers: task.quorumNumbers.clone(),
                         response: None,
                         finalized: None,
+                        equivocations: Vec::new(),
                         task,
                     },
                 );

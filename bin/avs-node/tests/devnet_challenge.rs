@@ -2,13 +2,15 @@
 //! (stakes 10/20/30/40) operators 2 and 3 (70% ≥ the 66% threshold) sign wrong state roots, so
 //! a wrong checkpoint is finalized. `avs-node task challenge` proves it wrong on-chain, which
 //! freezes its signers; the honest operators, now all of the stake, finalize a correct one.
+//! No honest node pays for the wrong response: each refuses to submit an aggregate that is not
+//! the response it signed, so the transaction that landed it comes from a faulty operator.
 
 mod support;
 
 use std::time::Duration;
 use support::{
     avs_node,
-    devnet::{Devnet, field},
+    devnet::{Devnet, field, rpc},
 };
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
@@ -56,6 +58,30 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
         "exactly the faulty operators 2 and 3 signed it: {wrong}"
     );
     assert!(!frozen(&devnet, 2), "nobody is frozen before the challenge");
+    let shown: serde_json::Value = serde_json::from_str(&command(
+        &devnet,
+        &["task", "show", &task.to_string(), "--json"],
+    ))
+    .expect("task show JSON");
+    let tx = shown["response"]["transaction"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the response's transaction: {shown}"));
+    let sender = rpc(
+        devnet.rpc_port,
+        "eth_getTransactionByHash",
+        &serde_json::json!([tx]),
+    )["from"]
+        .as_str()
+        .expect("a sender")
+        .to_lowercase();
+    let faulty: Vec<String> = [2, 3]
+        .iter()
+        .map(|&i| devnet.operator_address(i).to_lowercase())
+        .collect();
+    assert!(
+        faulty.contains(&sender),
+        "the wrong response was submitted by {sender}, not by a faulty operator {faulty:?}"
+    );
 
     let challenged = command(&devnet, &["task", "challenge", &task.to_string()]);
     assert!(

@@ -278,7 +278,15 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// anvil's current block number, asked over JSON-RPC on `port`.
 pub fn block_number(port: u16) -> u64 {
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let result = rpc(port, "eth_blockNumber", &serde_json::json!([]));
+    let hex = result.as_str().expect("a hex block number");
+    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a hex block number")
+}
+
+/// One JSON-RPC call to anvil on `port`; its `result`.
+pub fn rpc(port: u16, method: &str, params: &serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
     let (status, response) = http(
         port,
         &format!(
@@ -286,11 +294,10 @@ pub fn block_number(port: u16) -> u64 {
             body.len()
         ),
     );
-    assert_eq!(status, 200, "eth_blockNumber: {response}");
-    let value: serde_json::Value = serde_json::from_str(&response)
-        .unwrap_or_else(|err| panic!("eth_blockNumber answer {response:?}: {err}"));
-    let hex = value["result"].as_str().expect("a result");
-    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a hex block number")
+    assert_eq!(status, 200, "{method}: {response}");
+    let mut value: serde_json::Value = serde_json::from_str(&response)
+        .unwrap_or_else(|err| panic!("{method} answer {response:?}: {err}"));
+    value["result"].take()
 }
 
 /// Sends one raw HTTP/1.1 request and returns the status and body.
