@@ -4,7 +4,9 @@
 //!   quorumNumbers, block)`, the registries' history at exactly that block.
 //! - BLS keys: the BLSApkRegistry stores only G1 keys; the G2 key exists on-chain only in the
 //!   `NewPubkeyRegistration` event of the operator's registration. The reader scans those
-//!   events with `eth_getLogs` from the deployment block, in bounded block ranges, and keeps
+//!   events with `eth_getLogs` from the deployment block (ahead of the first task with
+//!   [`RegistryReader::prefetch_keys`]), in block ranges that shrink when the provider refuses
+//!   one, and keeps
 //!   every key it has seen: an operator id is the hash of its G1 key and the registry binds
 //!   the G2 key to it with a pairing check, so a key never changes (even a registration that
 //!   is later reorged out names the same keys for the same id).
@@ -102,6 +104,7 @@ pub struct RegistryReader<P> {
     bls_apk_registry: Address,
     /// First block not yet scanned for key registrations.
     next_log_block: u64,
+    /// Largest `eth_getLogs` range; halved for good when the provider refuses one.
     log_range: u64,
     keys: HashMap<OperatorId, Keys>,
     sets: HashMap<(u32, Vec<QuorumNumber>), Arc<OperatorSet>>,
@@ -242,34 +245,80 @@ impl<P: Provider> RegistryReader<P> {
         self.keys.len()
     }
 
+    /// First block whose key registrations have not been scanned yet.
+    pub fn next_scan_block(&self) -> u64 {
+        self.next_log_block
+    }
+
+    /// Scans key registrations up to block `to` ahead of the first task, so the first task
+    /// does not wait for a scan from the deployment block: called at start-up. `progress` is
+    /// called after each range with the last block scanned.
+    pub async fn prefetch_keys(
+        &mut self,
+        to: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), RegistryError> {
+        while self.next_log_block <= to {
+            self.scan_range(to).await?;
+            progress(self.next_log_block - 1);
+        }
+        Ok(())
+    }
+
     /// Scans `NewPubkeyRegistration` logs from the first unscanned block up to `to`.
     async fn scan_registrations(&mut self, to: u64) -> Result<(), RegistryError> {
         while self.next_log_block <= to {
-            let from = self.next_log_block;
+            self.scan_range(to).await?;
+        }
+        Ok(())
+    }
+
+    /// Scans one range from the first unscanned block towards `to`. The range adapts to the
+    /// provider: a JSON-RPC error (the usual answer to a range or result-size limit) halves it,
+    /// for this and every later scan (a provider's limit does not grow), and the range is tried
+    /// again. Only an error at a one-block range is returned. Transport failures are returned
+    /// at once (the transport's retry layer has already retried them).
+    async fn scan_range(&mut self, to: u64) -> Result<(), RegistryError> {
+        let from = self.next_log_block;
+        loop {
             let end = to.min(from.saturating_add(self.log_range - 1));
             let filter = Filter::new()
                 .address(self.bls_apk_registry)
                 .event_signature(NewPubkeyRegistration::SIGNATURE_HASH)
                 .from_block(from)
                 .to_block(end);
-            let logs =
-                self.provider
-                    .get_logs(&filter)
-                    .await
-                    .map_err(|source| RegistryError::Logs {
+            match self.provider.get_logs(&filter).await {
+                Ok(logs) => {
+                    for log in &logs {
+                        match NewPubkeyRegistration::decode_log(&log.inner) {
+                            Ok(event) => self.learn(&event.data),
+                            Err(err) => {
+                                tracing::warn!(%err, "undecodable NewPubkeyRegistration log")
+                            }
+                        }
+                    }
+                    self.next_log_block = end + 1;
+                    return Ok(());
+                }
+                Err(RpcError::ErrorResp(payload)) if self.log_range > 1 => {
+                    self.log_range /= 2;
+                    tracing::debug!(
+                        from,
+                        to = end,
+                        error = %payload,
+                        next_range = self.log_range,
+                        "eth_getLogs refused the range; halving it"
+                    );
+                }
+                Err(source) => {
+                    return Err(RegistryError::Logs {
                         from,
                         to: end,
                         source,
-                    })?;
-            for log in &logs {
-                match NewPubkeyRegistration::decode_log(&log.inner) {
-                    Ok(event) => self.learn(&event.data),
-                    Err(err) => tracing::warn!(%err, "undecodable NewPubkeyRegistration log"),
+                    });
                 }
             }
-            self.next_log_block = end + 1;
         }
-        Ok(())
     }
 
     fn learn(&mut self, event: &NewPubkeyRegistration) {

@@ -377,3 +377,115 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
     assert_eq!(finalized.blockHash, response.block_hash);
     Ok(())
 }
+
+/// A provider in front of anvil that refuses `eth_getLogs` ranges above `max` blocks with a
+/// JSON-RPC error, as public endpoints do, counting its refusals.
+#[derive(Clone)]
+struct CapLogRange<S> {
+    inner: S,
+    max: u64,
+    refused: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl<S> tower::Service<alloy::rpc::json_rpc::RequestPacket> for CapLogRange<S>
+where
+    S: tower::Service<
+            alloy::rpc::json_rpc::RequestPacket,
+            Response = alloy::rpc::json_rpc::ResponsePacket,
+            Error = alloy::transports::TransportError,
+            Future = alloy::transports::TransportFut<'static>,
+        >,
+{
+    type Response = alloy::rpc::json_rpc::ResponsePacket;
+    type Error = alloy::transports::TransportError;
+    type Future = alloy::transports::TransportFut<'static>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: alloy::rpc::json_rpc::RequestPacket) -> Self::Future {
+        use alloy::rpc::json_rpc::{ErrorPayload, RequestPacket, Response, ResponsePacket};
+        if let RequestPacket::Single(call) = &request
+            && call.method() == "eth_getLogs"
+        {
+            let params: serde_json::Value =
+                serde_json::from_str(call.params().map_or("[]", |p| p.get())).expect("params");
+            let block = |key: &str| {
+                let hex = params[0][key].as_str().expect("a block number");
+                u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex")
+            };
+            if block("toBlock") - block("fromBlock") + 1 > self.max {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let id = call.id().clone();
+                return Box::pin(async move {
+                    Ok(ResponsePacket::Single(Response {
+                        id,
+                        payload: alloy::rpc::json_rpc::ResponsePayload::Failure(ErrorPayload {
+                            code: -32005,
+                            message: "query exceeds max block range".into(),
+                            data: None,
+                        }),
+                    }))
+                });
+            }
+        }
+        self.inner.call(request)
+    }
+}
+
+struct CapLogRangeLayer(CapLogRange<()>);
+
+impl<S> tower::Layer<S> for CapLogRangeLayer {
+    type Service = CapLogRange<S>;
+
+    fn layer(&self, inner: S) -> CapLogRange<S> {
+        CapLogRange {
+            inner,
+            max: self.0.max,
+            refused: self.0.refused.clone(),
+        }
+    }
+}
+
+/// Defect 5 of issue 15: the key scan used fixed 10k-block ranges, so a provider that caps
+/// `eth_getLogs` ranges stopped the node at its first task. The range now halves on a refusal
+/// (16 → 8 → 4 → 2 here, three refusals, then none), and the scan runs ahead of the first task.
+#[tokio::test]
+async fn the_key_scan_adapts_to_a_provider_range_limit() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let refused = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let client = alloy::rpc::client::RpcClient::builder()
+        .layer(CapLogRangeLayer(CapLogRange {
+            inner: (),
+            max: 3,
+            refused: refused.clone(),
+        }))
+        .http(devnet.anvil.endpoint_url());
+    let provider = ProviderBuilder::new().connect_client(client).erased();
+    let mut reader = RegistryReader::new(provider, &devnet.deployment).with_log_range(16);
+    let head = devnet.provider.get_block_number().await?;
+    let mut scanned = Vec::new();
+    reader
+        .prefetch_keys(head, |block| scanned.push(block))
+        .await?;
+    assert_eq!(reader.next_scan_block(), head + 1);
+    assert_eq!(*scanned.last().expect("progress reported"), head);
+    assert!(scanned.windows(2).all(|w| w[0] < w[1]), "{scanned:?}");
+    assert_eq!(reader.known_keys(), STAKES.len(), "every key found");
+    assert_eq!(
+        refused.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the provider refused 16, 8 and 4 blocks, and nothing after"
+    );
+    // The first task needs no scan any more: its set is built from the prefetched keys.
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let info = reader.task_info(task_index, &task).await?;
+    assert_eq!(info.operators.operators.len(), STAKES.len());
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! `EnvFilter` syntax, e.g. `avs_p2p=debug,info`), otherwise from `--log-level` / `-v`.
 
 use clap::ValueEnum;
+use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -10,7 +11,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines with colours on a terminal.
+    /// Human-readable lines, with colours only when stderr is a terminal.
     #[default]
     Human,
     /// One JSON object per line.
@@ -41,7 +42,11 @@ pub fn init(format: LogFormat, level: Option<&str>, verbosity: u8) -> eyre::Resu
             })?
         }
     };
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only on a terminal: in a log file or a journal they are noise.
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

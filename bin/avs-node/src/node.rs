@@ -28,7 +28,7 @@ use crate::{
 use alloy::{
     network::EthereumWallet,
     primitives::{B256, Bytes},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
     rpc::client::RpcClient,
     signers::local::PrivateKeySigner,
 };
@@ -297,6 +297,10 @@ pub async fn run_node(
         avs_exex(ctx, deps).await.map_err(Into::into)
     });
 
+    let head = wallet_provider
+        .get_block_number()
+        .await
+        .wrap_err("reading the settlement chain's head")?;
     let bridge = Bridge {
         service: service.handle.clone(),
         operator_id,
@@ -317,7 +321,7 @@ pub async fn run_node(
         tasks: HashMap::new(),
         evidence: data_dir.join(evidence::FILE_NAME),
     };
-    let bridge = tokio::spawn(bridge.run(events_rx, service.events));
+    let bridge = tokio::spawn(bridge.run(head, events_rx, service.events));
     let _sampler = AbortOnDrop(sampler);
     // One stop for every part: the node's shutdown, or any part ending (a node that cannot
     // follow one of its chains, or whose bridge failed, must not sit idle looking healthy).
@@ -528,11 +532,15 @@ struct Bridge {
 }
 
 impl Bridge {
+    /// Scans the operators' key registrations up to `head` (while the hosts catch up), then
+    /// moves events until the AVS ExEx stops.
     async fn run(
         mut self,
+        head: u64,
         mut avs_events: mpsc::Receiver<AvsEvent>,
         mut service_events: mpsc::Receiver<ServiceEvent>,
     ) -> eyre::Result<()> {
+        self.prefetch_keys(head).await?;
         loop {
             tokio::select! {
                 event = avs_events.recv() => match event {
@@ -542,6 +550,32 @@ impl Bridge {
                 Some(event) = service_events.recv() => self.on_service_event(event),
             }
         }
+    }
+
+    /// Learns every registered operator's BLS keys up to `head`, so the first task does not
+    /// wait for a scan from the deployment block. Logs progress about every tenth of the way.
+    async fn prefetch_keys(&mut self, head: u64) -> eyre::Result<()> {
+        let from = self.operators.next_scan_block();
+        if from > head {
+            return Ok(());
+        }
+        tracing::info!(from, to = head, "scanning operator key registrations");
+        let step = ((head - from) / 10).max(1);
+        let mut next_report = from + step;
+        self.operators
+            .prefetch_keys(head, |scanned| {
+                if scanned >= next_report && scanned < head {
+                    tracing::info!(scanned, to = head, "scanning operator key registrations");
+                    next_report = scanned + step;
+                }
+            })
+            .await?;
+        tracing::info!(
+            operators = self.operators.known_keys(),
+            to = head,
+            "operator keys scanned"
+        );
+        Ok(())
     }
 
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
