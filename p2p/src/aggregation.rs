@@ -87,6 +87,9 @@ struct TaskState {
     members: usize,
     digests: HashMap<B256, DigestState>,
     emitted: bool,
+    /// A response is on-chain: nothing falls due until [`Aggregator::reopen`] (its
+    /// `TaskResponded` may still be reorged out, so the signatures are kept).
+    answered: bool,
     /// The emitted build failed: the next signature makes the task due again (retrying
     /// without new input would fail the same way, every tick).
     build_failed: bool,
@@ -163,6 +166,7 @@ impl Aggregator {
                 members,
                 digests: HashMap::new(),
                 emitted: false,
+                answered: false,
                 build_failed: false,
             },
         );
@@ -173,9 +177,28 @@ impl Aggregator {
         self.tasks.get(&task_index).map(|t| &t.info)
     }
 
-    /// Forgets a task (answered or expired).
+    /// Forgets a task (answered for good, or expired).
     pub fn remove_task(&mut self, task_index: u32) {
         self.tasks.remove(&task_index);
+    }
+
+    /// A response to the task is on-chain: nothing of it falls due any more, but its signatures
+    /// are kept in case the response is reorged out ([`Self::reopen`]).
+    pub fn mark_answered(&mut self, task_index: u32) {
+        if let Some(task) = self.tasks.get_mut(&task_index) {
+            task.answered = true;
+        }
+    }
+
+    /// The task's response left the canonical chain: its best at-quorum aggregate falls due
+    /// again (at once if its aggregation window has passed). `false` if the task is unknown.
+    pub fn reopen(&mut self, task_index: u32) -> bool {
+        let Some(task) = self.tasks.get_mut(&task_index) else {
+            return false;
+        };
+        task.answered = false;
+        task.emitted = false;
+        true
     }
 
     /// Adds a validated signature. Returns `true` if this signature brought its digest to
@@ -221,7 +244,7 @@ impl Aggregator {
     pub fn next_due(&self) -> Option<Instant> {
         self.tasks
             .values()
-            .filter(|t| !t.emitted)
+            .filter(|t| !t.emitted && !t.answered)
             .flat_map(|t| t.digests.values().filter_map(|d| t.due(d, self.window)))
             .min()
     }
@@ -231,7 +254,11 @@ impl Aggregator {
     pub fn take_due(&mut self, now: Instant) -> Vec<Result<Aggregate, AggregationError>> {
         let window = self.window;
         let mut out = Vec::new();
-        for task in self.tasks.values_mut().filter(|t| !t.emitted) {
+        for task in self
+            .tasks
+            .values_mut()
+            .filter(|t| !t.emitted && !t.answered)
+        {
             let best = task
                 .digests
                 .iter()

@@ -118,6 +118,8 @@ pub enum ServiceError {
 
 enum Request {
     AddTask(Box<TaskInfo>),
+    Answered(u32),
+    Unanswered(u32),
     Closed(u32),
     Reverted(u32),
     PublishOwn(
@@ -137,6 +139,8 @@ impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::AddTask(t) => write!(f, "AddTask({})", t.task_index),
+            Self::Answered(i) => write!(f, "Answered({i})"),
+            Self::Unanswered(i) => write!(f, "Unanswered({i})"),
             Self::Closed(i) => write!(f, "Closed({i})"),
             Self::Reverted(i) => write!(f, "Reverted({i})"),
             Self::PublishOwn(m, _) => write!(f, "PublishOwn({})", m.task_index),
@@ -150,8 +154,21 @@ impl ServiceHandle {
         self.send(Request::AddTask(Box::new(task))).await
     }
 
-    /// The task was answered on-chain (`TaskResponded`) or expired: stop everything for it,
-    /// including a pending submission.
+    /// A `TaskResponded` of the task is canonical: cancel a pending submission and submit
+    /// nothing more for it, but keep its signatures, since a reorg may take the response out
+    /// again ([`Self::response_reverted`]). [`Self::task_closed`] ends it for good.
+    pub async fn task_responded(&self, task_index: u32) -> Result<(), ServiceError> {
+        self.send(Request::Answered(task_index)).await
+    }
+
+    /// The task's `TaskResponded` left the canonical chain: its aggregate is submitted again
+    /// (by rank, as after quorum), from the signatures already gathered.
+    pub async fn response_reverted(&self, task_index: u32) -> Result<(), ServiceError> {
+        self.send(Request::Unanswered(task_index)).await
+    }
+
+    /// The task can no longer change (its response window has passed, answered or not): stop
+    /// everything for it, including a pending submission, and forget its signatures.
     pub async fn task_closed(&self, task_index: u32) -> Result<(), ServiceError> {
         self.send(Request::Closed(task_index)).await
     }
@@ -399,6 +416,17 @@ impl State {
                         })
                         .collect();
                     return self.process(burst, Origin::Journal).await;
+                }
+                true
+            }
+            Request::Answered(index) => {
+                self.aggregator.mark_answered(index);
+                self.scheduler.mark_answered(index);
+                true
+            }
+            Request::Unanswered(index) => {
+                if self.aggregator.reopen(index) {
+                    debug!(task = index, "response reverted; the task falls due again");
                 }
                 true
             }

@@ -159,7 +159,7 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     assert!(waited < slot + WAIT, "rank 1 was due only after {waited:?}");
     // Rank 1 submitted: TaskResponded reaches every node, nobody else submits.
     for n in &nodes {
-        n.handle.task_closed(1).await.unwrap();
+        n.handle.task_responded(1).await.unwrap();
     }
     // Absence of a submission can only be observed over time: wait past rank 2's slot.
     tokio::time::sleep(slot * 2).await;
@@ -167,10 +167,30 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
         while let Ok(ev) = n.events.try_recv() {
             assert!(
                 !matches!(ev, ServiceEvent::SubmitDue(_)),
-                "node {i} (rank {}) submitted after the task closed",
+                "node {i} (rank {}) submitted after the task was answered",
                 ranks[i]
             );
         }
+    }
+    // Defect 1 of issue 15: a reorg takes the response out. The task is due again, from the
+    // signatures already gathered (gossipsub would drop re-sent copies as already seen).
+    for n in &nodes {
+        n.handle.response_reverted(1).await.unwrap();
+    }
+    let again = next_matching(
+        "rank 0 submits again after the response was reverted",
+        &mut nodes[r0].events,
+        WAIT,
+        |ev| match ev {
+            ServiceEvent::SubmitDue(a) => Some(a),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(again.task_index, 1);
+    assert_eq!(again.signers.len(), NODES, "every signature was kept");
+    for n in &nodes {
+        n.handle.task_closed(1).await.unwrap();
     }
     for n in &nets {
         n.shutdown().await;

@@ -3,8 +3,8 @@
 //! `EnvFilter` syntax, e.g. `avs_p2p=debug,info`), otherwise from `--log-level` / `-v`.
 
 use clap::ValueEnum;
-use std::io::IsTerminal;
 use serde::{Deserialize, Serialize};
+use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// How log lines are written.

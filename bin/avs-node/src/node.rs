@@ -304,7 +304,6 @@ pub async fn run_node(
     let bridge = Bridge {
         service: service.handle.clone(),
         operator_id,
-        response_window: deployment.params.avs.response_window_blocks,
         metrics: node_metrics,
         eigen: telemetry.eigen.clone(),
         operators: OperatorSetReader::new(wallet_provider.clone(), &deployment),
@@ -483,6 +482,10 @@ struct OpenTask {
     /// The digest this node signed and still stands behind: `None` before it signs and after
     /// its response is withdrawn (the attested block left its view).
     own_digest: Option<B256>,
+    /// A `TaskResponded` of it is canonical now.
+    responded: bool,
+    /// Its finality was counted (once, even if a reorg makes it respond twice).
+    counted: bool,
 }
 
 /// Why this node refuses to pay for submitting an aggregate that is due.
@@ -517,8 +520,6 @@ struct Bridge {
     service: ServiceHandle,
     /// This node's operator (its registered stakes are published from each task's set).
     operator_id: OperatorId,
-    /// Blocks after creation during which a task can be answered.
-    response_window: u32,
     metrics: NodeMetrics,
     eigen: EigenMetrics,
     operators: OperatorSetReader<DynProvider>,
@@ -590,6 +591,8 @@ impl Bridge {
                         task,
                         seen: Instant::now(),
                         own_digest: None,
+                        responded: false,
+                        counted: false,
                     },
                 );
                 self.service.add_task(info).await?;
@@ -611,15 +614,30 @@ impl Bridge {
                 task_index,
                 block_number,
             } => {
-                self.metrics.tasks_finalized.inc();
-                if let Some(open) = self.tasks.remove(&task_index) {
+                let Some(open) = self.tasks.get_mut(&task_index) else {
+                    // Not a task this node works on (e.g. answered before it started).
+                    self.service.task_closed(task_index).await?;
+                    return Ok(());
+                };
+                // Kept (answered) until its response window passes: a reorg may take the
+                // response out again.
+                open.responded = true;
+                if !open.counted {
+                    open.counted = true;
+                    self.metrics.tasks_finalized.inc();
                     let blocks = block_number.saturating_sub(open.task.taskCreatedBlock.into());
                     self.metrics.quorum_latency_blocks.observe(blocks as f64);
                     self.metrics
                         .quorum_latency_seconds
                         .observe(open.seen.elapsed().as_secs_f64());
                 }
-                self.service.task_closed(task_index).await?;
+                self.service.task_responded(task_index).await?;
+            }
+            AvsEvent::ResponseReverted { task_index } => {
+                if let Some(open) = self.tasks.get_mut(&task_index) {
+                    open.responded = false;
+                    self.service.response_reverted(task_index).await?;
+                }
             }
             AvsEvent::TaskReverted { task_index } => {
                 // Not closed: a reorg may create another task at this index.
@@ -640,25 +658,30 @@ impl Bridge {
     }
 
     /// Closes the tasks whose response window ended before `block` (a task created at `block`
-    /// proves the chain got there): nobody can answer them any more, and without this their
-    /// aggregation state and journal records would stay forever.
+    /// proves the chain got there): nobody can answer them, or take their response out by
+    /// answering again, any more. Without this their aggregation state and journal records
+    /// would stay forever.
     async fn close_expired(&mut self, block: u32) -> eyre::Result<()> {
         let expired: Vec<u32> = self
             .tasks
             .iter()
             .filter(|(_, open)| {
-                u64::from(open.task.taskCreatedBlock) + u64::from(self.response_window)
+                u64::from(open.task.taskCreatedBlock) + u64::from(open.task.responseWindowBlocks)
                     < u64::from(block)
             })
             .map(|(index, _)| *index)
             .collect();
         for task_index in expired {
-            tracing::warn!(
-                task = task_index,
-                "task expired unanswered (its response window has passed)"
-            );
-            self.tasks.remove(&task_index);
-            self.metrics.tasks_expired.inc();
+            let Some(open) = self.tasks.remove(&task_index) else {
+                continue;
+            };
+            if !open.responded {
+                tracing::warn!(
+                    task = task_index,
+                    "task expired unanswered (its response window has passed)"
+                );
+                self.metrics.tasks_expired.inc();
+            }
             self.service.task_closed(task_index).await?;
         }
         Ok(())

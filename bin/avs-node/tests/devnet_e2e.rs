@@ -80,8 +80,8 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
     devnet.interrupt_and_check_clean_exit(TIMEOUT, &[]);
     // The nodes log to files: plain text, no terminal colour codes.
     for i in 0..4 {
-        let log = std::fs::read_to_string(devnet.dir().join(format!("node-{i}.log")))
-            .expect("node log");
+        let log =
+            std::fs::read_to_string(devnet.dir().join(format!("node-{i}.log"))).expect("node log");
         assert!(log.contains("INFO"), "node {i} logged: {log}");
         assert!(!log.contains('\u{1b}'), "node {i} log has ANSI escapes");
     }

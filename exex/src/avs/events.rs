@@ -27,6 +27,12 @@ pub enum AvsEvent {
         /// The settlement block holding the response (finality latency is measured to it).
         block_number: u64,
     },
+    /// The `TaskResponded` of a task left the canonical chain: the task is open again and needs
+    /// its aggregate submitted again (the signatures gathered for it still hold).
+    ResponseReverted {
+        /// The task answered no more.
+        task_index: u32,
+    },
     /// The task's creation was reorged out or reverted: drop it (and any signatures for it).
     TaskReverted {
         /// The dropped task.

@@ -10,7 +10,8 @@
 //!   signature again, a different block is refused by the store (metric + warning) — never a
 //!   second response for one task;
 //! - a task whose creation was reverted is dropped ([`AvsEvent::TaskReverted`]);
-//! - a reverted `TaskResponded` puts the task back to answering, which re-sends its signature.
+//! - a reverted `TaskResponded` puts the task back to answering, which re-sends its signature,
+//!   and reopens it for submission ([`AvsEvent::ResponseReverted`]).
 
 use std::collections::BTreeMap;
 
@@ -187,16 +188,20 @@ impl<R: OperatorRegistry> Operator<R> {
         .await
     }
 
-    /// A `TaskResponded` left the canonical chain: the task needs its signatures again.
-    pub(crate) fn on_response_reverted(&mut self, task_index: u32) {
+    /// A `TaskResponded` left the canonical chain: the task needs its signatures again, and
+    /// the p2p layer its aggregate submitted again.
+    pub(crate) async fn on_response_reverted(&mut self, task_index: u32) -> Result<(), AvsError> {
         let deadline = Instant::now() + self.target_wait;
-        if let Some(tracked) = self
+        let Some(tracked) = self
             .tasks
             .get_mut(&task_index)
             .filter(|tracked| tracked.state != TaskState::Refused)
-        {
-            tracked.state = TaskState::Answering { deadline };
-        }
+        else {
+            return Ok(());
+        };
+        tracked.state = TaskState::Answering { deadline };
+        tracing::info!(task_index, "task response reverted; the task is open again");
+        self.emit(AvsEvent::ResponseReverted { task_index }).await
     }
 
     /// The earliest answering deadline, to wake up for timeouts.

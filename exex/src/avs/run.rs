@@ -163,7 +163,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
                         .await?;
                 }
                 Some(TaskLog::Responded(event)) => {
-                    self.operator.on_response_reverted(event.taskIndex);
+                    self.operator.on_response_reverted(event.taskIndex).await?;
                 }
                 None => {}
             }

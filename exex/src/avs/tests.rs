@@ -401,12 +401,13 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     assert_eq!(h.finished().await, 4);
     h.assert_no_avs_event();
 
-    // The response transaction is reverted: the task is open again and the same signature is
-    // re-sent for another submission.
+    // The response transaction is reverted: the task is open again (the p2p layer is told, so
+    // it submits again) and the same signature is re-sent for another submission.
     h.handle
         .send_notification_chain_reverted(chain(&[next]))
         .await
         .expect("send");
+    assert_eq!(h.next().await, AvsEvent::ResponseReverted { task_index: 0 });
     assert_eq!(
         expect_signed(h.next().await, &expected_response(0, &blocks[1])),
         signature
