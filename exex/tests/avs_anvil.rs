@@ -580,6 +580,77 @@ async fn contract_task_creator_keeps_stakes_fresh_for_the_stale_stake_rule() -> 
     Ok(())
 }
 
+/// Defect 6 of issue 15: stake updates were documented as periodic but nothing sent them, so
+/// withdrawn stake kept counting. The generator now refreshes, once per period and before a
+/// creation, exactly the operators whose delegated stake changed.
+#[tokio::test]
+async fn contract_task_creator_refreshes_changed_stakes_once_per_period() -> eyre::Result<()> {
+    use alloy::primitives::{U256, aliases::U96};
+    use avs_contracts::{eigenlayer::interfaces::IStakeRegistryCalls, testing::TOKEN};
+    const PERIOD: u64 = 20;
+    let devnet = TestDevnet::start(&[10, 20], |_| {}).await?;
+    let metrics = AvsMetrics::register(&prometheus::Registry::new())?;
+    let creator = owner_task_creator(&devnet).with_stake_refresh(PERIOD, &metrics);
+    let stakes = IStakeRegistryCalls::new(
+        devnet.deployment.eigenlayer.stake_registry,
+        &devnet.provider,
+    );
+    let recorded = |i: usize| {
+        let stakes = &stakes;
+        let id = devnet.operators[i].operator_id;
+        async move { stakes.getCurrentStake(id, 0).call().await }
+    };
+    let deposit = |i: usize, tokens: u128| {
+        let devnet = &devnet;
+        async move {
+            let provider = wallet_provider(&devnet.anvil, &devnet.operators[i].signer).await;
+            let mut client =
+                OperatorClient::new(provider, &devnet.deployment, devnet.operator_address(i));
+            client
+                .mint_devnet_tokens(U256::from(tokens * TOKEN))
+                .await?;
+            client.deposit(U256::from(tokens * TOKEN)).await?;
+            eyre::Ok(())
+        }
+    };
+    let create = || async {
+        let checkpoint = devnet.next_checkpoint().await?;
+        let outcome = creator
+            .create_task(
+                devnet.deployment.chain_id,
+                checkpoint,
+                66,
+                Bytes::from(vec![0]),
+            )
+            .await?;
+        eyre::ensure!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
+        devnet.provider.anvil_mine(Some(1), None).await?;
+        eyre::Ok(())
+    };
+
+    // Nothing changed: the first (due) refresh finds nothing and sends nothing.
+    create().await?;
+    assert_eq!(metrics.stake_refreshes.get(), 0);
+    // Operator 0 deposits 5 more: recorded only once the refresh is due again.
+    deposit(0, 5).await?;
+    create().await?;
+    assert_eq!(recorded(0).await?, U96::from(10 * TOKEN), "not due yet");
+    devnet.provider.anvil_mine(Some(PERIOD), None).await?;
+    create().await?;
+    assert_eq!(recorded(0).await?, U96::from(15 * TOKEN), "refreshed");
+    assert_eq!(recorded(1).await?, U96::from(20 * TOKEN), "unchanged");
+    assert_eq!(metrics.stake_refreshes.get(), 1);
+    assert_eq!(
+        metrics.stake_refresh_operators.get(),
+        1,
+        "only the changed one"
+    );
+    // The update and the creation went out in one nonce sequence: both were mined.
+    let task_index = newest_task_index(&devnet).await?;
+    assert_eq!(task_index, 2, "three tasks created");
+    Ok(())
+}
+
 /// The index of the newest task.
 async fn newest_task_index(devnet: &TestDevnet) -> eyre::Result<u32> {
     Ok(devnet.task_manager().latestTaskNum().call().await? - 1)

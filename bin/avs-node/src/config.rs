@@ -203,7 +203,16 @@ pub struct NodeOptions {
     /// [default: 200].
     #[arg(long, env = "AVS_MAX_FEE_GWEI", value_name = "GWEI")]
     pub max_fee_gwei: Option<u64>,
+    /// Settlement blocks between two refreshes of the operators whose delegated stake changed
+    /// (`RegistryCoordinator.updateOperators`), sent by the task-generator role before a
+    /// creation; 0 turns it off [default: 7200, about a day on Ethereum].
+    #[arg(long, env = "AVS_STAKE_REFRESH_BLOCKS", value_name = "BLOCKS")]
+    pub stake_refresh_blocks: Option<u64>,
 }
+
+/// About a day of Ethereum blocks: withdrawn stake stops counting within a day, for one
+/// `updateOperators` transaction a day at most (and none when nothing changed).
+pub const DEFAULT_STAKE_REFRESH_BLOCKS: u64 = 7200;
 
 macro_rules! layer {
     ($high:ident, $low:ident, $($field:ident),+ $(,)?) => {
@@ -244,6 +253,7 @@ impl NodeOptions {
             submit_slot_ms,
             aggregation_window_ms,
             max_fee_gwei,
+            stake_refresh_blocks,
         )
     }
 
@@ -464,6 +474,8 @@ pub struct NodeConfig {
     pub aggregation_window: Duration,
     /// Fee cap in wei per gas (the submitter's default unless configured).
     pub max_fee_per_gas: u128,
+    /// Settlement blocks between refreshes of changed stakes (generator role); 0: never.
+    pub stake_refresh_blocks: u64,
 }
 
 impl NodeConfig {
@@ -714,6 +726,9 @@ impl NodeConfig {
             submit_slot: Duration::from_millis(submit_slot_ms),
             aggregation_window: Duration::from_millis(aggregation_window_ms),
             max_fee_per_gas,
+            stake_refresh_blocks: options
+                .stake_refresh_blocks
+                .unwrap_or(DEFAULT_STAKE_REFRESH_BLOCKS),
         })
     }
 

@@ -101,6 +101,8 @@ pub struct NodeParams {
     pub aggregation_window: Duration,
     /// Highest `maxFeePerGas` the submitter pays, in wei.
     pub max_fee_per_gas: u128,
+    /// Settlement blocks between refreshes of changed stakes (task generator only; 0: never).
+    pub stake_refresh_blocks: u64,
     /// Test-only misbehaviour (devnet chain ids only).
     pub fault_mode: FaultMode,
 }
@@ -230,6 +232,7 @@ pub async fn run_node(
         config.attested_chain_id = node.chain_id;
     }
     config.fault_mode = params.fault_mode;
+    let deps_metrics = AvsMetrics::register(metrics)?;
     let generator = params.task_generator.then(|| {
         let avs = &deployment.params.avs;
         config.generator = Some(GeneratorConfig {
@@ -246,11 +249,11 @@ pub async fn run_node(
             &deployment,
             Duration::from_secs(30),
         )
+        .with_stake_refresh(params.stake_refresh_blocks, &deps_metrics)
     });
     config.validate()?;
     let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
-    let deps_metrics = AvsMetrics::register(metrics)?;
     let attested = AttestedChain::new(
         config.attested_chain_id,
         usize::try_from(attested_retention).unwrap_or(usize::MAX),

@@ -133,6 +133,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         submit_slot: config.submit_slot,
         aggregation_window: config.aggregation_window,
         max_fee_per_gas: config.max_fee_per_gas,
+        stake_refresh_blocks: config.stake_refresh_blocks,
         fault_mode,
     };
     params.check()?;

@@ -4,11 +4,17 @@
 //! `DelegationManager.minWithdrawalDelayBlocks` blocks before the task's reference block. So
 //! somebody must update every quorum at least that often; the task generator does it before it
 //! creates a task whose quorums would otherwise be close to stale ([`StakeFreshness`]).
+//!
+//! Between those updates an operator's delegated stake moves (deposits, queued withdrawals,
+//! slashing) while the StakeRegistry keeps counting the recorded one. The generator therefore
+//! also refreshes, on a period, exactly the operators whose recorded stake differs from their
+//! current weight ([`StakeFreshness::changed_operators`], `RegistryCoordinator.updateOperators`).
 
 use crate::{
     deployment::Deployment,
     eigenlayer::interfaces::{
         IDelegationManagerCalls, IOperatorStateRetrieverCalls, IRegistryCoordinatorCalls,
+        IStakeRegistryCalls,
     },
 };
 use alloy::{
@@ -23,6 +29,7 @@ pub struct StakeFreshness {
     registry_coordinator: Address,
     operator_state_retriever: Address,
     delegation_manager: Address,
+    stake_registry: Address,
 }
 
 impl StakeFreshness {
@@ -33,6 +40,7 @@ impl StakeFreshness {
             registry_coordinator: el.registry_coordinator,
             operator_state_retriever: el.operator_state_retriever,
             delegation_manager: el.delegation_manager,
+            stake_registry: el.stake_registry,
         }
     }
 
@@ -64,6 +72,60 @@ impl StakeFreshness {
             oldest = oldest.min(updated);
         }
         Ok((oldest.saturating_add(delay), delay))
+    }
+
+    /// The operators registered in `quorums` at `block` whose recorded stake differs from their
+    /// current weight (what the StakeRegistry would record now), ascending by address, each
+    /// once. The weights are read concurrently, a few at a time.
+    pub async fn changed_operators<P: Provider>(
+        &self,
+        provider: &P,
+        quorums: &[u8],
+        block: u32,
+    ) -> Result<Vec<Address>, alloy::contract::Error> {
+        use futures::{StreamExt, TryStreamExt};
+        /// Weight reads in flight at once: quick on a local node, gentle on a public one.
+        const CONCURRENT_READS: usize = 16;
+        let state = IOperatorStateRetrieverCalls::new(self.operator_state_retriever, provider)
+            .getOperatorState(self.registry_coordinator, quorums.to_vec().into(), block)
+            .call()
+            .await?;
+        let registry = IStakeRegistryCalls::new(self.stake_registry, provider);
+        let recorded: Vec<(u8, Address, alloy::primitives::Uint<96, 2>)> = quorums
+            .iter()
+            .zip(state)
+            .flat_map(|(&quorum, operators)| {
+                operators
+                    .into_iter()
+                    .map(move |o| (quorum, o.operator, o.stake))
+            })
+            .collect();
+        let changed: Vec<Option<Address>> = futures::stream::iter(recorded)
+            .map(|(quorum, operator, stake)| {
+                let registry = &registry;
+                async move {
+                    let weight = registry
+                        .weightOfOperatorForQuorum(quorum, operator)
+                        .call()
+                        .await?;
+                    Ok::<_, alloy::contract::Error>((weight != stake).then_some(operator))
+                }
+            })
+            .buffer_unordered(CONCURRENT_READS)
+            .try_collect()
+            .await?;
+        let mut changed: Vec<Address> = changed.into_iter().flatten().collect();
+        changed.sort_unstable();
+        changed.dedup();
+        Ok(changed)
+    }
+
+    /// Calldata of `updateOperators(operators)`: the StakeRegistry records their current weights
+    /// (and deregisters one that fell below a quorum's minimum stake).
+    pub fn update_operators_call(operators: Vec<Address>) -> Bytes {
+        IRegistryCoordinatorCalls::updateOperatorsCall { operators }
+            .abi_encode()
+            .into()
     }
 
     /// Calldata of `updateOperatorsForQuorum` for `quorums`: every operator registered in each

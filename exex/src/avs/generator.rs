@@ -20,9 +20,18 @@
 //! Stakes: the task manager refuses responses over stale stakes (EigenLayer's rule, see
 //! [`avs_contracts::stakes`]). Before a creation whose quorums are past half of the withdrawal
 //! delay since their last stake update, [`ContractTaskCreator`] sends the quorums' stake update
-//! first, so a task is never created that could not be answered.
+//! first, so a task is never created that could not be answered. With
+//! [`ContractTaskCreator::with_stake_refresh`] it also refreshes, at most once per period, the
+//! operators whose recorded stake no longer matches their delegated stake
+//! (`RegistryCoordinator.updateOperators`), so withdrawn stake stops counting and new stake
+//! starts to. Both updates go out in the same nonce sequence as the creation that follows.
 
-use std::{collections::BTreeMap, future::Future, time::Duration};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use alloy::{
     network::TransactionBuilder,
@@ -91,12 +100,26 @@ pub trait TaskCreator: Send + Sync {
 
 /// [`TaskCreator`] that sends the transaction to the task manager through a provider holding the
 /// node's ECDSA wallet, without waiting for its receipt.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContractTaskCreator {
     contract: AvsTaskManagerInstance<DynProvider>,
     freshness: StakeFreshness,
     sender: Address,
     timeout: Duration,
+    stake_refresh: Option<StakeRefresh>,
+}
+
+/// The periodic refresh of changed operator stakes.
+#[derive(Debug)]
+struct StakeRefresh {
+    /// Settlement blocks between two refreshes.
+    interval: u64,
+    /// The first head at which the next refresh is due (0: at the first creation).
+    next_at: AtomicU64,
+    /// `avs_stake_refreshes_total`: refreshes that found changed stakes and sent an update.
+    refreshes: prometheus::IntCounter,
+    /// `avs_stake_refresh_operators_total`: operators whose stake those updates refreshed.
+    operators: prometheus::IntCounter,
 }
 
 impl ContractTaskCreator {
@@ -114,7 +137,71 @@ impl ContractTaskCreator {
             freshness: StakeFreshness::new(deployment),
             sender,
             timeout,
+            stake_refresh: None,
         }
+    }
+
+    /// Also refreshes, before a creation and at most once per `interval_blocks` settlement
+    /// blocks, the stakes of the operators whose recorded stake differs from their current
+    /// weight, counting into `metrics`' `stake_refreshes` / `stake_refresh_operators`.
+    #[must_use]
+    pub fn with_stake_refresh(mut self, interval_blocks: u64, metrics: &AvsMetrics) -> Self {
+        self.stake_refresh = (interval_blocks > 0).then(|| StakeRefresh {
+            interval: interval_blocks,
+            next_at: AtomicU64::new(0),
+            refreshes: metrics.stake_refreshes.clone(),
+            operators: metrics.stake_refresh_operators.clone(),
+        });
+        self
+    }
+
+    /// Sends `updateOperators` with `nonce` for the operators whose stake changed, if a refresh
+    /// is due at `head`. Returns whether it sent one.
+    async fn refresh_changed_stakes(
+        &self,
+        quorums: &[u8],
+        head: u64,
+        nonce: u64,
+    ) -> Result<bool, CreateError> {
+        let Some(refresh) = &self.stake_refresh else {
+            return Ok(false);
+        };
+        if head < refresh.next_at.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let provider = self.contract.provider();
+        let block = u32::try_from(head).unwrap_or(u32::MAX);
+        let changed = self
+            .freshness
+            .changed_operators(provider, quorums, block)
+            .await?;
+        refresh
+            .next_at
+            .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
+        if changed.is_empty() {
+            tracing::debug!(head, "stake refresh: every recorded stake is current");
+            return Ok(false);
+        }
+        let count = changed.len();
+        let request = TransactionRequest::default()
+            .with_from(self.sender)
+            .with_to(self.freshness.registry_coordinator())
+            .with_input(StakeFreshness::update_operators_call(changed.clone()))
+            .with_nonce(nonce);
+        let pending = provider
+            .send_transaction(request)
+            .await
+            .map_err(|err| CreateError::Call(err.into()))?;
+        refresh.refreshes.inc();
+        refresh.operators.inc_by(count as u64);
+        tracing::info!(
+            operators = count,
+            changed = ?changed,
+            tx_hash = %pending.tx_hash(),
+            next_at = head + refresh.interval,
+            "refreshing the stakes of operators whose delegated stake changed"
+        );
+        Ok(true)
     }
 
     /// Sends the update of `quorums`' stakes with `nonce` if a task created now (reference
@@ -173,6 +260,12 @@ impl TaskCreator for ContractTaskCreator {
             .map_err(|err| CreateError::Call(err.into()))?;
             if self
                 .refresh_stakes_if_due(&quorum_numbers, head, nonce)
+                .await?
+            {
+                // Every operator of the quorums is updated: nothing left to refresh.
+                nonce += 1;
+            } else if self
+                .refresh_changed_stakes(&quorum_numbers, head, nonce)
                 .await?
             {
                 nonce += 1;

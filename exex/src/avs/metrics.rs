@@ -26,6 +26,10 @@ pub struct AvsMetrics {
     pub target_timeouts: IntCounter,
     /// Seconds from seeing a task to sending its signed response.
     pub signing_latency_seconds: Histogram,
+    /// Stake refreshes sent (task-generator role): updates of operators whose stake changed.
+    pub stake_refreshes: IntCounter,
+    /// Operators whose stake those refreshes updated.
+    pub stake_refresh_operators: IntCounter,
 }
 
 impl AvsMetrics {
@@ -48,6 +52,14 @@ impl AvsMetrics {
             tasks_seen: counter(
                 "avs_tasks_seen_total",
                 "NewTaskCreated logs seen as canonical",
+            )?,
+            stake_refreshes: counter(
+                "avs_stake_refreshes_total",
+                "updateOperators transactions sent for operators whose stake changed",
+            )?,
+            stake_refresh_operators: counter(
+                "avs_stake_refresh_operators_total",
+                "Operators whose changed stake a refresh updated",
             )?,
             tasks_created: counter(
                 "avs_tasks_created_total",
