@@ -167,21 +167,37 @@ impl TestExExHandle {
     }
 }
 
-/// One synthetic transaction: a signed EIP-1559 transfer, optionally with one log in its receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One synthetic transaction: a signed EIP-1559 transfer, optionally with one log in its receipt
+/// and with calldata.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxSpec {
     emits_log: bool,
+    input: Bytes,
 }
 
 impl TxSpec {
     /// A plain transfer (receipt without logs).
     pub const fn transfer() -> Self {
-        Self { emits_log: false }
+        Self {
+            emits_log: false,
+            input: Bytes::new(),
+        }
     }
 
     /// A call whose receipt carries one log.
     pub const fn with_log() -> Self {
-        Self { emits_log: true }
+        Self {
+            emits_log: true,
+            input: Bytes::new(),
+        }
+    }
+
+    /// A call with `input` as calldata (for an ExEx that decodes the transactions it sees).
+    pub const fn call(input: Bytes) -> Self {
+        Self {
+            emits_log: false,
+            input,
+        }
     }
 }
 
@@ -232,7 +248,7 @@ impl ChainBuilder {
         let (transactions, receipts): (Vec<_>, Vec<_>) = txs
             .iter()
             .map(|spec| {
-                let (tx, gas, logs) = self.transaction(*spec);
+                let (tx, gas, logs) = self.transaction(spec);
                 cumulative_gas_used += gas;
                 let receipt = Receipt {
                     status: Eip658Value::Eip658(true),
@@ -287,7 +303,7 @@ impl ChainBuilder {
         Chain::new(blocks).expect("the builder links blocks and pairs receipts; len must be > 0")
     }
 
-    fn transaction(&mut self, spec: TxSpec) -> (TxEnvelope, u64, Vec<Log>) {
+    fn transaction(&mut self, spec: &TxSpec) -> (TxEnvelope, u64, Vec<Log>) {
         let to = Address::repeat_byte(0x42);
         let tx = TxEip1559 {
             chain_id: TEST_CHAIN_ID,
@@ -297,7 +313,7 @@ impl ChainBuilder {
             max_priority_fee_per_gas: 1_000_000,
             to: TxKind::Call(to),
             value: U256::from(self.salt),
-            input: Bytes::new(),
+            input: spec.input.clone(),
             access_list: Default::default(),
         };
         self.nonce += 1;

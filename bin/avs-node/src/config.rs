@@ -208,6 +208,11 @@ pub struct NodeOptions {
     /// creation; 0 turns it off [default: 7200, about a day on Ethereum].
     #[arg(long, env = "AVS_STAKE_REFRESH_BLOCKS", value_name = "BLOCKS")]
     pub stake_refresh_blocks: Option<u64>,
+    /// Watchtower: challenge on-chain, once and within the fee cap, every settlement-chain
+    /// checkpoint response that differs from this node's view of the block, freezing its
+    /// signers [default: false].
+    #[arg(long, env = "AVS_CHALLENGER", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub challenger: Option<bool>,
 }
 
 /// About a day of Ethereum blocks: withdrawn stake stops counting within a day, for one
@@ -254,6 +259,7 @@ impl NodeOptions {
             aggregation_window_ms,
             max_fee_gwei,
             stake_refresh_blocks,
+            challenger,
         )
     }
 
@@ -476,6 +482,8 @@ pub struct NodeConfig {
     pub max_fee_per_gas: u128,
     /// Settlement blocks between refreshes of changed stakes (generator role); 0: never.
     pub stake_refresh_blocks: u64,
+    /// Challenge responses that differ from this node's view.
+    pub challenger: bool,
 }
 
 impl NodeConfig {
@@ -729,6 +737,7 @@ impl NodeConfig {
             stake_refresh_blocks: options
                 .stake_refresh_blocks
                 .unwrap_or(DEFAULT_STAKE_REFRESH_BLOCKS),
+            challenger: options.challenger.unwrap_or(false),
         })
     }
 

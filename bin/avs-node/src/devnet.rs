@@ -80,7 +80,8 @@ pub struct DevnetArgs {
     #[arg(long)]
     pub restart_on_exit: bool,
     /// TEST ONLY: the K highest-stake operators sign wrong state roots
-    /// (`avs-node run --fault-sign-wrong-state-root`), so challenges can be exercised.
+    /// (`avs-node run --fault-sign-wrong-state-root`), and node 0 (honest) runs the challenger
+    /// role, so the whole fault → challenge → freeze path runs with no manual step.
     #[arg(long, default_value_t = 0)]
     pub faulty: u16,
     /// Two-chain mode: start a second anvil (chain 1337) whose checkpoints the nodes attest
@@ -341,6 +342,9 @@ impl DevnetArgs {
         }
         if self.is_faulty(i) {
             command.arg("--fault-sign-wrong-state-root");
+        }
+        if self.faulty > 0 && i == 0 {
+            command.arg("--challenger");
         }
         let child = command.spawn().wrap_err("starting an avs-node process")?;
         let pid = child.id().ok_or_else(|| eyre!("node {i} exited at once"))?;

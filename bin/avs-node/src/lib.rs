@@ -33,6 +33,7 @@
 
 pub mod api;
 pub mod chain;
+pub mod challenge;
 pub mod cli;
 pub mod config;
 pub mod config_check;

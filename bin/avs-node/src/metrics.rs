@@ -92,6 +92,8 @@ pub struct NodeMetrics {
     /// `avs_submissions_refused_total`: aggregates due for submission by this node that it
     /// refused because they are not the response it signed and still stands behind.
     pub submissions_refused: IntCounter,
+    /// `avs_challenges_total{result}`: challenges this node raised (`succeeded`, `failed`).
+    pub challenges: IntCounterVec,
 }
 
 impl NodeMetrics {
@@ -142,6 +144,13 @@ impl NodeMetrics {
                 "avs_submissions_refused_total",
                 "Aggregates this node refused to submit: not the response it signed (or it withdrew it)",
             )?,
+            challenges: IntCounterVec::new(
+                Opts::new(
+                    "avs_challenges_total",
+                    "Challenges of wrong responses this node raised, by result",
+                ),
+                &["result"],
+            )?,
         };
         registry.register(Box::new(metrics.tasks_finalized.clone()))?;
         registry.register(Box::new(metrics.tasks_expired.clone()))?;
@@ -152,6 +161,7 @@ impl NodeMetrics {
         registry.register(Box::new(metrics.banned_peers.clone()))?;
         registry.register(Box::new(metrics.wallet_balance_ether.clone()))?;
         registry.register(Box::new(metrics.submissions_refused.clone()))?;
+        registry.register(Box::new(metrics.challenges.clone()))?;
         Ok(metrics)
     }
 }

@@ -18,6 +18,7 @@
 //! aggregates to the submitter when this node's submission slot comes.
 
 use crate::{
+    challenge::{self, Challenge},
     evidence::{self, EvidenceRecord},
     health::HealthRegistry,
     metrics::{EigenMetrics, NodeMetrics},
@@ -34,13 +35,15 @@ use alloy::{
 };
 use avs_bls::SecretKey;
 use avs_contracts::{
-    avs::IAvsTaskManager::Task, deployment::Deployment, transactor::wallet_provider_on,
+    avs::IAvsTaskManager::Task,
+    deployment::Deployment,
+    transactor::{Transactor, wallet_provider_on},
 };
 use avs_exex::{
     avs::{
         AttestDepth, AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
-        FaultMode, GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
-        attested_chain_exex, avs_exex,
+        DisputedResponse, FaultMode, GeneratorConfig, RegistryReader, SignedResponse,
+        SlashingProtectionStore, attested_chain_exex, avs_exex,
     },
     host::{FollowMode, Host, HostConfig},
 };
@@ -53,7 +56,7 @@ use avs_p2p::{
 use eyre::WrapErr;
 use futures::FutureExt;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     future::Future,
     path::PathBuf,
     sync::Arc,
@@ -103,6 +106,8 @@ pub struct NodeParams {
     pub max_fee_per_gas: u128,
     /// Settlement blocks between refreshes of changed stakes (task generator only; 0: never).
     pub stake_refresh_blocks: u64,
+    /// Challenge responses that differ from this node's view (watchtower).
+    pub challenger: bool,
     /// Test-only misbehaviour (devnet chain ids only).
     pub fault_mode: FaultMode,
 }
@@ -311,7 +316,7 @@ pub async fn run_node(
         eigen: telemetry.eigen.clone(),
         operators: OperatorSetReader::new(wallet_provider.clone(), &deployment),
         submitter: Arc::new(Submitter::new(
-            wallet_provider,
+            wallet_provider.clone(),
             EthereumWallet::from(wallet),
             Deployment::clone(&deployment),
             SubmitterConfig {
@@ -322,6 +327,14 @@ pub async fn run_node(
         )),
         tasks: HashMap::new(),
         evidence: data_dir.join(evidence::FILE_NAME),
+        challenger: params.challenger.then(|| {
+            Arc::new(Challenger {
+                provider: wallet_provider,
+                deployment: Arc::clone(&deployment),
+                max_fee_per_gas: params.max_fee_per_gas,
+                challenged: std::sync::Mutex::new(HashSet::new()),
+            })
+        }),
     };
     let bridge = tokio::spawn(bridge.run(head, events_rx, service.events));
     let _sampler = AbortOnDrop(sampler);
@@ -533,6 +546,61 @@ struct Bridge {
     tasks: HashMap<u32, OpenTask>,
     /// Where equivocation evidence is appended.
     evidence: PathBuf,
+    /// The watchtower role, if this node plays it.
+    challenger: Option<Arc<Challenger>>,
+}
+
+/// The watchtower: challenges each disputed response once, with the node's wallet and fee cap.
+struct Challenger {
+    provider: DynProvider,
+    deployment: Arc<Deployment>,
+    max_fee_per_gas: u128,
+    /// Tasks challenged (or being challenged), by index and task hash: never twice.
+    challenged: std::sync::Mutex<HashSet<(u32, B256)>>,
+}
+
+impl Challenger {
+    /// Challenges `disputed` in the background unless it was challenged already.
+    fn challenge(self: &Arc<Self>, disputed: DisputedResponse, metrics: NodeMetrics) {
+        let key = (disputed.task_index, disputed.task.hash());
+        if !self
+            .challenged
+            .lock()
+            .expect("never held across a panic")
+            .insert(key)
+        {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let index = disputed.task_index;
+            tracing::warn!(task = index, "challenging the response on-chain");
+            let mut transactor =
+                Transactor::new(this.provider.clone()).with_max_fee_per_gas(this.max_fee_per_gas);
+            let target = Challenge {
+                task_index: index,
+                task: &disputed.task,
+                response: &disputed.response,
+                metadata: &disputed.metadata,
+                transaction_hash: disputed.transaction_hash,
+            };
+            match challenge::challenge(&mut transactor, &this.deployment, &target).await {
+                Ok(outcome) => {
+                    metrics.challenges.with_label_values(&["succeeded"]).inc();
+                    tracing::warn!(
+                        task = index,
+                        tx_hash = %outcome.challenge,
+                        freeze_batches = outcome.freeze_batches,
+                        "challenge succeeded: the response's signers are frozen"
+                    );
+                }
+                Err(err) => {
+                    metrics.challenges.with_label_values(&["failed"]).inc();
+                    tracing::error!(task = index, error = %format!("{err:#}"), "challenge failed");
+                }
+            }
+        });
+    }
 }
 
 impl Bridge {
@@ -647,6 +715,15 @@ impl Bridge {
                 self.tasks.remove(&task_index);
                 self.service.task_reverted(task_index).await?;
             }
+            AvsEvent::ResponseDisputed(disputed) => match &self.challenger {
+                Some(challenger) => challenger.challenge(*disputed, self.metrics.clone()),
+                None => tracing::warn!(
+                    task = disputed.task_index,
+                    "a wrong response is on-chain; `avs-node task challenge {}` (or a node with \
+                     challenger = true) proves it and freezes its signers",
+                    disputed.task_index
+                ),
+            },
             AvsEvent::ResponseWithdrawn { task_index } => {
                 if let Some(open) = self.tasks.get_mut(&task_index) {
                     open.own_digest = None;

@@ -134,6 +134,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         aggregation_window: config.aggregation_window,
         max_fee_per_gas: config.max_fee_per_gas,
         stake_refresh_blocks: config.stake_refresh_blocks,
+        challenger: config.challenger,
         fault_mode,
     };
     params.check()?;

@@ -1,14 +1,10 @@
 //! `avs-node task list|show|challenge`: the task manager's tasks, read from its
 //! `NewTaskCreated` / `TaskResponded` logs since the deployment block, and the on-chain
-//! challenge of a wrong response about the settlement chain's own blocks.
-//!
-//! A challenge needs what the contract hashed: the task, the response and its metadata (from
-//! the logs), the non-signers' G1 keys (from the `respondToTask` call that submitted the
-//! response) and the RLP header of the checkpoint block (from the settlement endpoint), whose
-//! keccak the contract compares with the true block hash before comparing roots.
+//! challenge of a wrong response about the settlement chain's own blocks ([`crate::challenge`]).
 
 use crate::{
     chain,
+    challenge::{self, Challenge, ChallengeOutcome},
     cli::NodeArgs,
     config::NodeConfig,
     evidence::{self, EvidenceRecord},
@@ -18,15 +14,14 @@ use alloy::{
     primitives::{B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
-    sol_types::{SolCall, SolEvent},
+    sol_types::SolEvent,
 };
 use avs_contracts::{
-    avs::{AvsTaskManager, IAvsTaskManager, header_rlp},
-    eigenlayer::interfaces::IOperatorStateRetrieverCalls,
+    avs::{AvsTaskManager, IAvsTaskManager},
     transactor::Transactor,
 };
 use clap::Subcommand;
-use eyre::{bail, eyre};
+use eyre::eyre;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -172,7 +167,7 @@ impl TaskCommand {
                 let config = node.load()?;
                 let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
                 let provider = chain::connect(&config, Some(signer)).await?;
-                let outcome = challenge(&provider, &config, index).await?;
+                let outcome = challenge_task(&provider, &config, index).await?;
                 output::line(format!(
                     "task {index}: challenge succeeded in transaction {}; its signers are frozen ({} further freezeSigners transactions)",
                     outcome.challenge, outcome.freeze_batches
@@ -304,130 +299,29 @@ async fn find_task(
         .ok_or_else(|| eyre!("task {index} does not exist: see `avs-node task list`"))
 }
 
-/// What a successful challenge took.
-struct ChallengeOutcome {
-    /// The `raiseAndResolveChallenge` transaction.
-    challenge: B256,
-    /// `freezeSigners` transactions sent for the signers beyond the challenge's own batch.
-    freeze_batches: usize,
-}
-
-/// The `[start, end)` operator positions of the `freezeSigners` calls that follow a challenge:
-/// the challenge itself freezes positions `[0, batch)`.
-fn freeze_batches(positions: u64, batch: u64) -> Vec<(u64, u64)> {
-    (1..positions.div_ceil(batch))
-        .map(|k| (k * batch, (k + 1) * batch))
-        .collect()
-}
-
-/// Sends `raiseAndResolveChallenge` for task `index`, then `freezeSigners` until every signer
-/// is frozen (a challenge freezes at most `FREEZE_BATCH` of them itself).
-async fn challenge(
+/// Challenges task `index` from its logs (the CLI's `task challenge`).
+async fn challenge_task(
     provider: &DynProvider,
     config: &NodeConfig,
     index: u32,
 ) -> eyre::Result<ChallengeOutcome> {
     let task = find_task(provider, config, index).await?;
-    if task.chain_id != config.deployment.chain_id {
-        bail!(
-            "task {index} attests chain {}, not the settlement chain {}: only settlement-chain checkpoints can be challenged",
-            task.chain_id,
-            config.deployment.chain_id
-        );
-    }
     let response = task
         .response
         .ok_or_else(|| eyre!("task {index} has no response yet: there is nothing to challenge"))?;
-    let tx_hash = response.transaction.ok_or_else(|| {
+    let transaction_hash = response.transaction.ok_or_else(|| {
         eyre!("the endpoint returned the response log without its transaction hash")
     })?;
-    let tx = provider
-        .get_transaction_by_hash(tx_hash)
-        .await?
-        .ok_or_else(|| {
-            eyre!("the response transaction {tx_hash} is not available from the endpoint (pruned?)")
-        })?;
-    let input = alloy::consensus::Transaction::input(&tx);
-    let submitted = AvsTaskManager::respondToTaskCall::abi_decode(input).map_err(|_| {
-        eyre!("transaction {tx_hash} did not call respondToTask directly: the non-signer keys cannot be recovered")
-    })?;
-    let header_rlp = header_rlp(provider, task.block_number)
-        .await?
-        .ok_or_else(|| {
-            eyre!(
-                "block {} is not available from the settlement endpoint",
-                task.block_number
-            )
-        })?;
-    let non_signers = submitted.nonSignerStakesAndSignature.nonSignerPubkeys;
-    let call = AvsTaskManager::raiseAndResolveChallengeCall {
-        task: task.task.clone(),
-        response: response.response,
-        metadata: response.metadata,
-        nonSignerPubkeys: non_signers.clone(),
-        headerRlp: header_rlp,
-    };
-    let task_manager = config.deployment.avs.task_manager;
-    let mut transactor = Transactor::new(provider.clone());
-    let receipt = transactor
-        .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
-        .await?;
-
-    // The contract walks the quorums' operator lists at taskCreatedBlock in batches.
-    let batch = AvsTaskManager::new(task_manager, provider)
-        .FREEZE_BATCH()
-        .call()
-        .await?;
-    let operators = IOperatorStateRetrieverCalls::new(
-        config.deployment.eigenlayer.operator_state_retriever,
-        provider,
+    challenge::challenge(
+        &mut Transactor::new(provider.clone()),
+        &config.deployment,
+        &Challenge {
+            task_index: index,
+            task: &task.task,
+            response: &response.response,
+            metadata: &response.metadata,
+            transaction_hash,
+        },
     )
-    .getOperatorState(
-        config.deployment.eigenlayer.registry_coordinator,
-        task.task.quorumNumbers.clone(),
-        task.task.taskCreatedBlock,
-    )
-    .call()
-    .await?;
-    let positions: u64 = operators.iter().map(|quorum| quorum.len() as u64).sum();
-    let batches = freeze_batches(positions, batch.saturating_to());
-    for (start, end) in &batches {
-        let call = AvsTaskManager::freezeSignersCall {
-            taskIndex: index,
-            task: task.task.clone(),
-            nonSignerPubkeys: non_signers.clone(),
-            start: U256::from(*start),
-            end: U256::from(*end),
-        };
-        transactor
-            .call(
-                format!("freezeSigners({start}..{end})"),
-                task_manager,
-                call.abi_encode(),
-            )
-            .await?;
-    }
-    Ok(ChallengeOutcome {
-        challenge: receipt.transaction_hash,
-        freeze_batches: batches.len(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::freeze_batches;
-
-    #[test]
-    fn freeze_batches_cover_every_position_after_the_challenges_own_batch() {
-        assert!(freeze_batches(0, 64).is_empty());
-        assert!(
-            freeze_batches(64, 64).is_empty(),
-            "the challenge froze them all"
-        );
-        assert_eq!(freeze_batches(65, 64), vec![(64, 128)]);
-        assert_eq!(
-            freeze_batches(200, 64),
-            vec![(64, 128), (128, 192), (192, 256)]
-        );
-    }
+    .await
 }

@@ -359,13 +359,6 @@ pub fn decode_event<E: SolEvent>(receipt: &TransactionReceipt) -> eyre::Result<E
 /// # Panics
 /// If `err` is not such a revert (a test expecting a specific revert got something else).
 pub fn revert_error(err: &TxError) -> AvsTaskManager::AvsTaskManagerErrors {
-    let TxError::Rpc { source, .. } = err else {
-        panic!("expected a revert at gas estimation, got {err}")
-    };
-    source
-        .as_error_resp()
-        .and_then(|payload| {
-            payload.as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>()
-        })
+    err.revert()
         .unwrap_or_else(|| panic!("not a decodable AvsTaskManager error: {err}"))
 }

@@ -92,11 +92,24 @@ pub enum TxError {
     },
 }
 
+impl TxError {
+    /// The contract's custom error, when the node refused the transaction because it reverts
+    /// with one of `E`'s errors (found at gas estimation).
+    pub fn revert<E: alloy::sol_types::SolInterface>(&self) -> Option<E> {
+        let Self::Rpc { source, .. } = self else {
+            return None;
+        };
+        source.as_error_resp()?.as_decoded_interface_error::<E>()
+    }
+}
+
 /// Sends transactions from the provider's default signer and keeps the list of steps.
 #[derive(Debug)]
 pub struct Transactor<P> {
     provider: P,
     steps: Vec<Step>,
+    /// Highest `maxFeePerGas` (and priority fee) paid, if capped.
+    max_fee_per_gas: Option<u128>,
 }
 
 impl<P: Provider> Transactor<P> {
@@ -105,7 +118,16 @@ impl<P: Provider> Transactor<P> {
         Self {
             provider,
             steps: Vec::new(),
+            max_fee_per_gas: None,
         }
+    }
+
+    /// Pays at most `wei` per gas: the node's fee estimate is lowered to the cap (the
+    /// transaction may then wait for the base fee to fall), never raised.
+    #[must_use]
+    pub const fn with_max_fee_per_gas(mut self, wei: u128) -> Self {
+        self.max_fee_per_gas = Some(wei);
+        self
     }
 
     /// The provider transactions go through.
@@ -158,8 +180,21 @@ impl<P: Provider> Transactor<P> {
     async fn send_request(
         &self,
         name: &str,
-        request: TransactionRequest,
+        mut request: TransactionRequest,
     ) -> Result<TransactionReceipt, TxError> {
+        if let Some(cap) = self.max_fee_per_gas {
+            let fees = self
+                .provider
+                .estimate_eip1559_fees()
+                .await
+                .map_err(|source| TxError::Rpc {
+                    step: name.to_owned(),
+                    source,
+                })?;
+            request = request
+                .with_max_fee_per_gas(fees.max_fee_per_gas.min(cap))
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas.min(cap));
+        }
         let pending = self
             .provider
             .send_transaction(request)

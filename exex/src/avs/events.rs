@@ -8,7 +8,7 @@
 
 use alloy::primitives::B256;
 use avs_bls::{OperatorId, Signature};
-use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse};
+use avs_contracts::avs::IAvsTaskManager::{Task, TaskResponse, TaskResponseMetadata};
 
 /// What the AVS ExEx tells the p2p layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,10 @@ pub enum AvsEvent {
         /// The settlement block holding the response (finality latency is measured to it).
         block_number: u64,
     },
+    /// A canonical `TaskResponded` disagrees with this node's own view of the attested block
+    /// at the attestation depth: the response is wrong (or this node's view is), and a
+    /// challenge of a settlement-chain checkpoint would prove which.
+    ResponseDisputed(Box<DisputedResponse>),
     /// The `TaskResponded` of a task left the canonical chain: the task is open again and needs
     /// its aggregate submitted again (the signatures gathered for it still hold).
     ResponseReverted {
@@ -46,6 +50,23 @@ pub enum AvsEvent {
         /// The task whose response is withdrawn.
         task_index: u32,
     },
+}
+
+/// An on-chain response that differs from the node's own view, with what a challenge needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputedResponse {
+    /// The task answered.
+    pub task_index: u32,
+    /// The task as created.
+    pub task: Task,
+    /// The response on-chain.
+    pub response: TaskResponse,
+    /// Its metadata (`taskRespondedBlock`, `hashOfNonSigners`).
+    pub metadata: TaskResponseMetadata,
+    /// The transaction that submitted it (its calldata names the non-signers).
+    pub transaction_hash: B256,
+    /// What this node's view holds for the checkpoint block.
+    pub expected: TaskResponse,
 }
 
 /// A response signed by this operator.

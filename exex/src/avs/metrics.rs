@@ -26,6 +26,10 @@ pub struct AvsMetrics {
     pub target_timeouts: IntCounter,
     /// Seconds from seeing a task to sending its signed response.
     pub signing_latency_seconds: Histogram,
+    /// Canonical responses that differ from this node's view of their checkpoint block.
+    pub responses_disputed: IntCounter,
+    /// Finalized aggregates that list this operator as a non-signer although it had signed.
+    pub own_signature_missing: IntCounter,
     /// Stake refreshes sent (task-generator role): updates of operators whose stake changed.
     pub stake_refreshes: IntCounter,
     /// Operators whose stake those refreshes updated.
@@ -52,6 +56,14 @@ impl AvsMetrics {
             tasks_seen: counter(
                 "avs_tasks_seen_total",
                 "NewTaskCreated logs seen as canonical",
+            )?,
+            responses_disputed: counter(
+                "avs_responses_disputed_total",
+                "Canonical responses that differ from this node's view of their checkpoint block",
+            )?,
+            own_signature_missing: counter(
+                "avs_own_signature_missing_total",
+                "Finalized responses whose aggregate lists this operator as a non-signer though it signed",
             )?,
             stake_refreshes: counter(
                 "avs_stake_refreshes_total",

@@ -80,7 +80,7 @@ pub use attested::{
     AttestDepth, AttestedBlock, AttestedChain, AttestedChanges, attested_chain_exex,
 };
 pub use config::{AvsConfig, ConfigError, DEVNET_CHAIN_IDS, FaultMode, GeneratorConfig};
-pub use events::{AvsEvent, SignedResponse};
+pub use events::{AvsEvent, DisputedResponse, SignedResponse};
 pub use generator::{ContractTaskCreator, CreateError, CreateOutcome, TaskCreator, TaskGenerator};
 pub use metrics::AvsMetrics;
 pub use registry::{OperatorRegistry, OperatorStanding, RegistryError, RegistryReader};

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use alloy::{eips::BlockNumHash, primitives::B256, sol_types::Eip712Domain};
 use avs_bls::{OperatorId, SecretKey};
 use avs_contracts::avs::{
-    IAvsTaskManager::{Task, TaskResponse},
+    AvsTaskManager::TaskResponded,
+    IAvsTaskManager::{Task, TaskResponse, TaskResponseMetadata},
     attestation_digest, signing_domain,
 };
 use tokio::{sync::mpsc, time::Instant};
@@ -27,7 +28,7 @@ use super::{
     AvsError,
     attested::{AttestedBlock, AttestedChain},
     config::{AvsConfig, FaultMode},
-    events::{AvsEvent, SignedResponse},
+    events::{AvsEvent, DisputedResponse, SignedResponse},
     metrics::AvsMetrics,
     registry::{OperatorRegistry, OperatorStanding},
     store::{Signing, SlashingProtectionStore, StoreError, TaskKey},
@@ -55,6 +56,17 @@ struct TrackedTask {
     created_at: BlockNumHash,
     seen_at: Instant,
     state: TaskState,
+    /// Its canonical on-chain response, until compared with this node's view.
+    unverified_response: Option<OnChainResponse>,
+}
+
+/// A canonical `TaskResponded`, waiting until the checkpoint block is at the attestation depth
+/// in this node's view to be compared with it.
+#[derive(Debug, Clone)]
+struct OnChainResponse {
+    response: TaskResponse,
+    metadata: TaskResponseMetadata,
+    transaction_hash: B256,
 }
 
 /// The operator role's state and dependencies.
@@ -144,6 +156,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 created_at: at,
                 seen_at: now,
                 state,
+                unverified_response: None,
             },
         );
         self.emit(AvsEvent::TaskCreated { task_index, task }).await
@@ -168,18 +181,43 @@ impl<R: OperatorRegistry> Operator<R> {
         self.emit(AvsEvent::TaskReverted { task_index }).await
     }
 
-    /// A `TaskResponded` became canonical.
+    /// A `TaskResponded` became canonical in settlement block `block_number`, sent by
+    /// `transaction_hash`. Its response is compared with this node's view as soon as the
+    /// checkpoint block is at the attestation depth ([`Self::process`]).
+    ///
+    /// `non_signers` (from the submitting call, when it was a direct `respondToTask`) tells
+    /// whether this operator's signature made it into the aggregate: an operator that signed
+    /// and is listed as a non-signer lost its signature on the way (gossip, a late submitter),
+    /// which `avs_own_signature_missing_total` counts.
     pub(crate) async fn on_responded(
         &mut self,
-        task_index: u32,
+        event: TaskResponded,
         block_number: u64,
+        transaction_hash: B256,
+        non_signers: Option<&[OperatorId]>,
     ) -> Result<(), AvsError> {
+        let task_index = event.taskIndex;
         if let Some(tracked) = self
             .tasks
             .get_mut(&task_index)
             .filter(|tracked| tracked.state != TaskState::Refused)
         {
+            if matches!(tracked.state, TaskState::Signed { .. })
+                && non_signers.is_some_and(|ids| ids.contains(&self.operator_id))
+            {
+                self.metrics.own_signature_missing.inc();
+                tracing::warn!(
+                    task_index,
+                    "this operator signed the task but the finalized aggregate lists it as a \
+                     non-signer (its signature did not reach the submitter in time)"
+                );
+            }
             tracked.state = TaskState::Responded;
+            tracked.unverified_response = Some(OnChainResponse {
+                response: event.taskResponse,
+                metadata: event.taskResponseMetadata,
+                transaction_hash,
+            });
         }
         self.emit(AvsEvent::TaskResponded {
             task_index,
@@ -200,6 +238,7 @@ impl<R: OperatorRegistry> Operator<R> {
             return Ok(());
         };
         tracked.state = TaskState::Answering { deadline };
+        tracked.unverified_response = None;
         tracing::info!(task_index, "task response reverted; the task is open again");
         self.emit(AvsEvent::ResponseReverted { task_index }).await
     }
@@ -255,8 +294,61 @@ impl<R: OperatorRegistry> Operator<R> {
                 }
                 TaskState::Responded | TaskState::Closed | TaskState::Refused => {}
             }
+            self.verify_response(task_index, view).await?;
         }
         Ok(())
+    }
+
+    /// Compares a canonical response with this node's view of its checkpoint block, once that
+    /// block is at the attestation depth: a mismatch is [`AvsEvent::ResponseDisputed`]. The
+    /// view's own block is the reference, whatever this node signed (a faulty signer's node
+    /// still reports the truth).
+    async fn verify_response(
+        &mut self,
+        task_index: u32,
+        view: &AttestedChain,
+    ) -> Result<(), AvsError> {
+        let Some(tracked) = self.tasks.get_mut(&task_index) else {
+            return Ok(());
+        };
+        if tracked.task.chainId != view.chain_id() {
+            return Ok(());
+        }
+        let Some(target) = view.attestable(tracked.task.blockNumber) else {
+            return Ok(());
+        };
+        let Some(on_chain) = tracked.unverified_response.take() else {
+            return Ok(());
+        };
+        let expected = TaskResponse {
+            referenceTaskIndex: task_index,
+            blockHash: target.hash,
+            stateRoot: target.state_root,
+            receiptsRoot: target.receipts_root,
+        };
+        if on_chain.response == expected {
+            return Ok(());
+        }
+        self.metrics.responses_disputed.inc();
+        tracing::error!(
+            task_index,
+            block = tracked.task.blockNumber,
+            on_chain_block_hash = %on_chain.response.blockHash,
+            on_chain_state_root = %on_chain.response.stateRoot,
+            expected_block_hash = %expected.blockHash,
+            expected_state_root = %expected.stateRoot,
+            "ALERT: a finalized response differs from this node's view of the checkpoint block"
+        );
+        let disputed = DisputedResponse {
+            task_index,
+            task: tracked.task.clone(),
+            response: on_chain.response,
+            metadata: on_chain.metadata,
+            transaction_hash: on_chain.transaction_hash,
+            expected,
+        };
+        self.emit(AvsEvent::ResponseDisputed(Box::new(disputed)))
+            .await
     }
 
     async fn withdraw(&mut self, task_index: u32) -> Result<Instant, AvsError> {

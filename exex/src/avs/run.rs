@@ -7,7 +7,8 @@ use alloy::{
     primitives::{B256, BlockNumber, Log},
     sol_types::SolEvent,
 };
-use avs_contracts::avs::AvsTaskManager::{NewTaskCreated, TaskResponded};
+use avs_bls::OperatorId;
+use avs_contracts::avs::AvsTaskManager::{self, NewTaskCreated, TaskResponded};
 use futures::TryStreamExt;
 
 use super::{
@@ -177,7 +178,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
         for block in committed.blocks_iter() {
             self.settlement.insert(block.number(), block.hash);
         }
-        for (at, _, log) in committed.logs_iter() {
+        for (at, tx_hash, log) in committed.logs_iter() {
             match self.decode(log) {
                 Some(TaskLog::Created(event)) => {
                     if let Some(generator) = &mut self.generator {
@@ -192,8 +193,11 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
                         .await?;
                 }
                 Some(TaskLog::Responded(event)) => {
+                    let non_signers = committed
+                        .block_by_hash(at.hash)
+                        .and_then(|block| non_signers(block, tx_hash));
                     self.operator
-                        .on_responded(event.taskIndex, at.number)
+                        .on_responded(event, at.number, tx_hash, non_signers.as_deref())
                         .await?;
                 }
                 None => {}
@@ -251,6 +255,27 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
             .inspect_err(|err| tracing::warn!(%err, "undecodable task-manager log ignored"))
             .ok()
     }
+}
+
+/// The operator ids of the non-signers named by the `respondToTask` call of transaction
+/// `tx_hash` in `block`; `None` when the response was not submitted by a direct call.
+fn non_signers(block: &crate::chain::BlockWithReceipts, tx_hash: B256) -> Option<Vec<OperatorId>> {
+    use alloy::{consensus::Transaction, sol_types::SolCall};
+    let tx = block
+        .transactions()
+        .iter()
+        .find(|tx| *tx.tx_hash() == tx_hash)?;
+    let call = AvsTaskManager::respondToTaskCall::abi_decode(tx.input()).ok()?;
+    Some(
+        call.nonSignerStakesAndSignature
+            .nonSignerPubkeys
+            .iter()
+            .map(|key| {
+                let point = avs_bls::G1Point { x: key.X, y: key.Y };
+                OperatorId(alloy::primitives::keccak256(point.to_packed()))
+            })
+            .collect(),
+    )
 }
 
 /// The task-manager logs the ExEx acts on.

@@ -257,15 +257,10 @@ fn created_log(task_index: u32, task: Task) -> Log {
     }
 }
 
-fn responded_log(task_index: u32) -> Log {
+fn responded_log(response: TaskResponse) -> Log {
     let event = TaskResponded {
-        taskIndex: task_index,
-        taskResponse: TaskResponse {
-            referenceTaskIndex: task_index,
-            blockHash: B256::repeat_byte(1),
-            stateRoot: B256::repeat_byte(2),
-            receiptsRoot: B256::repeat_byte(3),
-        },
+        taskIndex: response.referenceTaskIndex,
+        taskResponse: response,
         taskResponseMetadata: TaskResponseMetadata {
             taskRespondedBlock: 9,
             hashOfNonSigners: B256::ZERO,
@@ -303,7 +298,12 @@ fn block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
 
 /// [`block`] without binding tasks to it: the logs as given.
 fn raw_block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
-    let mut block = builder.block(&[TxSpec::transfer()]);
+    block_of(builder, TxSpec::transfer(), logs)
+}
+
+/// The next block, its one transaction `tx` with `logs` in its receipt.
+fn block_of(builder: &mut ChainBuilder, tx: TxSpec, logs: Vec<Log>) -> BlockWithReceipts {
+    let mut block = builder.block(&[tx]);
     let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
         unreachable!("the builder makes EIP-1559 receipts")
     };
@@ -389,7 +389,10 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         "standing at taskCreatedBlock"
     );
 
-    let next = block(&mut builder, vec![responded_log(0)]);
+    let next = block(
+        &mut builder,
+        vec![responded_log(expected_response(0, &blocks[1]))],
+    );
     h.commit(chain(std::slice::from_ref(&next))).await;
     assert_eq!(
         h.next().await,
@@ -416,6 +419,89 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     assert_eq!(h.metrics.tasks_seen.get(), 1);
     assert_eq!(h.metrics.responses_signed.get(), 1);
     assert_eq!(h.metrics.signing_latency_seconds.get_sample_count(), 1);
+    h.exex.abort();
+}
+
+/// The watchtower check: a canonical response that differs from this node's own block is
+/// disputed once (whatever the node signed), with what a challenge needs; a matching one is not.
+#[tokio::test]
+async fn a_response_that_differs_from_the_view_is_disputed_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    let truth = expected_response(0, &blocks[1]);
+    expect_signed(h.next().await, &truth);
+    let wrong = TaskResponse {
+        stateRoot: !truth.stateRoot,
+        ..truth.clone()
+    };
+    let next = block(&mut builder, vec![responded_log(wrong.clone())]);
+    h.commit(chain(std::slice::from_ref(&next))).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskResponded { .. }));
+    let AvsEvent::ResponseDisputed(disputed) = h.next().await else {
+        panic!("expected a dispute")
+    };
+    assert_eq!(disputed.task_index, 0);
+    assert_eq!(disputed.response, wrong);
+    assert_eq!(disputed.expected, truth);
+    assert_eq!(disputed.task, five_blocks_task(&blocks));
+    assert_eq!(disputed.metadata.taskRespondedBlock, 9);
+    assert_eq!(h.metrics.responses_disputed.get(), 1);
+    // Later blocks re-run the checks: the dispute is not raised again.
+    let more = block(&mut builder, vec![]);
+    h.commit(chain(std::slice::from_ref(&more))).await;
+    h.finished().await;
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.responses_disputed.get(), 1);
+    h.exex.abort();
+}
+
+/// An operator that signed but is listed as a non-signer of the finalized aggregate (read from
+/// the `respondToTask` calldata) is told so: `avs_own_signature_missing_total`.
+#[tokio::test]
+async fn a_signature_missing_from_the_finalized_aggregate_is_counted() {
+    use alloy::{primitives::U256, sol_types::SolCall};
+    use avs_contracts::avs::{AvsTaskManager::respondToTaskCall, IBLSSignatureChecker};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    let truth = expected_response(0, &blocks[1]);
+    expect_signed(h.next().await, &truth);
+    let me = operator_key().public_key().to_point();
+    let call = respondToTaskCall {
+        task: five_blocks_task(&blocks),
+        response: truth.clone(),
+        nonSignerStakesAndSignature: IBLSSignatureChecker::NonSignerStakesAndSignature {
+            nonSignerQuorumBitmapIndices: vec![0],
+            nonSignerPubkeys: vec![(me.x, me.y).into()],
+            quorumApks: vec![],
+            apkG2: ([U256::ZERO; 2], [U256::ZERO; 2]).into(),
+            sigma: (U256::ZERO, U256::ZERO).into(),
+            quorumApkIndices: vec![],
+            totalStakeIndices: vec![],
+            nonSignerStakeIndices: vec![],
+        },
+    };
+    let next = block_of(
+        &mut builder,
+        TxSpec::call(call.abi_encode().into()),
+        vec![responded_log(truth)],
+    );
+    h.commit(chain(std::slice::from_ref(&next))).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskResponded { .. }));
+    h.finished().await;
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.own_signature_missing.get(), 1);
     h.exex.abort();
 }
 
@@ -474,7 +560,10 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     h.assert_no_avs_event();
     assert_eq!(h.metrics.tasks_not_eligible.get(), 2);
     // A response to it that lands and is reverted does not reopen it.
-    let responded = block(&mut builder, vec![responded_log(0)]);
+    let responded = block(
+        &mut builder,
+        vec![responded_log(expected_response(0, &blocks[1]))],
+    );
     h.commit(chain(std::slice::from_ref(&responded))).await;
     assert!(matches!(
         h.next().await,

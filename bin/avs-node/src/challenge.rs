@@ -1,0 +1,187 @@
+//! The on-chain challenge of a wrong response about a settlement-chain checkpoint, shared by
+//! `avs-node task challenge` and the node's automatic challenger (`challenger = true`).
+//!
+//! A challenge needs what the contract hashed: the task, the response and its metadata (from
+//! the `TaskResponded` log), the non-signers' G1 keys (from the `respondToTask` call that
+//! submitted the response) and the RLP header of the checkpoint block (from the settlement
+//! endpoint), whose keccak the contract compares with the true block hash before comparing
+//! roots. `raiseAndResolveChallenge` freezes at most `FREEZE_BATCH` signers itself;
+//! `freezeSigners` calls freeze the rest.
+//!
+//! Nothing here decides that a response is wrong: the contract does, against `blockhash`. A
+//! challenge of a correct response is refused by gas estimation, so no transaction is sent and
+//! no honest signer can be frozen by it.
+
+use alloy::{
+    primitives::{B256, U256},
+    providers::{DynProvider, Provider},
+    sol_types::SolCall,
+};
+use avs_contracts::{
+    avs::{
+        AvsTaskManager,
+        IAvsTaskManager::{Task, TaskResponse, TaskResponseMetadata},
+        header_rlp,
+    },
+    deployment::Deployment,
+    eigenlayer::interfaces::IOperatorStateRetrieverCalls,
+    transactor::Transactor,
+};
+use eyre::{bail, eyre};
+
+/// A response to challenge, as its `TaskResponded` log and transaction name it.
+#[derive(Debug, Clone, Copy)]
+pub struct Challenge<'a> {
+    /// The task.
+    pub task_index: u32,
+    /// The task as created.
+    pub task: &'a Task,
+    /// The response on-chain.
+    pub response: &'a TaskResponse,
+    /// Its metadata.
+    pub metadata: &'a TaskResponseMetadata,
+    /// The `respondToTask` transaction.
+    pub transaction_hash: B256,
+}
+
+/// What a successful challenge took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChallengeOutcome {
+    /// The `raiseAndResolveChallenge` transaction.
+    pub challenge: B256,
+    /// `freezeSigners` transactions sent for the signers beyond the challenge's own batch.
+    pub freeze_batches: usize,
+}
+
+/// The `[start, end)` operator positions of the `freezeSigners` calls that follow a challenge:
+/// the challenge itself freezes positions `[0, batch)`.
+fn freeze_batches(positions: u64, batch: u64) -> Vec<(u64, u64)> {
+    (1..positions.div_ceil(batch))
+        .map(|k| (k * batch, (k + 1) * batch))
+        .collect()
+}
+
+/// A refused challenge's reason, with what it usually means.
+fn refusal_reason(refusal: &AvsTaskManager::AvsTaskManagerErrors) -> String {
+    use AvsTaskManager::AvsTaskManagerErrors as E;
+    let hint = match refusal {
+        E::CheckpointNotFinalized(_) => {
+            " (the checkpoint is not finalized: already challenged, or never answered)"
+        }
+        _ => "",
+    };
+    format!("{refusal:?}{hint}")
+}
+
+/// Sends `raiseAndResolveChallenge` for the response, then `freezeSigners` until every signer
+/// is frozen.
+pub async fn challenge(
+    transactor: &mut Transactor<DynProvider>,
+    deployment: &Deployment,
+    target: &Challenge<'_>,
+) -> eyre::Result<ChallengeOutcome> {
+    let index = target.task_index;
+    if target.task.chainId != deployment.chain_id {
+        bail!(
+            "task {index} attests chain {}, not the settlement chain {}: only settlement-chain checkpoints can be challenged",
+            target.task.chainId,
+            deployment.chain_id
+        );
+    }
+    let provider = transactor.provider().clone();
+    let tx_hash = target.transaction_hash;
+    let tx = provider
+        .get_transaction_by_hash(tx_hash)
+        .await?
+        .ok_or_else(|| {
+            eyre!("the response transaction {tx_hash} is not available from the endpoint (pruned?)")
+        })?;
+    let input = alloy::consensus::Transaction::input(&tx);
+    let submitted = AvsTaskManager::respondToTaskCall::abi_decode(input).map_err(|_| {
+        eyre!("transaction {tx_hash} did not call respondToTask directly: the non-signer keys cannot be recovered")
+    })?;
+    let block_number = target.task.blockNumber;
+    let header_rlp = header_rlp(&provider, block_number).await?.ok_or_else(|| {
+        eyre!("block {block_number} is not available from the settlement endpoint")
+    })?;
+    let non_signers = submitted.nonSignerStakesAndSignature.nonSignerPubkeys;
+    let call = AvsTaskManager::raiseAndResolveChallengeCall {
+        task: target.task.clone(),
+        response: target.response.clone(),
+        metadata: target.metadata.clone(),
+        nonSignerPubkeys: non_signers.clone(),
+        headerRlp: header_rlp,
+    };
+    let task_manager = deployment.avs.task_manager;
+    let receipt = transactor
+        .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
+        .await
+        .map_err(
+            |err| match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
+                // What the contract found, in one line, instead of the node's raw revert data.
+                Some(refusal) => eyre!(
+                    "the task manager refused the challenge of task {index}: {}",
+                    refusal_reason(&refusal)
+                ),
+                None => eyre::Report::new(err),
+            },
+        )?;
+
+    // The contract walks the quorums' operator lists at taskCreatedBlock in batches.
+    let batch = AvsTaskManager::new(task_manager, &provider)
+        .FREEZE_BATCH()
+        .call()
+        .await?;
+    let operators = IOperatorStateRetrieverCalls::new(
+        deployment.eigenlayer.operator_state_retriever,
+        &provider,
+    )
+    .getOperatorState(
+        deployment.eigenlayer.registry_coordinator,
+        target.task.quorumNumbers.clone(),
+        target.task.taskCreatedBlock,
+    )
+    .call()
+    .await?;
+    let positions: u64 = operators.iter().map(|quorum| quorum.len() as u64).sum();
+    let batches = freeze_batches(positions, batch.saturating_to());
+    for (start, end) in &batches {
+        let call = AvsTaskManager::freezeSignersCall {
+            taskIndex: index,
+            task: target.task.clone(),
+            nonSignerPubkeys: non_signers.clone(),
+            start: U256::from(*start),
+            end: U256::from(*end),
+        };
+        transactor
+            .call(
+                format!("freezeSigners({start}..{end})"),
+                task_manager,
+                call.abi_encode(),
+            )
+            .await?;
+    }
+    Ok(ChallengeOutcome {
+        challenge: receipt.transaction_hash,
+        freeze_batches: batches.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::freeze_batches;
+
+    #[test]
+    fn freeze_batches_cover_every_position_after_the_challenges_own_batch() {
+        assert!(freeze_batches(0, 64).is_empty());
+        assert!(
+            freeze_batches(64, 64).is_empty(),
+            "the challenge froze them all"
+        );
+        assert_eq!(freeze_batches(65, 64), vec![(64, 128)]);
+        assert_eq!(
+            freeze_batches(200, 64),
+            vec![(64, 128), (128, 192), (192, 256)]
+        );
+    }
+}
