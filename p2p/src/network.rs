@@ -319,7 +319,7 @@ impl Network {
                 .listen_on(addr.clone())
                 .map_err(|e| NetworkError::Listen {
                     addr: addr.clone(),
-                    reason: e.to_string(),
+                    reason: error_chain(&e),
                 })?;
             pending.insert(id, addr.clone());
         }
@@ -352,7 +352,10 @@ impl Network {
                 } if pending.contains_key(&listener_id) => {
                     return Err(NetworkError::Listen {
                         addr: pending[&listener_id].clone(),
-                        reason: format!("listener closed: {reason:?}"),
+                        reason: match reason {
+                            Ok(()) => "the listener closed".to_owned(),
+                            Err(e) => error_chain(&e),
+                        },
                     });
                 }
                 _ => {}
@@ -401,6 +404,22 @@ impl Network {
             task,
         })
     }
+}
+
+/// An error and every error under it, joined: libp2p's transport errors say little themselves
+/// ("Other") and carry the OS reason ("Address already in use") in their sources.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
 }
 
 fn build_swarm(

@@ -83,6 +83,26 @@ async fn invalid_config_is_refused_before_binding() {
     assert!(err.to_string().contains("inbound_queue"), "{err}");
 }
 
+/// A port in use is one clear error naming the address and the OS reason (libp2p's own message
+/// for it is just "Other").
+#[tokio::test]
+async fn a_port_in_use_names_the_os_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut c = config(vec![]);
+    c.listen_addrs = vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()];
+    let err = Network::start(libp2p::identity::Keypair::generate_ed25519(), c)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("/ip4/127.0.0.1/tcp/{port}")), "{err}");
+    assert!(
+        err.to_lowercase().contains("address already in use"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 /// A node whose bootnode is not listening yet at start-up (nodes started together, or a
 /// bootnode restarting) keeps redialling and joins once the bootnode is up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,8 @@ pub const DEFAULT_P2P_LISTEN: [&str; 2] =
 pub const BLS_PASSWORD_ENV: &str = "AVS_BLS_PASSWORD";
 /// Environment variable holding the ECDSA keystore password.
 pub const ECDSA_PASSWORD_ENV: &str = "AVS_ECDSA_PASSWORD";
+/// Environment variable holding the gas wallet's keystore password.
+pub const WALLET_PASSWORD_ENV: &str = "AVS_WALLET_PASSWORD";
 /// Chain ids on which `--insecure` (plaintext keys) is accepted: local devnets only.
 pub const DEVNET_CHAIN_IDS: [u64; 2] = avs_exex::avs::DEVNET_CHAIN_IDS;
 
@@ -113,7 +115,8 @@ pub struct NodeOptions {
     /// File holding the BLS keystore password [otherwise $AVS_BLS_PASSWORD, otherwise a prompt].
     #[arg(long, value_name = "FILE")]
     pub bls_password_file: Option<PathBuf>,
-    /// ECDSA keystore (Web3 Secret Storage) of the wallet that registers, creates tasks and submits.
+    /// ECDSA keystore (Web3 Secret Storage) of the EigenLayer operator: registers and
+    /// deregisters it (and pays on devnets, where it doubles as the gas wallet).
     #[arg(long, env = "AVS_ECDSA_KEYSTORE", value_name = "FILE")]
     pub ecdsa_keystore: Option<PathBuf>,
     /// File holding the ECDSA keystore password [otherwise $AVS_ECDSA_PASSWORD, otherwise a prompt].
@@ -139,6 +142,23 @@ pub struct NodeOptions {
         value_name = "HEX"
     )]
     pub ecdsa_private_key: Option<String>,
+    /// ECDSA keystore of the gas wallet that pays for submissions, challenges and task creation,
+    /// so the operator's key need not be decrypted by a networked process [required by `run`
+    /// except on devnets, where the operator's ECDSA key pays].
+    #[arg(long, env = "AVS_WALLET_KEYSTORE", value_name = "FILE")]
+    pub wallet_keystore: Option<PathBuf>,
+    /// File holding the wallet keystore password [otherwise $AVS_WALLET_PASSWORD, otherwise a
+    /// prompt].
+    #[arg(long, value_name = "FILE")]
+    pub wallet_password_file: Option<PathBuf>,
+    /// DEVNET ONLY (with --insecure): the gas wallet's private key as hex.
+    #[arg(
+        long,
+        env = "AVS_WALLET_PRIVATE_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub wallet_private_key: Option<String>,
     /// Roles of this node, comma-separated [default: operator].
     #[arg(long, env = "AVS_ROLES", value_delimiter = ',', value_name = "ROLE")]
     pub roles: Option<Vec<Role>>,
@@ -244,6 +264,9 @@ impl NodeOptions {
             insecure,
             bls_private_key,
             ecdsa_private_key,
+            wallet_keystore,
+            wallet_password_file,
+            wallet_private_key,
             roles,
             p2p_listen_addrs,
             p2p_external_addrs,
@@ -285,7 +308,10 @@ impl NodeOptions {
             )
         })?;
         // Secrets do not belong in files that get copied around; the env or a flag must carry them.
-        if options.bls_private_key.is_some() || options.ecdsa_private_key.is_some() {
+        if options.bls_private_key.is_some()
+            || options.ecdsa_private_key.is_some()
+            || options.wallet_private_key.is_some()
+        {
             return Err(ConfigError::new(
                 "config",
                 format!(
@@ -453,8 +479,10 @@ pub struct NodeConfig {
     pub datadir: PathBuf,
     /// The BLS key, if one is configured (see [`NodeConfig::bls_key_source`]).
     pub bls_key: Option<KeySource>,
-    /// The ECDSA wallet key (every node submits).
+    /// The operator's ECDSA key (registration; the gas wallet on devnets).
     pub ecdsa_key: KeySource,
+    /// The gas wallet's key, if configured ([`NodeConfig::wallet_key_source`]).
+    pub wallet_key: Option<KeySource>,
     /// Whether plaintext keys were allowed (devnet).
     pub insecure: bool,
     /// Roles, deduplicated, in declaration order.
@@ -495,6 +523,20 @@ impl NodeConfig {
             .ok_or_else(|| missing_key("bls_keystore", "the operator role needs the BLS key"))
     }
 
+    /// The key of the wallet that pays for submissions, challenges and task creation:
+    /// `wallet_keystore`, or on a devnet (and only there) the operator's ECDSA key.
+    pub fn wallet_key_source(&self) -> Result<&KeySource, ConfigError> {
+        match &self.wallet_key {
+            Some(key) => Ok(key),
+            None if DEVNET_CHAIN_IDS.contains(&self.deployment.chain_id) => Ok(&self.ecdsa_key),
+            None => Err(missing_key(
+                "wallet_keystore",
+                "a gas wallet pays for submissions, challenges and task creation, so the \
+                 operator's ECDSA key stays out of the running node (only devnets fall back to it)",
+            )),
+        }
+    }
+
     /// Layers `flags` (already merged with the environment by clap) over the TOML file, if any,
     /// and validates the result.
     pub fn load(flags: NodeOptions, config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -514,7 +556,17 @@ impl NodeConfig {
             ECDSA_PASSWORD_ENV,
             file.ecdsa_password_file.clone(),
         );
-        Self::from_options(flags.or(file), bls_password, ecdsa_password)
+        let wallet_password = PasswordSource::resolve(
+            flags.wallet_password_file.clone(),
+            WALLET_PASSWORD_ENV,
+            file.wallet_password_file.clone(),
+        );
+        Self::from_options(
+            flags.or(file),
+            bls_password,
+            ecdsa_password,
+            wallet_password,
+        )
     }
 
     /// Validates merged options.
@@ -522,6 +574,7 @@ impl NodeConfig {
         options: NodeOptions,
         bls_password: PasswordSource,
         ecdsa_password: PasswordSource,
+        wallet_password: PasswordSource,
     ) -> Result<Self, ConfigError> {
         let settlement_rpc = RpcUrl::parse(
             "settlement_rpc_url",
@@ -615,7 +668,13 @@ impl NodeConfig {
             ("ecdsa_keystore", options.ecdsa_keystore),
             ("ecdsa_private_key", options.ecdsa_private_key),
             ecdsa_password,
-            "every node needs a wallet to create tasks and submit aggregates",
+            "every node needs the operator's ECDSA key (its address, and registration)",
+        )?;
+        let wallet_key = optional_key_source(
+            insecure,
+            ("wallet_keystore", options.wallet_keystore),
+            ("wallet_private_key", options.wallet_private_key),
+            wallet_password,
         )?;
 
         let datadir = match options.datadir {
@@ -722,6 +781,7 @@ impl NodeConfig {
             datadir,
             bls_key,
             ecdsa_key,
+            wallet_key,
             insecure,
             roles,
             p2p,

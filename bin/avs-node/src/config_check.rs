@@ -1,11 +1,14 @@
 //! `avs-node config check`: validates a configuration and prints what the node would connect
-//! to (endpoints, chain, contracts, roles, ports, key sources) without any secret. With
-//! `--online` it also asks the settlement endpoint whether the deployment is really there, and
-//! in two-chain mode whether the attested endpoint answers for another chain.
+//! to (endpoints, chain, contracts, roles, ports, key sources) without any secret. It opens the
+//! keystores (present, and keystores of their kind) and binds the configured ports (free now).
+//! With `--online` it also decrypts the keys (prompting for passwords as `run` does), asks the
+//! settlement endpoint whether the deployment is really there, and in two-chain mode whether
+//! the attested endpoint answers for another chain.
 
 use crate::{
     cli::NodeArgs,
     config::{NodeConfig, Role, RpcUrl},
+    keys::{self, KeyType},
     output,
 };
 use alloy::{primitives::Address, providers::Provider};
@@ -45,6 +48,7 @@ pub struct ConfigSummary {
     roles: Vec<Role>,
     bls_key: Option<String>,
     ecdsa_key: String,
+    wallet_key: Option<String>,
     datadir: String,
     p2p_listen_addrs: Vec<String>,
     bootnodes: Vec<String>,
@@ -69,6 +73,7 @@ impl ConfigSummary {
             roles: config.roles.clone(),
             bls_key: config.bls_key.as_ref().map(ToString::to_string),
             ecdsa_key: config.ecdsa_key.to_string(),
+            wallet_key: config.wallet_key_source().ok().map(ToString::to_string),
             datadir: config.datadir.display().to_string(),
             p2p_listen_addrs: strings(&config.p2p.listen_addrs),
             bootnodes: strings(&config.p2p.bootnodes),
@@ -115,6 +120,12 @@ impl ConfigSummary {
                 self.bls_key.as_deref().unwrap_or("not needed")
             ),
             format!("ECDSA key         {}", self.ecdsa_key),
+            format!(
+                "gas wallet        {}",
+                self.wallet_key
+                    .as_deref()
+                    .unwrap_or("missing (wallet_keystore; `run` needs it)")
+            ),
             format!("datadir           {}", self.datadir),
             format!("p2p listen        {}", self.p2p_listen_addrs.join(", ")),
             format!(
@@ -141,9 +152,33 @@ impl ConfigCommand {
     pub async fn run(self) -> eyre::Result<()> {
         let Self::Check { node, online, json } = self;
         let config = node.load()?;
-        if config.roles.contains(&crate::config::Role::Operator) {
-            config.bls_key_source()?;
+        // The keys: present and keystores of their kind offline; decrypted (prompting for a
+        // password as `run` does) online. Then the ports: free now.
+        let bls = if config.roles.contains(&crate::config::Role::Operator) {
+            let source = config.bls_key_source()?;
+            keys::inspect_key_source(KeyType::Bls, source)?;
+            Some(source)
+        } else {
+            None
+        };
+        keys::inspect_key_source(KeyType::Ecdsa, &config.ecdsa_key)?;
+        // Only an operator node runs and so needs the gas wallet.
+        let wallet = match bls {
+            Some(_) => Some(config.wallet_key_source()?),
+            None => None,
+        };
+        if let Some(wallet) = wallet {
+            keys::inspect_key_source(KeyType::Ecdsa, wallet)?;
         }
+        if online {
+            if let Some(source) = bls {
+                keys::load_bls_key(source).await?;
+            }
+            // Decrypting the gas wallet (what `run` does); the operator key only where it is
+            // the wallet.
+            keys::load_ecdsa_signer(wallet.unwrap_or(&config.ecdsa_key)).await?;
+        }
+        crate::ports::check(&config)?;
         let mut summary = ConfigSummary::new(&config);
         if online {
             let provider = crate::chain::connect(&config, None).await?;

@@ -83,12 +83,22 @@ pub struct KeyFileArgs {
 
 /// BLS or ECDSA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyType {
+pub enum KeyType {
+    /// The operator's BN254 key.
     Bls,
+    /// The secp256k1 wallet.
     Ecdsa,
 }
 
 impl KeyType {
+    /// The subcommand of `avs-node keys` for this kind.
+    const fn command(self) -> &'static str {
+        match self {
+            Self::Bls => "bls",
+            Self::Ecdsa => "ecdsa",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Bls => "BLS",
@@ -454,6 +464,53 @@ fn decrypt_ecdsa(path: &Path, password: &str) -> Result<PrivateKeySigner> {
             path.display()
         ),
     })
+}
+
+/// Checks, without decrypting it, that a key source can be used: a keystore file exists and
+/// parses as an encrypted keystore of its kind (EIP-2335-style BN254 for BLS, Web3 v3 for
+/// ECDSA); a plaintext key parses.
+pub fn inspect_key_source(kind: KeyType, source: &KeySource) -> Result<()> {
+    let path = match source {
+        KeySource::Keystore { path, .. } => path,
+        KeySource::Plaintext(hex) => {
+            return parse_private_key(kind, hex.trim())
+                .map(drop)
+                .map_err(|e| eyre!("{} plaintext key: {e}", kind.label()));
+        }
+    };
+    let not_found = || {
+        eyre!(
+            "{} keystore {} not found: check the path or create one with `avs-node keys {} new`",
+            kind.label(),
+            path.display(),
+            kind.command()
+        )
+    };
+    match kind {
+        KeyType::Bls => match avs_bls::keystore::Keystore::read(path) {
+            Ok(_) => Ok(()),
+            Err(KeystoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(not_found())
+            }
+            Err(e) => Err(eyre!("BLS keystore {} is unusable ({e})", path.display())),
+        },
+        KeyType::Ecdsa => {
+            let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => not_found(),
+                _ => eyre!("cannot read the ECDSA keystore {} ({e})", path.display()),
+            })?;
+            serde_json::from_str::<eth_keystore::EthKeystore>(&text)
+                .map(drop)
+                .map_err(|e| {
+                    eyre!(
+                        "ECDSA keystore {} is not an encrypted keystore ({e})",
+                        path.display()
+                    )
+                })
+        }
+    }
 }
 
 /// Loads the node's BLS key from its configured source, off the async runtime.

@@ -48,6 +48,7 @@ pub mod node;
 pub mod operator_cmd;
 pub mod output;
 pub mod password;
+pub mod ports;
 pub mod rpc_metrics;
 pub mod rpc_retry;
 pub mod run;

@@ -36,6 +36,8 @@ impl RunArgs {
     /// Runs the node until a shutdown signal or a fatal error.
     pub async fn run(self) -> eyre::Result<()> {
         let config = self.node.load()?;
+        // A port in use is reported before anything is written to the data directory.
+        crate::ports::check(&config)?;
         // Before anything reads or writes the data directory; held until the node has stopped.
         let _lock = crate::datadir::DataDirLock::acquire(&config.datadir)?;
         let fault_mode = if self.fault_sign_wrong_state_root {
@@ -89,6 +91,41 @@ impl RunArgs {
     }
 }
 
+/// Warns once, at start-up, when the operator of the configured BLS key is not registered with
+/// the AVS (or is frozen): such a node runs, but signs nothing.
+async fn warn_unless_registered(
+    provider: &alloy::providers::DynProvider,
+    deployment: &avs_contracts::deployment::Deployment,
+    bls_key: &avs_bls::SecretKey,
+) -> eyre::Result<()> {
+    use avs_contracts::{
+        avs::AvsServiceManager, eigenlayer::interfaces::IRegistryCoordinatorCalls,
+    };
+    let operator_id = bls_key.public_key().operator_id();
+    let coordinator =
+        IRegistryCoordinatorCalls::new(deployment.eigenlayer.registry_coordinator, provider);
+    let operator = coordinator.getOperatorFromId(operator_id.0).call().await?;
+    let registered = !operator.is_zero()
+        && coordinator.getOperatorStatus(operator).call().await?
+            == avs_contracts::operator::STATUS_REGISTERED;
+    if !registered {
+        tracing::warn!(
+            %operator_id,
+            "NOT REGISTERED: no operator with this BLS key is registered with the AVS, so this \
+             node will sign no task; register it with `avs-node operator register`"
+        );
+        return Ok(());
+    }
+    let frozen = AvsServiceManager::new(deployment.avs.service_manager, provider)
+        .frozen(operator)
+        .call()
+        .await?;
+    if frozen {
+        tracing::warn!(%operator, "FROZEN: this operator was frozen by a challenge and signs no task");
+    }
+    Ok(())
+}
+
 /// Decrypts the keys, checks the deployment against the chain and maps the config.
 async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result<NodeParams> {
     if !config.roles.contains(&Role::Operator) {
@@ -96,8 +133,11 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
             "avs-node run needs the operator role (--roles operator): observer nodes are not supported yet"
         ));
     }
-    let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
-    let wallet = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+    // The gas wallet: the EigenLayer operator key is not decrypted here (except on devnets,
+    // where it is the wallet). Both sources are checked before any password is asked for.
+    let (bls_source, wallet_source) = (config.bls_key_source()?, config.wallet_key_source()?);
+    let bls_key = keys::load_bls_key(bls_source).await?;
+    let wallet = keys::load_ecdsa_signer(wallet_source).await?;
 
     let (settlement_http, settlement_ws) =
         crate::chain::http_and_ws(&config.settlement_rpc, config.settlement_ws.as_ref());
@@ -110,6 +150,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     };
     let attest_depth =
         crate::chain::node_attest_depth(config, &provider, attested.as_ref()).await?;
+    warn_unless_registered(&provider, &config.deployment, &bls_key).await?;
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);

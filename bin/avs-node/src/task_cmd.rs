@@ -51,11 +51,11 @@ pub enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Prove a task's response wrong on-chain (settlement-chain checkpoints only); its signers get frozen.
+    /// Prove a task's response wrong on-chain (settlement-chain checkpoints only); its signers get frozen. The gas wallet pays.
     Challenge {
         /// The task index.
         index: u32,
-        /// The node's settings (the ECDSA key pays for the transaction).
+        /// The node's settings (the gas wallet, `wallet_keystore`, pays for the transactions).
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -165,7 +165,7 @@ impl TaskCommand {
             }
             Self::Challenge { index, node } => {
                 let config = node.load()?;
-                let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+                let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
                 let provider = chain::connect(&config, Some(signer)).await?;
                 let outcome = challenge_task(&provider, &config, index).await?;
                 output::line(format!(

@@ -13,7 +13,15 @@ impl Setup {
     fn new(chain_id: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         write_deployment(&dir.path().join("deployment.json"), chain_id);
-        std::fs::write(dir.path().join("ecdsa.key.json"), "{}").unwrap();
+        // TEST-ONLY keystore of a random, never funded key (password `devnet-test`).
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/test-only.ecdsa.key.json"
+            ),
+            dir.path().join("ecdsa.key.json"),
+        )
+        .unwrap();
         Self { dir }
     }
 
@@ -212,6 +220,93 @@ fn missing_files_are_one_line() {
     assert!(
         line.contains("--config: cannot read /nonexistent/node.toml"),
         "{line}"
+    );
+}
+
+/// `config check` used to report success with a missing keystore, a file that is not one, a
+/// wrong password (`--online`) or a port in use; each is now its one-line error.
+#[test]
+fn check_opens_the_keystores_and_binds_the_ports() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let missing = check_error(&config, &["--ecdsa-keystore", "/nonexistent/k.json"]);
+    assert!(
+        missing.contains("ECDSA keystore /nonexistent/k.json not found"),
+        "{missing}"
+    );
+    std::fs::write(setup.path("empty.json"), "{}").unwrap();
+    let empty = check_error(&config, &["--ecdsa-keystore", &setup.path("empty.json")]);
+    assert!(empty.contains("is not an encrypted keystore"), "{empty}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let in_use = check_error(&config, &["--metrics-addr", &addr]);
+    assert!(
+        in_use.contains(&format!("metrics_addr {addr} cannot be bound")),
+        "{in_use}"
+    );
+    // `--online` decrypts: a wrong password is caught before any network access.
+    std::fs::write(setup.path("wrong-password"), "not-the-password").unwrap();
+    let wrong = check_error(
+        &config,
+        &[
+            "--online",
+            "--ecdsa-password-file",
+            &setup.path("wrong-password"),
+        ],
+    );
+    assert!(
+        wrong.contains("wrong password for the ECDSA keystore"),
+        "{wrong}"
+    );
+}
+
+/// Outside devnets the running node pays with a gas wallet of its own, never with the
+/// EigenLayer operator's key: `run` refuses to start without `wallet_keystore`.
+#[test]
+fn run_needs_a_gas_wallet_outside_devnets() {
+    let setup = Setup::new(1);
+    let config = setup.config("");
+    let bls = setup.path("op.bls.key.json");
+    let line = error_line(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--roles",
+            "operator",
+            "--bls-keystore",
+            &bls,
+        ],
+        &[],
+    );
+    assert!(
+        line.contains(
+            "wallet_keystore (--wallet-keystore, $AVS_WALLET_KEYSTORE): missing: a gas wallet pays"
+        ),
+        "{line}"
+    );
+}
+
+/// A port in use stops `run` with the OS reason before the data directory is written.
+#[test]
+fn run_with_a_port_in_use_writes_nothing() {
+    let setup = Setup::new(31337);
+    let config = setup.config("");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let p2p = format!("/ip4/127.0.0.1/tcp/{port}");
+    let line = error_line(
+        &["run", "--config", &config, "--p2p-listen-addrs", &p2p],
+        &[],
+    );
+    assert!(
+        line.contains(&format!("p2p listen address {p2p} cannot be bound"))
+            && line.to_lowercase().contains("address already in use"),
+        "{line}"
+    );
+    assert!(
+        !std::path::Path::new(&setup.path("data")).exists(),
+        "the data directory was written"
     );
 }
 

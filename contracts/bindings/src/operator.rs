@@ -34,7 +34,7 @@ use avs_bls::{BlsError, G1Point, G2Point, PubkeyRegistrationParams, SecretKey};
 use serde::Serialize;
 
 /// The RegistryCoordinator's `OperatorStatus.REGISTERED`.
-const STATUS_REGISTERED: u8 = 1;
+pub const STATUS_REGISTERED: u8 = 1;
 /// How long the AVSDirectory registration signature stays valid.
 const REGISTRATION_SIGNATURE_TTL_SECS: u64 = 3_600;
 

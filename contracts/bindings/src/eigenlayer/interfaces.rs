@@ -104,6 +104,7 @@ sol! {
         function pubkeyRegistrationMessageHash(address operator) external view returns (BN254.G1Point);
         function getOperator(address operator) external view returns (IRegistryCoordinator.OperatorInfo);
         function getOperatorId(address operator) external view returns (bytes32);
+        function getOperatorFromId(bytes32 operatorId) external view returns (address);
         function getOperatorStatus(address operator) external view returns (uint8);
         function getCurrentQuorumBitmap(bytes32 operatorId) external view returns (uint192);
         function getOperatorSetParams(uint8 quorumNumber) external view returns (IRegistryCoordinator.OperatorSetParam);
