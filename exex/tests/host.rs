@@ -70,8 +70,8 @@ async fn follows_live_over_ws_and_delivers_verified_blocks_in_order() {
             }
         }
     }
-    assert_eq!(host.metric("avs_host_head_block"), 6.0);
-    assert_eq!(host.metric("avs_host_invalid_blocks_total"), 0.0);
+    assert_eq!(host.metric("avs_exex_host_head_block"), 6.0);
+    assert_eq!(host.metric("avs_exex_host_invalid_blocks_total"), 0.0);
     host.stop().await.expect("clean stop");
 }
 
@@ -110,7 +110,7 @@ async fn anvil_reorg_is_one_notification_with_exact_old_and_new_blocks() {
     let new: Vec<_> = new.blocks_iter().map(|b| b.num_hash()).collect();
     assert_eq!(old, before[5..]);
     assert_eq!(new, after[5..]);
-    assert_eq!(host.metric("avs_host_reorgs_total"), 1.0);
+    assert_eq!(host.metric("avs_exex_host_reorgs_total"), 1.0);
 
     // A rollback without replacement is one ChainReverted.
     provider
@@ -228,7 +228,7 @@ async fn host_stopped_mid_backfill_resumes_without_gap_or_duplicate() {
         delivered, expected,
         "across the restart: no gap, no duplicate, the node's hashes"
     );
-    let wal_bytes = host.metric("avs_host_wal_bytes");
+    let wal_bytes = host.metric("avs_exex_host_wal_bytes");
     host.stop().await.expect("clean stop");
     assert!(wal_bytes > 0.0);
     let segments = std::fs::read_dir(data.path().join("wal"))
@@ -273,7 +273,7 @@ async fn tampered_receipts_or_transactions_are_never_delivered() {
             node_hashes(&provider, 0, 2).await,
             "{tamper:?}: block 3 never delivered"
         );
-        assert_eq!(host.metric("avs_host_invalid_blocks_total"), 3.0);
+        assert_eq!(host.metric("avs_exex_host_invalid_blocks_total"), 3.0);
     }
 }
 
@@ -373,7 +373,7 @@ async fn a_slow_exex_slows_the_host() {
     // The ExEx holds the first notification and reads nothing more. A negative claim needs a
     // window of time: give the host half a second to run ahead if it wrongly could.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let head = host.metric("avs_host_head_block");
+    let head = host.metric("avs_exex_host_head_block");
     // Block 0 is held by the ExEx, block 1 sits in the channel (capacity 1), block 2 is waiting
     // to be sent: the host can be at most there.
     assert!(

@@ -1,10 +1,10 @@
 //! Prometheus metrics of the signature service: every gossiped signature's verdict.
 //!
-//! `avs_signatures_received_total{result, reason}`, where `result` is the gossip verdict
+//! `avs_exex_signatures_received_total{result, reason}`, where `result` is the gossip verdict
 //! (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
 //! (`bad_signature`, `duplicate`, `equivocation`, ...). Invalid signatures are the ones that
 //! lower the forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
-//! `avs_equivocations_total` counts operators caught signing two responses to one task.
+//! `avs_exex_equivocations_total` counts operators caught signing two responses to one task.
 
 use crate::validation::{IgnoreReason, Outcome, RejectReason};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
@@ -17,18 +17,18 @@ pub struct SignatureMetrics {
 }
 
 impl SignatureMetrics {
-    /// Creates `avs_signatures_received_total{result, reason}` in `registry`.
+    /// Creates `avs_exex_signatures_received_total{result, reason}` in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let received = IntCounterVec::new(
             Opts::new(
-                "avs_signatures_received_total",
+                "avs_exex_signatures_received_total",
                 "Gossiped signatures by verdict (valid, invalid, ignored) and reason",
             ),
             &["result", "reason"],
         )?;
         registry.register(Box::new(received.clone()))?;
         let equivocations = IntCounter::new(
-            "avs_equivocations_total",
+            "avs_exex_equivocations_total",
             "Operators caught signing two different responses to one task (evidence kept)",
         )?;
         registry.register(Box::new(equivocations.clone()))?;
@@ -99,7 +99,7 @@ mod tests {
         let families = registry.gather();
         let received = families
             .iter()
-            .find(|f| f.name() == "avs_signatures_received_total")
+            .find(|f| f.name() == "avs_exex_signatures_received_total")
             .expect("registered");
         assert_eq!(
             received.get_metric().len(),

@@ -14,8 +14,8 @@
 //! that is mined.
 //!
 //! Submissions of one [`Submitter`] are serialised, so two tasks never race for a nonce.
-//! Every outcome counts in `avs_submissions_total{outcome}`; gas of mined responses goes to
-//! `avs_submission_gas_used`.
+//! Every outcome counts in `avs_exex_submissions_total{outcome}`; gas of mined responses goes to
+//! `avs_exex_submission_gas_used`.
 
 use crate::aggregation::Aggregate;
 use alloy::{
@@ -170,18 +170,18 @@ pub struct SubmitMetrics {
 }
 
 impl SubmitMetrics {
-    /// Creates `avs_submissions_total{outcome}` and `avs_submission_gas_used` in `registry`.
+    /// Creates `avs_exex_submissions_total{outcome}` and `avs_exex_submission_gas_used` in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let submissions = IntCounterVec::new(
             Opts::new(
-                "avs_submissions_total",
+                "avs_exex_submissions_total",
                 "respondToTask submissions by outcome",
             ),
             &["outcome"],
         )?;
         let gas_used = Histogram::with_opts(
             HistogramOpts::new(
-                "avs_submission_gas_used",
+                "avs_exex_submission_gas_used",
                 "gas used by mined respondToTask transactions",
             )
             .buckets(prometheus::exponential_buckets(100_000.0, 1.5, 10)?),

@@ -69,30 +69,30 @@ impl EigenMetrics {
 
 /// This node's own metrics: task outcomes and finality latency as the node saw them, the p2p
 /// network's peers and the submitting wallet's balance. (Components register theirs: the host
-/// `avs_host_*`, the AVS ExEx `avs_tasks_*`/`avs_responses_*`, the p2p service
-/// `avs_signatures_received_total`, the submitter `avs_submissions_total`.)
+/// `avs_exex_host_*`, the AVS ExEx `avs_exex_tasks_*`/`avs_exex_responses_*`, the p2p service
+/// `avs_exex_signatures_received_total`, the submitter `avs_exex_submissions_total`.)
 #[derive(Debug, Clone)]
 pub struct NodeMetrics {
-    /// `avs_tasks_finalized_total`: tasks whose `TaskResponded` became canonical.
+    /// `avs_exex_tasks_finalized_total`: tasks whose `TaskResponded` became canonical.
     pub tasks_finalized: IntCounter,
-    /// `avs_tasks_expired_total`: tasks that passed their response window unanswered.
+    /// `avs_exex_tasks_expired_total`: tasks that passed their response window unanswered.
     pub tasks_expired: IntCounter,
-    /// `avs_quorum_latency_blocks`: `taskCreatedBlock` → block of the `TaskResponded`.
+    /// `avs_exex_quorum_latency_blocks`: `taskCreatedBlock` → block of the `TaskResponded`.
     pub quorum_latency_blocks: Histogram,
-    /// `avs_quorum_latency_seconds`: task seen by this node → its response seen.
+    /// `avs_exex_quorum_latency_seconds`: task seen by this node → its response seen.
     pub quorum_latency_seconds: Histogram,
-    /// `avs_p2p_connected_peers`: peers with an open connection.
+    /// `avs_exex_p2p_connected_peers`: peers with an open connection.
     pub connected_peers: IntGauge,
-    /// `avs_p2p_mesh_peers`: peers in the gossipsub mesh of the signature topic.
+    /// `avs_exex_p2p_mesh_peers`: peers in the gossipsub mesh of the signature topic.
     pub mesh_peers: IntGauge,
-    /// `avs_p2p_banned_peers`: peers currently banned for invalid messages.
+    /// `avs_exex_p2p_banned_peers`: peers currently banned for invalid messages.
     pub banned_peers: IntGauge,
-    /// `avs_wallet_balance_ether`: the submitting wallet's balance.
+    /// `avs_exex_wallet_balance_ether`: the submitting wallet's balance.
     pub wallet_balance_ether: Gauge,
-    /// `avs_submissions_refused_total`: aggregates due for submission by this node that it
+    /// `avs_exex_submissions_refused_total`: aggregates due for submission by this node that it
     /// refused because they are not the response it signed and still stands behind.
     pub submissions_refused: IntCounter,
-    /// `avs_challenges_total{result}`: challenges this node raised (`succeeded`, `failed`).
+    /// `avs_exex_challenges_total{result}`: challenges this node raised (`succeeded`, `failed`).
     pub challenges: IntCounterVec,
 }
 
@@ -101,16 +101,16 @@ impl NodeMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let metrics = Self {
             tasks_finalized: IntCounter::new(
-                "avs_tasks_finalized_total",
+                "avs_exex_tasks_finalized_total",
                 "Tasks whose TaskResponded became canonical",
             )?,
             tasks_expired: IntCounter::new(
-                "avs_tasks_expired_total",
+                "avs_exex_tasks_expired_total",
                 "Tasks that passed their response window unanswered",
             )?,
             quorum_latency_blocks: Histogram::with_opts(
                 HistogramOpts::new(
-                    "avs_quorum_latency_blocks",
+                    "avs_exex_quorum_latency_blocks",
                     "Blocks from taskCreatedBlock to the block holding the task's response",
                 )
                 .buckets(vec![
@@ -119,34 +119,34 @@ impl NodeMetrics {
             )?,
             quorum_latency_seconds: Histogram::with_opts(
                 HistogramOpts::new(
-                    "avs_quorum_latency_seconds",
+                    "avs_exex_quorum_latency_seconds",
                     "Seconds from the task's creation to its response, both as seen by this node",
                 )
                 .buckets(prometheus::exponential_buckets(0.25, 2.0, 11)?),
             )?,
             connected_peers: IntGauge::new(
-                "avs_p2p_connected_peers",
+                "avs_exex_p2p_connected_peers",
                 "Peers with an open connection",
             )?,
             mesh_peers: IntGauge::new(
-                "avs_p2p_mesh_peers",
+                "avs_exex_p2p_mesh_peers",
                 "Peers in the gossipsub mesh of the signature topic",
             )?,
             banned_peers: IntGauge::new(
-                "avs_p2p_banned_peers",
+                "avs_exex_p2p_banned_peers",
                 "Peers currently banned for invalid messages",
             )?,
             wallet_balance_ether: Gauge::new(
-                "avs_wallet_balance_ether",
+                "avs_exex_wallet_balance_ether",
                 "Balance of the wallet that submits responses, in ether",
             )?,
             submissions_refused: IntCounter::new(
-                "avs_submissions_refused_total",
+                "avs_exex_submissions_refused_total",
                 "Aggregates this node refused to submit: not the response it signed (or it withdrew it)",
             )?,
             challenges: IntCounterVec::new(
                 Opts::new(
-                    "avs_challenges_total",
+                    "avs_exex_challenges_total",
                     "Challenges of wrong responses this node raised, by result",
                 ),
                 &["result"],

@@ -283,7 +283,7 @@ pub async fn run_node(
                 params.confirmations,
                 params.reorg_window,
             );
-            attested_config.metrics_namespace = "avs_attested_host".to_owned();
+            attested_config.metrics_namespace = "avs_exex_attested_host".to_owned();
             attested_host(attested_config, attested_retention, &attested, metrics)
         })
         .transpose()?;

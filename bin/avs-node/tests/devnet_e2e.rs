@@ -29,24 +29,24 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         let (status, _) = http_get(base + 201, "/eigen/node/health");
         let (_, metrics) = http_get(base + 101, "/metrics");
         let ready = status == 200
-            && metric(&metrics, "avs_p2p_connected_peers").is_some_and(|peers| peers >= 1.0)
-            && metric(&metrics, "avs_tasks_finalized_total").is_some_and(|n| n >= 1.0)
+            && metric(&metrics, "avs_exex_p2p_connected_peers").is_some_and(|peers| peers >= 1.0)
+            && metric(&metrics, "avs_exex_tasks_finalized_total").is_some_and(|n| n >= 1.0)
             // Other nodes' signatures validated (in the start-up burst they may all arrive
             // after their task closed and be ignored as stale).
-            && labelled_metric(&metrics, "avs_signatures_received_total", "result=\"valid\"")
+            && labelled_metric(&metrics, "avs_exex_signatures_received_total", "result=\"valid\"")
                 .is_some_and(|n| n >= 2.0);
         ready.then_some(metrics)
     });
-    let head = metric(&metrics, "avs_host_head_block").expect("avs_host_head_block exported");
+    let head = metric(&metrics, "avs_exex_host_head_block").expect("avs_exex_host_head_block exported");
     assert!(
         head >= 10.0,
         "head block {head}: checkpoint 10 was finalized"
     );
-    let peers = metric(&metrics, "avs_p2p_connected_peers").unwrap();
+    let peers = metric(&metrics, "avs_exex_p2p_connected_peers").unwrap();
     assert!(peers <= 3.0, "at most the 3 other nodes are peers: {peers}");
-    let latency = metric(&metrics, "avs_quorum_latency_blocks_count").unwrap();
+    let latency = metric(&metrics, "avs_exex_quorum_latency_blocks_count").unwrap();
     assert!(latency >= 1.0, "finality latency observed: {latency}");
-    let balance = metric(&metrics, "avs_wallet_balance_ether").unwrap();
+    let balance = metric(&metrics, "avs_exex_wallet_balance_ether").unwrap();
     assert!(balance > 0.0, "the devnet funds every wallet: {balance}");
     // EigenLayer's standard node metrics, with their avs_name label.
     assert_eq!(

@@ -41,14 +41,14 @@ fn three_nodes_finalize_the_attested_chains_checkpoints_on_the_settlement_chain(
 
     // Node 1 follows both chains, each with its own host and metrics.
     let (_, metrics) = http_get(devnet.base + 101, "/metrics");
-    let attested_head = metric(&metrics, "avs_attested_host_head_block")
+    let attested_head = metric(&metrics, "avs_exex_attested_host_head_block")
         .unwrap_or_else(|| panic!("no attested host metrics:\n{metrics}"));
     assert!(
         attested_head >= 30.0,
         "attested head {attested_head}: its checkpoint 30 was finalized"
     );
     let settlement_head =
-        metric(&metrics, "avs_host_head_block").expect("avs_host_head_block exported");
+        metric(&metrics, "avs_exex_host_head_block").expect("avs_exex_host_head_block exported");
     assert!(settlement_head > 0.0, "settlement head {settlement_head}");
 
     devnet.interrupt_and_check_clean_exit(TIMEOUT, &[attested_port]);

@@ -22,16 +22,16 @@ fn the_dashboard_queries_exported_metrics() {
         .map(|target| target["expr"].as_str().expect("expr"))
         .collect();
     for metric in [
-        "avs_host_head_block",
-        "avs_attested_host_head_block",
-        "avs_host_finished_height",
-        "avs_responses_signed_total",
-        "avs_submissions_total",
-        "avs_quorum_latency_seconds_bucket",
-        "avs_tasks_finalized_total",
-        "avs_signatures_received_total",
-        "avs_p2p_connected_peers",
-        "avs_wallet_balance_ether",
+        "avs_exex_host_head_block",
+        "avs_exex_attested_host_head_block",
+        "avs_exex_host_finished_height",
+        "avs_exex_responses_signed_total",
+        "avs_exex_submissions_total",
+        "avs_exex_quorum_latency_seconds_bucket",
+        "avs_exex_tasks_finalized_total",
+        "avs_exex_signatures_received_total",
+        "avs_exex_p2p_connected_peers",
+        "avs_exex_wallet_balance_ether",
     ] {
         assert!(
             exprs.iter().any(|expr| expr.contains(metric)),

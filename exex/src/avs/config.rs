@@ -26,7 +26,7 @@ pub struct AvsConfig {
     /// EigenLayer's `OperatorStateRetriever`.
     pub operator_state_retriever: Address,
     /// How long a task may wait for its target block to appear in the attested chain before it is
-    /// given up (counted in `avs_tasks_target_timeouts_total`).
+    /// given up (counted in `avs_exex_tasks_target_timeouts_total`).
     pub target_wait: Duration,
     /// How many recent blocks are kept (attested view, settlement history) and re-delivered after
     /// a restart: `FinishedHeight` trails the tip by this many blocks so a restarted node can

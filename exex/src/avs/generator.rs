@@ -116,9 +116,9 @@ struct StakeRefresh {
     interval: u64,
     /// The first head at which the next refresh is due (0: at the first creation).
     next_at: AtomicU64,
-    /// `avs_stake_refreshes_total`: refreshes that found changed stakes and sent an update.
+    /// `avs_exex_stake_refreshes_total`: refreshes that found changed stakes and sent an update.
     refreshes: prometheus::IntCounter,
-    /// `avs_stake_refresh_operators_total`: operators whose stake those updates refreshed.
+    /// `avs_exex_stake_refresh_operators_total`: operators whose stake those updates refreshed.
     operators: prometheus::IntCounter,
 }
 

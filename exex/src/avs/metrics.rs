@@ -1,4 +1,4 @@
-//! Prometheus metrics of the AVS ExEx (`avs_*`), registered into a registry the caller owns.
+//! Prometheus metrics of the AVS ExEx (`avs_exex_*`), registered into a registry the caller owns.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 
@@ -46,7 +46,7 @@ impl AvsMetrics {
         };
         let signing_latency_seconds = Histogram::with_opts(
             HistogramOpts::new(
-                "avs_signing_latency_seconds",
+                "avs_exex_signing_latency_seconds",
                 "Seconds from seeing a task to sending its signed response",
             )
             .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]),
@@ -54,52 +54,52 @@ impl AvsMetrics {
         registry.register(Box::new(signing_latency_seconds.clone()))?;
         Ok(Self {
             tasks_seen: counter(
-                "avs_tasks_seen_total",
+                "avs_exex_tasks_seen_total",
                 "NewTaskCreated logs seen as canonical",
             )?,
             responses_disputed: counter(
-                "avs_responses_disputed_total",
+                "avs_exex_responses_disputed_total",
                 "Canonical responses that differ from this node's view of their checkpoint block",
             )?,
             own_signature_missing: counter(
-                "avs_own_signature_missing_total",
+                "avs_exex_own_signature_missing_total",
                 "Finalized responses whose aggregate lists this operator as a non-signer though it signed",
             )?,
             stake_refreshes: counter(
-                "avs_stake_refreshes_total",
+                "avs_exex_stake_refreshes_total",
                 "updateOperators transactions sent for operators whose stake changed",
             )?,
             stake_refresh_operators: counter(
-                "avs_stake_refresh_operators_total",
+                "avs_exex_stake_refresh_operators_total",
                 "Operators whose changed stake a refresh updated",
             )?,
             tasks_created: counter(
-                "avs_tasks_created_total",
+                "avs_exex_tasks_created_total",
                 "Checkpoint tasks this node created",
             )?,
             task_creation_failures: counter(
-                "avs_task_creation_failures_total",
+                "avs_exex_task_creation_failures_total",
                 "createNewTask transactions that failed",
             )?,
             tasks_reverted: counter(
-                "avs_tasks_reverted_total",
+                "avs_exex_tasks_reverted_total",
                 "Tasks whose creation was reorged out or reverted",
             )?,
-            responses_signed: counter("avs_responses_signed_total", "Responses signed")?,
+            responses_signed: counter("avs_exex_responses_signed_total", "Responses signed")?,
             responses_withdrawn: counter(
-                "avs_responses_withdrawn_total",
+                "avs_exex_responses_withdrawn_total",
                 "Signed responses withdrawn after their target block was reorged out",
             )?,
             slashing_protection_refusals: counter(
-                "avs_slashing_protection_refusals_total",
+                "avs_exex_slashing_protection_refusals_total",
                 "Signing requests refused: a different response for an already signed task",
             )?,
             tasks_not_eligible: counter(
-                "avs_tasks_not_eligible_total",
+                "avs_exex_tasks_not_eligible_total",
                 "Tasks skipped: operator not registered with stake in the task's quorums",
             )?,
             target_timeouts: counter(
-                "avs_tasks_target_timeouts_total",
+                "avs_exex_tasks_target_timeouts_total",
                 "Tasks given up because their target block did not appear in time",
             )?,
             signing_latency_seconds,

@@ -188,7 +188,7 @@ impl<R: OperatorRegistry> Operator<R> {
     /// `non_signers` (from the submitting call, when it was a direct `respondToTask`) tells
     /// whether this operator's signature made it into the aggregate: an operator that signed
     /// and is listed as a non-signer lost its signature on the way (gossip, a late submitter),
-    /// which `avs_own_signature_missing_total` counts.
+    /// which `avs_exex_own_signature_missing_total` counts.
     pub(crate) async fn on_responded(
         &mut self,
         event: TaskResponded,

@@ -462,7 +462,7 @@ async fn a_response_that_differs_from_the_view_is_disputed_once() {
 }
 
 /// An operator that signed but is listed as a non-signer of the finalized aggregate (read from
-/// the `respondToTask` calldata) is told so: `avs_own_signature_missing_total`.
+/// the `respondToTask` calldata) is told so: `avs_exex_own_signature_missing_total`.
 #[tokio::test]
 async fn a_signature_missing_from_the_finalized_aggregate_is_counted() {
     use alloy::{primitives::U256, sol_types::SolCall};

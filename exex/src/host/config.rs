@@ -78,7 +78,7 @@ impl HostConfig {
             max_consecutive_invalid: 5,
             channel_capacity: 16,
             wal: WalConfig::default(),
-            metrics_namespace: "avs_host".to_owned(),
+            metrics_namespace: "avs_exex_host".to_owned(),
         }
     }
 

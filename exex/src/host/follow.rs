@@ -514,7 +514,7 @@ mod tests {
                 head,
             }],
             finished_heights: Arc::new(Mutex::new(vec![head])),
-            metrics: HostMetrics::register(&prometheus::Registry::new(), "avs_host")
+            metrics: HostMetrics::register(&prometheus::Registry::new(), "avs_exex_host")
                 .expect("metrics"),
             consecutive_invalid: 0,
             pruned_below: 0,

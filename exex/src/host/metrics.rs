@@ -3,7 +3,7 @@
 
 use prometheus::{Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 
-/// The host's metrics (`avs_host_*`).
+/// The host's metrics (`avs_exex_host_*`).
 #[derive(Debug, Clone)]
 pub struct HostMetrics {
     /// Highest canonical block delivered.

@@ -417,7 +417,7 @@ mod tests {
         // The same names twice are refused by the registry …
         assert!(Host::new(attested.clone(), &registry).is_err());
         // … a namespace of its own is not.
-        attested.metrics_namespace = "avs_attested_host".to_owned();
+        attested.metrics_namespace = "avs_exex_attested_host".to_owned();
         Host::new(attested.clone(), &registry).expect("second host");
         let names: Vec<String> = registry
             .gather()
@@ -425,11 +425,11 @@ mod tests {
             .map(|family| family.name().to_owned())
             .collect();
         assert!(
-            names.iter().any(|n| n == "avs_host_head_block"),
+            names.iter().any(|n| n == "avs_exex_host_head_block"),
             "{names:?}"
         );
         assert!(
-            names.iter().any(|n| n == "avs_attested_host_head_block"),
+            names.iter().any(|n| n == "avs_exex_attested_host_head_block"),
             "{names:?}"
         );
         for bad in ["", "9lives", "avs-host"] {
