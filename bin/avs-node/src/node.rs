@@ -244,7 +244,8 @@ pub async fn run_node(
         )
     });
     config.validate()?;
-    let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
+    let store =
+        SlashingProtectionStore::open(crate::datadir::slashing_protection_path(&data_dir)).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let deps_metrics = AvsMetrics::register(metrics)?;
     let attested = AttestedChain::new(
