@@ -8,6 +8,7 @@ use crate::{
     keys::KeysCommand,
     logging::LogFormat,
     operator_cmd::OperatorCommand,
+    slashing_protection_cmd::SlashingProtectionCommand,
     task_cmd::TaskCommand,
 };
 use clap::{Args, Parser, Subcommand};
@@ -67,6 +68,9 @@ pub enum Command {
     /// List and inspect tasks; challenge a wrong response.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Export and import the slashing-protection record (moving an operator to another node).
+    #[command(subcommand)]
+    SlashingProtection(SlashingProtectionCommand),
 }
 
 impl Command {
@@ -82,6 +86,7 @@ impl Command {
             }
             Self::Operator(command) => command.run().await,
             Self::Task(command) => command.run().await,
+            Self::SlashingProtection(command) => command.run().await,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The data directory's single-writer lock. Two processes on one data directory could each sign
 //! a different response to one task (the slashing-protection record is guarded in-process only),
-//! so `avs-node run` holds an exclusive advisory lock on `<datadir>/LOCK` for its whole life
+//! so `avs-node run` (and `avs-node slashing-protection export|import`) holds an exclusive advisory lock on `<datadir>/LOCK` for its whole life
 //! and a second process refuses to start, naming the holder's pid. The lock belongs to the open
 //! file: the kernel releases it when the process ends, however it ends (a SIGKILLed node leaves
 //! no stale lock behind).
@@ -15,6 +15,13 @@ use eyre::{WrapErr, eyre};
 
 /// Name of the lock file in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
+/// Name of the slashing-protection record in the data directory.
+pub const SLASHING_PROTECTION_FILE: &str = "slashing-protection.jsonl";
+
+/// The slashing-protection record of the node with data directory `datadir`.
+pub fn slashing_protection_path(datadir: &Path) -> PathBuf {
+    datadir.join(SLASHING_PROTECTION_FILE)
+}
 
 /// The held lock; released when dropped (or when the process ends).
 #[derive(Debug)]

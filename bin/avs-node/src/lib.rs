@@ -1,6 +1,7 @@
 //! `avs-node`: the one binary of avs-exex, as a library of small modules the binary wires.
 //!
-//! - [`cli`]: the command tree (`run`, `config check`, `keys …`, `operator …`, `task …`).
+//! - [`cli`]: the command tree (`run`, `config check`, `keys …`, `operator …`, `task …`,
+//!   `slashing-protection …`).
 //! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes).
 //! - [`run`] and [`node`]: `avs-node run`, one operator node wiring the ExEx host, the AVS ExEx,
 //!   the p2p signature service and the submitter.
@@ -54,5 +55,6 @@ pub mod rpc_retry;
 pub mod run;
 pub mod server;
 pub mod shutdown;
+pub mod slashing_protection_cmd;
 pub mod status;
 pub mod task_cmd;

@@ -257,7 +257,8 @@ pub async fn run_node(
         .with_stake_refresh(params.stake_refresh_blocks, &deps_metrics)
     });
     config.validate()?;
-    let store = SlashingProtectionStore::open(data_dir.join("slashing-protection.jsonl")).await?;
+    let store =
+        SlashingProtectionStore::open(crate::datadir::slashing_protection_path(&data_dir)).await?;
     let (events_tx, events_rx) = mpsc::channel(AVS_EVENT_CAPACITY);
     let attested = AttestedChain::new(
         config.attested_chain_id,

@@ -548,3 +548,265 @@ fn example_configs_parse() {
         Some(vec![Role::Operator, Role::TaskGenerator])
     );
 }
+
+/// The slashing-protection record of [`Setup`]'s deployment (task manager `0x1313…` on chain
+/// 31337), for `slashing-protection export|import`.
+mod slashing_protection {
+    use super::*;
+    use alloy::primitives::{Address, B256};
+    use avs_bls::SecretKey;
+    use avs_exex::avs::{
+        Interchange, Signing, SlashingProtectionStore, StoreError, TaskKey, TaskManagerId,
+    };
+    use std::path::{Path, PathBuf};
+
+    const DEPLOYMENT: TaskManagerId = TaskManagerId {
+        chain_id: 31337,
+        task_manager: Address::repeat_byte(19),
+    };
+
+    fn key(task_index: u32) -> TaskKey {
+        TaskKey {
+            chain_id: DEPLOYMENT.chain_id,
+            task_manager: DEPLOYMENT.task_manager,
+            task_index,
+            task_hash: B256::with_last_byte(u8::try_from(task_index).expect("small")),
+        }
+    }
+
+    fn digest(task_index: u32) -> B256 {
+        B256::repeat_byte(0x40 + u8::try_from(task_index).expect("small"))
+    }
+
+    fn store_path(data: &Path) -> PathBuf {
+        data.join(avs_node::datadir::SLASHING_PROTECTION_FILE)
+    }
+
+    /// Runs `work` on the store of data directory `data` (created if needed).
+    fn with_store<T>(data: &Path, work: impl AsyncFnOnce(&SlashingProtectionStore) -> T) -> T {
+        std::fs::create_dir_all(data).expect("data directory");
+        tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(async {
+                let store = SlashingProtectionStore::open(store_path(data))
+                    .await
+                    .expect("open the store");
+                work(&store).await
+            })
+    }
+
+    /// An old node that signed `indices` and raised its watermark to `watermark`.
+    fn signed(data: &Path, indices: std::ops::Range<u32>, watermark: u32) {
+        let secret = SecretKey::generate();
+        with_store(data, async |store| {
+            for index in indices {
+                store
+                    .sign_once(key(index), digest(index), |d| secret.sign(d))
+                    .await
+                    .expect("sign");
+            }
+            store
+                .raise_watermark(DEPLOYMENT, watermark)
+                .await
+                .expect("raise");
+        });
+    }
+
+    fn success(args: &[&str]) -> String {
+        let run = avs_node(args, &[]);
+        assert!(run.success, "{args:?} failed: {}", run.stderr);
+        run.stdout
+    }
+
+    /// The migration an operator does: export from the stopped old node, wipe it, import into
+    /// the new node's data directory. The new node re-sends the old node's signatures, refuses
+    /// another response to a task the old node signed, and never signs below the watermark.
+    #[test]
+    fn export_wipe_import_moves_the_record_to_a_fresh_data_directory() {
+        let setup = Setup::new(31337);
+        let config = setup.config("");
+        let data = PathBuf::from(setup.path("data"));
+        signed(&data, 0..3, 1);
+        let (recorded, signature) =
+            with_store(&data, async |store| store.get(&key(2)).expect("recorded"));
+
+        let exported = setup.path("exported.json");
+        let stdout = success(&[
+            "slashing-protection",
+            "export",
+            "--config",
+            &config,
+            "--output",
+            &exported,
+        ]);
+        assert_eq!(
+            stdout.trim(),
+            format!("exported 2 signed tasks of {DEPLOYMENT}, low watermark 1, to {exported}")
+        );
+        let text = std::fs::read_to_string(&exported).expect("exported file");
+        let to_stdout = success(&["slashing-protection", "export", "--config", &config]);
+        assert_eq!(to_stdout.trim(), text.trim(), "`--output -` is the default");
+        let interchange = Interchange::from_json(&text).expect("a valid interchange file");
+        assert_eq!(interchange.metadata.low_watermark, 1);
+        assert_eq!(
+            interchange
+                .tasks
+                .iter()
+                .map(|task| task.task_index)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+
+        std::fs::remove_dir_all(&data).expect("wipe the old node");
+        let import = [
+            "slashing-protection",
+            "import",
+            &exported,
+            "--config",
+            &config,
+        ];
+        let stdout = success(&import);
+        assert!(
+            stdout.starts_with(&format!(
+                "imported 2 signed tasks into {} (0 already present, 0 below the low watermark); \
+                 low watermark 1 (was 0)",
+                store_path(&data).display()
+            )),
+            "{stdout}"
+        );
+        let again = success(&import);
+        assert!(again.starts_with("imported 0 signed tasks"), "{again}");
+        assert!(again.contains("(2 already present"), "{again}");
+
+        with_store(&data, async |store| {
+            let resend = store
+                .sign_once(key(2), recorded, |_| panic!("must not re-sign"))
+                .await;
+            assert_eq!(resend.expect("re-sent"), Signing::Resend(signature));
+            let conflict = store
+                .sign_once(key(2), digest(9), |_| panic!("must not sign"))
+                .await;
+            assert!(
+                matches!(conflict, Err(StoreError::Conflict { .. })),
+                "{conflict:?}"
+            );
+            let below = store
+                .sign_once(key(0), digest(0), |_| panic!("must not sign"))
+                .await;
+            assert!(
+                matches!(below, Err(StoreError::BelowWatermark { watermark: 1, .. })),
+                "{below:?}"
+            );
+        });
+    }
+
+    /// Import refuses, writing nothing: a data directory a running node holds, a malformed file
+    /// (naming the line and the field), another response to a recorded task, another
+    /// deployment's file.
+    #[test]
+    fn import_refuses_a_held_directory_a_malformed_file_and_conflicts() {
+        let setup = Setup::new(31337);
+        let config = setup.config("");
+        let data = PathBuf::from(setup.path("data"));
+        signed(&data, 1..2, 0);
+        let exported = setup.path("exported.json");
+        success(&[
+            "slashing-protection",
+            "export",
+            "--config",
+            &config,
+            "--output",
+            &exported,
+        ]);
+        let text = std::fs::read_to_string(&exported).expect("exported file");
+        let before = std::fs::read(store_path(&data)).expect("store file");
+        let import = |file: &str| {
+            error_line(
+                &["slashing-protection", "import", file, "--config", &config],
+                &[],
+            )
+        };
+
+        let held = avs_node::datadir::DataDirLock::acquire(&data).expect("held by this test");
+        let line = import(&exported);
+        assert!(
+            line.contains(&format!(
+                "data directory {} is in use by process {}",
+                data.display(),
+                std::process::id()
+            )),
+            "{line}"
+        );
+        let line = error_line(&["slashing-protection", "export", "--config", &config], &[]);
+        assert!(line.contains("is in use by process"), "export too: {line}");
+        drop(held);
+
+        // A cut-short digest and a missing field: the line and the field are named.
+        let recorded = format!("{}", digest(1));
+        let malformed = setup.path("malformed.json");
+        std::fs::write(&malformed, text.replace(&recorded, "0x4141")).expect("write");
+        let line_number = text
+            .lines()
+            .position(|l| l.contains(&recorded))
+            .expect("the digest's line")
+            + 1;
+        let line = import(&malformed);
+        assert!(
+            line.contains(&format!(
+                "{malformed} is not a slashing-protection interchange file: line {line_number} column"
+            )) && line.contains("at `tasks[0].signed_digest`"),
+            "{line}"
+        );
+        let missing: String = text
+            .lines()
+            .filter(|l| !l.contains("signed_digest"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&malformed, missing).expect("write");
+        let line = import(&malformed);
+        assert!(
+            line.contains("at `tasks[0]`: missing field `signed_digest`"),
+            "{line}"
+        );
+
+        // Another digest for task 1: refused as a whole.
+        let conflicting = setup.path("conflicting.json");
+        std::fs::write(
+            &conflicting,
+            text.replace(&recorded, &format!("{}", digest(9))),
+        )
+        .expect("write");
+        let line = import(&conflicting);
+        assert!(
+            line.contains(&format!(
+                "import refused, nothing written: task 1 (hash {}) is recorded here with digest \
+                 {recorded}, but the file has {}",
+                key(1).task_hash,
+                digest(9)
+            )),
+            "{line}"
+        );
+
+        // Another deployment's file.
+        let foreign = setup.path("foreign.json");
+        let other = format!("{}", Address::repeat_byte(20));
+        std::fs::write(
+            &foreign,
+            text.replace(&format!("{}", DEPLOYMENT.task_manager), &other),
+        )
+        .expect("write");
+        let line = import(&foreign);
+        assert!(
+            line.contains(&format!(
+                "the file is for task manager {other} on chain 31337, but this node's deployment \
+                 is {DEPLOYMENT}"
+            )),
+            "{line}"
+        );
+        assert_eq!(
+            std::fs::read(store_path(&data)).expect("store file"),
+            before,
+            "nothing was written"
+        );
+    }
+}

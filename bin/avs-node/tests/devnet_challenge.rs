@@ -96,7 +96,11 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     );
     let (_, metrics) = http_get(devnet.base + 100, "/metrics");
     // Tasks created before the freeze may land wrong responses too: each is challenged once.
-    let succeeded = labelled_metric(&metrics, "avs_exex_challenges_total", "result=\"succeeded\"");
+    let succeeded = labelled_metric(
+        &metrics,
+        "avs_exex_challenges_total",
+        "result=\"succeeded\"",
+    );
     assert!(
         succeeded.is_some_and(|n| n >= 1.0),
         "node 0 challenged:\n{metrics}"

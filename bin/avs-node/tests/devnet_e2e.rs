@@ -37,7 +37,8 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
                 .is_some_and(|n| n >= 2.0);
         ready.then_some(metrics)
     });
-    let head = metric(&metrics, "avs_exex_host_head_block").expect("avs_exex_host_head_block exported");
+    let head =
+        metric(&metrics, "avs_exex_host_head_block").expect("avs_exex_host_head_block exported");
     assert!(
         head >= 10.0,
         "head block {head}: checkpoint 10 was finalized"

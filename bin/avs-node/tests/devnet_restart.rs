@@ -33,18 +33,21 @@ fn last_task(devnet: &Devnet) -> u64 {
         .expect("a checkpoint was finalized")
 }
 
-/// The slashing-protection record's lines as (task index, digest).
+/// The slashing-protection record's task lines as (task index, digest); its watermark lines
+/// are skipped.
 fn records(path: &Path) -> Vec<(u64, String)> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|line| {
+        .filter_map(|line| {
             let record: serde_json::Value = serde_json::from_str(line)
                 .unwrap_or_else(|err| panic!("a bad record line {line:?}: {err}"));
-            (
-                record["task_index"].as_u64().expect("task_index"),
-                record["digest"].as_str().expect("digest").to_owned(),
-            )
+            record.get("low_watermark").is_none().then(|| {
+                (
+                    record["task_index"].as_u64().expect("task_index"),
+                    record["digest"].as_str().expect("digest").to_owned(),
+                )
+            })
         })
         .collect()
 }

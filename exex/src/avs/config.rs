@@ -30,7 +30,9 @@ pub struct AvsConfig {
     pub target_wait: Duration,
     /// How many recent blocks are kept (attested view, settlement history) and re-delivered after
     /// a restart: `FinishedHeight` trails the tip by this many blocks so a restarted node can
-    /// re-derive the tasks and target blocks it needs.
+    /// re-derive the tasks and target blocks it needs. It is also the depth at which settlement
+    /// blocks count as settled for the slashing-protection watermark, so it must be at least the
+    /// settlement host's `reorg_window` (the deepest reorg the host delivers).
     pub retention_blocks: u64,
     /// Task-generator role: `Some` makes this node create checkpoint tasks.
     pub generator: Option<GeneratorConfig>,

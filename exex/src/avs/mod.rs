@@ -23,10 +23,13 @@
 //! - Reorgs: a task whose creation is reverted is dropped ([`AvsEvent::TaskReverted`]); a signed
 //!   response whose target block leaves the canonical chain is withdrawn
 //!   ([`AvsEvent::ResponseWithdrawn`]); both are re-derived from the new canonical chain.
+//! - The store's low watermark only passes tasks closed for good: created, and answered or past
+//!   their response window, at least `retention_blocks` deep (beyond any reorg the host
+//!   delivers). Nothing below it is signed again, and its records are pruned.
 //! - `FinishedHeight` trails the settlement tip by `retention_blocks` and stays below every task
-//!   still being answered, so a restart re-delivers whatever is not durably done; re-processing
-//!   is idempotent (the store re-sends identical signatures, the contract refuses duplicate
-//!   tasks).
+//!   still being answered or not yet passed by the watermark, so a restart re-delivers whatever
+//!   is not durably done; re-processing is idempotent (the store re-sends identical signatures,
+//!   the contract refuses duplicate tasks).
 //!
 //! # Wiring (same-chain)
 //! ```no_run
@@ -68,6 +71,7 @@ mod attested;
 mod config;
 mod events;
 mod generator;
+mod interchange;
 mod metrics;
 mod operator;
 mod registry;
@@ -82,10 +86,15 @@ pub use attested::{
 pub use config::{AvsConfig, ConfigError, DEVNET_CHAIN_IDS, FaultMode, GeneratorConfig};
 pub use events::{AvsEvent, DisputedResponse, SignedResponse};
 pub use generator::{ContractTaskCreator, CreateError, CreateOutcome, TaskCreator, TaskGenerator};
+pub use interchange::{
+    INTERCHANGE_FORMAT_VERSION, Interchange, InterchangeError, InterchangeMetadata, SignedTask,
+};
 pub use metrics::AvsMetrics;
 pub use registry::{OperatorRegistry, OperatorStanding, RegistryError, RegistryReader};
 pub use run::avs_exex;
-pub use store::{Signing, SlashingProtectionStore, StoreError, TaskKey};
+pub use store::{
+    ImportSummary, Signing, SlashingProtectionStore, StoreError, TaskKey, TaskManagerId,
+};
 
 use tokio::sync::mpsc;
 

@@ -12,6 +12,16 @@
 //! - a task whose creation was reverted is dropped ([`AvsEvent::TaskReverted`]);
 //! - a reverted `TaskResponded` puts the task back to answering, which re-sends its signature,
 //!   and reopens it for submission ([`AvsEvent::ResponseReverted`]).
+//!
+//! # Low watermark
+//! After each committed settlement chain the operator raises the store's low watermark over the
+//! tasks that are *closed for good* (`TrackedTask::closed_for_good`), in index order, stopping
+//! at the first that is not (or that it has not seen): its creation block is settled (at least
+//! `retention_blocks` deep, beyond any reorg the host absorbs) and so is the end of its response
+//! window or its `TaskResponded`. No reorg can then re-create it or any task before it, and no
+//! response to it can land any more, so the watermark never passes a task that is still open.
+//! Tasks the watermark has not passed are kept, and `FinishedHeight` stays below the first one's
+//! creation, so a restart re-delivers them and the watermark can always move on.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +41,7 @@ use super::{
     events::{AvsEvent, DisputedResponse, SignedResponse},
     metrics::AvsMetrics,
     registry::{OperatorRegistry, OperatorStanding},
-    store::{Signing, SlashingProtectionStore, StoreError, TaskKey},
+    store::{Signing, SlashingProtectionStore, StoreError, TaskKey, TaskManagerId},
 };
 
 /// Where a task stands for this operator.
@@ -41,8 +51,8 @@ enum TaskState {
     Answering { deadline: Instant },
     /// Signed for the target block with this hash.
     Signed { target: AttestedBlock },
-    /// Answered on-chain.
-    Responded,
+    /// Answered on-chain in settlement block `block`.
+    Responded { block: u64 },
     /// Nothing more to do (timed out, not eligible, refused, other chain).
     Closed,
     /// Never to be signed: the task does not name the settlement block that created it. Unlike
@@ -69,6 +79,23 @@ struct OnChainResponse {
     transaction_hash: B256,
 }
 
+impl TrackedTask {
+    /// Whether nothing can happen to the task any more once settlement block `settled` can no
+    /// longer be reorged: its creation is at or below it, and so is its response, or its
+    /// response window ended before it (`respondToTask` refuses after the deadline block).
+    fn closed_for_good(&self, settled: u64) -> bool {
+        let created = self.created_at.number;
+        if created > settled {
+            return false;
+        }
+        // A task that misnames its creation block (refused) gets the later of both.
+        let deadline = created.max(u64::from(self.task.taskCreatedBlock))
+            + u64::from(self.task.responseWindowBlocks);
+        deadline < settled
+            || matches!(self.state, TaskState::Responded { block } if block <= settled)
+    }
+}
+
 /// The operator role's state and dependencies.
 #[derive(Debug)]
 pub(crate) struct Operator<R> {
@@ -76,8 +103,8 @@ pub(crate) struct Operator<R> {
     operator_id: OperatorId,
     registry: R,
     store: SlashingProtectionStore,
-    settlement_chain_id: u64,
-    task_manager: alloy::primitives::Address,
+    /// The task manager whose tasks this operator signs (the scope of the store's watermark).
+    deployment: TaskManagerId,
     /// The deployment's EIP-712 signing domain.
     domain: Eip712Domain,
     fault_mode: FaultMode,
@@ -85,6 +112,8 @@ pub(crate) struct Operator<R> {
     events: mpsc::Sender<AvsEvent>,
     metrics: AvsMetrics,
     tasks: BTreeMap<u32, TrackedTask>,
+    /// Whether the watermark being stuck below tasks this run never saw was logged.
+    stuck_warned: bool,
 }
 
 impl<R: OperatorRegistry> Operator<R> {
@@ -101,14 +130,17 @@ impl<R: OperatorRegistry> Operator<R> {
             key,
             registry,
             store,
-            settlement_chain_id: config.settlement_chain_id,
-            task_manager: config.task_manager,
+            deployment: TaskManagerId {
+                chain_id: config.settlement_chain_id,
+                task_manager: config.task_manager,
+            },
             domain: signing_domain(config.settlement_chain_id, config.task_manager),
             fault_mode: config.fault_mode,
             target_wait: config.target_wait,
             events,
             metrics,
             tasks: BTreeMap::new(),
+            stuck_warned: false,
         }
     }
 
@@ -148,6 +180,11 @@ impl<R: OperatorRegistry> Operator<R> {
                 "task does not match the settlement block that created it; refusing to sign it"
             );
             state = TaskState::Refused;
+        } else if task_index < self.store.watermark(self.deployment) {
+            // A node that imported another's record re-reads old tasks from the chain: they
+            // are closed for good, no reason to try (the store would refuse anyway).
+            tracing::debug!(task_index, "task below the slashing-protection watermark");
+            state = TaskState::Closed;
         }
         self.tasks.insert(
             task_index,
@@ -212,7 +249,9 @@ impl<R: OperatorRegistry> Operator<R> {
                      non-signer (its signature did not reach the submitter in time)"
                 );
             }
-            tracked.state = TaskState::Responded;
+            tracked.state = TaskState::Responded {
+                block: block_number,
+            };
             tracked.unverified_response = Some(OnChainResponse {
                 response: event.taskResponse,
                 metadata: event.taskResponseMetadata,
@@ -254,22 +293,71 @@ impl<R: OperatorRegistry> Operator<R> {
             .min()
     }
 
-    /// The lowest settlement block that created a task still being answered: `FinishedHeight`
-    /// must stay below it so a restart re-delivers the task.
+    /// The lowest settlement block that created a task still being answered or not yet passed
+    /// by the watermark: `FinishedHeight` must stay below it so a restart re-delivers the task.
     pub(crate) fn unfinished_floor(&self) -> Option<u64> {
+        let first_open = self.first_open().map(|(_, tracked)| tracked);
         self.tasks
             .values()
             .filter(|tracked| matches!(tracked.state, TaskState::Answering { .. }))
+            .chain(first_open)
             .map(|tracked| tracked.created_at.number)
             .min()
     }
 
-    /// Forgets tasks created below settlement block `below` that need no more work.
+    /// The task at the watermark, if this run saw it: every task the watermark has not passed
+    /// is at or above it (indices are created in order).
+    fn first_open(&self) -> Option<(u32, &TrackedTask)> {
+        let watermark = self.store.watermark(self.deployment);
+        self.tasks
+            .get(&watermark)
+            .map(|tracked| (watermark, tracked))
+    }
+
+    /// Forgets tasks created below settlement block `below` that need no more work and that
+    /// the watermark has passed.
     pub(crate) fn prune(&mut self, below: u64) {
-        self.tasks.retain(|_, tracked| {
+        let first_open = self.first_open().map(|(index, _)| index);
+        self.tasks.retain(|index, tracked| {
             tracked.created_at.number >= below
                 || matches!(tracked.state, TaskState::Answering { .. })
+                || first_open.is_some_and(|first| *index >= first)
         });
+    }
+
+    /// Raises the store's watermark over every task closed for good once settlement block
+    /// `settled` can no longer be reorged (see the module docs).
+    pub(crate) async fn advance_watermark(&mut self, settled: u64) -> Result<(), AvsError> {
+        let from = self.store.watermark(self.deployment);
+        let mut to = from;
+        while let Some(tracked) = self.tasks.get(&to)
+            && tracked.closed_for_good(settled)
+            && let Some(next) = to.checked_add(1)
+        {
+            to = next;
+        }
+        if to > from {
+            self.store.raise_watermark(self.deployment, to).await?;
+            tracing::debug!(from, to, settled, "slashing-protection watermark raised");
+        } else if !self.stuck_warned
+            && !self.tasks.contains_key(&from)
+            && self.tasks.range(from..).next().is_some()
+        {
+            // Tasks from `from` up were created before the blocks this run was given (a store
+            // from before the watermark, or imported into a data directory whose host had moved
+            // on): whether they are closed is unknown, so the watermark stays. Safe, but the
+            // store keeps its records from `from` up until the host re-reads those blocks.
+            self.stuck_warned = true;
+            tracing::warn!(
+                watermark = from,
+                first_seen = ?self.tasks.range(from..).next().map(|(index, _)| index),
+                "the slashing-protection watermark cannot advance: tasks from it up were created \
+                 before the blocks this node re-read at start-up; to let it advance (and the \
+                 store be pruned), stop the node and remove the host directory of the data \
+                 directory so it re-reads the chain from the deployment block"
+            );
+        }
+        Ok(())
     }
 
     /// Re-checks every task against the attested view: withdraws responses whose target left the
@@ -292,7 +380,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 TaskState::Answering { deadline } => {
                     self.answer(task_index, deadline, view).await?;
                 }
-                TaskState::Responded | TaskState::Closed | TaskState::Refused => {}
+                TaskState::Responded { .. } | TaskState::Closed | TaskState::Refused => {}
             }
             self.verify_response(task_index, view).await?;
         }
@@ -432,8 +520,8 @@ impl<R: OperatorRegistry> Operator<R> {
         let response = self.response(task_index, target);
         let task = &self.tasks[&task_index].task;
         let key = TaskKey {
-            chain_id: self.settlement_chain_id,
-            task_manager: self.task_manager,
+            chain_id: self.deployment.chain_id,
+            task_manager: self.deployment.task_manager,
             task_index,
             task_hash: task.hash(),
         };
@@ -463,6 +551,16 @@ impl<R: OperatorRegistry> Operator<R> {
                     %recorded,
                     %requested,
                     "slashing protection refused a second, different response for this task"
+                );
+                self.close(task_index);
+                return Ok(());
+            }
+            Err(StoreError::BelowWatermark { watermark, .. }) => {
+                // The response window ended while the target was awaited: nothing to sign.
+                tracing::info!(
+                    task_index,
+                    watermark,
+                    "task closed for good before it could be signed; not signing it"
                 );
                 self.close(task_index);
                 return Ok(());

@@ -207,6 +207,11 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
         if let Some(generator) = &mut self.generator {
             generator.on_settlement_tip(tip);
         }
+        // Blocks `retention_blocks` below the tip are beyond any reorg the host absorbs (its
+        // reorg window is at most that deep): what they hold is settled.
+        if let Some(settled) = tip.checked_sub(self.config.retention_blocks) {
+            self.operator.advance_watermark(settled).await?;
+        }
         let floor = tip.saturating_sub(self.config.retention_blocks);
         self.settlement = self.settlement.split_off(&floor);
         self.operator.prune(floor);

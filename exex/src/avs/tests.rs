@@ -401,7 +401,8 @@ async fn commit_signs_each_task_once_and_reports_responses() {
             block_number: next.number(),
         }
     );
-    assert_eq!(h.finished().await, 4);
+    // `FinishedHeight` stays at 3: task 0 holds it until the slashing-protection watermark
+    // passes it (its response is not settled yet).
     h.assert_no_avs_event();
 
     // The response transaction is reverted: the task is open again (the p2p layer is told, so
@@ -536,12 +537,15 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     let mut builder = ChainBuilder::new(0);
     let mut blocks: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
     // Another fork's parent hash, then another creation block: both refused (fail closed).
+    // Their response windows end at block 5, so the watermark passes them once block 6 settles.
     let other_fork = Task {
         taskCreatedParentHash: B256::repeat_byte(0x0F),
+        responseWindowBlocks: 1,
         ..task(2, 4)
     };
     let wrong_block = Task {
         taskCreatedParentHash: blocks[2].hash,
+        responseWindowBlocks: 1,
         ..task(1, 3)
     };
     blocks.push(raw_block(
@@ -569,7 +573,6 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
         h.next().await,
         AvsEvent::TaskResponded { task_index: 0, .. }
     ));
-    assert_eq!(h.finished().await, 4);
     h.handle
         .send_notification_chain_reverted(chain(std::slice::from_ref(&responded)))
         .await
@@ -577,9 +580,9 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     // Notifications are processed in order: once the next block's height is finished, the
     // revert was handled.
     builder.fork_from(&blocks[4]);
-    let next: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
+    let next: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
     h.commit(chain(&next)).await;
-    assert_eq!(h.finished().await, 5);
+    assert_eq!(h.finished().await, 6, "the watermark passed both tasks");
     h.assert_no_avs_event();
     assert_eq!(h.metrics.responses_signed.get(), 0);
     h.exex.abort();
@@ -808,10 +811,15 @@ async fn a_missing_target_times_out_and_unblocks_finished_height() {
         .await
         .start();
     let mut builder = ChainBuilder::new(0);
-    // Task 0 targets block 50 of the same chain, which does not exist yet.
+    // Task 0 targets block 50 of the same chain, which does not exist yet; its response window
+    // ends at block 4.
+    let short_window = Task {
+        responseWindowBlocks: 2,
+        ..task(50, 2)
+    };
     let blocks = vec![
         block(&mut builder, vec![]),
-        block(&mut builder, vec![created_log(0, task(50, 2))]),
+        block(&mut builder, vec![created_log(0, short_window)]),
     ];
     h.commit(chain(&blocks)).await;
     assert!(matches!(
@@ -824,12 +832,13 @@ async fn a_missing_target_times_out_and_unblocks_finished_height() {
         "held below the open task's creation block"
     );
 
-    // Paused time jumps to the deadline once everything idles; the next block is then free to
-    // finish past the abandoned task.
+    // Paused time jumps to the deadline once everything idles. The abandoned task holds
+    // `FinishedHeight` until the watermark passes it (its response window settled, at tip 6);
+    // then it is finished past.
     tokio::time::sleep(Duration::from_secs(31)).await;
-    let next = vec![block(&mut builder, vec![]), block(&mut builder, vec![])];
+    let next: Vec<_> = (0..4).map(|_| block(&mut builder, vec![])).collect();
     h.commit(chain(&next)).await;
-    assert_eq!(h.finished().await, 3);
+    assert_eq!(h.finished().await, 5);
     assert_eq!(h.metrics.target_timeouts.get(), 1);
     h.assert_no_avs_event();
     h.exex.abort();
@@ -946,6 +955,214 @@ async fn restart_between_persisting_and_sending_resends_the_same_signature() {
     assert_ne!(signed.digest, digest, "another task, another message");
     assert_eq!(third.metrics.slashing_protection_refusals.get(), 0);
     third.exex.abort();
+}
+
+/// The tests' task manager, the scope of the store's watermark.
+const DEPLOYMENT: TaskManagerId = TaskManagerId {
+    chain_id: TEST_CHAIN_ID,
+    task_manager: TASK_MANAGER,
+};
+
+/// The store key of a task as the ExEx announced it.
+fn key_of(event: &AvsEvent) -> TaskKey {
+    let AvsEvent::TaskCreated { task_index, task } = event else {
+        panic!("expected TaskCreated, got {event:?}")
+    };
+    TaskKey {
+        chain_id: TEST_CHAIN_ID,
+        task_manager: TASK_MANAGER,
+        task_index: *task_index,
+        task_hash: task.hash(),
+    }
+}
+
+/// The watermark moves over a task only once its creation and the end of its response window
+/// (or its response) are `retention_blocks` deep, in index order: never past a task that is
+/// still open, even when later tasks are closed. `FinishedHeight` stays below the first task it
+/// has not passed.
+#[tokio::test]
+async fn the_watermark_advances_only_over_tasks_closed_for_good() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = Setup::new(config(2), &dir.path().join("sp.jsonl")).await;
+    let store = setup.store.clone();
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+
+    // Task 0 (block 4) can be answered until block 7; task 1 (block 5) until block 105.
+    let mut blocks: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    let short_window = Task {
+        responseWindowBlocks: 3,
+        ..task(2, 4)
+    };
+    blocks.push(block(&mut builder, vec![created_log(0, short_window)]));
+    blocks.push(block(&mut builder, vec![created_log(1, task(3, 5))]));
+    h.commit(chain(&blocks)).await;
+    let task_0 = key_of(&h.next().await);
+    key_of(&h.next().await);
+    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    expect_signed(h.next().await, &expected_response(1, &blocks[2]));
+    assert_eq!(h.finished().await, 3);
+
+    // Task 1 is answered in block 6.
+    let six = block(
+        &mut builder,
+        vec![responded_log(expected_response(1, &blocks[2]))],
+    );
+    h.commit(chain(std::slice::from_ref(&six))).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskResponded { task_index: 1, .. }
+    ));
+    // Block 9 (settled: 7) creates task 2, open until block 109. Task 1's response is settled,
+    // but task 0's window is not over before the settled block: nothing moves.
+    let mut more: Vec<_> = (0..2).map(|_| block(&mut builder, vec![])).collect();
+    more.push(block(&mut builder, vec![created_log(2, task(6, 9))]));
+    h.commit(chain(&more)).await;
+    let task_2 = key_of(&h.next().await);
+    expect_signed(h.next().await, &expected_response(2, &six));
+    assert_eq!(store.watermark(DEPLOYMENT), 0, "task 0 is still open");
+
+    // Block 10 (settled: 8) closes task 0 for good: the watermark passes tasks 0 and 1 and
+    // `FinishedHeight` moves up to the block before task 2's creation.
+    let ten = block(&mut builder, vec![]);
+    h.commit(chain(std::slice::from_ref(&ten))).await;
+    assert_eq!(h.finished().await, 8);
+    assert_eq!(store.watermark(DEPLOYMENT), 2);
+    let refused = store
+        .sign_once(task_0, B256::repeat_byte(1), |_| panic!("must not sign"))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::BelowWatermark { watermark: 2, .. })
+        ),
+        "{refused:?}"
+    );
+
+    // Thirty blocks later task 2 is still open: neither the watermark nor `FinishedHeight`
+    // passes it, though task 3 after it is created and signed.
+    let later: Vec<_> = (0..29).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&later)).await;
+    let forty = block(&mut builder, vec![created_log(3, task(35, 40))]);
+    h.commit(chain(std::slice::from_ref(&forty))).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 3, .. }
+    ));
+    expect_signed(h.next().await, &expected_response(3, &later[24]));
+    assert_eq!(store.watermark(DEPLOYMENT), 2);
+    assert!(
+        store.get(&task_2).is_some(),
+        "an open task's record is kept"
+    );
+    h.handle.assert_events_empty();
+    h.exex.abort();
+}
+
+/// Issue 15's migration: a signed task's record is exported, the store is wiped, the file is
+/// imported into a fresh store, and the ExEx restarted on it with the task still open. A
+/// different target block for it (an attested-chain reorg) is refused; the same one gets the
+/// exported signature re-sent, not a new one.
+#[tokio::test]
+async fn export_wipe_import_restart_never_re_signs_an_open_task() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old_dir).expect("old data directory");
+    std::fs::create_dir_all(&new_dir).expect("new data directory");
+    let mut a = ChainBuilder::new(100);
+    let original: Vec<_> = (0..3).map(|_| block(&mut a, vec![])).collect(); // 101..=103
+    let mut s = ChainBuilder::new(0);
+    let settlement = vec![block(&mut s, vec![created_log(0, attested_task(102, 1))])];
+
+    // The old node signs task 0 for block 102.
+    let TwoChains {
+        mut h,
+        mut attested,
+        attested_exex,
+    } = two_chains(&old_dir).await;
+    attested
+        .send_notification_chain_committed(chain(&original))
+        .await
+        .expect("send");
+    attested.next_event(WAIT).await.expect("view applied");
+    h.commit(chain(&settlement)).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    let response = expected_response(0, &original[1]);
+    let signature = expect_signed(h.next().await, &response);
+    h.exex.abort();
+    attested_exex.abort();
+    assert!(h.exex.await.expect_err("aborted").is_cancelled());
+
+    // Export, wipe, import.
+    let exported = SlashingProtectionStore::open(old_dir.join("sp.jsonl"))
+        .await
+        .expect("old store")
+        .export(DEPLOYMENT)
+        .to_json();
+    std::fs::remove_dir_all(&old_dir).expect("wipe the old node");
+    let summary = SlashingProtectionStore::open(new_dir.join("sp.jsonl"))
+        .await
+        .expect("new store")
+        .import(
+            DEPLOYMENT,
+            Interchange::from_json(&exported).expect("parses"),
+        )
+        .await
+        .expect("import");
+    assert_eq!(summary.imported, 1);
+
+    // The new node sees task 0 still open, but block 102 is another block on its attested
+    // chain: the task's digest differs, and nothing is signed for it.
+    let TwoChains {
+        mut h,
+        mut attested,
+        attested_exex,
+    } = two_chains(&new_dir).await;
+    a.fork_from(&original[0]);
+    let mut forked = vec![original[0].clone()];
+    forked.extend((0..2).map(|_| block(&mut a, vec![]))); // 102'..=103'
+    attested
+        .send_notification_chain_committed(chain(&forked))
+        .await
+        .expect("send");
+    attested.next_event(WAIT).await.expect("view applied");
+    h.commit(chain(&settlement)).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    // Task 1 (block 101, the same on both branches) is answered after task 0 was tried, so its
+    // signature proves nothing was sent for task 0.
+    let next = vec![block(&mut s, vec![created_log(1, attested_task(101, 2))])];
+    h.commit(chain(&next)).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 1, .. }
+    ));
+    expect_signed(h.next().await, &expected_response(1, &original[0]));
+    assert_eq!(h.metrics.slashing_protection_refusals.get(), 1);
+    assert_eq!(h.metrics.responses_signed.get(), 1, "only task 1");
+    h.assert_no_avs_event();
+    h.exex.abort();
+    attested_exex.abort();
+    assert!(h.exex.await.expect_err("aborted").is_cancelled());
+
+    // Restarted on the original attested chain: the old node's signature, re-sent.
+    let TwoChains {
+        mut h,
+        attested,
+        attested_exex,
+    } = two_chains(&new_dir).await;
+    attested
+        .send_notification_chain_committed(chain(&original))
+        .await
+        .expect("send");
+    h.commit(chain(&settlement)).await;
+    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
+    assert_eq!(expect_signed(h.next().await, &response), signature);
+    assert_eq!(h.metrics.responses_signed.get(), 0, "re-sent, not signed");
+    h.exex.abort();
+    attested_exex.abort();
 }
 
 fn generator_config() -> GeneratorConfig {

@@ -429,7 +429,9 @@ mod tests {
             "{names:?}"
         );
         assert!(
-            names.iter().any(|n| n == "avs_exex_attested_host_head_block"),
+            names
+                .iter()
+                .any(|n| n == "avs_exex_attested_host_head_block"),
             "{names:?}"
         );
         for bad in ["", "9lives", "avs-host"] {
