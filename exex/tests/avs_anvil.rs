@@ -553,17 +553,7 @@ async fn contract_task_creator_keeps_stakes_fresh_for_the_stale_stake_rule() -> 
     );
 
     let creator = owner_task_creator(&devnet);
-    let checkpoint = devnet.next_checkpoint().await?;
-    let outcome = creator
-        .create_task(
-            devnet.deployment.chain_id,
-            checkpoint,
-            66,
-            Bytes::from(vec![0]),
-        )
-        .await?;
-    assert!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
-    devnet.provider.anvil_mine(Some(1), None).await?;
+    let checkpoint = create_next_checkpoint(&devnet, &creator).await?;
     let updated = coordinator.quorumUpdateBlockNumber(0).call().await?;
     assert!(updated > U256::ZERO, "the stakes were updated");
     let task_index = newest_task_index(&devnet).await?;
@@ -614,17 +604,7 @@ async fn contract_task_creator_refreshes_changed_stakes_once_per_period() -> eyr
         }
     };
     let create = || async {
-        let checkpoint = devnet.next_checkpoint().await?;
-        let outcome = creator
-            .create_task(
-                devnet.deployment.chain_id,
-                checkpoint,
-                66,
-                Bytes::from(vec![0]),
-            )
-            .await?;
-        eyre::ensure!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
-        devnet.provider.anvil_mine(Some(1), None).await?;
+        create_next_checkpoint(&devnet, &creator).await?;
         eyre::Ok(())
     };
 
@@ -649,6 +629,26 @@ async fn contract_task_creator_refreshes_changed_stakes_once_per_period() -> eyr
     let task_index = newest_task_index(&devnet).await?;
     assert_eq!(task_index, 2, "three tasks created");
     Ok(())
+}
+
+/// Creates (through `creator`) the task of the devnet's next checkpoint, mines it and returns
+/// the checkpoint.
+async fn create_next_checkpoint(
+    devnet: &TestDevnet,
+    creator: &ContractTaskCreator,
+) -> eyre::Result<u64> {
+    let checkpoint = devnet.next_checkpoint().await?;
+    let outcome = creator
+        .create_task(
+            devnet.deployment.chain_id,
+            checkpoint,
+            66,
+            Bytes::from(vec![0]),
+        )
+        .await?;
+    eyre::ensure!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    Ok(checkpoint)
 }
 
 /// The index of the newest task.

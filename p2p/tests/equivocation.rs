@@ -20,19 +20,7 @@ async fn an_equivocation_is_kept_as_evidence_and_never_aggregated() {
     let committee = Committee::new(HONEST + 1, 11, |_| 100);
     let equivocator = HONEST;
     let slot = Duration::from_secs(60);
-    let boot = service(vec![], Some(committee.operators[0].id), slot).await;
-    let bootnode = tcp_addr(boot.handle.network());
-    let mut honest = vec![boot];
-    for i in 1..HONEST {
-        honest.push(
-            service(
-                vec![bootnode.clone()],
-                Some(committee.operators[i].id),
-                slot,
-            )
-            .await,
-        );
-    }
+    let (mut honest, bootnode) = committee_services(&committee, HONEST, slot).await;
     let rogue = network(vec![bootnode.clone()]).await;
     let rogue_peer = rogue.handle.peer_id();
     let nets: Vec<_> = honest.iter().map(|n| n.handle.network().clone()).collect();

@@ -20,19 +20,7 @@ const NODES: usize = 6;
 async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     let committee = Committee::new(NODES, 42, |i| 10 + i as u128);
     let slot = Duration::from_millis(1500);
-    let boot = service(vec![], Some(committee.operators[0].id), slot).await;
-    let bootnode = tcp_addr(boot.handle.network());
-    let mut nodes = vec![boot];
-    for i in 1..NODES {
-        nodes.push(
-            service(
-                vec![bootnode.clone()],
-                Some(committee.operators[i].id),
-                slot,
-            )
-            .await,
-        );
-    }
+    let (mut nodes, _) = committee_services(&committee, NODES, slot).await;
     let nets: Vec<_> = nodes.iter().map(|n| n.handle.network().clone()).collect();
 
     // Kademlia discovery through the bootnode connects everyone to everyone.
@@ -129,27 +117,9 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     // Rank 0 is due at once; pretend it fails to submit. Rank 1 becomes due one slot later.
     let rank_of = |r: u32| ranks.iter().position(|x| *x == r).unwrap();
     let (r0, r1) = (rank_of(0), rank_of(1));
-    let due0 = next_matching(
-        "rank 0 submit",
-        &mut nodes[r0].events,
-        WAIT,
-        |ev| match ev {
-            ServiceEvent::SubmitDue(a) => Some(a),
-            _ => None,
-        },
-    )
-    .await;
+    let due0 = submit_due("rank 0 submit", &mut nodes[r0].events).await;
     assert_eq!(due0.task_index, 1);
-    let due1 = next_matching(
-        "rank 1 submit",
-        &mut nodes[r1].events,
-        WAIT,
-        |ev| match ev {
-            ServiceEvent::SubmitDue(a) => Some(a),
-            _ => None,
-        },
-    )
-    .await;
+    let due1 = submit_due("rank 1 submit", &mut nodes[r1].events).await;
     assert_eq!(due1.task_index, 1);
     let waited = before_quorum.elapsed();
     assert!(
@@ -177,14 +147,9 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     for n in &nodes {
         n.handle.response_reverted(1).await.unwrap();
     }
-    let again = next_matching(
+    let again = submit_due(
         "rank 0 submits again after the response was reverted",
         &mut nodes[r0].events,
-        WAIT,
-        |ev| match ev {
-            ServiceEvent::SubmitDue(a) => Some(a),
-            _ => None,
-        },
     )
     .await;
     assert_eq!(again.task_index, 1);
@@ -195,4 +160,16 @@ async fn every_signature_reaches_every_peer_and_ranks_take_turns() {
     for n in &nets {
         n.shutdown().await;
     }
+}
+
+/// The next `SubmitDue` aggregate on `events`.
+async fn submit_due(
+    what: &str,
+    events: &mut tokio::sync::mpsc::Receiver<ServiceEvent>,
+) -> Box<avs_p2p::Aggregate> {
+    next_matching(what, events, WAIT, |ev| match ev {
+        ServiceEvent::SubmitDue(a) => Some(a),
+        _ => None,
+    })
+    .await
 }

@@ -20,19 +20,7 @@ const FLOOD: usize = 40;
 async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_flows() {
     let committee = Committee::new(HONEST, 7, |_| 100);
     let slot = Duration::from_secs(60);
-    let boot = service(vec![], Some(committee.operators[0].id), slot).await;
-    let bootnode = tcp_addr(boot.handle.network());
-    let mut honest = vec![boot];
-    for i in 1..HONEST {
-        honest.push(
-            service(
-                vec![bootnode.clone()],
-                Some(committee.operators[i].id),
-                slot,
-            )
-            .await,
-        );
-    }
+    let (mut honest, bootnode) = committee_services(&committee, HONEST, slot).await;
     let rogue = network(vec![bootnode.clone()]).await;
     let rogue_id = rogue.handle.peer_id();
     let nets: Vec<_> = honest.iter().map(|n| n.handle.network().clone()).collect();

@@ -92,10 +92,17 @@ pub struct DevnetArgs {
     /// The second anvil's RPC port with --attested-chain [default: PORT+1].
     #[arg(long, requires = "attested_chain")]
     pub attested_port: Option<u16>,
+    /// How deep a block must be before the nodes sign or task it (`avs-node run
+    /// --attest-depth`), e.g. deeper than the reorgs a test inflicts [default: 0].
+    #[arg(long, value_name = "BLOCKS")]
+    pub attest_depth: Option<u64>,
 }
 
 /// Chain id of the devnet's settlement anvil.
 const SETTLEMENT_CHAIN_ID: u64 = 31_337;
+/// Blocks each checkpoint scan re-reads, deeper than the reorgs tests inflict.
+const RESCAN_BLOCKS: u64 = 16;
+
 /// Chain id of the second anvil with `--attested-chain`.
 const ATTESTED_CHAIN_ID: u64 = 1_337;
 
@@ -346,6 +353,9 @@ impl DevnetArgs {
         if self.faulty > 0 && i == 0 {
             command.arg("--challenger");
         }
+        if let Some(depth) = self.attest_depth {
+            command.args(["--attest-depth", &depth.to_string()]);
+        }
         let child = command.spawn().wrap_err("starting an avs-node process")?;
         let pid = child.id().ok_or_else(|| eyre!("node {i} exited at once"))?;
         std::fs::write(self.pid_path(i), format!("{pid}\n"))?;
@@ -456,6 +466,9 @@ async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {
 
 /// Prints each finalized checkpoint (responses on `chain`) and checks it against the attested
 /// anvil's block (`attested`: `chain` itself unless in two-chain mode).
+///
+/// Reorgs (a test's `anvil_reorg`) are tolerated: each scan re-reads the last
+/// [`RESCAN_BLOCKS`] blocks, and a response whose transaction left the chain is skipped.
 async fn watch_checkpoints(
     chain: &DynProvider,
     attested: &DynProvider,
@@ -476,6 +489,8 @@ async fn watch_checkpoints(
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
     let mut finalized = std::collections::BTreeSet::new();
+    // Response transactions already reported (scans overlap).
+    let mut reported = std::collections::HashSet::new();
     // Checkpoints that passed while the operators registered are tasked in a burst when the
     // nodes start: their latency measures the catch-up, not the network.
     let live_from = attested.get_block_number().await?;
@@ -500,10 +515,14 @@ async fn watch_checkpoints(
                 let tx_hash = log
                     .transaction_hash
                     .ok_or_else(|| eyre!("log without transaction"))?;
-                let tx = chain
-                    .get_transaction_by_hash(tx_hash)
-                    .await?
-                    .ok_or_else(|| eyre!("missing tx"))?;
+                if !reported.insert(tx_hash) {
+                    continue;
+                }
+                // A response a reorg took out since the log was read: its replacement, if
+                // any, shows up in a later scan.
+                let Some(tx) = chain.get_transaction_by_hash(tx_hash).await? else {
+                    continue;
+                };
                 let call = AvsTaskManager::respondToTaskCall::abi_decode(tx.inner.input())?;
                 let unsigned: u128 = call
                     .nonSignerStakesAndSignature
@@ -564,7 +583,11 @@ async fn watch_checkpoints(
                     return Ok(());
                 }
             }
-            from = head + 1;
+            // The next scan overlaps the last blocks: a reorg may have replaced them with
+            // blocks holding other responses.
+            from = (head + 1)
+                .saturating_sub(RESCAN_BLOCKS)
+                .max(deployment.deployment_block);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

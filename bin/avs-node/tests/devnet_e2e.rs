@@ -8,7 +8,7 @@
 mod support;
 
 use std::time::Duration;
-use support::devnet::{Devnet, field, http_get, labelled_metric, metric};
+use support::devnet::{Devnet, block_number, field, http_get, labelled_metric, metric, rpc};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -109,5 +109,99 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
     assert!(
         blocks.starts_with(&[10, 20, 30]),
         "the first three checkpoints are finalized: {finalized:#?}"
+    );
+}
+
+/// Reorg depths of the storm, 1–8, in a fixed order.
+const STORM: [u64; 14] = [3, 1, 8, 2, 5, 4, 7, 1, 6, 2, 8, 3, 5, 4];
+/// Nodes sign and task blocks this deep: deeper than any reorg of the storm.
+const STORM_ATTEST_DEPTH: u64 = 10;
+
+/// A storm of settlement reorgs (anvil_reorg, depth 1–8, one every two blocks) takes out task
+/// creations and responses again and again. Afterwards every checkpoint of the final chain is
+/// finalized with the final chain's roots, and no node refused to sign a re-created task (issue
+/// 15: before, re-created indices were stale in the validator, reverted responses were never
+/// submitted again, and the slashing-protection record keyed by index refused re-created tasks).
+#[test]
+fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
+    let depth = STORM_ATTEST_DEPTH.to_string();
+    let mut devnet = Devnet::start(4, &["--attest-depth", &depth]);
+    devnet.wait_line("first finalized checkpoint", TIMEOUT, |line| {
+        line.starts_with("checkpoint finalized")
+    });
+    let port = devnet.rpc_port;
+    for reorg in STORM {
+        let at = block_number(port);
+        devnet.eventually("two more blocks", TIMEOUT, || {
+            (block_number(port) >= at + 2).then_some(())
+        });
+        rpc(port, "anvil_reorg", &serde_json::json!([reorg, []]));
+    }
+    // Re-created tasks wait up to 16 blocks for their lost creation; give them time to be
+    // created, signed and answered.
+    let storm_end = block_number(port);
+    devnet.eventually("the chain to settle after the storm", TIMEOUT, || {
+        (block_number(port) >= storm_end + 45).then_some(())
+    });
+    let head = block_number(port);
+    let chain = devnet.chain_args();
+    let mut args = vec!["task", "list", "--json"];
+    args.extend(chain.iter().map(String::as_str));
+    // DEVNET TEST KEY: anvil's well-known first development account (read-only use here).
+    let key = (
+        "AVS_ECDSA_PRIVATE_KEY",
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    );
+    let listed = support::avs_node(&args, &[key]);
+    assert!(listed.success, "task list: {}", listed.stderr);
+    let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
+    let interval = 10;
+    // Checkpoints tasked long enough ago to be answered: each has a task on the final chain,
+    // and its response carries the final chain's roots.
+    let last = (head - 35 - STORM_ATTEST_DEPTH) / interval * interval;
+    for checkpoint in (interval..=last).step_by(interval as usize) {
+        let block = rpc(
+            port,
+            "eth_getBlockByNumber",
+            &serde_json::json!([format!("{checkpoint:#x}"), false]),
+        );
+        let answered: Vec<&serde_json::Value> = tasks
+            .iter()
+            .filter(|t| t["blockNumber"] == checkpoint)
+            .filter_map(|t| t.get("response").filter(|r| !r.is_null()))
+            .collect();
+        assert!(
+            !answered.is_empty(),
+            "checkpoint {checkpoint} has no answered task on the final chain: {tasks:#?}"
+        );
+        for response in answered {
+            for (ours, theirs) in [
+                ("blockHash", "hash"),
+                ("stateRoot", "stateRoot"),
+                ("receiptsRoot", "receiptsRoot"),
+            ] {
+                assert_eq!(
+                    response[ours], block[theirs],
+                    "checkpoint {checkpoint}: {ours} differs from the final chain"
+                );
+            }
+        }
+    }
+    devnet.interrupt_and_check_clean_exit(TIMEOUT, &[]);
+    let logs: String = (0..4)
+        .map(|i| std::fs::read_to_string(devnet.dir().join(format!("node-{i}.log"))).unwrap())
+        .collect();
+    assert!(
+        !logs.contains("slashing protection refused"),
+        "a node refused to sign a re-created task"
+    );
+    // The storm did hit what it was meant to.
+    assert!(
+        logs.contains("task creation reverted"),
+        "no task creation was reorged out"
+    );
+    assert!(
+        logs.contains("task response reverted"),
+        "no response was reorged out"
     );
 }

@@ -364,6 +364,24 @@ fn five_blocks_with_task(builder: &mut ChainBuilder) -> Vec<BlockWithReceipts> {
     blocks
 }
 
+/// A started ExEx that has seen [`five_blocks_with_task`] and signed task 0: the harness, the
+/// builder, the blocks and the signed (true) response.
+async fn signed_five_block_task(
+    dir: &std::path::Path,
+) -> (Harness, ChainBuilder, Vec<BlockWithReceipts>, TaskResponse) {
+    let mut h = Setup::new(config(2), &dir.join("sp.jsonl")).await.start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    let truth = expected_response(0, &blocks[1]);
+    expect_signed(h.next().await, &truth);
+    (h, builder, blocks, truth)
+}
+
 #[tokio::test]
 async fn commit_signs_each_task_once_and_reports_responses() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -428,15 +446,7 @@ async fn commit_signs_each_task_once_and_reports_responses() {
 #[tokio::test]
 async fn a_response_that_differs_from_the_view_is_disputed_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
-        .await
-        .start();
-    let mut builder = ChainBuilder::new(0);
-    let blocks = five_blocks_with_task(&mut builder);
-    h.commit(chain(&blocks)).await;
-    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
-    let truth = expected_response(0, &blocks[1]);
-    expect_signed(h.next().await, &truth);
+    let (mut h, mut builder, blocks, truth) = signed_five_block_task(dir.path()).await;
     let wrong = TaskResponse {
         stateRoot: !truth.stateRoot,
         ..truth.clone()
@@ -469,15 +479,7 @@ async fn a_signature_missing_from_the_finalized_aggregate_is_counted() {
     use alloy::{primitives::U256, sol_types::SolCall};
     use avs_contracts::avs::{AvsTaskManager::respondToTaskCall, IBLSSignatureChecker};
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
-        .await
-        .start();
-    let mut builder = ChainBuilder::new(0);
-    let blocks = five_blocks_with_task(&mut builder);
-    h.commit(chain(&blocks)).await;
-    assert!(matches!(h.next().await, AvsEvent::TaskCreated { .. }));
-    let truth = expected_response(0, &blocks[1]);
-    expect_signed(h.next().await, &truth);
+    let (mut h, mut builder, blocks, truth) = signed_five_block_task(dir.path()).await;
     let me = operator_key().public_key().to_point();
     let call = respondToTaskCall {
         task: five_blocks_task(&blocks),
@@ -591,17 +593,7 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
 #[tokio::test]
 async fn reorg_drops_the_task_and_signs_the_task_recreated_at_its_index() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
-        .await
-        .start();
-    let mut builder = ChainBuilder::new(0);
-    let blocks = five_blocks_with_task(&mut builder);
-    h.commit(chain(&blocks)).await;
-    assert!(matches!(
-        h.next().await,
-        AvsEvent::TaskCreated { task_index: 0, .. }
-    ));
-    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    let (mut h, mut builder, blocks, _) = signed_five_block_task(dir.path()).await;
     assert_eq!(h.finished().await, 3);
 
     // Blocks 2..=5 are replaced; the new branch re-creates task 0 for the *new* block 2 and

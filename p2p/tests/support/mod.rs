@@ -62,6 +62,22 @@ pub async fn service(
     )
 }
 
+/// Services for the first `n` operators of `committee`, the first one the others' bootnode,
+/// and that bootnode's address.
+pub async fn committee_services(
+    committee: &avs_p2p::fixtures::Committee,
+    n: usize,
+    submit_slot: Duration,
+) -> (Vec<SignatureService>, Multiaddr) {
+    let boot = service(vec![], Some(committee.operators[0].id), submit_slot).await;
+    let bootnode = tcp_addr(boot.handle.network());
+    let mut nodes = vec![boot];
+    for operator in &committee.operators[1..n] {
+        nodes.push(service(vec![bootnode.clone()], Some(operator.id), submit_slot).await);
+    }
+    (nodes, bootnode)
+}
+
 /// Polls `f` until it returns `Some`, for at most [`WAIT`].
 pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where

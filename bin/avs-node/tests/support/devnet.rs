@@ -345,9 +345,13 @@ fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// A base port whose node port ranges (base+i, base+100+i, base+200+i) are free.
+/// A base port whose node port ranges (base+i, base+100+i, base+200+i) are free. Devnets of one
+/// test process start their search 300 ports apart, so two started together (not listening
+/// yet) never pick the same range.
 fn free_base(nodes: u16) -> u16 {
-    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    static STARTED: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let start = 20_000 + (std::process::id() % 10_000) as u16 + 300 * (nth % 8);
     (start..start + 5_000)
         .step_by(300)
         .find(|&base| {
