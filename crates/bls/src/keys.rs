@@ -3,9 +3,9 @@
 use std::{fmt, sync::LazyLock, sync::OnceLock};
 
 use alloy::primitives::{B256, U256, keccak256};
-use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{
-    AffineRepr, CurveGroup,
+    AffineRepr,
     pairing::{Pairing, PairingOutput},
 };
 use ark_ff::{BigInt, PrimeField, Zero};
@@ -15,6 +15,7 @@ use crate::{
     BlsError, G1Point, G2Point,
     encoding::{self, G1_COMPRESSED_LEN, G2_COMPRESSED_LEN},
     hash::hash_to_g1,
+    secret_mul,
 };
 
 /// `−g2` prepared for the Miller loop once per process: every verification pairs with it.
@@ -85,18 +86,28 @@ impl SecretKey {
     }
 
     /// The G1 public key `sk·g1` (EigenLayer's `pubkeyG1`, whose hash is the operator id).
+    ///
+    /// Computed in the same fixed pattern as signing (see [`SecretKey::sign`]).
     pub fn public_key(&self) -> PublicKey {
-        PublicKey((G1Projective::from(G1Affine::generator()) * self.0).into_affine())
+        PublicKey(secret_mul::mul_g1(&G1Affine::generator(), &self.0))
     }
 
     /// The G2 public key `sk·g2` (EigenLayer's `pubkeyG2`, the one signatures verify against).
+    ///
+    /// A fixed-window multiplication whose operations and table reads do not depend on the key
+    /// (the G1 caveats of [`SecretKey::sign`] apply).
     pub fn public_key_g2(&self) -> PublicKeyG2 {
-        PublicKeyG2::new_unchecked(
-            (G2Projective::from(G2Affine::generator()) * self.0).into_affine(),
-        )
+        PublicKeyG2::new_unchecked(secret_mul::mul_g2(&G2Affine::generator(), &self.0))
     }
 
     /// Signs a 32-byte message digest: `sk · hash_to_g1(digest)`.
+    ///
+    /// The multiplication by the key runs the same sequence of point doublings and additions,
+    /// and reads the same table addresses, for every key (GLV split, regular signed 4-bit
+    /// windows, masked table selection, complete formulas, Fermat inversion), and wipes what it
+    /// derives from the key. The field arithmetic underneath is arkworks', which is not
+    /// constant time (its modular reductions branch on the values); the details are in the
+    /// `secret_mul` module docs.
     pub fn sign(&self, digest: B256) -> Signature {
         self.sign_g1(&hash_to_g1(digest))
     }
@@ -113,7 +124,7 @@ impl SecretKey {
     }
 
     fn sign_g1(&self, point: &G1Affine) -> Signature {
-        Signature(glv_wnaf_mul(point, &self.0).into_affine())
+        Signature(secret_mul::mul_g1(point, &self.0))
     }
 }
 
@@ -129,62 +140,6 @@ impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey(<redacted>)")
     }
-}
-
-/// Window of the w-NAF digits in [`glv_wnaf_mul`]: digits are odd and below 2^(W−1) in absolute
-/// value, so each half needs the 4 multiples 1, 3, 5, 7.
-const WNAF_WINDOW: usize = 4;
-
-/// `k·P` on G1 with the GLV endomorphism and w-NAF digits.
-///
-/// GLV splits k into two ~128-bit halves `k = k1 + k2·λ` with `λ·P = φ(P) = (β·x, y)`, halving
-/// the doublings; w-NAF then needs an addition only every ~5 bits of each half instead of every
-/// other bit, with mixed (affine) additions from a small table; arkworks' own GLV routine adds
-/// full projective points bit by bit. Same point either way (the tests compare with arkworks'
-/// multiplication and with eigen-crypto-bls's signatures).
-fn glv_wnaf_mul(point: &G1Affine, scalar: &Fr) -> G1Projective {
-    use ark_bn254::g1::Config;
-    use ark_ec::scalar_mul::glv::GLVConfig;
-    use ark_ff::{AdditiveGroup, BigInteger};
-
-    if point.is_zero() {
-        return G1Projective::zero();
-    }
-    let ((k1_positive, k1), (k2_positive, k2)) = Config::scalar_decomposition(*scalar);
-    let base = if k1_positive { *point } else { -*point };
-    let twice = G1Projective::from(base).double();
-    let mut odd = [G1Projective::from(base); 4];
-    for i in 1..odd.len() {
-        odd[i] = odd[i - 1] + twice;
-    }
-    let table1 = G1Projective::normalize_batch(&odd);
-    // φ(j·base) = j·φ(base); the second half's base is ±φ(P) with its own sign.
-    let table2: Vec<G1Affine> = table1
-        .iter()
-        .map(|p| {
-            let image = Config::endomorphism_affine(p);
-            if k1_positive == k2_positive {
-                image
-            } else {
-                -image
-            }
-        })
-        .collect();
-    let digits1 = k1.into_bigint().find_wnaf(WNAF_WINDOW).unwrap_or_default();
-    let digits2 = k2.into_bigint().find_wnaf(WNAF_WINDOW).unwrap_or_default();
-
-    let mut acc = G1Projective::zero();
-    for i in (0..digits1.len().max(digits2.len())).rev() {
-        acc.double_in_place();
-        for (digits, table) in [(&digits1, &table1), (&digits2, &table2)] {
-            match digits.get(i).copied().unwrap_or(0) {
-                0 => {}
-                d if d > 0 => acc += table[(d / 2) as usize],
-                d => acc -= table[(-d / 2) as usize],
-            }
-        }
-    }
-    acc
 }
 
 /// An operator's id in EigenLayer: `keccak256(abi.encodePacked(pubkeyG1.X, pubkeyG1.Y))`, the
@@ -425,6 +380,9 @@ fn rename(error: BlsError, what: &'static str) -> BlsError {
 
 #[cfg(test)]
 mod tests {
+    use ark_ec::CurveGroup;
+    use rand::{SeedableRng, rngs::StdRng};
+
     use super::*;
 
     #[test]
@@ -439,19 +397,40 @@ mod tests {
     }
 
     #[test]
-    fn glv_wnaf_matches_arkworks_multiplication() {
-        let mut rng = rand::rng();
-        let base = hash_to_g1(B256::repeat_byte(3));
-        let r_minus_one = -Fr::from(1u64);
-        for k in [Fr::from(1u64), Fr::from(2u64), Fr::from(7u64), r_minus_one]
-            .into_iter()
-            .chain((0..200).map(|_| *SecretKey::random(&mut rng).scalar()))
-        {
-            let expected = G1Projective::from(base) * k;
-            assert_eq!(glv_wnaf_mul(&base, &k), expected, "k = {k}");
-            assert_eq!(glv_wnaf_mul(&-base, &k), -expected, "k = {k}");
+    fn public_keys_match_arkworks_multiplication() {
+        let mut rng = StdRng::seed_from_u64(0x9b1);
+        let r_minus_one = U256::from_limbs(Fr::MODULUS.0) - U256::from(1);
+        let keys = [
+            SecretKey::from_decimal("1").unwrap(),
+            SecretKey::from_decimal("2").unwrap(),
+            SecretKey::from_be_bytes(&r_minus_one.to_be_bytes::<32>()).unwrap(),
+        ]
+        .into_iter()
+        .chain((0..24).map(|_| SecretKey::random(&mut rng)));
+        for sk in keys {
+            let k = *sk.scalar();
+            assert_eq!(
+                sk.public_key().as_affine(),
+                &(G1Affine::generator() * k).into_affine(),
+                "k = {k}"
+            );
+            assert_eq!(
+                sk.public_key_g2().as_affine(),
+                &(G2Affine::generator() * k).into_affine(),
+                "k = {k}"
+            );
         }
-        assert!(glv_wnaf_mul(&G1Affine::zero(), &Fr::from(5u64)).is_zero());
+    }
+
+    #[test]
+    fn signatures_match_arkworks_multiplication() {
+        let mut rng = StdRng::seed_from_u64(0x51);
+        for i in 0..32u8 {
+            let sk = SecretKey::random(&mut rng);
+            let digest = B256::repeat_byte(i);
+            let expected = (hash_to_g1(digest) * sk.scalar()).into_affine();
+            assert_eq!(sk.sign(digest).as_affine(), &expected);
+        }
     }
 
     #[test]

@@ -71,6 +71,7 @@ mod keys;
 pub mod keystore;
 mod onchain;
 mod point;
+mod secret_mul;
 
 pub use aggregate::{
     aggregate_public_keys, aggregate_public_keys_g2, aggregate_signatures, verify_aggregate,
