@@ -45,7 +45,7 @@ impl SignatureMetrics {
             Outcome::Reject(reason) => ["invalid", reject_label(*reason)],
             Outcome::Equivocation(_) => {
                 self.equivocations.inc();
-                ["invalid", "equivocation"]
+                ["ignored", "equivocation"]
             }
             Outcome::Ignore(reason) => ["ignored", ignore_label(*reason)],
             Outcome::Deferred => return,

@@ -25,16 +25,16 @@
 //!
 //! At most one response per operator per task is accepted. A second, *validly signed* response
 //! of the same operator for the same task is [`Outcome::Equivocation`]: not forwarded, not
-//! aggregated, its forwarder penalised like any invalid message, and both signatures returned as
-//! [`Equivocation`] evidence. Honest operators never produce one: their slashing-protection
+//! aggregated, and both signatures returned as [`Equivocation`] evidence. Honest operators never produce one: their slashing-protection
 //! store refuses a second digest for a task, and a task re-created by a reorg is another task
 //! (another task hash). Once an operator is caught on a task, its further responses to it are
 //! ignored unverified, so per-task state is bounded by the task's members (one accepted
 //! signature and at most one piece of evidence each) and an equivocator costs at most two
 //! pairings per task.
 //!
-//! A relay that forwards the second response may be honest (it saw that response first); it
-//! takes one reject, far below `rejects_before_ban`.
+//! The forwarder is not penalised: in anonymous gossip it may be an honest relay that saw the
+//! other response first, and penalising relays would let a few equivocating operators get
+//! honest peers banned. The evidence is what punishes the operator (slashing).
 //!
 //! The validator is pure state plus [`Instant`]s passed in by the caller.
 
@@ -180,8 +180,8 @@ pub enum Outcome {
     Accept(Box<Verified>),
     /// Invalid: drop and penalise the forwarder.
     Reject(RejectReason),
-    /// A validly signed second response of an operator to a task: dropped and penalised like
-    /// an invalid message, and kept as evidence.
+    /// A validly signed second response of an operator to a task: dropped (not forwarded, not
+    /// penalised) and kept as evidence.
     Equivocation(Box<Equivocation>),
     /// Drop quietly.
     Ignore(IgnoreReason),
@@ -194,7 +194,12 @@ impl Outcome {
     pub fn verdict(&self) -> Option<crate::Verdict> {
         match self {
             Self::Accept(_) => Some(crate::Verdict::Accept),
-            Self::Reject(_) | Self::Equivocation(_) => Some(crate::Verdict::Reject),
+            Self::Reject(_) => Some(crate::Verdict::Reject),
+            // Not forwarded, but not penalised either: the peer that sent it may be an honest
+            // relay that saw this response first (the equivocator's own peer is not knowable
+            // in anonymous gossip), and penalising relays would let equivocators get honest
+            // peers banned. The evidence, not the score, is what punishes the operator.
+            Self::Equivocation(_) => Some(crate::Verdict::Ignore),
             Self::Ignore(_) => Some(crate::Verdict::Ignore),
             Self::Deferred => None,
         }

@@ -1,7 +1,7 @@
 //! An operator signs two different responses to one task and gossips both, over real swarms:
 //! every honest node keeps the pair as evidence (both signatures verify against the operator's
-//! key), counts the operator in one response only, never aggregates the second response, and
-//! penalises the equivocator's peer.
+//! key), counts the operator in one response only and never aggregates the second response. The
+//! peer that sent it is not penalised: it may be an honest relay.
 
 mod support;
 
@@ -92,11 +92,16 @@ async fn an_equivocation_is_kept_as_evidence_and_never_aggregated() {
             );
         }
     }
-    // The peer that sent the second response lost score everywhere.
-    all_status("the equivocator's peer is penalised", &nets, |s| {
-        s.score(&rogue_peer).is_some_and(|score| score < 0.0)
-    })
-    .await;
+    // Nobody is penalised for relaying it (an honest relay cannot know which response came
+    // first elsewhere): the equivocator's peer keeps a non-negative score everywhere.
+    for net in &nets {
+        let status = net.status().await.unwrap();
+        assert!(
+            status.score(&rogue_peer).unwrap_or(0.0) >= 0.0,
+            "relaying an equivocation was penalised"
+        );
+        assert!(!status.banned.contains(&rogue_peer));
+    }
     rogue.handle.shutdown().await;
     for n in &nets {
         n.shutdown().await;

@@ -44,6 +44,17 @@ pub struct Challenge<'a> {
     pub transaction_hash: B256,
 }
 
+/// The task manager refused the challenge (found at gas estimation; nothing was sent): trying
+/// again gives the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the task manager refused the challenge of task {task_index}: {reason}")]
+pub struct ChallengeRefused {
+    /// The task.
+    pub task_index: u32,
+    /// The contract's error, decoded.
+    pub reason: String,
+}
+
 /// What a successful challenge took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengeOutcome {
@@ -119,10 +130,10 @@ pub async fn challenge(
         .map_err(
             |err| match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
                 // What the contract found, in one line, instead of the node's raw revert data.
-                Some(refusal) => eyre!(
-                    "the task manager refused the challenge of task {index}: {}",
-                    refusal_reason(&refusal)
-                ),
+                Some(refusal) => eyre::Report::new(ChallengeRefused {
+                    task_index: index,
+                    reason: refusal_reason(&refusal),
+                }),
                 None => eyre::Report::new(err),
             },
         )?;

@@ -45,23 +45,7 @@ impl DataDirLock {
             .wrap_err_with(|| format!("opening {}", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                // Best effort: the holder wrote its pid when it took the lock.
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "another process".to_owned()
-                } else {
-                    format!("process {holder}")
-                };
-                return Err(eyre!(
-                    "data directory {} is in use by {holder} (another avs-node): stop it first, or \
-                     give this node its own --datadir; two nodes on one data directory could sign \
-                     two responses to one task",
-                    datadir.display()
-                ));
-            }
+            Err(TryLockError::WouldBlock) => return Err(in_use(datadir, &mut file)),
             Err(TryLockError::Error(err)) => {
                 return Err(eyre!("locking {}: {err}", path.display()));
             }
@@ -74,10 +58,41 @@ impl DataDirLock {
         Ok(Self { _file: file, path })
     }
 
+    /// Whether another process holds `datadir`'s lock, as the error [`Self::acquire`] would
+    /// give, without creating or writing anything (an absent lock file is a free directory).
+    pub fn check_free(datadir: &Path) -> eyre::Result<()> {
+        let Ok(mut file) = File::open(datadir.join(LOCK_FILE)) else {
+            return Ok(());
+        };
+        match file.try_lock_shared() {
+            Err(TryLockError::WouldBlock) => Err(in_use(datadir, &mut file)),
+            _ => Ok(()),
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The error for a data directory whose lock `file` another process holds, naming its pid.
+fn in_use(datadir: &Path, file: &mut File) -> eyre::Report {
+    let mut holder = String::new();
+    // Best effort: the holder wrote its pid when it took the lock.
+    let _ = file.read_to_string(&mut holder);
+    let holder = holder.trim();
+    let holder = if holder.is_empty() {
+        "another process".to_owned()
+    } else {
+        format!("process {holder}")
+    };
+    eyre!(
+        "data directory {} is in use by {holder} (another avs-node): stop it first, or give this \
+         node its own --datadir; two nodes on one data directory could sign two responses to one \
+         task",
+        datadir.display()
+    )
 }
 
 #[cfg(test)]

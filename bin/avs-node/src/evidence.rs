@@ -112,14 +112,33 @@ pub fn append(path: &Path, record: &EvidenceRecord) -> Result<(), EvidenceError>
     line.push(b'\n');
     let mut file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)
         .map_err(io)?;
+    // A torn last line (a crash mid-append) is ended first, so this record is not glued to it;
+    // reading skips the torn line as a corrupt one would not be.
+    if ends_torn(&mut file).map_err(io)? {
+        line.insert(0, b'\n');
+    }
     file.write_all(&line).map_err(io)?;
     file.sync_data().map_err(io)
 }
 
-/// The records of task `task_index` (all of them with `None`); no file means no evidence.
+/// Whether the file's last byte is not a newline (a torn last line).
+fn ends_torn(file: &mut std::fs::File) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// The records of task `task_index` (all of them with `None`); no file means no evidence. A
+/// torn line (a crash mid-append, ended by the next append) is skipped.
 pub fn read(path: &Path, task_index: Option<u32>) -> Result<Vec<EvidenceRecord>, EvidenceError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -133,14 +152,21 @@ pub fn read(path: &Path, task_index: Option<u32>) -> Result<Vec<EvidenceRecord>,
     };
     // Only a line with its newline was completely written.
     let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    let lines: Vec<&str> = complete.lines().collect();
     let mut records = Vec::new();
-    for (i, line) in complete.lines().enumerate() {
-        let record: EvidenceRecord =
-            serde_json::from_str(line).map_err(|e| EvidenceError::Corrupt {
-                path: path.to_owned(),
-                line: i + 1,
-                reason: e.to_string(),
-            })?;
+    for (i, line) in lines.iter().enumerate() {
+        let record: EvidenceRecord = match serde_json::from_str(line) {
+            Ok(record) => record,
+            // A torn line is an unfinished JSON object that a later append ended.
+            Err(e) if e.is_eof() && i + 1 < lines.len() => continue,
+            Err(e) => {
+                return Err(EvidenceError::Corrupt {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                });
+            }
+        };
         if task_index.is_none_or(|index| index == record.task_index) {
             records.push(record);
         }
@@ -183,10 +209,16 @@ mod tests {
         let task3 = read(&path, Some(3)).unwrap();
         assert_eq!(task3, vec![record(3, 1), record(3, 5)]);
         assert_eq!(read(&path, None).unwrap().len(), 3);
-        // A crash mid-append leaves a partial last line: skipped, the rest still reads.
+        // A crash mid-append leaves a partial last line: skipped, the rest still reads, and the
+        // next append starts on a line of its own.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"taskIndex":3,"taskH"#).unwrap();
         assert_eq!(read(&path, Some(3)).unwrap().len(), 2);
+        append(&path, &record(3, 7)).unwrap();
+        assert_eq!(
+            read(&path, Some(3)).unwrap(),
+            vec![record(3, 1), record(3, 5), record(3, 7)]
+        );
         // Damage inside the file is an error naming the line.
         std::fs::write(&path, "{}\n").unwrap();
         let err = read(&path, None).unwrap_err().to_string();

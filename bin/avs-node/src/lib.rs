@@ -10,6 +10,12 @@
 //! - [`health`], [`api`], [`metrics`], [`server`]: the EigenLayer Node API and Prometheus
 //!   endpoints and the live component health behind them.
 //! - [`logging`] and [`shutdown`]: tracing setup and the SIGINT/SIGTERM shutdown signal.
+//! - [`datadir`] and [`ports`]: the data directory's single-writer lock, and the check that the
+//!   configured ports are free, both before anything is written.
+//! - [`rpc_retry`] and [`rpc_metrics`]: the transport layers of the node's provider (transient
+//!   failures retried, every call timed).
+//! - [`challenge`] and [`evidence`]: proving a wrong response on-chain (by hand or as the
+//!   challenger role), and the equivocation evidence log.
 //!
 //! Wiring a long-running command follows one pattern:
 //!

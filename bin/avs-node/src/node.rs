@@ -328,6 +328,8 @@ pub async fn run_node(
         )),
         tasks: HashMap::new(),
         evidence: data_dir.join(evidence::FILE_NAME),
+        settlement_chain_id: deployment.chain_id,
+        close_margin: params.reorg_window,
         challenger: params.challenger.then(|| {
             Arc::new(Challenger {
                 provider: wallet_provider,
@@ -433,7 +435,7 @@ async fn instrumented_provider(
         .unwrap_or_default();
     // Retries outside the metrics: every attempt is timed and counted.
     let client = RpcClient::builder()
-        .layer(crate::rpc_retry::layer())
+        .layer(crate::rpc_retry::RetryLayer)
         .layer(RpcMetricsLayer::new(eigen.clone(), "settlement", &version))
         .connect(url)
         .await?;
@@ -549,6 +551,11 @@ struct Bridge {
     evidence: PathBuf,
     /// The watchtower role, if this node plays it.
     challenger: Option<Arc<Challenger>>,
+    /// The settlement chain: only its checkpoints can be challenged.
+    settlement_chain_id: u64,
+    /// Blocks past a task's response window before it is closed: a reorg of up to this depth
+    /// may still take a later task's creation out and the task's response with it.
+    close_margin: u64,
 }
 
 /// The watchtower: challenges each disputed response once, with the node's wallet and fee cap.
@@ -575,9 +582,6 @@ impl Challenger {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let index = disputed.task_index;
-            tracing::warn!(task = index, "challenging the response on-chain");
-            let mut transactor =
-                Transactor::new(this.provider.clone()).with_max_fee_per_gas(this.max_fee_per_gas);
             let target = Challenge {
                 task_index: index,
                 task: &disputed.task,
@@ -585,24 +589,49 @@ impl Challenger {
                 metadata: &disputed.metadata,
                 transaction_hash: disputed.transaction_hash,
             };
-            match challenge::challenge(&mut transactor, &this.deployment, &target).await {
-                Ok(outcome) => {
-                    metrics.challenges.with_label_values(&["succeeded"]).inc();
-                    tracing::warn!(
-                        task = index,
-                        tx_hash = %outcome.challenge,
-                        freeze_batches = outcome.freeze_batches,
-                        "challenge succeeded: the response's signers are frozen"
-                    );
-                }
-                Err(err) => {
-                    metrics.challenges.with_label_values(&["failed"]).inc();
-                    tracing::error!(task = index, error = %format!("{err:#}"), "challenge failed");
+            for attempt in 1..=CHALLENGE_ATTEMPTS {
+                tracing::warn!(task = index, attempt, "challenging the response on-chain");
+                let mut transactor = Transactor::new(this.provider.clone())
+                    .with_max_fee_per_gas(this.max_fee_per_gas)
+                    .with_receipt_timeout(CHALLENGE_RECEIPT_TIMEOUT);
+                match challenge::challenge(&mut transactor, &this.deployment, &target).await {
+                    Ok(outcome) => {
+                        metrics.challenges.with_label_values(&["succeeded"]).inc();
+                        tracing::warn!(
+                            task = index,
+                            tx_hash = %outcome.challenge,
+                            freeze_batches = outcome.freeze_batches,
+                            "challenge succeeded: the response's signers are frozen"
+                        );
+                        return;
+                    }
+                    // The contract's answer does not change: no retry.
+                    Err(err) if err.downcast_ref::<challenge::ChallengeRefused>().is_some() => {
+                        tracing::error!(task = index, error = %err, "challenge refused");
+                        break;
+                    }
+                    Err(err) => {
+                        tracing::warn!(task = index, attempt, error = %format!("{err:#}"), "challenge failed; retrying");
+                        tokio::time::sleep(CHALLENGE_RETRY).await;
+                    }
                 }
             }
+            metrics.challenges.with_label_values(&["failed"]).inc();
+            tracing::error!(
+                task = index,
+                "challenge failed: prove it by hand with `avs-node task challenge`"
+            );
         });
     }
 }
+
+/// Tries of one challenge (fee above the cap, RPC failures) before it is given up: spread over
+/// about a minute, well inside the shortest challenge window (10 blocks of 12 s).
+const CHALLENGE_ATTEMPTS: u32 = 5;
+/// Pause between two tries.
+const CHALLENGE_RETRY: Duration = Duration::from_secs(12);
+/// Longest wait for a challenge transaction's receipt.
+const CHALLENGE_RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Bridge {
     /// Scans the operators' key registrations up to `head` (while the hosts catch up), then
@@ -708,6 +737,9 @@ impl Bridge {
             AvsEvent::ResponseReverted { task_index } => {
                 if let Some(open) = self.tasks.get_mut(&task_index) {
                     open.responded = false;
+                    // The ExEx answers the task again: only the response it re-sends (its
+                    // `Signed`) is this node's to submit; a refused re-answer sends none.
+                    open.own_digest = None;
                     self.service.response_reverted(task_index).await?;
                 }
             }
@@ -715,6 +747,16 @@ impl Bridge {
                 // Not closed: a reorg may create another task at this index.
                 self.tasks.remove(&task_index);
                 self.service.task_reverted(task_index).await?;
+            }
+            AvsEvent::ResponseDisputed(disputed)
+                if disputed.task.chainId != self.settlement_chain_id =>
+            {
+                tracing::warn!(
+                    task = disputed.task_index,
+                    chain = disputed.task.chainId,
+                    "a response about another chain differs from this node's view; only \
+                     settlement-chain checkpoints can be challenged on-chain"
+                );
             }
             AvsEvent::ResponseDisputed(disputed) => match &self.challenger {
                 Some(challenger) => challenger.challenge(*disputed, self.metrics.clone()),
@@ -738,8 +780,9 @@ impl Bridge {
         Ok(())
     }
 
-    /// Closes the tasks whose response window ended before `block` (a task created at `block`
-    /// proves the chain got there): nobody can answer them, or take their response out by
+    /// Closes the tasks whose response window ended `close_margin` blocks before `block` (a
+    /// task created at `block` proves the chain got there; the margin covers a reorg that takes
+    /// that creation out again): nobody can answer them, or take their response out by
     /// answering again, any more. Without this their aggregation state and journal records
     /// would stay forever.
     async fn close_expired(&mut self, block: u32) -> eyre::Result<()> {
@@ -747,7 +790,9 @@ impl Bridge {
             .tasks
             .iter()
             .filter(|(_, open)| {
-                u64::from(open.task.taskCreatedBlock) + u64::from(open.task.responseWindowBlocks)
+                u64::from(open.task.taskCreatedBlock)
+                    + u64::from(open.task.responseWindowBlocks)
+                    + self.close_margin
                     < u64::from(block)
             })
             .map(|(index, _)| *index)
@@ -804,13 +849,21 @@ impl Bridge {
         };
         if let Err(refusal) = check_submission(open.own_digest, aggregate.digest) {
             self.metrics.submissions_refused.inc();
-            tracing::error!(
-                task = task_index,
-                %refusal,
-                signers = aggregate.signers.len(),
-                "ALERT: refusing to submit a quorum response that is not this node's own; if it \
-                 lands on-chain it can be challenged"
-            );
+            match refusal {
+                // A lagging view or a withdrawn response: benign, the next rank submits.
+                SubmitRefusal::NoOwnResponse => tracing::warn!(
+                    task = task_index,
+                    %refusal,
+                    "not submitting: this node does not stand behind a response to the task"
+                ),
+                SubmitRefusal::Differs { .. } => tracing::error!(
+                    task = task_index,
+                    %refusal,
+                    signers = aggregate.signers.len(),
+                    "ALERT: refusing to submit a quorum response that is not this node's own; if \
+                     it lands on-chain it can be challenged"
+                ),
+            }
             return;
         }
         let task = open.task.clone();

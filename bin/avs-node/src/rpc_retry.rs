@@ -10,12 +10,24 @@
 //! it would give the same answer, and the caller must see it to stop with a clear message.
 //! After [`MAX_RETRIES`] retries (about [`MAX_RETRIES`] × [`BACKOFF`]) the last error is
 //! returned as permanent.
+//!
+//! Not retried here: sending a transaction (`eth_sendRawTransaction`, `eth_sendTransaction`),
+//! whose first try may have reached the node before the connection broke (a retry would then
+//! answer "already known" or "nonce too low" and hide the sent transaction; the senders track
+//! their transactions themselves), and a `-32005` answer about a block range or result count,
+//! which is the provider's limit, not a transient refusal (the log scan shrinks its range).
 
-use alloy::transports::{
-    TransportError, TransportErrorKind,
-    layers::{RateLimitRetryPolicy, RetryBackoffLayer, RetryPolicy},
+use alloy::{
+    rpc::json_rpc::{RequestPacket, ResponsePacket},
+    transports::{
+        TransportError, TransportErrorKind, TransportFut,
+        layers::{RateLimitRetryPolicy, RetryBackoffLayer, RetryBackoffService, RetryPolicy},
+    },
 };
-use std::time::Duration;
+use std::{
+    task::{Context, Poll},
+    time::Duration,
+};
 
 /// Retries of one request before its error is returned.
 pub const MAX_RETRIES: u32 = 30;
@@ -30,11 +42,25 @@ pub struct TransientPolicy;
 
 impl RetryPolicy for TransientPolicy {
     fn should_retry(&self, error: &TransportError) -> bool {
-        is_transient(error) || RateLimitRetryPolicy::default().should_retry(error)
+        !is_range_limit(error)
+            && (is_transient(error) || RateLimitRetryPolicy::default().should_retry(error))
     }
 
     fn backoff_hint(&self, error: &TransportError) -> Option<Duration> {
         RateLimitRetryPolicy::default().backoff_hint(error)
+    }
+}
+
+/// A `-32005` that names a range or result limit: the request is too large, not too early.
+fn is_range_limit(error: &TransportError) -> bool {
+    match error {
+        TransportError::ErrorResp(payload) if payload.code == -32005 => {
+            let message = payload.message.to_lowercase();
+            ["range", "result", "block"]
+                .iter()
+                .any(|word| message.contains(word))
+        }
+        _ => false,
     }
 }
 
@@ -49,11 +75,67 @@ fn is_transient(error: &TransportError) -> bool {
     }
 }
 
-/// The layer for the node's RPC clients.
-pub fn layer() -> RetryBackoffLayer<TransientPolicy> {
+/// The layer for the node's RPC clients: [`TransientPolicy`] retries, except for sends.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryLayer;
+
+impl<S: Clone> tower::Layer<S> for RetryLayer {
+    type Service = RetryService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryService {
+            retrying: retry_backoff(MAX_RETRIES, BACKOFF).layer(inner.clone()),
+            once: inner,
+        }
+    }
+}
+
+/// Requests through alloy's retry service, sends straight to the transport.
+#[derive(Debug, Clone)]
+pub struct RetryService<S> {
+    retrying: RetryBackoffService<S, TransientPolicy>,
+    once: S,
+}
+
+impl<S> tower::Service<RequestPacket> for RetryService<S>
+where
+    S: tower::Service<
+            RequestPacket,
+            Response = ResponsePacket,
+            Error = TransportError,
+            Future = TransportFut<'static>,
+        > + Clone
+        + Send
+        + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.once.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: RequestPacket) -> Self::Future {
+        if is_send(&request) {
+            self.once.call(request)
+        } else {
+            self.retrying.call(request)
+        }
+    }
+}
+
+/// Whether the request sends a transaction (alone or in a batch).
+fn is_send(request: &RequestPacket) -> bool {
+    request
+        .method_names()
+        .any(|method| matches!(method, "eth_sendRawTransaction" | "eth_sendTransaction"))
+}
+
+fn retry_backoff(retries: u32, backoff: Duration) -> RetryBackoffLayer<TransientPolicy> {
     RetryBackoffLayer::new_with_policy(
-        MAX_RETRIES,
-        u64::try_from(BACKOFF.as_millis()).unwrap_or(u64::MAX),
+        retries,
+        u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
         COMPUTE_UNITS_PER_SECOND,
         TransientPolicy,
     )
@@ -89,6 +171,9 @@ mod tests {
                     let id = request["id"].clone();
                     let body = if request["method"] == "eth_chainId" {
                         serde_json::json!({"jsonrpc": "2.0", "id": id, "result": "0x7a69"})
+                    } else if request["method"] == "eth_getLogs" {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32005,
+                            "message": "query exceeds max block range 10000"}})
                     } else {
                         serde_json::json!({"jsonrpc": "2.0", "id": id,
                             "error": {"code": -32601, "message": "method not found"}})
@@ -105,12 +190,7 @@ mod tests {
 
     fn provider(url: &str) -> impl Provider {
         let client = RpcClient::builder()
-            .layer(RetryBackoffLayer::new_with_policy(
-                3,
-                10,
-                COMPUTE_UNITS_PER_SECOND,
-                TransientPolicy,
-            ))
+            .layer(retry_backoff(3, Duration::from_millis(10)))
             .http(url.parse().unwrap());
         ProviderBuilder::new().connect_client(client)
     }
@@ -136,6 +216,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("Max retries exceeded"), "{err}");
+    }
+
+    /// The node's own stack: a send is never repeated (its first try may have reached the
+    /// node), and a provider's range limit is returned at once for the log scan to shrink.
+    #[tokio::test]
+    async fn sends_and_range_limits_are_not_retried() {
+        let (url, seen) = flaky(5, StatusCode::BAD_GATEWAY).await;
+        let client = RpcClient::builder()
+            .layer(RetryLayer)
+            .http(url.parse().unwrap());
+        let provider = ProviderBuilder::new().connect_client(client);
+        let sent = provider
+            .raw_request::<_, serde_json::Value>("eth_sendRawTransaction".into(), ["0x00"])
+            .await;
+        assert!(sent.is_err());
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "a send is tried once");
+
+        let (url, seen) = flaky(0, StatusCode::OK).await;
+        let client = RpcClient::builder()
+            .layer(RetryLayer)
+            .http(url.parse().unwrap());
+        let provider = ProviderBuilder::new().connect_client(client);
+        let err = provider
+            .get_logs(&alloy::rpc::types::Filter::new())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("max block range"), "{err}");
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            1,
+            "a range limit is not retried"
+        );
     }
 
     #[tokio::test]

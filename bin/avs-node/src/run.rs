@@ -36,7 +36,9 @@ impl RunArgs {
     /// Runs the node until a shutdown signal or a fatal error.
     pub async fn run(self) -> eyre::Result<()> {
         let config = self.node.load()?;
-        // A port in use is reported before anything is written to the data directory.
+        // Another node on this data directory, then a port in use, are reported before anything
+        // is written to the data directory.
+        crate::datadir::DataDirLock::check_free(&config.datadir)?;
         crate::ports::check(&config)?;
         // Before anything reads or writes the data directory; held until the node has stopped.
         let _lock = crate::datadir::DataDirLock::acquire(&config.datadir)?;
@@ -150,7 +152,10 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     };
     let attest_depth =
         crate::chain::node_attest_depth(config, &provider, attested.as_ref()).await?;
-    warn_unless_registered(&provider, &config.deployment, &bls_key).await?;
+    if let Err(err) = warn_unless_registered(&provider, &config.deployment, &bls_key).await {
+        // Advisory only: the node works the same either way.
+        tracing::warn!(error = %err, "could not check whether the operator is registered");
+    }
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);

@@ -84,6 +84,18 @@ pub enum TxError {
         /// The reverted transaction.
         tx_hash: B256,
     },
+    /// The node's fee estimate is above the configured cap: nothing was sent.
+    #[error(
+        "{step}: the fee ({estimate} wei per gas) is above the cap ({cap} wei per gas); nothing sent"
+    )]
+    FeeAboveCap {
+        /// The step that was not sent.
+        step: String,
+        /// The node's `maxFeePerGas` estimate.
+        estimate: u128,
+        /// The cap.
+        cap: u128,
+    },
     /// A deployment receipt carried no contract address.
     #[error("{step}: the deployment receipt has no contract address")]
     NoContractAddress {
@@ -108,8 +120,10 @@ impl TxError {
 pub struct Transactor<P> {
     provider: P,
     steps: Vec<Step>,
-    /// Highest `maxFeePerGas` (and priority fee) paid, if capped.
+    /// Highest `maxFeePerGas` paid, if capped.
     max_fee_per_gas: Option<u128>,
+    /// Longest wait for a receipt, if bounded.
+    receipt_timeout: Option<std::time::Duration>,
 }
 
 impl<P: Provider> Transactor<P> {
@@ -119,14 +133,23 @@ impl<P: Provider> Transactor<P> {
             provider,
             steps: Vec::new(),
             max_fee_per_gas: None,
+            receipt_timeout: None,
         }
     }
 
-    /// Pays at most `wei` per gas: the node's fee estimate is lowered to the cap (the
-    /// transaction may then wait for the base fee to fall), never raised.
+    /// Pays at most `wei` per gas: a step whose fee estimate is above it is not sent
+    /// ([`TxError::FeeAboveCap`]) rather than sent underpriced, where it would hold the
+    /// wallet's nonce until the base fee falls.
     #[must_use]
     pub const fn with_max_fee_per_gas(mut self, wei: u128) -> Self {
         self.max_fee_per_gas = Some(wei);
+        self
+    }
+
+    /// Waits at most `timeout` for each receipt ([`TxError::Receipt`] after it).
+    #[must_use]
+    pub const fn with_receipt_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.receipt_timeout = Some(timeout);
         self
     }
 
@@ -191,9 +214,16 @@ impl<P: Provider> Transactor<P> {
                     step: name.to_owned(),
                     source,
                 })?;
+            if fees.max_fee_per_gas > cap {
+                return Err(TxError::FeeAboveCap {
+                    step: name.to_owned(),
+                    estimate: fees.max_fee_per_gas,
+                    cap,
+                });
+            }
             request = request
-                .with_max_fee_per_gas(fees.max_fee_per_gas.min(cap))
-                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas.min(cap));
+                .with_max_fee_per_gas(fees.max_fee_per_gas)
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
         }
         let pending = self
             .provider
@@ -204,6 +234,7 @@ impl<P: Provider> Transactor<P> {
                 source,
             })?;
         let receipt = pending
+            .with_timeout(self.receipt_timeout)
             .get_receipt()
             .await
             .map_err(|source| TxError::Receipt {

@@ -169,16 +169,22 @@ impl ContractTaskCreator {
         if head < refresh.next_at.load(Ordering::Relaxed) {
             return Ok(false);
         }
+        // A failed refresh is tried again after a sixteenth of the period, not at every
+        // creation; the full period starts once one went through.
+        refresh.next_at.store(
+            head.saturating_add((refresh.interval / 16).max(1)),
+            Ordering::Relaxed,
+        );
         let provider = self.contract.provider();
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let changed = self
             .freshness
             .changed_operators(provider, quorums, block)
             .await?;
-        refresh
-            .next_at
-            .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
         if changed.is_empty() {
+            refresh
+                .next_at
+                .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
             tracing::debug!(head, "stake refresh: every recorded stake is current");
             return Ok(false);
         }
@@ -192,6 +198,9 @@ impl ContractTaskCreator {
             .send_transaction(request)
             .await
             .map_err(|err| CreateError::Call(err.into()))?;
+        refresh
+            .next_at
+            .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
         refresh.refreshes.inc();
         refresh.operators.inc_by(count as u64);
         tracing::info!(
@@ -264,11 +273,20 @@ impl TaskCreator for ContractTaskCreator {
             {
                 // Every operator of the quorums is updated: nothing left to refresh.
                 nonce += 1;
-            } else if self
-                .refresh_changed_stakes(&quorum_numbers, head, nonce)
-                .await?
-            {
-                nonce += 1;
+            } else {
+                // Best effort, bounded to half the creation's time: a refresh that fails or
+                // hangs never keeps the checkpoint from being tasked.
+                let refresh = self.refresh_changed_stakes(&quorum_numbers, head, nonce);
+                match tokio::time::timeout(self.timeout / 2, refresh).await {
+                    Ok(Ok(true)) => nonce += 1,
+                    Ok(Ok(false)) => {}
+                    Ok(Err(err)) => {
+                        tracing::warn!(%err, "stake refresh failed; tasking anyway, tried again later");
+                    }
+                    Err(_) => tracing::warn!(
+                        "stake refresh did not finish in time; tasking anyway, tried again later"
+                    ),
+                }
             }
             let call = self
                 .contract

@@ -234,14 +234,19 @@ impl<R: OperatorRegistry> Operator<R> {
         non_signers: Option<&[OperatorId]>,
     ) -> Result<(), AvsError> {
         let task_index = event.taskIndex;
+        // Only a signature over the response that landed can be missing from it.
+        let signed_this = match self.tasks.get(&task_index).map(|tracked| tracked.state) {
+            Some(TaskState::Signed { target }) => {
+                self.response(task_index, target) == event.taskResponse
+            }
+            _ => false,
+        };
         if let Some(tracked) = self
             .tasks
             .get_mut(&task_index)
             .filter(|tracked| tracked.state != TaskState::Refused)
         {
-            if matches!(tracked.state, TaskState::Signed { .. })
-                && non_signers.is_some_and(|ids| ids.contains(&self.operator_id))
-            {
+            if signed_this && non_signers.is_some_and(|ids| ids.contains(&self.operator_id)) {
                 self.metrics.own_signature_missing.inc();
                 tracing::warn!(
                     task_index,
