@@ -152,10 +152,6 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     };
     let attest_depth =
         crate::chain::node_attest_depth(config, &provider, attested.as_ref()).await?;
-    if let Err(err) = warn_unless_registered(&provider, &config.deployment, &bls_key).await {
-        // Advisory only: the node works the same either way.
-        tracing::warn!(error = %err, "could not check whether the operator is registered");
-    }
 
     let deployment = &config.deployment;
     let mut network = NetworkConfig::new(deployment.chain_id, deployment.avs.task_manager);
@@ -184,5 +180,10 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         fault_mode,
     };
     params.check()?;
+    // Once everything else is known to be right, so the warning never precedes an error.
+    if let Err(err) = warn_unless_registered(&provider, &config.deployment, &params.bls_key).await {
+        // Advisory only: the node works the same either way.
+        tracing::warn!(error = %err, "could not check whether the operator is registered");
+    }
     Ok(params)
 }
