@@ -189,15 +189,12 @@ impl ContractTaskCreator {
             return Ok(false);
         }
         let count = changed.len();
-        let request = TransactionRequest::default()
-            .with_from(self.sender)
-            .with_to(self.freshness.registry_coordinator())
-            .with_input(StakeFreshness::update_operators_call(changed.clone()))
-            .with_nonce(nonce);
-        let pending = provider
-            .send_transaction(request)
-            .await
-            .map_err(|err| CreateError::Call(err.into()))?;
+        let tx_hash = self
+            .send_to_coordinator(
+                StakeFreshness::update_operators_call(changed.clone()),
+                nonce,
+            )
+            .await?;
         refresh
             .next_at
             .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
@@ -206,7 +203,7 @@ impl ContractTaskCreator {
         tracing::info!(
             operators = count,
             changed = ?changed,
-            tx_hash = %pending.tx_hash(),
+            tx_hash = %tx_hash,
             next_at = head + refresh.interval,
             "refreshing the stakes of operators whose delegated stake changed"
         );
@@ -229,22 +226,31 @@ impl ContractTaskCreator {
         }
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let call = self.freshness.update_call(provider, quorums, block).await?;
-        let request = TransactionRequest::default()
-            .with_from(self.sender)
-            .with_to(self.freshness.registry_coordinator())
-            .with_input(call)
-            .with_nonce(nonce);
-        let pending = provider
-            .send_transaction(request)
-            .await
-            .map_err(|err| CreateError::Call(err.into()))?;
+        let tx_hash = self.send_to_coordinator(call, nonce).await?;
         tracing::info!(
             ?quorums,
             stale_from,
-            tx_hash = %pending.tx_hash(),
+            tx_hash = %tx_hash,
             "updating the quorums' stakes before tasking (the stale-stake rule would refuse responses otherwise)"
         );
         Ok(true)
+    }
+
+    /// Sends a stake update (`input`) to the registry coordinator with `nonce`, without waiting
+    /// for its receipt; the creation that follows takes the next nonce.
+    async fn send_to_coordinator(&self, input: Bytes, nonce: u64) -> Result<B256, CreateError> {
+        let request = TransactionRequest::default()
+            .with_from(self.sender)
+            .with_to(self.freshness.registry_coordinator())
+            .with_input(input)
+            .with_nonce(nonce);
+        let pending = self
+            .contract
+            .provider()
+            .send_transaction(request)
+            .await
+            .map_err(|err| CreateError::Call(err.into()))?;
+        Ok(*pending.tx_hash())
     }
 }
 
