@@ -137,13 +137,12 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
         });
         rpc(port, "anvil_reorg", &serde_json::json!([reorg, []]));
     }
-    // Re-created tasks wait up to 16 blocks for their lost creation; give them time to be
-    // created, signed and answered.
-    let storm_end = block_number(port);
-    devnet.eventually("the chain to settle after the storm", TIMEOUT, || {
-        (block_number(port) >= storm_end + 45).then_some(())
-    });
-    let head = block_number(port);
+    // Every checkpoint at the attestation depth by the end of the storm must end up answered
+    // on the final chain. Awaited, not slept on: a re-created task waits up to 16 blocks for its
+    // lost creation, and a response a reorg dropped unmined is sent again only after the
+    // submitter's receipt timeout.
+    let interval = 10;
+    let last = (block_number(port) - STORM_ATTEST_DEPTH) / interval * interval;
     let chain = devnet.chain_args();
     let mut args = vec!["task", "list", "--json"];
     args.extend(chain.iter().map(String::as_str));
@@ -152,28 +151,34 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
         "AVS_ECDSA_PRIVATE_KEY",
         "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     );
-    let listed = support::avs_node(&args, &[key]);
-    assert!(listed.success, "task list: {}", listed.stderr);
-    let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
-    let interval = 10;
-    // Checkpoints tasked long enough ago to be answered: each has a task on the final chain,
-    // and its response carries the final chain's roots.
-    let last = (head - 35 - STORM_ATTEST_DEPTH) / interval * interval;
+    let answered_of = |tasks: &[serde_json::Value], checkpoint: u64| -> Vec<serde_json::Value> {
+        tasks
+            .iter()
+            .filter(|t| t["blockNumber"] == checkpoint)
+            .filter_map(|t| t.get("response").filter(|r| !r.is_null()).cloned())
+            .collect()
+    };
+    let tasks = devnet.eventually(
+        "every checkpoint up to the storm's end answered on the final chain",
+        TIMEOUT,
+        || {
+            let listed = support::avs_node(&args, &[key]);
+            assert!(listed.success, "task list: {}", listed.stderr);
+            let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
+            (interval..=last)
+                .step_by(interval as usize)
+                .all(|checkpoint| !answered_of(&tasks, checkpoint).is_empty())
+                .then_some(tasks)
+        },
+    );
+    // Each response carries the final chain's roots.
     for checkpoint in (interval..=last).step_by(interval as usize) {
         let block = rpc(
             port,
             "eth_getBlockByNumber",
             &serde_json::json!([format!("{checkpoint:#x}"), false]),
         );
-        let answered: Vec<&serde_json::Value> = tasks
-            .iter()
-            .filter(|t| t["blockNumber"] == checkpoint)
-            .filter_map(|t| t.get("response").filter(|r| !r.is_null()))
-            .collect();
-        assert!(
-            !answered.is_empty(),
-            "checkpoint {checkpoint} has no answered task on the final chain: {tasks:#?}"
-        );
+        let answered = answered_of(&tasks, checkpoint);
         for response in answered {
             for (ours, theirs) in [
                 ("blockHash", "hash"),
