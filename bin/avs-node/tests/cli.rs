@@ -29,8 +29,25 @@ impl Setup {
         self.dir.path().join(name).display().to_string()
     }
 
-    /// A config file with `extra` lines after the required settings.
+    /// A config file with `extra` lines after the required settings, on ports the OS has just
+    /// handed out (unless `extra` sets them): `config check` and `run` bind every port, and the
+    /// tests of this file run in parallel, so the default ports would race.
     fn config(&self, extra: &str) -> String {
+        let mut ports = String::new();
+        for key in ["metrics_addr", "node_api_addr"] {
+            if !extra.contains(key) {
+                ports += &format!("{key} = \"{}\"\n", free_addr());
+            }
+        }
+        if !extra.contains("p2p_listen_addrs") {
+            let port = free_addr().port();
+            ports += &format!("p2p_listen_addrs = [\"/ip4/127.0.0.1/tcp/{port}\"]\n");
+        }
+        self.config_with_default_ports(&format!("{ports}{extra}"))
+    }
+
+    /// A config file with `extra` lines after the required settings, and the default ports.
+    fn config_with_default_ports(&self, extra: &str) -> String {
         let path = self.path("node.toml");
         std::fs::write(
             &path,
@@ -44,6 +61,13 @@ impl Setup {
         .unwrap();
         path
     }
+}
+
+/// A loopback address on a port the OS has just handed out (and that is free again).
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
 }
 
 fn check_json(args: &[&str], envs: &[(&str, &str)]) -> serde_json::Value {
@@ -77,27 +101,31 @@ fn check_error(config: &str, args: &[&str]) -> String {
 #[test]
 fn flag_beats_env_beats_file() {
     let setup = Setup::new(31337);
-    let config =
-        setup.config("metrics_addr = \"127.0.0.1:9191\"\nnode_api_addr = \"127.0.0.1:9111\"\n");
+    let (file_metrics, file_api, env_metrics) = (free_addr(), free_addr(), free_addr());
+    let config = setup.config(&format!(
+        "metrics_addr = \"{file_metrics}\"\nnode_api_addr = \"{file_api}\"\n"
+    ));
 
     let file_only = check_json(&["--config", &config], &[]);
     assert_eq!(file_only["settlementRpc"], "http://file.example:8545/");
-    assert_eq!(file_only["metricsAddr"], "127.0.0.1:9191");
+    assert_eq!(file_only["metricsAddr"], file_metrics.to_string());
     assert_eq!(file_only["chainId"], 31337);
     assert_eq!(
         file_only["taskManager"],
         format!("{}", alloy::primitives::Address::repeat_byte(19))
     );
 
+    let env_metrics_text = env_metrics.to_string();
     let env = [
         ("AVS_SETTLEMENT_RPC_URL", "ws://env.example:8546"),
-        ("AVS_METRICS_ADDR", "127.0.0.1:9292"),
+        ("AVS_METRICS_ADDR", env_metrics_text.as_str()),
     ];
     let with_env = check_json(&["--config", &config], &env);
     assert_eq!(with_env["settlementRpc"], "ws://env.example:8546/");
-    assert_eq!(with_env["metricsAddr"], "127.0.0.1:9292");
+    assert_eq!(with_env["metricsAddr"], env_metrics.to_string());
     assert_eq!(
-        with_env["nodeApiAddr"], "127.0.0.1:9111",
+        with_env["nodeApiAddr"],
+        file_api.to_string(),
         "unset in env: the file's value"
     );
 
@@ -111,7 +139,7 @@ fn flag_beats_env_beats_file() {
         &env,
     );
     assert_eq!(with_flag["settlementRpc"], "https://flag.example/");
-    assert_eq!(with_flag["metricsAddr"], "127.0.0.1:9292");
+    assert_eq!(with_flag["metricsAddr"], env_metrics.to_string());
     assert_eq!(
         with_flag["attestedRpc"], "https://flag.example/",
         "defaults to the settlement RPC"
@@ -149,7 +177,8 @@ fn flag_beats_env_beats_file() {
 #[test]
 fn defaults_apply_and_secrets_stay_out_of_the_output() {
     let setup = Setup::new(31337);
-    let config = setup.config("");
+    // The only test of this file on the default ports, so none races it for them.
+    let config = setup.config_with_default_ports("");
     let run = avs_node(
         &[
             "config",
@@ -331,7 +360,12 @@ fn validation_names_the_field_and_the_fix() {
             &["bls_keystore (--bls-keystore, $AVS_BLS_KEYSTORE): missing"],
         ),
         (
-            &["--metrics-addr", "127.0.0.1:9010"],
+            &[
+                "--metrics-addr",
+                "127.0.0.1:9010",
+                "--node-api-addr",
+                "127.0.0.1:9010",
+            ],
             &["also the metrics address"],
         ),
         (

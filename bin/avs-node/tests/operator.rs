@@ -91,7 +91,10 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
     std::fs::write(
         path("node.toml"),
         format!(
-            "settlement_rpc_url = \"{}\"\ndeployment = \"{}\"\ndatadir = \"{}\"\nbls_keystore = \"{keys_dir}/op.bls.key.json\"\nbls_password_file = \"{pw}\"\necdsa_keystore = \"{keys_dir}/op.ecdsa.key.json\"\necdsa_password_file = \"{pw}\"\nwallet_keystore = \"{keys_dir}/op.ecdsa.key.json\"\nwallet_password_file = \"{pw}\"\np2p_external_addrs = [\"/ip4/127.0.0.1/tcp/9777\"]\n",
+            "settlement_rpc_url = \"{}\"\ndeployment = \"{}\"\ndatadir = \"{}\"\nbls_keystore = \"{keys_dir}/op.bls.key.json\"\nbls_password_file = \"{pw}\"\necdsa_keystore = \"{keys_dir}/op.ecdsa.key.json\"\necdsa_password_file = \"{pw}\"\nwallet_keystore = \"{keys_dir}/op.ecdsa.key.json\"\nwallet_password_file = \"{pw}\"\np2p_external_addrs = [\"/ip4/127.0.0.1/tcp/9777\"]\n\
+             # `config check` binds the ports: OS-assigned ones cannot be taken already.\n\
+             metrics_addr = \"127.0.0.1:0\"\nnode_api_addr = \"127.0.0.1:0\"\n\
+             p2p_listen_addrs = [\"/ip4/127.0.0.1/tcp/0\"]\n",
             anvil.endpoint(),
             path("deployment.json"),
             path("data"),
