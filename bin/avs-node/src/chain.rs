@@ -12,8 +12,8 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
+use avs_checkpoint::{AttestDepth, DEVNET_CHAIN_IDS};
 use avs_contracts::transactor::wallet_provider;
-use avs_exex::avs::{AttestDepth, DEVNET_CHAIN_IDS};
 use eyre::eyre;
 
 /// Connects to the settlement endpoint (sending from `wallet` if given) and validates the

@@ -18,8 +18,8 @@
 //! ```
 
 use crate::password::PasswordSource;
+use avs_checkpoint::AttestDepth;
 use avs_contracts::deployment::Deployment;
-use avs_exex::avs::AttestDepth;
 use clap::{Args, ValueEnum};
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ pub const ECDSA_PASSWORD_ENV: &str = "AVS_ECDSA_PASSWORD";
 /// Environment variable holding the gas wallet's keystore password.
 pub const WALLET_PASSWORD_ENV: &str = "AVS_WALLET_PASSWORD";
 /// Chain ids on which `--insecure` (plaintext keys) is accepted: local devnets only.
-pub const DEVNET_CHAIN_IDS: [u64; 2] = avs_exex::avs::DEVNET_CHAIN_IDS;
+pub const DEVNET_CHAIN_IDS: [u64; 2] = avs_checkpoint::DEVNET_CHAIN_IDS;
 
 /// `attest_depth` as written: a number of blocks (a TOML integer, or digits) or a name
 /// (`finalized`, `safe`), checked when the options are validated.

@@ -34,19 +34,17 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
+use avs_checkpoint::{
+    AttestDepth, AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
+    DisputedResponse, FaultMode, GeneratorConfig, RegistryReader, SignedResponse,
+    SlashingProtectionStore, attested_chain_exex, avs_exex,
+};
 use avs_contracts::{
     avs::IAvsTaskManager::Task,
     deployment::Deployment,
     transactor::{Transactor, wallet_provider_on},
 };
-use avs_exex::{
-    avs::{
-        AttestDepth, AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
-        DisputedResponse, FaultMode, GeneratorConfig, RegistryReader, SignedResponse,
-        SlashingProtectionStore, attested_chain_exex, avs_exex,
-    },
-    host::{FollowMode, Host, HostConfig},
-};
+use avs_exex::host::{FollowMode, Host, HostConfig};
 use avs_p2p::{
     Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
     RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,

@@ -15,7 +15,7 @@ use crate::{
     server::HttpServer,
     shutdown::Shutdown,
 };
-use avs_exex::avs::FaultMode;
+use avs_checkpoint::FaultMode;
 use avs_p2p::NetworkConfig;
 use clap::Args;
 use eyre::eyre;

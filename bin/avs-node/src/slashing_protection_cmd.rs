@@ -1,5 +1,5 @@
 //! `avs-node slashing-protection export|import`: moves an operator's slashing-protection record
-//! between nodes in the interchange format ([`avs_exex::avs::Interchange`]; the README shows it).
+//! between nodes in the interchange format ([`avs_checkpoint::Interchange`]; the README shows it).
 //!
 //! Both commands take the data directory's lock, so both refuse while a node runs on it: an
 //! import rewrites the record the running node signs through, and an export of a node that is
@@ -13,7 +13,7 @@ use crate::{
     datadir::{self, DataDirLock},
     output,
 };
-use avs_exex::avs::{Interchange, SlashingProtectionStore, TaskManagerId};
+use avs_checkpoint::{Interchange, SlashingProtectionStore, TaskManagerId};
 use clap::Subcommand;
 use eyre::{WrapErr, bail};
 use std::{

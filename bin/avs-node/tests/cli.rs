@@ -589,7 +589,7 @@ mod slashing_protection {
     use super::*;
     use alloy::primitives::{Address, B256};
     use avs_bls::SecretKey;
-    use avs_exex::avs::{
+    use avs_checkpoint::{
         Interchange, Signing, SlashingProtectionStore, StoreError, TaskKey, TaskManagerId,
     };
     use std::path::{Path, PathBuf};

@@ -374,7 +374,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::test_utils::{ChainBuilder, TxSpec};
+    use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
 
     fn commits(builder: &mut ChainBuilder, count: usize) -> Vec<ExExNotification> {
         (0..count)

@@ -167,7 +167,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::test_utils::{ChainBuilder, TxSpec};
+    use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
 
     fn good_block() -> BlockWithReceipts {
         ChainBuilder::new(41).block(&[TxSpec::with_log(), TxSpec::transfer(), TxSpec::with_log()])

@@ -85,7 +85,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::test_utils::{ChainBuilder, TxSpec};
+    use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
 
     #[test]
     fn window_is_bounded_and_follows_reorgs_and_reverts() {

@@ -29,7 +29,7 @@ use alloy::{
 use futures::TryStreamExt;
 use tokio::sync::watch;
 
-use crate::{ExExContext, ExExEvent, ExExNotification};
+use avs_exex::{ExExContext, ExExEvent, ExExNotification};
 
 /// The parts of an attested block a checkpoint response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,10 +336,8 @@ pub async fn attested_chain_exex(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        Chain,
-        test_utils::{ChainBuilder, test_exex_context},
-    };
+    use avs_exex::Chain;
+    use avs_exex_test_utils::{ChainBuilder, test_exex_context};
     use std::time::Duration;
 
     #[test]

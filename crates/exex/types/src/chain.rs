@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// One block, its hash and the receipts of its transactions (in transaction order).
 ///
-/// The host only builds these from data that passed [`crate::verify`], so `hash` is the keccak of
+/// The host only builds these from data that passed the host's block verification (`avs_exex::verify`), so `hash` is the keccak of
 /// the header's RLP and the receipts match the header's receipts root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockWithReceipts {

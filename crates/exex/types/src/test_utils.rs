@@ -1,32 +1,9 @@
-//! Test kit, like reth's `reth-exex-test-utils`: a context without a node, and synthetic blocks
-//! that are internally consistent (real signatures, real header hashes, real roots) so they pass
-//! [`crate::verify::verify_block`] and build valid [`Chain`]s.
+//! Synthetic blocks for tests and benches, like reth's `reth-testing-utils` generators: every
+//! block is internally consistent (real signatures, real header hashes, real roots), so it passes
+//! the host's block verification and builds valid [`Chain`]s.
 //!
-//! Available with the `test-utils` cargo feature (and inside this crate's unit tests).
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> eyre::Result<()> {
-//! use avs_exex::{ExExEvent, test_utils::{test_exex_context, ChainBuilder, TxSpec}};
-//! use futures::StreamExt;
-//!
-//! let (mut ctx, mut handle) = test_exex_context();
-//! let chain = ChainBuilder::new(0).chain(2, &[TxSpec::with_log()]);
-//! let tip = chain.tip().num_hash();
-//! handle.send_notification_chain_committed(chain).await?;
-//!
-//! // The ExEx under test would do this:
-//! let notification = ctx.notifications.next().await.expect("open")?;
-//! let committed = notification.committed_chain().expect("a commit");
-//! ctx.events.send(ExExEvent::FinishedHeight(committed.tip().num_hash())).await?;
-//!
-//! handle.assert_event_finished_height(tip)?;
-//! handle.assert_events_empty();
-//! # Ok(())
-//! # }
-//! ```
-
-use std::{sync::Arc, time::Duration};
+//! Available with the `test-utils` cargo feature (and inside this crate's unit tests); the
+//! `avs-exex-test-utils` crate re-exports it next to a test ExEx context.
 
 use alloy::{
     consensus::{
@@ -36,136 +13,13 @@ use alloy::{
     },
     eips::{BlockNumHash, eip4895::Withdrawals},
     primitives::{Address, B256, BlockNumber, Bloom, Bytes, Log, TxKind, U256, keccak256},
-    providers::{Provider, ProviderBuilder},
     signers::{SignerSync, local::PrivateKeySigner},
-    transports::mock::Asserter,
-};
-use tokio::sync::mpsc::{self, error::TryRecvError};
-
-use crate::{
-    chain::{BlockWithReceipts, Chain},
-    context::{ExExConfig, ExExContext, ExExNotifications},
-    notification::{ExExEvent, ExExNotification},
 };
 
-/// Chain id of synthetic transactions and of the test context.
+use crate::chain::{BlockWithReceipts, Chain};
+
+/// Chain id of synthetic transactions (and of the test ExEx context).
 pub const TEST_CHAIN_ID: u64 = 31337;
-
-/// Channel capacity of the test context (small, so back-pressure shows in tests).
-const TEST_CHANNEL_CAPACITY: usize = 16;
-
-/// A context wired to a [`TestExExHandle`] instead of a host.
-///
-/// The context's provider is a mock: push JSON-RPC responses with
-/// [`TestExExHandle::asserter`].
-pub fn test_exex_context() -> (ExExContext, TestExExHandle) {
-    let (notifications_tx, notifications_rx) = mpsc::channel(TEST_CHANNEL_CAPACITY);
-    let (events_tx, events_rx) = mpsc::channel(TEST_CHANNEL_CAPACITY);
-    let asserter = Asserter::new();
-    let provider = ProviderBuilder::new()
-        .connect_mocked_client(asserter.clone())
-        .erased();
-    let ctx = ExExContext {
-        head: None,
-        config: ExExConfig {
-            id: "test".to_owned(),
-            chain_id: TEST_CHAIN_ID,
-        },
-        events: events_tx,
-        notifications: ExExNotifications::new(notifications_rx),
-        provider,
-    };
-    (
-        ctx,
-        TestExExHandle {
-            notifications_tx,
-            events_rx,
-            asserter,
-        },
-    )
-}
-
-/// The host side of [`test_exex_context`].
-#[derive(Debug)]
-pub struct TestExExHandle {
-    notifications_tx: mpsc::Sender<ExExNotification>,
-    events_rx: mpsc::Receiver<ExExEvent>,
-    asserter: Asserter,
-}
-
-impl TestExExHandle {
-    /// Responses for the context's mock provider, consumed in order.
-    pub const fn asserter(&self) -> &Asserter {
-        &self.asserter
-    }
-
-    /// Sends any notification (waits while the ExEx's channel is full).
-    pub async fn send_notification(&self, notification: ExExNotification) -> eyre::Result<()> {
-        self.notifications_tx
-            .send(notification)
-            .await
-            .map_err(|_| eyre::eyre!("the ExEx dropped its notifications stream"))
-    }
-
-    /// Sends `ChainCommitted { new: chain }`.
-    pub async fn send_notification_chain_committed(&self, chain: Chain) -> eyre::Result<()> {
-        self.send_notification(ExExNotification::ChainCommitted {
-            new: Arc::new(chain),
-        })
-        .await
-    }
-
-    /// Sends `ChainReorged { old, new }`.
-    pub async fn send_notification_chain_reorged(
-        &self,
-        old: Chain,
-        new: Chain,
-    ) -> eyre::Result<()> {
-        self.send_notification(ExExNotification::ChainReorged {
-            old: Arc::new(old),
-            new: Arc::new(new),
-        })
-        .await
-    }
-
-    /// Sends `ChainReverted { old: chain }`.
-    pub async fn send_notification_chain_reverted(&self, chain: Chain) -> eyre::Result<()> {
-        self.send_notification(ExExNotification::ChainReverted {
-            old: Arc::new(chain),
-        })
-        .await
-    }
-
-    /// Asserts the ExEx has sent no event (that has not been consumed yet).
-    ///
-    /// # Panics
-    /// If an event is waiting.
-    pub fn assert_events_empty(&mut self) {
-        match self.events_rx.try_recv() {
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
-            Ok(event) => panic!("expected no ExEx event, got {event:?}"),
-        }
-    }
-
-    /// Asserts the next waiting event is `FinishedHeight(height)`.
-    pub fn assert_event_finished_height(&mut self, height: BlockNumHash) -> eyre::Result<()> {
-        match self.events_rx.try_recv() {
-            Ok(ExExEvent::FinishedHeight(got)) if got == height => Ok(()),
-            Ok(ExExEvent::FinishedHeight(got)) => {
-                eyre::bail!("expected FinishedHeight({height:?}), got FinishedHeight({got:?})")
-            }
-            Err(err) => eyre::bail!("expected FinishedHeight({height:?}), but no event: {err}"),
-        }
-    }
-
-    /// Waits up to `timeout` for the next event (for ExExes running on their own task).
-    pub async fn next_event(&mut self, timeout: Duration) -> eyre::Result<ExExEvent> {
-        tokio::time::timeout(timeout, self.events_rx.recv())
-            .await
-            .map_err(|_| eyre::eyre!("no ExEx event within {timeout:?}"))?
-            .ok_or_else(|| eyre::eyre!("the ExEx dropped its events sender"))
-    }
-}
 
 /// One synthetic transaction: a signed EIP-1559 transfer, optionally with one log in its receipt
 /// and with calldata.

@@ -21,12 +21,15 @@
 //!   has no gap and no duplicate across restarts.
 //! - Channels are bounded: a slow ExEx slows the host, memory stays bounded.
 //!
-//! # Modules
-//! - API: [`chain`], [`notification`], [`context`] (reth's names), `test_utils` (feature
-//!   `test-utils`: a context without a node and consistent synthetic blocks).
-//! - Host: [`host`] (follow, fetch, reorgs, backfill, delivery, metrics), [`verify`] (roots and
-//!   hashes), [`wal`] (notification log), [`finished`] (per-ExEx finished heights).
-//! - ExExes built on the API live in their own module trees (the AVS in `avs`).
+//! # Crates
+//! Split like reth's `exex` crates; none of them knows an application:
+//! - `avs-exex-types`: [`chain`] and [`notification`], re-exported here.
+//! - this crate: the API's [`context`], and the host: [`host`] (follow, fetch, reorgs, backfill,
+//!   delivery, metrics), [`verify`] (roots and hashes), [`wal`] (notification log),
+//!   [`finished`] (per-ExEx finished heights).
+//! - `avs-exex-test-utils`: a context without a node, and synthetic blocks.
+//!
+//! ExExes built on the API are crates of their own (the checkpoint AVS is `avs-checkpoint`).
 //!
 //! # Example
 //! An ExEx is an `async fn(ExExContext) -> eyre::Result<()>`:
@@ -49,17 +52,14 @@
 //! }
 //! ```
 
-pub mod avs;
-pub mod chain;
 pub mod context;
 pub mod finished;
 pub mod host;
-pub mod notification;
-#[cfg(any(test, feature = "test-utils"))]
-pub mod test_utils;
 pub mod verify;
 pub mod wal;
 
-pub use chain::{BlockWithReceipts, Chain, ChainError};
+pub use avs_exex_types::{
+    BlockWithReceipts, Chain, ChainError, ExExEvent, ExExHead, ExExNotification, chain,
+    notification,
+};
 pub use context::{ExExConfig, ExExContext, ExExNotifications, HostGone};
-pub use notification::{ExExEvent, ExExHead, ExExNotification};

@@ -20,7 +20,7 @@ use super::{
     operator::Operator,
     registry::OperatorRegistry,
 };
-use crate::{Chain, ExExContext, ExExEvent, ExExNotification};
+use avs_exex::{Chain, ExExContext, ExExEvent, ExExNotification};
 
 /// The running AVS ExEx's state.
 struct AvsExEx<R, C> {
@@ -264,7 +264,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
 
 /// The operator ids of the non-signers named by the `respondToTask` call of transaction
 /// `tx_hash` in `block`; `None` when the response was not submitted by a direct call.
-fn non_signers(block: &crate::chain::BlockWithReceipts, tx_hash: B256) -> Option<Vec<OperatorId>> {
+fn non_signers(block: &avs_exex::BlockWithReceipts, tx_hash: B256) -> Option<Vec<OperatorId>> {
     use alloy::{consensus::Transaction, sol_types::SolCall};
     let tx = block
         .transactions()

@@ -484,7 +484,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_utils::{ChainBuilder, TxSpec};
+    use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
 
     fn sink(head: Option<BlockNumHash>) -> Sink {
         Sink {

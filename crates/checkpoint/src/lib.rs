@@ -1,4 +1,5 @@
-//! The AVS ExEx: makes a node an operator of the checkpoint AVS.
+//! The checkpoint AVS as an ExEx (`avs-checkpoint`): makes a node an operator of the AVS. It is
+//! built on the generic ExEx API of `avs-exex` only; the host crates know nothing of it.
 //!
 //! It runs on the host of the **settlement chain** (where the AVS contracts live) and reads the
 //! task manager's `NewTaskCreated` / `TaskResponded` logs from the receipts in its notifications
@@ -36,7 +37,7 @@
 //! # async fn wire(ctx: avs_exex::ExExContext, key: avs_bls::SecretKey, registry: prometheus::Registry)
 //! # -> eyre::Result<()> {
 //! use alloy::primitives::address;
-//! use avs_exex::avs::{
+//! use avs_checkpoint::{
 //!     AttestedChain, AvsConfig, AvsDeps, AvsMetrics, ContractTaskCreator, RegistryReader,
 //!     SlashingProtectionStore, avs_exex,
 //! };
@@ -98,9 +99,9 @@ pub use store::{
 
 use tokio::sync::mpsc;
 
-use crate::HostGone;
+use avs_exex::HostGone;
 
-/// Everything the AVS ExEx needs besides its [`crate::ExExContext`].
+/// Everything the AVS ExEx needs besides its [`avs_exex::ExExContext`].
 #[derive(Debug)]
 pub struct AvsDeps<R, C> {
     /// Contracts, roles, limits.

@@ -25,10 +25,8 @@ use avs_contracts::avs::{
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::*;
-use crate::{
-    BlockWithReceipts, Chain, ExExEvent,
-    test_utils::{ChainBuilder, TEST_CHAIN_ID, TestExExHandle, TxSpec, test_exex_context},
-};
+use avs_exex::{BlockWithReceipts, Chain, ExExEvent};
+use avs_exex_test_utils::{ChainBuilder, TEST_CHAIN_ID, TestExExHandle, TxSpec, test_exex_context};
 
 const TASK_MANAGER: Address = Address::repeat_byte(0xAA);
 const WAIT: Duration = Duration::from_secs(20);
@@ -1301,7 +1299,7 @@ async fn a_killed_process_resends_the_same_signature_after_restart() {
     let path = dir.path().join("sp.jsonl");
     let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "avs::tests::a_killed_process_resends_the_same_signature_after_restart",
+            "tests::a_killed_process_resends_the_same_signature_after_restart",
             "--exact",
         ])
         .env(KILL_CHILD_STORE, &path)

@@ -23,6 +23,11 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use avs_bls::SecretKey;
+use avs_checkpoint::{
+    AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, CreateOutcome,
+    GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, TaskCreator,
+    attested_chain_exex, avs_exex,
+};
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager::Task},
     deployment::Deployment,
@@ -30,14 +35,7 @@ use avs_contracts::{
     operator::OperatorClient,
     testing::{TestDevnet, TestOperator, deploy_and_onboard, wallet_provider},
 };
-use avs_exex::{
-    avs::{
-        AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
-        CreateOutcome, GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
-        TaskCreator, attested_chain_exex, avs_exex,
-    },
-    host::{Host, HostConfig},
-};
+use avs_exex::host::{Host, HostConfig};
 use avs_test_support::AnvilInstance;
 use tokio::{
     sync::{mpsc, oneshot},

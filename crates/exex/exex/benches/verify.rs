@@ -3,10 +3,8 @@
 //!
 //! `cargo bench -p avs-exex --bench verify`
 
-use avs_exex::{
-    test_utils::{ChainBuilder, TxSpec},
-    verify::verify_block,
-};
+use avs_exex::verify::verify_block;
+use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench_verify(c: &mut Criterion) {
