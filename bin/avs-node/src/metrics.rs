@@ -75,7 +75,8 @@ impl EigenMetrics {
 pub struct NodeMetrics {
     /// `avs_exex_tasks_finalized_total`: tasks whose `TaskResponded` became canonical.
     pub tasks_finalized: IntCounter,
-    /// `avs_exex_tasks_expired_total`: tasks that passed their response window unanswered.
+    /// `avs_exex_tasks_expired_total`: tasks closed for good unanswered (counted once their
+    /// response window is settled, `retention_blocks` deep).
     pub tasks_expired: IntCounter,
     /// `avs_exex_quorum_latency_blocks`: `taskCreatedBlock` → block of the `TaskResponded`.
     pub quorum_latency_blocks: Histogram,
@@ -106,7 +107,7 @@ impl NodeMetrics {
             )?,
             tasks_expired: IntCounter::new(
                 "avs_exex_tasks_expired_total",
-                "Tasks that passed their response window unanswered",
+                "Tasks closed for good unanswered (their response window settled)",
             )?,
             quorum_latency_blocks: Histogram::with_opts(
                 HistogramOpts::new(

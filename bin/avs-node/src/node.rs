@@ -37,10 +37,9 @@ use avs_bls::SecretKey;
 use avs_checkpoint::{
     AttestDepth, AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator,
     DisputedResponse, FaultMode, GeneratorConfig, RegistryReader, SignedResponse,
-    SlashingProtectionStore, attested_chain_exex, avs_exex,
+    SlashingProtectionStore, SubmitRefusal, TaskBook, attested_chain_exex, avs_exex,
 };
 use avs_contracts::{
-    avs::IAvsTaskManager::Task,
     deployment::Deployment,
     transactor::{Transactor, wallet_provider_on},
 };
@@ -53,13 +52,7 @@ use avs_p2p::{
 };
 use eyre::WrapErr;
 use futures::FutureExt;
-use std::{
-    collections::{HashMap, HashSet},
-    future::Future,
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::HashSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 
 /// Capacity of the ExEx → bridge channel (a slow network slows the ExEx, not memory).
@@ -286,6 +279,9 @@ pub async fn run_node(
             attested_host(attested_config, attested_retention, &attested, metrics)
         })
         .transpose()?;
+    // The ExEx owns every task's lifecycle; the bridge and the submitter read it here.
+    let tasks = TaskBook::new();
+    let exex_tasks = tasks.clone();
     host.install_exex("avs", move |ctx| async move {
         let deps = AvsDeps {
             registry: RegistryReader::new(
@@ -300,6 +296,7 @@ pub async fn run_node(
             attested,
             events: events_tx,
             metrics: deps_metrics,
+            tasks: exex_tasks,
         };
         avs_exex(ctx, deps).await.map_err(Into::into)
     });
@@ -324,10 +321,9 @@ pub async fn run_node(
             },
             SubmitMetrics::register(metrics)?,
         )),
-        tasks: HashMap::new(),
+        tasks,
         evidence: data_dir.join(evidence::FILE_NAME),
         settlement_chain_id: deployment.chain_id,
-        close_margin: params.reorg_window,
         challenger: params.challenger.then(|| {
             Arc::new(Challenger {
                 provider: wallet_provider,
@@ -491,47 +487,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A task this node is working on.
-struct OpenTask {
-    task: Task,
-    /// When this node saw it created (for the latency in seconds).
-    seen: Instant,
-    /// The digest this node signed and still stands behind: `None` before it signs and after
-    /// its response is withdrawn (the attested block left its view).
-    own_digest: Option<B256>,
-    /// A `TaskResponded` of it is canonical now.
-    responded: bool,
-    /// Its finality was counted (once, even if a reorg makes it respond twice).
-    counted: bool,
-}
-
-/// Why this node refuses to pay for submitting an aggregate that is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-enum SubmitRefusal {
-    /// The node has not signed a response to the task (its view has not verified the block),
-    /// or withdrew the one it signed.
-    #[error("this node has no response of its own to the task (not signed yet, or withdrawn)")]
-    NoOwnResponse,
-    /// The aggregate reached quorum for a response other than the one this node signed.
-    #[error("the aggregate's response {aggregate} differs from the one this node signed, {own}")]
-    Differs {
-        /// What this node signed.
-        own: B256,
-        /// What the aggregate is over.
-        aggregate: B256,
-    },
-}
-
-/// A node pays only to submit the response it signed itself: one that reached quorum while
-/// differing from its own view of the chain is a faulty majority's, never this node's to send.
-fn check_submission(own: Option<B256>, aggregate: B256) -> Result<(), SubmitRefusal> {
-    match own {
-        None => Err(SubmitRefusal::NoOwnResponse),
-        Some(own) if own != aggregate => Err(SubmitRefusal::Differs { own, aggregate }),
-        Some(_) => Ok(()),
-    }
-}
-
 /// Moves events between the AVS ExEx, the signature service and the submitter.
 struct Bridge {
     service: ServiceHandle,
@@ -543,17 +498,15 @@ struct Bridge {
     /// Shared with the submission tasks: a submission may wait for receipts and replace its
     /// transaction, which must not stall the bridge.
     submitter: Arc<Submitter<DynProvider>>,
-    /// Open tasks, for the submitter (the aggregate carries only the index) and the latency.
-    tasks: HashMap<u32, OpenTask>,
+    /// The AVS ExEx's task lifecycle (read only): the task an aggregate answers, whether this
+    /// node stands behind its response, when it was seen.
+    tasks: TaskBook,
     /// Where equivocation evidence is appended.
     evidence: PathBuf,
     /// The watchtower role, if this node plays it.
     challenger: Option<Arc<Challenger>>,
     /// The settlement chain: only its checkpoints can be challenged.
     settlement_chain_id: u64,
-    /// Blocks past a task's response window before it is closed: a reorg of up to this depth
-    /// may still take a later task's creation out and the task's response with it.
-    close_margin: u64,
 }
 
 /// The watchtower: challenges each disputed response once, with the node's wallet and fee cap.
@@ -681,25 +634,11 @@ impl Bridge {
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
         match event {
             AvsEvent::TaskCreated { task_index, task } => {
-                self.close_expired(task.taskCreatedBlock).await?;
                 let info = self.operators.task_info(task_index, &task).await?;
                 self.publish_stakes(&info);
-                self.tasks.insert(
-                    task_index,
-                    OpenTask {
-                        task,
-                        seen: Instant::now(),
-                        own_digest: None,
-                        responded: false,
-                        counted: false,
-                    },
-                );
                 self.service.add_task(info).await?;
             }
             AvsEvent::Signed(signed) => {
-                if let Some(open) = self.tasks.get_mut(&signed.task_index) {
-                    open.own_digest = Some(signed.digest);
-                }
                 let message = wire_message(&signed);
                 if let Err(err) = self.service.publish_own(message).await {
                     // Counted locally already. Typically the gossip mesh is still forming
@@ -712,39 +651,44 @@ impl Bridge {
             AvsEvent::TaskResponded {
                 task_index,
                 block_number,
+                first,
             } => {
-                let Some(open) = self.tasks.get_mut(&task_index) else {
+                let Some(record) = self.tasks.get(task_index) else {
                     // Not a task this node works on (e.g. answered before it started).
                     self.service.task_closed(task_index).await?;
                     return Ok(());
                 };
-                // Kept (answered) until its response window passes: a reorg may take the
-                // response out again.
-                open.responded = true;
-                if !open.counted {
-                    open.counted = true;
+                if first {
                     self.metrics.tasks_finalized.inc();
-                    let blocks = block_number.saturating_sub(open.task.taskCreatedBlock.into());
+                    let blocks = block_number.saturating_sub(record.task.taskCreatedBlock.into());
                     self.metrics.quorum_latency_blocks.observe(blocks as f64);
                     self.metrics
                         .quorum_latency_seconds
-                        .observe(open.seen.elapsed().as_secs_f64());
+                        .observe(record.seen_at.elapsed().as_secs_f64());
                 }
+                // Kept (answered) until the ExEx closes it for good: a reorg may take the
+                // response out again.
                 self.service.task_responded(task_index).await?;
             }
             AvsEvent::ResponseReverted { task_index } => {
-                if let Some(open) = self.tasks.get_mut(&task_index) {
-                    open.responded = false;
-                    // The ExEx answers the task again: only the response it re-sends (its
-                    // `Signed`) is this node's to submit; a refused re-answer sends none.
-                    open.own_digest = None;
-                    self.service.response_reverted(task_index).await?;
-                }
+                self.service.response_reverted(task_index).await?;
             }
             AvsEvent::TaskReverted { task_index } => {
                 // Not closed: a reorg may create another task at this index.
-                self.tasks.remove(&task_index);
                 self.service.task_reverted(task_index).await?;
+            }
+            AvsEvent::TaskClosed {
+                task_index,
+                answered,
+            } => {
+                if !answered {
+                    tracing::warn!(
+                        task = task_index,
+                        "task expired unanswered (its response window has passed)"
+                    );
+                    self.metrics.tasks_expired.inc();
+                }
+                self.service.task_closed(task_index).await?;
             }
             AvsEvent::ResponseDisputed(disputed)
                 if disputed.task.chainId != self.settlement_chain_id =>
@@ -766,47 +710,11 @@ impl Bridge {
                 ),
             },
             AvsEvent::ResponseWithdrawn { task_index } => {
-                if let Some(open) = self.tasks.get_mut(&task_index) {
-                    open.own_digest = None;
-                }
                 tracing::info!(
                     task = task_index,
                     "our response was withdrawn after a reorg; this node will not submit it"
                 );
             }
-        }
-        Ok(())
-    }
-
-    /// Closes the tasks whose response window ended `close_margin` blocks before `block` (a
-    /// task created at `block` proves the chain got there; the margin covers a reorg that takes
-    /// that creation out again): nobody can answer them, or take their response out by
-    /// answering again, any more. Without this their aggregation state and journal records
-    /// would stay forever.
-    async fn close_expired(&mut self, block: u32) -> eyre::Result<()> {
-        let expired: Vec<u32> = self
-            .tasks
-            .iter()
-            .filter(|(_, open)| {
-                u64::from(open.task.taskCreatedBlock)
-                    + u64::from(open.task.responseWindowBlocks)
-                    + self.close_margin
-                    < u64::from(block)
-            })
-            .map(|(index, _)| *index)
-            .collect();
-        for task_index in expired {
-            let Some(open) = self.tasks.remove(&task_index) else {
-                continue;
-            };
-            if !open.responded {
-                tracing::warn!(
-                    task = task_index,
-                    "task expired unanswered (its response window has passed)"
-                );
-                self.metrics.tasks_expired.inc();
-            }
-            self.service.task_closed(task_index).await?;
         }
         Ok(())
     }
@@ -842,29 +750,17 @@ impl Bridge {
     /// Submits an aggregate that is this node's turn, if it is the response the node signed.
     fn submit(&self, aggregate: Box<Aggregate>) {
         let task_index = aggregate.task_index;
-        let Some(open) = self.tasks.get(&task_index) else {
-            return;
-        };
-        if let Err(refusal) = check_submission(open.own_digest, aggregate.digest) {
-            self.metrics.submissions_refused.inc();
-            match refusal {
-                // A lagging view or a withdrawn response: benign, the next rank submits.
-                SubmitRefusal::NoOwnResponse => tracing::warn!(
-                    task = task_index,
-                    %refusal,
-                    "not submitting: this node does not stand behind a response to the task"
-                ),
-                SubmitRefusal::Differs { .. } => tracing::error!(
-                    task = task_index,
-                    %refusal,
-                    signers = aggregate.signers.len(),
-                    "ALERT: refusing to submit a quorum response that is not this node's own; if \
-                     it lands on-chain it can be challenged"
-                ),
+        // The ExEx's current state, which may be ahead of the events this bridge has handled:
+        // a response withdrawn a moment ago is not paid for.
+        let task = match self.tasks.submission(task_index, aggregate.digest) {
+            Ok(task) => task,
+            // Reverted or closed meanwhile: nothing to answer.
+            Err(SubmitRefusal::UnknownTask) => return,
+            Err(refusal) => {
+                self.refuse_submission(&aggregate, refusal);
+                return;
             }
-            return;
-        }
-        let task = open.task.clone();
+        };
         let submitter = Arc::clone(&self.submitter);
         tokio::spawn(async move {
             match submitter.submit(&aggregate, &task).await {
@@ -881,6 +777,28 @@ impl Bridge {
                 }
             }
         });
+    }
+
+    /// Counts and logs an aggregate this node will not pay to submit.
+    fn refuse_submission(&self, aggregate: &Aggregate, refusal: SubmitRefusal) {
+        self.metrics.submissions_refused.inc();
+        let task_index = aggregate.task_index;
+        if let SubmitRefusal::Differs { .. } = refusal {
+            tracing::error!(
+                task = task_index,
+                %refusal,
+                signers = aggregate.signers.len(),
+                "ALERT: refusing to submit a quorum response that is not this node's own; if it \
+                 lands on-chain it can be challenged"
+            );
+        } else {
+            // A lagging view or a withdrawn response: benign, the next rank submits.
+            tracing::warn!(
+                task = task_index,
+                %refusal,
+                "not submitting: this node does not stand behind a response to the task"
+            );
+        }
     }
 
     /// Keeps the evidence of an equivocation (the service already counted and logged it).
@@ -945,23 +863,5 @@ mod tests {
         ));
         // `reorg_window` is the deepest reorg the host absorbs (it used to keep the default 64).
         assert_eq!(config.reorg_window, 500);
-    }
-
-    #[test]
-    fn only_the_nodes_own_standing_response_is_submitted() {
-        let (own, other) = (B256::repeat_byte(1), B256::repeat_byte(2));
-        assert_eq!(check_submission(Some(own), own), Ok(()));
-        assert_eq!(
-            check_submission(Some(own), other),
-            Err(SubmitRefusal::Differs {
-                own,
-                aggregate: other
-            })
-        );
-        assert_eq!(
-            check_submission(None, own),
-            Err(SubmitRefusal::NoOwnResponse),
-            "not signed yet, or withdrawn after a reorg"
-        );
     }
 }

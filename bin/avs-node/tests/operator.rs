@@ -15,7 +15,8 @@ use avs_contracts::{
     avs::AvsTaskManager, deploy, deployment::DeployConfig, operator::OperatorClient,
     transactor::Transactor,
 };
-use support::{Run, avs_node};
+use std::time::Duration;
+use support::{Run, Running, avs_node};
 
 const TOKEN: u128 = 1_000_000_000_000_000_000;
 
@@ -110,6 +111,15 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         "{}",
         online.stdout
     );
+
+    // `run` with a key no registered operator holds says so once, clearly, at start-up.
+    let unregistered = Running::start(&["run", "--config", &config]);
+    let line = unregistered.wait_line("NOT REGISTERED", Duration::from_secs(60));
+    assert!(
+        line.contains("WARN") && line.contains("register it with `avs-node operator register`"),
+        "{line}"
+    );
+    drop(unregistered);
 
     // A deployment file of another chain is named as the problem, not as a later revert.
     let mut other: serde_json::Value =

@@ -26,6 +26,16 @@ pub enum AvsEvent {
         task_index: u32,
         /// The settlement block holding the response (finality latency is measured to it).
         block_number: u64,
+        /// The task's first `TaskResponded` (false when a reorg made it respond again).
+        first: bool,
+    },
+    /// The task is closed for good: its creation is settled, and so is its response or the end
+    /// of its response window. No reorg the host absorbs brings it back: drop its signatures.
+    TaskClosed {
+        /// The closed task.
+        task_index: u32,
+        /// Whether it was answered on-chain (else it expired unanswered).
+        answered: bool,
     },
     /// A canonical `TaskResponded` disagrees with this node's own view of the attested block
     /// at the attestation depth: the response is wrong (or this node's view is), and a

@@ -39,7 +39,7 @@
 //! use alloy::primitives::address;
 //! use avs_checkpoint::{
 //!     AttestedChain, AvsConfig, AvsDeps, AvsMetrics, ContractTaskCreator, RegistryReader,
-//!     SlashingProtectionStore, avs_exex,
+//!     SlashingProtectionStore, TaskBook, avs_exex,
 //! };
 //!
 //! let config = AvsConfig::same_chain(
@@ -61,6 +61,7 @@
 //!     bls_key: key,
 //!     events,
 //!     metrics: AvsMetrics::register(&registry)?,
+//!     tasks: TaskBook::new(),
 //!     config,
 //! };
 //! avs_exex(ctx, deps).await?;
@@ -69,6 +70,7 @@
 //! ```
 
 mod attested;
+mod book;
 mod config;
 mod events;
 mod generator;
@@ -84,6 +86,7 @@ mod tests;
 pub use attested::{
     AttestDepth, AttestedBlock, AttestedChain, AttestedChanges, attested_chain_exex,
 };
+pub use book::{SubmitRefusal, TaskBook, TaskPhase, TaskRecord};
 pub use config::{AvsConfig, ConfigError, DEVNET_CHAIN_IDS, FaultMode, GeneratorConfig};
 pub use events::{AvsEvent, DisputedResponse, SignedResponse};
 pub use generator::{ContractTaskCreator, CreateError, CreateOutcome, TaskCreator, TaskGenerator};
@@ -120,6 +123,8 @@ pub struct AvsDeps<R, C> {
     pub events: mpsc::Sender<AvsEvent>,
     /// Metrics, registered by the caller.
     pub metrics: AvsMetrics,
+    /// Where the ExEx publishes every task's lifecycle; keep a clone to read it.
+    pub tasks: TaskBook,
 }
 
 /// Why the AVS ExEx stopped.

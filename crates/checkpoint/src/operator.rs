@@ -37,6 +37,7 @@ use tokio::{sync::mpsc, time::Instant};
 use super::{
     AvsError,
     attested::{AttestedBlock, AttestedChain},
+    book::{TaskBook, TaskPhase, TaskRecord},
     config::{AvsConfig, FaultMode},
     events::{AvsEvent, DisputedResponse, SignedResponse},
     metrics::AvsMetrics,
@@ -49,8 +50,8 @@ use super::{
 enum TaskState {
     /// Not signed yet: waiting for the target block (or a registry answer) until `deadline`.
     Answering { deadline: Instant },
-    /// Signed for the target block with this hash.
-    Signed { target: AttestedBlock },
+    /// Signed `digest` for the target block with this hash.
+    Signed { target: AttestedBlock, digest: B256 },
     /// Answered on-chain in settlement block `block`.
     Responded { block: u64 },
     /// Nothing more to do (timed out, not eligible, refused, other chain).
@@ -58,6 +59,19 @@ enum TaskState {
     /// Never to be signed: the task does not name the settlement block that created it. Unlike
     /// [`Self::Closed`], a reverted response does not reopen it.
     Refused,
+}
+
+impl TaskState {
+    /// The phase the task book publishes for this state.
+    const fn phase(self) -> TaskPhase {
+        match self {
+            Self::Answering { .. } => TaskPhase::Answering,
+            Self::Signed { digest, .. } => TaskPhase::Signed { digest },
+            Self::Responded { block } => TaskPhase::Responded { block },
+            Self::Closed => TaskPhase::Closed,
+            Self::Refused => TaskPhase::Refused,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -68,6 +82,11 @@ struct TrackedTask {
     state: TaskState,
     /// Its canonical on-chain response, until compared with this node's view.
     unverified_response: Option<OnChainResponse>,
+    /// A `TaskResponded` of it was seen (finality is reported once, even if a reorg makes the
+    /// task respond twice).
+    responded_before: bool,
+    /// [`AvsEvent::TaskClosed`] was sent for it.
+    closed_reported: bool,
 }
 
 /// A canonical `TaskResponded`, waiting until the checkpoint block is at the attestation depth
@@ -111,7 +130,10 @@ pub(crate) struct Operator<R> {
     target_wait: std::time::Duration,
     events: mpsc::Sender<AvsEvent>,
     metrics: AvsMetrics,
+    /// The owner's working state of every task; each transition is published to `book`.
     tasks: BTreeMap<u32, TrackedTask>,
+    /// What the rest of the node reads (see [`TaskBook`]).
+    book: TaskBook,
     /// Whether the watermark being stuck below tasks this run never saw was logged.
     stuck_warned: bool,
 }
@@ -124,6 +146,7 @@ impl<R: OperatorRegistry> Operator<R> {
         store: SlashingProtectionStore,
         events: mpsc::Sender<AvsEvent>,
         metrics: AvsMetrics,
+        book: TaskBook,
     ) -> Self {
         Self {
             operator_id: key.public_key().operator_id(),
@@ -140,7 +163,17 @@ impl<R: OperatorRegistry> Operator<R> {
             events,
             metrics,
             tasks: BTreeMap::new(),
+            book,
             stuck_warned: false,
+        }
+    }
+
+    /// Moves `task_index` to `state` and publishes the transition: the only place a tracked
+    /// task's state changes.
+    fn transition(&mut self, task_index: u32, state: TaskState) {
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.state = state;
+            self.book.set_phase(task_index, state.phase());
         }
     }
 
@@ -186,6 +219,15 @@ impl<R: OperatorRegistry> Operator<R> {
             tracing::debug!(task_index, "task below the slashing-protection watermark");
             state = TaskState::Closed;
         }
+        self.book.publish(
+            task_index,
+            TaskRecord {
+                task: task.clone(),
+                created_at: at,
+                seen_at: now,
+                phase: state.phase(),
+            },
+        );
         self.tasks.insert(
             task_index,
             TrackedTask {
@@ -194,6 +236,8 @@ impl<R: OperatorRegistry> Operator<R> {
                 seen_at: now,
                 state,
                 unverified_response: None,
+                responded_before: false,
+                closed_reported: false,
             },
         );
         self.emit(AvsEvent::TaskCreated { task_index, task }).await
@@ -213,6 +257,7 @@ impl<R: OperatorRegistry> Operator<R> {
             return Ok(());
         }
         self.tasks.remove(&task_index);
+        self.book.remove(task_index);
         self.metrics.tasks_reverted.inc();
         tracing::info!(task_index, "task creation reverted; dropping the task");
         self.emit(AvsEvent::TaskReverted { task_index }).await
@@ -236,11 +281,12 @@ impl<R: OperatorRegistry> Operator<R> {
         let task_index = event.taskIndex;
         // Only a signature over the response that landed can be missing from it.
         let signed_this = match self.tasks.get(&task_index).map(|tracked| tracked.state) {
-            Some(TaskState::Signed { target }) => {
+            Some(TaskState::Signed { target, .. }) => {
                 self.response(task_index, target) == event.taskResponse
             }
             _ => false,
         };
+        let mut first = false;
         if let Some(tracked) = self
             .tasks
             .get_mut(&task_index)
@@ -254,18 +300,24 @@ impl<R: OperatorRegistry> Operator<R> {
                      non-signer (its signature did not reach the submitter in time)"
                 );
             }
-            tracked.state = TaskState::Responded {
-                block: block_number,
-            };
+            first = !tracked.responded_before;
+            tracked.responded_before = true;
             tracked.unverified_response = Some(OnChainResponse {
                 response: event.taskResponse,
                 metadata: event.taskResponseMetadata,
                 transaction_hash,
             });
+            self.transition(
+                task_index,
+                TaskState::Responded {
+                    block: block_number,
+                },
+            );
         }
         self.emit(AvsEvent::TaskResponded {
             task_index,
             block_number,
+            first,
         })
         .await
     }
@@ -281,8 +333,8 @@ impl<R: OperatorRegistry> Operator<R> {
         else {
             return Ok(());
         };
-        tracked.state = TaskState::Answering { deadline };
         tracked.unverified_response = None;
+        self.transition(task_index, TaskState::Answering { deadline });
         tracing::info!(task_index, "task response reverted; the task is open again");
         self.emit(AvsEvent::ResponseReverted { task_index }).await
     }
@@ -323,11 +375,39 @@ impl<R: OperatorRegistry> Operator<R> {
     /// the watermark has passed.
     pub(crate) fn prune(&mut self, below: u64) {
         let first_open = self.first_open().map(|(index, _)| index);
+        let book = &self.book;
         self.tasks.retain(|index, tracked| {
-            tracked.created_at.number >= below
+            let keep = tracked.created_at.number >= below
                 || matches!(tracked.state, TaskState::Answering { .. })
-                || first_open.is_some_and(|first| *index >= first)
+                || first_open.is_some_and(|first| *index >= first);
+            if !keep {
+                book.remove(*index);
+            }
+            keep
         });
+    }
+
+    /// Sends [`AvsEvent::TaskClosed`], once, for every task closed for good once settlement
+    /// block `settled` can no longer be reorged: no reorg the host absorbs can re-create it or
+    /// take its response out any more, so the p2p layer may drop its signatures.
+    pub(crate) async fn report_closed(&mut self, settled: u64) -> Result<(), AvsError> {
+        let closed: Vec<(u32, bool)> = self
+            .tasks
+            .iter_mut()
+            .filter(|(_, tracked)| !tracked.closed_reported && tracked.closed_for_good(settled))
+            .map(|(index, tracked)| {
+                tracked.closed_reported = true;
+                (*index, tracked.responded_before)
+            })
+            .collect();
+        for (task_index, answered) in closed {
+            self.emit(AvsEvent::TaskClosed {
+                task_index,
+                answered,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Raises the store's watermark over every task closed for good once settlement block
@@ -374,7 +454,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 continue;
             };
             match tracked.state {
-                TaskState::Signed { target } => {
+                TaskState::Signed { target, .. } => {
                     if target_left_canonical_chain(view, target) {
                         let deadline = self.withdraw(task_index).await?;
                         // Answer again at once: the same block back gives the same signature,
@@ -446,9 +526,7 @@ impl<R: OperatorRegistry> Operator<R> {
 
     async fn withdraw(&mut self, task_index: u32) -> Result<Instant, AvsError> {
         let deadline = Instant::now() + self.target_wait;
-        if let Some(tracked) = self.tasks.get_mut(&task_index) {
-            tracked.state = TaskState::Answering { deadline };
-        }
+        self.transition(task_index, TaskState::Answering { deadline });
         self.metrics.responses_withdrawn.inc();
         tracing::warn!(
             task_index,
@@ -460,9 +538,7 @@ impl<R: OperatorRegistry> Operator<R> {
     }
 
     fn close(&mut self, task_index: u32) {
-        if let Some(tracked) = self.tasks.get_mut(&task_index) {
-            tracked.state = TaskState::Closed;
-        }
+        self.transition(task_index, TaskState::Closed);
     }
 
     async fn answer(
@@ -573,9 +649,7 @@ impl<R: OperatorRegistry> Operator<R> {
             // The store cannot promise safety any more: stop the ExEx.
             Err(err) => return Err(err.into()),
         };
-        if let Some(tracked) = self.tasks.get_mut(&task_index) {
-            tracked.state = TaskState::Signed { target };
-        }
+        self.transition(task_index, TaskState::Signed { target, digest });
         let signed = SignedResponse {
             task_index,
             response,

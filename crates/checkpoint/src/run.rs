@@ -53,6 +53,7 @@ where
         attested,
         events,
         metrics,
+        tasks,
     } = deps;
     config.validate()?;
     if ctx.config.chain_id != config.settlement_chain_id {
@@ -87,7 +88,15 @@ where
     let generator = generator
         .zip(config.generator.clone())
         .map(|(creator, generator_config)| TaskGenerator::new(generator_config, creator));
-    let operator = Operator::new(&config, bls_key, registry, store, events, metrics.clone());
+    let operator = Operator::new(
+        &config,
+        bls_key,
+        registry,
+        store,
+        events,
+        metrics.clone(),
+        tasks,
+    );
     let mut exex = AvsExEx {
         config,
         attested,
@@ -211,6 +220,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
         // reorg window is at most that deep): what they hold is settled.
         if let Some(settled) = tip.checked_sub(self.config.retention_blocks) {
             self.operator.advance_watermark(settled).await?;
+            self.operator.report_closed(settled).await?;
         }
         let floor = tip.saturating_sub(self.config.retention_blocks);
         self.settlement = self.settlement.split_off(&floor);

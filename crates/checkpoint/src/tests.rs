@@ -146,6 +146,8 @@ struct Harness {
     events: mpsc::Receiver<AvsEvent>,
     exex: JoinHandle<Result<(), AvsError>>,
     metrics: AvsMetrics,
+    /// The ExEx's published task lifecycle, as the rest of the node reads it.
+    tasks: TaskBook,
 }
 
 struct Setup {
@@ -176,6 +178,7 @@ impl Setup {
         let (ctx, handle) = test_exex_context();
         let (events_tx, events) = mpsc::channel(self.events_capacity);
         let metrics = AvsMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let tasks = TaskBook::new();
         let deps = AvsDeps {
             config: self.config,
             bls_key: operator_key(),
@@ -185,12 +188,14 @@ impl Setup {
             attested: self.attested,
             events: events_tx,
             metrics: metrics.clone(),
+            tasks: tasks.clone(),
         };
         Harness {
             handle,
             events,
             exex: tokio::spawn(avs_exex(ctx, deps)),
             metrics,
+            tasks,
         }
     }
 }
@@ -404,6 +409,22 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         vec![4],
         "standing at taskCreatedBlock"
     );
+    // The book shows what was signed, and only that digest may be submitted.
+    let digest = digest_of(
+        &five_blocks_task(&blocks),
+        &expected_response(0, &blocks[1]),
+    );
+    let record = h.tasks.get(0).expect("task 0 in the book");
+    assert_eq!(record.phase, TaskPhase::Signed { digest });
+    assert_eq!(record.created_at, blocks[3].num_hash());
+    assert_eq!(h.tasks.submission(0, digest), Ok(five_blocks_task(&blocks)));
+    assert_eq!(
+        h.tasks.submission(0, B256::repeat_byte(9)),
+        Err(SubmitRefusal::Differs {
+            own: digest,
+            aggregate: B256::repeat_byte(9)
+        })
+    );
 
     let next = block(
         &mut builder,
@@ -415,7 +436,19 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         AvsEvent::TaskResponded {
             task_index: 0,
             block_number: next.number(),
+            first: true,
         }
+    );
+    assert_eq!(
+        h.tasks.get(0).map(|record| record.phase),
+        Some(TaskPhase::Responded {
+            block: next.number()
+        })
+    );
+    assert_eq!(
+        h.tasks.submission(0, digest),
+        Err(SubmitRefusal::NoOwnResponse),
+        "answered: nothing to submit"
     );
     // `FinishedHeight` stays at 3: task 0 holds it until the slashing-protection watermark
     // passes it (its response is not settled yet).
@@ -431,6 +464,25 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     assert_eq!(
         expect_signed(h.next().await, &expected_response(0, &blocks[1])),
         signature
+    );
+    assert_eq!(
+        h.tasks.get(0).map(|record| record.phase),
+        Some(TaskPhase::Signed { digest }),
+        "open again and signed again"
+    );
+    // Answered again on the new branch: not a first finality any more.
+    let again = block(
+        &mut builder,
+        vec![responded_log(expected_response(0, &blocks[1]))],
+    );
+    h.commit(chain(std::slice::from_ref(&again))).await;
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskResponded {
+            task_index: 0,
+            block_number: again.number(),
+            first: false,
+        }
     );
     h.assert_no_avs_event();
     assert_eq!(h.metrics.tasks_seen.get(), 1);
@@ -583,6 +635,16 @@ async fn a_task_not_naming_the_block_that_created_it_is_not_signed() {
     let next: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
     h.commit(chain(&next)).await;
     assert_eq!(h.finished().await, 6, "the watermark passed both tasks");
+    for task_index in 0..2 {
+        assert_eq!(
+            h.next().await,
+            AvsEvent::TaskClosed {
+                task_index,
+                answered: false
+            },
+            "refused, and its response reverted"
+        );
+    }
     h.assert_no_avs_event();
     assert_eq!(h.metrics.responses_signed.get(), 0);
     h.exex.abort();
@@ -619,6 +681,10 @@ async fn reorg_drops_the_task_and_signs_the_task_recreated_at_its_index() {
         h.next().await,
         AvsEvent::TaskCreated { task_index: 1, .. }
     ));
+    let recreated_task = Task {
+        taskCreatedParentHash: new[1].hash,
+        ..task(2, 4)
+    };
     // The re-created task 0 names the new branch (its parent hash), so it is another task: the
     // old branch's signature is useless for it, and signing it is not a second response to the
     // old one. Both are signed; nothing is refused.
@@ -652,6 +718,19 @@ async fn reorg_drops_the_task_and_signs_the_task_recreated_at_its_index() {
         ),
         "signed over the re-created task"
     );
+    // The book holds the re-created task, signed for the new branch's block: the old digest
+    // cannot be submitted for it.
+    let record = h.tasks.get(0).expect("re-created task 0");
+    assert_eq!(record.task, recreated_task);
+    assert_eq!(record.created_at, new[2].num_hash());
+    let old_digest = digest_of(
+        &five_blocks_task(&blocks),
+        &expected_response(0, &blocks[1]),
+    );
+    assert!(matches!(
+        h.tasks.submission(0, old_digest),
+        Err(SubmitRefusal::Differs { .. })
+    ));
     h.exex.abort();
 }
 
@@ -830,6 +909,14 @@ async fn a_missing_target_times_out_and_unblocks_finished_height() {
     h.commit(chain(&next)).await;
     assert_eq!(h.finished().await, 5);
     assert_eq!(h.metrics.target_timeouts.get(), 1);
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskClosed {
+            task_index: 0,
+            answered: false
+        },
+        "expired unanswered"
+    );
     h.assert_no_avs_event();
     h.exex.abort();
 }
@@ -1009,6 +1096,14 @@ async fn the_watermark_advances_only_over_tasks_closed_for_good() {
     more.push(block(&mut builder, vec![created_log(2, task(6, 9))]));
     h.commit(chain(&more)).await;
     let task_2 = key_of(&h.next().await);
+    // Task 1's response is settled: closed for good, before task 0 whose window is not.
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskClosed {
+            task_index: 1,
+            answered: true
+        }
+    );
     expect_signed(h.next().await, &expected_response(2, &six));
     assert_eq!(store.watermark(DEPLOYMENT), 0, "task 0 is still open");
 
@@ -1018,6 +1113,20 @@ async fn the_watermark_advances_only_over_tasks_closed_for_good() {
     h.commit(chain(std::slice::from_ref(&ten))).await;
     assert_eq!(h.finished().await, 8);
     assert_eq!(store.watermark(DEPLOYMENT), 2);
+    // Task 0 is reported closed for good too (the p2p layer drops its signatures); both leave
+    // the book, task 2 stays.
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskClosed {
+            task_index: 0,
+            answered: false
+        }
+    );
+    assert_eq!((h.tasks.get(0), h.tasks.get(1)), (None, None));
+    assert!(matches!(
+        h.tasks.get(2).map(|record| record.phase),
+        Some(TaskPhase::Signed { .. })
+    ));
     let refused = store
         .sign_once(task_0, B256::repeat_byte(1), |_| panic!("must not sign"))
         .await;

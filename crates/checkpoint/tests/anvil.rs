@@ -25,8 +25,8 @@ use alloy::{
 use avs_bls::SecretKey;
 use avs_checkpoint::{
     AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, CreateOutcome,
-    GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, TaskCreator,
-    attested_chain_exex, avs_exex,
+    GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, TaskBook,
+    TaskCreator, attested_chain_exex, avs_exex,
 };
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager::Task},
@@ -246,6 +246,7 @@ async fn start_nodes(
                 attested: view,
                 events,
                 metrics: avs_metrics,
+                tasks: TaskBook::new(),
             };
             avs_exex(ctx, deps).await.map_err(Into::into)
         });

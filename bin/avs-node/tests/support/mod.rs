@@ -18,15 +18,20 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs the built binary with `args` and `envs`, with no inherited AVS_* settings.
-pub fn avs_node(args: &[&str], envs: &[(&str, &str)]) -> Run {
+/// The built binary, with no inherited AVS_* settings.
+fn command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_avs-node"));
     for (key, _) in std::env::vars() {
         if key.starts_with("AVS_") || key == "RUST_LOG" {
             command.env_remove(key);
         }
     }
-    let output = command
+    command
+}
+
+/// Runs the built binary with `args` and `envs`, with no inherited AVS_* settings.
+pub fn avs_node(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let output = command()
         .args(args)
         .envs(envs.iter().copied())
         .stdin(std::process::Stdio::null())
@@ -73,4 +78,62 @@ pub fn write_deployment(path: &Path, chain_id: u64) {
         steps: Vec::new(),
     };
     deployment.save(path).expect("deployment file written");
+}
+
+/// A running `avs-node` whose stderr lines can be awaited; killed when dropped.
+pub struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts the built binary with `args`.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = command()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the avs-node binary starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The first stderr line containing `needle`, within `timeout`; panics with every line
+    /// seen otherwise.
+    pub fn wait_line(&self, needle: &str, timeout: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!(
+                    "no line with {needle:?} within {timeout:?}; stderr:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
