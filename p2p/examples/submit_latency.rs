@@ -39,11 +39,16 @@ use alloy::{
     signers::local::PrivateKeySigner,
     transports::TransportResult,
 };
-use avs_contracts::{avs::IAvsTaskManager::Task, deployment::Deployment, testing::TestDevnet};
+use avs_contracts::{
+    avs::IAvsTaskManager::Task,
+    deployment::Deployment,
+    sender::{ConfirmPolicy, SenderConfig, WalletSender},
+    testing::TestDevnet,
+};
 use avs_p2p::{
     Network, NetworkConfig, NetworkHandle, OperatorId, RegistryReader, ServiceConfig, ServiceEvent,
     ServiceHandle, SignatureMessage, SignatureService, SubmitError, SubmitMetrics, SubmitOutcome,
-    Submitter, SubmitterConfig, TaskResponse, Verdict,
+    Submitter, TaskResponse, Verdict,
 };
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol};
 use std::{
@@ -355,14 +360,22 @@ impl Node {
                     });
                     let clock =
                         SendClock::new(ProviderBuilder::new().connect_http(rpc.clone()).erased());
-                    let submitter = Submitter::new(
-                        clock.clone(),
+                    let chain_id = deployment.chain_id;
+                    let sender = WalletSender::new(
+                        clock.clone().erased(),
                         EthereumWallet::from(payer),
-                        deployment,
-                        SubmitterConfig {
-                            receipt_timeout: WAIT,
+                        chain_id,
+                        SenderConfig {
                             poll_interval: RECEIPT_POLL,
-                            ..SubmitterConfig::default()
+                            ..SenderConfig::default()
+                        },
+                    );
+                    let submitter = Submitter::new(
+                        Arc::new(sender),
+                        deployment,
+                        ConfirmPolicy {
+                            receipt_timeout: WAIT,
+                            ..ConfirmPolicy::default()
                         },
                         SubmitMetrics::register(&prometheus::Registry::new())
                             .expect("fresh registry"),
@@ -424,7 +437,7 @@ impl Node {
 /// What `bin/avs-node`'s bridge does with the service's events: submit when due.
 async fn drive(
     events: &mut mpsc::Receiver<ServiceEvent>,
-    submitter: &Submitter<SendClock>,
+    submitter: &Submitter,
     clock: &SendClock,
     tasks: &Tasks,
     reports: &mpsc::Sender<Report>,

@@ -5,7 +5,9 @@
 //! message does not depend on the threshold a test aggregates it with.
 
 use crate::{
+    aggregation::{Aggregate, Aggregator},
     operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo},
+    validation::Verified,
     wire::{OperatorId, SignatureMessage, TaskResponse},
 };
 use alloy::primitives::{Address, B256, Bytes};
@@ -118,4 +120,37 @@ pub fn response(task_index: u32, variant: u8) -> TaskResponse {
         state_root: B256::repeat_byte(variant.wrapping_add(1)),
         receipts_root: B256::repeat_byte(variant.wrapping_add(2)),
     }
+}
+
+/// The aggregate the p2p [`Aggregator`] builds (aggregation window 0) from the signatures of
+/// `signers` (operator id and BLS key) over `response` to the task `info`, as a node hands it
+/// to its submitter; `None` while they are no quorum.
+///
+/// # Panics
+/// If the aggregate cannot be built from signatures that reached quorum (a bug).
+pub fn aggregate_of(
+    info: TaskInfo,
+    response: TaskResponse,
+    signers: &[(OperatorId, &SecretKey)],
+) -> Option<Aggregate> {
+    let task_index = info.task_index;
+    let digest = info.digest(&response);
+    let task_hash = info.attestation.task.hash();
+    let mut aggregator = Aggregator::new(std::time::Duration::ZERO);
+    aggregator.add_task(info);
+    let now = std::time::Instant::now();
+    for (operator_id, secret) in signers {
+        let verified = Verified {
+            task_index,
+            task_hash,
+            operator_id: *operator_id,
+            response,
+            digest,
+            signature: secret.sign(digest),
+        };
+        aggregator.add(&verified, now);
+    }
+    aggregator
+        .aggregate(task_index)
+        .map(|built| built.expect("an aggregate of valid signatures builds"))
 }

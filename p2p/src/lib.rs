@@ -35,7 +35,8 @@
 //! - [`journal`]: the [`SignatureJournal`], a bounded append-only file of accepted signatures
 //!   the service restores after a restart (re-validated when their task is added again).
 //! - [`submit`]: the [`Submitter`] that sends `respondToTask` for an aggregate with the node's
-//!   wallet (fresh nonce per send, fee cap, replacement of stuck transactions); a task someone
+//!   wallet, through the wallet's shared `WalletSender` (fresh nonce per send, fee cap,
+//!   replacement of stuck transactions, immediate resend of a dropped one); a task someone
 //!   already answered is [`SubmitOutcome::AlreadyResponded`].
 //!
 //! # Invariants
@@ -111,7 +112,7 @@ pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
 pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
-pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig};
+pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter};
 pub use topic::signature_topic;
 pub use validation::{
     Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Validator,

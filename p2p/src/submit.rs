@@ -2,28 +2,29 @@
 //! `respondToTask` transaction sent with the node's wallet.
 //!
 //! One submission: the p2p [`Aggregate`] becomes the contract's `NonSignerStakesAndSignature`
-//! (history indices from [`attach_registry_indices`]); the call is estimated (a revert found
-//! there costs nothing: `TaskAlreadyResponded` is [`SubmitOutcome::AlreadyResponded`], any
-//! other is [`SubmitError::Reverted`] with the decoded reason); EIP-1559 fees are estimated and
-//! refused above [`SubmitterConfig::max_fee_per_gas`]; the transaction is signed locally with
-//! the nonce read from the node for this very send — a cached nonce stays too high after a
-//! reorg dropped an earlier transaction — and sent raw. The receipt is awaited for
-//! [`SubmitterConfig::receipt_timeout`]; a transaction still pending then is replaced (same
-//! nonce, both fees +12.5%, the minimum bump nodes accept) up to
-//! [`SubmitterConfig::max_replacements`] times, and any of the sent versions may be the one
-//! that is mined.
+//! (history indices from [`attach_registry_indices`]); the transaction goes through the wallet's
+//! shared [`WalletSender`], which the task generator and the challenger of the same node send
+//! through too, so they never race for a nonce. It estimates the call (a revert found there
+//! costs nothing: `TaskAlreadyResponded` is [`SubmitOutcome::AlreadyResponded`], any other is
+//! [`SubmitError::Reverted`] with the decoded reason), refuses fees above the wallet's cap
+//! ([`SendError::FeeAboveCap`]), and signs with the nonce read from the node for this very send
+//! — a cached nonce stays too high after a reorg dropped an earlier transaction. The receipt is
+//! awaited for [`ConfirmPolicy::receipt_timeout`]; a transaction still pending then is replaced
+//! (same nonce, both fees +12.5%, the minimum bump nodes accept) up to
+//! [`ConfirmPolicy::max_replacements`] times, and any of the sent versions may be the one that
+//! is mined. A transaction the node no longer knows (a reorg of the settlement chain took it out
+//! of the pool, or the pool evicted it) is noticed within two receipt polls and sent again at
+//! once, re-estimated: a task someone else answered meanwhile ends as
+//! [`SubmitOutcome::AlreadyResponded`] without a transaction.
 //!
-//! Submissions of one [`Submitter`] are serialised, so two tasks never race for a nonce.
 //! Every outcome counts in `avs_exex_submissions_total{outcome}`; gas of mined responses goes to
-//! `avs_exex_submission_gas_used`.
+//! `avs_exex_submission_gas_used`, resends of dropped responses to
+//! `avs_exex_submission_resends_total`.
 
 use crate::aggregation::Aggregate;
 use alloy::{
-    eips::{BlockId, Encodable2718},
-    network::{
-        Ethereum, EthereumWallet, NetworkTransactionBuilder, NetworkWallet, TransactionBuilder,
-        TransactionBuilderError,
-    },
+    eips::BlockId,
+    network::TransactionBuilder,
     primitives::{Address, B256, Bytes},
     providers::Provider,
     rpc::types::{TransactionReceipt, TransactionRequest},
@@ -34,10 +35,10 @@ use avs_contracts::{
     aggregation::{AggregationError, attach_registry_indices},
     avs::{AvsTaskManager, IAvsTaskManager},
     deployment::Deployment,
+    sender::{ConfirmPolicy, SendError, WalletSender},
 };
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
-use std::time::Duration;
-use tokio::{sync::Mutex, time::Instant};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use std::sync::Arc;
 
 /// How a submission ended without error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,40 +86,20 @@ pub enum SubmitError {
         /// The mined transaction, if the revert happened on-chain.
         tx_hash: Option<B256>,
     },
-    /// The fees the network asks for exceed the configured cap.
-    #[error(
-        "max fee per gas {required} wei exceeds the configured cap {cap} wei: not sending (raise max_fee_per_gas to pay more)"
-    )]
-    FeeCapExceeded {
-        /// What the estimate (or the replacement bump) requires.
-        required: u128,
-        /// The cap.
-        cap: u128,
-    },
     /// A node request failed.
     #[error("{step}: {source}")]
     Rpc {
         /// What was being done.
-        step: &'static str,
+        step: String,
         /// The node's answer.
         #[source]
         source: RpcError<TransportErrorKind>,
     },
-    /// Signing the transaction failed.
-    #[error("signing respondToTask: {0}")]
-    Sign(#[from] TransactionBuilderError<Ethereum>),
-    /// No version of the transaction was mined in time.
-    #[error(
-        "no receipt for respondToTask (nonce {nonce}) after {attempts} send(s); last transaction {last_tx}"
-    )]
-    NoReceipt {
-        /// The nonce all versions used.
-        nonce: u64,
-        /// How many versions were sent.
-        attempts: u32,
-        /// The last version sent.
-        last_tx: B256,
-    },
+    /// The wallet's sender did not get the response mined: fees above the cap
+    /// ([`SendError::FeeAboveCap`]), no receipt after every replacement, dropped again after
+    /// every resend, or a signing failure.
+    #[error("respondToTask: {0}")]
+    Send(SendError),
 }
 
 impl SubmitError {
@@ -126,38 +107,11 @@ impl SubmitError {
     fn outcome(&self) -> &'static str {
         match self {
             Self::Reverted { .. } => "reverted",
-            Self::FeeCapExceeded { .. } => "fee_cap",
-            Self::NoReceipt { .. } => "no_receipt",
-            Self::TaskMismatch { .. } | Self::Indices(_) | Self::Rpc { .. } | Self::Sign(_) => {
+            Self::Send(SendError::FeeAboveCap { .. }) => "fee_cap",
+            Self::Send(SendError::NoReceipt { .. } | SendError::Dropped { .. }) => "no_receipt",
+            Self::TaskMismatch { .. } | Self::Indices(_) | Self::Rpc { .. } | Self::Send(_) => {
                 "error"
             }
-        }
-    }
-}
-
-/// How the submitter pays and waits.
-#[derive(Clone, Debug)]
-pub struct SubmitterConfig {
-    /// Highest `maxFeePerGas` (wei) the node pays, including replacements.
-    pub max_fee_per_gas: u128,
-    /// How long to wait for a receipt before replacing the transaction.
-    pub receipt_timeout: Duration,
-    /// How many times a pending transaction may be replaced (0: never).
-    pub max_replacements: u32,
-    /// How often the node is asked for receipts while waiting.
-    pub poll_interval: Duration,
-    /// Extra gas on top of the estimate, in percent (state may change before inclusion).
-    pub gas_margin_percent: u64,
-}
-
-impl Default for SubmitterConfig {
-    fn default() -> Self {
-        Self {
-            max_fee_per_gas: 200_000_000_000, // 200 gwei
-            receipt_timeout: Duration::from_secs(36),
-            max_replacements: 3,
-            poll_interval: Duration::from_secs(1),
-            gas_margin_percent: 20,
         }
     }
 }
@@ -167,10 +121,12 @@ impl Default for SubmitterConfig {
 pub struct SubmitMetrics {
     submissions: IntCounterVec,
     gas_used: Histogram,
+    resends: IntCounter,
 }
 
 impl SubmitMetrics {
-    /// Creates `avs_exex_submissions_total{outcome}` and `avs_exex_submission_gas_used` in `registry`.
+    /// Creates `avs_exex_submissions_total{outcome}`, `avs_exex_submission_gas_used` and
+    /// `avs_exex_submission_resends_total` in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let submissions = IntCounterVec::new(
             Opts::new(
@@ -186,11 +142,17 @@ impl SubmitMetrics {
             )
             .buckets(prometheus::exponential_buckets(100_000.0, 1.5, 10)?),
         )?;
+        let resends = IntCounter::new(
+            "avs_exex_submission_resends_total",
+            "respondToTask transactions sent again because the node dropped them (reorg, eviction)",
+        )?;
         registry.register(Box::new(submissions.clone()))?;
         registry.register(Box::new(gas_used.clone()))?;
+        registry.register(Box::new(resends.clone()))?;
         Ok(Self {
             submissions,
             gas_used,
+            resends,
         })
     }
 
@@ -198,47 +160,42 @@ impl SubmitMetrics {
     pub fn count(&self, outcome: &str) -> u64 {
         self.submissions.with_label_values(&[outcome]).get()
     }
+
+    /// Dropped responses sent again so far.
+    pub fn resends(&self) -> u64 {
+        self.resends.get()
+    }
 }
 
-/// Sends `respondToTask` for aggregates with the node's ECDSA wallet.
-pub struct Submitter<P> {
-    provider: P,
-    wallet: EthereumWallet,
-    sender: Address,
-    chain_id: u64,
+/// Sends `respondToTask` for aggregates through the node's wallet sender.
+pub struct Submitter {
+    sender: Arc<WalletSender>,
     deployment: Deployment,
-    config: SubmitterConfig,
+    policy: ConfirmPolicy,
     metrics: SubmitMetrics,
-    /// Held for a whole submission: one nonce in flight at a time.
-    sending: Mutex<()>,
 }
 
-impl<P: Provider> Submitter<P> {
-    /// A submitter for `deployment`'s task manager paying from `wallet`'s default signer;
-    /// `provider` needs no wallet of its own (transactions are signed here and sent raw).
-    pub fn new(
-        provider: P,
-        wallet: EthereumWallet,
+impl Submitter {
+    /// A submitter for `deployment`'s task manager paying through `sender` (the wallet's one
+    /// sender, shared with every other component paying from it), each response awaited under
+    /// `policy`.
+    pub const fn new(
+        sender: Arc<WalletSender>,
         deployment: Deployment,
-        config: SubmitterConfig,
+        policy: ConfirmPolicy,
         metrics: SubmitMetrics,
     ) -> Self {
-        let sender = NetworkWallet::<Ethereum>::default_signer_address(&wallet);
         Self {
-            provider,
-            wallet,
             sender,
-            chain_id: deployment.chain_id,
             deployment,
-            config,
+            policy,
             metrics,
-            sending: Mutex::new(()),
         }
     }
 
     /// The address transactions are sent from.
-    pub const fn sender(&self) -> Address {
-        self.sender
+    pub fn sender(&self) -> Address {
+        self.sender.address()
     }
 
     /// The metrics this submitter records into.
@@ -253,7 +210,7 @@ impl<P: Provider> Submitter<P> {
         aggregate: &Aggregate,
         task: &IAvsTaskManager::Task,
     ) -> Result<SubmitOutcome, SubmitError> {
-        let result = self.submit_serialised(aggregate, task).await;
+        let result = self.submit_once(aggregate, task).await;
         let outcome = match &result {
             Ok(SubmitOutcome::Responded { gas_used, .. }) => {
                 // Gas figures are far below 2^53, exact in f64.
@@ -270,7 +227,7 @@ impl<P: Provider> Submitter<P> {
         result
     }
 
-    async fn submit_serialised(
+    async fn submit_once(
         &self,
         aggregate: &Aggregate,
         task: &IAvsTaskManager::Task,
@@ -284,135 +241,36 @@ impl<P: Provider> Submitter<P> {
                 task_block: task.taskCreatedBlock,
             });
         }
-        let proof = attach_registry_indices(
-            &self.provider,
-            &self.deployment,
-            task,
-            aggregate.signed.clone(),
-        )
-        .await?;
+        let provider = self.sender.provider();
+        let proof =
+            attach_registry_indices(provider, &self.deployment, task, aggregate.signed.clone())
+                .await?;
         let call = AvsTaskManager::respondToTaskCall {
             task: task.clone(),
             response: aggregate.response.into(),
             nonSignerStakesAndSignature: proof,
         };
         let request = TransactionRequest::default()
-            .with_from(self.sender)
+            .with_from(self.sender.address())
             .with_to(self.deployment.avs.task_manager)
             .with_input(Bytes::from(call.abi_encode()));
-
-        let _sending = self.sending.lock().await;
         let task_index = aggregate.task_index;
-        let gas = match self.provider.estimate_gas(request.clone()).await {
-            Ok(gas) => gas,
-            Err(err) => return classify_revert(task_index, err, None, "eth_estimateGas"),
+        let confirmed = match self
+            .sender
+            .send_and_confirm("respondToTask", request.clone(), &self.policy)
+            .await
+        {
+            Ok(confirmed) => confirmed,
+            // Gas estimation runs the call, on a resend of a dropped response too: a task
+            // answered meanwhile is refused before anything is sent.
+            Err(SendError::Rpc { step, source }) => {
+                return classify_revert(task_index, source, None, step);
+            }
+            Err(err) => return Err(SubmitError::Send(err)),
         };
-        let gas = gas.saturating_add(gas * self.config.gas_margin_percent / 100);
-        let fees = self
-            .provider
-            .estimate_eip1559_fees()
+        self.metrics.resends.inc_by(u64::from(confirmed.resends));
+        self.conclude(task_index, &request, &confirmed.receipt)
             .await
-            .map_err(|source| SubmitError::Rpc {
-                step: "fee estimation",
-                source,
-            })?;
-        self.check_cap(fees.max_fee_per_gas)?;
-        let nonce = self
-            .provider
-            .get_transaction_count(self.sender)
-            .pending()
-            .await
-            .map_err(|source| SubmitError::Rpc {
-                step: "reading the sender's nonce",
-                source,
-            })?;
-
-        let mut max_fee = fees.max_fee_per_gas;
-        let mut priority_fee = fees.max_priority_fee_per_gas.min(max_fee);
-        let mut sent = Vec::new();
-        for attempt in 0..=self.config.max_replacements {
-            if attempt > 0 {
-                max_fee = bump(max_fee);
-                priority_fee = bump(priority_fee);
-                self.check_cap(max_fee)?;
-                tracing::info!(
-                    task_index,
-                    nonce,
-                    max_fee,
-                    "replacing pending respondToTask"
-                );
-            }
-            let tx = request
-                .clone()
-                .with_nonce(nonce)
-                .with_chain_id(self.chain_id)
-                .with_gas_limit(gas)
-                .with_max_fee_per_gas(max_fee)
-                .with_max_priority_fee_per_gas(priority_fee)
-                .build(&self.wallet)
-                .await?;
-            let raw = tx.encoded_2718();
-            match self.provider.send_raw_transaction(&raw).await {
-                Ok(pending) => sent.push(*pending.tx_hash()),
-                // An earlier version may have been mined meanwhile ("nonce too low"): keep
-                // waiting for the versions already sent.
-                Err(err) if !sent.is_empty() => {
-                    tracing::warn!(task_index, nonce, %err, "replacement not accepted");
-                }
-                Err(source) => {
-                    return Err(SubmitError::Rpc {
-                        step: "eth_sendRawTransaction",
-                        source,
-                    });
-                }
-            }
-            if let Some(receipt) = self.wait_for_any(&sent).await? {
-                return self.conclude(task_index, &request, &receipt).await;
-            }
-        }
-        Err(SubmitError::NoReceipt {
-            nonce,
-            attempts: u32::try_from(sent.len()).unwrap_or(u32::MAX),
-            last_tx: sent.last().copied().unwrap_or_default(),
-        })
-    }
-
-    fn check_cap(&self, required: u128) -> Result<(), SubmitError> {
-        if required > self.config.max_fee_per_gas {
-            return Err(SubmitError::FeeCapExceeded {
-                required,
-                cap: self.config.max_fee_per_gas,
-            });
-        }
-        Ok(())
-    }
-
-    /// Polls the receipts of `hashes` until one exists or `receipt_timeout` passes.
-    async fn wait_for_any(
-        &self,
-        hashes: &[B256],
-    ) -> Result<Option<TransactionReceipt>, SubmitError> {
-        let deadline = Instant::now() + self.config.receipt_timeout;
-        loop {
-            for hash in hashes {
-                let receipt =
-                    self.provider
-                        .get_transaction_receipt(*hash)
-                        .await
-                        .map_err(|source| SubmitError::Rpc {
-                            step: "eth_getTransactionReceipt",
-                            source,
-                        })?;
-                if receipt.is_some() {
-                    return Ok(receipt);
-                }
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep_until(deadline.min(Instant::now() + self.config.poll_interval))
-                .await;
-        }
     }
 
     /// The outcome of a mined transaction; a revert is replayed at its block for the reason.
@@ -434,12 +292,18 @@ impl<P: Provider> Submitter<P> {
         // Replaying against the state after the block reproduces what made it fail — usually
         // a response from someone else in the same block.
         match self
-            .provider
+            .sender
+            .provider()
             .call(request.clone())
             .block(BlockId::number(block_number))
             .await
         {
-            Err(err) => classify_revert(task_index, err, Some(tx_hash), "replaying respondToTask"),
+            Err(err) => classify_revert(
+                task_index,
+                err,
+                Some(tx_hash),
+                "replaying respondToTask".to_owned(),
+            ),
             Ok(_) => Err(SubmitError::Reverted {
                 task_index,
                 reason: "reverted on-chain; the replay at its block succeeds (out of gas?)"
@@ -456,7 +320,7 @@ fn classify_revert(
     task_index: u32,
     err: RpcError<TransportErrorKind>,
     tx_hash: Option<B256>,
-    step: &'static str,
+    step: String,
 ) -> Result<SubmitOutcome, SubmitError> {
     let Some(payload) = err.as_error_resp() else {
         return Err(SubmitError::Rpc { step, source: err });
@@ -478,26 +342,5 @@ fn classify_revert(
             })
         }
         None => Err(SubmitError::Rpc { step, source: err }),
-    }
-}
-
-/// `value × 1.125`, rounded up, and at least one wei more.
-fn bump(value: u128) -> u128 {
-    value
-        .saturating_add(value.div_ceil(8))
-        .max(value.saturating_add(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bump;
-
-    #[test]
-    fn bump_is_at_least_an_eighth_and_one_wei() {
-        assert_eq!(bump(8), 9);
-        assert_eq!(bump(9), 11);
-        assert_eq!(bump(0), 1);
-        assert_eq!(bump(1_000_000_000), 1_125_000_000);
-        assert_eq!(bump(u128::MAX), u128::MAX);
     }
 }

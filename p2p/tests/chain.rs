@@ -1,17 +1,20 @@
 //! The registry reader and the submitter against EigenLayer's real registries and our task
 //! manager on anvil: operator sets as registered, an aggregate from the p2p [`Aggregator`]
-//! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, and a
-//! decoded on-chain refusal.
+//! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, a decoded
+//! on-chain refusal, replacement of a stuck response and the resend of a dropped one.
 
 use alloy::{
     network::EthereumWallet,
     primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
 };
-use avs_contracts::testing::{TOKEN, TestDevnet};
+use avs_contracts::{
+    sender::{ConfirmPolicy, SendError, SenderConfig, WalletSender},
+    testing::{TOKEN, TestDevnet},
+};
 use avs_p2p::{
-    Aggregate, Aggregator, OperatorId, RegistryReader, SubmitError, SubmitMetrics, SubmitOutcome,
-    Submitter, SubmitterConfig, TaskInfo, Verified,
+    Aggregate, OperatorId, RegistryReader, SubmitError, SubmitMetrics, SubmitOutcome, Submitter,
+    TaskInfo, fixtures::aggregate_of,
 };
 use std::{sync::Arc, time::Duration};
 
@@ -23,70 +26,55 @@ fn reader(devnet: &TestDevnet) -> RegistryReader<DynProvider> {
     RegistryReader::new(devnet.provider.clone(), &devnet.deployment).with_log_range(7)
 }
 
-fn submitter(devnet: &TestDevnet, config: SubmitterConfig) -> Submitter<DynProvider> {
-    // A provider without a wallet: the submitter signs and sends raw.
+/// A submitter paying from the devnet's submitter account at most `max_fee_per_gas`, polling
+/// receipts every 50 ms.
+fn submitter(devnet: &TestDevnet, max_fee_per_gas: u128, policy: ConfirmPolicy) -> Submitter {
+    // A provider without a wallet: the wallet's sender signs and sends raw.
     let provider = ProviderBuilder::new()
         .connect_http(devnet.anvil.endpoint_url())
         .erased();
-    let metrics = SubmitMetrics::register(&prometheus::Registry::new()).expect("fresh registry");
-    Submitter::new(
+    let sender = WalletSender::new(
         provider,
         EthereumWallet::from(devnet.submitter_key()),
-        devnet.deployment.clone(),
-        config,
-        metrics,
-    )
+        devnet.deployment.chain_id,
+        SenderConfig {
+            max_fee_per_gas,
+            poll_interval: Duration::from_millis(50),
+            ..SenderConfig::default()
+        },
+    );
+    let metrics = SubmitMetrics::register(&prometheus::Registry::new()).expect("fresh registry");
+    Submitter::new(Arc::new(sender), devnet.deployment.clone(), policy, metrics)
 }
 
-fn fast_config() -> SubmitterConfig {
-    SubmitterConfig {
+/// The default fee cap.
+fn cap() -> u128 {
+    SenderConfig::default().max_fee_per_gas
+}
+
+fn fast_config() -> ConfirmPolicy {
+    ConfirmPolicy {
         receipt_timeout: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(50),
-        ..SubmitterConfig::default()
+        ..ConfirmPolicy::default()
     }
 }
 
-/// Validated-signature records of the operators at `signers` (indices) over `response`.
-fn verified(
-    devnet: &TestDevnet,
-    info: &TaskInfo,
-    signers: &[usize],
-    response: avs_p2p::TaskResponse,
-) -> Vec<Verified> {
-    let digest = info.digest(&response);
-    let task_hash = info.attestation.task.hash();
-    signers
-        .iter()
-        .map(|&i| Verified {
-            task_index: response.reference_task_index,
-            task_hash,
-            operator_id: OperatorId(devnet.operators[i].operator_id),
-            response,
-            digest,
-            signature: devnet.operators[i].bls.sign(digest),
-        })
-        .collect()
-}
-
-/// The aggregate of `signers` over the task's true response, from the p2p aggregator.
+/// The aggregate of `signers` (operator indices) over the task's true response, from the p2p
+/// aggregator.
 fn aggregate(
     devnet: &TestDevnet,
     info: TaskInfo,
     response: avs_p2p::TaskResponse,
     signers: &[usize],
 ) -> Aggregate {
-    let task_index = info.task_index;
-    let signatures = verified(devnet, &info, signers, response);
-    let mut aggregator = Aggregator::new(Duration::ZERO);
-    aggregator.add_task(info);
-    let now = std::time::Instant::now();
-    for v in signatures {
-        aggregator.add(&v, now);
-    }
-    aggregator
-        .aggregate(task_index)
-        .expect("signers reach quorum")
-        .expect("aggregate builds")
+    let keys: Vec<_> = signers
+        .iter()
+        .map(|&i| {
+            let op = &devnet.operators[i];
+            (OperatorId(op.operator_id), &op.bls)
+        })
+        .collect();
+    aggregate_of(info, response, &keys).expect("signers reach quorum")
 }
 
 async fn nonce(devnet: &TestDevnet, address: Address) -> u64 {
@@ -164,7 +152,7 @@ async fn a_p2p_aggregate_finalizes_the_checkpoint_once() -> eyre::Result<()> {
         vec![devnet.operators[1].operator_id]
     );
 
-    let submitter = submitter(&devnet, fast_config());
+    let submitter = submitter(&devnet, cap(), fast_config());
     let sender = submitter.sender();
     let before = nonce(&devnet, sender).await;
     let outcome = submitter.submit(&aggregate, &task).await?;
@@ -229,18 +217,14 @@ async fn fee_cap_and_contract_refusals_are_errors_without_transactions() -> eyre
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 1, 2, 3]);
 
-    let capped = submitter(
-        &devnet,
-        SubmitterConfig {
-            max_fee_per_gas: 1,
-            ..fast_config()
-        },
-    );
+    let capped = submitter(&devnet, 1, fast_config());
     let sender = capped.sender();
     let before = nonce(&devnet, sender).await;
     match capped.submit(&aggregate, &task).await {
-        Err(SubmitError::FeeCapExceeded { required, cap: 1 }) => assert!(required > 1),
-        other => panic!("expected FeeCapExceeded, got {other:?}"),
+        Err(SubmitError::Send(SendError::FeeAboveCap {
+            required, cap: 1, ..
+        })) => assert!(required > 1),
+        other => panic!("expected FeeAboveCap, got {other:?}"),
     }
     assert_eq!(capped.metrics().count("fee_cap"), 1);
 
@@ -250,7 +234,7 @@ async fn fee_cap_and_contract_refusals_are_errors_without_transactions() -> eyre
         .provider
         .anvil_mine(Some(u64::from(window) + 1), None)
         .await?;
-    let late = submitter(&devnet, fast_config());
+    let late = submitter(&devnet, cap(), fast_config());
     match late.submit(&aggregate, &task).await {
         Err(SubmitError::Reverted {
             task_index: t,
@@ -310,7 +294,8 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
     devnet.provider.anvil_set_auto_mine(false).await?;
     let submitter = submitter(
         &devnet,
-        SubmitterConfig {
+        cap(),
+        ConfirmPolicy {
             receipt_timeout: Duration::from_secs(2),
             max_replacements: 3,
             ..fast_config()
@@ -369,6 +354,85 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
         "one nonce used by all versions"
     );
     assert_eq!(submitter.metrics().count("responded"), 1);
+    let finalized = devnet
+        .task_manager()
+        .finalizedCheckpoint(devnet.deployment.chain_id, block)
+        .call()
+        .await?;
+    assert_eq!(finalized.blockHash, response.block_hash);
+    Ok(())
+}
+
+/// A response the node drops from its pool (as a reorg of the settlement chain or an eviction
+/// does) is noticed within a few receipt polls and sent again, long before the receipt timeout
+/// would have replaced it.
+#[tokio::test]
+async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> eyre::Result<()> {
+    const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
+    let info = reader(&devnet).task_info(task_index, &task).await?;
+    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
+
+    // Nothing is mined until the test says so: the response waits in the pool.
+    devnet.provider.anvil_set_auto_mine(false).await?;
+    let submitter = submitter(
+        &devnet,
+        cap(),
+        ConfirmPolicy {
+            receipt_timeout: RECEIPT_TIMEOUT,
+            max_replacements: 0,
+            max_resends: 3,
+        },
+    );
+    let sender = submitter.sender();
+    let submission = tokio::spawn(async move {
+        let outcome = submitter.submit(&aggregate, &task).await;
+        (outcome, submitter)
+    });
+    let in_pool = || async {
+        loop {
+            if pooled_max_fee(&devnet, sender).await?.is_some() {
+                return Ok::<_, eyre::Report>(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), in_pool()).await??;
+
+    devnet.provider.anvil_drop_all_transactions().await?;
+    let dropped_at = std::time::Instant::now();
+    // Bounded far below the receipt timeout: the old submitter only resent after it.
+    tokio::time::timeout(RECEIPT_TIMEOUT / 12, in_pool())
+        .await
+        .map_err(|_| eyre::eyre!("the dropped response was not sent again within 10 s"))??;
+    let resent_after = dropped_at.elapsed();
+    devnet.provider.anvil_mine(Some(1), None).await?;
+
+    let (outcome, submitter) = tokio::time::timeout(Duration::from_secs(30), submission).await??;
+    let SubmitOutcome::Responded { tx_hash, .. } = outcome? else {
+        panic!("expected Responded")
+    };
+    assert!(
+        resent_after < RECEIPT_TIMEOUT / 12,
+        "resent after {resent_after:?}"
+    );
+    let receipt = devnet
+        .provider
+        .get_transaction_receipt(tx_hash)
+        .await?
+        .expect("mined");
+    assert!(receipt.status());
+    assert_eq!(receipt.from, sender);
+    assert_eq!(
+        nonce(&devnet, sender).await,
+        1,
+        "the resend reused the free nonce"
+    );
+    let metrics = submitter.metrics();
+    assert_eq!((metrics.resends(), metrics.count("responded")), (1, 1));
     let finalized = devnet
         .task_manager()
         .finalizedCheckpoint(devnet.deployment.chain_id, block)

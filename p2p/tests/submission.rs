@@ -9,15 +9,16 @@ use alloy::{
     consensus::Transaction as _,
     network::EthereumWallet,
     primitives::Address,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use avs_contracts::avs::{AvsTaskManager, IAvsTaskManager::Task};
+use avs_contracts::sender::{ConfirmPolicy, SenderConfig, WalletSender};
 use avs_contracts::testing::TestDevnet;
 use avs_p2p::{
     OperatorId, RegistryReader, ServiceEvent, SignatureMessage, SignatureService, SubmitError,
-    SubmitMetrics, SubmitOutcome, Submitter, SubmitterConfig, submitter_rank,
+    SubmitMetrics, SubmitOutcome, Submitter, submitter_rank,
 };
 use std::{
     collections::{BTreeMap, HashMap},
@@ -54,7 +55,7 @@ struct Node {
 async fn drive(
     node: usize,
     mut events: mpsc::Receiver<ServiceEvent>,
-    submitter: Submitter<DynProvider>,
+    submitter: Submitter,
     tasks: Tasks,
     report: mpsc::Sender<Submitted>,
 ) {
@@ -96,16 +97,23 @@ async fn start_nodes(
         // The operator's own account (anvil account i + 1) pays for its submissions.
         let signer: PrivateKeySigner = devnet.anvil.keys()[i + 1].clone().into();
         let wallet = signer.address();
-        let submitter = Submitter::new(
+        let sender = WalletSender::new(
             ProviderBuilder::new()
                 .connect_http(devnet.anvil.endpoint_url())
                 .erased(),
             EthereumWallet::from(signer),
-            devnet.deployment.clone(),
-            SubmitterConfig {
-                receipt_timeout: Duration::from_secs(20),
+            devnet.deployment.chain_id,
+            SenderConfig {
                 poll_interval: Duration::from_millis(50),
-                ..SubmitterConfig::default()
+                ..SenderConfig::default()
+            },
+        );
+        let submitter = Submitter::new(
+            Arc::new(sender),
+            devnet.deployment.clone(),
+            ConfirmPolicy {
+                receipt_timeout: Duration::from_secs(20),
+                ..ConfirmPolicy::default()
             },
             SubmitMetrics::register(&prometheus::Registry::new()).expect("fresh registry"),
         );

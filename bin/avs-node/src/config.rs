@@ -219,8 +219,8 @@ pub struct NodeOptions {
     /// Extra signature collection time after quorum, in milliseconds [default: 500].
     #[arg(long, env = "AVS_AGGREGATION_WINDOW_MS", value_name = "MS")]
     pub aggregation_window_ms: Option<u64>,
-    /// Highest max fee per gas this node pays for a response, replacements included, in gwei
-    /// [default: 200].
+    /// Highest max fee per gas any transaction of the gas wallet pays (responses, task
+    /// creations and stake updates, challenges; replacements included), in gwei [default: 200].
     #[arg(long, env = "AVS_MAX_FEE_GWEI", value_name = "GWEI")]
     pub max_fee_gwei: Option<u64>,
     /// Settlement blocks between two refreshes of the operators whose delegated stake changed
@@ -506,7 +506,8 @@ pub struct NodeConfig {
     pub submit_slot: Duration,
     /// Aggregation window after quorum.
     pub aggregation_window: Duration,
-    /// Fee cap in wei per gas (the submitter's default unless configured).
+    /// Fee cap in wei per gas of every transaction of the gas wallet (the sender's default
+    /// unless configured).
     pub max_fee_per_gas: u128,
     /// Settlement blocks between refreshes of changed stakes (generator role); 0: never.
     pub stake_refresh_blocks: u64,
@@ -769,7 +770,7 @@ impl NodeConfig {
                 ));
             }
             Some(gwei) => u128::from(gwei) * 1_000_000_000,
-            None => avs_p2p::SubmitterConfig::default().max_fee_per_gas,
+            None => avs_contracts::sender::SenderConfig::default().max_fee_per_gas,
         };
         Ok(Self {
             settlement_rpc,

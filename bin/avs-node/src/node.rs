@@ -41,6 +41,7 @@ use avs_checkpoint::{
 };
 use avs_contracts::{
     deployment::Deployment,
+    sender::{ConfirmPolicy, SenderConfig, WalletSender},
     transactor::{Transactor, wallet_provider_on},
 };
 use avs_exex::host::{FollowMode, Host, HostConfig};
@@ -48,7 +49,7 @@ use avs_p2p::{
     Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
     RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
     SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitMetrics,
-    SubmitOutcome, Submitter, SubmitterConfig, TaskInfo, journal, load_or_create_identity,
+    SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
 };
 use eyre::WrapErr;
 use futures::FutureExt;
@@ -93,7 +94,7 @@ pub struct NodeParams {
     pub submit_slot: Duration,
     /// Extra collection time after quorum.
     pub aggregation_window: Duration,
-    /// Highest `maxFeePerGas` the submitter pays, in wei.
+    /// Highest `maxFeePerGas` any transaction of the wallet pays, in wei.
     pub max_fee_per_gas: u128,
     /// Settlement blocks between refreshes of changed stakes (task generator only; 0: never).
     pub stake_refresh_blocks: u64,
@@ -160,6 +161,18 @@ pub async fn run_node(
                     params.settlement_http
                 )
             })?;
+    // The wallet's one sender: the generator, the submitter and the challenger all pay from
+    // this wallet, and sending through one owner keeps them from reading the same pending
+    // nonce and replacing or blocking each other's transactions; it applies the one fee cap.
+    let wallet_sender = Arc::new(WalletSender::new(
+        wallet_provider.clone(),
+        EthereumWallet::from(wallet.clone()),
+        deployment.chain_id,
+        SenderConfig {
+            max_fee_per_gas: params.max_fee_per_gas,
+            ..SenderConfig::default()
+        },
+    ));
 
     // p2p: identity, swarm, signature service.
     let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
@@ -240,8 +253,7 @@ pub async fn run_node(
             confirm_within_blocks: 16,
         });
         ContractTaskCreator::new(
-            wallet_provider.clone(),
-            wallet.address(),
+            Arc::clone(&wallet_sender),
             &deployment,
             Duration::from_secs(30),
         )
@@ -312,13 +324,9 @@ pub async fn run_node(
         eigen: telemetry.eigen.clone(),
         operators: OperatorSetReader::new(wallet_provider.clone(), &deployment),
         submitter: Arc::new(Submitter::new(
-            wallet_provider.clone(),
-            EthereumWallet::from(wallet),
+            Arc::clone(&wallet_sender),
             Deployment::clone(&deployment),
-            SubmitterConfig {
-                max_fee_per_gas: params.max_fee_per_gas,
-                ..SubmitterConfig::default()
-            },
+            ConfirmPolicy::default(),
             SubmitMetrics::register(metrics)?,
         )),
         tasks,
@@ -326,9 +334,8 @@ pub async fn run_node(
         settlement_chain_id: deployment.chain_id,
         challenger: params.challenger.then(|| {
             Arc::new(Challenger {
-                provider: wallet_provider,
+                sender: wallet_sender,
                 deployment: Arc::clone(&deployment),
-                max_fee_per_gas: params.max_fee_per_gas,
                 challenged: std::sync::Mutex::new(HashSet::new()),
             })
         }),
@@ -497,7 +504,7 @@ struct Bridge {
     operators: OperatorSetReader<DynProvider>,
     /// Shared with the submission tasks: a submission may wait for receipts and replace its
     /// transaction, which must not stall the bridge.
-    submitter: Arc<Submitter<DynProvider>>,
+    submitter: Arc<Submitter>,
     /// The AVS ExEx's task lifecycle (read only): the task an aggregate answers, whether this
     /// node stands behind its response, when it was seen.
     tasks: TaskBook,
@@ -509,11 +516,11 @@ struct Bridge {
     settlement_chain_id: u64,
 }
 
-/// The watchtower: challenges each disputed response once, with the node's wallet and fee cap.
+/// The watchtower: challenges each disputed response once, through the wallet's shared sender
+/// (its fee cap and nonce sequence).
 struct Challenger {
-    provider: DynProvider,
+    sender: Arc<WalletSender>,
     deployment: Arc<Deployment>,
-    max_fee_per_gas: u128,
     /// Tasks challenged (or being challenged), by index and task hash: never twice.
     challenged: std::sync::Mutex<HashSet<(u32, B256)>>,
 }
@@ -542,9 +549,13 @@ impl Challenger {
             };
             for attempt in 1..=CHALLENGE_ATTEMPTS {
                 tracing::warn!(task = index, attempt, "challenging the response on-chain");
-                let mut transactor = Transactor::new(this.provider.clone())
-                    .with_max_fee_per_gas(this.max_fee_per_gas)
-                    .with_receipt_timeout(CHALLENGE_RECEIPT_TIMEOUT);
+                let mut transactor = Transactor::through(
+                    Arc::clone(&this.sender),
+                    ConfirmPolicy {
+                        receipt_timeout: CHALLENGE_RECEIPT_TIMEOUT,
+                        ..ConfirmPolicy::default()
+                    },
+                );
                 match challenge::challenge(&mut transactor, &this.deployment, &target).await {
                     Ok(outcome) => {
                         metrics.challenges.with_label_values(&["succeeded"]).inc();

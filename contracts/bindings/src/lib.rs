@@ -10,10 +10,13 @@
 //! - [`deployment`]: the deployment file every component reads, validated against the chain.
 //! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
 //!   checks, deregistration, status, stake refresh).
+//! - [`sender`]: the one sender of a gas wallet's transactions (one nonce sequence, one fee cap,
+//!   bounded receipt waits that notice and resend dropped transactions), shared by every
+//!   component that pays from the wallet.
 //! - [`stakes`]: stake freshness, which the task manager's stale-stake rule requires.
 //! - `testing` (feature `test-utils`): a deployed devnet with onboarded operators for tests.
 //! - [`transactor`]: sends deployment and set-up transactions with named steps, clear errors
-//!   and a gas record.
+//!   and a gas record (through a [`sender::WalletSender`] where a running node pays).
 //!
 //! ```no_run
 //! # async fn run(provider: impl alloy::providers::Provider, owner: alloy::primitives::Address) -> eyre::Result<()> {
@@ -30,6 +33,7 @@ pub mod deployment;
 pub mod devnet;
 pub mod eigenlayer;
 pub mod operator;
+pub mod sender;
 pub mod stakes;
 #[cfg(feature = "test-utils")]
 pub mod testing;

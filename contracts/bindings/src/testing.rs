@@ -12,18 +12,20 @@ use crate::{
     deploy,
     deployment::{DeployConfig, Deployment},
     operator::OperatorClient,
+    sender::{SenderConfig, WalletSender},
     transactor::{self, Transactor, TxError},
 };
 use alloy::{
+    network::EthereumWallet,
     node_bindings::AnvilInstance,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ext::AnvilApi},
+    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
     rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
 use avs_bls::{SecretKey, Signature};
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 /// One token of the devnet ERC-20 (18 decimals).
 pub const TOKEN: u128 = 1_000_000_000_000_000_000;
@@ -45,6 +47,26 @@ pub async fn wallet_provider(anvil: &AnvilInstance, signer: &PrivateKeySigner) -
     transactor::wallet_provider(&anvil.endpoint(), signer.clone())
         .await
         .expect("anvil answers")
+}
+
+/// The one sender of `signer`'s transactions on `anvil` (chain `chain_id`), paying and polling
+/// as `config` says, to share between the components under test as a node shares it.
+pub fn wallet_sender(
+    anvil: &AnvilInstance,
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    config: SenderConfig,
+) -> Arc<WalletSender> {
+    // No wallet on the provider: the sender signs and sends raw.
+    let provider = ProviderBuilder::new()
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    Arc::new(WalletSender::new(
+        provider,
+        EthereumWallet::from(signer),
+        chain_id,
+        config,
+    ))
 }
 
 /// Mints, deposits and registers anvil account `account` with `stake_tokens` whole tokens.
@@ -138,6 +160,20 @@ impl TestDevnet {
     /// A funded account that is neither the owner nor an operator (anvil account 9).
     pub fn submitter_key(&self) -> PrivateKeySigner {
         self.anvil.keys()[9].clone().into()
+    }
+
+    /// The owner's key (anvil account 0, the deployment's task generator).
+    pub fn owner_key(&self) -> PrivateKeySigner {
+        self.anvil.keys()[0].clone().into()
+    }
+
+    /// The one sender of `signer`'s transactions on this devnet ([`wallet_sender`]).
+    pub fn wallet_sender(
+        &self,
+        signer: PrivateKeySigner,
+        config: SenderConfig,
+    ) -> Arc<WalletSender> {
+        wallet_sender(&self.anvil, signer, self.deployment.chain_id, config)
     }
 
     /// Every operator's registered keys, by operator id.

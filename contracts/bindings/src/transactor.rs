@@ -16,14 +16,18 @@ use alloy::{
     transports::{RpcError, TransportErrorKind},
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::sender::{ConfirmPolicy, SendError, WalletSender};
 
 /// A provider that signs with `signer` and asks the node for the nonce of every transaction.
 ///
 /// alloy's default nonce filler caches nonces locally. A transaction refused at gas estimation
 /// (an expected revert, e.g. "already responded") still consumes a cached nonce, and a reorg
 /// that drops a transaction leaves the cache ahead of the chain: either way the next
-/// transaction carries a nonce gap and is never mined. Every component that sends transactions
-/// builds its provider here.
+/// transaction carries a nonce gap and is never mined. Every one-off sender (deployer, CLI
+/// commands, tests) builds its provider here; a running node's components all send through the
+/// wallet's one [`WalletSender`], which reads the nonce from the node the same way.
 pub async fn wallet_provider(
     url: &str,
     signer: PrivateKeySigner,
@@ -84,18 +88,10 @@ pub enum TxError {
         /// The reverted transaction.
         tx_hash: B256,
     },
-    /// The node's fee estimate is above the configured cap: nothing was sent.
-    #[error(
-        "{step}: the fee ({estimate} wei per gas) is above the cap ({cap} wei per gas); nothing sent"
-    )]
-    FeeAboveCap {
-        /// The step that was not sent.
-        step: String,
-        /// The node's `maxFeePerGas` estimate.
-        estimate: u128,
-        /// The cap.
-        cap: u128,
-    },
+    /// Sending through the wallet's [`WalletSender`] failed (fee above the cap, no receipt,
+    /// dropped, refused at estimation).
+    #[error(transparent)]
+    Send(#[from] SendError),
     /// A deployment receipt carried no contract address.
     #[error("{step}: the deployment receipt has no contract address")]
     NoContractAddress {
@@ -108,22 +104,36 @@ impl TxError {
     /// The contract's custom error, when the node refused the transaction because it reverts
     /// with one of `E`'s errors (found at gas estimation).
     pub fn revert<E: alloy::sol_types::SolInterface>(&self) -> Option<E> {
-        let Self::Rpc { source, .. } = self else {
-            return None;
-        };
-        source.as_error_resp()?.as_decoded_interface_error::<E>()
+        match self {
+            Self::Rpc { source, .. } => source.as_error_resp()?.as_decoded_interface_error::<E>(),
+            Self::Send(err) => err.revert(),
+            _ => None,
+        }
     }
 }
 
-/// Sends transactions from the provider's default signer and keeps the list of steps.
+/// Sends transactions from the provider's default signer, or through a wallet's
+/// [`WalletSender`], and keeps the list of steps.
 #[derive(Debug)]
 pub struct Transactor<P> {
     provider: P,
     steps: Vec<Step>,
-    /// Highest `maxFeePerGas` paid, if capped.
-    max_fee_per_gas: Option<u128>,
-    /// Longest wait for a receipt, if bounded.
-    receipt_timeout: Option<std::time::Duration>,
+    /// The wallet's sender and how long each step may take, when a running node pays (its fee
+    /// cap, nonce sequence and receipt waits); `None`: the provider's wallet fills and sends.
+    sender: Option<(Arc<WalletSender>, ConfirmPolicy)>,
+}
+
+impl Transactor<DynProvider> {
+    /// Sends every step through the wallet's shared `sender` (its fee cap and nonce sequence),
+    /// each awaited under `policy`: what a running node uses, so its steps never race the
+    /// node's other transactions for a nonce.
+    pub fn through(sender: Arc<WalletSender>, policy: ConfirmPolicy) -> Self {
+        Self {
+            provider: sender.provider().clone(),
+            steps: Vec::new(),
+            sender: Some((sender, policy)),
+        }
+    }
 }
 
 impl<P: Provider> Transactor<P> {
@@ -132,28 +142,11 @@ impl<P: Provider> Transactor<P> {
         Self {
             provider,
             steps: Vec::new(),
-            max_fee_per_gas: None,
-            receipt_timeout: None,
+            sender: None,
         }
     }
 
-    /// Pays at most `wei` per gas: a step whose fee estimate is above it is not sent
-    /// ([`TxError::FeeAboveCap`]) rather than sent underpriced, where it would hold the
-    /// wallet's nonce until the base fee falls.
-    #[must_use]
-    pub const fn with_max_fee_per_gas(mut self, wei: u128) -> Self {
-        self.max_fee_per_gas = Some(wei);
-        self
-    }
-
-    /// Waits at most `timeout` for each receipt ([`TxError::Receipt`] after it).
-    #[must_use]
-    pub const fn with_receipt_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.receipt_timeout = Some(timeout);
-        self
-    }
-
-    /// The provider transactions go through.
+    /// The provider transactions go through (reads too).
     pub const fn provider(&self) -> &P {
         &self.provider
     }
@@ -203,44 +196,30 @@ impl<P: Provider> Transactor<P> {
     async fn send_request(
         &self,
         name: &str,
-        mut request: TransactionRequest,
+        request: TransactionRequest,
     ) -> Result<TransactionReceipt, TxError> {
-        if let Some(cap) = self.max_fee_per_gas {
-            let fees = self
+        let receipt = if let Some((sender, policy)) = &self.sender {
+            sender
+                .send_and_confirm(name, request, policy)
+                .await?
+                .receipt
+        } else {
+            let pending = self
                 .provider
-                .estimate_eip1559_fees()
+                .send_transaction(request)
                 .await
                 .map_err(|source| TxError::Rpc {
                     step: name.to_owned(),
                     source,
                 })?;
-            if fees.max_fee_per_gas > cap {
-                return Err(TxError::FeeAboveCap {
+            pending
+                .get_receipt()
+                .await
+                .map_err(|source| TxError::Receipt {
                     step: name.to_owned(),
-                    estimate: fees.max_fee_per_gas,
-                    cap,
-                });
-            }
-            request = request
-                .with_max_fee_per_gas(fees.max_fee_per_gas)
-                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        }
-        let pending = self
-            .provider
-            .send_transaction(request)
-            .await
-            .map_err(|source| TxError::Rpc {
-                step: name.to_owned(),
-                source,
-            })?;
-        let receipt = pending
-            .with_timeout(self.receipt_timeout)
-            .get_receipt()
-            .await
-            .map_err(|source| TxError::Receipt {
-                step: name.to_owned(),
-                source,
-            })?;
+                    source,
+                })?
+        };
         if !receipt.status() {
             return Err(TxError::Reverted {
                 step: name.to_owned(),

@@ -25,24 +25,37 @@
 //! operators whose recorded stake no longer matches their delegated stake
 //! (`RegistryCoordinator.updateOperators`), so withdrawn stake stops counting and new stake
 //! starts to. Both updates go out in the same nonce sequence as the creation that follows.
+//!
+//! Sending: [`ContractTaskCreator`] sends through the wallet's shared [`WalletSender`], as the
+//! node's submitter and challenger do. The stake update(s) and the creation are one
+//! [`Sequence`](avs_contracts::sender::Sequence): consecutive nonces, read from the node when it
+//! starts, with no other component's transaction in between. Every one of them pays at most the
+//! wallet's fee cap (`max_fee_gwei`); above it nothing is sent and the creation fails with
+//! [`SendError::FeeAboveCap`] (counted in `avs_exex_task_creation_failures_total`, tried again
+//! on the next block).
 
 use std::{
     collections::BTreeMap,
     future::Future,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes},
-    providers::{DynProvider, Provider},
+    providers::Provider,
     rpc::types::TransactionRequest,
+    sol_types::SolCall,
 };
 
 use avs_contracts::{
-    avs::AvsTaskManager::{self, AvsTaskManagerInstance},
+    avs::AvsTaskManager,
     deployment::Deployment,
+    sender::{SendError, Sequence, WalletSender},
     stakes::StakeFreshness,
 };
 
@@ -78,9 +91,13 @@ pub enum CreateOutcome {
 /// A `createNewTask` could not be sent (the checkpoint is tried again on the next block).
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    /// The node refused the call or transaction.
+    /// A read the creation needs (stake freshness, the head) failed.
     #[error("createNewTask was refused: {0}")]
     Call(#[from] alloy::contract::Error),
+    /// The wallet's sender refused or failed to send a transaction (fees above the cap, a
+    /// revert at estimation, the node refusing it).
+    #[error("createNewTask was not sent: {0}")]
+    Send(#[from] SendError),
     /// The node did not answer within the configured timeout.
     #[error("createNewTask: the node did not answer within {0:?}")]
     Timeout(Duration),
@@ -98,13 +115,13 @@ pub trait TaskCreator: Send + Sync {
     ) -> impl Future<Output = Result<CreateOutcome, CreateError>> + Send;
 }
 
-/// [`TaskCreator`] that sends the transaction to the task manager through a provider holding the
-/// node's ECDSA wallet, without waiting for its receipt.
+/// [`TaskCreator`] that sends the transaction to the task manager through the wallet's shared
+/// [`WalletSender`], without waiting for its receipt.
 #[derive(Debug)]
 pub struct ContractTaskCreator {
-    contract: AvsTaskManagerInstance<DynProvider>,
+    sender: Arc<WalletSender>,
+    task_manager: Address,
     freshness: StakeFreshness,
-    sender: Address,
     timeout: Duration,
     stake_refresh: Option<StakeRefresh>,
 }
@@ -123,19 +140,14 @@ struct StakeRefresh {
 }
 
 impl ContractTaskCreator {
-    /// Sends through `provider` (whose wallet signs for `sender`) to `deployment`'s task
-    /// manager (and its registry coordinator for stake updates), waiting at most `timeout` for
-    /// the node to take each transaction.
-    pub fn new(
-        provider: DynProvider,
-        sender: Address,
-        deployment: &Deployment,
-        timeout: Duration,
-    ) -> Self {
+    /// Sends through `sender` (the wallet's one sender, shared with every other component
+    /// paying from it) to `deployment`'s task manager (and its registry coordinator for stake
+    /// updates), waiting at most `timeout` for the node to take the transactions of a creation.
+    pub fn new(sender: Arc<WalletSender>, deployment: &Deployment, timeout: Duration) -> Self {
         Self {
-            contract: AvsTaskManager::new(deployment.avs.task_manager, provider),
-            freshness: StakeFreshness::new(deployment),
             sender,
+            task_manager: deployment.avs.task_manager,
+            freshness: StakeFreshness::new(deployment),
             timeout,
             stake_refresh: None,
         }
@@ -155,13 +167,13 @@ impl ContractTaskCreator {
         self
     }
 
-    /// Sends `updateOperators` with `nonce` for the operators whose stake changed, if a refresh
-    /// is due at `head`. Returns whether it sent one.
+    /// Sends `updateOperators` in `sequence` for the operators whose stake changed, if a
+    /// refresh is due at `head`. Returns whether it sent one.
     async fn refresh_changed_stakes(
         &self,
         quorums: &[u8],
         head: u64,
-        nonce: u64,
+        sequence: &mut Sequence<'_>,
     ) -> Result<bool, CreateError> {
         let Some(refresh) = &self.stake_refresh else {
             return Ok(false);
@@ -175,7 +187,7 @@ impl ContractTaskCreator {
             head.saturating_add((refresh.interval / 16).max(1)),
             Ordering::Relaxed,
         );
-        let provider = self.contract.provider();
+        let provider = self.sender.provider();
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let changed = self
             .freshness
@@ -191,8 +203,9 @@ impl ContractTaskCreator {
         let count = changed.len();
         let tx_hash = self
             .send_to_coordinator(
+                "updateOperators",
                 StakeFreshness::update_operators_call(changed.clone()),
-                nonce,
+                sequence,
             )
             .await?;
         refresh
@@ -210,23 +223,25 @@ impl ContractTaskCreator {
         Ok(true)
     }
 
-    /// Sends the update of `quorums`' stakes with `nonce` if a task created now (reference
+    /// Sends the update of `quorums`' stakes in `sequence` if a task created now (reference
     /// block `head + 1`) would be past half of the withdrawal delay since their last update.
     /// Returns whether it sent one.
     async fn refresh_stakes_if_due(
         &self,
         quorums: &[u8],
         head: u64,
-        nonce: u64,
+        sequence: &mut Sequence<'_>,
     ) -> Result<bool, CreateError> {
-        let provider = self.contract.provider();
+        let provider = self.sender.provider();
         let (stale_from, delay) = self.freshness.stale_from(provider, quorums).await?;
         if delay == 0 || head + 1 + delay / 2 < stale_from {
             return Ok(false);
         }
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let call = self.freshness.update_call(provider, quorums, block).await?;
-        let tx_hash = self.send_to_coordinator(call, nonce).await?;
+        let tx_hash = self
+            .send_to_coordinator("updateOperatorsForQuorum", call, sequence)
+            .await?;
         tracing::info!(
             ?quorums,
             stale_from,
@@ -236,21 +251,18 @@ impl ContractTaskCreator {
         Ok(true)
     }
 
-    /// Sends a stake update (`input`) to the registry coordinator with `nonce`, without waiting
-    /// for its receipt; the creation that follows takes the next nonce.
-    async fn send_to_coordinator(&self, input: Bytes, nonce: u64) -> Result<B256, CreateError> {
+    /// Sends a stake update (`input`) to the registry coordinator in `sequence`, without
+    /// waiting for its receipt; the creation that follows takes the next nonce.
+    async fn send_to_coordinator(
+        &self,
+        step: &str,
+        input: Bytes,
+        sequence: &mut Sequence<'_>,
+    ) -> Result<B256, CreateError> {
         let request = TransactionRequest::default()
-            .with_from(self.sender)
             .with_to(self.freshness.registry_coordinator())
-            .with_input(input)
-            .with_nonce(nonce);
-        let pending = self
-            .contract
-            .provider()
-            .send_transaction(request)
-            .await
-            .map_err(|err| CreateError::Call(err.into()))?;
-        Ok(*pending.tx_hash())
+            .with_input(input);
+        Ok(sequence.send(step, request).await?.tx_hash)
     }
 }
 
@@ -263,29 +275,27 @@ impl TaskCreator for ContractTaskCreator {
         quorum_numbers: Bytes,
     ) -> Result<CreateOutcome, CreateError> {
         let send = async {
-            // The nonce is read from the node every time instead of a provider's nonce cache:
-            // a reorg can drop this sender's transactions, and a cached nonce would then be too
-            // high for the new branch (the transaction would never be mined). `pending` counts
-            // this node's creations still in the mempool.
-            let provider = self.contract.provider();
-            let (mut nonce, head) = tokio::try_join!(
-                provider.get_transaction_count(self.sender).pending(),
-                provider.get_block_number(),
-            )
-            .map_err(|err| CreateError::Call(err.into()))?;
-            if self
-                .refresh_stakes_if_due(&quorum_numbers, head, nonce)
+            // One nonce sequence for the stake update(s) and the creation: the wallet's sender
+            // reads the nonce from the node when it starts (never a cache, which a reorg or a
+            // refused estimate would leave wrong) and keeps the node's other components (the
+            // submitter, the challenger) from taking a nonce in between.
+            let mut sequence = self.sender.sequence().await?;
+            let head = self
+                .sender
+                .provider()
+                .get_block_number()
+                .await
+                .map_err(|err| CreateError::Call(err.into()))?;
+            // Every operator of the quorums is updated by the first: nothing left to refresh.
+            if !self
+                .refresh_stakes_if_due(&quorum_numbers, head, &mut sequence)
                 .await?
             {
-                // Every operator of the quorums is updated: nothing left to refresh.
-                nonce += 1;
-            } else {
                 // Best effort, bounded to half the creation's time: a refresh that fails or
                 // hangs never keeps the checkpoint from being tasked.
-                let refresh = self.refresh_changed_stakes(&quorum_numbers, head, nonce);
+                let refresh = self.refresh_changed_stakes(&quorum_numbers, head, &mut sequence);
                 match tokio::time::timeout(self.timeout / 2, refresh).await {
-                    Ok(Ok(true)) => nonce += 1,
-                    Ok(Ok(false)) => {}
+                    Ok(Ok(_)) => {}
                     Ok(Err(err)) => {
                         tracing::warn!(%err, "stake refresh failed; tasking anyway, tried again later");
                     }
@@ -294,38 +304,35 @@ impl TaskCreator for ContractTaskCreator {
                     ),
                 }
             }
-            let call = self
-                .contract
-                .createNewTask(
-                    chain_id,
-                    block_number,
-                    quorum_threshold_percentage,
-                    quorum_numbers,
-                )
-                .from(self.sender)
-                .nonce(nonce);
-            match call.send().await {
-                Ok(pending) => Ok(CreateOutcome::Sent {
-                    tx_hash: *pending.tx_hash(),
+            let call = AvsTaskManager::createNewTaskCall {
+                chainId: chain_id,
+                blockNumber: block_number,
+                quorumThresholdPercentage: quorum_threshold_percentage,
+                quorumNumbers: quorum_numbers,
+            };
+            let request = TransactionRequest::default()
+                .with_to(self.task_manager)
+                .with_input(Bytes::from(call.abi_encode()));
+            match sequence.send("createNewTask", request).await {
+                Ok(sent) => Ok(CreateOutcome::Sent {
+                    tx_hash: sent.tx_hash,
                     head,
                 }),
                 // Gas estimation runs the call: a duplicate is refused before anything is sent.
-                Err(err) => {
-                    match err.as_decoded_interface_error::<AvsTaskManager::AvsTaskManagerErrors>() {
-                        Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
-                            Ok(CreateOutcome::AlreadyTasked {
-                                task_index: e.taskIndex,
-                            })
-                        }
-                        Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointNotProvable(e)) => {
-                            Ok(CreateOutcome::Unprovable {
-                                challenge_deadline: e.challengeDeadline.saturating_to(),
-                                provable_until: e.provableUntil.saturating_to(),
-                            })
-                        }
-                        _ => Err(err.into()),
+                Err(err) => match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
+                    Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointAlreadyTasked(e)) => {
+                        Ok(CreateOutcome::AlreadyTasked {
+                            task_index: e.taskIndex,
+                        })
                     }
-                }
+                    Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointNotProvable(e)) => {
+                        Ok(CreateOutcome::Unprovable {
+                            challenge_deadline: e.challengeDeadline.saturating_to(),
+                            provable_until: e.provableUntil.saturating_to(),
+                        })
+                    }
+                    _ => Err(err.into()),
+                },
             }
         };
         tokio::time::timeout(self.timeout, send)

@@ -14,6 +14,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -24,16 +25,17 @@ use alloy::{
 };
 use avs_bls::SecretKey;
 use avs_checkpoint::{
-    AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, CreateOutcome,
-    GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore, TaskBook,
-    TaskCreator, attested_chain_exex, avs_exex,
+    AttestedChain, AvsConfig, AvsDeps, AvsEvent, AvsMetrics, ContractTaskCreator, CreateError,
+    CreateOutcome, GeneratorConfig, RegistryReader, SignedResponse, SlashingProtectionStore,
+    TaskBook, TaskCreator, attested_chain_exex, avs_exex,
 };
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager::Task},
     deployment::Deployment,
     eigenlayer::interfaces::{IBLSApkRegistryCalls, IRegistryCoordinatorCalls},
     operator::OperatorClient,
-    testing::{TestDevnet, TestOperator, deploy_and_onboard, wallet_provider},
+    sender::{SendError, SenderConfig},
+    testing::{TestDevnet, TestOperator, deploy_and_onboard, wallet_provider, wallet_sender},
 };
 use avs_exex::host::{Host, HostConfig};
 use avs_test_support::AnvilInstance;
@@ -157,6 +159,12 @@ async fn start_nodes(
     }
     let owner: PrivateKeySigner = settlement.keys()[0].clone().into();
     let settlement_provider = wallet_provider(settlement, &owner).await;
+    let owner_sender = wallet_sender(
+        settlement,
+        owner.clone(),
+        settlement_provider.get_chain_id().await?,
+        SenderConfig::default(),
+    );
     let attested_provider = match attested {
         Some(anvil) => Some(wallet_provider(anvil, &owner).await),
         None => None,
@@ -210,8 +218,7 @@ async fn start_nodes(
                 confirm_within_blocks: 8,
             });
             ContractTaskCreator::new(
-                settlement_provider.clone(),
-                owner.address(),
+                Arc::clone(&owner_sender),
                 &deployment,
                 Duration::from_secs(30),
             )
@@ -464,13 +471,77 @@ async fn deregistered_operator_does_not_sign() -> eyre::Result<()> {
 
 /// A task creator sending from the devnet's owner (its task generator).
 fn owner_task_creator(devnet: &TestDevnet) -> ContractTaskCreator {
-    let owner: PrivateKeySigner = devnet.anvil.keys()[0].clone().into();
     ContractTaskCreator::new(
-        devnet.provider.clone(),
-        owner.address(),
+        devnet.wallet_sender(devnet.owner_key(), SenderConfig::default()),
         &devnet.deployment,
         Duration::from_secs(30),
     )
+}
+
+/// The wallet's fee cap applies to the generator too: above it no task creation (and no stake
+/// update before it) is sent, and the typed refusal reaches the generator as an error; under
+/// the cap the same checkpoint is created.
+#[tokio::test]
+async fn contract_task_creator_refuses_to_create_above_the_fee_cap() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&[10], |_| {}).await?;
+    let owner = devnet.owner_key();
+    let config = SenderConfig {
+        max_fee_per_gas: 1,
+        ..SenderConfig::default()
+    };
+    let capped = ContractTaskCreator::new(
+        devnet.wallet_sender(owner.clone(), config),
+        &devnet.deployment,
+        Duration::from_secs(30),
+    );
+    let chain = devnet.deployment.chain_id;
+    let quorums = Bytes::from(vec![0]);
+    let checkpoint = devnet.next_checkpoint().await?;
+    let nonce_before = devnet
+        .provider
+        .get_transaction_count(owner.address())
+        .pending()
+        .await?;
+    let tasks_before = devnet.task_manager().latestTaskNum().call().await?;
+    match capped
+        .create_task(chain, checkpoint, 66, quorums.clone())
+        .await
+    {
+        Err(CreateError::Send(SendError::FeeAboveCap {
+            step,
+            required,
+            cap: 1,
+        })) => {
+            assert_eq!(step, "createNewTask");
+            assert!(required > 1, "{required}");
+        }
+        other => panic!("expected FeeAboveCap, got {other:?}"),
+    }
+    assert_eq!(
+        devnet
+            .provider
+            .get_transaction_count(owner.address())
+            .pending()
+            .await?,
+        nonce_before,
+        "nothing was sent"
+    );
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    assert_eq!(
+        devnet.task_manager().latestTaskNum().call().await?,
+        tasks_before
+    );
+
+    let outcome = owner_task_creator(&devnet)
+        .create_task(chain, checkpoint, 66, quorums)
+        .await?;
+    assert!(matches!(outcome, CreateOutcome::Sent { .. }), "{outcome:?}");
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    assert_eq!(
+        devnet.task_manager().latestTaskNum().call().await?,
+        tasks_before + 1
+    );
+    Ok(())
 }
 
 /// The contract's refusals reach the generator as outcomes, not errors: a checkpoint of this
