@@ -11,6 +11,7 @@ use crate::{
     keys, output,
 };
 use alloy::{
+    network::EthereumWallet,
     primitives::{B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
@@ -18,12 +19,13 @@ use alloy::{
 };
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager},
+    sender::{ConfirmPolicy, SenderConfig, WalletSender},
     transactor::Transactor,
 };
 use clap::Subcommand;
 use eyre::eyre;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 /// Blocks per `eth_getLogs` request: public endpoints cap the range.
 const LOG_CHUNK: u64 = 10_000;
@@ -166,8 +168,18 @@ impl TaskCommand {
             Self::Challenge { index, node } => {
                 let config = node.load()?;
                 let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
-                let provider = chain::connect(&config, Some(signer)).await?;
-                let outcome = challenge_task(&provider, &config, index).await?;
+                let provider = chain::connect(&config, None).await?;
+                // The node's fee cap and nonce handling, as the running challenger uses them.
+                let sender = Arc::new(WalletSender::new(
+                    provider.clone(),
+                    EthereumWallet::from(signer),
+                    config.deployment.chain_id,
+                    SenderConfig {
+                        max_fee_per_gas: config.max_fee_per_gas,
+                        ..SenderConfig::default()
+                    },
+                ));
+                let outcome = challenge_task(sender, &config, index).await?;
                 output::line(format!(
                     "task {index}: challenge succeeded in transaction {}; its signers are frozen ({} further freezeSigners transactions)",
                     outcome.challenge, outcome.freeze_batches
@@ -301,11 +313,11 @@ async fn find_task(
 
 /// Challenges task `index` from its logs (the CLI's `task challenge`).
 async fn challenge_task(
-    provider: &DynProvider,
+    sender: Arc<WalletSender>,
     config: &NodeConfig,
     index: u32,
 ) -> eyre::Result<ChallengeOutcome> {
-    let task = find_task(provider, config, index).await?;
+    let task = find_task(sender.provider(), config, index).await?;
     let response = task
         .response
         .ok_or_else(|| eyre!("task {index} has no response yet: there is nothing to challenge"))?;
@@ -313,7 +325,7 @@ async fn challenge_task(
         eyre!("the endpoint returned the response log without its transaction hash")
     })?;
     challenge::challenge(
-        &mut Transactor::new(provider.clone()),
+        &mut Transactor::through(sender, ConfirmPolicy::default()),
         &config.deployment,
         &Challenge {
             task_index: index,
