@@ -5,7 +5,7 @@
 //! not in the loop (its cost is per message and independent of the verification strategy).
 
 use avs_p2p::{
-    Aggregator, InboundId, InboundSignature, Outcome, Validator, ValidatorConfig, Verified,
+    InboundId, InboundSignature, Outcome, TaskTable, Validator, ValidatorConfig, Verified,
     fixtures::{Committee, response},
 };
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -33,10 +33,12 @@ fn inbound(c: &Committee, task: u32) -> Vec<InboundSignature> {
         .collect()
 }
 
-fn validator(c: &Committee, task: u32) -> Validator {
-    let mut v = Validator::new(ValidatorConfig::default());
-    v.add_task(c.task(task, 67));
-    v
+/// A validator and its task table with `task` added, as the service holds them.
+fn validator(c: &Committee, task: u32) -> (Validator, TaskTable) {
+    let config = ValidatorConfig::default();
+    let mut tasks = TaskTable::new(Duration::ZERO, config.closed_history);
+    tasks.add_task(c.task(task, 67));
+    (Validator::new(config), tasks)
 }
 
 fn validation(crit: &mut Criterion) {
@@ -48,10 +50,10 @@ fn validation(crit: &mut Criterion) {
         let c = Committee::new(n, 1, |_| 1);
         let msgs = inbound(&c, 1);
         // Warm the keys' Miller-loop preparation, as a running node has done long before.
-        let mut warm = validator(&c, 1);
+        let (mut warm, mut warm_tasks) = validator(&c, 1);
         for m in msgs.clone() {
             assert!(matches!(
-                warm.validate(m, Instant::now()),
+                warm.validate(&mut warm_tasks, m, Instant::now()),
                 Outcome::Accept(_)
             ));
         }
@@ -59,10 +61,10 @@ fn validation(crit: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("one_by_one", n), &n, |b, _| {
             b.iter_batched(
                 || (validator(&c, 1), msgs.clone()),
-                |(mut v, msgs)| {
+                |((mut v, mut tasks), msgs)| {
                     let now = Instant::now();
                     for m in msgs {
-                        black_box(v.validate(m, now));
+                        black_box(v.validate(&mut tasks, m, now));
                     }
                 },
                 BatchSize::LargeInput,
@@ -71,8 +73,8 @@ fn validation(crit: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("batch", n), &n, |b, _| {
             b.iter_batched(
                 || (validator(&c, 1), msgs.clone()),
-                |(mut v, msgs)| {
-                    let out = v.validate_burst(msgs, Instant::now());
+                |((mut v, mut tasks), msgs)| {
+                    let out = v.validate_burst(&mut tasks, msgs, Instant::now());
                     assert!(out.iter().all(|(_, o)| matches!(o, Outcome::Accept(_))));
                     black_box(out)
                 },
@@ -83,8 +85,8 @@ fn validation(crit: &mut Criterion) {
     group.finish();
 }
 
-fn verified(v: &mut Validator, msgs: Vec<InboundSignature>) -> Vec<Verified> {
-    v.validate_burst(msgs, Instant::now())
+fn verified((v, tasks): &mut (Validator, TaskTable), msgs: Vec<InboundSignature>) -> Vec<Verified> {
+    v.validate_burst(tasks, msgs, Instant::now())
         .into_iter()
         .filter_map(|(_, o)| match o {
             Outcome::Accept(v) => Some(*v),
@@ -105,18 +107,22 @@ fn last_signature_to_aggregate(crit: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter_batched(
                 || {
-                    let mut agg = Aggregator::new(Duration::ZERO);
-                    agg.add_task(c.task(1, 67));
+                    let mut tasks = TaskTable::new(Duration::ZERO, 1);
+                    tasks.add_task(c.task(1, 67));
                     let now = Instant::now();
                     for s in &sigs[..needed - 1] {
-                        assert!(!agg.add(s, now));
+                        assert!(matches!(
+                            tasks.decide(Box::new(s.clone()), now),
+                            Outcome::Accept(_)
+                        ));
                     }
-                    agg
+                    assert!(tasks.next_due().is_none(), "not at quorum yet");
+                    tasks
                 },
-                |mut agg| {
+                |mut tasks| {
                     let now = Instant::now();
-                    assert!(agg.add(&sigs[needed - 1], now));
-                    let ready = agg.take_due(now);
+                    tasks.decide(Box::new(sigs[needed - 1].clone()), now);
+                    let ready = tasks.take_due(now);
                     black_box(ready.into_iter().next().unwrap().unwrap())
                 },
                 BatchSize::LargeInput,

@@ -16,7 +16,8 @@
 //! (`getCheckSignaturesIndices`) are the submitter's to fetch.
 
 use crate::{
-    operators::{QuorumNumber, Stake, TaskInfo},
+    operators::{QuorumNumber, Stake},
+    tasks::{OpenTask, Phase, TaskTable},
     validation::Verified,
     wire::{OperatorId, TaskResponse},
 };
@@ -24,7 +25,7 @@ use alloy::primitives::B256;
 use avs_bls::Signature;
 use avs_contracts::aggregation::{AggregationError as BuildError, SignedAggregate};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     time::{Duration, Instant},
 };
 
@@ -73,26 +74,13 @@ pub struct AggregationError {
     pub source: BuildError,
 }
 
-struct DigestState {
-    response: TaskResponse,
-    signatures: BTreeMap<OperatorId, Signature>,
+/// One response digest of a task: its signers and their stake.
+pub(crate) struct DigestState {
+    pub(crate) response: TaskResponse,
+    pub(crate) signatures: BTreeMap<OperatorId, Signature>,
     signed: BTreeMap<QuorumNumber, Stake>,
     /// When this digest first reached quorum.
     reached_at: Option<Instant>,
-}
-
-struct TaskState {
-    info: TaskInfo,
-    totals: BTreeMap<QuorumNumber, Stake>,
-    members: usize,
-    digests: HashMap<B256, DigestState>,
-    emitted: bool,
-    /// A response is on-chain: nothing falls due until [`Aggregator::reopen`] (its
-    /// `TaskResponded` may still be reorged out, so the signatures are kept).
-    answered: bool,
-    /// The emitted build failed: the next signature makes the task due again (retrying
-    /// without new input would fail the same way, every tick).
-    build_failed: bool,
 }
 
 /// Whether `signed` meets `threshold_pct` of `totals` in every quorum. A quorum with no stake,
@@ -111,153 +99,26 @@ fn at_quorum(
     })
 }
 
-impl TaskState {
-    /// When the digest's aggregate is due, if it is at quorum.
-    fn due(&self, d: &DigestState, window: Duration) -> Option<Instant> {
-        let reached = d.reached_at?;
-        Some(if d.signatures.len() >= self.members {
-            reached
-        } else {
-            reached + window
-        })
-    }
-}
-
-/// Aggregation state for all open tasks.
-pub struct Aggregator {
-    window: Duration,
-    tasks: HashMap<u32, TaskState>,
-}
-
-impl std::fmt::Debug for Aggregator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Aggregator")
-            .field("window", &self.window)
-            .field("tasks", &self.tasks.len())
-            .finish()
-    }
-}
-
-impl Aggregator {
-    /// An aggregator that keeps collecting for `aggregation_window` after quorum.
-    pub fn new(aggregation_window: Duration) -> Self {
-        Self {
-            window: aggregation_window,
-            tasks: HashMap::new(),
-        }
-    }
-
-    /// Starts aggregating for a task. Re-adding an existing task changes nothing.
-    pub fn add_task(&mut self, info: TaskInfo) {
-        if self.tasks.contains_key(&info.task_index) {
-            return;
-        }
-        let totals = info
-            .quorums()
-            .into_iter()
-            .map(|q| (q, info.operators.total_stake(q)))
-            .collect();
-        let members = info.members().count();
-        self.tasks.insert(
-            info.task_index,
-            TaskState {
-                info,
-                totals,
-                members,
-                digests: HashMap::new(),
-                emitted: false,
-                answered: false,
-                build_failed: false,
-            },
-        );
-    }
-
-    /// The open task `task_index`, as added.
-    pub fn task(&self, task_index: u32) -> Option<&TaskInfo> {
-        self.tasks.get(&task_index).map(|t| &t.info)
-    }
-
-    /// Forgets a task (answered for good, or expired).
-    pub fn remove_task(&mut self, task_index: u32) {
-        self.tasks.remove(&task_index);
-    }
-
-    /// A response to the task is on-chain: nothing of it falls due any more, but its signatures
-    /// are kept in case the response is reorged out ([`Self::reopen`]).
-    pub fn mark_answered(&mut self, task_index: u32) {
-        if let Some(task) = self.tasks.get_mut(&task_index) {
-            task.answered = true;
-        }
-    }
-
-    /// The task's response left the canonical chain: its best at-quorum aggregate falls due
-    /// again (at once if its aggregation window has passed). `false` if the task is unknown.
-    pub fn reopen(&mut self, task_index: u32) -> bool {
-        let Some(task) = self.tasks.get_mut(&task_index) else {
-            return false;
-        };
-        task.answered = false;
-        task.emitted = false;
-        true
-    }
-
-    /// Adds a validated signature. Returns `true` if this signature brought its digest to
-    /// quorum. Signatures for unknown tasks and repeated signers are ignored.
-    pub fn add(&mut self, v: &Verified, now: Instant) -> bool {
-        let Some(task) = self.tasks.get_mut(&v.task_index) else {
-            return false;
-        };
-        let Some(op) = task.info.operators.operators.get(&v.operator_id) else {
-            return false;
-        };
-        let contribution = task.signed_quorums(op);
-        let d = task.digests.entry(v.digest).or_insert_with(|| DigestState {
-            response: v.response,
-            signatures: BTreeMap::new(),
-            signed: BTreeMap::new(),
-            reached_at: None,
-        });
-        if d.signatures.insert(v.operator_id, v.signature).is_some() {
-            return false;
-        }
-        if task.build_failed {
-            task.build_failed = false;
-            task.emitted = false;
-        }
-        for (q, stake) in contribution {
-            *d.signed.entry(q).or_default() += stake;
-        }
-        if d.reached_at.is_none()
-            && at_quorum(
-                &task.totals,
-                task.info.quorum_threshold_percentage,
-                &d.signed,
-            )
-        {
-            d.reached_at = Some(now);
-            return true;
-        }
-        false
-    }
-
+impl TaskTable {
     /// The earliest time an aggregate falls due, for the caller's timer.
     pub fn next_due(&self) -> Option<Instant> {
-        self.tasks
+        let window = self.window();
+        self.open
             .values()
-            .filter(|t| !t.emitted && !t.answered)
-            .flat_map(|t| t.digests.values().filter_map(|d| t.due(d, self.window)))
+            .filter(|t| t.phase == Phase::Collecting)
+            .flat_map(|t| t.digests.values().filter_map(|d| t.due(d, window)))
             .min()
     }
 
     /// Builds the aggregates due at `now`, at most one per task (the digest with most
     /// signers). Each task yields once; [`Self::aggregate`] rebuilds on demand later.
     pub fn take_due(&mut self, now: Instant) -> Vec<Result<Aggregate, AggregationError>> {
-        let window = self.window;
+        let window = self.window();
         let mut out = Vec::new();
         for task in self
-            .tasks
+            .open
             .values_mut()
-            .filter(|t| !t.emitted && !t.answered)
+            .filter(|t| t.phase == Phase::Collecting)
         {
             let best = task
                 .digests
@@ -267,8 +128,9 @@ impl Aggregator {
                 .map(|(digest, _)| *digest);
             if let Some(digest) = best {
                 let built = task.build(digest);
-                task.emitted = true;
-                task.build_failed = built.is_err();
+                task.phase = Phase::Emitted {
+                    build_failed: built.is_err(),
+                };
                 out.push(built);
             }
         }
@@ -278,7 +140,7 @@ impl Aggregator {
     /// Builds the current aggregate of `task_index` for its best at-quorum digest, if any
     /// (e.g. to resubmit with more signers).
     pub fn aggregate(&self, task_index: u32) -> Option<Result<Aggregate, AggregationError>> {
-        let task = self.tasks.get(&task_index)?;
+        let task = self.open.get(&task_index)?;
         let digest = task
             .digests
             .iter()
@@ -289,7 +151,52 @@ impl Aggregator {
     }
 }
 
-impl TaskState {
+impl OpenTask {
+    /// When the digest's aggregate is due, if it is at quorum.
+    fn due(&self, d: &DigestState, window: Duration) -> Option<Instant> {
+        let reached = d.reached_at?;
+        Some(if d.signatures.len() >= self.members {
+            reached
+        } else {
+            reached + window
+        })
+    }
+
+    /// Counts an accepted signature toward its digest (the caller checked it is the
+    /// operator's first response). `false` if the signer has no stake record in the task's
+    /// operator set.
+    pub(crate) fn count(&mut self, v: &Verified, now: Instant) -> bool {
+        let Some(op) = self.info.operators.operators.get(&v.operator_id) else {
+            return false;
+        };
+        let contribution = self.signed_quorums(op);
+        let d = self.digests.entry(v.digest).or_insert_with(|| DigestState {
+            response: v.response,
+            signatures: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            reached_at: None,
+        });
+        if d.signatures.insert(v.operator_id, v.signature).is_some() {
+            return true;
+        }
+        if self.phase == (Phase::Emitted { build_failed: true }) {
+            self.phase = Phase::Collecting;
+        }
+        for (q, stake) in contribution {
+            *d.signed.entry(q).or_default() += stake;
+        }
+        if d.reached_at.is_none()
+            && at_quorum(
+                &self.totals,
+                self.info.quorum_threshold_percentage,
+                &d.signed,
+            )
+        {
+            d.reached_at = Some(now);
+        }
+        true
+    }
+
     /// The operator's stake in each of the task's quorums it is registered in.
     fn signed_quorums(&self, op: &crate::operators::OperatorInfo) -> Vec<(QuorumNumber, Stake)> {
         self.totals
@@ -348,7 +255,10 @@ impl TaskState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{Committee, response};
+    use crate::{
+        fixtures::{Committee, response},
+        validation::Outcome,
+    };
     use avs_bls::{aggregate_public_keys, verify_aggregate};
 
     fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Verified {
@@ -363,20 +273,35 @@ mod tests {
         }
     }
 
+    /// Records `v` as the validator does once it verified it; `true` if it brought its digest
+    /// to quorum.
+    fn add(tasks: &mut TaskTable, v: &Verified, now: Instant) -> bool {
+        let reached = |tasks: &TaskTable| {
+            tasks
+                .open
+                .get(&v.task_index)
+                .and_then(|task| task.digests.get(&v.digest))
+                .is_some_and(|d| d.reached_at.is_some())
+        };
+        let before = reached(tasks);
+        let accepted = matches!(tasks.decide(Box::new(v.clone()), now), Outcome::Accept(_));
+        accepted && !before && reached(tasks)
+    }
+
     #[test]
     fn quorum_is_stake_weighted_and_aggregate_is_complete() {
         // Stakes 40, 30, 20, 10: threshold 60% of 100.
         let c = Committee::new(4, 11, |i| [40, 30, 20, 10][i]);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(c.task(1, 60));
         let t0 = Instant::now();
         // 40 + 10 = 50 < 60.
-        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
-        assert!(!agg.add(&verified(&c, 3, 1, 0), t0));
+        assert!(!add(&mut agg, &verified(&c, 0, 1, 0), t0));
+        assert!(!add(&mut agg, &verified(&c, 3, 1, 0), t0));
         assert_eq!(agg.next_due(), None);
         assert!(agg.take_due(t0).is_empty());
         // + 20 = 70 ≥ 60.
-        assert!(agg.add(&verified(&c, 2, 1, 0), t0));
+        assert!(add(&mut agg, &verified(&c, 2, 1, 0), t0));
         assert_eq!(agg.next_due(), Some(t0));
         let out = agg.take_due(t0);
         assert_eq!(out.len(), 1);
@@ -412,7 +337,7 @@ mod tests {
         // Emitted once only.
         assert!(agg.take_due(t0 + Duration::from_secs(1)).is_empty());
         // Rebuilding on demand includes later signers.
-        agg.add(&verified(&c, 1, 1, 0), t0);
+        add(&mut agg, &verified(&c, 1, 1, 0), t0);
         let again = agg.aggregate(1).unwrap().unwrap();
         assert!(again.signed.non_signers.is_empty());
     }
@@ -430,11 +355,11 @@ mod tests {
         let mut info = c.task(3, 50);
         info.quorum_numbers = vec![0, 1];
         info.operators = std::sync::Arc::new(set);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(info);
         let now = Instant::now();
         for i in [0, 1] {
-            agg.add(&verified(&c, i, 3, 1), now);
+            add(&mut agg, &verified(&c, i, 3, 1), now);
         }
         let a = agg.aggregate(3).unwrap().unwrap();
         assert_eq!(a.signed.non_signers, vec![c.operators[2].id.0]);
@@ -459,15 +384,15 @@ mod tests {
     #[test]
     fn a_failed_build_is_retried_after_the_next_signature_only() {
         let c = Committee::new(3, 17, |_| 10);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(c.task(1, 60));
         let t0 = Instant::now();
         // A "verified" signature that is not operator 1's over this response: only a
         // validator bug could let it in, and the pre-verification of the build catches it.
         let mut forged = verified(&c, 1, 1, 0);
         forged.signature = verified(&c, 1, 1, 1).signature;
-        agg.add(&verified(&c, 0, 1, 0), t0);
-        assert!(agg.add(&forged, t0));
+        add(&mut agg, &verified(&c, 0, 1, 0), t0);
+        assert!(add(&mut agg, &forged, t0));
         let out = agg.take_due(t0);
         assert!(matches!(
             out[..],
@@ -479,7 +404,7 @@ mod tests {
         assert_eq!(agg.next_due(), None, "no retry without new input");
         assert!(agg.take_due(t0 + Duration::from_secs(1)).is_empty());
         // New input makes the task due again (here it fails again: the forged one stays).
-        agg.add(&verified(&c, 2, 1, 0), t0);
+        add(&mut agg, &verified(&c, 2, 1, 0), t0);
         assert_eq!(agg.next_due(), Some(t0));
         assert_eq!(agg.take_due(t0).len(), 1);
     }
@@ -494,32 +419,32 @@ mod tests {
         assert!(at_quorum(&totals, 0, &signed));
         // A committee whose only operator has zero stake: its signature never reaches quorum.
         let c = Committee::new(1, 3, |_| 0);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(c.task(1, 1));
-        assert!(!agg.add(&verified(&c, 0, 1, 0), Instant::now()));
+        assert!(!add(&mut agg, &verified(&c, 0, 1, 0), Instant::now()));
         assert!(agg.take_due(Instant::now()).is_empty());
     }
 
     #[test]
     fn exact_threshold_counts_as_reached() {
         let c = Committee::new(2, 12, |_| 50);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(c.task(1, 50));
-        assert!(agg.add(&verified(&c, 0, 1, 0), Instant::now()));
+        assert!(add(&mut agg, &verified(&c, 0, 1, 0), Instant::now()));
     }
 
     #[test]
     fn disagreeing_responses_aggregate_separately() {
         let c = Committee::new(4, 13, |_| 25);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         agg.add_task(c.task(5, 75));
         let t0 = Instant::now();
         for i in 0..2 {
-            agg.add(&verified(&c, i, 5, 0), t0);
+            add(&mut agg, &verified(&c, i, 5, 0), t0);
         }
         // Operators 2 and 3 saw another block: neither response reaches 75%.
         for i in 2..4 {
-            agg.add(&verified(&c, i, 5, 1), t0);
+            add(&mut agg, &verified(&c, i, 5, 1), t0);
         }
         assert!(agg.take_due(t0).is_empty());
         assert!(agg.aggregate(5).is_none());
@@ -529,23 +454,23 @@ mod tests {
     fn window_waits_unless_everyone_signed() {
         let c = Committee::new(3, 14, |_| 1);
         let w = Duration::from_secs(2);
-        let mut agg = Aggregator::new(w);
+        let mut agg = TaskTable::new(w, 16);
         agg.add_task(c.task(1, 60));
         agg.add_task(c.task(2, 60));
         let t0 = Instant::now();
-        agg.add(&verified(&c, 0, 1, 0), t0);
-        assert!(agg.add(&verified(&c, 1, 1, 0), t0));
+        add(&mut agg, &verified(&c, 0, 1, 0), t0);
+        assert!(add(&mut agg, &verified(&c, 1, 1, 0), t0));
         assert_eq!(agg.next_due(), Some(t0 + w));
         assert!(agg.take_due(t0 + w / 2).is_empty());
         // Task 2: all three sign → due at once despite the window.
         for i in 0..3 {
-            agg.add(&verified(&c, i, 2, 0), t0);
+            add(&mut agg, &verified(&c, i, 2, 0), t0);
         }
         let now = agg.take_due(t0);
         assert_eq!(now.len(), 1);
         assert_eq!(now[0].as_ref().unwrap().task_index, 2);
         // Task 1 picks up the late signer during its window.
-        agg.add(&verified(&c, 2, 1, 0), t0 + w / 2);
+        add(&mut agg, &verified(&c, 2, 1, 0), t0 + w / 2);
         let later = agg.take_due(t0 + w);
         assert_eq!(later[0].as_ref().unwrap().signers.len(), 3);
     }
@@ -554,15 +479,15 @@ mod tests {
     fn unknown_tasks_outsiders_and_repeats_are_ignored() {
         let c = Committee::new(2, 15, |_| 1);
         let other = Committee::new(1, 16, |_| 100);
-        let mut agg = Aggregator::new(Duration::ZERO);
+        let mut agg = TaskTable::new(Duration::ZERO, 16);
         let t0 = Instant::now();
-        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
+        assert!(!add(&mut agg, &verified(&c, 0, 1, 0), t0));
         agg.add_task(c.task(1, 100));
-        assert!(!agg.add(&verified(&other, 0, 1, 0), t0));
-        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
-        assert!(!agg.add(&verified(&c, 0, 1, 0), t0));
-        assert!(agg.add(&verified(&c, 1, 1, 0), t0));
-        agg.remove_task(1);
+        assert!(!add(&mut agg, &verified(&other, 0, 1, 0), t0));
+        assert!(!add(&mut agg, &verified(&c, 0, 1, 0), t0));
+        assert!(!add(&mut agg, &verified(&c, 0, 1, 0), t0));
+        assert!(add(&mut agg, &verified(&c, 1, 1, 0), t0));
+        agg.close_task(1);
         assert!(agg.take_due(t0).is_empty());
     }
 }

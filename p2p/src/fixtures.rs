@@ -5,8 +5,9 @@
 //! message does not depend on the threshold a test aggregates it with.
 
 use crate::{
-    aggregation::{Aggregate, Aggregator},
+    aggregation::Aggregate,
     operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo},
+    tasks::TaskTable,
     validation::Verified,
     wire::{OperatorId, SignatureMessage, TaskResponse},
 };
@@ -122,7 +123,7 @@ pub fn response(task_index: u32, variant: u8) -> TaskResponse {
     }
 }
 
-/// The aggregate the p2p [`Aggregator`] builds (aggregation window 0) from the signatures of
+/// The aggregate the p2p [`TaskTable`] builds (aggregation window 0) from the signatures of
 /// `signers` (operator id and BLS key) over `response` to the task `info`, as a node hands it
 /// to its submitter; `None` while they are no quorum.
 ///
@@ -136,8 +137,8 @@ pub fn aggregate_of(
     let task_index = info.task_index;
     let digest = info.digest(&response);
     let task_hash = info.attestation.task.hash();
-    let mut aggregator = Aggregator::new(std::time::Duration::ZERO);
-    aggregator.add_task(info);
+    let mut tasks = TaskTable::new(std::time::Duration::ZERO, 1);
+    tasks.add_task(info);
     let now = std::time::Instant::now();
     for (operator_id, secret) in signers {
         let verified = Verified {
@@ -148,9 +149,9 @@ pub fn aggregate_of(
             digest,
             signature: secret.sign(digest),
         };
-        aggregator.add(&verified, now);
+        tasks.decide(Box::new(verified), now);
     }
-    aggregator
+    tasks
         .aggregate(task_index)
         .map(|built| built.expect("an aggregate of valid signatures builds"))
 }

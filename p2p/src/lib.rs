@@ -15,6 +15,9 @@
 //!   gossipsub with content-hash ids and manual validation, connection limits, bans) behind a
 //!   cloneable [`NetworkHandle`]. Inbound messages reach the application through a bounded
 //!   queue and are forwarded only after the application reports [`Verdict::Accept`].
+//! - [`tasks`]: the [`TaskTable`], one entry per open task holding everything validation and
+//!   aggregation keep about it, driven by the AVS ExEx's task transitions (added, answered,
+//!   reopened, closed for good, reverted).
 //! - [`validation`]: the [`Validator`] (pure): known task (with a bounded buffer for
 //!   signatures that arrive before their task), operator in the task's quorums, valid point,
 //!   no duplicate, BLS verification of whole bursts in one batch (bisecting on failure); a
@@ -24,7 +27,7 @@
 //! - [`registry`]: the [`RegistryReader`]: operator sets at a reference block from EigenLayer's
 //!   registries (stakes from `OperatorStateRetriever`, keys from `NewPubkeyRegistration`
 //!   logs), cached; [`RegistryReader::task_info`] for a created task.
-//! - [`aggregation`]: the [`Aggregator`]: stake-weighted per quorum and per response digest,
+//! - [`aggregation`]: aggregation over the [`TaskTable`]: stake-weighted per quorum and per response digest,
 //!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
 //!   sorted non-signers, quorum APKs) for the submitter.
 //! - [`ranking`]: who submits when, as pure functions plus a small scheduler.
@@ -95,11 +98,12 @@ pub mod ratelimit;
 pub mod registry;
 pub mod service;
 pub mod submit;
+pub mod tasks;
 pub mod topic;
 pub mod validation;
 pub mod wire;
 
-pub use aggregation::{Aggregate, AggregationError, Aggregator, QuorumStake};
+pub use aggregation::{Aggregate, AggregationError, QuorumStake};
 pub use config::{ConfigError, NetworkConfig};
 pub use identity::{IdentityError, load_or_create_identity};
 pub use journal::{JournalError, SignatureJournal};
@@ -113,6 +117,7 @@ pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
 pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
 pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter};
+pub use tasks::TaskTable;
 pub use topic::signature_topic;
 pub use validation::{
     Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Validator,

@@ -1,5 +1,6 @@
 //! The signature service: the loop that ties the [`Network`] to the [`Validator`], the
-//! [`Aggregator`] and the [`SubmitScheduler`].
+//! [`TaskTable`] (validation and aggregation state, one entry per task) and the
+//! [`SubmitScheduler`].
 //!
 //! The AVS ExEx feeds it tasks ([`ServiceHandle::add_task`]), its own signatures
 //! ([`ServiceHandle::publish_own`]) and on-chain outcomes ([`ServiceHandle::task_closed`]);
@@ -8,7 +9,7 @@
 //! so bursts are batch-verified, and every verdict is reported back to gossipsub.
 //!
 //! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
-//! signature is persisted (one fsync per burst) before it is counted, and the journal's records are
+//! signature is persisted (one fsync per burst) before it is reported, and the journal's records are
 //! validated again and counted when their task is added after a restart; a closed task's
 //! records are pruned, and so are the records of tasks that were not re-added before a later
 //! task (the ExEx re-derives open tasks in index order, so those closed while the node was
@@ -18,12 +19,13 @@
 //! ([`SignatureMetrics`]).
 
 use crate::{
-    aggregation::{Aggregate, AggregationError, Aggregator},
+    aggregation::{Aggregate, AggregationError},
     journal::SignatureJournal,
     metrics::SignatureMetrics,
     network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
     operators::TaskInfo,
     ranking::{SubmitScheduler, submitter_rank},
+    tasks::TaskTable,
     validation::{Equivocation, Outcome, Validator, ValidatorConfig, Verified},
     wire::{OperatorId, SignatureMessage},
 };
@@ -244,7 +246,7 @@ impl SignatureService {
             journal,
             restored,
             validator: Validator::new(config.validator),
-            aggregator: Aggregator::new(config.aggregation_window),
+            tasks: TaskTable::new(config.aggregation_window, config.validator.closed_history),
             scheduler: SubmitScheduler::new(config.submit_slot),
             network: network.handle,
             events: ev_tx,
@@ -261,7 +263,8 @@ impl SignatureService {
 
 struct State {
     validator: Validator,
-    aggregator: Aggregator,
+    /// The one per-task record of validation and aggregation.
+    tasks: TaskTable,
     scheduler: SubmitScheduler,
     network: NetworkHandle,
     events: mpsc::Sender<ServiceEvent>,
@@ -288,7 +291,7 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 impl State {
     async fn run(mut self, mut inbound: InboundSignatures, mut requests: mpsc::Receiver<Request>) {
         loop {
-            let wake = [self.aggregator.next_due(), self.scheduler.next_due()]
+            let wake = [self.tasks.next_due(), self.scheduler.next_due()]
                 .into_iter()
                 .flatten()
                 .min()
@@ -317,7 +320,7 @@ impl State {
     /// accepted ones. `false` once the application is gone.
     async fn process(&mut self, burst: Vec<InboundSignature>, origin: Origin) -> bool {
         let now = Instant::now();
-        let outcomes = self.validator.validate_burst(burst, now);
+        let outcomes = self.validator.validate_burst(&mut self.tasks, burst, now);
         let mut accepted = Vec::new();
         for (id, outcome) in outcomes {
             if origin == Origin::Gossip && !self.report(id, &outcome).await {
@@ -344,7 +347,7 @@ impl State {
             self.persist(&accepted).await;
         }
         for v in &accepted {
-            if !self.count(v, now).await {
+            if !self.accepted(v).await {
                 return false;
             }
         }
@@ -375,8 +378,8 @@ impl State {
         }
     }
 
-    async fn count(&mut self, v: &Verified, now: Instant) -> bool {
-        self.aggregator.add(v, now);
+    /// Reports a signature the table counted when it accepted it.
+    async fn accepted(&self, v: &Verified) -> bool {
         self.emit(ServiceEvent::Accepted {
             task_index: v.task_index,
             operator_id: v.operator_id,
@@ -390,8 +393,11 @@ impl State {
                 let task = *task;
                 let index = task.task_index;
                 self.prune_unclaimed_before(index).await;
-                self.aggregator.add_task(task.clone());
-                let replay = self.validator.add_task(task);
+                let replay = if self.tasks.add_task(task) {
+                    self.validator.take_waiting(index)
+                } else {
+                    Vec::new()
+                };
                 if !replay.is_empty() {
                     debug!(
                         n = replay.len(),
@@ -420,24 +426,24 @@ impl State {
                 true
             }
             Request::Answered(index) => {
-                self.aggregator.mark_answered(index);
+                self.tasks.mark_answered(index);
                 self.scheduler.mark_answered(index);
                 true
             }
             Request::Unanswered(index) => {
-                if self.aggregator.reopen(index) {
+                if self.tasks.reopen(index) {
                     debug!(task = index, "response reverted; the task falls due again");
                 }
                 true
             }
             Request::Closed(index) => {
                 self.stop_task(index).await;
-                self.validator.close_task(index);
+                self.tasks.close_task(index);
                 true
             }
             Request::Reverted(index) => {
                 self.stop_task(index).await;
-                self.validator.forget_task(index);
+                self.tasks.forget_task(index);
                 true
             }
             Request::PublishOwn(message, reply) => {
@@ -448,10 +454,9 @@ impl State {
         }
     }
 
-    /// Stops aggregating and submitting for a task and drops its journal records.
+    /// Stops submitting for a task and drops its journal records (the caller drops its entry).
     async fn stop_task(&mut self, index: u32) {
         self.forget_journaled(index).await;
-        self.aggregator.remove_task(index);
         self.scheduler.mark_answered(index);
     }
 
@@ -486,19 +491,20 @@ impl State {
             source: self.network.peer_id(),
         };
         let task_index = message.task_index;
-        if !self.validator.is_open(task_index) {
+        if !self.tasks.is_open(task_index) {
             return Err(ServiceError::OwnSignature {
                 task_index,
                 reason: "task not added (or already closed)".into(),
             });
         }
-        match self
-            .validator
-            .validate(InboundSignature { id, message }, Instant::now())
-        {
+        match self.validator.validate(
+            &mut self.tasks,
+            InboundSignature { id, message },
+            Instant::now(),
+        ) {
             Outcome::Accept(v) => {
                 self.persist(std::slice::from_ref(&v)).await;
-                self.count(&v, Instant::now()).await;
+                self.accepted(&v).await;
                 self.network.publish(message).await?;
                 Ok(())
             }
@@ -516,7 +522,7 @@ impl State {
                 return false;
             }
         }
-        for ready in self.aggregator.take_due(now) {
+        for ready in self.tasks.take_due(now) {
             let ok = match ready {
                 Ok(aggregate) => self.on_quorum(aggregate, now).await,
                 Err(e) => self.emit_error(&e).await,
@@ -526,7 +532,7 @@ impl State {
             }
         }
         for task_index in self.scheduler.take_due(now) {
-            let event = match self.aggregator.aggregate(task_index) {
+            let event = match self.tasks.aggregate(task_index) {
                 Some(Ok(a)) => ServiceEvent::SubmitDue(Box::new(a)),
                 Some(Err(e)) => ServiceEvent::AggregationFailed(e.to_string()),
                 None => continue,
@@ -540,7 +546,7 @@ impl State {
 
     async fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) -> bool {
         let rank = self.config.local_operator.and_then(|me| {
-            let task = self.aggregator.task(aggregate.task_index)?;
+            let task = self.tasks.task(aggregate.task_index)?;
             submitter_rank(aggregate.task_index, me, task.members().map(|(id, _)| *id))
         });
         if let Some(rank) = rank {

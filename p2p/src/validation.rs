@@ -7,10 +7,10 @@
 //!
 //! 1. the task is known, and it is the task the message names (its task hash) — if not, and it
 //!    is not a closed task, the message is buffered (bounded per forwarding peer and in total,
-//!    for at most `pending_ttl`) and replayed by [`Validator::add_task`]; this closes the seeds'
+//!    for at most `pending_ttl`) and replayed by [`Validator::take_waiting`] once the task is added to the [`TaskTable`]; this closes the seeds'
 //!    "task not initialized" race where a fast operator's signature arrives before a slow node
 //!    has seen the task, and keeps a node that still holds another task at the index (a
-//!    settlement reorg re-created it, [`Validator::forget_task`]) from rejecting an honest
+//!    settlement reorg re-created it, [`TaskTable::forget_task`]) from rejecting an honest
 //!    signature for the new one as forged;
 //! 2. the task is still open (not answered or expired) — else ignore;
 //! 3. the operator is registered in one of the task's quorums at `taskCreatedBlock`;
@@ -40,14 +40,15 @@
 
 use crate::{
     network::{InboundId, InboundSignature},
-    operators::{OperatorSet, TaskInfo},
+    operators::OperatorSet,
+    tasks::TaskTable,
     wire::{OperatorId, TaskResponse},
 };
 use alloy::primitives::B256;
 use avs_bls::{BatchItem, PublicKeyG2, Signature, batch_verify};
 use libp2p::PeerId;
 use std::{
-    collections::{BTreeSet, HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -89,7 +90,7 @@ pub struct Verified {
     pub operator_id: OperatorId,
     /// The signed response.
     pub response: TaskResponse,
-    /// The signed message ([`TaskInfo::digest`] of the response).
+    /// The signed message ([`crate::TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The decoded signature.
     pub signature: Signature,
@@ -151,7 +152,7 @@ pub enum IgnoreReason {
 pub struct ResponseSignature {
     /// The response.
     pub response: TaskResponse,
-    /// The signed message ([`TaskInfo::digest`] of the response).
+    /// The signed message ([`crate::TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The operator's BLS signature over `digest`.
     pub signature: Signature,
@@ -206,45 +207,6 @@ impl Outcome {
     }
 }
 
-struct OpenTask {
-    info: TaskInfo,
-    /// The task's EIP-712 struct hash, which messages for it must name.
-    task_hash: B256,
-    /// Each operator's accepted signature: at most one response per operator.
-    accepted: HashMap<OperatorId, ResponseSignature>,
-    /// Operators caught signing a second response (their evidence was returned once).
-    equivocators: HashSet<OperatorId>,
-}
-
-impl OpenTask {
-    /// The outcome of a verified signature: accepted if it is the operator's first, a duplicate
-    /// if it repeats it, evidence if it contradicts it (once per operator).
-    fn decide(&mut self, v: Box<Verified>) -> Outcome {
-        let signed = ResponseSignature {
-            response: v.response,
-            digest: v.digest,
-            signature: v.signature,
-        };
-        let Some(first) = self.accepted.get(&v.operator_id).copied() else {
-            self.accepted.insert(v.operator_id, signed);
-            return Outcome::Accept(v);
-        };
-        if first.digest == v.digest {
-            Outcome::Ignore(IgnoreReason::Duplicate)
-        } else if self.equivocators.insert(v.operator_id) {
-            Outcome::Equivocation(Box::new(Equivocation {
-                task_index: v.task_index,
-                task_hash: v.task_hash,
-                operator_id: v.operator_id,
-                first,
-                second: signed,
-            }))
-        } else {
-            Outcome::Ignore(IgnoreReason::KnownEquivocator)
-        }
-    }
-}
-
 struct Pending {
     received: Instant,
     message: InboundSignature,
@@ -267,11 +229,10 @@ impl Candidate {
     }
 }
 
-/// Validation state: open tasks, recently closed tasks and the pending buffer.
+/// Validation state: the pending buffer. The tasks it validates against are the service's one
+/// [`TaskTable`], passed in.
 pub struct Validator {
     config: ValidatorConfig,
-    open: HashMap<u32, OpenTask>,
-    closed: BTreeSet<u32>,
     pending: VecDeque<Pending>,
     pending_by_peer: HashMap<PeerId, usize>,
     /// When each peer was last penalised for a buffered message whose task never appeared.
@@ -281,8 +242,6 @@ pub struct Validator {
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
-            .field("open_tasks", &self.open.len())
-            .field("closed_tasks", &self.closed.len())
             .field("pending", &self.pending.len())
             .finish()
     }
@@ -293,61 +252,24 @@ impl Validator {
     pub fn new(config: ValidatorConfig) -> Self {
         Self {
             config,
-            open: HashMap::new(),
-            closed: BTreeSet::new(),
             pending: VecDeque::new(),
             pending_by_peer: HashMap::new(),
             junk_penalised: HashMap::new(),
         }
     }
 
-    /// Opens a task and returns the buffered messages that were waiting for it, to be passed
-    /// to [`Self::validate_burst`] again. Re-adding an open or closed task changes nothing.
-    pub fn add_task(&mut self, info: TaskInfo) -> Vec<InboundSignature> {
-        let index = info.task_index;
-        if self.open.contains_key(&index) || self.closed.contains(&index) {
-            return Vec::new();
-        }
-        self.open.insert(
-            index,
-            OpenTask {
-                task_hash: info.attestation.task.hash(),
-                info,
-                accepted: HashMap::new(),
-                equivocators: HashSet::new(),
-            },
-        );
+    /// The buffered messages that were waiting for task `task_index`, just added to the
+    /// table, to be passed to [`Self::validate_burst`] again.
+    pub fn take_waiting(&mut self, task_index: u32) -> Vec<InboundSignature> {
         let (ready, keep): (VecDeque<_>, VecDeque<_>) = self
             .pending
             .drain(..)
-            .partition(|p| p.message.message.task_index == index);
+            .partition(|p| p.message.message.task_index == task_index);
         self.pending = keep;
         for p in &ready {
             self.unbuffer(&p.message.id.source);
         }
         ready.into_iter().map(|p| p.message).collect()
-    }
-
-    /// Closes a task (answered on-chain or expired): later signatures for it are stale.
-    pub fn close_task(&mut self, task_index: u32) {
-        self.open.remove(&task_index);
-        self.closed.insert(task_index);
-        while self.closed.len() > self.config.closed_history {
-            self.closed.pop_first();
-        }
-    }
-
-    /// Forgets a task whose creation left the canonical chain: unlike a closed task, its index
-    /// may be created again (for another task), and signatures naming that task are then
-    /// buffered until it is added.
-    pub fn forget_task(&mut self, task_index: u32) {
-        self.open.remove(&task_index);
-        self.closed.remove(&task_index);
-    }
-
-    /// Whether `task_index` is open.
-    pub fn is_open(&self, task_index: u32) -> bool {
-        self.open.contains_key(&task_index)
     }
 
     /// Number of buffered messages.
@@ -389,16 +311,23 @@ impl Validator {
     }
 
     /// Validates one message (a burst of one).
-    pub fn validate(&mut self, message: InboundSignature, now: Instant) -> Outcome {
-        self.validate_burst(vec![message], now)
+    pub fn validate(
+        &mut self,
+        tasks: &mut TaskTable,
+        message: InboundSignature,
+        now: Instant,
+    ) -> Outcome {
+        self.validate_burst(tasks, vec![message], now)
             .pop()
             .map_or(Outcome::Deferred, |(_, o)| o)
     }
 
     /// Validates a burst of messages, verifying all their signatures in one batch. Returns
     /// one outcome per message, in input order.
+    /// An accepted signature is recorded in `tasks` at once (see [`TaskTable::decide`]).
     pub fn validate_burst(
         &mut self,
+        tasks: &mut TaskTable,
         messages: Vec<InboundSignature>,
         now: Instant,
     ) -> Vec<(InboundId, Outcome)> {
@@ -407,7 +336,7 @@ impl Validator {
         let mut ids = Vec::with_capacity(messages.len());
         for (slot, inbound) in messages.into_iter().enumerate() {
             ids.push(inbound.id.clone());
-            let outcome = self.precheck(inbound, slot, now, &mut candidates);
+            let outcome = self.precheck(tasks, inbound, slot, now, &mut candidates);
             outcomes.push(outcome);
         }
         let valid = verify_bisecting(&candidates);
@@ -416,11 +345,7 @@ impl Validator {
         // one nor, by claiming another response, frames the operator as an equivocator.
         for (candidate, ok) in candidates.into_iter().zip(valid) {
             let outcome = if ok {
-                let v = Box::new(candidate.verified);
-                match self.open.get_mut(&v.task_index) {
-                    Some(task) => task.decide(v),
-                    None => Outcome::Ignore(IgnoreReason::Stale),
-                }
+                tasks.decide(Box::new(candidate.verified), now)
             } else {
                 Outcome::Reject(RejectReason::BadSignature)
             };
@@ -436,6 +361,7 @@ impl Validator {
     /// The cheap checks. Returns the outcome, or `None` after pushing a verification candidate.
     fn precheck(
         &mut self,
+        tasks: &TaskTable,
         inbound: InboundSignature,
         slot: usize,
         now: Instant,
@@ -443,21 +369,16 @@ impl Validator {
     ) -> Option<Outcome> {
         let msg = inbound.message;
         let task_index = msg.task_index;
-        if self.closed.contains(&task_index) {
+        if tasks.is_closed(task_index) {
             return Some(Outcome::Ignore(IgnoreReason::Stale));
         }
-        if !self.open.contains_key(&task_index) {
+        let Some(task) = tasks.open.get(&task_index) else {
             return Some(self.buffer(inbound, now));
-        }
-        if self
-            .open
-            .get(&task_index)
-            .is_some_and(|task| task.task_hash != msg.task_hash)
-        {
+        };
+        if task.task_hash != msg.task_hash {
             // Another task at this index (the views differ across a reorg): not a forgery.
             return Some(self.buffer(inbound, now));
         }
-        let task = self.open.get(&task_index)?;
         if !task.info.is_member(&msg.operator_id) {
             return Some(Outcome::Reject(RejectReason::NotInQuorum));
         }
@@ -469,8 +390,7 @@ impl Validator {
         };
         let digest = task.info.digest(&msg.response);
         if task
-            .accepted
-            .get(&msg.operator_id)
+            .response_of(&msg.operator_id)
             .is_some_and(|first| first.digest == digest)
         {
             return Some(Outcome::Ignore(IgnoreReason::Duplicate));
@@ -562,6 +482,64 @@ mod tests {
     };
     use libp2p::gossipsub::MessageId;
 
+    /// A validator and the task table it validates against, as the service holds them.
+    struct Harness {
+        validator: Validator,
+        tasks: TaskTable,
+    }
+
+    impl Harness {
+        fn new(config: ValidatorConfig) -> Self {
+            Self {
+                validator: Validator::new(config),
+                tasks: TaskTable::new(Duration::ZERO, config.closed_history),
+            }
+        }
+
+        /// Adds a task and returns the signatures that waited for it.
+        fn add_task(&mut self, info: crate::TaskInfo) -> Vec<InboundSignature> {
+            let index = info.task_index;
+            if self.tasks.add_task(info) {
+                self.validator.take_waiting(index)
+            } else {
+                Vec::new()
+            }
+        }
+
+        fn close_task(&mut self, index: u32) {
+            self.tasks.close_task(index);
+        }
+
+        fn forget_task(&mut self, index: u32) {
+            self.tasks.forget_task(index);
+        }
+
+        fn is_open(&self, index: u32) -> bool {
+            self.tasks.is_open(index)
+        }
+
+        fn validate(&mut self, message: InboundSignature, now: Instant) -> Outcome {
+            self.validator.validate(&mut self.tasks, message, now)
+        }
+
+        fn validate_burst(
+            &mut self,
+            messages: Vec<InboundSignature>,
+            now: Instant,
+        ) -> Vec<(InboundId, Outcome)> {
+            self.validator
+                .validate_burst(&mut self.tasks, messages, now)
+        }
+
+        fn expire_pending(&mut self, now: Instant) -> Vec<(InboundId, Outcome)> {
+            self.validator.expire_pending(now)
+        }
+
+        fn pending_len(&self) -> usize {
+            self.validator.pending_len()
+        }
+    }
+
     fn inbound(msg: SignatureMessage, peer: PeerId) -> InboundSignature {
         InboundSignature {
             id: InboundId {
@@ -589,7 +567,7 @@ mod tests {
     fn accepts_valid_and_rejects_forged_outsider_and_malformed() {
         let c = Committee::new(4, 1, |_| 10);
         let outsider = Committee::new(1, 2, |_| 10);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         let now = Instant::now();
         assert!(v.add_task(c.task(1, 50)).is_empty());
         let peer = PeerId::random();
@@ -635,7 +613,7 @@ mod tests {
     #[test]
     fn a_second_response_of_an_operator_is_evidence_not_a_signature() {
         let c = Committee::new(2, 3, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         v.add_task(c.task(1, 100));
         let peer = PeerId::random();
         let now = Instant::now();
@@ -684,7 +662,7 @@ mod tests {
     #[test]
     fn equivocation_inside_a_burst_and_forged_framing() {
         let c = Committee::new(2, 3, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         v.add_task(c.task(1, 100));
         let peer = PeerId::random();
         let mut framed = c.sign(1, response(1, 7));
@@ -716,7 +694,7 @@ mod tests {
     #[test]
     fn expired_junk_is_penalised_once_per_peer_per_ttl() {
         let c = Committee::new(3, 7, |_| 1);
-        let mut v = Validator::new(ValidatorConfig {
+        let mut v = Harness::new(ValidatorConfig {
             pending_total: 16,
             pending_per_peer: 8,
             ..small()
@@ -750,7 +728,7 @@ mod tests {
     #[test]
     fn burst_finds_the_forgeries_and_keeps_the_rest() {
         let c = Committee::new(16, 4, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         v.add_task(c.task(7, 67));
         let peer = PeerId::random();
         let mut msgs: Vec<_> = (0..16)
@@ -786,7 +764,7 @@ mod tests {
     #[test]
     fn duplicate_inside_a_burst_is_accepted_once() {
         let c = Committee::new(1, 5, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         v.add_task(c.task(1, 100));
         let m = inbound(c.sign(0, response(1, 0)), PeerId::random());
         let out = v.validate_burst(vec![m.clone(), m], Instant::now());
@@ -797,7 +775,7 @@ mod tests {
     #[test]
     fn unknown_task_is_buffered_bounded_and_replayed() {
         let c = Committee::new(4, 6, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         let (a, b) = (PeerId::random(), PeerId::random());
         let t0 = Instant::now();
         let m = |i| c.sign(i, response(9, 0));
@@ -840,7 +818,7 @@ mod tests {
     #[test]
     fn pending_expires_after_ttl() {
         let c = Committee::new(1, 7, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         let t0 = Instant::now();
         let m = inbound(c.sign(0, response(3, 0)), PeerId::random());
         let id = m.id.clone();
@@ -855,7 +833,7 @@ mod tests {
     #[test]
     fn closed_tasks_are_stale_and_history_is_bounded() {
         let c = Committee::new(1, 8, |_| 1);
-        let mut v = Validator::new(small());
+        let mut v = Harness::new(small());
         v.add_task(c.task(1, 50));
         v.close_task(1);
         assert!(!v.is_open(1));
@@ -883,12 +861,12 @@ mod tests {
     #[test]
     fn a_signature_for_another_task_at_the_index_waits_for_it() {
         let c = Committee::new(2, 9, |_| 1);
-        let mut v = Validator::new(ValidatorConfig::default());
+        let mut v = Harness::new(ValidatorConfig::default());
         v.add_task(c.task(1, 50));
         let old = c.task(1, 50);
         let mut recreated = old.attestation.task.clone();
         recreated.taskCreatedParentHash = B256::repeat_byte(0x0F);
-        let new = TaskInfo {
+        let new = crate::TaskInfo {
             attestation: Arc::new(avs_contracts::avs::TaskAttestation {
                 domain: old.attestation.domain.clone(),
                 task: recreated,

@@ -1,5 +1,5 @@
 //! The registry reader and the submitter against EigenLayer's real registries and our task
-//! manager on anvil: operator sets as registered, an aggregate from the p2p [`Aggregator`]
+//! manager on anvil: operator sets as registered, an aggregate from the p2p [`avs_p2p::TaskTable`]
 //! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, a decoded
 //! on-chain refusal, replacement of a stuck response and the resend of a dropped one.
 

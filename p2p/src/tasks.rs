@@ -1,0 +1,224 @@
+//! The p2p layer's one table of tasks: everything validation and aggregation keep about a task
+//! lives in its single [`TaskTable`] entry.
+//!
+//! The task lifecycle itself belongs to the node's AVS ExEx (`avs-checkpoint`'s `TaskBook`);
+//! the service applies its transitions here, in the order the ExEx makes them:
+//!
+//! ```text
+//! add_task ──▶ Collecting ──(due)──▶ Emitted ──▶ (next signature after a failed build) Collecting
+//!                  │  ▲                 │
+//!    mark_answered │  └──── reopen ─────┤ (the response was reorged out)
+//!                  ▼                    ▼
+//!               Answered ◀──────────────┘
+//!
+//! close_task (closed for good): the entry is dropped and its index remembered (bounded), so
+//! later signatures for it are stale. forget_task (creation reverted): dropped and not
+//! remembered, so the index can be added again for the task a reorg re-created there.
+//! ```
+//!
+//! Per entry: the task as created, its EIP-712 struct hash, each response digest's signers and
+//! signed stake per quorum, and the operators caught equivocating. An operator's accepted
+//! signature is stored once, in its digest's signers: "at most one response per operator" is
+//! checked against that same record ([`TaskTable::decide`]).
+
+use crate::{
+    aggregation::DigestState,
+    operators::{QuorumNumber, Stake, TaskInfo},
+    validation::{Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Verified},
+    wire::OperatorId,
+};
+use alloy::primitives::B256;
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+/// Where an open task's aggregation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Collecting signatures; an at-quorum digest falls due after the aggregation window.
+    Collecting,
+    /// Its aggregate was yielded once (later ones are built on demand for resubmission).
+    /// `build_failed`: that build failed, so the next signature makes the task due again
+    /// (retrying without new input would fail the same way, every tick).
+    Emitted { build_failed: bool },
+    /// A response is on-chain: nothing falls due until [`TaskTable::reopen`] (its
+    /// `TaskResponded` may still be reorged out, so the signatures are kept).
+    Answered,
+}
+
+/// One open task.
+pub(crate) struct OpenTask {
+    pub(crate) info: TaskInfo,
+    /// The task's EIP-712 struct hash, which messages for it must name.
+    pub(crate) task_hash: B256,
+    /// Total stake of each of the task's quorums at its reference block.
+    pub(crate) totals: BTreeMap<QuorumNumber, Stake>,
+    /// How many operators may sign it.
+    pub(crate) members: usize,
+    /// Each distinct response's signers, by digest.
+    pub(crate) digests: HashMap<B256, DigestState>,
+    /// Operators caught signing a second response (their evidence was returned once).
+    pub(crate) equivocators: HashSet<OperatorId>,
+    pub(crate) phase: Phase,
+}
+
+impl OpenTask {
+    /// The response `operator` signed, if one of its signatures was accepted.
+    pub(crate) fn response_of(&self, operator: &OperatorId) -> Option<ResponseSignature> {
+        self.digests.iter().find_map(|(digest, d)| {
+            d.signatures
+                .get(operator)
+                .map(|signature| ResponseSignature {
+                    response: d.response,
+                    digest: *digest,
+                    signature: *signature,
+                })
+        })
+    }
+}
+
+/// Every open task of the p2p layer, and the recently closed indices.
+pub struct TaskTable {
+    window: Duration,
+    closed_history: usize,
+    pub(crate) open: HashMap<u32, OpenTask>,
+    closed: BTreeSet<u32>,
+}
+
+impl std::fmt::Debug for TaskTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskTable")
+            .field("window", &self.window)
+            .field("open", &self.open.len())
+            .field("closed", &self.closed.len())
+            .finish()
+    }
+}
+
+impl TaskTable {
+    /// An empty table that keeps collecting for `aggregation_window` after quorum and
+    /// remembers the last `closed_history` closed indices.
+    pub fn new(aggregation_window: Duration, closed_history: usize) -> Self {
+        Self {
+            window: aggregation_window,
+            closed_history,
+            open: HashMap::new(),
+            closed: BTreeSet::new(),
+        }
+    }
+
+    /// The aggregation window.
+    pub(crate) const fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Opens a task. `false` (and nothing changes) if it is open or closed already.
+    pub fn add_task(&mut self, info: TaskInfo) -> bool {
+        let index = info.task_index;
+        if self.open.contains_key(&index) || self.closed.contains(&index) {
+            return false;
+        }
+        let totals = info
+            .quorums()
+            .into_iter()
+            .map(|q| (q, info.operators.total_stake(q)))
+            .collect();
+        let members = info.members().count();
+        self.open.insert(
+            index,
+            OpenTask {
+                task_hash: info.attestation.task.hash(),
+                info,
+                totals,
+                members,
+                digests: HashMap::new(),
+                equivocators: HashSet::new(),
+                phase: Phase::Collecting,
+            },
+        );
+        true
+    }
+
+    /// Closes a task for good (answered and settled, or expired): its state is dropped and
+    /// later signatures for it are stale.
+    pub fn close_task(&mut self, task_index: u32) {
+        self.open.remove(&task_index);
+        self.closed.insert(task_index);
+        while self.closed.len() > self.closed_history {
+            self.closed.pop_first();
+        }
+    }
+
+    /// Forgets a task whose creation left the canonical chain: unlike a closed task, its index
+    /// may be added again (for another task).
+    pub fn forget_task(&mut self, task_index: u32) {
+        self.open.remove(&task_index);
+        self.closed.remove(&task_index);
+    }
+
+    /// A response to the task is on-chain: nothing of it falls due any more, but its signatures
+    /// are kept in case the response is reorged out ([`Self::reopen`]).
+    pub fn mark_answered(&mut self, task_index: u32) {
+        if let Some(task) = self.open.get_mut(&task_index) {
+            task.phase = Phase::Answered;
+        }
+    }
+
+    /// The task's response left the canonical chain: its best at-quorum aggregate falls due
+    /// again (at once if its aggregation window has passed). `false` if the task is unknown.
+    pub fn reopen(&mut self, task_index: u32) -> bool {
+        let Some(task) = self.open.get_mut(&task_index) else {
+            return false;
+        };
+        task.phase = Phase::Collecting;
+        true
+    }
+
+    /// Whether `task_index` is open.
+    pub fn is_open(&self, task_index: u32) -> bool {
+        self.open.contains_key(&task_index)
+    }
+
+    /// Whether `task_index` was closed for good (and is still remembered).
+    pub fn is_closed(&self, task_index: u32) -> bool {
+        self.closed.contains(&task_index)
+    }
+
+    /// The open task `task_index`, as added.
+    pub fn task(&self, task_index: u32) -> Option<&TaskInfo> {
+        self.open.get(&task_index).map(|t| &t.info)
+    }
+
+    /// Records a signature that passed every check: accepted and counted toward its digest if
+    /// it is the operator's first response to the task, a duplicate if it repeats it, evidence
+    /// if it contradicts it (once per operator; later ones are ignored).
+    pub fn decide(&mut self, v: Box<Verified>, now: Instant) -> Outcome {
+        let Some(task) = self.open.get_mut(&v.task_index) else {
+            return Outcome::Ignore(IgnoreReason::Stale);
+        };
+        if let Some(first) = task.response_of(&v.operator_id) {
+            return if first.digest == v.digest {
+                Outcome::Ignore(IgnoreReason::Duplicate)
+            } else if task.equivocators.insert(v.operator_id) {
+                Outcome::Equivocation(Box::new(Equivocation {
+                    task_index: v.task_index,
+                    task_hash: v.task_hash,
+                    operator_id: v.operator_id,
+                    first,
+                    second: ResponseSignature {
+                        response: v.response,
+                        digest: v.digest,
+                        signature: v.signature,
+                    },
+                }))
+            } else {
+                Outcome::Ignore(IgnoreReason::KnownEquivocator)
+            };
+        }
+        if !task.count(&v, now) {
+            return Outcome::Reject(RejectReason::NotInQuorum);
+        }
+        Outcome::Accept(v)
+    }
+}
