@@ -45,6 +45,8 @@ pub struct QuorumStake {
 pub struct Aggregate {
     /// The task.
     pub task_index: u32,
+    /// The task's EIP-712 struct hash (which task at that index: a reorg may re-create it).
+    pub task_hash: B256,
     /// The task's reference block.
     pub task_created_block: u32,
     /// The signed response.
@@ -103,8 +105,7 @@ impl TaskTable {
     /// The earliest time an aggregate falls due, for the caller's timer.
     pub fn next_due(&self) -> Option<Instant> {
         let window = self.window();
-        self.open
-            .values()
+        self.open()
             .filter(|t| t.phase == Phase::Collecting)
             .flat_map(|t| t.digests.values().filter_map(|d| t.due(d, window)))
             .min()
@@ -115,11 +116,7 @@ impl TaskTable {
     pub fn take_due(&mut self, now: Instant) -> Vec<Result<Aggregate, AggregationError>> {
         let window = self.window();
         let mut out = Vec::new();
-        for task in self
-            .open
-            .values_mut()
-            .filter(|t| t.phase == Phase::Collecting)
-        {
+        for task in self.open_mut().filter(|t| t.phase == Phase::Collecting) {
             let best = task
                 .digests
                 .iter()
@@ -140,7 +137,7 @@ impl TaskTable {
     /// Builds the current aggregate of `task_index` for its best at-quorum digest, if any
     /// (e.g. to resubmit with more signers).
     pub fn aggregate(&self, task_index: u32) -> Option<Result<Aggregate, AggregationError>> {
-        let task = self.open.get(&task_index)?;
+        let task = self.get(task_index)?;
         let digest = task
             .digests
             .iter()
@@ -241,6 +238,7 @@ impl OpenTask {
             .collect();
         Ok(Aggregate {
             task_index: info.task_index,
+            task_hash: self.task_hash,
             task_created_block: info.task_created_block,
             response: d.response,
             digest,
@@ -278,8 +276,7 @@ mod tests {
     fn add(tasks: &mut TaskTable, v: &Verified, now: Instant) -> bool {
         let reached = |tasks: &TaskTable| {
             tasks
-                .open
-                .get(&v.task_index)
+                .get(v.task_index)
                 .and_then(|task| task.digests.get(&v.digest))
                 .is_some_and(|d| d.reached_at.is_some())
         };

@@ -393,11 +393,7 @@ impl State {
                 let task = *task;
                 let index = task.task_index;
                 self.prune_unclaimed_before(index).await;
-                let replay = if self.tasks.add_task(task) {
-                    self.validator.take_waiting(index)
-                } else {
-                    Vec::new()
-                };
+                let replay = self.validator.add_task(&mut self.tasks, task);
                 if !replay.is_empty() {
                     debug!(
                         n = replay.len(),

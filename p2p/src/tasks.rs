@@ -2,7 +2,8 @@
 //! lives in its single [`TaskTable`] entry.
 //!
 //! The task lifecycle itself belongs to the node's AVS ExEx (`avs-checkpoint`'s `TaskBook`);
-//! the service applies its transitions here, in the order the ExEx makes them:
+//! the service applies its transitions here, in the order the ExEx reports them (and closes a
+//! task the ExEx reports answered but does not track, e.g. one answered before it started):
 //!
 //! ```text
 //! add_task ──▶ Collecting ──(due)──▶ Emitted ──▶ (next signature after a failed build) Collecting
@@ -82,7 +83,7 @@ impl OpenTask {
 pub struct TaskTable {
     window: Duration,
     closed_history: usize,
-    pub(crate) open: HashMap<u32, OpenTask>,
+    open: HashMap<u32, OpenTask>,
     closed: BTreeSet<u32>,
 }
 
@@ -190,6 +191,21 @@ impl TaskTable {
         self.open.get(&task_index).map(|t| &t.info)
     }
 
+    /// The open task `task_index`'s entry.
+    pub(crate) fn get(&self, task_index: u32) -> Option<&OpenTask> {
+        self.open.get(&task_index)
+    }
+
+    /// Every open task's entry, to aggregate.
+    pub(crate) fn open_mut(&mut self) -> impl Iterator<Item = &mut OpenTask> {
+        self.open.values_mut()
+    }
+
+    /// Every open task's entry.
+    pub(crate) fn open(&self) -> impl Iterator<Item = &OpenTask> {
+        self.open.values()
+    }
+
     /// Records a signature that passed every check: accepted and counted toward its digest if
     /// it is the operator's first response to the task, a duplicate if it repeats it, evidence
     /// if it contradicts it (once per operator; later ones are ignored).
@@ -220,5 +236,102 @@ impl TaskTable {
             return Outcome::Reject(RejectReason::NotInQuorum);
         }
         Outcome::Accept(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{Committee, digest, response};
+
+    fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Box<Verified> {
+        let m = c.sign(i, response(task, variant));
+        Box::new(Verified {
+            task_index: task,
+            task_hash: m.task_hash,
+            operator_id: m.operator_id,
+            response: m.response,
+            digest: digest(m.response),
+            signature: avs_bls::Signature::from_bytes(&m.signature).expect("a G1 point"),
+        })
+    }
+
+    #[test]
+    fn closed_tasks_stay_closed_and_reverted_ones_can_be_added_again() {
+        let c = Committee::new(2, 21, |_| 10);
+        let mut tasks = TaskTable::new(Duration::ZERO, 2);
+        assert!(tasks.add_task(c.task(1, 50)));
+        assert!(!tasks.add_task(c.task(1, 50)), "open already");
+        tasks.close_task(1);
+        assert!(!tasks.is_open(1) && tasks.is_closed(1));
+        assert!(
+            !tasks.add_task(c.task(1, 50)),
+            "a late replay cannot reopen it"
+        );
+        // The closed history is bounded: the oldest index is forgotten first.
+        tasks.close_task(2);
+        tasks.close_task(3);
+        assert!(!tasks.is_closed(1) && tasks.is_closed(2) && tasks.is_closed(3));
+
+        // A reverted creation is forgotten, not closed: the index takes the re-created task.
+        assert!(tasks.add_task(c.task(4, 50)));
+        tasks.forget_task(4);
+        assert!(!tasks.is_open(4) && !tasks.is_closed(4));
+        assert!(tasks.add_task(c.task(4, 50)));
+        assert_eq!(tasks.task(4).map(|t| t.task_index), Some(4));
+    }
+
+    #[test]
+    fn one_response_per_operator_is_stored_once_and_a_second_is_evidence() {
+        let c = Committee::new(3, 22, |_| 10);
+        let mut tasks = TaskTable::new(Duration::ZERO, 8);
+        let now = Instant::now();
+        assert!(matches!(
+            tasks.decide(verified(&c, 0, 1, 0), now),
+            Outcome::Ignore(IgnoreReason::Stale)
+        ));
+        tasks.add_task(c.task(1, 50));
+        assert!(matches!(
+            tasks.decide(verified(&c, 0, 1, 0), now),
+            Outcome::Accept(_)
+        ));
+        assert!(matches!(
+            tasks.decide(verified(&c, 0, 1, 0), now),
+            Outcome::Ignore(IgnoreReason::Duplicate)
+        ));
+        match tasks.decide(verified(&c, 0, 1, 1), now) {
+            Outcome::Equivocation(evidence) => {
+                assert_eq!(evidence.first.digest, digest(response(1, 0)));
+                assert_eq!(evidence.second.digest, digest(response(1, 1)));
+            }
+            other => panic!("expected evidence, got {other:?}"),
+        }
+        assert!(matches!(
+            tasks.decide(verified(&c, 0, 1, 2), now),
+            Outcome::Ignore(IgnoreReason::KnownEquivocator)
+        ));
+        // The second response was not counted: only the first digest has a signer.
+        let entry = tasks.get(1).expect("open");
+        assert_eq!(entry.digests.len(), 1);
+        assert_eq!(
+            entry.response_of(&c.operators[0].id).map(|r| r.digest),
+            Some(digest(response(1, 0)))
+        );
+    }
+
+    #[test]
+    fn an_answered_task_falls_due_again_only_once_reopened() {
+        let c = Committee::new(2, 23, |_| 10);
+        let mut tasks = TaskTable::new(Duration::ZERO, 8);
+        tasks.add_task(c.task(1, 50));
+        let now = Instant::now();
+        tasks.decide(verified(&c, 0, 1, 0), now);
+        tasks.mark_answered(1);
+        assert_eq!(tasks.next_due(), None, "answered: nothing due");
+        assert!(tasks.take_due(now).is_empty());
+        assert!(tasks.reopen(1), "the response was reorged out");
+        assert_eq!(tasks.next_due(), Some(now));
+        assert_eq!(tasks.take_due(now).len(), 1);
+        assert!(!tasks.reopen(9), "unknown task");
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! 1. the task is known, and it is the task the message names (its task hash) — if not, and it
 //!    is not a closed task, the message is buffered (bounded per forwarding peer and in total,
-//!    for at most `pending_ttl`) and replayed by [`Validator::take_waiting`] once the task is added to the [`TaskTable`]; this closes the seeds'
+//!    for at most `pending_ttl`) and replayed by [`Validator::add_task`] once the task is added to the [`TaskTable`]; this closes the seeds'
 //!    "task not initialized" race where a fast operator's signature arrives before a slow node
 //!    has seen the task, and keeps a node that still holds another task at the index (a
 //!    settlement reorg re-created it, [`TaskTable::forget_task`]) from rejecting an honest
@@ -40,7 +40,7 @@
 
 use crate::{
     network::{InboundId, InboundSignature},
-    operators::OperatorSet,
+    operators::{OperatorSet, TaskInfo},
     tasks::TaskTable,
     wire::{OperatorId, TaskResponse},
 };
@@ -90,7 +90,7 @@ pub struct Verified {
     pub operator_id: OperatorId,
     /// The signed response.
     pub response: TaskResponse,
-    /// The signed message ([`crate::TaskInfo::digest`] of the response).
+    /// The signed message ([`TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The decoded signature.
     pub signature: Signature,
@@ -152,7 +152,7 @@ pub enum IgnoreReason {
 pub struct ResponseSignature {
     /// The response.
     pub response: TaskResponse,
-    /// The signed message ([`crate::TaskInfo::digest`] of the response).
+    /// The signed message ([`TaskInfo::digest`] of the response).
     pub digest: B256,
     /// The operator's BLS signature over `digest`.
     pub signature: Signature,
@@ -258,9 +258,20 @@ impl Validator {
         }
     }
 
-    /// The buffered messages that were waiting for task `task_index`, just added to the
-    /// table, to be passed to [`Self::validate_burst`] again.
-    pub fn take_waiting(&mut self, task_index: u32) -> Vec<InboundSignature> {
+    /// Adds `info` to `tasks` and returns the buffered messages that were waiting for it, to
+    /// be passed to [`Self::validate_burst`] again; nothing if the task was open or closed
+    /// already.
+    pub fn add_task(&mut self, tasks: &mut TaskTable, info: TaskInfo) -> Vec<InboundSignature> {
+        let index = info.task_index;
+        if tasks.add_task(info) {
+            self.take_waiting(index)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The buffered messages that were waiting for task `task_index`.
+    fn take_waiting(&mut self, task_index: u32) -> Vec<InboundSignature> {
         let (ready, keep): (VecDeque<_>, VecDeque<_>) = self
             .pending
             .drain(..)
@@ -372,7 +383,7 @@ impl Validator {
         if tasks.is_closed(task_index) {
             return Some(Outcome::Ignore(IgnoreReason::Stale));
         }
-        let Some(task) = tasks.open.get(&task_index) else {
+        let Some(task) = tasks.get(task_index) else {
             return Some(self.buffer(inbound, now));
         };
         if task.task_hash != msg.task_hash {
@@ -497,13 +508,8 @@ mod tests {
         }
 
         /// Adds a task and returns the signatures that waited for it.
-        fn add_task(&mut self, info: crate::TaskInfo) -> Vec<InboundSignature> {
-            let index = info.task_index;
-            if self.tasks.add_task(info) {
-                self.validator.take_waiting(index)
-            } else {
-                Vec::new()
-            }
+        fn add_task(&mut self, info: TaskInfo) -> Vec<InboundSignature> {
+            self.validator.add_task(&mut self.tasks, info)
         }
 
         fn close_task(&mut self, index: u32) {
@@ -866,7 +872,7 @@ mod tests {
         let old = c.task(1, 50);
         let mut recreated = old.attestation.task.clone();
         recreated.taskCreatedParentHash = B256::repeat_byte(0x0F);
-        let new = crate::TaskInfo {
+        let new = TaskInfo {
             attestation: Arc::new(avs_contracts::avs::TaskAttestation {
                 domain: old.attestation.domain.clone(),
                 task: recreated,

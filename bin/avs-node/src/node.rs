@@ -51,6 +51,7 @@ use avs_p2p::{
     SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitMetrics,
     SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
 };
+use backon::{ConstantBuilder, Retryable};
 use eyre::WrapErr;
 use futures::FutureExt;
 use std::{collections::HashSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -60,7 +61,7 @@ use tokio::sync::mpsc;
 const AVS_EVENT_CAPACITY: usize = 256;
 /// Own-signature retries while the gossip mesh forms: one a second for a minute.
 const REPUBLISH_INTERVAL: Duration = Duration::from_secs(1);
-const REPUBLISH_ATTEMPTS: u32 = 60;
+const REPUBLISH_ATTEMPTS: usize = 60;
 
 /// Everything one node needs, already validated and with its keys decrypted.
 #[derive(Debug)]
@@ -547,53 +548,67 @@ impl Challenger {
                 metadata: &disputed.metadata,
                 transaction_hash: disputed.transaction_hash,
             };
-            for attempt in 1..=CHALLENGE_ATTEMPTS {
-                tracing::warn!(task = index, attempt, "challenging the response on-chain");
-                let mut transactor = Transactor::through(
-                    Arc::clone(&this.sender),
-                    ConfirmPolicy {
-                        receipt_timeout: CHALLENGE_RECEIPT_TIMEOUT,
-                        ..ConfirmPolicy::default()
-                    },
-                );
-                match challenge::challenge(&mut transactor, &this.deployment, &target).await {
-                    Ok(outcome) => {
-                        metrics.challenges.with_label_values(&["succeeded"]).inc();
-                        tracing::warn!(
-                            task = index,
-                            tx_hash = %outcome.challenge,
-                            freeze_batches = outcome.freeze_batches,
-                            "challenge succeeded: the response's signers are frozen"
-                        );
-                        return;
-                    }
-                    // The contract's answer does not change: no retry.
-                    Err(err) if err.downcast_ref::<challenge::ChallengeRefused>().is_some() => {
+            let policy = ConfirmPolicy {
+                receipt_timeout: CHALLENGE_RECEIPT_TIMEOUT,
+                ..ConfirmPolicy::default()
+            };
+            let (challenger, target, policy) = (&this, &target, &policy);
+            let attempt = move || async move {
+                tracing::warn!(task = index, "challenging the response on-chain");
+                let mut transactor =
+                    Transactor::through(Arc::clone(&challenger.sender), policy.clone());
+                challenge::challenge(&mut transactor, &challenger.deployment, target).await
+            };
+            let result = attempt
+                .retry(
+                    ConstantBuilder::new()
+                        .with_delay(CHALLENGE_RETRY)
+                        .with_max_times(CHALLENGE_ATTEMPTS - 1),
+                )
+                // The contract's answer does not change: no retry.
+                .when(|err: &eyre::Report| {
+                    err.downcast_ref::<challenge::ChallengeRefused>().is_none()
+                })
+                .notify(|err, wait| {
+                    tracing::warn!(task = index, error = %format!("{err:#}"), retry_in = ?wait, "challenge failed; retrying");
+                })
+                .await;
+            match result {
+                Ok(outcome) => {
+                    metrics.challenges.with_label_values(&["succeeded"]).inc();
+                    tracing::warn!(
+                        task = index,
+                        tx_hash = %outcome.challenge,
+                        freeze_batches = outcome.freeze_batches,
+                        "challenge succeeded: the response's signers are frozen"
+                    );
+                }
+                Err(err) => {
+                    metrics.challenges.with_label_values(&["failed"]).inc();
+                    if err.downcast_ref::<challenge::ChallengeRefused>().is_some() {
                         tracing::error!(task = index, error = %err, "challenge refused");
-                        break;
-                    }
-                    Err(err) => {
-                        tracing::warn!(task = index, attempt, error = %format!("{err:#}"), "challenge failed; retrying");
-                        tokio::time::sleep(CHALLENGE_RETRY).await;
+                    } else {
+                        tracing::error!(
+                            task = index,
+                            error = %format!("{err:#}"),
+                            "challenge failed: prove it by hand with `avs-node task challenge`"
+                        );
                     }
                 }
             }
-            metrics.challenges.with_label_values(&["failed"]).inc();
-            tracing::error!(
-                task = index,
-                "challenge failed: prove it by hand with `avs-node task challenge`"
-            );
         });
     }
 }
 
-/// Tries of one challenge (fee above the cap, RPC failures) before it is given up: spread over
-/// about a minute, well inside the shortest challenge window (10 blocks of 12 s).
-const CHALLENGE_ATTEMPTS: u32 = 5;
+/// Tries of one challenge (fee above the cap, RPC failures, a transaction still unmined after
+/// its replacements) before it is given up, 12 s apart: failures found at once (a fee above the
+/// cap, an unreachable endpoint) use up the tries in about a minute.
+const CHALLENGE_ATTEMPTS: usize = 5;
 /// Pause between two tries.
 const CHALLENGE_RETRY: Duration = Duration::from_secs(12);
-/// Longest wait for a challenge transaction's receipt.
-const CHALLENGE_RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Wait for a challenge transaction's receipt before its fees are raised (two slots): the
+/// challenge window can be as short as 10 blocks, so a stuck challenge must be repriced fast.
+const CHALLENGE_RECEIPT_TIMEOUT: Duration = Duration::from_secs(24);
 
 impl Bridge {
     /// Scans the operators' key registrations up to `head` (while the hosts catch up), then
@@ -763,10 +778,16 @@ impl Bridge {
         let task_index = aggregate.task_index;
         // The ExEx's current state, which may be ahead of the events this bridge has handled:
         // a response withdrawn a moment ago is not paid for.
-        let task = match self.tasks.submission(task_index, aggregate.digest) {
+        let task = match self
+            .tasks
+            .submission(task_index, aggregate.task_hash, aggregate.digest)
+        {
             Ok(task) => task,
-            // Reverted or closed meanwhile: nothing to answer.
-            Err(SubmitRefusal::UnknownTask) => return,
+            // Reverted, replaced by a reorg, closed or answered meanwhile: nothing to pay for.
+            Err(refusal @ (SubmitRefusal::UnknownTask | SubmitRefusal::Answered)) => {
+                tracing::debug!(task = task_index, %refusal, "not submitting");
+                return;
+            }
             Err(refusal) => {
                 self.refuse_submission(&aggregate, refusal);
                 return;
@@ -826,18 +847,23 @@ impl Bridge {
 
 /// Re-offers our own signature to the network until a peer takes it or the retry budget ends.
 async fn republish(network: NetworkHandle, message: SignatureMessage) {
-    for _ in 0..REPUBLISH_ATTEMPTS {
-        tokio::time::sleep(REPUBLISH_INTERVAL).await;
-        match network.publish(message).await {
-            Ok(()) => return,
-            Err(NetworkError::Stopped) => return,
-            Err(_) => {}
-        }
+    // The caller's publish just failed: the first retry waits an interval too.
+    tokio::time::sleep(REPUBLISH_INTERVAL).await;
+    let network = &network;
+    let result = (move || async move { network.publish(message).await })
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(REPUBLISH_INTERVAL)
+                .with_max_times(REPUBLISH_ATTEMPTS - 1),
+        )
+        .when(|err| !matches!(err, NetworkError::Stopped))
+        .await;
+    if matches!(result, Err(ref err) if !matches!(err, NetworkError::Stopped)) {
+        tracing::warn!(
+            task = message.task_index,
+            "our signature could not be gossiped: no peer subscribed"
+        );
     }
-    tracing::warn!(
-        task = message.task_index,
-        "our signature could not be gossiped: no peer subscribed"
-    );
 }
 
 fn wire_message(signed: &SignedResponse) -> SignatureMessage {

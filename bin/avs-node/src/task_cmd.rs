@@ -169,7 +169,9 @@ impl TaskCommand {
                 let config = node.load()?;
                 let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
                 let provider = chain::connect(&config, None).await?;
-                // The node's fee cap and nonce handling, as the running challenger uses them.
+                // The node's fee cap and nonce handling. Its own nonce sequence, though: next to
+                // a running node on the same wallet, one of two sends can take a taken nonce
+                // and fail (nothing is lost: run it again, or let the node's challenger do it).
                 let sender = Arc::new(WalletSender::new(
                     provider.clone(),
                     EthereumWallet::from(signer),

@@ -4,7 +4,10 @@
 //! moment, a response and a task creation both land, with consecutive nonces: neither replaces
 //! or blocks the other (each used to read the same pending nonce for itself).
 
-use alloy::{primitives::Bytes, providers::Provider};
+use alloy::{
+    primitives::Bytes,
+    providers::{PendingTransactionBuilder, Provider},
+};
 use avs_checkpoint::{ContractTaskCreator, CreateOutcome, TaskCreator};
 use avs_contracts::{
     avs::AvsTaskManager::NewTaskCreated,
@@ -65,12 +68,7 @@ async fn generator_and_submitter_on_one_wallet_all_land() -> eyre::Result<()> {
     };
     let mut creation = tx_hash;
     for round in 0..ROUNDS {
-        // Automine: a creation is mined when the node takes it.
-        let receipt = devnet
-            .provider
-            .get_transaction_receipt(creation)
-            .await?
-            .expect("creation mined");
+        let receipt = mined(&devnet, creation).await?;
         assert!(receipt.status(), "round {round}: creation reverted");
         let created: NewTaskCreated = decode_event(&receipt)?;
         let (task_index, task) = (created.taskIndex, created.task);
@@ -109,12 +107,8 @@ async fn generator_and_submitter_on_one_wallet_all_land() -> eyre::Result<()> {
             "round {round}: response reverted"
         );
         assert!(
-            devnet
-                .provider
-                .get_transaction_receipt(creation)
-                .await?
-                .is_some_and(|r| r.status()),
-            "round {round}: the creation was not mined"
+            mined(&devnet, creation).await?.status(),
+            "round {round}: the creation reverted"
         );
         assert_eq!(
             devnet.provider.get_transaction_count(owner).await?,
@@ -135,4 +129,17 @@ async fn generator_and_submitter_on_one_wallet_all_land() -> eyre::Result<()> {
     }
     assert_eq!(submitter.metrics().count("responded"), ROUNDS as u64);
     Ok(())
+}
+
+/// The receipt of `tx`, which the node took: automine mines it at once, but its receipt may
+/// still take a moment (a loaded machine), so it is awaited, bounded.
+async fn mined(
+    devnet: &TestDevnet,
+    tx: alloy::primitives::B256,
+) -> eyre::Result<alloy::rpc::types::TransactionReceipt> {
+    PendingTransactionBuilder::new(devnet.provider.root().clone(), tx)
+        .with_timeout(Some(Duration::from_secs(30)))
+        .get_receipt()
+        .await
+        .map_err(|err| eyre::eyre!("transaction {tx} not mined within 30 s: {err}"))
 }

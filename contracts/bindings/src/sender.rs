@@ -206,6 +206,15 @@ pub enum Waited {
     Pending,
 }
 
+/// What [`WalletSender::replace`] did.
+#[derive(Debug)]
+pub enum Replaced {
+    /// The new version, sent.
+    Sent(Box<SentTx>),
+    /// Nothing sent: the node knows none of the versions any more (dropped).
+    Gone,
+}
+
 /// A transaction [`WalletSender::send_and_confirm`] saw mined.
 #[derive(Debug)]
 pub struct Confirmed {
@@ -265,11 +274,6 @@ impl WalletSender {
         &self.provider
     }
 
-    /// How this wallet pays and polls.
-    pub const fn config(&self) -> &SenderConfig {
-        &self.config
-    }
-
     /// Starts a nonce sequence: waits until no other sequence of this wallet is open, then reads
     /// the wallet's nonce from the node. Until the returned [`Sequence`] is dropped, only it
     /// sends from this wallet.
@@ -301,12 +305,22 @@ impl WalletSender {
         self.sequence().await?.send(step, request).await
     }
 
-    /// Sends `sent` again with the same nonce and both fees raised by 12.5 %, refused above the
-    /// cap.
-    pub async fn replace(&self, step: &str, sent: &SentTx) -> Result<SentTx, SendError> {
+    /// Sends the last of `versions` (one transaction's versions, same nonce) again with both
+    /// fees raised by 12.5 %, refused above the cap. [`Replaced::Gone`] (nothing sent) when the
+    /// node knows none of the versions any more: the pool dropped the transaction, and its
+    /// nonce may be another component's transaction by now, which a replacement would evict.
+    /// Checked under the wallet's lock, so no other sequence takes the nonce in between.
+    pub async fn replace(&self, step: &str, versions: &[SentTx]) -> Result<Replaced, SendError> {
+        let Some(sent) = versions.last() else {
+            return Ok(Replaced::Gone);
+        };
         let max_fee = bump(sent.max_fee_per_gas);
         let priority_fee = bump(sent.max_priority_fee_per_gas).min(max_fee);
         self.check_cap(step, max_fee)?;
+        let _guard = self.sequence.lock().await;
+        if !self.any_known(versions).await? {
+            return Ok(Replaced::Gone);
+        }
         tracing::info!(
             step,
             nonce = sent.nonce,
@@ -323,6 +337,25 @@ impl WalletSender {
             priority_fee,
         )
         .await
+        .map(|sent| Replaced::Sent(Box::new(sent)))
+    }
+
+    /// Whether the node knows any of `versions` (pending or mined).
+    async fn any_known(&self, versions: &[SentTx]) -> Result<bool, SendError> {
+        for version in versions {
+            let tx = self
+                .provider
+                .get_transaction_by_hash(version.tx_hash)
+                .await
+                .map_err(|source| SendError::Rpc {
+                    step: "eth_getTransactionByHash".to_owned(),
+                    source,
+                })?;
+            if tx.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Polls the receipts of `versions` (one transaction's versions, same nonce) until one
@@ -346,22 +379,11 @@ impl WalletSender {
             }
             // Asked after the receipts: a version mined in between is still known (mined), so
             // a mined transaction is never taken for a dropped one.
-            let mut known = false;
-            for version in versions {
-                let tx = self
-                    .provider
-                    .get_transaction_by_hash(version.tx_hash)
-                    .await
-                    .map_err(|source| SendError::Rpc {
-                        step: "eth_getTransactionByHash".to_owned(),
-                        source,
-                    })?;
-                if tx.is_some() {
-                    known = true;
-                    break;
-                }
-            }
-            missing = if known { 0 } else { missing + 1 };
+            missing = if self.any_known(versions).await? {
+                0
+            } else {
+                missing + 1
+            };
             if missing >= MISSING_POLLS {
                 return Ok(Waited::Dropped);
             }
@@ -413,8 +435,9 @@ impl WalletSender {
                     Waited::Pending => {
                         replaced += 1;
                         replacements += 1;
-                        match self.replace(step, &last).await {
-                            Ok(version) => versions.push(version),
+                        match self.replace(step, &versions).await {
+                            Ok(Replaced::Sent(version)) => versions.push(*version),
+                            Ok(Replaced::Gone) => break last,
                             // An earlier version may have been mined meanwhile ("nonce too
                             // low"): keep waiting for the versions already sent.
                             Err(SendError::Rpc { source, .. }) => {
@@ -515,11 +538,6 @@ pub struct Sequence<'a> {
 }
 
 impl Sequence<'_> {
-    /// The nonce the next transaction of this sequence takes.
-    pub const fn next_nonce(&self) -> u64 {
-        self.next_nonce
-    }
-
     /// Estimates gas (a revert is an [`SendError::Rpc`] and costs nothing: the nonce stays
     /// free), estimates EIP-1559 fees and refuses them above the cap, then signs and sends with
     /// the sequence's next nonce, without waiting for the receipt.

@@ -27,9 +27,11 @@
 //! starts to. Both updates go out in the same nonce sequence as the creation that follows.
 //!
 //! Sending: [`ContractTaskCreator`] sends through the wallet's shared [`WalletSender`], as the
-//! node's submitter and challenger do. The stake update(s) and the creation are one
+//! node's submitter and challenger do. The stake update and the creation are one
 //! [`Sequence`](avs_contracts::sender::Sequence): consecutive nonces, read from the node when it
-//! starts, with no other component's transaction in between. Every one of them pays at most the
+//! starts, with no other component's transaction in between. Everything the update needs is
+//! read before the sequence is taken, so a response waiting to be sent never waits for the
+//! generator's reads. Every one of them pays at most the
 //! wallet's fee cap (`max_fee_gwei`); above it nothing is sent and the creation fails with
 //! [`SendError::FeeAboveCap`] (counted in `avs_exex_task_creation_failures_total`, tried again
 //! on the next block).
@@ -167,19 +169,18 @@ impl ContractTaskCreator {
         self
     }
 
-    /// Sends `updateOperators` in `sequence` for the operators whose stake changed, if a
-    /// refresh is due at `head`. Returns whether it sent one.
-    async fn refresh_changed_stakes(
+    /// The operators whose stake changed, if a refresh is due at `head` and any changed (a
+    /// read: nothing is sent).
+    async fn changed_stakes_due(
         &self,
         quorums: &[u8],
         head: u64,
-        sequence: &mut Sequence<'_>,
-    ) -> Result<bool, CreateError> {
+    ) -> Result<Option<StakeUpdate>, CreateError> {
         let Some(refresh) = &self.stake_refresh else {
-            return Ok(false);
+            return Ok(None);
         };
         if head < refresh.next_at.load(Ordering::Relaxed) {
-            return Ok(false);
+            return Ok(None);
         }
         // A failed refresh is tried again after a sixteenth of the period, not at every
         // creation; the full period starts once one went through.
@@ -187,83 +188,93 @@ impl ContractTaskCreator {
             head.saturating_add((refresh.interval / 16).max(1)),
             Ordering::Relaxed,
         );
-        let provider = self.sender.provider();
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let changed = self
             .freshness
-            .changed_operators(provider, quorums, block)
+            .changed_operators(self.sender.provider(), quorums, block)
             .await?;
         if changed.is_empty() {
             refresh
                 .next_at
                 .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
             tracing::debug!(head, "stake refresh: every recorded stake is current");
-            return Ok(false);
+            return Ok(None);
         }
-        let count = changed.len();
-        let tx_hash = self
-            .send_to_coordinator(
-                "updateOperators",
-                StakeFreshness::update_operators_call(changed.clone()),
-                sequence,
-            )
-            .await?;
-        refresh
-            .next_at
-            .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
-        refresh.refreshes.inc();
-        refresh.operators.inc_by(count as u64);
-        tracing::info!(
-            operators = count,
-            changed = ?changed,
-            tx_hash = %tx_hash,
-            next_at = head + refresh.interval,
-            "refreshing the stakes of operators whose delegated stake changed"
-        );
-        Ok(true)
+        Ok(Some(StakeUpdate::Operators(changed)))
     }
 
-    /// Sends the update of `quorums`' stakes in `sequence` if a task created now (reference
-    /// block `head + 1`) would be past half of the withdrawal delay since their last update.
-    /// Returns whether it sent one.
-    async fn refresh_stakes_if_due(
+    /// The update of `quorums`' stakes, if a task created now (reference block `head + 1`)
+    /// would be past half of the withdrawal delay since their last update (a read: nothing is
+    /// sent).
+    async fn quorum_update_due(
         &self,
         quorums: &[u8],
         head: u64,
-        sequence: &mut Sequence<'_>,
-    ) -> Result<bool, CreateError> {
+    ) -> Result<Option<StakeUpdate>, CreateError> {
         let provider = self.sender.provider();
         let (stale_from, delay) = self.freshness.stale_from(provider, quorums).await?;
         if delay == 0 || head + 1 + delay / 2 < stale_from {
-            return Ok(false);
+            return Ok(None);
         }
         let block = u32::try_from(head).unwrap_or(u32::MAX);
         let call = self.freshness.update_call(provider, quorums, block).await?;
-        let tx_hash = self
-            .send_to_coordinator("updateOperatorsForQuorum", call, sequence)
-            .await?;
-        tracing::info!(
-            ?quorums,
-            stale_from,
-            tx_hash = %tx_hash,
-            "updating the quorums' stakes before tasking (the stale-stake rule would refuse responses otherwise)"
-        );
-        Ok(true)
+        Ok(Some(StakeUpdate::Quorums { call, stale_from }))
     }
 
-    /// Sends a stake update (`input`) to the registry coordinator in `sequence`, without
-    /// waiting for its receipt; the creation that follows takes the next nonce.
-    async fn send_to_coordinator(
+    /// Sends `update` to the registry coordinator in `sequence`, without waiting for its
+    /// receipt; the creation that follows takes the next nonce.
+    async fn send_stake_update(
         &self,
-        step: &str,
-        input: Bytes,
+        update: StakeUpdate,
+        head: u64,
         sequence: &mut Sequence<'_>,
-    ) -> Result<B256, CreateError> {
+    ) -> Result<(), CreateError> {
+        let (step, input) = match &update {
+            StakeUpdate::Quorums { call, .. } => ("updateOperatorsForQuorum", call.clone()),
+            StakeUpdate::Operators(changed) => (
+                "updateOperators",
+                StakeFreshness::update_operators_call(changed.clone()),
+            ),
+        };
         let request = TransactionRequest::default()
             .with_to(self.freshness.registry_coordinator())
             .with_input(input);
-        Ok(sequence.send(step, request).await?.tx_hash)
+        let tx_hash = sequence.send(step, request).await?.tx_hash;
+        match update {
+            StakeUpdate::Quorums { stale_from, .. } => tracing::info!(
+                stale_from,
+                tx_hash = %tx_hash,
+                "updating the quorums' stakes before tasking (the stale-stake rule would refuse responses otherwise)"
+            ),
+            StakeUpdate::Operators(changed) => {
+                if let Some(refresh) = &self.stake_refresh {
+                    refresh
+                        .next_at
+                        .store(head.saturating_add(refresh.interval), Ordering::Relaxed);
+                    refresh.refreshes.inc();
+                    refresh.operators.inc_by(changed.len() as u64);
+                    tracing::info!(
+                        operators = changed.len(),
+                        changed = ?changed,
+                        tx_hash = %tx_hash,
+                        next_at = head + refresh.interval,
+                        "refreshing the stakes of operators whose delegated stake changed"
+                    );
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// A stake update to send before a creation, planned (read from the chain) before the
+/// wallet's nonce sequence is taken, so the node's other transactions never wait for the reads.
+enum StakeUpdate {
+    /// Every operator of the quorums (`updateOperatorsForQuorum`): their last update is about
+    /// to be too old for the stale-stake rule.
+    Quorums { call: Bytes, stale_from: u64 },
+    /// The operators whose stake changed (`updateOperators`): the periodic refresh.
+    Operators(Vec<Address>),
 }
 
 impl TaskCreator for ContractTaskCreator {
@@ -275,33 +286,50 @@ impl TaskCreator for ContractTaskCreator {
         quorum_numbers: Bytes,
     ) -> Result<CreateOutcome, CreateError> {
         let send = async {
-            // One nonce sequence for the stake update(s) and the creation: the wallet's sender
-            // reads the nonce from the node when it starts (never a cache, which a reorg or a
-            // refused estimate would leave wrong) and keeps the node's other components (the
-            // submitter, the challenger) from taking a nonce in between.
-            let mut sequence = self.sender.sequence().await?;
             let head = self
                 .sender
                 .provider()
                 .get_block_number()
                 .await
                 .map_err(|err| CreateError::Call(err.into()))?;
-            // Every operator of the quorums is updated by the first: nothing left to refresh.
-            if !self
-                .refresh_stakes_if_due(&quorum_numbers, head, &mut sequence)
-                .await?
-            {
+            // Every operator of the quorums is updated by the quorum update: nothing left to
+            // refresh then.
+            let update = match self.quorum_update_due(&quorum_numbers, head).await? {
+                Some(update) => Some(update),
                 // Best effort, bounded to half the creation's time: a refresh that fails or
                 // hangs never keeps the checkpoint from being tasked.
-                let refresh = self.refresh_changed_stakes(&quorum_numbers, head, &mut sequence);
-                match tokio::time::timeout(self.timeout / 2, refresh).await {
-                    Ok(Ok(_)) => {}
+                None => match tokio::time::timeout(
+                    self.timeout / 2,
+                    self.changed_stakes_due(&quorum_numbers, head),
+                )
+                .await
+                {
+                    Ok(Ok(update)) => update,
                     Ok(Err(err)) => {
                         tracing::warn!(%err, "stake refresh failed; tasking anyway, tried again later");
+                        None
                     }
-                    Err(_) => tracing::warn!(
-                        "stake refresh did not finish in time; tasking anyway, tried again later"
-                    ),
+                    Err(_) => {
+                        tracing::warn!(
+                            "stake refresh did not finish in time; tasking anyway, tried again later"
+                        );
+                        None
+                    }
+                },
+            };
+            // One nonce sequence for the stake update and the creation, taken after the reads:
+            // the wallet's sender reads the nonce from the node when it starts (never a cache,
+            // which a reorg or a refused estimate would leave wrong) and keeps the node's other
+            // components (the submitter, the challenger) from taking a nonce in between.
+            let mut sequence = self.sender.sequence().await?;
+            if let Some(update) = update {
+                let refresh = matches!(update, StakeUpdate::Operators(_));
+                match self.send_stake_update(update, head, &mut sequence).await {
+                    Ok(()) => {}
+                    Err(err) if refresh => {
+                        tracing::warn!(%err, "stake refresh failed; tasking anyway, tried again later");
+                    }
+                    Err(err) => return Err(err),
                 }
             }
             let call = AvsTaskManager::createNewTaskCall {

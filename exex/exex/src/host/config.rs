@@ -43,7 +43,8 @@ pub struct HostConfig {
     pub poll_interval: Duration,
     /// Bound on each JSON-RPC request.
     pub request_timeout: Duration,
-    /// First retry delay after an error; doubles up to [`HostConfig::retry_max`].
+    /// First retry delay after an error; doubles up to [`HostConfig::retry_max`] (each delay
+    /// plus up to as much again of jitter, see [`HostConfig::retry_delays`]).
     pub retry_initial: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
@@ -80,6 +81,19 @@ impl HostConfig {
             wal: WalConfig::default(),
             metrics_namespace: "avs_exex_host".to_owned(),
         }
+    }
+
+    /// The delays between the retries of a failed step, forever: exponential from
+    /// `retry_initial` to `retry_max`, each with jitter, so that nodes which lost the same
+    /// endpoint do not hit it again in lockstep.
+    pub(crate) fn retry_delays(&self) -> backon::ExponentialBackoff {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::new()
+            .with_min_delay(self.retry_initial)
+            .with_max_delay(self.retry_max)
+            .with_jitter()
+            .without_max_times()
+            .build()
     }
 
     /// Checks values that would make the host misbehave.

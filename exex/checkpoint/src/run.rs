@@ -173,7 +173,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
                         .await?;
                 }
                 Some(TaskLog::Responded(event)) => {
-                    self.operator.on_response_reverted(event.taskIndex).await?;
+                    self.operator.on_response_reverted(event.taskIndex);
                 }
                 None => {}
             }
@@ -224,7 +224,7 @@ impl<R: OperatorRegistry, C: TaskCreator> AvsExEx<R, C> {
         }
         let floor = tip.saturating_sub(self.config.retention_blocks);
         self.settlement = self.settlement.split_off(&floor);
-        self.operator.prune(floor);
+        self.operator.prune(floor).await?;
         Ok(())
     }
 

@@ -85,6 +85,8 @@ struct TrackedTask {
     /// A `TaskResponded` of it was seen (finality is reported once, even if a reorg makes the
     /// task respond twice).
     responded_before: bool,
+    /// A `TaskResponded` of it is canonical now (refused tasks included).
+    answered: bool,
     /// [`AvsEvent::TaskClosed`] was sent for it.
     closed_reported: bool,
 }
@@ -134,6 +136,9 @@ pub(crate) struct Operator<R> {
     tasks: BTreeMap<u32, TrackedTask>,
     /// What the rest of the node reads (see [`TaskBook`]).
     book: TaskBook,
+    /// Tasks (index, task hash) whose response was reverted, to report once they are answered
+    /// again.
+    reopened: Vec<(u32, B256)>,
     /// Whether the watermark being stuck below tasks this run never saw was logged.
     stuck_warned: bool,
 }
@@ -164,6 +169,7 @@ impl<R: OperatorRegistry> Operator<R> {
             metrics,
             tasks: BTreeMap::new(),
             book,
+            reopened: Vec::new(),
             stuck_warned: false,
         }
     }
@@ -237,6 +243,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 state,
                 unverified_response: None,
                 responded_before: false,
+                answered: false,
                 closed_reported: false,
             },
         );
@@ -287,6 +294,9 @@ impl<R: OperatorRegistry> Operator<R> {
             _ => false,
         };
         let mut first = false;
+        if let Some(tracked) = self.tasks.get_mut(&task_index) {
+            tracked.answered = true;
+        }
         if let Some(tracked) = self
             .tasks
             .get_mut(&task_index)
@@ -324,19 +334,24 @@ impl<R: OperatorRegistry> Operator<R> {
 
     /// A `TaskResponded` left the canonical chain: the task needs its signatures again, and
     /// the p2p layer its aggregate submitted again.
-    pub(crate) async fn on_response_reverted(&mut self, task_index: u32) -> Result<(), AvsError> {
+    ///
+    /// [`AvsEvent::ResponseReverted`] is sent by the next [`Self::process`], after the task was
+    /// answered again: the p2p layer then submits at once, and the task book must already show
+    /// the response this node stands behind, or the submission would be refused.
+    pub(crate) fn on_response_reverted(&mut self, task_index: u32) {
         let deadline = Instant::now() + self.target_wait;
-        let Some(tracked) = self
-            .tasks
-            .get_mut(&task_index)
-            .filter(|tracked| tracked.state != TaskState::Refused)
-        else {
-            return Ok(());
+        let Some(tracked) = self.tasks.get_mut(&task_index) else {
+            return;
         };
+        tracked.answered = false;
+        if tracked.state == TaskState::Refused {
+            return;
+        }
         tracked.unverified_response = None;
+        let task_hash = tracked.task.hash();
         self.transition(task_index, TaskState::Answering { deadline });
+        self.reopened.push((task_index, task_hash));
         tracing::info!(task_index, "task response reverted; the task is open again");
-        self.emit(AvsEvent::ResponseReverted { task_index }).await
     }
 
     /// The earliest answering deadline, to wake up for timeouts.
@@ -372,9 +387,12 @@ impl<R: OperatorRegistry> Operator<R> {
     }
 
     /// Forgets tasks created below settlement block `below` that need no more work and that
-    /// the watermark has passed.
-    pub(crate) fn prune(&mut self, below: u64) {
+    /// the watermark has passed. A task forgotten before [`Self::report_closed`] reported it
+    /// (re-read below a watermark loaded at start-up) is reported closed now, so the p2p
+    /// layer drops its state too.
+    pub(crate) async fn prune(&mut self, below: u64) -> Result<(), AvsError> {
         let first_open = self.first_open().map(|(index, _)| index);
+        let mut unreported = Vec::new();
         let book = &self.book;
         self.tasks.retain(|index, tracked| {
             let keep = tracked.created_at.number >= below
@@ -382,9 +400,20 @@ impl<R: OperatorRegistry> Operator<R> {
                 || first_open.is_some_and(|first| *index >= first);
             if !keep {
                 book.remove(*index);
+                if !tracked.closed_reported {
+                    unreported.push((*index, tracked.answered));
+                }
             }
             keep
         });
+        for (task_index, answered) in unreported {
+            self.emit(AvsEvent::TaskClosed {
+                task_index,
+                answered,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Sends [`AvsEvent::TaskClosed`], once, for every task closed for good once settlement
@@ -397,7 +426,7 @@ impl<R: OperatorRegistry> Operator<R> {
             .filter(|(_, tracked)| !tracked.closed_reported && tracked.closed_for_good(settled))
             .map(|(index, tracked)| {
                 tracked.closed_reported = true;
-                (*index, tracked.responded_before)
+                (*index, tracked.answered)
             })
             .collect();
         for (task_index, answered) in closed {
@@ -468,6 +497,17 @@ impl<R: OperatorRegistry> Operator<R> {
                 TaskState::Responded { .. } | TaskState::Closed | TaskState::Refused => {}
             }
             self.verify_response(task_index, view).await?;
+        }
+        for (task_index, task_hash) in std::mem::take(&mut self.reopened) {
+            // Not when its creation was reverted too (the index may hold another task now), nor
+            // when the new branch holds a response again (`TaskResponded` was reported).
+            let still_open = self
+                .tasks
+                .get(&task_index)
+                .is_some_and(|tracked| tracked.task.hash() == task_hash && !tracked.answered);
+            if still_open {
+                self.emit(AvsEvent::ResponseReverted { task_index }).await?;
+            }
         }
         Ok(())
     }

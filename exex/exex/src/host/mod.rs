@@ -290,7 +290,7 @@ impl Host {
             pruned_below: 0,
             ws: None,
             ws_retry_at: Instant::now(),
-            ws_backoff: config.retry_initial,
+            ws_delays: config.retry_delays(),
             config,
         };
         let outcome = {

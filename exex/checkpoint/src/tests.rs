@@ -417,9 +417,13 @@ async fn commit_signs_each_task_once_and_reports_responses() {
     let record = h.tasks.get(0).expect("task 0 in the book");
     assert_eq!(record.phase, TaskPhase::Signed { digest });
     assert_eq!(record.created_at, blocks[3].num_hash());
-    assert_eq!(h.tasks.submission(0, digest), Ok(five_blocks_task(&blocks)));
+    let task_hash = five_blocks_task(&blocks).hash();
     assert_eq!(
-        h.tasks.submission(0, B256::repeat_byte(9)),
+        h.tasks.submission(0, task_hash, digest),
+        Ok(five_blocks_task(&blocks))
+    );
+    assert_eq!(
+        h.tasks.submission(0, task_hash, B256::repeat_byte(9)),
         Err(SubmitRefusal::Differs {
             own: digest,
             aggregate: B256::repeat_byte(9)
@@ -446,25 +450,31 @@ async fn commit_signs_each_task_once_and_reports_responses() {
         })
     );
     assert_eq!(
-        h.tasks.submission(0, digest),
-        Err(SubmitRefusal::NoOwnResponse),
+        h.tasks.submission(0, task_hash, digest),
+        Err(SubmitRefusal::Answered),
         "answered: nothing to submit"
     );
     // `FinishedHeight` stays at 3: task 0 holds it until the slashing-protection watermark
     // passes it (its response is not settled yet).
     h.assert_no_avs_event();
 
-    // The response transaction is reverted: the task is open again (the p2p layer is told, so
-    // it submits again) and the same signature is re-sent for another submission.
+    // The response transaction is reverted: the task is answered again (the same signature,
+    // re-sent for another submission), and only then reported open again: the p2p layer
+    // submits at once, and the book already shows the response this node stands behind.
     h.handle
         .send_notification_chain_reverted(chain(&[next]))
         .await
         .expect("send");
-    assert_eq!(h.next().await, AvsEvent::ResponseReverted { task_index: 0 });
     assert_eq!(
         expect_signed(h.next().await, &expected_response(0, &blocks[1])),
         signature
     );
+    assert_eq!(
+        h.tasks.submission(0, task_hash, digest),
+        Ok(five_blocks_task(&blocks)),
+        "submittable before the p2p layer hears of the revert"
+    );
+    assert_eq!(h.next().await, AvsEvent::ResponseReverted { task_index: 0 });
     assert_eq!(
         h.tasks.get(0).map(|record| record.phase),
         Some(TaskPhase::Signed { digest }),
@@ -727,10 +737,12 @@ async fn reorg_drops_the_task_and_signs_the_task_recreated_at_its_index() {
         &five_blocks_task(&blocks),
         &expected_response(0, &blocks[1]),
     );
-    assert!(matches!(
-        h.tasks.submission(0, old_digest),
-        Err(SubmitRefusal::Differs { .. })
-    ));
+    // An aggregate for the old task at index 0 is not this task's: no alarm, no submission.
+    assert_eq!(
+        h.tasks
+            .submission(0, five_blocks_task(&blocks).hash(), old_digest),
+        Err(SubmitRefusal::UnknownTask)
+    );
     h.exex.abort();
 }
 
@@ -1155,6 +1167,94 @@ async fn the_watermark_advances_only_over_tasks_closed_for_good() {
         "an open task's record is kept"
     );
     h.handle.assert_events_empty();
+    h.exex.abort();
+}
+
+/// A restarted node re-reads tasks below the watermark it loaded. Pruned before they could be
+/// reported closed for good, they are reported closed then, so the p2p layer drops them too.
+#[tokio::test]
+async fn tasks_pruned_below_a_loaded_watermark_are_reported_closed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let setup = Setup::new(config(2), &dir.path().join("sp.jsonl")).await;
+    setup
+        .store
+        .raise_watermark(DEPLOYMENT, 1)
+        .await
+        .expect("raise the watermark");
+    let mut h = setup.start();
+    let mut builder = ChainBuilder::new(0);
+    let blocks = five_blocks_with_task(&mut builder);
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    // Below the watermark: not signed. Three blocks later its creation is below the pruning
+    // floor, long before its response window is settled.
+    let more: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&more)).await;
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskClosed {
+            task_index: 0,
+            answered: false
+        }
+    );
+    assert_eq!(h.tasks.get(0), None);
+    h.assert_no_avs_event();
+    assert_eq!(h.metrics.responses_signed.get(), 0);
+    h.exex.abort();
+}
+
+/// A task answered, its response reverted, and then past its window unanswered is reported
+/// closed unanswered (the node counts it as expired).
+#[tokio::test]
+async fn a_task_whose_response_was_reverted_and_then_expired_is_closed_unanswered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = Setup::new(config(2), &dir.path().join("sp.jsonl"))
+        .await
+        .start();
+    let mut builder = ChainBuilder::new(0);
+    let mut blocks: Vec<_> = (0..3).map(|_| block(&mut builder, vec![])).collect();
+    // Created in block 4, answerable until block 7.
+    let short_window = Task {
+        taskCreatedParentHash: blocks[2].hash,
+        responseWindowBlocks: 3,
+        ..task(2, 4)
+    };
+    blocks.push(block(&mut builder, vec![created_log(0, short_window)]));
+    h.commit(chain(&blocks)).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskCreated { task_index: 0, .. }
+    ));
+    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    let responded = block(
+        &mut builder,
+        vec![responded_log(expected_response(0, &blocks[1]))],
+    );
+    h.commit(chain(std::slice::from_ref(&responded))).await;
+    assert!(matches!(
+        h.next().await,
+        AvsEvent::TaskResponded { first: true, .. }
+    ));
+    h.handle
+        .send_notification_chain_reverted(chain(&[responded]))
+        .await
+        .expect("send");
+    expect_signed(h.next().await, &expected_response(0, &blocks[1]));
+    assert_eq!(h.next().await, AvsEvent::ResponseReverted { task_index: 0 });
+    // Nobody answers again; block 10 settles block 8, past the window.
+    builder.fork_from(&blocks[3]);
+    let later: Vec<_> = (0..6).map(|_| block(&mut builder, vec![])).collect();
+    h.commit(chain(&later)).await;
+    assert_eq!(
+        h.next().await,
+        AvsEvent::TaskClosed {
+            task_index: 0,
+            answered: false
+        }
+    );
     h.exex.abort();
 }
 

@@ -26,7 +26,9 @@ pub enum AvsEvent {
         task_index: u32,
         /// The settlement block holding the response (finality latency is measured to it).
         block_number: u64,
-        /// The task's first `TaskResponded` (false when a reorg made it respond again).
+        /// This node tracks the task (and has not refused it) and this is its first
+        /// `TaskResponded`: finality is counted once, though a reorg can make a task respond
+        /// twice.
         first: bool,
     },
     /// The task is closed for good: its creation is settled, and so is its response or the end

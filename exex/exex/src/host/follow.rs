@@ -3,7 +3,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use alloy::{
@@ -84,37 +84,38 @@ pub(super) struct Follower {
     pub(super) pruned_below: BlockNumber,
     pub(super) ws: Option<(DynProvider, BoxStream<'static, alloy::rpc::types::Header>)>,
     pub(super) ws_retry_at: Instant,
-    pub(super) ws_backoff: Duration,
+    /// Delays before the next subscription attempts (reset once subscribed).
+    pub(super) ws_delays: backon::ExponentialBackoff,
 }
 
 impl Follower {
     pub(super) async fn run(&mut self) -> Result<(), HostError> {
-        let mut backoff = self.config.retry_initial;
+        let mut delays = self.config.retry_delays();
         for index in 0..self.sinks.len() {
             loop {
                 match self.catch_up(index).await {
                     Ok(()) => break,
                     Err(StepError::Fatal(err)) => return Err(err),
                     Err(StepError::Retry(reason)) => {
-                        warn!(%reason, retry_in = ?backoff, "catch-up failed; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(self.config.retry_max);
+                        let wait = delays.next().unwrap_or(self.config.retry_max);
+                        warn!(%reason, retry_in = ?wait, "catch-up failed; retrying");
+                        tokio::time::sleep(wait).await;
                     }
                 }
             }
         }
-        backoff = self.config.retry_initial;
+        delays = self.config.retry_delays();
         loop {
             match self.sync().await {
                 Ok(()) => {
-                    backoff = self.config.retry_initial;
+                    delays = self.config.retry_delays();
                     self.wait_for_head().await;
                 }
                 Err(StepError::Fatal(err)) => return Err(err),
                 Err(StepError::Retry(reason)) => {
-                    warn!(%reason, retry_in = ?backoff, "following the node failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.config.retry_max);
+                    let wait = delays.next().unwrap_or(self.config.retry_max);
+                    warn!(%reason, retry_in = ?wait, "following the node failed; retrying");
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -160,7 +161,7 @@ impl Follower {
             Ok(Ok(ws)) => {
                 info!("subscribed to newHeads");
                 self.ws = Some(ws);
-                self.ws_backoff = self.config.retry_initial;
+                self.ws_delays = self.config.retry_delays();
             }
             Ok(Err(err)) => self.ws_failed(&err.to_string()),
             Err(_) => self.ws_failed("timed out"),
@@ -168,9 +169,9 @@ impl Follower {
     }
 
     fn ws_failed(&mut self, reason: &str) {
-        warn!(%reason, retry_in = ?self.ws_backoff, "newHeads subscription failed; polling meanwhile");
-        self.ws_retry_at = Instant::now() + self.ws_backoff;
-        self.ws_backoff = (self.ws_backoff * 2).min(self.config.retry_max);
+        let wait = self.ws_delays.next().unwrap_or(self.config.retry_max);
+        warn!(%reason, retry_in = ?wait, "newHeads subscription failed; polling meanwhile");
+        self.ws_retry_at = Instant::now() + wait;
     }
 
     /// The head to follow, per [`FollowMode`].
@@ -520,7 +521,7 @@ mod tests {
             pruned_below: 0,
             ws: None,
             ws_retry_at: Instant::now(),
-            ws_backoff: config.retry_initial,
+            ws_delays: config.retry_delays(),
             config,
         };
         (follower, rx)

@@ -17,8 +17,10 @@
 //!              Closed (timed out, not eligible, refused by the record)   │
 //!
 //! creation reverted (any phase): the entry is removed; the index may be re-created as another
-//! task (another task hash). Closed for good (settled, window over or answered): removed later
-//! by pruning, after an `AvsEvent::TaskClosed`.
+//! task (another task hash). Closed for good (settled, and answered or past its window): an
+//! `AvsEvent::TaskClosed` once, and the entry is removed when the owner prunes it (a task
+//! pruned before it was reported, after a restart, is reported then).
+//! A `Closed` task that others answer moves to `Responded` too.
 //! ```
 //! `Refused` is a task that misnames its creation block: never signed, never reopened.
 
@@ -68,9 +70,13 @@ pub struct TaskRecord {
 /// Why this node refuses to pay for submitting an aggregate that is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitRefusal {
-    /// The task is not in the book: reverted, closed for good, or never seen.
+    /// The task is not in the book (reverted, closed for good, or never seen), or the index
+    /// holds another task now (a reorg re-created it).
     #[error("the task is not open on this node's chain")]
     UnknownTask,
+    /// A response to the task is canonical already.
+    #[error("the task is answered already")]
+    Answered,
     /// The node has not signed a response to the task (its view has not verified the block),
     /// withdrew the one it signed, or the task is answered already.
     #[error("this node has no response of its own to the task (not signed yet, or withdrawn)")]
@@ -113,20 +119,31 @@ impl TaskBook {
         self.read().is_empty()
     }
 
-    /// The task to submit an aggregate over `digest` for, if this node may pay for it: a node
-    /// submits only the response it signed itself and still stands behind. One that reached
-    /// quorum while differing from its own view is a faulty majority's, never this node's to
-    /// send.
-    pub fn submission(&self, task_index: u32, digest: B256) -> Result<Task, SubmitRefusal> {
+    /// The task to submit an aggregate over `digest` for task `task_index` with struct hash
+    /// `task_hash`, if this node may pay for it: a node submits only the response it signed
+    /// itself and still stands behind. One that reached quorum while differing from its own
+    /// view is a faulty majority's, never this node's to send.
+    pub fn submission(
+        &self,
+        task_index: u32,
+        task_hash: B256,
+        digest: B256,
+    ) -> Result<Task, SubmitRefusal> {
         let tasks = self.read();
-        let record = tasks.get(&task_index).ok_or(SubmitRefusal::UnknownTask)?;
+        let record = tasks
+            .get(&task_index)
+            .filter(|record| record.task.hash() == task_hash)
+            .ok_or(SubmitRefusal::UnknownTask)?;
         match record.phase {
             TaskPhase::Signed { digest: own } if own == digest => Ok(record.task.clone()),
             TaskPhase::Signed { digest: own } => Err(SubmitRefusal::Differs {
                 own,
                 aggregate: digest,
             }),
-            _ => Err(SubmitRefusal::NoOwnResponse),
+            TaskPhase::Responded { .. } => Err(SubmitRefusal::Answered),
+            TaskPhase::Answering | TaskPhase::Closed | TaskPhase::Refused => {
+                Err(SubmitRefusal::NoOwnResponse)
+            }
         }
     }
 
@@ -186,37 +203,43 @@ mod tests {
     #[test]
     fn only_the_nodes_own_standing_response_is_submitted() {
         let (own, other) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let task = record(TaskPhase::Answering).task;
+        let hash = task.hash();
         let book = TaskBook::new();
         let reader = book.clone();
-        assert_eq!(reader.submission(7, own), Err(SubmitRefusal::UnknownTask));
+        let submission = |digest| reader.submission(7, hash, digest);
+        assert_eq!(submission(own), Err(SubmitRefusal::UnknownTask));
 
         book.publish(7, record(TaskPhase::Answering));
-        assert_eq!(reader.submission(7, own), Err(SubmitRefusal::NoOwnResponse));
+        assert_eq!(submission(own), Err(SubmitRefusal::NoOwnResponse));
 
         book.set_phase(7, TaskPhase::Signed { digest: own });
+        assert_eq!(submission(own), Ok(task));
         assert_eq!(
-            reader.submission(7, own),
-            Ok(record(TaskPhase::Answering).task)
-        );
-        assert_eq!(
-            reader.submission(7, other),
+            submission(other),
             Err(SubmitRefusal::Differs {
                 own,
                 aggregate: other
             })
         );
+        // An aggregate for another task at the index (one a reorg replaced) is not an alarm:
+        // it is not this task's.
+        assert_eq!(
+            reader.submission(7, B256::repeat_byte(3), other),
+            Err(SubmitRefusal::UnknownTask)
+        );
 
         // Withdrawn (the target block was reorged out): back to answering, nothing to submit.
         book.set_phase(7, TaskPhase::Answering);
-        assert_eq!(reader.submission(7, own), Err(SubmitRefusal::NoOwnResponse));
+        assert_eq!(submission(own), Err(SubmitRefusal::NoOwnResponse));
 
-        // Answered on-chain: nothing to submit either.
+        // Answered on-chain: nothing to submit, and no reason to warn.
         book.set_phase(7, TaskPhase::Responded { block: 14 });
-        assert_eq!(reader.submission(7, own), Err(SubmitRefusal::NoOwnResponse));
+        assert_eq!(submission(own), Err(SubmitRefusal::Answered));
 
         // The creation is reverted: the index is free for another task.
         book.remove(7);
-        assert_eq!(reader.submission(7, own), Err(SubmitRefusal::UnknownTask));
+        assert_eq!(submission(own), Err(SubmitRefusal::UnknownTask));
         assert!(reader.is_empty());
     }
 
