@@ -109,6 +109,7 @@ impl SubmitError {
             Self::Reverted { .. } => "reverted",
             Self::Send(SendError::FeeAboveCap { .. }) => "fee_cap",
             Self::Send(SendError::NoReceipt { .. } | SendError::Dropped { .. }) => "no_receipt",
+            Self::Send(SendError::Abandoned { .. }) => "abandoned",
             Self::TaskMismatch { .. } | Self::Indices(_) | Self::Rpc { .. } | Self::Send(_) => {
                 "error"
             }
@@ -210,7 +211,19 @@ impl Submitter {
         aggregate: &Aggregate,
         task: &IAvsTaskManager::Task,
     ) -> Result<SubmitOutcome, SubmitError> {
-        let result = self.submit_once(aggregate, task).await;
+        self.submit_while(aggregate, task, || true).await
+    }
+
+    /// [`Self::submit`], asking `still_wanted` before paying again for a replacement or a
+    /// resend of the response: a node that withdrew its response meanwhile (a reorg took the
+    /// attested block out) stops paying for it ([`SendError::Abandoned`], outcome `abandoned`).
+    pub async fn submit_while(
+        &self,
+        aggregate: &Aggregate,
+        task: &IAvsTaskManager::Task,
+        still_wanted: impl Fn() -> bool,
+    ) -> Result<SubmitOutcome, SubmitError> {
+        let result = self.submit_once(aggregate, task, still_wanted).await;
         let outcome = match &result {
             Ok(SubmitOutcome::Responded { gas_used, .. }) => {
                 // Gas figures are far below 2^53, exact in f64.
@@ -231,6 +244,7 @@ impl Submitter {
         &self,
         aggregate: &Aggregate,
         task: &IAvsTaskManager::Task,
+        still_wanted: impl Fn() -> bool,
     ) -> Result<SubmitOutcome, SubmitError> {
         if aggregate.task_created_block != task.taskCreatedBlock
             || aggregate.response.reference_task_index != aggregate.task_index
@@ -257,7 +271,7 @@ impl Submitter {
         let task_index = aggregate.task_index;
         let confirmed = match self
             .sender
-            .send_and_confirm("respondToTask", request.clone(), &self.policy)
+            .send_and_confirm_while("respondToTask", request.clone(), &self.policy, still_wanted)
             .await
         {
             Ok(confirmed) => confirmed,

@@ -442,6 +442,71 @@ async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> e
     Ok(())
 }
 
+/// A response the node no longer stands behind (withdrawn while its transaction waited) is not
+/// paid for again: dropped from the pool, it is abandoned instead of sent again.
+#[tokio::test]
+async fn a_dropped_response_no_longer_wanted_is_not_sent_again() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let block = devnet.next_checkpoint().await?;
+    let (task_index, task) = devnet.create_task(block).await?;
+    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
+    let info = reader(&devnet).task_info(task_index, &task).await?;
+    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
+
+    devnet.provider.anvil_set_auto_mine(false).await?;
+    let submitter = submitter(
+        &devnet,
+        cap(),
+        ConfirmPolicy {
+            receipt_timeout: Duration::from_secs(120),
+            max_replacements: 0,
+            max_resends: 3,
+        },
+    );
+    let sender = submitter.sender();
+    let wanted = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let still_wanted = Arc::clone(&wanted);
+    let submission = tokio::spawn(async move {
+        let outcome = submitter
+            .submit_while(&aggregate, &task, || {
+                still_wanted.load(std::sync::atomic::Ordering::SeqCst)
+            })
+            .await;
+        (outcome, submitter)
+    });
+    let in_pool = || async {
+        loop {
+            if pooled_max_fee(&devnet, sender).await?.is_some() {
+                return Ok::<_, eyre::Report>(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), in_pool()).await??;
+
+    // The node withdraws its response (a reorg took the attested block out), then the pool
+    // drops the transaction.
+    wanted.store(false, std::sync::atomic::Ordering::SeqCst);
+    devnet.provider.anvil_drop_all_transactions().await?;
+    let (outcome, submitter) = tokio::time::timeout(Duration::from_secs(30), submission)
+        .await
+        .map_err(|_| eyre::eyre!("the submission did not give up within 30 s"))??;
+    assert!(
+        matches!(outcome, Err(SubmitError::Send(SendError::Abandoned { .. }))),
+        "{outcome:?}"
+    );
+    devnet.provider.anvil_mine(Some(1), None).await?;
+    assert_eq!(
+        pooled_max_fee(&devnet, sender).await?,
+        None,
+        "nothing sent again"
+    );
+    assert_eq!(nonce(&devnet, sender).await, 0, "nothing mined");
+    let metrics = submitter.metrics();
+    assert_eq!((metrics.resends(), metrics.count("abandoned")), (0, 1));
+    Ok(())
+}
+
 /// A provider in front of anvil that refuses `eth_getLogs` ranges above `max` blocks with a
 /// JSON-RPC error, as public endpoints do, counting its refusals.
 #[derive(Clone)]

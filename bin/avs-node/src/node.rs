@@ -794,8 +794,18 @@ impl Bridge {
             }
         };
         let submitter = Arc::clone(&self.submitter);
+        let book = self.tasks.clone();
         tokio::spawn(async move {
-            match submitter.submit(&aggregate, &task).await {
+            // The book is asked again before any replacement or resend: a response withdrawn
+            // meanwhile is not paid for again.
+            let still_wanted = || {
+                book.submission(task_index, aggregate.task_hash, aggregate.digest)
+                    .is_ok()
+            };
+            match submitter
+                .submit_while(&aggregate, &task, still_wanted)
+                .await
+            {
                 Ok(SubmitOutcome::Responded {
                     tx_hash, gas_used, ..
                 }) => {

@@ -164,6 +164,18 @@ pub enum SendError {
         /// How many times it was sent again.
         resends: u32,
     },
+    /// The caller stopped wanting the transaction (e.g. the response it submits is no longer
+    /// this node's) before a replacement or a resend would have paid for it again: nothing
+    /// more was sent. A version already sent may still be mined.
+    #[error(
+        "{step}: no longer wanted; not sent again (its last version {tx_hash} may still be mined)"
+    )]
+    Abandoned {
+        /// The transaction.
+        step: String,
+        /// Its last version.
+        tx_hash: B256,
+    },
 }
 
 impl SendError {
@@ -405,6 +417,23 @@ impl WalletSender {
         request: TransactionRequest,
         policy: &ConfirmPolicy,
     ) -> Result<Confirmed, SendError> {
+        self.send_and_confirm_while(step, request, policy, || true)
+            .await
+    }
+
+    /// [`Self::send_and_confirm`], asking `still_wanted` before every replacement and every
+    /// resend: once it says no, nothing more is paid for ([`SendError::Abandoned`]).
+    pub async fn send_and_confirm_while(
+        &self,
+        step: &str,
+        request: TransactionRequest,
+        policy: &ConfirmPolicy,
+        still_wanted: impl Fn() -> bool,
+    ) -> Result<Confirmed, SendError> {
+        let abandoned = |last: &SentTx| SendError::Abandoned {
+            step: step.to_owned(),
+            tx_hash: last.tx_hash,
+        };
         let mut resends = 0;
         let mut replacements = 0;
         loop {
@@ -432,6 +461,7 @@ impl WalletSender {
                             last_tx: last.tx_hash,
                         });
                     }
+                    Waited::Pending if !still_wanted() => return Err(abandoned(&last)),
                     Waited::Pending => {
                         replaced += 1;
                         replacements += 1;
@@ -448,6 +478,9 @@ impl WalletSender {
                     }
                 }
             };
+            if !still_wanted() {
+                return Err(abandoned(&dropped));
+            }
             if resends >= policy.max_resends {
                 return Err(SendError::Dropped {
                     step: step.to_owned(),
