@@ -1,7 +1,8 @@
 //! The registry reader and the submitter against EigenLayer's real registries and our task
 //! manager on anvil: operator sets as registered, an aggregate from the p2p [`avs_p2p::TaskTable`]
 //! finalizing a checkpoint, a repeated submission that sends nothing, the fee cap, a decoded
-//! on-chain refusal, replacement of a stuck response and the resend of a dropped one.
+//! on-chain refusal, replacement of a stuck response, the resend of a dropped one, and no resend
+//! of one the node no longer stands behind.
 
 use alloy::{
     network::EthereumWallet,
@@ -9,6 +10,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
 };
 use avs_contracts::{
+    avs::IAvsTaskManager::Task,
     sender::{ConfirmPolicy, SendError, SenderConfig, WalletSender},
     testing::{TOKEN, TestDevnet},
 };
@@ -281,17 +283,64 @@ async fn pooled_max_fee(devnet: &TestDevnet, sender: Address) -> eyre::Result<Op
     )?))
 }
 
-#[tokio::test]
-async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> {
+/// A created task and an aggregate of its true response signed by operators 0, 2 and 3, on a
+/// devnet that mines nothing until the test says so.
+struct Unmined {
+    devnet: TestDevnet,
+    block: u64,
+    task: Task,
+    response: avs_p2p::TaskResponse,
+    aggregate: Aggregate,
+}
+
+async fn unmined() -> eyre::Result<Unmined> {
     let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let block = devnet.next_checkpoint().await?;
     let (task_index, task) = devnet.create_task(block).await?;
     let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
     let info = reader(&devnet).task_info(task_index, &task).await?;
     let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
-
-    // Nothing is mined until the test says so: the first version gets stuck in the pool.
     devnet.provider.anvil_set_auto_mine(false).await?;
+    Ok(Unmined {
+        devnet,
+        block,
+        task,
+        response,
+        aggregate,
+    })
+}
+
+/// The max fee of `sender`'s pooled transaction, once one is above `floor`, waited for (bounded).
+async fn pooled_above(
+    devnet: &TestDevnet,
+    sender: Address,
+    floor: u128,
+    within: Duration,
+) -> eyre::Result<u128> {
+    tokio::time::timeout(within, async {
+        loop {
+            if let Some(fee) = pooled_max_fee(devnet, sender).await?
+                && fee > floor
+            {
+                return Ok::<_, eyre::Report>(fee);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .map_err(|_| eyre::eyre!("no transaction of {sender} in the pool within {within:?}"))?
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> {
+    let Unmined {
+        devnet,
+        block,
+        task,
+        response,
+        aggregate,
+    } = unmined().await?;
+    // The first version gets stuck in the pool.
     let submitter = submitter(
         &devnet,
         cap(),
@@ -307,27 +356,9 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
         (outcome, submitter)
     });
 
-    // Bounded wait: the first version appears, then a replacement with a higher fee.
-    let first_fee = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Some(fee) = pooled_max_fee(&devnet, sender).await? {
-                return Ok::<_, eyre::Report>(fee);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await??;
-    let replaced_fee = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Some(fee) = pooled_max_fee(&devnet, sender).await?
-                && fee > first_fee
-            {
-                return Ok::<_, eyre::Report>(fee);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await??;
+    // The first version appears, then a replacement with a higher fee.
+    let first_fee = pooled_above(&devnet, sender, 0, Duration::from_secs(30)).await?;
+    let replaced_fee = pooled_above(&devnet, sender, first_fee, Duration::from_secs(30)).await?;
     // At least +12.5%, the bump nodes require for a replacement.
     assert!(
         replaced_fee * 8 >= first_fee * 9,
@@ -369,15 +400,14 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
 #[tokio::test]
 async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> eyre::Result<()> {
     const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
-    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
-    let block = devnet.next_checkpoint().await?;
-    let (task_index, task) = devnet.create_task(block).await?;
-    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
-    let info = reader(&devnet).task_info(task_index, &task).await?;
-    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
-
-    // Nothing is mined until the test says so: the response waits in the pool.
-    devnet.provider.anvil_set_auto_mine(false).await?;
+    let Unmined {
+        devnet,
+        block,
+        task,
+        response,
+        aggregate,
+    } = unmined().await?;
+    // The response waits in the pool.
     let submitter = submitter(
         &devnet,
         cap(),
@@ -392,22 +422,14 @@ async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> e
         let outcome = submitter.submit(&aggregate, &task).await;
         (outcome, submitter)
     });
-    let in_pool = || async {
-        loop {
-            if pooled_max_fee(&devnet, sender).await?.is_some() {
-                return Ok::<_, eyre::Report>(());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), in_pool()).await??;
+    pooled_above(&devnet, sender, 0, Duration::from_secs(30)).await?;
 
     devnet.provider.anvil_drop_all_transactions().await?;
     let dropped_at = std::time::Instant::now();
     // Bounded far below the receipt timeout: the old submitter only resent after it.
-    tokio::time::timeout(RECEIPT_TIMEOUT / 12, in_pool())
+    pooled_above(&devnet, sender, 0, RECEIPT_TIMEOUT / 12)
         .await
-        .map_err(|_| eyre::eyre!("the dropped response was not sent again within 10 s"))??;
+        .map_err(|_| eyre::eyre!("the dropped response was not sent again within 10 s"))?;
     let resent_after = dropped_at.elapsed();
     devnet.provider.anvil_mine(Some(1), None).await?;
 
@@ -446,14 +468,12 @@ async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> e
 /// paid for again: dropped from the pool, it is abandoned instead of sent again.
 #[tokio::test]
 async fn a_dropped_response_no_longer_wanted_is_not_sent_again() -> eyre::Result<()> {
-    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
-    let block = devnet.next_checkpoint().await?;
-    let (task_index, task) = devnet.create_task(block).await?;
-    let response = avs_p2p::TaskResponse::from(&devnet.true_response(task_index, block).await?);
-    let info = reader(&devnet).task_info(task_index, &task).await?;
-    let aggregate = aggregate(&devnet, info, response, &[0, 2, 3]);
-
-    devnet.provider.anvil_set_auto_mine(false).await?;
+    let Unmined {
+        devnet,
+        task,
+        aggregate,
+        ..
+    } = unmined().await?;
     let submitter = submitter(
         &devnet,
         cap(),
@@ -474,15 +494,7 @@ async fn a_dropped_response_no_longer_wanted_is_not_sent_again() -> eyre::Result
             .await;
         (outcome, submitter)
     });
-    let in_pool = || async {
-        loop {
-            if pooled_max_fee(&devnet, sender).await?.is_some() {
-                return Ok::<_, eyre::Report>(());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), in_pool()).await??;
+    pooled_above(&devnet, sender, 0, Duration::from_secs(30)).await?;
 
     // The node withdraws its response (a reorg took the attested block out), then the pool
     // drops the transaction.
