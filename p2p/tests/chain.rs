@@ -310,6 +310,21 @@ async fn unmined() -> eyre::Result<Unmined> {
     })
 }
 
+/// Checks that checkpoint `block` is finalized with `response`'s block hash.
+async fn assert_finalized(
+    devnet: &TestDevnet,
+    block: u64,
+    response: avs_p2p::TaskResponse,
+) -> eyre::Result<()> {
+    let finalized = devnet
+        .task_manager()
+        .finalizedCheckpoint(devnet.deployment.chain_id, block)
+        .call()
+        .await?;
+    assert_eq!(finalized.blockHash, response.block_hash);
+    Ok(())
+}
+
 /// The max fee of `sender`'s pooled transaction, once one is above `floor`, waited for (bounded).
 async fn pooled_above(
     devnet: &TestDevnet,
@@ -385,13 +400,7 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() -> eyre::Result<()> 
         "one nonce used by all versions"
     );
     assert_eq!(submitter.metrics().count("responded"), 1);
-    let finalized = devnet
-        .task_manager()
-        .finalizedCheckpoint(devnet.deployment.chain_id, block)
-        .call()
-        .await?;
-    assert_eq!(finalized.blockHash, response.block_hash);
-    Ok(())
+    assert_finalized(&devnet, block, response).await
 }
 
 /// A response the node drops from its pool (as a reorg of the settlement chain or an eviction
@@ -455,13 +464,7 @@ async fn a_dropped_response_is_sent_again_long_before_the_receipt_timeout() -> e
     );
     let metrics = submitter.metrics();
     assert_eq!((metrics.resends(), metrics.count("responded")), (1, 1));
-    let finalized = devnet
-        .task_manager()
-        .finalizedCheckpoint(devnet.deployment.chain_id, block)
-        .call()
-        .await?;
-    assert_eq!(finalized.blockHash, response.block_hash);
-    Ok(())
+    assert_finalized(&devnet, block, response).await
 }
 
 /// A response the node no longer stands behind (withdrawn while its transaction waited) is not
