@@ -254,22 +254,10 @@ impl OpenTask {
 mod tests {
     use super::*;
     use crate::{
-        fixtures::{Committee, response},
+        fixtures::{Committee, response, verified},
         validation::Outcome,
     };
     use avs_bls::{aggregate_public_keys, verify_aggregate};
-
-    fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Verified {
-        let m = c.sign(i, response(task, variant));
-        Verified {
-            task_index: task,
-            task_hash: m.task_hash,
-            operator_id: m.operator_id,
-            response: m.response,
-            digest: crate::fixtures::digest(m.response),
-            signature: avs_bls::Signature::from_bytes(&m.signature).unwrap(),
-        }
-    }
 
     /// Records `v` as the validator does once it verified it; `true` if it brought its digest
     /// to quorum.

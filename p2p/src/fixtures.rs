@@ -123,6 +123,22 @@ pub fn response(task_index: u32, variant: u8) -> TaskResponse {
     }
 }
 
+/// Operator `i`'s signature over `response(task, variant)`, as validation passes it on.
+///
+/// # Panics
+/// Never: a committee's signatures are valid G1 points.
+pub fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Verified {
+    let m = c.sign(i, response(task, variant));
+    Verified {
+        task_index: task,
+        task_hash: m.task_hash,
+        operator_id: m.operator_id,
+        response: m.response,
+        digest: digest(m.response),
+        signature: avs_bls::Signature::from_bytes(&m.signature).expect("a G1 point"),
+    }
+}
+
 /// The aggregate the p2p [`TaskTable`] builds (aggregation window 0) from the signatures of
 /// `signers` (operator id and BLS key) over `response` to the task `info`, as a node hands it
 /// to its submitter; `None` while they are no quorum.

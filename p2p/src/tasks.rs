@@ -242,18 +242,10 @@ impl TaskTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{Committee, digest, response};
+    use crate::fixtures::{self, Committee, digest, response};
 
     fn verified(c: &Committee, i: usize, task: u32, variant: u8) -> Box<Verified> {
-        let m = c.sign(i, response(task, variant));
-        Box::new(Verified {
-            task_index: task,
-            task_hash: m.task_hash,
-            operator_id: m.operator_id,
-            response: m.response,
-            digest: digest(m.response),
-            signature: avs_bls::Signature::from_bytes(&m.signature).expect("a G1 point"),
-        })
+        Box::new(fixtures::verified(c, i, task, variant))
     }
 
     #[test]

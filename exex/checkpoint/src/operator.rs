@@ -406,14 +406,7 @@ impl<R: OperatorRegistry> Operator<R> {
             }
             keep
         });
-        for (task_index, answered) in unreported {
-            self.emit(AvsEvent::TaskClosed {
-                task_index,
-                answered,
-            })
-            .await?;
-        }
-        Ok(())
+        self.emit_closed(unreported).await
     }
 
     /// Sends [`AvsEvent::TaskClosed`], once, for every task closed for good once settlement
@@ -429,6 +422,11 @@ impl<R: OperatorRegistry> Operator<R> {
                 (*index, tracked.answered)
             })
             .collect();
+        self.emit_closed(closed).await
+    }
+
+    /// Sends [`AvsEvent::TaskClosed`] for each (task, answered).
+    async fn emit_closed(&self, closed: Vec<(u32, bool)>) -> Result<(), AvsError> {
         for (task_index, answered) in closed {
             self.emit(AvsEvent::TaskClosed {
                 task_index,
