@@ -55,6 +55,17 @@ pub struct ChallengeRefused {
     pub reason: String,
 }
 
+/// How far a challenge got: a retry after a failure resumes from here, since raising it
+/// again would be refused (the checkpoint is invalidated already) and the remaining signers
+/// would stay unfrozen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChallengeProgress {
+    /// The `raiseAndResolveChallenge` transaction, once mined.
+    pub challenge: Option<B256>,
+    /// `freezeSigners` batches mined so far.
+    pub batches_done: usize,
+}
+
 /// What a successful challenge took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengeOutcome {
@@ -85,11 +96,12 @@ fn refusal_reason(refusal: &AvsTaskManager::AvsTaskManagerErrors) -> String {
 }
 
 /// Sends `raiseAndResolveChallenge` for the response, then `freezeSigners` until every signer
-/// is frozen.
+/// is frozen, skipping what `progress` says is done and recording each step as it is mined.
 pub async fn challenge(
     transactor: &mut Transactor<DynProvider>,
     deployment: &Deployment,
     target: &Challenge<'_>,
+    progress: &mut ChallengeProgress,
 ) -> eyre::Result<ChallengeOutcome> {
     let index = target.task_index;
     if target.task.chainId != deployment.chain_id {
@@ -124,19 +136,27 @@ pub async fn challenge(
         headerRlp: header_rlp,
     };
     let task_manager = deployment.avs.task_manager;
-    let receipt = transactor
-        .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
-        .await
-        .map_err(
-            |err| match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
-                // What the contract found, in one line, instead of the node's raw revert data.
-                Some(refusal) => eyre::Report::new(ChallengeRefused {
-                    task_index: index,
-                    reason: refusal_reason(&refusal),
-                }),
-                None => eyre::Report::new(err),
-            },
-        )?;
+    let challenge = match progress.challenge {
+        Some(tx_hash) => tx_hash,
+        None => {
+            let receipt = transactor
+                .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
+                .await
+                .map_err(
+                    |err| match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
+                        // What the contract found, in one line, instead of the node's raw
+                        // revert data.
+                        Some(refusal) => eyre::Report::new(ChallengeRefused {
+                            task_index: index,
+                            reason: refusal_reason(&refusal),
+                        }),
+                        None => eyre::Report::new(err),
+                    },
+                )?;
+            progress.challenge = Some(receipt.transaction_hash);
+            receipt.transaction_hash
+        }
+    };
 
     // The contract walks the quorums' operator lists at taskCreatedBlock in batches.
     let batch = AvsTaskManager::new(task_manager, &provider)
@@ -156,7 +176,7 @@ pub async fn challenge(
     .await?;
     let positions: u64 = operators.iter().map(|quorum| quorum.len() as u64).sum();
     let batches = freeze_batches(positions, batch.saturating_to());
-    for (start, end) in &batches {
+    for (start, end) in batches.iter().skip(progress.batches_done) {
         let call = AvsTaskManager::freezeSignersCall {
             taskIndex: index,
             task: target.task.clone(),
@@ -171,9 +191,10 @@ pub async fn challenge(
                 call.abi_encode(),
             )
             .await?;
+        progress.batches_done += 1;
     }
     Ok(ChallengeOutcome {
-        challenge: receipt.transaction_hash,
+        challenge,
         freeze_batches: batches.len(),
     })
 }

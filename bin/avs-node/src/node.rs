@@ -552,12 +552,21 @@ impl Challenger {
                 receipt_timeout: CHALLENGE_RECEIPT_TIMEOUT,
                 ..ConfirmPolicy::default()
             };
-            let (challenger, target, policy) = (&this, &target, &policy);
+            // Shared by the tries: a retry resumes after the steps already mined.
+            let progress = tokio::sync::Mutex::new(challenge::ChallengeProgress::default());
+            let (challenger, target, policy, progress) = (&this, &target, &policy, &progress);
             let attempt = move || async move {
                 tracing::warn!(task = index, "challenging the response on-chain");
                 let mut transactor =
                     Transactor::through(Arc::clone(&challenger.sender), policy.clone());
-                challenge::challenge(&mut transactor, &challenger.deployment, target).await
+                let mut progress = progress.lock().await;
+                challenge::challenge(
+                    &mut transactor,
+                    &challenger.deployment,
+                    target,
+                    &mut progress,
+                )
+                .await
             };
             let result = attempt
                 .retry(

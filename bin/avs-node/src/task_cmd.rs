@@ -4,7 +4,7 @@
 
 use crate::{
     chain,
-    challenge::{self, Challenge, ChallengeOutcome},
+    challenge::{self, Challenge, ChallengeOutcome, ChallengeProgress},
     cli::NodeArgs,
     config::NodeConfig,
     evidence::{self, EvidenceRecord},
@@ -336,6 +336,7 @@ async fn challenge_task(
             metadata: &response.metadata,
             transaction_hash,
         },
+        &mut ChallengeProgress::default(),
     )
     .await
 }

@@ -1,0 +1,91 @@
+//! `avs_node::challenge::challenge` against EigenLayer's real registries and our task manager on
+//! anvil: a wrong response is challenged and its signers frozen, and a retry after the challenge
+//! was mined resumes from the steps already done instead of raising it again (which the
+//! contract refuses, leaving the signers of later freeze batches unfrozen).
+
+use alloy::providers::Provider;
+use avs_contracts::{
+    avs::{AvsServiceManager, AvsTaskManager::TaskResponded, IAvsTaskManager::TaskResponse},
+    sender::{ConfirmPolicy, SenderConfig},
+    testing::{TestDevnet, decode_event},
+    transactor::Transactor,
+};
+use avs_node::challenge::{Challenge, ChallengeProgress, ChallengeRefused, challenge};
+
+/// Stakes 10/20/30/40 (66% threshold).
+const STAKES: [u128; 4] = [10, 20, 30, 40];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let (task_index, task, truth) = devnet.next_task().await?;
+    // Every operator signs a wrong state root, and the response is finalized.
+    let wrong = TaskResponse {
+        stateRoot: !truth.stateRoot,
+        ..truth
+    };
+    let proof = devnet.aggregate(&task, &wrong, &[0, 1, 2, 3]).await?;
+    let receipt = devnet.respond(&task, &wrong, proof).await?;
+    let responded: TaskResponded = decode_event(&receipt)?;
+    let target = Challenge {
+        task_index,
+        task: &task,
+        response: &responded.taskResponse,
+        metadata: &responded.taskResponseMetadata,
+        transaction_hash: receipt.transaction_hash,
+    };
+    let challenger = devnet.owner_key();
+    let sender = devnet.wallet_sender(challenger.clone(), SenderConfig::default());
+    let mut transactor = Transactor::through(sender, ConfirmPolicy::default());
+
+    let mut progress = ChallengeProgress::default();
+    let outcome = challenge(&mut transactor, &devnet.deployment, &target, &mut progress).await?;
+    assert_eq!(
+        progress,
+        ChallengeProgress {
+            challenge: Some(outcome.challenge),
+            batches_done: outcome.freeze_batches,
+        }
+    );
+    let service_manager =
+        AvsServiceManager::new(devnet.deployment.avs.service_manager, &devnet.provider);
+    for i in 0..STAKES.len() {
+        assert!(
+            service_manager
+                .frozen(devnet.operator_address(i))
+                .call()
+                .await?,
+            "signer {i} frozen"
+        );
+    }
+
+    // A retry (say the last freeze batch failed to confirm) resumes: nothing is sent again.
+    let nonce = || async {
+        devnet
+            .provider
+            .get_transaction_count(challenger.address())
+            .await
+    };
+    let before = nonce().await?;
+    let again = challenge(&mut transactor, &devnet.deployment, &target, &mut progress).await?;
+    assert_eq!(again, outcome);
+    assert_eq!(nonce().await?, before, "nothing sent again");
+
+    // Without the progress, raising it again is refused: the checkpoint is invalidated.
+    let fresh = challenge(
+        &mut transactor,
+        &devnet.deployment,
+        &target,
+        &mut ChallengeProgress::default(),
+    )
+    .await
+    .expect_err("raised twice");
+    let refused = fresh
+        .downcast_ref::<ChallengeRefused>()
+        .unwrap_or_else(|| panic!("not a refusal: {fresh:#}"));
+    assert!(
+        refused.reason.contains("CheckpointNotFinalized"),
+        "{refused}"
+    );
+    Ok(())
+}
