@@ -231,6 +231,11 @@ impl Submitter {
                 "responded"
             }
             Ok(SubmitOutcome::AlreadyResponded) => "already_responded",
+            // Expected: the node withdrew its response while the transaction waited.
+            Err(err @ SubmitError::Send(SendError::Abandoned { .. })) => {
+                tracing::info!(task_index = aggregate.task_index, %err, "submission abandoned");
+                err.outcome()
+            }
             Err(err) => {
                 tracing::warn!(task_index = aggregate.task_index, %err, "submission failed");
                 err.outcome()

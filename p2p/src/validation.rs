@@ -12,7 +12,8 @@
 //!    has seen the task, and keeps a node that still holds another task at the index (a
 //!    settlement reorg re-created it, [`TaskTable::forget_task`]) from rejecting an honest
 //!    signature for the new one as forged;
-//! 2. the task is still open (not answered or expired) — else ignore;
+//! 2. the task is not closed for good (settled, and answered or past its window) — else
+//!    ignore;
 //! 3. the operator is registered in one of the task's quorums at `taskCreatedBlock`;
 //! 4. the signature bytes are a valid G1 point;
 //! 5. no signature of this operator over this response was accepted before (duplicate), and

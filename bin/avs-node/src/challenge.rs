@@ -15,7 +15,8 @@
 use alloy::{
     primitives::{B256, U256},
     providers::{DynProvider, Provider},
-    sol_types::SolCall,
+    rpc::types::Filter,
+    sol_types::{SolCall, SolEvent},
 };
 use avs_contracts::{
     avs::{
@@ -25,7 +26,7 @@ use avs_contracts::{
     },
     deployment::Deployment,
     eigenlayer::interfaces::IOperatorStateRetrieverCalls,
-    transactor::Transactor,
+    transactor::{Transactor, TxError},
 };
 use eyre::{bail, eyre};
 
@@ -60,6 +61,9 @@ pub struct ChallengeRefused {
 /// would stay unfrozen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChallengeProgress {
+    /// An earlier try sent `raiseAndResolveChallenge`: it may be mined although that try
+    /// failed (no receipt in time), so a refusal now may mean it went through.
+    pub raise_sent: bool,
     /// The `raiseAndResolveChallenge` transaction, once mined.
     pub challenge: Option<B256>,
     /// `freezeSigners` batches mined so far.
@@ -93,6 +97,35 @@ fn refusal_reason(refusal: &AvsTaskManager::AvsTaskManagerErrors) -> String {
         _ => "",
     };
     format!("{refusal:?}{hint}")
+}
+
+/// The challenge error of a failed `raiseAndResolveChallenge`: the contract's refusal in one
+/// line ([`ChallengeRefused`]) instead of the node's raw revert data, or the failure as it is.
+fn raise_error(task_index: u32, err: TxError) -> eyre::Report {
+    match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
+        Some(refusal) => eyre::Report::new(ChallengeRefused {
+            task_index,
+            reason: refusal_reason(&refusal),
+        }),
+        None => eyre::Report::new(err),
+    }
+}
+
+/// The transaction whose `raiseAndResolveChallenge` invalidated the task's response, if one
+/// did (this node's or anyone's), from the `TaskChallengedSuccessfully` logs since the
+/// response.
+async fn mined_challenge(
+    provider: &DynProvider,
+    task_manager: alloy::primitives::Address,
+    target: &Challenge<'_>,
+) -> eyre::Result<Option<B256>> {
+    let filter = Filter::new()
+        .address(task_manager)
+        .event_signature(AvsTaskManager::TaskChallengedSuccessfully::SIGNATURE_HASH)
+        .topic1(B256::from(U256::from(target.task_index)))
+        .from_block(u64::from(target.metadata.taskRespondedBlock));
+    let logs = provider.get_logs(&filter).await?;
+    Ok(logs.first().and_then(|log| log.transaction_hash))
 }
 
 /// Sends `raiseAndResolveChallenge` for the response, then `freezeSigners` until every signer
@@ -139,22 +172,24 @@ pub async fn challenge(
     let challenge = match progress.challenge {
         Some(tx_hash) => tx_hash,
         None => {
-            let receipt = transactor
+            let earlier_raise = std::mem::replace(&mut progress.raise_sent, true);
+            let raised = match transactor
                 .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
                 .await
-                .map_err(
-                    |err| match err.revert::<AvsTaskManager::AvsTaskManagerErrors>() {
-                        // What the contract found, in one line, instead of the node's raw
-                        // revert data.
-                        Some(refusal) => eyre::Report::new(ChallengeRefused {
-                            task_index: index,
-                            reason: refusal_reason(&refusal),
-                        }),
-                        None => eyre::Report::new(err),
-                    },
-                )?;
-            progress.challenge = Some(receipt.transaction_hash);
-            receipt.transaction_hash
+            {
+                Ok(receipt) => receipt.transaction_hash,
+                // An earlier try's raise may have been mined after that try gave up on it: the
+                // checkpoint is invalidated then, and what is left is freezing the signers.
+                Err(err) if earlier_raise => {
+                    match mined_challenge(&provider, task_manager, target).await? {
+                        Some(tx_hash) => tx_hash,
+                        None => return Err(raise_error(index, err)),
+                    }
+                }
+                Err(err) => return Err(raise_error(index, err)),
+            };
+            progress.challenge = Some(raised);
+            raised
         }
     };
 

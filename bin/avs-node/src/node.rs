@@ -41,15 +41,15 @@ use avs_checkpoint::{
 };
 use avs_contracts::{
     deployment::Deployment,
-    sender::{ConfirmPolicy, SenderConfig, WalletSender},
+    sender::{ConfirmPolicy, SendError, SenderConfig, WalletSender},
     transactor::{Transactor, wallet_provider_on},
 };
 use avs_exex::host::{FollowMode, Host, HostConfig};
 use avs_p2p::{
     Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
     RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
-    SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitMetrics,
-    SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
+    SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitError,
+    SubmitMetrics, SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
 };
 use backon::{ConstantBuilder, Retryable};
 use eyre::WrapErr;
@@ -823,6 +823,8 @@ impl Bridge {
                 Ok(outcome) => {
                     tracing::debug!(task = task_index, ?outcome, "not submitted")
                 }
+                // Logged by the submitter: this node withdrew the response meanwhile.
+                Err(SubmitError::Send(SendError::Abandoned { .. })) => {}
                 Err(err) => {
                     tracing::error!(task = task_index, %err, "submitting the response failed");
                 }

@@ -43,6 +43,7 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     assert_eq!(
         progress,
         ChallengeProgress {
+            raise_sent: true,
             challenge: Some(outcome.challenge),
             batches_done: outcome.freeze_batches,
         }
@@ -71,7 +72,24 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     assert_eq!(again, outcome);
     assert_eq!(nonce().await?, before, "nothing sent again");
 
-    // Without the progress, raising it again is refused: the checkpoint is invalidated.
+    // A try whose raise was mined after it gave up on the receipt: the next try's raise is
+    // refused, and it finds the mined one in the logs and carries on with the freezing.
+    let mut unconfirmed = ChallengeProgress {
+        raise_sent: true,
+        ..ChallengeProgress::default()
+    };
+    let resumed = challenge(
+        &mut transactor,
+        &devnet.deployment,
+        &target,
+        &mut unconfirmed,
+    )
+    .await?;
+    assert_eq!(resumed, outcome, "the mined challenge is found");
+    assert_eq!(unconfirmed.challenge, Some(outcome.challenge));
+    assert_eq!(nonce().await?, before, "nothing sent again");
+
+    // A first try that is refused stays refused: the checkpoint is invalidated already.
     let fresh = challenge(
         &mut transactor,
         &devnet.deployment,

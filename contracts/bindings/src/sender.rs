@@ -430,10 +430,6 @@ impl WalletSender {
         policy: &ConfirmPolicy,
         still_wanted: impl Fn() -> bool,
     ) -> Result<Confirmed, SendError> {
-        let abandoned = |last: &SentTx| SendError::Abandoned {
-            step: step.to_owned(),
-            tx_hash: last.tx_hash,
-        };
         let mut resends = 0;
         let mut replacements = 0;
         loop {
@@ -461,13 +457,20 @@ impl WalletSender {
                             last_tx: last.tx_hash,
                         });
                     }
-                    Waited::Pending if !still_wanted() => return Err(abandoned(&last)),
+                    Waited::Pending if !still_wanted() => {
+                        return self.abandon(step, &versions, resends, replacements).await;
+                    }
                     Waited::Pending => {
-                        replaced += 1;
-                        replacements += 1;
                         match self.replace(step, &versions).await {
-                            Ok(Replaced::Sent(version)) => versions.push(*version),
-                            Ok(Replaced::Gone) => break last,
+                            Ok(Replaced::Sent(version)) => {
+                                versions.push(*version);
+                                replaced += 1;
+                                replacements += 1;
+                            }
+                            // Not found once: waiting again decides, with the polls that tell
+                            // a dropped transaction from an endpoint that has not seen it yet
+                            // (bounded like a replacement).
+                            Ok(Replaced::Gone) => replaced += 1,
                             // An earlier version may have been mined meanwhile ("nonce too
                             // low"): keep waiting for the versions already sent.
                             Err(SendError::Rpc { source, .. }) => {
@@ -479,7 +482,7 @@ impl WalletSender {
                 }
             };
             if !still_wanted() {
-                return Err(abandoned(&dropped));
+                return self.abandon(step, &versions, resends, replacements).await;
             }
             if resends >= policy.max_resends {
                 return Err(SendError::Dropped {
@@ -498,6 +501,30 @@ impl WalletSender {
                 "the node no longer knows the transaction (dropped by a reorg or evicted); sending it again"
             );
         }
+    }
+
+    /// Gives up on a transaction its caller no longer wants, after a last look at its
+    /// receipts: a version mined meanwhile is the outcome.
+    async fn abandon(
+        &self,
+        step: &str,
+        versions: &[SentTx],
+        resends: u32,
+        replacements: u32,
+    ) -> Result<Confirmed, SendError> {
+        if let Waited::Mined(receipt) = self.wait(versions, Duration::ZERO).await? {
+            return Ok(Confirmed {
+                receipt: *receipt,
+                resends,
+                replacements,
+            });
+        }
+        let last = versions.last().map(|version| version.tx_hash);
+        tracing::info!(step, last = ?last, "no longer wanted: not sending it again");
+        Err(SendError::Abandoned {
+            step: step.to_owned(),
+            tx_hash: last.unwrap_or_default(),
+        })
     }
 
     fn check_cap(&self, step: &str, required: u128) -> Result<(), SendError> {

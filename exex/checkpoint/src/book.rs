@@ -78,7 +78,7 @@ pub enum SubmitRefusal {
     #[error("the task is answered already")]
     Answered,
     /// The node has not signed a response to the task (its view has not verified the block),
-    /// withdrew the one it signed, or the task is answered already.
+    /// or withdrew the one it signed.
     #[error("this node has no response of its own to the task (not signed yet, or withdrawn)")]
     NoOwnResponse,
     /// The aggregate reached quorum for a response other than the one this node signed.

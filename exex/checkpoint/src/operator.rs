@@ -52,8 +52,12 @@ enum TaskState {
     Answering { deadline: Instant },
     /// Signed `digest` for the target block with this hash.
     Signed { target: AttestedBlock, digest: B256 },
-    /// Answered on-chain in settlement block `block`.
-    Responded { block: u64 },
+    /// Answered on-chain in settlement block `block`; `signed` is the response this operator
+    /// signed before (target block, digest), restored if the response is reorged out.
+    Responded {
+        block: u64,
+        signed: Option<(AttestedBlock, B256)>,
+    },
     /// Nothing more to do (timed out, not eligible, refused, other chain).
     Closed,
     /// Never to be signed: the task does not name the settlement block that created it. Unlike
@@ -62,12 +66,21 @@ enum TaskState {
 }
 
 impl TaskState {
+    /// The response this operator signed and stands behind (target block, digest), if any.
+    const fn signed(self) -> Option<(AttestedBlock, B256)> {
+        match self {
+            Self::Signed { target, digest } => Some((target, digest)),
+            Self::Responded { signed, .. } => signed,
+            Self::Answering { .. } | Self::Closed | Self::Refused => None,
+        }
+    }
+
     /// The phase the task book publishes for this state.
     const fn phase(self) -> TaskPhase {
         match self {
             Self::Answering { .. } => TaskPhase::Answering,
             Self::Signed { digest, .. } => TaskPhase::Signed { digest },
-            Self::Responded { block } => TaskPhase::Responded { block },
+            Self::Responded { block, .. } => TaskPhase::Responded { block },
             Self::Closed => TaskPhase::Closed,
             Self::Refused => TaskPhase::Refused,
         }
@@ -113,7 +126,7 @@ impl TrackedTask {
         let deadline = created.max(u64::from(self.task.taskCreatedBlock))
             + u64::from(self.task.responseWindowBlocks);
         deadline < settled
-            || matches!(self.state, TaskState::Responded { block } if block <= settled)
+            || matches!(self.state, TaskState::Responded { block, .. } if block <= settled)
     }
 }
 
@@ -287,12 +300,12 @@ impl<R: OperatorRegistry> Operator<R> {
     ) -> Result<(), AvsError> {
         let task_index = event.taskIndex;
         // Only a signature over the response that landed can be missing from it.
-        let signed_this = match self.tasks.get(&task_index).map(|tracked| tracked.state) {
-            Some(TaskState::Signed { target, .. }) => {
-                self.response(task_index, target) == event.taskResponse
-            }
-            _ => false,
-        };
+        let signed = self
+            .tasks
+            .get(&task_index)
+            .and_then(|tracked| tracked.state.signed());
+        let signed_this = signed
+            .is_some_and(|(target, _)| self.response(task_index, target) == event.taskResponse);
         let mut first = false;
         if let Some(tracked) = self.tasks.get_mut(&task_index) {
             tracked.answered = true;
@@ -321,6 +334,7 @@ impl<R: OperatorRegistry> Operator<R> {
                 task_index,
                 TaskState::Responded {
                     block: block_number,
+                    signed,
                 },
             );
         }
@@ -335,9 +349,11 @@ impl<R: OperatorRegistry> Operator<R> {
     /// A `TaskResponded` left the canonical chain: the task needs its signatures again, and
     /// the p2p layer its aggregate submitted again.
     ///
-    /// [`AvsEvent::ResponseReverted`] is sent by the next [`Self::process`], after the task was
-    /// answered again: the p2p layer then submits at once, and the task book must already show
-    /// the response this node stands behind, or the submission would be refused.
+    /// The response this operator signed before is restored ([`TaskState::Signed`]) and
+    /// [`AvsEvent::ResponseReverted`] is sent by the next [`Self::process`] that finds the task
+    /// signed (its target still canonical, or answered again): the p2p layer then submits at
+    /// once, and the task book must already show the response this node stands behind, or the
+    /// submission would be refused.
     pub(crate) fn on_response_reverted(&mut self, task_index: u32) {
         let deadline = Instant::now() + self.target_wait;
         let Some(tracked) = self.tasks.get_mut(&task_index) else {
@@ -349,7 +365,13 @@ impl<R: OperatorRegistry> Operator<R> {
         }
         tracked.unverified_response = None;
         let task_hash = tracked.task.hash();
-        self.transition(task_index, TaskState::Answering { deadline });
+        // What this operator signed before still stands (no registry read, no store write):
+        // the next `process` withdraws it if its target left the canonical chain meanwhile.
+        let state = match tracked.state.signed() {
+            Some((target, digest)) => TaskState::Signed { target, digest },
+            None => TaskState::Answering { deadline },
+        };
+        self.transition(task_index, state);
         self.reopened.push((task_index, task_hash));
         tracing::info!(task_index, "task response reverted; the task is open again");
     }
@@ -499,12 +521,20 @@ impl<R: OperatorRegistry> Operator<R> {
         for (task_index, task_hash) in std::mem::take(&mut self.reopened) {
             // Not when its creation was reverted too (the index may hold another task now), nor
             // when the new branch holds a response again (`TaskResponded` was reported).
-            let still_open = self
+            let state = self
                 .tasks
                 .get(&task_index)
-                .is_some_and(|tracked| tracked.task.hash() == task_hash && !tracked.answered);
-            if still_open {
-                self.emit(AvsEvent::ResponseReverted { task_index }).await?;
+                .filter(|tracked| tracked.task.hash() == task_hash && !tracked.answered)
+                .map(|tracked| tracked.state);
+            match state {
+                // Reported once this node stands behind a response again: the p2p layer
+                // submits at once, and only a response of its own is paid for.
+                Some(TaskState::Signed { .. }) => {
+                    self.emit(AvsEvent::ResponseReverted { task_index }).await?;
+                }
+                Some(TaskState::Answering { .. }) => self.reopened.push((task_index, task_hash)),
+                // Closed (it could not be signed in time), refused, answered again or replaced.
+                _ => {}
             }
         }
         Ok(())

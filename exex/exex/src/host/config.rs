@@ -46,7 +46,7 @@ pub struct HostConfig {
     /// First retry delay after an error; doubles up to [`HostConfig::retry_max`] (each delay
     /// plus up to as much again of jitter, see [`HostConfig::retry_delays`]).
     pub retry_initial: Duration,
-    /// Longest retry delay.
+    /// Longest retry delay before jitter (which adds up to as much again).
     pub retry_max: Duration,
     /// Consecutive invalid blocks after which the node is considered lying and the host stops.
     pub max_consecutive_invalid: u32,
