@@ -8,19 +8,20 @@
 //!
 //! # Lifecycle
 //! ```text
-//!                 ┌──────── withdrawn (target block reorged out) ────────┐
-//!                 ▼                                                      │
-//! created ──▶ Answering ──▶ signed ──▶ Signed { digest } ──▶ responded ──┼─▶ Responded { block }
-//!                 │  ▲                                                   │        │
-//!                 │  └──────────── response reverted (reorg) ────────────┼────────┘
-//!                 ▼                                                      │
-//!              Closed (timed out, not eligible, refused by the record)   │
+//!                 ┌─── withdrawn (target block reorged out) ───┐
+//!                 ▼                                            │
+//! created ──▶ Answering ──▶ signed ──▶ Signed { digest } ──────┴──▶ responded ──▶ Responded { block }
+//!                 │                           ▲                                        │
+//!                 │                           └──── response reverted (reorg): what ───┘
+//!                 ▼                                 this node signed is restored
+//!              Closed (timed out, not eligible, refused by the record)
 //!
 //! creation reverted (any phase): the entry is removed; the index may be re-created as another
 //! task (another task hash). Closed for good (settled, and answered or past its window): an
 //! `AvsEvent::TaskClosed` once, and the entry is removed when the owner prunes it (a task
 //! pruned before it was reported, after a restart, is reported then).
-//! A `Closed` task that others answer moves to `Responded` too.
+//! A `Closed` task that others answer moves to `Responded` too; if that response is reverted it
+//! goes back to `Answering`, having nothing signed to restore.
 //! ```
 //! `Refused` is a task that misnames its creation block: never signed, never reopened.
 
