@@ -44,7 +44,7 @@ pub struct HostConfig {
     /// Bound on each JSON-RPC request.
     pub request_timeout: Duration,
     /// First retry delay after an error; doubles up to [`HostConfig::retry_max`] (each delay
-    /// plus up to as much again of jitter, see [`HostConfig::retry_delays`]).
+    /// plus up to as much again of jitter, so nodes do not retry in lockstep).
     pub retry_initial: Duration,
     /// Longest retry delay before jitter (which adds up to as much again).
     pub retry_max: Duration,
