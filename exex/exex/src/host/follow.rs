@@ -89,6 +89,33 @@ pub(super) struct Follower {
 }
 
 impl Follower {
+    /// A follower that has not fetched anything yet: no invalid blocks seen, nothing pruned,
+    /// not subscribed to new heads.
+    pub(super) fn new(
+        config: HostConfig,
+        provider: DynProvider,
+        canonical: Canonical,
+        wal: Arc<Mutex<Wal>>,
+        sinks: Vec<Sink>,
+        finished_heights: Arc<Mutex<Vec<Option<BlockNumHash>>>>,
+        metrics: HostMetrics,
+    ) -> Self {
+        Self {
+            fetcher: Fetcher::new(provider, config.request_timeout),
+            canonical,
+            wal,
+            sinks,
+            finished_heights,
+            metrics,
+            consecutive_invalid: 0,
+            pruned_below: 0,
+            ws: None,
+            ws_retry_at: Instant::now(),
+            ws_delays: config.retry_delays(),
+            config,
+        }
+    }
+
     pub(super) async fn run(&mut self) -> Result<(), HostError> {
         let mut delays = self.config.retry_delays();
         for index in 0..self.sinks.len() {
@@ -505,25 +532,20 @@ mod tests {
             .connect_mocked_client(alloy::transports::mock::Asserter::new())
             .erased();
         let config = HostConfig::new("http://127.0.0.1:1", "unused");
-        let follower = Follower {
-            fetcher: Fetcher::new(provider, config.request_timeout),
-            canonical: Canonical::new(config.reorg_window, None),
-            wal: Arc::new(Mutex::new(wal)),
-            sinks: vec![Sink {
+        let canonical = Canonical::new(config.reorg_window, None);
+        let follower = Follower::new(
+            config,
+            provider,
+            canonical,
+            Arc::new(Mutex::new(wal)),
+            vec![Sink {
                 id: "t".into(),
                 tx,
                 head,
             }],
-            finished_heights: Arc::new(Mutex::new(vec![head])),
-            metrics: HostMetrics::register(&prometheus::Registry::new(), "avs_exex_host")
-                .expect("metrics"),
-            consecutive_invalid: 0,
-            pruned_below: 0,
-            ws: None,
-            ws_retry_at: Instant::now(),
-            ws_delays: config.retry_delays(),
-            config,
-        };
+            Arc::new(Mutex::new(vec![head])),
+            HostMetrics::register(&prometheus::Registry::new(), "avs_exex_host").expect("metrics"),
+        );
         (follower, rx)
     }
 

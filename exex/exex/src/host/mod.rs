@@ -32,7 +32,7 @@ mod metrics;
 use std::{
     future::Future,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alloy::{
@@ -46,7 +46,6 @@ use tracing::{debug, info, warn};
 
 use self::{
     canonical::Canonical,
-    fetch::Fetcher,
     follow::{Follower, Sink},
 };
 pub use self::{
@@ -279,20 +278,15 @@ impl Host {
         {
             canonical = Canonical::new(config.reorg_window, Some(lowest));
         }
-        let mut follower = Follower {
-            fetcher: Fetcher::new(provider, config.request_timeout),
+        let mut follower = Follower::new(
+            config,
+            provider,
             canonical,
             wal,
             sinks,
             finished_heights,
             metrics,
-            consecutive_invalid: 0,
-            pruned_below: 0,
-            ws: None,
-            ws_retry_at: Instant::now(),
-            ws_delays: config.retry_delays(),
-            config,
-        };
+        );
         let outcome = {
             let follow = follower.run().fuse();
             let shutdown = shutdown.fuse();
