@@ -309,34 +309,31 @@ impl<R: OperatorRegistry> Operator<R> {
         let mut first = false;
         if let Some(tracked) = self.tasks.get_mut(&task_index) {
             tracked.answered = true;
-        }
-        if let Some(tracked) = self
-            .tasks
-            .get_mut(&task_index)
-            .filter(|tracked| tracked.state != TaskState::Refused)
-        {
-            if signed_this && non_signers.is_some_and(|ids| ids.contains(&self.operator_id)) {
-                self.metrics.own_signature_missing.inc();
-                tracing::warn!(
+            // A refused task keeps its state: a reverted response does not reopen it.
+            if tracked.state != TaskState::Refused {
+                if signed_this && non_signers.is_some_and(|ids| ids.contains(&self.operator_id)) {
+                    self.metrics.own_signature_missing.inc();
+                    tracing::warn!(
+                        task_index,
+                        "this operator signed the task but the finalized aggregate lists it as \
+                         a non-signer (its signature did not reach the submitter in time)"
+                    );
+                }
+                first = !tracked.responded_before;
+                tracked.responded_before = true;
+                tracked.unverified_response = Some(OnChainResponse {
+                    response: event.taskResponse,
+                    metadata: event.taskResponseMetadata,
+                    transaction_hash,
+                });
+                self.transition(
                     task_index,
-                    "this operator signed the task but the finalized aggregate lists it as a \
-                     non-signer (its signature did not reach the submitter in time)"
+                    TaskState::Responded {
+                        block: block_number,
+                        signed,
+                    },
                 );
             }
-            first = !tracked.responded_before;
-            tracked.responded_before = true;
-            tracked.unverified_response = Some(OnChainResponse {
-                response: event.taskResponse,
-                metadata: event.taskResponseMetadata,
-                transaction_hash,
-            });
-            self.transition(
-                task_index,
-                TaskState::Responded {
-                    block: block_number,
-                    signed,
-                },
-            );
         }
         self.emit(AvsEvent::TaskResponded {
             task_index,
