@@ -37,8 +37,9 @@ fn inbound(c: &Committee, task: u32) -> Vec<InboundSignature> {
 fn validator(c: &Committee, task: u32) -> (Validator, TaskTable) {
     let config = ValidatorConfig::default();
     let mut tasks = TaskTable::new(Duration::ZERO, config.closed_history);
-    tasks.add_task(c.task(task, 67));
-    (Validator::new(config), tasks)
+    let mut validator = Validator::new(config);
+    validator.add_task(&mut tasks, c.task(task, 67));
+    (validator, tasks)
 }
 
 fn validation(crit: &mut Criterion) {
