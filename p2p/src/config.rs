@@ -2,15 +2,21 @@
 //! suited to a public operator network and a [`NetworkConfig::validate`] that names the field
 //! to fix.
 //!
-//! Discovery is Kademlia seeded by `bootnodes`; local-network discovery with mDNS is an opt-in
+//! Discovery keeps `target_peers` connected from the bootnodes, the peer store
+//! (`peer_store`), identify and Kademlia; local-network discovery with mDNS is an opt-in
 //! (`mdns`, off by default).
 
 use alloy::primitives::Address;
 use libp2p::{Multiaddr, multiaddr::Protocol};
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 /// Default TCP and QUIC port.
 pub const DEFAULT_PORT: u16 = 9777;
+/// Default [`NetworkConfig::target_peers`]: well above gossipsub's mesh degree (6), so the
+/// mesh has peers to choose from and loses no more than a few of them when one node goes.
+pub const DEFAULT_TARGET_PEERS: usize = 24;
+/// Default [`NetworkConfig::min_peers`].
+pub const DEFAULT_MIN_PEERS: usize = 4;
 
 /// Configuration of the gossip network.
 #[derive(Clone, Debug)]
@@ -31,6 +37,17 @@ pub struct NetworkConfig {
     /// bootnodes and Kademlia, and on a public host mDNS would only announce the node to its
     /// data-centre neighbours. Useful for a LAN devnet without bootnodes.
     pub mdns: bool,
+    /// Peers the node keeps connected: below this many it dials the peers it knows (bootnodes
+    /// first, with a back-off per peer).
+    pub target_peers: usize,
+    /// Below this many connected peers the node warns and searches the DHT more often.
+    pub min_peers: usize,
+    /// File of the peers this node was connected to, read at start and rewritten as they
+    /// change (a node's data directory holds it at `p2p/peers.json`); `None` keeps them in
+    /// memory only.
+    pub peer_store: Option<PathBuf>,
+    /// Interval of Kademlia random walks (a bootstrap: our own id and a random id per bucket).
+    pub discovery_interval: Duration,
     /// Most established inbound connections.
     pub max_inbound: u32,
     /// Most established outbound connections.
@@ -41,6 +58,11 @@ pub struct NetworkConfig {
     pub max_pending: u32,
     /// Gossipsub heartbeat (mesh maintenance, gossip emission, score decay).
     pub heartbeat_interval: Duration,
+    /// How long a message may await the application's verdict and still be forwarded once
+    /// accepted: gossipsub keeps it in its message cache that long. A signature can wait for
+    /// its task (the service buffers it for `ValidatorConfig::pending_ttl`, 30 s by default),
+    /// e.g. on a node catching up after a restart; a shorter cache would drop it unforwarded.
+    pub validation_timeout: Duration,
     /// Capacity of the queue of inbound messages awaiting application validation. When it is
     /// full new messages are ignored (not forwarded) rather than blocking the swarm.
     pub inbound_queue: usize,
@@ -76,11 +98,16 @@ impl NetworkConfig {
             external_addrs: Vec::new(),
             bootnodes: Vec::new(),
             mdns: false,
+            target_peers: DEFAULT_TARGET_PEERS,
+            min_peers: DEFAULT_MIN_PEERS,
+            peer_store: None,
+            discovery_interval: Duration::from_secs(30),
             max_inbound: 64,
             max_outbound: 32,
             max_per_peer: 2,
             max_pending: 32,
             heartbeat_interval: Duration::from_millis(700),
+            validation_timeout: Duration::from_secs(32),
             inbound_queue: 4096,
             // An operator set of a few hundred signs once per task; 200/s sustained with a
             // burst of 400 absorbs a full storm forwarded by one mesh peer.
@@ -118,6 +145,21 @@ impl NetworkConfig {
         if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::invalid(field, "must be at least 1"));
         }
+        if self.target_peers == 0 {
+            return Err(ConfigError::invalid("target_peers", "must be at least 1"));
+        }
+        if self.min_peers > self.target_peers {
+            return Err(ConfigError::invalid(
+                "min_peers",
+                "must not exceed target_peers",
+            ));
+        }
+        if self.target_peers > self.max_outbound as usize + self.max_inbound as usize {
+            return Err(ConfigError::invalid(
+                "target_peers",
+                "must not exceed max_outbound + max_inbound",
+            ));
+        }
         if self.inbound_queue == 0 {
             return Err(ConfigError::invalid("inbound_queue", "must be at least 1"));
         }
@@ -126,6 +168,8 @@ impl NetworkConfig {
             ("penalty_window", self.penalty_window),
             ("ban_duration", self.ban_duration),
             ("idle_connection_timeout", self.idle_connection_timeout),
+            ("discovery_interval", self.discovery_interval),
+            ("validation_timeout", self.validation_timeout),
         ];
         if let Some((field, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(ConfigError::invalid(field, "must be longer than zero"));
@@ -198,6 +242,29 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("ban_duration")
+        );
+
+        let mut c = NetworkConfig::new(1, Address::ZERO);
+        c.min_peers = c.target_peers + 1;
+        assert!(c.validate().unwrap_err().to_string().contains("min_peers"));
+
+        let mut c = NetworkConfig::new(1, Address::ZERO);
+        c.target_peers = 0;
+        c.min_peers = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("target_peers")
+        );
+
+        let mut c = NetworkConfig::new(1, Address::ZERO);
+        c.target_peers = (c.max_inbound + c.max_outbound + 1) as usize;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("target_peers")
         );
 
         let mut c = NetworkConfig::new(1, Address::ZERO);

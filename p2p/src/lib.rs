@@ -10,10 +10,11 @@
 //! # Layers
 //!
 //! - [`wire`]: the fixed-layout, versioned, size-capped message. Decoding is total.
-//! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia from
-//!   bootnodes, optional mDNS on the local network — [`NetworkConfig::mdns`], off by default —,
-//!   gossipsub with content-hash ids and manual validation, connection limits, bans) behind a
-//!   cloneable [`NetworkHandle`]. Inbound messages reach the application through a bounded
+//! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia,
+//!   optional mDNS on the local network — [`NetworkConfig::mdns`], off by default —, gossipsub
+//!   with content-hash ids and manual validation, connection limits, bans) and its peer
+//!   maintenance (a target peer count, a peer store, redials with back-off) behind a cloneable
+//!   [`NetworkHandle`]. Inbound messages reach the application through a bounded
 //!   queue and are forwarded only after the application reports [`Verdict::Accept`].
 //! - [`tasks`]: the [`TaskTable`], one entry per open task holding everything validation and
 //!   aggregation keep about it, driven by the AVS ExEx's task transitions (added, answered,
@@ -31,6 +32,8 @@
 //!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
 //!   sorted non-signers, quorum APKs) for the submitter.
 //! - [`ranking`]: who submits when, as pure functions plus a small scheduler.
+//! - [`reachability`]: the [`Reachability`] of the operator set: the share of the latest
+//!   task's stake this node heard a signature from recently, the partition signal.
 //! - [`service`]: the [`SignatureService`] loop tying them together: the ExEx adds tasks,
 //!   publishes its own signatures and reports on-chain outcomes; it receives
 //!   [`ServiceEvent::QuorumReached`] and, when it is this node's turn,
@@ -95,6 +98,7 @@ pub mod operators;
 pub mod penalty;
 pub mod ranking;
 pub mod ratelimit;
+pub mod reachability;
 pub mod registry;
 pub mod service;
 pub mod submit;
@@ -114,6 +118,7 @@ pub use network::{
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
+pub use reachability::Reachability;
 pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
 pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter};

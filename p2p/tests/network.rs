@@ -137,3 +137,65 @@ async fn a_node_joins_a_bootnode_that_starts_after_it() {
     early.handle.shutdown().await;
     boot.handle.shutdown().await;
 }
+
+/// B holds A's message for 1.5 s before accepting it, as a node does with a signature whose
+/// task it has not seen yet (after a restart, or a block behind). C joins B meanwhile, after
+/// A's own gossip of the message is over, so only B can give it to C. Gossipsub keeps the
+/// message for the validation timeout, so B still forwards it; with a cache shorter than the
+/// wait (the old 5 heartbeats) B could not ("Message not in cache") and C never saw it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_accepted_late_is_still_forwarded() {
+    assert!(
+        forwarded_after_a_late_accept(None).await,
+        "the default validation timeout keeps the message"
+    );
+    assert!(
+        !forwarded_after_a_late_accept(Some(Duration::from_millis(300))).await,
+        "control: a cache shorter than the wait drops it"
+    );
+}
+
+/// Runs [`a_message_accepted_late_is_still_forwarded`] with B's validation timeout (`None`:
+/// the default); whether C received the message.
+async fn forwarded_after_a_late_accept(timeout: Option<Duration>) -> bool {
+    let a = network(vec![]).await;
+    let mut b_config = config(vec![tcp_addr(&a.handle)]);
+    if let Some(timeout) = timeout {
+        b_config.validation_timeout = timeout;
+    }
+    let mut b = Network::start(libp2p::identity::Keypair::generate_ed25519(), b_config)
+        .await
+        .unwrap();
+    let a_id = a.handle.peer_id();
+    all_status("B meshed with A", std::slice::from_ref(&b.handle), |s| {
+        s.mesh.contains(&a_id)
+    })
+    .await;
+
+    let committee = Committee::new(1, 3, |_| 1);
+    let msg = committee.sign(0, response(4, 0));
+    a.handle.publish(msg).await.unwrap();
+    let held = tokio::time::timeout(WAIT, b.inbound.recv())
+        .await
+        .expect("B receives A's message")
+        .expect("network running");
+    let received = tokio::time::Instant::now();
+    // A gossips its message ids for 3 heartbeats (300 ms here): C joins after that.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut c = network(vec![tcp_addr(&b.handle)]).await;
+    let c_id = c.handle.peer_id();
+    all_status("B meshed with C", std::slice::from_ref(&b.handle), |s| {
+        s.mesh.contains(&c_id)
+    })
+    .await;
+    // The verdict's delay under test.
+    tokio::time::sleep_until(received + Duration::from_millis(1500)).await;
+    b.handle.report(held.id, Verdict::Accept).await.unwrap();
+    let delivered = tokio::time::timeout(Duration::from_secs(3), c.inbound.recv())
+        .await
+        .is_ok_and(|m| m.is_some_and(|m| m.message == msg));
+    for node in [a, b, c] {
+        node.handle.shutdown().await;
+    }
+    delivered
+}

@@ -20,6 +20,7 @@
 use crate::password::PasswordSource;
 use avs_checkpoint::AttestDepth;
 use avs_contracts::deployment::Deployment;
+use avs_p2p::config::{DEFAULT_MIN_PEERS, DEFAULT_TARGET_PEERS};
 use clap::{Args, ValueEnum};
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,17 @@ pub struct NodeOptions {
     /// [default: false].
     #[arg(long, env = "AVS_P2P_MDNS", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub p2p_mdns: Option<bool>,
+    /// Peers the node keeps connected: below this many it dials the peers it knows, bootnodes
+    /// first [default: 24].
+    #[arg(
+        long = "p2p-target-peers",
+        env = "AVS_P2P_TARGET_PEERS",
+        value_name = "N"
+    )]
+    pub p2p_target_peers: Option<usize>,
+    /// Below this many peers the node warns and searches the DHT more often [default: 4].
+    #[arg(long = "p2p-min-peers", env = "AVS_P2P_MIN_PEERS", value_name = "N")]
+    pub p2p_min_peers: Option<usize>,
     /// Prometheus metrics address [default: 127.0.0.1:9090].
     #[arg(long, env = "AVS_METRICS_ADDR", value_name = "IP:PORT")]
     pub metrics_addr: Option<String>,
@@ -272,6 +284,8 @@ impl NodeOptions {
             p2p_external_addrs,
             bootnodes,
             p2p_mdns,
+            p2p_target_peers,
+            p2p_min_peers,
             metrics_addr,
             node_api_addr,
             node_name,
@@ -457,6 +471,10 @@ pub struct P2pSettings {
     pub bootnodes: Vec<Multiaddr>,
     /// mDNS discovery on the local network.
     pub mdns: bool,
+    /// Peers kept connected.
+    pub target_peers: usize,
+    /// Fewest peers before the node warns.
+    pub min_peers: usize,
 }
 
 /// The validated node configuration.
@@ -702,7 +720,21 @@ impl NodeConfig {
             )?,
             bootnodes: multiaddrs("bootnodes", &options.bootnodes.unwrap_or_default(), true)?,
             mdns: options.p2p_mdns.unwrap_or(false),
+            target_peers: options.p2p_target_peers.unwrap_or(DEFAULT_TARGET_PEERS),
+            min_peers: options.p2p_min_peers.unwrap_or(DEFAULT_MIN_PEERS),
         };
+        if p2p.target_peers == 0 {
+            return Err(ConfigError::new("p2p_target_peers", "must be at least 1"));
+        }
+        if p2p.min_peers > p2p.target_peers {
+            return Err(ConfigError::new(
+                "p2p_min_peers",
+                format!(
+                    "{} exceeds p2p_target_peers ({}): the minimum cannot be above the target",
+                    p2p.min_peers, p2p.target_peers
+                ),
+            ));
+        }
         let metrics_addr = socket_addr("metrics_addr", options.metrics_addr, DEFAULT_METRICS_ADDR)?;
         let node_api_addr = socket_addr(
             "node_api_addr",

@@ -53,6 +53,8 @@ pub struct ConfigSummary {
     p2p_listen_addrs: Vec<String>,
     bootnodes: Vec<String>,
     mdns: bool,
+    target_peers: usize,
+    min_peers: usize,
     metrics_addr: SocketAddr,
     node_api_addr: SocketAddr,
     online: Option<String>,
@@ -78,6 +80,8 @@ impl ConfigSummary {
             p2p_listen_addrs: strings(&config.p2p.listen_addrs),
             bootnodes: strings(&config.p2p.bootnodes),
             mdns: config.p2p.mdns,
+            target_peers: config.p2p.target_peers,
+            min_peers: config.p2p.min_peers,
             metrics_addr: config.metrics_addr,
             node_api_addr: config.node_api_addr,
             online: None,
@@ -137,6 +141,10 @@ impl ConfigSummary {
                 }
             ),
             format!("mDNS discovery    {}", if self.mdns { "on" } else { "off" }),
+            format!(
+                "peers             target {}, minimum {}",
+                self.target_peers, self.min_peers
+            ),
             format!("metrics           http://{}/metrics", self.metrics_addr),
             format!("node API          http://{}/eigen/node", self.node_api_addr),
         ];

@@ -2,7 +2,8 @@
 //!
 //! anvil (chain 31337) → EigenLayer's real M2 contracts and the AVS → N operators with
 //! different stakes, registered through the real contracts → N `avs-node run` processes (node 0
-//! is the bootnode and the task generator) → one console line per finalized checkpoint, checked
+//! is the bootnode; nodes 0 and 1 hold the task-generator role, see `--generators`) → one
+//! console line per finalized checkpoint, checked
 //! against anvil's own block. Ctrl-C or SIGTERM (or `--exit-after K` checkpoints) stops every
 //! process.
 //!
@@ -92,6 +93,11 @@ pub struct DevnetArgs {
     /// The second anvil's RPC port with --attested-chain [default: PORT+1].
     #[arg(long, requires = "attested_chain")]
     pub attested_port: Option<u16>,
+    /// Nodes 0..K hold the task-generator role. Each checkpoint is tasked once (the contract
+    /// refuses a duplicate, which costs the slower generator nothing: gas estimation fails
+    /// before anything is sent), and tasks keep coming while one generator is down.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub generators: u16,
     /// How deep a block must be before the nodes sign or task it (`avs-node run
     /// --attest-depth`), e.g. deeper than the reorgs a test inflicts [default: 0].
     #[arg(long, value_name = "BLOCKS")]
@@ -120,6 +126,13 @@ struct Operator {
 impl DevnetArgs {
     /// Runs the devnet until Ctrl-C or `--exit-after` checkpoints.
     pub async fn run(self) -> eyre::Result<()> {
+        if self.generators > self.operators {
+            bail!(
+                "--generators {} exceeds --operators {}: every generator is an operator node",
+                self.generators,
+                self.operators
+            );
+        }
         if self.dir.exists() {
             std::fs::remove_dir_all(&self.dir)
                 .wrap_err_with(|| format!("wiping {}", self.dir.display()))?;
@@ -157,8 +170,11 @@ impl DevnetArgs {
                 stake: 10 * TOKEN * (u128::from(i) + 1),
             })
             .collect();
-        // Node 0 creates the tasks.
-        config.avs.task_generators = vec![operators[0].signer.address()];
+        config.avs.task_generators = operators
+            .iter()
+            .take(usize::from(self.generators))
+            .map(|op| op.signer.address())
+            .collect();
         let deployment = deploy::deploy(chain.clone(), config).await?;
         let deployment_path = self.dir.join("deployment.json");
         deployment.save(&deployment_path)?;
@@ -308,7 +324,7 @@ impl DevnetArgs {
             .arg("--insecure")
             .args([
                 "--roles",
-                if i == 0 {
+                if i < usize::from(self.generators) {
                     "operator,task-generator"
                 } else {
                     "operator"

@@ -13,7 +13,7 @@
 //! - [`datadir`] and [`ports`]: the data directory's single-writer lock, and the check that the
 //!   configured ports are free, both before anything is written.
 //! - [`rpc_retry`] and [`rpc_metrics`]: the transport layers of the node's provider (transient
-//!   failures retried, every call timed).
+//!   failures retried, every call timed); [`retry_schedule`]: reads retried while their answer still matters.
 //! - [`challenge`] and [`evidence`]: proving a wrong response on-chain (by hand or as the
 //!   challenger role), and the equivocation evidence log.
 //!
@@ -56,6 +56,7 @@ pub mod operator_cmd;
 pub mod output;
 pub mod password;
 pub mod ports;
+pub mod retry_schedule;
 pub mod rpc_metrics;
 pub mod rpc_retry;
 pub mod run;

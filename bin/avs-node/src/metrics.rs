@@ -88,6 +88,14 @@ pub struct NodeMetrics {
     pub mesh_peers: IntGauge,
     /// `avs_exex_p2p_banned_peers`: peers currently banned for invalid messages.
     pub banned_peers: IntGauge,
+    /// `avs_exex_p2p_known_peers`: peers the node knows an address of (bootnodes, peer store,
+    /// discovery); the pool it redials from.
+    pub known_peers: IntGauge,
+    /// `avs_exex_p2p_reachable_stake_ratio`: share (0–1) of the latest task's stake, lowest over
+    /// its quorums, held by operators this node heard a signature from recently (itself
+    /// included). Below the task's threshold the node cannot see a quorum: it is partitioned
+    /// or too much stake is offline.
+    pub reachable_stake_ratio: Gauge,
     /// `avs_exex_wallet_balance_ether`: the submitting wallet's balance.
     pub wallet_balance_ether: Gauge,
     /// `avs_exex_submissions_refused_total`: aggregates due for submission by this node that it
@@ -137,6 +145,14 @@ impl NodeMetrics {
                 "avs_exex_p2p_banned_peers",
                 "Peers currently banned for invalid messages",
             )?,
+            known_peers: IntGauge::new(
+                "avs_exex_p2p_known_peers",
+                "Peers the node knows an address of (bootnodes, peer store, discovery)",
+            )?,
+            reachable_stake_ratio: Gauge::new(
+                "avs_exex_p2p_reachable_stake_ratio",
+                "Share of the latest task's stake (lowest quorum) held by operators heard from recently",
+            )?,
             wallet_balance_ether: Gauge::new(
                 "avs_exex_wallet_balance_ether",
                 "Balance of the wallet that submits responses, in ether",
@@ -160,6 +176,8 @@ impl NodeMetrics {
         registry.register(Box::new(metrics.connected_peers.clone()))?;
         registry.register(Box::new(metrics.mesh_peers.clone()))?;
         registry.register(Box::new(metrics.banned_peers.clone()))?;
+        registry.register(Box::new(metrics.known_peers.clone()))?;
+        registry.register(Box::new(metrics.reachable_stake_ratio.clone()))?;
         registry.register(Box::new(metrics.wallet_balance_ether.clone()))?;
         registry.register(Box::new(metrics.submissions_refused.clone()))?;
         registry.register(Box::new(metrics.challenges.clone()))?;

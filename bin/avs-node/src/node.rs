@@ -20,8 +20,9 @@
 use crate::{
     challenge::{self, Challenge},
     evidence::{self, EvidenceRecord},
-    health::HealthRegistry,
+    health::{ComponentHealth, HealthRegistry, ServiceStatus},
     metrics::{EigenMetrics, NodeMetrics},
+    retry_schedule::{GaveUp, RetrySchedule},
     rpc_metrics::RpcMetricsLayer,
     shutdown::Shutdown,
     status::{SAMPLE_INTERVAL, StatusSampler},
@@ -40,6 +41,7 @@ use avs_checkpoint::{
     SlashingProtectionStore, SubmitRefusal, TaskBook, attested_chain_exex, avs_exex,
 };
 use avs_contracts::{
+    avs::IAvsTaskManager::Task,
     deployment::Deployment,
     sender::{ConfirmPolicy, SendError, SenderConfig, WalletSender},
     transactor::{Transactor, wallet_provider_on},
@@ -47,11 +49,12 @@ use avs_contracts::{
 use avs_exex::host::{FollowMode, Host, HostConfig};
 use avs_p2p::{
     Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
-    RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
+    Reachability, RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
     SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitError,
     SubmitMetrics, SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
+    reachability,
 };
-use backon::{ConstantBuilder, Retryable};
+use backon::{BackoffBuilder, ConstantBuilder, ExponentialBuilder, Retryable};
 use eyre::WrapErr;
 use futures::FutureExt;
 use std::{collections::HashSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -177,7 +180,9 @@ pub async fn run_node(
 
     // p2p: identity, swarm, signature service.
     let identity = load_or_create_identity(&data_dir.join("p2p/node.key"))?;
-    let network = Network::start(identity, params.network).await?;
+    let mut network_config = params.network;
+    network_config.peer_store = Some(data_dir.join("p2p/peers.json"));
+    let network = Network::start(identity, network_config).await?;
     // Partial signature sets survive a restart: the journal's signatures are counted again
     // when the ExEx re-derives their (still open) tasks.
     let journal = SignatureJournal::open(
@@ -331,6 +336,15 @@ pub async fn run_node(
             SubmitMetrics::register(metrics)?,
         )),
         tasks,
+        reachability: OperatorReachability {
+            tracker: Reachability::new(reachability::DEFAULT_WINDOW, Some(operator_id)),
+            health: telemetry.health.register(
+                "reachability",
+                "operator reachability",
+                "stake of the operators this node hears signatures from, against the task threshold",
+            ),
+            below: false,
+        },
         evidence: data_dir.join(evidence::FILE_NAME),
         settlement_chain_id: deployment.chain_id,
         challenger: params.challenger.then(|| {
@@ -509,12 +523,78 @@ struct Bridge {
     /// The AVS ExEx's task lifecycle (read only): the task an aggregate answers, whether this
     /// node stands behind its response, when it was seen.
     tasks: TaskBook,
+    /// Which operators this node hears from: the partition signal.
+    reachability: OperatorReachability,
     /// Where equivocation evidence is appended.
     evidence: PathBuf,
     /// The watchtower role, if this node plays it.
     challenger: Option<Arc<Challenger>>,
     /// The settlement chain: only its checkpoints can be challenged.
     settlement_chain_id: u64,
+}
+
+/// The bridge's view of reachable stake, with its health component and metric.
+struct OperatorReachability {
+    tracker: Reachability,
+    /// `Up` while the reachable stake meets the latest task's threshold, `Down` below it
+    /// (the node reports itself partially healthy), `Initializing` until a second task.
+    health: ComponentHealth,
+    /// Whether the last update found the stake below the threshold (its warning is logged
+    /// once per task while it lasts).
+    below: bool,
+}
+
+impl OperatorReachability {
+    /// A task was added: measure against it, and warn, naming the missing operators, while
+    /// the reachable stake is below its threshold.
+    fn task_added(&mut self, info: &TaskInfo, metrics: &NodeMetrics) {
+        self.tracker.task_added(info);
+        self.update(metrics);
+        if self.below {
+            let missing = self.tracker.missing();
+            let shown: Vec<String> = missing
+                .iter()
+                .take(MISSING_OPERATORS_SHOWN)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            tracing::warn!(
+                task = info.task_index,
+                reachable = format!("{:.0}%", 100.0 * self.tracker.ratio().unwrap_or_default()),
+                threshold = format!("{}%", info.quorum_threshold_percentage),
+                missing = missing.len(),
+                operators = %shown.join(", "),
+                "the operators this node hears from hold less stake than the task threshold: it may be partitioned (check peers and firewall), or that stake is offline"
+            );
+        }
+    }
+
+    /// A signature of `operator` for `task_index` was accepted.
+    fn signed(&mut self, task_index: u32, operator: OperatorId, metrics: &NodeMetrics) {
+        self.tracker.signed(task_index, operator);
+        self.update(metrics);
+    }
+
+    fn update(&mut self, metrics: &NodeMetrics) {
+        let Some(ratio) = self.tracker.ratio() else {
+            return;
+        };
+        metrics.reachable_stake_ratio.set(ratio);
+        let below = self.tracker.below_threshold();
+        if self.below && !below {
+            tracing::info!(
+                reachable = format!("{:.0}%", 100.0 * ratio),
+                "reachable stake back above the task threshold"
+            );
+        }
+        self.below = below;
+        self.health.set(if below {
+            ServiceStatus::Down
+        } else if self.tracker.judged() {
+            ServiceStatus::Up
+        } else {
+            ServiceStatus::Initializing
+        });
+    }
 }
 
 /// The watchtower: challenges each disputed response once, through the wallet's shared sender
@@ -618,6 +698,14 @@ const CHALLENGE_RETRY: Duration = Duration::from_secs(12);
 /// Wait for a challenge transaction's receipt before its fees are raised (two slots): the
 /// challenge window can be as short as 10 blocks, so a stuck challenge must be repriced fast.
 const CHALLENGE_RECEIPT_TIMEOUT: Duration = Duration::from_secs(24);
+/// First pause after a failed read of a new task's operator set; doubles up to the max.
+const TASK_INFO_MIN_DELAY: Duration = Duration::from_millis(250);
+/// Longest pause between reads of a new task's operator set.
+const TASK_INFO_MAX_DELAY: Duration = Duration::from_secs(4);
+/// Retries of a new task's operator-set read (about 25 s in all) before the task is skipped.
+const TASK_INFO_RETRIES: usize = 10;
+/// Operators a partition warning names (most stake first).
+const MISSING_OPERATORS_SHOWN: usize = 5;
 
 impl Bridge {
     /// Scans the operators' key registrations up to `head` (while the hosts catch up), then
@@ -666,12 +754,53 @@ impl Bridge {
         Ok(())
     }
 
+    /// The operator set of a new task, read at its creation block. A failed read is retried
+    /// (see [`RetrySchedule`]) while the task is still the one in the book;
+    /// `None` when a reorg took it out, or, with an error logged, when the reads keep failing:
+    /// this node then neither validates nor aggregates the task's signatures (its own signing
+    /// is the ExEx's and does not depend on it).
+    async fn task_info(&mut self, task_index: u32, task: &Task) -> Option<TaskInfo> {
+        let mut schedule = RetrySchedule::new(
+            ExponentialBuilder::default()
+                .with_min_delay(TASK_INFO_MIN_DELAY)
+                .with_max_delay(TASK_INFO_MAX_DELAY)
+                .with_max_times(TASK_INFO_RETRIES)
+                .build(),
+        );
+        loop {
+            let err = match self.operators.task_info(task_index, task).await {
+                Ok(info) => return Some(info),
+                Err(err) => err,
+            };
+            let current = self
+                .tasks
+                .get(task_index)
+                .is_some_and(|record| record.task == *task);
+            let retry = schedule.after_failure(err, current, |err, delay| {
+                tracing::warn!(task = task_index, %err, retry_in = ?delay, "reading the task's operator set failed; retrying");
+            });
+            match retry.await {
+                Ok(()) => {}
+                Err(GaveUp::NotWanted(err)) => {
+                    tracing::info!(task = task_index, %err, "task reverted while its operator set was read; skipping it");
+                    return None;
+                }
+                Err(GaveUp::Exhausted(err)) => {
+                    tracing::error!(task = task_index, %err, "cannot read the task's operator set; not validating or aggregating its signatures");
+                    return None;
+                }
+            }
+        }
+    }
+
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
         match event {
             AvsEvent::TaskCreated { task_index, task } => {
-                let info = self.operators.task_info(task_index, &task).await?;
-                self.publish_stakes(&info);
-                self.service.add_task(info).await?;
+                if let Some(info) = self.task_info(task_index, &task).await {
+                    self.publish_stakes(&info);
+                    self.reachability.task_added(&info, &self.metrics);
+                    self.service.add_task(info).await?;
+                }
             }
             AvsEvent::Signed(signed) => {
                 let message = wire_message(&signed);
@@ -768,7 +897,7 @@ impl Bridge {
         }
     }
 
-    fn on_service_event(&self, event: ServiceEvent) {
+    fn on_service_event(&mut self, event: ServiceEvent) {
         match event {
             ServiceEvent::SubmitDue(aggregate) => self.submit(aggregate),
             ServiceEvent::QuorumReached { aggregate, rank } => {
@@ -778,7 +907,12 @@ impl Bridge {
                 tracing::error!(%reason, "aggregation failed")
             }
             ServiceEvent::Equivocation(evidence) => self.record_equivocation(&evidence),
-            ServiceEvent::Accepted { .. } => {}
+            ServiceEvent::Accepted {
+                task_index,
+                operator_id,
+            } => self
+                .reachability
+                .signed(task_index, operator_id, &self.metrics),
         }
     }
 

@@ -159,6 +159,8 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
     network.external_addrs = config.p2p.external_addrs.clone();
     network.bootnodes = config.p2p.bootnodes.clone();
     network.mdns = config.p2p.mdns;
+    network.target_peers = config.p2p.target_peers;
+    network.min_peers = config.p2p.min_peers;
     let params = NodeParams {
         settlement_http,
         settlement_ws,

@@ -159,6 +159,16 @@ fn flag_beats_env_beats_file() {
     assert_eq!(with_ws["settlementRpc"], "http://file.example:8545/");
     assert_eq!(with_ws["settlementWs"], "ws://127.0.0.1:8546/");
 
+    // Peer counts: the defaults, or the file's.
+    assert_eq!(file_only["targetPeers"], 24);
+    assert_eq!(file_only["minPeers"], 4);
+    let peers_file = setup.config("p2p_target_peers = 40\np2p_min_peers = 10\n");
+    let peers = check_json(&["--config", &peers_file], &[]);
+    assert_eq!(
+        (peers["targetPeers"].clone(), peers["minPeers"].clone()),
+        (40.into(), 10.into())
+    );
+
     // A boolean: off by default, on from the file, off again from the env, on from the flag.
     assert_eq!(file_only["mdns"], false);
     let mdns_file = setup.config("p2p_mdns = true\n");
@@ -408,6 +418,15 @@ fn validation_names_the_field_and_the_fix() {
             &["--bootnodes", "/ip4/10.0.0.1/tcp/9777"],
             &["has no /p2p/<peer id>"],
         ),
+        // Peer counts: a target of at least one, a minimum not above it.
+        (
+            &["--p2p-target-peers", "0"],
+            &["p2p_target_peers (--p2p-target-peers, $AVS_P2P_TARGET_PEERS): must be at least 1"],
+        ),
+        (
+            &["--p2p-target-peers", "8", "--p2p-min-peers", "9"],
+            &["p2p_min_peers", "9 exceeds p2p_target_peers (8)"],
+        ),
         // attested_retention_blocks belongs to two-chain mode and has a range.
         (
             &["--attested-retention-blocks", "600"],
@@ -517,6 +536,12 @@ fn unknown_options_fail_with_usage() {
     );
     // --attested-port needs --attested-chain.
     fails_with(&["devnet", "--attested-port", "9000"], "--attested-chain");
+    // Generators are operator nodes (checked before the devnet folder is touched).
+    fails_with(
+        &["devnet", "--operators", "1", "--dir", "/nonexistent/devnet"],
+        "--generators 2 exceeds --operators 1",
+    );
+    fails_with(&["devnet", "--generators", "0"], "0 is not in 1..");
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 use support::{
     avs_node,
-    devnet::{Devnet, field, http_get, labelled_metric, rpc},
+    devnet::{Devnet, field, http_get, labelled_metric},
 };
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
@@ -71,11 +71,7 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     let tx = shown["response"]["transaction"]
         .as_str()
         .unwrap_or_else(|| panic!("the response's transaction: {shown}"));
-    let sender = rpc(
-        devnet.rpc_port,
-        "eth_getTransactionByHash",
-        &serde_json::json!([tx]),
-    )["from"]
+    let sender = devnet.rpc("eth_getTransactionByHash", &serde_json::json!([tx]))["from"]
         .as_str()
         .expect("a sender")
         .to_lowercase();

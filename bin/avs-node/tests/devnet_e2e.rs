@@ -8,7 +8,7 @@
 mod support;
 
 use std::time::Duration;
-use support::devnet::{Devnet, block_number, field, http_get, labelled_metric, metric, rpc};
+use support::devnet::{Devnet, field, http_get, labelled_metric, metric, try_block_number};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -131,18 +131,18 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
     });
     let port = devnet.rpc_port;
     for reorg in STORM {
-        let at = block_number(port);
+        let at = devnet.block_number();
         devnet.eventually("two more blocks", TIMEOUT, || {
-            (block_number(port) >= at + 2).then_some(())
+            try_block_number(port).ok().filter(|&head| head >= at + 2)
         });
-        rpc(port, "anvil_reorg", &serde_json::json!([reorg, []]));
+        devnet.rpc("anvil_reorg", &serde_json::json!([reorg, []]));
     }
     // Every checkpoint at the attestation depth by the end of the storm must end up answered
     // on the final chain. Awaited, not slept on: a re-created task waits up to 16 blocks for its
     // lost creation, and a response a reorg dropped unmined is sent again only after the
     // submitter's receipt timeout.
     let interval = 10;
-    let last = (block_number(port) - STORM_ATTEST_DEPTH) / interval * interval;
+    let last = (devnet.block_number() - STORM_ATTEST_DEPTH) / interval * interval;
     let chain = devnet.chain_args();
     let mut args = vec!["task", "list", "--json"];
     args.extend(chain.iter().map(String::as_str));
@@ -173,8 +173,7 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
     );
     // Each response carries the final chain's roots.
     for checkpoint in (interval..=last).step_by(interval as usize) {
-        let block = rpc(
-            port,
+        let block = devnet.rpc(
             "eth_getBlockByNumber",
             &serde_json::json!([format!("{checkpoint:#x}"), false]),
         );

@@ -11,7 +11,7 @@ use std::{
     path::Path,
     time::{Duration, Instant},
 };
-use support::devnet::{Devnet, block_number, field, signal};
+use support::devnet::{Devnet, field, signal};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -67,7 +67,7 @@ fn a_killed_node_is_not_needed_and_catches_up_after_a_restart() {
 
     // A checkpoint above the head at the kill was tasked after it (tasks created before, e.g.
     // in the start-up burst, may carry node 1's signature).
-    let head_at_kill = block_number(devnet.rpc_port);
+    let head_at_kill = devnet.block_number();
     let without = devnet.wait_line("a checkpoint finalized without node 1", TIMEOUT, |line| {
         finalized(line) && field("block", line) > head_at_kill
     });

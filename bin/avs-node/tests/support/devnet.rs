@@ -123,6 +123,9 @@ impl Devnet {
             if Instant::now() >= deadline {
                 self.fail(&format!("no {what} within {timeout:?}"));
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.fail(&format!("the devnet ended ({status}) before {what}"));
+            }
             let pause = Instant::now() + Duration::from_millis(250);
             while let Ok(line) = self
                 .lines
@@ -169,6 +172,17 @@ impl Devnet {
             tail(&stderr),
             logs.join("\n")
         );
+    }
+
+    /// One JSON-RPC call to the devnet's anvil; fails the test with the devnet's output and
+    /// node logs if anvil does not answer (the devnet stops anvil when it stops).
+    pub fn rpc(&mut self, method: &str, params: &serde_json::Value) -> serde_json::Value {
+        try_rpc(self.rpc_port, method, params).unwrap_or_else(|err| self.fail(&err))
+    }
+
+    /// The devnet anvil's block number, as [`Devnet::rpc`].
+    pub fn block_number(&mut self) -> u64 {
+        try_block_number(self.rpc_port).unwrap_or_else(|err| self.fail(&err))
     }
 
     /// The flags that point an `avs-node` command at this devnet's chain and deployment.
@@ -276,34 +290,46 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
     )
 }
 
-/// anvil's current block number, asked over JSON-RPC on `port`.
-pub fn block_number(port: u16) -> u64 {
-    let result = rpc(port, "eth_blockNumber", &serde_json::json!([]));
+/// anvil's current block number, asked over JSON-RPC on `port`; an error if anvil does not
+/// answer (e.g. the devnet stopped).
+pub fn try_block_number(port: u16) -> Result<u64, String> {
+    let result = try_rpc(port, "eth_blockNumber", &serde_json::json!([]))?;
     let hex = result.as_str().expect("a hex block number");
-    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a hex block number")
+    Ok(u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("a hex block number"))
 }
 
-/// One JSON-RPC call to anvil on `port`; its `result`.
-pub fn rpc(port: u16, method: &str, params: &serde_json::Value) -> serde_json::Value {
+/// One JSON-RPC call to anvil on `port`: its `result`, or an error if nothing answers there.
+/// A malformed answer fails the test.
+pub fn try_rpc(
+    port: u16,
+    method: &str,
+    params: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         .to_string();
-    let (status, response) = http(
+    let (status, response) = try_http(
         port,
         &format!(
             "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
-    );
+    )
+    .map_err(|err| format!("{method}: {err}"))?;
     assert_eq!(status, 200, "{method}: {response}");
     let mut value: serde_json::Value = serde_json::from_str(&response)
         .unwrap_or_else(|err| panic!("{method} answer {response:?}: {err}"));
-    value["result"].take()
+    Ok(value["result"].take())
 }
 
 /// Sends one raw HTTP/1.1 request and returns the status and body.
 fn http(port: u16, request: &str) -> (u16, String) {
+    try_http(port, request).unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// [`http`], with a refused connection as an error rather than a failed test.
+fn try_http(port: u16, request: &str) -> Result<(u16, String), String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .unwrap_or_else(|err| panic!("connecting to port {port}: {err}"));
+        .map_err(|err| format!("connecting to port {port}: {err}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -319,7 +345,7 @@ fn http(port: u16, request: &str) -> (u16, String) {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
 /// The value of an unlabelled metric in a Prometheus text exposition.

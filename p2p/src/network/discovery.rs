@@ -1,0 +1,280 @@
+//! Peer maintenance: keep [`NetworkConfig::target_peers`] peers connected, find more, and
+//! remember the ones that worked.
+//!
+//! Every [`MAINTENANCE_INTERVAL`], while fewer than the target are connected, the driver dials
+//! the known peers that are due ([`KnownPeers::due`]: bootnodes first, back-off per peer). The
+//! known peers come from the configured bootnodes, the peer store of the last run, identify
+//! (the listen addresses of every peer speaking our DHT protocol), Kademlia (random walks every
+//! [`NetworkConfig::discovery_interval`], more often below [`NetworkConfig::min_peers`]) and,
+//! if enabled, mDNS. So a node that restarts, or whose bootnode restarts, dials the peers it
+//! knew; and peers that lost it dial it again when it is back: nobody waits to have no peer
+//! at all.
+//!
+//! mDNS finds any libp2p node on the link: its peers are dialled, but only those whose
+//! identify shows our Kademlia protocol go into the DHT, as for any peer.
+
+use super::{
+    behaviour::{BehaviourEvent, KAD_PROTOCOL},
+    driver::Driver,
+    peer_store,
+    peers::{KnownPeers, Origin},
+};
+use crate::config::NetworkConfig;
+use libp2p::{
+    Multiaddr, PeerId, identify, kad, mdns,
+    multiaddr::Protocol,
+    swarm::{
+        DialError, SwarmEvent,
+        dial_opts::{DialOpts, PeerCondition},
+    },
+};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tracing::{debug, info, warn};
+
+/// How often the peer count is checked and due peers are dialled.
+pub(super) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(2);
+/// Random walks below the minimum peer count happen at least this often.
+const URGENT_WALK_INTERVAL: Duration = Duration::from_secs(6);
+/// How often a changed peer store is written.
+const SAVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Most dials started per maintenance tick.
+const MAX_DIALS_PER_TICK: usize = 16;
+
+/// The driver's peer-maintenance state.
+pub(super) struct PeerMaintenance {
+    known: KnownPeers,
+    target: usize,
+    min: usize,
+    store: Option<PathBuf>,
+    walk_interval: Duration,
+    next_walk: Instant,
+    next_save: Instant,
+    /// Whether the last tick found fewer than `min` peers (its warning is logged once).
+    below_min: bool,
+}
+
+impl PeerMaintenance {
+    /// Loads the peer store (if configured) and adds the bootnodes.
+    pub(super) fn new(config: &NetworkConfig) -> Self {
+        let stored = config
+            .peer_store
+            .as_deref()
+            .map(peer_store::load)
+            .unwrap_or_default();
+        if !stored.is_empty() {
+            info!(peers = stored.len(), "loaded the peer store");
+        }
+        let mut known = KnownPeers::from_stored(stored);
+        for addr in &config.bootnodes {
+            // validate() guarantees the trailing /p2p.
+            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+                known.insert(peer, vec![addr.clone()], Origin::Bootnode);
+            }
+        }
+        let now = Instant::now();
+        Self {
+            known,
+            target: config.target_peers,
+            min: config.min_peers,
+            store: config.peer_store.clone(),
+            walk_interval: config.discovery_interval,
+            next_walk: now,
+            next_save: now + SAVE_INTERVAL,
+            below_min: false,
+        }
+    }
+
+    /// Every known address, to seed the DHT's routing table at start.
+    pub(super) fn seeds(&mut self) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        self.known.addresses()
+    }
+
+    pub(super) fn interval(&self) -> Duration {
+        MAINTENANCE_INTERVAL
+    }
+
+    /// Known peers with an address to dial.
+    pub(super) fn known_count(&self) -> usize {
+        self.known.dialable()
+    }
+
+    /// Forgets a banned peer (a bootnode stays known; the block list keeps it away).
+    pub(super) fn forget(&mut self, peer: &PeerId) {
+        self.known.remove(peer);
+    }
+}
+
+impl Driver {
+    /// One maintenance tick: dial due peers while below the target, walk the DHT, save the
+    /// peer store if it changed.
+    pub(super) fn maintain(&mut self) {
+        let now = Instant::now();
+        let connected = self.swarm.connected_peers().count();
+        if connected < self.peers.target {
+            let want = (self.peers.target - connected).min(MAX_DIALS_PER_TICK);
+            let local = *self.swarm.local_peer_id();
+            let (swarm, penalties) = (&self.swarm, &self.penalties);
+            let due = self.peers.known.due(now, want, |peer| {
+                *peer == local || swarm.is_connected(peer) || penalties.is_banned(peer)
+            });
+            if !due.is_empty() {
+                debug!(
+                    connected,
+                    target = self.peers.target,
+                    dialling = due.len(),
+                    "below the target peer count"
+                );
+            }
+            for (peer, addrs) in due {
+                self.dial_peer(peer, addrs);
+            }
+        }
+        let below_min = connected < self.peers.min;
+        if below_min && !self.peers.below_min {
+            warn!(
+                connected,
+                min_peers = self.peers.min,
+                known = self.peers.known.len(),
+                "fewer peers than the minimum; dialling known peers and searching the DHT"
+            );
+        } else if !below_min && self.peers.below_min {
+            info!(connected, "peer count back above the minimum");
+        }
+        self.peers.below_min = below_min;
+        if now >= self.peers.next_walk {
+            self.walk();
+            let pause = if below_min {
+                URGENT_WALK_INTERVAL.min(self.peers.walk_interval)
+            } else {
+                self.peers.walk_interval
+            };
+            self.peers.next_walk = now + pause;
+        }
+        if now >= self.peers.next_save {
+            self.peers.next_save = now + SAVE_INTERVAL;
+            self.save_peers();
+        }
+    }
+
+    /// Writes the peer store if it changed.
+    pub(super) fn save_peers(&mut self) {
+        let Some(path) = self.peers.store.clone() else {
+            return;
+        };
+        if self.peers.known.take_dirty()
+            && let Err(e) = peer_store::save(&path, self.peers.known.to_stored())
+        {
+            warn!(error = %e, "cannot save the peer store; it is retried on the next change");
+        }
+    }
+
+    /// A Kademlia bootstrap: a lookup of our own id and of a random id per bucket, which finds
+    /// peers we do not know yet. Without any known peer there is nothing to ask.
+    fn walk(&mut self) {
+        if let Err(kad::NoKnownPeers()) = self.swarm.behaviour_mut().kad.bootstrap() {
+            debug!("no DHT peer to search from yet");
+        }
+    }
+
+    /// Dials `peer` with `addrs` plus whatever the behaviours know, unless it is us, banned,
+    /// connected or already being dialled.
+    fn dial_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if peer == *self.swarm.local_peer_id()
+            || self.penalties.is_banned(&peer)
+            || self.swarm.is_connected(&peer)
+        {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .addresses(addrs)
+            .extend_addresses_through_behaviour()
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            debug!(%peer, error = %e, "cannot dial a known peer");
+        }
+    }
+
+    /// Dials `peer` now if the node is below its target (a newly found peer need not wait for
+    /// the next tick).
+    fn dial_if_wanted(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if self.swarm.connected_peers().count() < self.peers.target {
+            self.dial_peer(peer, addrs);
+        }
+    }
+
+    /// The swarm events peer maintenance learns from; everything else is ignored.
+    pub(super) fn on_discovery_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let dialled = endpoint
+                    .is_dialer()
+                    .then(|| endpoint.get_remote_address().clone());
+                self.peers.known.on_connected(peer_id, dialled, unix_now());
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } if !matches!(error, DialError::DialPeerConditionFalse(_)) => {
+                let forgotten = self.peers.known.on_dial_failed(&peer, Instant::now());
+                debug!(%peer, %error, forgotten, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.contains(&KAD_PROTOCOL) => {
+                // Only peers speaking our DHT protocol go into the routing table and the
+                // peer store.
+                for addr in &info.listen_addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, addr.clone());
+                }
+                self.peers
+                    .known
+                    .insert(peer_id, info.listen_addrs, Origin::Learnt);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                addresses,
+                ..
+            })) => {
+                let addrs = addresses.into_vec();
+                self.peers.known.insert(peer, addrs.clone(), Origin::Learnt);
+                // Discovery is only useful if we connect: gossipsub meshes over connections.
+                self.dial_if_wanted(peer, addrs);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                let mut by_peer: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+                for (peer, addr) in found {
+                    by_peer.entry(peer).or_default().push(addr);
+                }
+                for (peer, addrs) in by_peer {
+                    debug!(%peer, ?addrs, "discovered over mDNS");
+                    self.peers.known.insert(peer, addrs.clone(), Origin::Learnt);
+                    self.dial_if_wanted(peer, addrs);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
+                // Connections have their own lifetime and known peers their own back-off.
+                debug!(n = gone.len(), "mDNS records expired");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

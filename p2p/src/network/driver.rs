@@ -1,0 +1,191 @@
+//! The swarm's event loop: one tokio task owning the [`Swarm`], answering the handles'
+//! commands, handing decoded gossip to the application and reporting its verdicts back.
+//! Peer maintenance ([`super::discovery`]) and bans ([`super::bans`]) are its other jobs,
+//! each in its own module.
+
+use super::{
+    Command, InboundId, InboundSignature, NetworkError, NetworkStatus, Verdict,
+    behaviour::{Behaviour, BehaviourEvent},
+    discovery::PeerMaintenance,
+};
+use crate::{penalty::PenaltyBox, ratelimit::RateLimiter, wire::SignatureMessage};
+use futures::StreamExt;
+use libp2p::{
+    PeerId, Swarm,
+    gossipsub::{self, PublishError, TopicHash},
+    swarm::SwarmEvent,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// How often expired bans are lifted.
+const BAN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(super) struct Driver {
+    pub(super) swarm: Swarm<Behaviour>,
+    pub(super) topic: TopicHash,
+    pub(super) inbound: mpsc::Sender<InboundSignature>,
+    pub(super) rate: RateLimiter<PeerId>,
+    pub(super) penalties: PenaltyBox<PeerId>,
+    pub(super) peers: PeerMaintenance,
+}
+
+impl Driver {
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut ban_sweep = tokio::time::interval(BAN_SWEEP_INTERVAL);
+        ban_sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: the bootnodes and stored peers are dialled at once.
+        let mut maintenance = tokio::time::interval(self.peers.interval());
+        maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        self.close();
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                    // Every handle dropped: nobody can use the network any more.
+                    None => {
+                        self.close();
+                        break;
+                    }
+                },
+                event = self.swarm.select_next_some() => self.on_event(event),
+                _ = ban_sweep.tick() => self.expire_bans(),
+                _ = maintenance.tick() => self.maintain(),
+            }
+        }
+        debug!("p2p network task stopped");
+    }
+
+    /// Disconnects every peer and saves the peer store.
+    fn close(&mut self) {
+        self.save_peers();
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Publish(msg, reply) => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(self.topic.clone(), msg.encode().to_vec())
+                    .map(|_| ())
+                    .or_else(|e| match e {
+                        // Already out there (content-addressed ids): publishing again is a no-op.
+                        PublishError::Duplicate => Ok(()),
+                        e => Err(NetworkError::Publish(e.to_string())),
+                    });
+                let _ = reply.send(result);
+            }
+            Command::Report(id, verdict) => self.report(&id, verdict),
+            Command::Dial(addr, reply) => {
+                let result = self
+                    .swarm
+                    .dial(addr.clone())
+                    .map_err(|e| NetworkError::Dial {
+                        addr,
+                        reason: e.to_string(),
+                    });
+                let _ = reply.send(result);
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            // `run` intercepts shutdown before dispatching; answering here keeps this total.
+            Command::Shutdown(done) => {
+                self.close();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn status(&self) -> NetworkStatus {
+        let gs = &self.swarm.behaviour().gossipsub;
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let banned: Vec<PeerId> = self
+            .swarm
+            .behaviour()
+            .blocked
+            .blocked_peers()
+            .iter()
+            .copied()
+            .collect();
+        NetworkStatus {
+            // Banned peers keep their (retained) score, so it can still be inspected.
+            scores: connected
+                .iter()
+                .chain(&banned)
+                .filter_map(|p| gs.peer_score(p).map(|s| (*p, s)))
+                .collect(),
+            connected,
+            mesh: gs.mesh_peers(&self.topic).copied().collect(),
+            subscribed: gs
+                .all_peers()
+                .filter(|(_, topics)| topics.contains(&&self.topic))
+                .map(|(p, _)| *p)
+                .collect(),
+            banned,
+            known: self.peers.known_count(),
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_message(
+                InboundId {
+                    message_id,
+                    source: propagation_source,
+                },
+                &message.data,
+            ),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.rate.remove(&peer_id);
+            }
+            SwarmEvent::NewListenAddr { address, .. } => debug!(%address, "listening"),
+            event => self.on_discovery_event(event),
+        }
+    }
+
+    fn on_message(&mut self, id: InboundId, data: &[u8]) {
+        if !self.rate.try_acquire(id.source, Instant::now()) {
+            debug!(peer = %id.source, "peer over its rate limit; ignoring message");
+            self.report(&id, Verdict::Ignore);
+            return;
+        }
+        let message = match SignatureMessage::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                debug!(peer = %id.source, error = %e, "malformed signature message");
+                self.report(&id, Verdict::Reject);
+                return;
+            }
+        };
+        match self.inbound.try_send(InboundSignature { id, message }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                // The application is behind; dropping (unforwarded) keeps the swarm live, and
+                // the signature will still reach us via other peers' gossip if it matters.
+                warn!("inbound signature queue full; ignoring message");
+                self.report(&m.id, Verdict::Ignore);
+            }
+            Err(mpsc::error::TrySendError::Closed(m)) => self.report(&m.id, Verdict::Ignore),
+        }
+    }
+}
