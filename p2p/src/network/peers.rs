@@ -56,6 +56,10 @@ struct Known {
     failures: u32,
     /// Not dialled before this instant.
     retry_at: Option<Instant>,
+    /// A dial [`KnownPeers::due`] handed out has not reported back yet. Only those dials
+    /// count as failures: Kademlia's queries dial peers too, and a peer that is down for a
+    /// while must not be forgotten for every query that tried it.
+    dialling: bool,
 }
 
 /// The peers this node knows, with their addresses and dial back-off.
@@ -92,6 +96,7 @@ impl KnownPeers {
             last_connected: None,
             failures: 0,
             retry_at: None,
+            dialling: false,
         });
         if origin == Origin::Bootnode {
             entry.origin = Origin::Bootnode;
@@ -112,6 +117,7 @@ impl KnownPeers {
         let entry = self.peers.get_mut(&peer).expect("inserted above");
         entry.failures = 0;
         entry.retry_at = None;
+        entry.dialling = false;
         entry.last_connected = Some(now);
         if let Some(addr) = dialled.and_then(|a| without_peer_id(a, &peer)) {
             // The address that worked goes first: it is tried first next time.
@@ -121,12 +127,14 @@ impl KnownPeers {
         self.dirty = true;
     }
 
-    /// A dial of `peer` failed at `now`: back it off, or forget it after [`FORGET_AFTER`]
-    /// failures unless it is a bootnode. Returns whether it was forgotten.
+    /// A dial of `peer` failed at `now`. If it was ours ([`KnownPeers::due`]), back the peer
+    /// off, or forget it after [`FORGET_AFTER`] failures unless it is a bootnode. Returns
+    /// whether it was forgotten.
     pub(super) fn on_dial_failed(&mut self, peer: &PeerId, now: Instant) -> bool {
-        let Some(entry) = self.peers.get_mut(peer) else {
+        let Some(entry) = self.peers.get_mut(peer).filter(|e| e.dialling) else {
             return false;
         };
+        entry.dialling = false;
         entry.failures = entry.failures.saturating_add(1);
         entry.retry_at = Some(now + backoff(entry.failures));
         if entry.failures >= FORGET_AFTER && entry.origin != Origin::Bootnode {
@@ -182,6 +190,7 @@ impl KnownPeers {
         for (peer, _) in &chosen {
             let entry = self.peers.get_mut(peer).expect("chosen from the map");
             entry.retry_at = Some(now + backoff(entry.failures + 1));
+            entry.dialling = true;
         }
         chosen
     }
@@ -279,6 +288,12 @@ mod tests {
         PeerId::random()
     }
 
+    /// One of our dials of `p` failed at `now`.
+    fn failed_dial(known: &mut KnownPeers, p: &PeerId, now: Instant) -> bool {
+        known.peers.get_mut(p).expect("known").dialling = true;
+        known.on_dial_failed(p, now)
+    }
+
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         assert_eq!(backoff(1), Duration::from_secs(1));
@@ -298,13 +313,25 @@ mod tests {
         // Chosen: not again until a dial result or the back-off.
         assert!(known.due(t0, 8, |_| false).is_empty());
         known.on_dial_failed(&p, t0);
+        let before = |d: Duration| t0 + d - Duration::from_millis(1);
+        assert!(known.due(before(backoff(1)), 8, |_| false).is_empty());
+        assert_eq!(known.due(t0 + backoff(1), 8, |_| false).len(), 1);
         known.on_dial_failed(&p, t0);
-        assert!(
-            known
-                .due(t0 + backoff(2) - Duration::from_millis(1), 8, |_| false)
-                .is_empty()
-        );
+        assert!(known.due(before(backoff(2)), 8, |_| false).is_empty());
         assert_eq!(known.due(t0 + backoff(2), 8, |_| false).len(), 1);
+    }
+
+    #[test]
+    fn only_our_own_dials_count_as_failures() {
+        let mut known = KnownPeers::default();
+        let p = peer();
+        known.insert(p, vec![addr(1)], Origin::Learnt);
+        let t0 = Instant::now();
+        // A Kademlia query dialled it, many times: no back-off, never forgotten.
+        for _ in 0..FORGET_AFTER * 2 {
+            assert!(!known.on_dial_failed(&p, t0));
+        }
+        assert_eq!(known.due(t0, 8, |_| false).len(), 1, "still due at once");
     }
 
     #[test]
@@ -314,7 +341,7 @@ mod tests {
         known.insert(p, vec![addr(1), addr(2)], Origin::Learnt);
         let t0 = Instant::now();
         for _ in 0..5 {
-            known.on_dial_failed(&p, t0);
+            failed_dial(&mut known, &p, t0);
         }
         known.on_connected(p, Some(addr(2).with(Protocol::P2p(p))), 100);
         assert_eq!(
@@ -335,12 +362,12 @@ mod tests {
         known.insert(boot, vec![addr(2)], Origin::Bootnode);
         let t0 = Instant::now();
         for n in 1..FORGET_AFTER {
-            assert!(!known.on_dial_failed(&learnt, t0), "forgotten after {n}");
+            assert!(!failed_dial(&mut known, &learnt, t0), "forgotten after {n}");
         }
-        assert!(known.on_dial_failed(&learnt, t0));
+        assert!(failed_dial(&mut known, &learnt, t0));
         assert!(!known.contains(&learnt));
         for _ in 0..FORGET_AFTER * 2 {
-            assert!(!known.on_dial_failed(&boot, t0));
+            assert!(!failed_dial(&mut known, &boot, t0));
         }
         known.remove(&boot);
         assert!(known.contains(&boot), "a bootnode stays known");
@@ -356,7 +383,7 @@ mod tests {
         }
         known.insert(failing, vec![addr(4)], Origin::Learnt);
         let t0 = Instant::now();
-        known.on_dial_failed(&failing, t0 - BACKOFF_CAP);
+        failed_dial(&mut known, &failing, t0 - BACKOFF_CAP);
         let order: Vec<PeerId> = known
             .due(t0, 8, |p| *p == connected)
             .into_iter()

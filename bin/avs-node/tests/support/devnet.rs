@@ -284,7 +284,12 @@ pub fn field(name: &str, line: &str) -> u64 {
 
 /// A plain HTTP/1.1 GET on 127.0.0.1: the status code and the body.
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    http(
+    try_http_get(port, path).unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// [`http_get`], with nothing listening (e.g. a node restarting) as an error.
+pub fn try_http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    try_http(
         port,
         &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
     )
@@ -321,12 +326,8 @@ pub fn try_rpc(
     Ok(value["result"].take())
 }
 
-/// Sends one raw HTTP/1.1 request and returns the status and body.
-fn http(port: u16, request: &str) -> (u16, String) {
-    try_http(port, request).unwrap_or_else(|err| panic!("{err}"))
-}
-
-/// [`http`], with a refused connection as an error rather than a failed test.
+/// Sends one raw HTTP/1.1 request and returns the status and body; an error if nothing
+/// listens on `port`.
 fn try_http(port: u16, request: &str) -> Result<(u16, String), String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .map_err(|err| format!("connecting to port {port}: {err}"))?;
