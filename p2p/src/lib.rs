@@ -27,7 +27,10 @@
 //!   reader provides.
 //! - [`registry`]: the [`RegistryReader`]: operator sets at a reference block from EigenLayer's
 //!   registries (stakes from `OperatorStateRetriever`, keys from `NewPubkeyRegistration`
-//!   logs), cached; [`RegistryReader::task_info`] for a created task.
+//!   logs, sockets from `OperatorSocketUpdate` logs), cached; [`RegistryReader::task_info`]
+//!   for a created task.
+//! - [`socket`]: an operator's published socket, a multiaddress ending in its peer id
+//!   ([`parse_socket`]): how nodes find each other from the chain, without bootnodes.
 //! - [`aggregation`]: aggregation over the [`TaskTable`]: stake-weighted per quorum and per response digest,
 //!   with an optional `aggregation_window`; yields an [`Aggregate`] (σ, signers' G2 APK,
 //!   sorted non-signers, quorum APKs) for the submitter.
@@ -101,6 +104,7 @@ pub mod ratelimit;
 pub mod reachability;
 pub mod registry;
 pub mod service;
+pub mod socket;
 pub mod submit;
 pub mod tasks;
 pub mod topic;
@@ -121,6 +125,7 @@ pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
 pub use reachability::Reachability;
 pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};
+pub use socket::{SocketError, parse_socket};
 pub use submit::{SubmitError, SubmitMetrics, SubmitOutcome, Submitter};
 pub use tasks::TaskTable;
 pub use topic::signature_topic;

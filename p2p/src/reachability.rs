@@ -9,25 +9,35 @@
 //!
 //! The node's own operator counts as reachable. An operator that stops signing drops out once
 //! `window` newer tasks have been added without its signature; one that comes back counts as
-//! soon as one of its signatures arrives. The first task after a start has had no time to
-//! gather signatures, so the tracker judges ([`Reachability::judged`]) only from the second
-//! task on: a node does not call itself partitioned at every start.
+//! soon as one of its signatures arrives. After a start the node replays tasks (some already
+//! closed, whose signatures never come) and needs time to join the mesh, so the tracker judges
+//! ([`Reachability::judged`]) only once a warm-up has passed and a second task was added: a
+//! node does not call itself partitioned at every start.
 
 use crate::{
     operators::{QuorumNumber, Stake, TaskInfo},
     wire::OperatorId,
 };
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 /// Tasks an operator's last signature counts for, by default: the latest and the one before
 /// (so the ratio does not drop each time a new task starts, before its signatures arrive).
 pub const DEFAULT_WINDOW: u32 = 2;
+
+/// Time after the start before the tracker judges, by default: the validator's pending
+/// timeout, by which signatures that arrived before their task have been counted.
+pub const DEFAULT_WARM_UP: Duration = Duration::from_secs(30);
 
 /// The operators this node heard from recently, against the latest task's operator set.
 #[derive(Debug)]
 pub struct Reachability {
     window: u32,
     local: Option<OperatorId>,
+    /// Not judged before this instant.
+    judged_from: Instant,
     latest: Option<TaskInfo>,
     /// The index of the first task added.
     first: Option<u32>,
@@ -37,11 +47,12 @@ pub struct Reachability {
 
 impl Reachability {
     /// A tracker counting signatures of the last `window` tasks (at least 1), with this node's
-    /// own operator, if any, always reachable.
-    pub fn new(window: u32, local: Option<OperatorId>) -> Self {
+    /// own operator, if any, always reachable, judging from `warm_up` after now.
+    pub fn new(window: u32, local: Option<OperatorId>, warm_up: Duration) -> Self {
         Self {
             window: window.max(1),
             local,
+            judged_from: Instant::now() + warm_up,
             latest: None,
             first: None,
             heard: HashMap::new(),
@@ -101,16 +112,17 @@ impl Reachability {
         Some(ratio)
     }
 
-    /// Whether the tracker has seen a task after the first one: signatures had a task's time
-    /// to arrive, so [`Reachability::below_threshold`] means something.
-    pub fn judged(&self) -> bool {
-        self.first.is_some_and(|first| self.newest() > first)
+    /// Whether [`Reachability::below_threshold`] means something at `now`: the warm-up has
+    /// passed and a task was added after the first one (signatures had a task's time to
+    /// arrive).
+    pub fn judged(&self, now: Instant) -> bool {
+        now >= self.judged_from && self.first.is_some_and(|first| self.newest() > first)
     }
 
-    /// Whether, once [`judged`](Reachability::judged), the reachable stake is below the latest
-    /// task's threshold in any quorum: the task cannot reach quorum with what this node hears.
+    /// Whether the reachable stake is below the latest task's threshold in any quorum: the
+    /// task cannot reach quorum with what this node hears. `false` before any task.
     pub fn below_threshold(&self) -> bool {
-        let Some(task) = self.latest.as_ref().filter(|_| self.judged()) else {
+        let Some(task) = self.latest.as_ref() else {
             return false;
         };
         task.quorums().into_iter().any(|quorum| {
@@ -174,22 +186,25 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_measured_before_a_task_nor_judged_before_the_second() {
+    fn nothing_is_measured_before_a_task_nor_judged_before_the_second_and_the_warm_up() {
         let c = committee();
-        let mut r = Reachability::new(DEFAULT_WINDOW, None);
+        let warm_up = Duration::from_secs(30);
+        let start = Instant::now();
+        let mut r = Reachability::new(DEFAULT_WINDOW, None, warm_up);
         assert_eq!(r.ratio(), None);
         assert!(!r.below_threshold());
         assert!(r.missing().is_empty());
         r.task_added(&task(&c, 4));
         assert_eq!(r.ratio(), Some(0.0));
-        assert!(
-            !r.judged() && !r.below_threshold(),
-            "no time to hear anyone yet"
-        );
+        let later = start + warm_up + Duration::from_secs(1);
+        assert!(!r.judged(later), "one task: no time to hear anyone yet");
+        // A replay burst after a restart: tasks added at once, during the warm-up.
         r.task_added(&task(&c, 5));
+        assert!(r.below_threshold());
+        assert!(!r.judged(start), "still warming up");
         assert!(
-            r.judged() && r.below_threshold(),
-            "a whole task without a signature"
+            r.judged(later),
+            "a whole task without a signature, after the warm-up"
         );
     }
 
@@ -197,7 +212,7 @@ mod tests {
     fn the_ratio_is_the_stake_heard_from_with_the_local_operator_included() {
         let c = committee();
         let id = |i: usize| c.operators[i].id;
-        let mut r = Reachability::new(DEFAULT_WINDOW, Some(id(0)));
+        let mut r = Reachability::new(DEFAULT_WINDOW, Some(id(0)), Duration::ZERO);
         r.task_added(&task(&c, 4));
         r.task_added(&task(&c, 5));
         assert_eq!(r.ratio(), Some(0.1), "only ourselves");
@@ -216,7 +231,7 @@ mod tests {
     fn an_operator_drops_out_after_the_window_and_returns_with_one_signature() {
         let c = committee();
         let id = |i: usize| c.operators[i].id;
-        let mut r = Reachability::new(2, None);
+        let mut r = Reachability::new(2, None, Duration::ZERO);
         r.task_added(&task(&c, 1));
         for i in 0..4 {
             r.signed(1, id(i));
@@ -244,7 +259,7 @@ mod tests {
     #[test]
     fn an_older_task_added_late_does_not_replace_the_latest() {
         let c = committee();
-        let mut r = Reachability::new(2, None);
+        let mut r = Reachability::new(2, None, Duration::ZERO);
         r.task_added(&task(&c, 9));
         r.signed(9, c.operators[0].id);
         r.task_added(&task(&c, 3));

@@ -10,6 +10,11 @@
 //!   every key it has seen: an operator id is the hash of its G1 key and the registry binds
 //!   the G2 key to it with a pairing check, so a key never changes (even a registration that
 //!   is later reorged out names the same keys for the same id).
+//! - Sockets: the same scan reads the RegistryCoordinator's `OperatorSocketUpdate` events
+//!   (registration and `updateSocket`): where each operator's node says it can be reached,
+//!   the last one seen per operator ([`RegistryReader::socket`]). [`RegistryReader::catch_up`]
+//!   extends the scan to a block, e.g. each new task's. A socket is only a hint of where to
+//!   dial: what a peer signs is checked against the operator's BLS key, whoever relays it.
 //! - A bounded cache of operator sets per (reference block, quorums), shared as `Arc` between
 //!   the tasks created in the same block.
 //!
@@ -30,6 +35,7 @@ use avs_contracts::{
     deployment::Deployment,
     eigenlayer::interfaces::{
         IBLSApkRegistryCalls::NewPubkeyRegistration, IOperatorStateRetrieverCalls,
+        IRegistryCoordinatorCalls::OperatorSocketUpdate,
     },
 };
 use std::{
@@ -42,6 +48,9 @@ pub const DEFAULT_LOG_RANGE: u64 = 10_000;
 
 /// Operator sets kept by default (a few per block of recent tasks).
 pub const DEFAULT_SET_CACHE: usize = 64;
+
+/// Longest socket kept; a longer one (any operator can publish any string) is ignored.
+pub const MAX_SOCKET_LEN: usize = 512;
 
 /// Why an operator set could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +96,15 @@ pub enum RegistryError {
     },
 }
 
+impl RegistryError {
+    /// Whether asking again may succeed: the endpoint failed or answered for another head
+    /// (e.g. below the block during a reorg). The other errors come from the deployment or
+    /// the endpoint's configuration (missing keys, a malformed answer) and repeat.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::OperatorState { .. } | Self::Logs { .. })
+    }
+}
+
 /// A registered operator's BLS keys, as its registration event named them.
 #[derive(Clone, Debug)]
 struct Keys {
@@ -107,6 +125,9 @@ pub struct RegistryReader<P> {
     /// Largest `eth_getLogs` range; halved for good when the provider refuses one.
     log_range: u64,
     keys: HashMap<OperatorId, Keys>,
+    /// The last socket each operator published (bounded by the registered operators, each
+    /// at most [`MAX_SOCKET_LEN`] long).
+    sockets: HashMap<OperatorId, String>,
     sets: HashMap<(u32, Vec<QuorumNumber>), Arc<OperatorSet>>,
     /// Insertion order of `sets`, for eviction.
     set_order: VecDeque<(u32, Vec<QuorumNumber>)>,
@@ -127,6 +148,7 @@ impl<P: Provider> RegistryReader<P> {
             next_log_block: deployment.deployment_block,
             log_range: DEFAULT_LOG_RANGE,
             keys: HashMap::new(),
+            sockets: HashMap::new(),
             sets: HashMap::new(),
             set_order: VecDeque::new(),
             set_capacity: DEFAULT_SET_CACHE,
@@ -209,7 +231,7 @@ impl<P: Provider> RegistryReader<P> {
             }
         }
         if stakes.keys().any(|id| !self.keys.contains_key(id)) {
-            self.scan_registrations(u64::from(block)).await?;
+            self.catch_up(u64::from(block)).await?;
         }
         let mut operators = BTreeMap::new();
         for (id, stakes) in stakes {
@@ -265,8 +287,13 @@ impl<P: Provider> RegistryReader<P> {
         Ok(())
     }
 
-    /// Scans `NewPubkeyRegistration` logs from the first unscanned block up to `to`.
-    async fn scan_registrations(&mut self, to: u64) -> Result<(), RegistryError> {
+    /// The socket `operator` published last (up to the scanned block), if any.
+    pub fn socket(&self, operator: &OperatorId) -> Option<&str> {
+        self.sockets.get(operator).map(String::as_str)
+    }
+
+    /// Scans key registrations and socket updates from the first unscanned block up to `to`.
+    pub async fn catch_up(&mut self, to: u64) -> Result<(), RegistryError> {
         while self.next_log_block <= to {
             self.scan_range(to).await?;
         }
@@ -282,20 +309,19 @@ impl<P: Provider> RegistryReader<P> {
         let from = self.next_log_block;
         loop {
             let end = to.min(from.saturating_add(self.log_range - 1));
+            // One request for both events: the ranges and the provider's limits are shared.
             let filter = Filter::new()
-                .address(self.bls_apk_registry)
-                .event_signature(NewPubkeyRegistration::SIGNATURE_HASH)
+                .address(vec![self.bls_apk_registry, self.registry_coordinator])
+                .event_signature(vec![
+                    NewPubkeyRegistration::SIGNATURE_HASH,
+                    OperatorSocketUpdate::SIGNATURE_HASH,
+                ])
                 .from_block(from)
                 .to_block(end);
             match self.provider.get_logs(&filter).await {
                 Ok(logs) => {
                     for log in &logs {
-                        match NewPubkeyRegistration::decode_log(&log.inner) {
-                            Ok(event) => self.learn(&event.data),
-                            Err(err) => {
-                                tracing::warn!(%err, "undecodable NewPubkeyRegistration log")
-                            }
-                        }
+                        self.read_log(&log.inner);
                     }
                     self.next_log_block = end + 1;
                     return Ok(());
@@ -317,6 +343,36 @@ impl<P: Provider> RegistryReader<P> {
                         source,
                     });
                 }
+            }
+        }
+    }
+
+    /// Learns from one scanned log: a key registration from the BLSApkRegistry, or a socket
+    /// from the RegistryCoordinator. Anything else (another contract's event with the same
+    /// signature, an undecodable one) is skipped with a warning.
+    fn read_log(&mut self, log: &alloy::primitives::Log) {
+        let topic = log.topics().first().copied();
+        if log.address == self.bls_apk_registry
+            && topic == Some(NewPubkeyRegistration::SIGNATURE_HASH)
+        {
+            match NewPubkeyRegistration::decode_log(log) {
+                Ok(event) => self.learn(&event.data),
+                Err(err) => tracing::warn!(%err, "undecodable NewPubkeyRegistration log"),
+            }
+        } else if log.address == self.registry_coordinator
+            && topic == Some(OperatorSocketUpdate::SIGNATURE_HASH)
+        {
+            match OperatorSocketUpdate::decode_log(log) {
+                Ok(event) if event.socket.len() <= MAX_SOCKET_LEN => {
+                    self.sockets
+                        .insert(OperatorId(event.operatorId), event.data.socket);
+                }
+                Ok(event) => tracing::warn!(
+                    operator = %event.operatorId,
+                    len = event.socket.len(),
+                    "socket longer than {MAX_SOCKET_LEN} bytes ignored"
+                ),
+                Err(err) => tracing::warn!(%err, "undecodable OperatorSocketUpdate log"),
             }
         }
     }

@@ -726,6 +726,17 @@ impl NodeConfig {
         if p2p.target_peers == 0 {
             return Err(ConfigError::new("p2p_target_peers", "must be at least 1"));
         }
+        let limits = avs_p2p::NetworkConfig::new(0, alloy::primitives::Address::ZERO);
+        let connections = limits.max_inbound as usize + limits.max_outbound as usize;
+        if p2p.target_peers > connections {
+            return Err(ConfigError::new(
+                "p2p_target_peers",
+                format!(
+                    "{} exceeds the {connections} connections a node keeps ({} inbound, {} outbound)",
+                    p2p.target_peers, limits.max_inbound, limits.max_outbound
+                ),
+            ));
+        }
         if p2p.min_peers > p2p.target_peers {
             return Err(ConfigError::new(
                 "p2p_min_peers",

@@ -93,11 +93,12 @@ pub struct DevnetArgs {
     /// The second anvil's RPC port with --attested-chain [default: PORT+1].
     #[arg(long, requires = "attested_chain")]
     pub attested_port: Option<u16>,
-    /// Nodes 0..K hold the task-generator role. Each checkpoint is tasked once (the contract
-    /// refuses a duplicate, which costs the slower generator nothing: gas estimation fails
-    /// before anything is sent), and tasks keep coming while one generator is down.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
-    pub generators: u16,
+    /// Nodes 0..K hold the task-generator role [default: 2, or 1 with one operator]. Each
+    /// checkpoint is tasked once: a generator that sees the task already created sends
+    /// nothing, and one of two creations sent in the same block reverts (its gas is the cost
+    /// of the stand-in). Tasks keep coming while one generator is down.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub generators: Option<u16>,
     /// How deep a block must be before the nodes sign or task it (`avs-node run
     /// --attest-depth`), e.g. deeper than the reorgs a test inflicts [default: 0].
     #[arg(long, value_name = "BLOCKS")]
@@ -124,12 +125,17 @@ struct Operator {
 }
 
 impl DevnetArgs {
+    /// How many nodes hold the task-generator role.
+    fn generators(&self) -> u16 {
+        self.generators.unwrap_or(self.operators.min(2))
+    }
+
     /// Runs the devnet until Ctrl-C or `--exit-after` checkpoints.
     pub async fn run(self) -> eyre::Result<()> {
-        if self.generators > self.operators {
+        if self.generators() > self.operators {
             bail!(
                 "--generators {} exceeds --operators {}: every generator is an operator node",
-                self.generators,
+                self.generators(),
                 self.operators
             );
         }
@@ -172,7 +178,7 @@ impl DevnetArgs {
             .collect();
         config.avs.task_generators = operators
             .iter()
-            .take(usize::from(self.generators))
+            .take(usize::from(self.generators()))
             .map(|op| op.signer.address())
             .collect();
         let deployment = deploy::deploy(chain.clone(), config).await?;
@@ -182,7 +188,8 @@ impl DevnetArgs {
             fund(&chain, op.signer.address()).await?;
             let provider = wallet_provider(&endpoint, op.signer.clone()).await?;
             let mut client = OperatorClient::new(provider, &deployment, op.signer.address());
-            let socket = format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port(i));
+            // Published on-chain: every node dials the operators from their sockets.
+            let socket = self.p2p_address(i)?;
             let id = client
                 .onboard_devnet(U256::from(op.stake), &op.bls, &op.signer, &socket)
                 .await?;
@@ -218,7 +225,7 @@ impl DevnetArgs {
             deployment: &deployment_path,
             endpoint: &endpoint,
             attested_endpoint: attested_endpoint.as_deref(),
-            bootnode: self.bootnode()?,
+            bootnode: self.p2p_address(0)?,
             children: Vec::new(),
         };
         for i in 0..operators.len() {
@@ -272,12 +279,13 @@ impl DevnetArgs {
         self.dir.join(format!("node-{i}.log"))
     }
 
-    /// Node 0's multiaddress, with the peer id of the identity it will load.
-    fn bootnode(&self) -> eyre::Result<String> {
-        let key = load_or_create_identity(&self.node_dir(0).join("p2p/node.key"))?;
+    /// Node i's multiaddress, with the peer id of the identity it will load (created now if
+    /// need be): its socket, and node 0's is everyone's bootnode.
+    fn p2p_address(&self, i: usize) -> eyre::Result<String> {
+        let key = load_or_create_identity(&self.node_dir(i).join("p2p/node.key"))?;
         Ok(format!(
             "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-            self.p2p_port(0),
+            self.p2p_port(i),
             key.public().to_peer_id()
         ))
     }
@@ -324,7 +332,7 @@ impl DevnetArgs {
             .arg("--insecure")
             .args([
                 "--roles",
-                if i < usize::from(self.generators) {
+                if i < usize::from(self.generators()) {
                     "operator,task-generator"
                 } else {
                     "operator"

@@ -4,7 +4,8 @@
 //!   `slashing-protection …`).
 //! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes).
 //! - [`run`] and [`node`]: `avs-node run`, one operator node wiring the ExEx host, the AVS ExEx,
-//!   the p2p signature service and the submitter.
+//!   the p2p signature service and the submitter; [`operator_peers`]: peers found from the
+//!   operators' on-chain sockets.
 //! - [`config`]: [`config::NodeConfig`], merged flag > env (`AVS_…`) > TOML file, validated.
 //! - [`password`] and [`keys`]: keystore passwords, key management, key loading.
 //! - [`health`], [`api`], [`metrics`], [`server`]: the EigenLayer Node API and Prometheus
@@ -53,6 +54,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod operator_cmd;
+pub mod operator_peers;
 pub mod output;
 pub mod password;
 pub mod ports;

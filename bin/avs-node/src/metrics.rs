@@ -75,6 +75,9 @@ impl EigenMetrics {
 pub struct NodeMetrics {
     /// `avs_exex_tasks_finalized_total`: tasks whose `TaskResponded` became canonical.
     pub tasks_finalized: IntCounter,
+    /// `avs_exex_tasks_skipped_total`: tasks whose operator set could not be read (after
+    /// retries): the node neither validated nor aggregated their signatures.
+    pub tasks_skipped: IntCounter,
     /// `avs_exex_tasks_expired_total`: tasks closed for good unanswered (counted once their
     /// response window is settled, `retention_blocks` deep).
     pub tasks_expired: IntCounter,
@@ -112,6 +115,10 @@ impl NodeMetrics {
             tasks_finalized: IntCounter::new(
                 "avs_exex_tasks_finalized_total",
                 "Tasks whose TaskResponded became canonical",
+            )?,
+            tasks_skipped: IntCounter::new(
+                "avs_exex_tasks_skipped_total",
+                "Tasks whose operator set could not be read: their signatures were neither validated nor aggregated here",
             )?,
             tasks_expired: IntCounter::new(
                 "avs_exex_tasks_expired_total",
@@ -170,6 +177,7 @@ impl NodeMetrics {
             )?,
         };
         registry.register(Box::new(metrics.tasks_finalized.clone()))?;
+        registry.register(Box::new(metrics.tasks_skipped.clone()))?;
         registry.register(Box::new(metrics.tasks_expired.clone()))?;
         registry.register(Box::new(metrics.quorum_latency_blocks.clone()))?;
         registry.register(Box::new(metrics.quorum_latency_seconds.clone()))?;

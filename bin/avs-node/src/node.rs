@@ -22,6 +22,7 @@ use crate::{
     evidence::{self, EvidenceRecord},
     health::{ComponentHealth, HealthRegistry, ServiceStatus},
     metrics::{EigenMetrics, NodeMetrics},
+    operator_peers::OperatorPeers,
     retry_schedule::{GaveUp, RetrySchedule},
     rpc_metrics::RpcMetricsLayer,
     shutdown::Shutdown,
@@ -337,7 +338,11 @@ pub async fn run_node(
         )),
         tasks,
         reachability: OperatorReachability {
-            tracker: Reachability::new(reachability::DEFAULT_WINDOW, Some(operator_id)),
+            tracker: Reachability::new(
+                reachability::DEFAULT_WINDOW,
+                Some(operator_id),
+                reachability::DEFAULT_WARM_UP,
+            ),
             health: telemetry.health.register(
                 "reachability",
                 "operator reachability",
@@ -345,6 +350,7 @@ pub async fn run_node(
             ),
             below: false,
         },
+        operator_peers: OperatorPeers::new(operator_id),
         evidence: data_dir.join(evidence::FILE_NAME),
         settlement_chain_id: deployment.chain_id,
         challenger: params.challenger.then(|| {
@@ -525,6 +531,8 @@ struct Bridge {
     tasks: TaskBook,
     /// Which operators this node hears from: the partition signal.
     reachability: OperatorReachability,
+    /// The operators' on-chain sockets already handed to the network.
+    operator_peers: OperatorPeers,
     /// Where equivocation evidence is appended.
     evidence: PathBuf,
     /// The watchtower role, if this node plays it.
@@ -536,8 +544,9 @@ struct Bridge {
 /// The bridge's view of reachable stake, with its health component and metric.
 struct OperatorReachability {
     tracker: Reachability,
-    /// `Up` while the reachable stake meets the latest task's threshold, `Down` below it
-    /// (the node reports itself partially healthy), `Initializing` until a second task.
+    /// `Up` while the reachable stake meets the latest task's threshold, `Down` below it once
+    /// judged (the node reports itself partially healthy), `Initializing` below it while the
+    /// tracker warms up.
     health: ComponentHealth,
     /// Whether the last update found the stake below the threshold (its warning is logged
     /// once per task while it lasts).
@@ -579,7 +588,9 @@ impl OperatorReachability {
             return;
         };
         metrics.reachable_stake_ratio.set(ratio);
-        let below = self.tracker.below_threshold();
+        let short = self.tracker.below_threshold();
+        let judged = self.tracker.judged(std::time::Instant::now());
+        let below = short && judged;
         if self.below && !below {
             tracing::info!(
                 reachable = format!("{:.0}%", 100.0 * ratio),
@@ -587,12 +598,11 @@ impl OperatorReachability {
             );
         }
         self.below = below;
-        self.health.set(if below {
-            ServiceStatus::Down
-        } else if self.tracker.judged() {
-            ServiceStatus::Up
-        } else {
-            ServiceStatus::Initializing
+        self.health.set(match (short, judged) {
+            (false, _) => ServiceStatus::Up,
+            (true, true) => ServiceStatus::Down,
+            // Warming up: not enough heard yet, but no verdict either.
+            (true, false) => ServiceStatus::Initializing,
         });
     }
 }
@@ -701,9 +711,10 @@ const CHALLENGE_RECEIPT_TIMEOUT: Duration = Duration::from_secs(24);
 /// First pause after a failed read of a new task's operator set; doubles up to the max.
 const TASK_INFO_MIN_DELAY: Duration = Duration::from_millis(250);
 /// Longest pause between reads of a new task's operator set.
-const TASK_INFO_MAX_DELAY: Duration = Duration::from_secs(4);
-/// Retries of a new task's operator-set read (about 25 s in all) before the task is skipped.
-const TASK_INFO_RETRIES: usize = 10;
+const TASK_INFO_MAX_DELAY: Duration = Duration::from_secs(2);
+/// Retries of a new task's operator-set read before the task is skipped: about 12 s of
+/// pauses, well within the 30 s the validator buffers the task's early signatures.
+const TASK_INFO_RETRIES: usize = 8;
 /// Operators a partition warning names (most stake first).
 const MISSING_OPERATORS_SHOWN: usize = 5;
 
@@ -754,12 +765,14 @@ impl Bridge {
         Ok(())
     }
 
-    /// The operator set of a new task, read at its creation block. A failed read is retried
-    /// (see [`RetrySchedule`]) while the task is still the one in the book;
-    /// `None` when a reorg took it out, or, with an error logged, when the reads keep failing:
-    /// this node then neither validates nor aggregates the task's signatures (its own signing
-    /// is the ExEx's and does not depend on it).
-    async fn task_info(&mut self, task_index: u32, task: &Task) -> Option<TaskInfo> {
+    /// The operator set of a new task, read at its creation block. A transient failure is
+    /// retried (see [`RetrySchedule`]) while the task is still the one in the book, for less
+    /// than the validator buffers early signatures; `None` when a reorg took the task out, or,
+    /// with an error logged and `avs_exex_tasks_skipped_total` counted, when the reads keep
+    /// failing: this node then neither validates nor aggregates the task's signatures (its own
+    /// signing is the ExEx's and does not depend on it). A permanent error (keys missing from
+    /// the logs, a malformed answer) stops the node, as it would repeat for every task.
+    async fn task_info(&mut self, task_index: u32, task: &Task) -> eyre::Result<Option<TaskInfo>> {
         let mut schedule = RetrySchedule::new(
             ExponentialBuilder::default()
                 .with_min_delay(TASK_INFO_MIN_DELAY)
@@ -769,7 +782,11 @@ impl Bridge {
         );
         loop {
             let err = match self.operators.task_info(task_index, task).await {
-                Ok(info) => return Some(info),
+                Ok(info) => return Ok(Some(info)),
+                Err(err) if !err.is_transient() => {
+                    return Err(eyre::Report::new(err)
+                        .wrap_err(format!("reading the operator set of task {task_index}")));
+                }
                 Err(err) => err,
             };
             let current = self
@@ -783,12 +800,36 @@ impl Bridge {
                 Ok(()) => {}
                 Err(GaveUp::NotWanted(err)) => {
                     tracing::info!(task = task_index, %err, "task reverted while its operator set was read; skipping it");
-                    return None;
+                    return Ok(None);
                 }
                 Err(GaveUp::Exhausted(err)) => {
+                    self.metrics.tasks_skipped.inc();
                     tracing::error!(task = task_index, %err, "cannot read the task's operator set; not validating or aggregating its signatures");
-                    return None;
+                    return Ok(None);
                 }
+            }
+        }
+    }
+
+    /// Hands the task's operators' new or changed on-chain sockets to the network. Sockets
+    /// are hints: a failed scan is logged and retried with the next task.
+    async fn dial_operators(&mut self, info: &TaskInfo) {
+        if let Err(err) = self
+            .operators
+            .catch_up(u64::from(info.task_created_block))
+            .await
+        {
+            tracing::debug!(task = info.task_index, %err, "operator sockets not scanned");
+        }
+        let operators = &self.operators;
+        let peers = self.operator_peers.changed(info, |id| operators.socket(id));
+        if !peers.is_empty() {
+            tracing::debug!(
+                peers = peers.len(),
+                "dialling operators from their on-chain sockets"
+            );
+            if let Err(err) = self.service.network().add_peers(peers).await {
+                tracing::debug!(%err, "operator sockets not handed to the network");
             }
         }
     }
@@ -796,9 +837,10 @@ impl Bridge {
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
         match event {
             AvsEvent::TaskCreated { task_index, task } => {
-                if let Some(info) = self.task_info(task_index, &task).await {
+                if let Some(info) = self.task_info(task_index, &task).await? {
                     self.publish_stakes(&info);
                     self.reachability.task_added(&info, &self.metrics);
+                    self.dial_operators(&info).await;
                     self.service.add_task(info).await?;
                 }
             }

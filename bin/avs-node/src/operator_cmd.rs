@@ -1,12 +1,19 @@
-//! `avs-node operator register|deregister|status`: the operator's standing with EigenLayer and
-//! the AVS, through `avs_contracts::operator`. Registration runs every pre-flight check first,
-//! so a missing stake, a reused BLS key or a missing allowlist entry is reported before any
-//! transaction is sent.
+//! `avs-node operator register|set-socket|deregister|status`: the operator's standing with
+//! EigenLayer and the AVS, through `avs_contracts::operator`. Registration runs every pre-flight
+//! check first, so a missing stake, a reused BLS key or a missing allowlist entry is reported
+//! before any transaction is sent.
+//!
+//! The socket an operator publishes is its node's p2p multiaddress ending in the node's peer
+//! id (the identity in the data directory): every node dials the operators from their sockets,
+//! so it must be an address other operators can reach.
 
-use crate::{chain, cli::NodeArgs, keys, output};
+use crate::{chain, cli::NodeArgs, config::NodeConfig, keys, output};
 use alloy::primitives::Address;
 use avs_contracts::operator::{self, OperatorClient, OperatorStatus};
+use avs_p2p::{load_or_create_identity, parse_socket};
 use clap::Subcommand;
+use eyre::{WrapErr, bail, eyre};
+use libp2p::{Multiaddr, multiaddr::Protocol};
 
 /// `avs-node operator …`.
 #[derive(Debug, Subcommand)]
@@ -19,7 +26,17 @@ pub enum OperatorCommand {
         /// Operator metadata URI recorded by EigenLayer's DelegationManager.
         #[arg(long, value_name = "URI")]
         metadata_uri: String,
-        /// How peers reach this node [default: the first external p2p address, else the first listen address].
+        /// How peers reach this node: a multiaddress; this node's `/p2p/<peer id>` is appended
+        /// [default: the first external p2p address, else the first listen address].
+        #[arg(long, value_name = "MULTIADDR")]
+        socket: Option<String>,
+    },
+    /// Publish a new socket (where this node's p2p network is reached), e.g. after a move.
+    SetSocket {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// How peers reach this node, as for `register` [default: as for `register`].
         #[arg(long, value_name = "MULTIADDR")]
         socket: Option<String>,
     },
@@ -56,10 +73,7 @@ impl OperatorCommand {
                 let bls_key = keys::load_bls_key(config.bls_key_source()?).await?;
                 let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
                 let address = signer.address();
-                let socket = socket
-                    .or_else(|| config.p2p.external_addrs.first().map(ToString::to_string))
-                    .or_else(|| config.p2p.listen_addrs.first().map(ToString::to_string))
-                    .unwrap_or_default();
+                let socket = published_socket(&config, socket)?;
                 let provider = chain::connect(&config, Some(signer.clone())).await?;
                 let mut client = OperatorClient::new(provider, &config.deployment, address);
                 if client
@@ -70,8 +84,19 @@ impl OperatorCommand {
                 }
                 let operator_id = client.register_with_avs(&bls_key, &signer, &socket).await?;
                 output::line(format!(
-                    "{address} registered with the AVS, operator id {operator_id}"
+                    "{address} registered with the AVS, operator id {operator_id}, socket {socket}"
                 ));
+            }
+            Self::SetSocket { node, socket } => {
+                let config = node.load()?;
+                let socket = published_socket(&config, socket)?;
+                let signer = keys::load_ecdsa_signer(&config.ecdsa_key).await?;
+                let address = signer.address();
+                let provider = chain::connect(&config, Some(signer)).await?;
+                OperatorClient::new(provider, &config.deployment, address)
+                    .update_socket(&socket)
+                    .await?;
+                output::line(format!("{address} published socket {socket}"));
             }
             Self::Deregister { node } => {
                 let config = node.load()?;
@@ -100,6 +125,38 @@ impl OperatorCommand {
         }
         Ok(())
     }
+}
+
+/// The socket to publish: `socket`, else the first external p2p address, else the first listen
+/// address, ending in this node's peer id (its identity in the data directory, created now if
+/// need be), and dialable as other nodes will parse it.
+fn published_socket(config: &NodeConfig, socket: Option<String>) -> eyre::Result<String> {
+    let key_path = config.datadir.join("p2p/node.key");
+    let peer = load_or_create_identity(&key_path)?.public().to_peer_id();
+    let addr: Multiaddr = match socket {
+        Some(socket) => socket
+            .parse()
+            .wrap_err_with(|| format!("--socket {socket:?} is not a multiaddress"))?,
+        None => config
+            .p2p
+            .external_addrs
+            .first()
+            .or(config.p2p.listen_addrs.first())
+            .cloned()
+            .ok_or_else(|| eyre!("no p2p address configured: pass --socket"))?,
+    };
+    let addr = match addr.iter().last() {
+        Some(Protocol::P2p(id)) if id == peer => addr,
+        Some(Protocol::P2p(id)) => bail!(
+            "the socket names peer id {id}, but this node's identity ({}) is {peer}",
+            key_path.display()
+        ),
+        _ => addr.with(Protocol::P2p(peer)),
+    };
+    parse_socket(&addr.to_string()).map_err(|err| {
+        eyre!("{err}: pass --socket with the address other operators reach this node at, or set p2p_external_addrs")
+    })?;
+    Ok(addr.to_string())
 }
 
 fn human_status(status: &OperatorStatus) -> String {

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-/// Why [`retry_while`] gave up.
+/// Why a [`RetrySchedule`] gave up.
 #[derive(Debug, PartialEq, Eq)]
 pub enum GaveUp<E> {
     /// The answer is no longer wanted (`current()` turned false after a failure).

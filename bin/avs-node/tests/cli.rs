@@ -427,6 +427,13 @@ fn validation_names_the_field_and_the_fix() {
             &["--p2p-target-peers", "8", "--p2p-min-peers", "9"],
             &["p2p_min_peers", "9 exceeds p2p_target_peers (8)"],
         ),
+        (
+            &["--p2p-target-peers", "97"],
+            &[
+                "p2p_target_peers",
+                "97 exceeds the 96 connections a node keeps",
+            ],
+        ),
         // attested_retention_blocks belongs to two-chain mode and has a range.
         (
             &["--attested-retention-blocks", "600"],
@@ -538,7 +545,15 @@ fn unknown_options_fail_with_usage() {
     fails_with(&["devnet", "--attested-port", "9000"], "--attested-chain");
     // Generators are operator nodes (checked before the devnet folder is touched).
     fails_with(
-        &["devnet", "--operators", "1", "--dir", "/nonexistent/devnet"],
+        &[
+            "devnet",
+            "--operators",
+            "1",
+            "--generators",
+            "2",
+            "--dir",
+            "/nonexistent/devnet",
+        ],
         "--generators 2 exceeds --operators 1",
     );
     fails_with(&["devnet", "--generators", "0"], "0 is not in 1..");

@@ -14,7 +14,9 @@
 //!   its `avs_exex_p2p_reachable_stake_ratio` is back at 1;
 //! - every checkpoint of the run finalizes;
 //! - the restarted node 3 signs again and its slashing-protection record never holds two
-//!   different responses for one task.
+//!   different responses for one task;
+//! - with the only bootnode down for good, node 4 comes back as a new node (fresh p2p
+//!   identity, no peer store) and joins the three others from their on-chain sockets.
 
 mod support;
 
@@ -187,4 +189,33 @@ fn the_network_heals_after_the_bootnode_and_two_other_nodes_restart() {
             })
             .then_some(())
     });
+
+    // The only bootnode gone for good, and node 4 back as a new node (a fresh p2p identity, no
+    // peer store): nobody knows it and it knows nobody, except the operators' sockets on
+    // chain. It joins all three others from them.
+    let dir = devnet.dir();
+    let hold = |node: usize| dir.join(format!("node-{node}.hold"));
+    std::fs::write(hold(0), "").expect("hold file");
+    std::fs::write(hold(4), "").expect("hold file");
+    for node in [0, 4] {
+        signal("-KILL", devnet.node_pid(node));
+        let exited = format!("node {node} exited");
+        devnet.wait_line(&exited, TIMEOUT, |line| line.starts_with(&exited));
+    }
+    for file in ["p2p/node.key", "p2p/peers.json"] {
+        std::fs::remove_file(dir.join("node-4").join(file)).expect(file);
+    }
+    std::fs::remove_file(hold(4)).expect("remove the hold file");
+    devnet.wait_line("node 4's restart", TIMEOUT, |line| {
+        line.starts_with("node 4 restarted")
+    });
+    let metrics_port = devnet.base + 104;
+    devnet.eventually(
+        "the new node 4 connected to nodes 1, 2 and 3 without a bootnode",
+        HEAL_BOUND,
+        || {
+            let (_, metrics) = try_http_get(metrics_port, "/metrics").ok()?;
+            (metric(&metrics, "avs_exex_p2p_connected_peers") == Some(3.0)).then_some(())
+        },
+    );
 }

@@ -262,6 +262,68 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         false
     );
 
+    // The published socket is the external address plus the node's peer id: what every node
+    // reads (here through the node's own registry reader) and dials.
+    let peer = avs_p2p::load_or_create_identity(std::path::Path::new(&path("data/p2p/node.key")))?
+        .public()
+        .to_peer_id();
+    let operator_id: alloy::primitives::B256 = bls["operatorId"].as_str().unwrap().parse()?;
+    let published = |head| {
+        let provider = owner_provider.clone();
+        let deployment = deployment.clone();
+        async move {
+            let mut reader = avs_p2p::RegistryReader::new(provider, &deployment);
+            reader.catch_up(head).await?;
+            eyre::Ok(
+                reader
+                    .socket(&avs_p2p::OperatorId(operator_id))
+                    .map(str::to_owned),
+            )
+        }
+    };
+    let head = owner_provider.get_block_number().await?;
+    assert_eq!(
+        published(head).await?,
+        Some(format!("/ip4/127.0.0.1/tcp/9777/p2p/{peer}")),
+        "{}",
+        registered.stdout
+    );
+    // Moved: `set-socket` publishes the new address; a listen-all or foreign one is refused.
+    let set_socket = |socket: &str| {
+        avs_node(
+            &[
+                "operator",
+                "set-socket",
+                "--config",
+                &config,
+                "--socket",
+                socket,
+            ],
+            &[],
+        )
+    };
+    let moved = set_socket("/dns4/op.example.org/udp/9777/quic-v1");
+    assert!(moved.success, "{}", moved.stderr);
+    let head = owner_provider.get_block_number().await?;
+    assert_eq!(
+        published(head).await?,
+        Some(format!("/dns4/op.example.org/udp/9777/quic-v1/p2p/{peer}"))
+    );
+    let other_peer = libp2p::identity::Keypair::generate_ed25519()
+        .public()
+        .to_peer_id();
+    for (socket, expected) in [
+        ("/ip4/0.0.0.0/tcp/9777".to_owned(), "unspecified IP"),
+        ("op.example.org:9777".to_owned(), "is not a multiaddress"),
+        (
+            format!("/ip4/10.0.0.1/tcp/9777/p2p/{other_peer}"),
+            "but this node's identity",
+        ),
+    ] {
+        let line = one_error_line(&set_socket(&socket)).to_owned();
+        assert!(line.contains(expected), "{socket}: {line}");
+    }
+
     let again = avs_node(
         &[
             "operator",

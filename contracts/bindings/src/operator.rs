@@ -412,23 +412,45 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         self.register_with_avs(bls_key, signer, socket).await
     }
 
-    /// Deregisters from all of the deployment's quorums.
-    pub async fn deregister(&mut self) -> Result<(), OnboardingError> {
-        let el = &self.deployment.eigenlayer;
-        let coordinator =
-            IRegistryCoordinatorCalls::new(el.registry_coordinator, self.tx.provider());
+    /// The RegistryCoordinator's address, once it says this operator is registered.
+    async fn registered_coordinator(&self) -> Result<Address, OnboardingError> {
+        let address = self.deployment.eigenlayer.registry_coordinator;
+        let coordinator = IRegistryCoordinatorCalls::new(address, self.tx.provider());
         if coordinator.getOperatorStatus(self.operator).call().await? != STATUS_REGISTERED {
             return Err(OnboardingError::NotRegistered {
                 operator: self.operator,
             });
         }
+        Ok(address)
+    }
+
+    /// Replaces the registered operator's socket (where its node's p2p address is published,
+    /// `RegistryCoordinator.updateSocket`).
+    pub async fn update_socket(&mut self, socket: &str) -> Result<(), OnboardingError> {
+        let coordinator = self.registered_coordinator().await?;
+        let call = IRegistryCoordinatorCalls::updateSocketCall {
+            socket: socket.to_owned(),
+        };
+        self.tx
+            .call(
+                "RegistryCoordinator.updateSocket",
+                coordinator,
+                call.abi_encode(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deregisters from all of the deployment's quorums.
+    pub async fn deregister(&mut self) -> Result<(), OnboardingError> {
+        let coordinator = self.registered_coordinator().await?;
         let call = IRegistryCoordinatorCalls::deregisterOperatorCall {
             quorumNumbers: Bytes::from(self.deployment.params.avs.quorum_numbers.clone()),
         };
         self.tx
             .call(
                 "RegistryCoordinator.deregisterOperator",
-                el.registry_coordinator,
+                coordinator,
                 call.abi_encode(),
             )
             .await?;

@@ -1,6 +1,7 @@
 //! Verdicts and bans: the application's verdict goes back to gossipsub (forward, or drop and
-//! score), and repeated rejects from one forwarder ban it: disconnected, blocked, forgotten by
-//! the DHT and the peer store until the ban expires.
+//! score), and repeated rejects from one forwarder ban it: disconnected and blocked until the
+//! ban expires, and dropped from the DHT and the known peers (unless pinned: a bootnode or an
+//! operator's socket), so it is found again only by discovery.
 
 use super::{InboundId, Verdict, driver::Driver};
 use crate::penalty::PenaltyOutcome;

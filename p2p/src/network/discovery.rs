@@ -2,8 +2,10 @@
 //! remember the ones that worked.
 //!
 //! Every [`MAINTENANCE_INTERVAL`], while fewer than the target are connected, the driver dials
-//! the known peers that are due ([`KnownPeers::due`]: bootnodes first, back-off per peer). The
-//! known peers come from the configured bootnodes, the peer store of the last run, identify
+//! the known peers that are due ([`KnownPeers::due`]: bootnodes first, then the operators'
+//! on-chain sockets, back-off per peer). The known peers come from the configured bootnodes,
+//! the operators' sockets ([`super::NetworkHandle::add_peers`]), the peer store of the last
+//! run, identify
 //! (the listen addresses of every peer speaking our DHT protocol), Kademlia (random walks every
 //! [`NetworkConfig::discovery_interval`], more often below [`NetworkConfig::min_peers`]) and,
 //! if enabled, mDNS. So a node that restarts, or whose bootnode restarts, dials the peers it
@@ -24,7 +26,7 @@ use libp2p::{
     Multiaddr, PeerId, identify, kad, mdns,
     multiaddr::Protocol,
     swarm::{
-        DialError, SwarmEvent,
+        SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
     },
 };
@@ -83,7 +85,8 @@ impl PeerMaintenance {
             store: config.peer_store.clone(),
             walk_interval: config.discovery_interval,
             next_walk: now,
-            next_save: now + SAVE_INTERVAL,
+            // The first save comes as soon as there is something to save.
+            next_save: now,
             below_min: false,
         }
     }
@@ -113,7 +116,11 @@ impl Driver {
     /// peer store if it changed.
     pub(super) fn maintain(&mut self) {
         let now = Instant::now();
-        let connected = self.swarm.connected_peers().count();
+        let connected_peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        self.peers.known.touch(&connected_peers, unix_now());
+        // Only AVS peers count towards the target: connections of anything else (any libp2p
+        // node can connect) must not stop the node from finding its own network.
+        let connected = self.useful_peers();
         if connected < self.peers.target {
             let want = (self.peers.target - connected).min(MAX_DIALS_PER_TICK);
             let local = *self.swarm.local_peer_id();
@@ -160,7 +167,17 @@ impl Driver {
         }
     }
 
-    /// Writes the peer store if it changed.
+    /// Connected peers subscribed to the signature topic: AVS nodes.
+    fn useful_peers(&self) -> usize {
+        self.swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&self.topic))
+            .count()
+    }
+
+    /// Writes the peer store if it changed; a failed write is tried again at the next save.
     pub(super) fn save_peers(&mut self) {
         let Some(path) = self.peers.store.clone() else {
             return;
@@ -168,7 +185,8 @@ impl Driver {
         if self.peers.known.take_dirty()
             && let Err(e) = peer_store::save(&path, self.peers.known.to_stored())
         {
-            warn!(error = %e, "cannot save the peer store; it is retried on the next change");
+            self.peers.known.mark_dirty();
+            warn!(error = %e, "cannot save the peer store; trying again at the next save");
         }
     }
 
@@ -187,6 +205,7 @@ impl Driver {
             || self.penalties.is_banned(&peer)
             || self.swarm.is_connected(&peer)
         {
+            self.peers.known.dial_not_started(&peer);
             return;
         }
         let opts = DialOpts::peer_id(peer)
@@ -195,15 +214,23 @@ impl Driver {
             .extend_addresses_through_behaviour()
             .build();
         if let Err(e) = self.swarm.dial(opts) {
+            self.peers.known.dial_not_started(&peer);
             debug!(%peer, error = %e, "cannot dial a known peer");
         }
     }
 
-    /// Dials `peer` now if the node is below its target (a newly found peer need not wait for
-    /// the next tick).
-    fn dial_if_wanted(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
-        if self.swarm.connected_peers().count() < self.peers.target {
-            self.dial_peer(peer, addrs);
+    /// Operators' published addresses: pinned known peers, in the DHT too, dialled by the
+    /// maintenance ticks (a bounded number per tick) while the node is below its target.
+    pub(super) fn add_chain_peers(&mut self, peers: Vec<(PeerId, Multiaddr)>) {
+        for (peer, addr) in peers {
+            if peer == *self.swarm.local_peer_id() {
+                continue;
+            }
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, addr.clone());
+            self.peers.known.insert(peer, vec![addr], Origin::Chain);
         }
     }
 
@@ -222,9 +249,11 @@ impl Driver {
                 peer_id: Some(peer),
                 error,
                 ..
-            } if !matches!(error, DialError::DialPeerConditionFalse(_)) => {
-                let forgotten = self.peers.known.on_dial_failed(&peer, Instant::now());
-                debug!(%peer, %error, forgotten, "dial failed");
+            } => {
+                // With no peer at all the failure is most likely the node's own outage.
+                let isolated = self.swarm.connected_peers().next().is_none();
+                let forgotten = self.peers.known.on_dial_failed(&peer, isolated);
+                debug!(%peer, %error, isolated, forgotten, "dial failed");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -242,16 +271,19 @@ impl Driver {
                 self.peers
                     .known
                     .insert(peer_id, info.listen_addrs, Origin::Learnt);
+                self.peers.known.on_connected(peer_id, None, unix_now());
+                self.peers.known.on_healthy(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer,
                 addresses,
                 ..
             })) => {
-                let addrs = addresses.into_vec();
-                self.peers.known.insert(peer, addrs.clone(), Origin::Learnt);
-                // Discovery is only useful if we connect: gossipsub meshes over connections.
-                self.dial_if_wanted(peer, addrs);
+                // Dialled by the maintenance ticks while the node is below its target:
+                // gossipsub meshes over connections.
+                self.peers
+                    .known
+                    .insert(peer, addresses.into_vec(), Origin::Learnt);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 let mut by_peer: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
@@ -260,8 +292,7 @@ impl Driver {
                 }
                 for (peer, addrs) in by_peer {
                     debug!(%peer, ?addrs, "discovered over mDNS");
-                    self.peers.known.insert(peer, addrs.clone(), Origin::Learnt);
-                    self.dial_if_wanted(peer, addrs);
+                    self.peers.known.insert(peer, addrs, Origin::Learnt);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {

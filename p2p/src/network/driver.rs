@@ -97,6 +97,7 @@ impl Driver {
                     });
                 let _ = reply.send(result);
             }
+            Command::AddPeers(peers) => self.add_chain_peers(peers),
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }

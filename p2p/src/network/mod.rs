@@ -152,6 +152,7 @@ enum Command {
     Publish(SignatureMessage, oneshot::Sender<Result<(), NetworkError>>),
     Report(InboundId, Verdict),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetworkError>>),
+    AddPeers(Vec<(PeerId, Multiaddr)>),
     Status(oneshot::Sender<NetworkStatus>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -194,6 +195,7 @@ impl std::fmt::Debug for Command {
             Self::Publish(..) => "Publish",
             Self::Report(..) => "Report",
             Self::Dial(..) => "Dial",
+            Self::AddPeers(..) => "AddPeers",
             Self::Status(..) => "Status",
             Self::Shutdown(..) => "Shutdown",
         })
@@ -229,6 +231,13 @@ impl NetworkHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Dial(addr, tx)).await?;
         rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// Adds operators' published addresses (their on-chain sockets, each ending in the peer
+    /// id) to the peers this node keeps dialling while below its target: pinned, never
+    /// forgotten, dialled right after the bootnodes.
+    pub async fn add_peers(&self, peers: Vec<(PeerId, Multiaddr)>) -> Result<(), NetworkError> {
+        self.send(Command::AddPeers(peers)).await
     }
 
     /// Current connections, mesh, bans and scores.

@@ -25,8 +25,11 @@ pub(super) struct StoredPeer {
     pub(super) peer_id: PeerId,
     /// Addresses without `/p2p`, the one that worked last first.
     pub(super) addrs: Vec<Multiaddr>,
-    /// Unix seconds of the last established connection.
+    /// Unix seconds of the last time the node was connected to it.
     pub(super) last_connected: u64,
+    /// A dial of the node reached it (its address is not only its own claim).
+    #[serde(default)]
+    pub(super) verified: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -131,6 +134,7 @@ mod tests {
             peer_id: PeerId::random(),
             addrs: vec![format!("/ip4/10.0.0.1/tcp/{port}").parse().unwrap()],
             last_connected: u64::from(port),
+            verified: port.is_multiple_of(2),
         }
     }
 

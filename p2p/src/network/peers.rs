@@ -1,21 +1,27 @@
 //! The peers a node knows how to reach, and which of them to dial next.
 //!
 //! [`KnownPeers`] is plain state, driven by the swarm's events and clock: bootnodes and stored
-//! peers go in at start, peers learnt from identify, Kademlia and mDNS while running. Every
-//! maintenance tick, while fewer than the target number of peers are connected, the driver
-//! dials [`KnownPeers::due`]: peers not connected, not banned and not backing off.
+//! peers go in at start; operators' on-chain sockets, AVS peers' identify addresses, Kademlia
+//! and mDNS while running. Every maintenance tick, while the node has fewer useful peers than
+//! its target, the driver dials [`KnownPeers::due`]: peers not connected, not banned and not
+//! backing off.
 //!
 //! # Invariants
 //!
-//! - A failed dial backs the peer off exponentially ([`BACKOFF_BASE`] doubling up to
-//!   [`BACKOFF_CAP`]); a connection resets it. A peer is never dialled again before its
-//!   back-off ends, so an unreachable peer costs one dial per back-off period.
-//! - Bootnodes are never forgotten. Any other peer is forgotten after [`FORGET_AFTER`]
-//!   consecutive failed dials (dead addresses do not accumulate).
-//! - Only peers this node was connected to are persisted ([`KnownPeers::to_stored`]), so
-//!   addresses a peer merely advertised cannot fill the store.
-//! - Bounded: at most [`MAX_PEERS`] peers and [`MAX_ADDRS`] addresses per peer; when full, a
-//!   peer never connected (or connected longest ago) makes room.
+//! - Back-off: each dial handed out backs the peer off ([`BACKOFF_BASE`] doubling with every
+//!   attempt up to [`BACKOFF_CAP`]), until the peer proves healthy ([`KnownPeers::on_healthy`]:
+//!   identify over a connection, as an AVS node). A peer that accepts connections and drops
+//!   them at once (full) is therefore not redialled every tick.
+//! - Forgetting: a learnt peer is forgotten after [`FORGET_AFTER`] of our dials failed in a row
+//!   while the node had other peers. Failures while the node has none are its own outage and
+//!   do not count, so a node cut off for a while still knows everyone when it is back.
+//!   Bootnodes and operators' on-chain sockets are pinned: never forgotten.
+//! - Only AVS peers get an entry: configured, stored, on-chain, or identified with our DHT
+//!   protocol. A bare inbound connection adds nothing.
+//! - Bounded: at most [`MAX_PEERS`] peers and [`MAX_ADDRS`] addresses per peer (newest first).
+//!   When full, the peer evicted is one never dialled successfully (an address that only the
+//!   peer itself claims), least recently connected first; pinned peers are never evicted.
+//!   The store keeps the [`MAX_STORED`] best: verified first, then most recently connected.
 
 use super::peer_store::StoredPeer;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
@@ -24,25 +30,36 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Back-off after the first failed dial; doubles with each further failure.
+/// Back-off after the first dial; doubles with each further attempt.
 pub(super) const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Longest back-off between dials of one peer.
 pub(super) const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// Consecutive failed dials after which a peer that is not a bootnode is forgotten (with the
-/// capped back-off, about ten minutes of failures).
+/// Failed dials in a row (while the node had other peers) after which a learnt peer is
+/// forgotten: with the capped back-off, about a quarter of an hour of failures.
 pub(super) const FORGET_AFTER: u32 = 16;
-/// Most peers kept.
+/// Most peers kept in memory.
 pub(super) const MAX_PEERS: usize = 2048;
+/// Most peers written to the peer store.
+pub(super) const MAX_STORED: usize = 256;
 /// Most addresses kept per peer (newest first).
 pub(super) const MAX_ADDRS: usize = 8;
 
-/// Where a peer was learnt; bootnodes are pinned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a peer was learnt. Bootnodes and operators' published sockets are pinned: never
+/// forgotten, and dialled before learnt peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Origin {
-    /// Configured bootnode: never forgotten.
+    /// Configured bootnode.
     Bootnode,
+    /// Published on-chain by an operator of the current set (its socket).
+    Chain,
     /// Learnt from the peer store, identify, Kademlia or mDNS.
     Learnt,
+}
+
+impl Origin {
+    fn pinned(self) -> bool {
+        self != Self::Learnt
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -50,15 +67,19 @@ struct Known {
     /// Newest first, without a trailing `/p2p`.
     addrs: Vec<Multiaddr>,
     origin: Origin,
-    /// Unix seconds of the last established connection.
+    /// Unix seconds of the last time the node was connected to it (refreshed while connected).
     last_connected: Option<u64>,
-    /// Consecutive failed dials.
-    failures: u32,
+    /// A dial of ours reached it: its address is not only its own claim.
+    verified: bool,
+    /// Dials handed out since it was last healthy: the back-off.
+    attempts: u32,
+    /// Our dials that failed in a row while the node had other peers: forgetting.
+    strikes: u32,
     /// Not dialled before this instant.
     retry_at: Option<Instant>,
-    /// A dial [`KnownPeers::due`] handed out has not reported back yet. Only those dials
-    /// count as failures: Kademlia's queries dial peers too, and a peer that is down for a
-    /// while must not be forgotten for every query that tried it.
+    /// A dial [`KnownPeers::due`] handed out has not reported back yet. Only those count as
+    /// strikes: Kademlia's queries dial peers too, and a peer that is down for a while must
+    /// not be forgotten for every query that tried it.
     dialling: bool,
 }
 
@@ -78,66 +99,99 @@ impl KnownPeers {
             known.insert(peer.peer_id, peer.addrs, Origin::Learnt);
             if let Some(entry) = known.peers.get_mut(&peer.peer_id) {
                 entry.last_connected = Some(peer.last_connected);
+                entry.verified = peer.verified;
             }
         }
         known.dirty = false;
         known
     }
 
-    /// Adds `peer` with `addrs` (any trailing `/p2p` of its own id removed), merged into what
-    /// is known. An address naming another peer id is ignored.
+    /// Adds `peer` with `addrs` (any trailing `/p2p` of its own id removed) in front of what
+    /// is known of it. An address naming another peer id is ignored.
     pub(super) fn insert(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, origin: Origin) {
-        if !self.peers.contains_key(&peer) && self.peers.len() >= MAX_PEERS {
-            self.evict_one();
+        if !self.peers.contains_key(&peer) && self.peers.len() >= MAX_PEERS && !self.evict_one() {
+            return;
         }
         let entry = self.peers.entry(peer).or_insert_with(|| Known {
             addrs: Vec::new(),
             origin,
             last_connected: None,
-            failures: 0,
+            verified: false,
+            attempts: 0,
+            strikes: 0,
             retry_at: None,
             dialling: false,
         });
-        if origin == Origin::Bootnode {
-            entry.origin = Origin::Bootnode;
-        }
-        for addr in addrs.into_iter().filter_map(|a| without_peer_id(a, &peer)) {
-            if !entry.addrs.contains(&addr) {
-                entry.addrs.push(addr);
-                entry.addrs.truncate(MAX_ADDRS);
-                self.dirty |= entry.last_connected.is_some();
-            }
+        // The strongest origin wins (bootnode, then chain, then learnt).
+        entry.origin = entry.origin.min(origin);
+        let mut fresh: Vec<Multiaddr> = addrs
+            .into_iter()
+            .filter_map(|a| without_peer_id(a, &peer))
+            .collect();
+        fresh.dedup();
+        if !fresh.is_empty() {
+            let before = entry.addrs.clone();
+            entry.addrs.retain(|a| !fresh.contains(a));
+            fresh.append(&mut entry.addrs);
+            fresh.truncate(MAX_ADDRS);
+            entry.addrs = fresh;
+            self.dirty |= entry.last_connected.is_some() && entry.addrs != before;
         }
     }
 
-    /// A connection to `peer` was established; `dialled` is the address we dialled (`None`
-    /// for an inbound connection, whose remote port is ephemeral and not worth keeping).
+    /// A connection to a known `peer` was established at `now` (unix seconds); `dialled` is
+    /// the address we dialled (`None` for an inbound connection, whose remote port is
+    /// ephemeral). An unknown peer gets an entry only once it identifies as an AVS node.
     pub(super) fn on_connected(&mut self, peer: PeerId, dialled: Option<Multiaddr>, now: u64) {
-        self.insert(peer, dialled.clone().into_iter().collect(), Origin::Learnt);
-        let entry = self.peers.get_mut(&peer).expect("inserted above");
-        entry.failures = 0;
-        entry.retry_at = None;
-        entry.dialling = false;
+        let Some(entry) = self.peers.get_mut(&peer) else {
+            return;
+        };
         entry.last_connected = Some(now);
         if let Some(addr) = dialled.and_then(|a| without_peer_id(a, &peer)) {
             // The address that worked goes first: it is tried first next time.
+            entry.verified = true;
             entry.addrs.retain(|a| *a != addr);
             entry.addrs.insert(0, addr);
+            entry.addrs.truncate(MAX_ADDRS);
         }
         self.dirty = true;
     }
 
-    /// A dial of `peer` failed at `now`. If it was ours ([`KnownPeers::due`]), back the peer
-    /// off, or forget it after [`FORGET_AFTER`] failures unless it is a bootnode. Returns
-    /// whether it was forgotten.
-    pub(super) fn on_dial_failed(&mut self, peer: &PeerId, now: Instant) -> bool {
+    /// `peer` identified itself as an AVS node over a connection: its back-off and strikes
+    /// start over.
+    pub(super) fn on_healthy(&mut self, peer: &PeerId) {
+        if let Some(entry) = self.peers.get_mut(peer) {
+            entry.attempts = 0;
+            entry.strikes = 0;
+            entry.retry_at = None;
+            entry.dialling = false;
+        }
+    }
+
+    /// Refreshes the last-connected time of the peers connected now, so the table ranks
+    /// stable peers as recent.
+    pub(super) fn touch<'a>(&mut self, connected: impl IntoIterator<Item = &'a PeerId>, now: u64) {
+        for peer in connected {
+            if let Some(entry) = self.peers.get_mut(peer) {
+                entry.last_connected = Some(now);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// A dial of `peer` failed. If it was ours ([`KnownPeers::due`]) and the node had other
+    /// peers (`isolated` false), it counts as a strike, and a learnt peer with
+    /// [`FORGET_AFTER`] strikes is forgotten. Returns whether it was.
+    pub(super) fn on_dial_failed(&mut self, peer: &PeerId, isolated: bool) -> bool {
         let Some(entry) = self.peers.get_mut(peer).filter(|e| e.dialling) else {
             return false;
         };
         entry.dialling = false;
-        entry.failures = entry.failures.saturating_add(1);
-        entry.retry_at = Some(now + backoff(entry.failures));
-        if entry.failures >= FORGET_AFTER && entry.origin != Origin::Bootnode {
+        if isolated {
+            return false;
+        }
+        entry.strikes = entry.strikes.saturating_add(1);
+        if entry.strikes >= FORGET_AFTER && !entry.origin.pinned() {
             self.peers.remove(peer);
             self.dirty = true;
             return true;
@@ -145,22 +199,26 @@ impl KnownPeers {
         false
     }
 
-    /// Forgets `peer` (e.g. banned), unless it is a bootnode.
+    /// A dial of ours was refused before it started (e.g. already dialling): nothing to wait
+    /// for.
+    pub(super) fn dial_not_started(&mut self, peer: &PeerId) {
+        if let Some(entry) = self.peers.get_mut(peer) {
+            entry.dialling = false;
+        }
+    }
+
+    /// Forgets `peer` (e.g. banned), unless it is pinned.
     pub(super) fn remove(&mut self, peer: &PeerId) {
-        if self
-            .peers
-            .get(peer)
-            .is_some_and(|e| e.origin != Origin::Bootnode)
-        {
+        if self.peers.get(peer).is_some_and(|e| !e.origin.pinned()) {
             self.peers.remove(peer);
             self.dirty = true;
         }
     }
 
     /// Up to `limit` peers to dial at `now`, with their addresses: known addresses, not
-    /// `skip`ped (connected, banned, ourselves) and not backing off; bootnodes first, then the
-    /// fewest failures, then the most recently connected. Each one returned is backed off as if
-    /// its dial had failed, so a dial that never reports back is not repeated at once.
+    /// `skip`ped (connected, banned, ourselves) and not backing off; bootnodes first, then
+    /// operators' sockets, then the fewest attempts, verified before unverified, the most
+    /// recently connected first. Each one returned is backed off for its next attempt.
     pub(super) fn due(
         &mut self,
         now: Instant,
@@ -176,8 +234,9 @@ impl KnownPeers {
             .collect();
         due.sort_by_key(|(peer, known)| {
             (
-                known.origin != Origin::Bootnode,
-                known.failures,
+                known.origin,
+                known.attempts,
+                !known.verified,
                 std::cmp::Reverse(known.last_connected),
                 **peer,
             )
@@ -189,7 +248,8 @@ impl KnownPeers {
             .collect();
         for (peer, _) in &chosen {
             let entry = self.peers.get_mut(peer).expect("chosen from the map");
-            entry.retry_at = Some(now + backoff(entry.failures + 1));
+            entry.attempts = entry.attempts.saturating_add(1);
+            entry.retry_at = Some(now + backoff(entry.attempts));
             entry.dialling = true;
         }
         chosen
@@ -219,7 +279,8 @@ impl KnownPeers {
         self.peers.values().filter(|k| !k.addrs.is_empty()).count()
     }
 
-    /// The peers to persist, most recently connected first: those this node was connected to.
+    /// The peers to persist: those this node was connected to, verified first, then the most
+    /// recently connected, at most [`MAX_STORED`].
     pub(super) fn to_stored(&self) -> Vec<StoredPeer> {
         let mut stored: Vec<StoredPeer> = self
             .peers
@@ -229,11 +290,13 @@ impl KnownPeers {
                     peer_id: *peer,
                     addrs: known.addrs.clone(),
                     last_connected: known.last_connected?,
+                    verified: known.verified,
                 })
             })
             .filter(|p| !p.addrs.is_empty())
             .collect();
-        stored.sort_by_key(|p| (std::cmp::Reverse(p.last_connected), p.peer_id));
+        stored.sort_by_key(|p| (!p.verified, std::cmp::Reverse(p.last_connected), p.peer_id));
+        stored.truncate(MAX_STORED);
         stored
     }
 
@@ -242,25 +305,31 @@ impl KnownPeers {
         std::mem::take(&mut self.dirty)
     }
 
-    /// Removes the least useful peer that is not a bootnode: never connected first, then the
-    /// one connected longest ago.
-    fn evict_one(&mut self) {
+    /// Marks the persisted state changed (a save failed: try again).
+    pub(super) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Removes the least useful peer that is not pinned: unverified before verified, then
+    /// the one connected longest ago (never connected first). `false` if every peer is pinned.
+    fn evict_one(&mut self) -> bool {
         let victim = self
             .peers
             .iter()
-            .filter(|(_, k)| k.origin != Origin::Bootnode)
-            .min_by_key(|(peer, k)| (k.last_connected, std::cmp::Reverse(k.failures), **peer))
+            .filter(|(_, k)| !k.origin.pinned())
+            .min_by_key(|(peer, k)| (k.verified, k.last_connected, **peer))
             .map(|(peer, _)| *peer);
         if let Some(peer) = victim {
             self.peers.remove(&peer);
             self.dirty = true;
         }
+        victim.is_some()
     }
 }
 
-/// Back-off after `failures` consecutive failed dials.
-pub(super) fn backoff(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
+/// Back-off after `attempts` dials since the peer was last healthy.
+pub(super) fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
     BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP)
 }
 
@@ -288,10 +357,10 @@ mod tests {
         PeerId::random()
     }
 
-    /// One of our dials of `p` failed at `now`.
-    fn failed_dial(known: &mut KnownPeers, p: &PeerId, now: Instant) -> bool {
+    /// Reports a dial of ours of `p` failed, the node not isolated.
+    fn failed_dial(known: &mut KnownPeers, p: &PeerId) -> bool {
         known.peers.get_mut(p).expect("known").dialling = true;
-        known.on_dial_failed(p, now)
+        known.on_dial_failed(p, false)
     }
 
     #[test]
@@ -304,138 +373,162 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_peer_is_not_dialled_again_before_its_backoff_ends() {
+    fn each_attempt_backs_off_longer_until_the_peer_is_healthy() {
         let mut known = KnownPeers::default();
         let p = peer();
         known.insert(p, vec![addr(1)], Origin::Learnt);
         let t0 = Instant::now();
-        assert_eq!(known.due(t0, 8, |_| false), vec![(p, vec![addr(1)])]);
-        // Chosen: not again until a dial result or the back-off.
-        assert!(known.due(t0, 8, |_| false).is_empty());
-        known.on_dial_failed(&p, t0);
         let before = |d: Duration| t0 + d - Duration::from_millis(1);
+        assert_eq!(known.due(t0, 8, |_| false), vec![(p, vec![addr(1)])]);
         assert!(known.due(before(backoff(1)), 8, |_| false).is_empty());
-        assert_eq!(known.due(t0 + backoff(1), 8, |_| false).len(), 1);
-        known.on_dial_failed(&p, t0);
-        assert!(known.due(before(backoff(2)), 8, |_| false).is_empty());
-        assert_eq!(known.due(t0 + backoff(2), 8, |_| false).len(), 1);
+        // A connection that is dropped before identify (a full peer) proves nothing.
+        known.on_connected(p, Some(addr(1)), 5);
+        let t1 = t0 + backoff(1);
+        assert_eq!(known.due(t1, 8, |_| false).len(), 1, "second attempt");
+        assert!(
+            known
+                .due(t1 + backoff(2) - Duration::from_millis(1), 8, |_| false)
+                .is_empty()
+        );
+        known.on_healthy(&p);
+        assert_eq!(known.due(t1, 8, |_| false).len(), 1, "healthy: no back-off");
     }
 
     #[test]
-    fn only_our_own_dials_count_as_failures() {
+    fn only_our_own_dials_count_and_not_while_the_node_is_isolated() {
         let mut known = KnownPeers::default();
         let p = peer();
         known.insert(p, vec![addr(1)], Origin::Learnt);
-        let t0 = Instant::now();
-        // A Kademlia query dialled it, many times: no back-off, never forgotten.
+        // A Kademlia query dialled it, many times: no strike.
         for _ in 0..FORGET_AFTER * 2 {
-            assert!(!known.on_dial_failed(&p, t0));
+            assert!(!known.on_dial_failed(&p, false));
         }
-        assert_eq!(known.due(t0, 8, |_| false).len(), 1, "still due at once");
+        // Our own dials while the node has no peer at all: its own outage, no strike.
+        for _ in 0..FORGET_AFTER * 2 {
+            known.peers.get_mut(&p).unwrap().dialling = true;
+            assert!(!known.on_dial_failed(&p, true));
+        }
+        assert!(known.contains(&p));
+        assert_eq!(known.peers[&p].strikes, 0);
     }
 
     #[test]
-    fn a_connection_resets_the_backoff_and_puts_the_working_address_first() {
+    fn dead_peers_are_forgotten_but_pinned_ones_never() {
         let mut known = KnownPeers::default();
-        let p = peer();
-        known.insert(p, vec![addr(1), addr(2)], Origin::Learnt);
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            failed_dial(&mut known, &p, t0);
-        }
-        known.on_connected(p, Some(addr(2).with(Protocol::P2p(p))), 100);
-        assert_eq!(
-            known.due(t0, 8, |_| false),
-            vec![(p, vec![addr(2), addr(1)])]
-        );
-        let stored = known.to_stored();
-        assert_eq!(stored.len(), 1);
-        assert_eq!(stored[0].last_connected, 100);
-        assert_eq!(stored[0].addrs, vec![addr(2), addr(1)]);
-    }
-
-    #[test]
-    fn dead_peers_are_forgotten_but_bootnodes_never() {
-        let mut known = KnownPeers::default();
-        let (learnt, boot) = (peer(), peer());
+        let (learnt, boot, operator) = (peer(), peer(), peer());
         known.insert(learnt, vec![addr(1)], Origin::Learnt);
         known.insert(boot, vec![addr(2)], Origin::Bootnode);
-        let t0 = Instant::now();
+        known.insert(operator, vec![addr(3)], Origin::Chain);
         for n in 1..FORGET_AFTER {
-            assert!(!failed_dial(&mut known, &learnt, t0), "forgotten after {n}");
+            assert!(!failed_dial(&mut known, &learnt), "forgotten after {n}");
         }
-        assert!(failed_dial(&mut known, &learnt, t0));
+        assert!(failed_dial(&mut known, &learnt));
         assert!(!known.contains(&learnt));
-        for _ in 0..FORGET_AFTER * 2 {
-            assert!(!failed_dial(&mut known, &boot, t0));
+        for pinned in [boot, operator] {
+            for _ in 0..FORGET_AFTER * 2 {
+                assert!(!failed_dial(&mut known, &pinned));
+            }
+            known.remove(&pinned);
+            assert!(known.contains(&pinned), "pinned peers stay known");
         }
-        known.remove(&boot);
-        assert!(known.contains(&boot), "a bootnode stays known");
     }
 
     #[test]
-    fn due_prefers_bootnodes_then_healthy_then_recent_and_skips_what_it_is_told() {
+    fn due_ranks_bootnodes_operators_then_the_healthiest_and_skips_what_it_is_told() {
         let mut known = KnownPeers::default();
-        let (boot, recent, old, failing, connected) = (peer(), peer(), peer(), peer(), peer());
-        known.insert(boot, vec![addr(1)], Origin::Bootnode);
-        for (p, port, at) in [(recent, 2, 200), (old, 3, 100), (connected, 5, 300)] {
-            known.on_connected(p, Some(addr(port)), at);
+        let (boot, operator, recent, old, unverified, connected) =
+            (peer(), peer(), peer(), peer(), peer(), peer());
+        for (p, port) in [(recent, 2), (old, 3), (unverified, 4), (connected, 5)] {
+            known.insert(p, vec![addr(port)], Origin::Learnt);
         }
-        known.insert(failing, vec![addr(4)], Origin::Learnt);
-        let t0 = Instant::now();
-        failed_dial(&mut known, &failing, t0 - BACKOFF_CAP);
+        known.insert(operator, vec![addr(6)], Origin::Learnt);
+        known.insert(operator, vec![addr(6)], Origin::Chain);
+        known.insert(operator, vec![addr(6)], Origin::Learnt);
+        known.insert(boot, vec![addr(1)], Origin::Bootnode);
+        known.on_connected(recent, Some(addr(2)), 200);
+        known.on_connected(old, Some(addr(3)), 100);
+        known.on_connected(unverified, None, 300);
         let order: Vec<PeerId> = known
-            .due(t0, 8, |p| *p == connected)
+            .due(Instant::now(), 8, |p| *p == connected)
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        assert_eq!(order, vec![boot, recent, old, failing]);
+        assert_eq!(order, vec![boot, operator, recent, old, unverified]);
     }
 
     #[test]
-    fn only_peers_once_connected_are_stored_and_foreign_addresses_are_dropped() {
+    fn new_addresses_go_first_and_the_working_one_before_them() {
         let mut known = KnownPeers::default();
-        let (met, heard_of, other) = (peer(), peer(), peer());
-        known.insert(heard_of, vec![addr(1)], Origin::Learnt);
+        let p = peer();
+        known.insert(
+            p,
+            (1..=MAX_ADDRS as u16).map(addr).collect(),
+            Origin::Learnt,
+        );
+        known.insert(p, vec![addr(100)], Origin::Learnt);
+        let addrs = &known.peers[&p].addrs;
+        assert_eq!(addrs.len(), MAX_ADDRS);
+        assert_eq!(
+            addrs[0],
+            addr(100),
+            "the newest is kept, the oldest dropped"
+        );
+        assert!(!addrs.contains(&addr(MAX_ADDRS as u16)));
+        known.on_connected(p, Some(addr(3).with(Protocol::P2p(p))), 7);
+        assert_eq!(known.peers[&p].addrs[0], addr(3));
+        assert_eq!(known.peers[&p].addrs.len(), MAX_ADDRS);
+    }
+
+    #[test]
+    fn only_known_peers_are_marked_connected_and_foreign_addresses_are_dropped() {
+        let mut known = KnownPeers::default();
+        let (met, stranger, other) = (peer(), peer(), peer());
+        known.on_connected(stranger, None, 5);
+        assert!(
+            !known.contains(&stranger),
+            "a bare inbound connection adds nothing"
+        );
         known.insert(
             met,
             vec![addr(2).with(Protocol::P2p(other))],
             Origin::Learnt,
         );
-        assert!(
-            known
-                .due(Instant::now(), 8, |_| false)
-                .iter()
-                .all(|(p, _)| *p != met)
+        assert_eq!(
+            known.dialable(),
+            0,
+            "an address of another peer is not kept"
         );
+        known.insert(met, vec![addr(3)], Origin::Learnt);
         known.on_connected(met, Some(addr(3)), 7);
         let stored = known.to_stored();
         assert_eq!(stored.len(), 1);
-        assert_eq!(stored[0].peer_id, met);
+        assert_eq!((stored[0].peer_id, stored[0].verified), (met, true));
         assert_eq!(stored[0].addrs, vec![addr(3)]);
         assert!(known.take_dirty());
         assert!(!known.take_dirty());
     }
 
     #[test]
-    fn the_table_is_bounded_and_evicts_never_connected_peers_first() {
+    fn a_flood_of_claimed_peers_evicts_unverified_ones_first_and_never_pinned_ones() {
         let mut known = KnownPeers::default();
-        let keeper = peer();
-        known.on_connected(keeper, Some(addr(1)), 1);
+        let (verified, boot) = (peer(), peer());
+        known.insert(verified, vec![addr(1)], Origin::Learnt);
+        known.on_connected(verified, Some(addr(1)), 1);
+        known.insert(boot, vec![addr(2)], Origin::Bootnode);
+        // Throwaway identities that connected recently, each claiming an address.
         for i in 0..MAX_PEERS + 10 {
-            known.insert(peer(), vec![addr(2 + i as u16)], Origin::Learnt);
+            let p = peer();
+            known.insert(p, vec![addr(3 + i as u16)], Origin::Learnt);
+            known.on_connected(p, None, 1_000 + i as u64);
         }
         assert_eq!(known.len(), MAX_PEERS);
-        assert!(known.contains(&keeper));
-        let p = peer();
-        known.insert(
-            p,
-            (0..MAX_ADDRS as u16 + 4).map(addr).collect(),
-            Origin::Learnt,
-        );
+        assert!(known.contains(&verified), "the verified peer survives");
+        assert!(known.contains(&boot));
+        let stored = known.to_stored();
+        assert_eq!(stored.len(), MAX_STORED);
         assert_eq!(
-            known.due(Instant::now(), MAX_PEERS, |q| *q != p)[0].1.len(),
-            MAX_ADDRS
+            stored[0].peer_id, verified,
+            "verified peers are stored first"
         );
     }
 
@@ -446,6 +539,7 @@ mod tests {
             peer_id: p,
             addrs: vec![addr(9)],
             last_connected: 42,
+            verified: true,
         }]);
         assert!(!known.take_dirty(), "loading is not a change");
         assert_eq!(known.to_stored()[0].last_connected, 42);

@@ -98,6 +98,8 @@ sol! {
         function initialize(address initialOwner, address churnApprover, address ejector, address pauserRegistry, uint256 initialPausedStatus, IRegistryCoordinator.OperatorSetParam[] operatorSetParams, uint96[] minimumStakes, IStakeRegistry.StrategyParams[][] strategyParams) external;
         function registerOperator(bytes quorumNumbers, string socket, IBLSApkRegistry.PubkeyRegistrationParams params, ISignatureUtils.SignatureWithSaltAndExpiry operatorSignature) external;
         function deregisterOperator(bytes quorumNumbers) external;
+        /// Replaces the caller's socket (its p2p address); emits `OperatorSocketUpdate`.
+        function updateSocket(string socket) external;
         function updateOperators(address[] operators) external;
         function updateOperatorsForQuorum(address[][] operatorsPerQuorum, bytes quorumNumbers) external;
         function quorumUpdateBlockNumber(uint8 quorumNumber) external view returns (uint256);
@@ -111,6 +113,8 @@ sol! {
         function quorumCount() external view returns (uint8);
         function ejector() external view returns (address);
         function setEjector(address ejector) external;
+        /// Emitted at registration and by `updateSocket`: where the operator's node listens.
+        event OperatorSocketUpdate(bytes32 indexed operatorId, string socket);
     }
 
     #[sol(rpc)]
