@@ -24,7 +24,10 @@
 // The console lines are this command's output.
 #![allow(clippy::print_stdout)]
 
-use crate::shutdown::Shutdown;
+use crate::{
+    devnet_churn::{Churn, ChurnInterval, ChurnNode},
+    shutdown::Shutdown,
+};
 use alloy::{
     consensus::Transaction,
     node_bindings::{Anvil, AnvilInstance},
@@ -103,6 +106,11 @@ pub struct DevnetArgs {
     /// --attest-depth`), e.g. deeper than the reorgs a test inflicts [default: 0].
     #[arg(long, value_name = "BLOCKS")]
     pub attest_depth: Option<u64>,
+    /// The churn benchmark: every MIN to MAX seconds SIGKILL a random node (restarted by
+    /// `--restart-on-exit`), sample every node's reachable stake, and summarise at the end
+    /// (checkpoints tasked and finalized, the lowest reachable stake).
+    #[arg(long, value_name = "MIN-MAX", requires = "restart_on_exit")]
+    pub churn: Option<ChurnInterval>,
 }
 
 /// Chain id of the devnet's settlement anvil.
@@ -246,12 +254,34 @@ impl DevnetArgs {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_os_signals();
         let mut latencies = Latencies::default();
-        let result = tokio::select! {
-            result = watch_checkpoints(&chain, attested, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
-            () = shutdown.wait() => Ok(()),
+        let mut churn = self.churn.map(|interval| {
+            let nodes = (0..operators.len())
+                .map(|i| ChurnNode {
+                    pid_path: self.pid_path(i),
+                    metrics_port: self.metrics_port(i),
+                })
+                .collect();
+            Churn::new(interval, nodes)
+        });
+        let result = {
+            let churning = async {
+                match churn.as_mut() {
+                    Some(churn) => churn.run().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = watch_checkpoints(&chain, attested, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
+                () = shutdown.wait() => Ok(()),
+                () = churning => Ok(()),
+            }
         };
         if result.is_ok() {
             println!("{}", latencies.summary());
+            if let Some(churn) = &churn {
+                let tasked = tasked_checkpoints(&chain, &deployment).await?;
+                println!("{}", churn.summary(&tasked, &latencies.finalized));
+            }
         }
         let stopped = nodes.stop().await;
         drop(attested_anvil);
@@ -512,7 +542,6 @@ async fn watch_checkpoints(
     let total: u128 = operators.iter().map(|op| op.stake).sum();
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
-    let mut finalized = std::collections::BTreeSet::new();
     // Response transactions already reported (scans overlap).
     let mut reported = std::collections::HashSet::new();
     // Checkpoints that passed while the operators registered are tasked in a burst when the
@@ -522,7 +551,7 @@ async fn watch_checkpoints(
     let started = tokio::time::Instant::now();
     loop {
         nodes.supervise()?;
-        if finalized.is_empty() && started.elapsed() > FIRST_CHECKPOINT_TIMEOUT {
+        if latencies.finalized.is_empty() && started.elapsed() > FIRST_CHECKPOINT_TIMEOUT {
             bail!(
                 "no checkpoint finalized within {FIRST_CHECKPOINT_TIMEOUT:?}; see the node logs in the devnet folder"
             );
@@ -600,9 +629,9 @@ async fn watch_checkpoints(
                         "DOES NOT MATCH THE CHAIN"
                     },
                 );
-                finalized.insert(block_number);
+                latencies.finalized.insert(block_number);
                 if exit_after.is_some_and(|k| {
-                    (1..=u64::from(k)).all(|n| finalized.contains(&(n * interval)))
+                    (1..=u64::from(k)).all(|n| latencies.finalized.contains(&(n * interval)))
                 }) {
                     return Ok(());
                 }
@@ -617,14 +646,39 @@ async fn watch_checkpoints(
     }
 }
 
+/// Blocks a task must be old to count as due in the churn summary: it had time to finalize.
+const CHURN_DUE_BLOCKS: u64 = 30;
+
+/// The checkpoints tasked on `chain` since the deployment, except those tasked in the last
+/// [`CHURN_DUE_BLOCKS`] blocks (not due yet).
+async fn tasked_checkpoints(
+    chain: &DynProvider,
+    deployment: &Deployment,
+) -> eyre::Result<std::collections::BTreeSet<u64>> {
+    let head = chain.get_block_number().await?;
+    let filter = Filter::new()
+        .address(deployment.avs.task_manager)
+        .event_signature(AvsTaskManager::NewTaskCreated::SIGNATURE_HASH)
+        .from_block(deployment.deployment_block)
+        .to_block(head.saturating_sub(CHURN_DUE_BLOCKS));
+    let mut tasked = std::collections::BTreeSet::new();
+    for log in chain.get_logs(&filter).await? {
+        let event = AvsTaskManager::NewTaskCreated::decode_log(&log.inner)?.data;
+        tasked.insert(event.task.blockNumber);
+    }
+    Ok(tasked)
+}
+
 /// Finality latencies of the checkpoints seen, task creation → response, in blocks and in
-/// seconds of block timestamps.
+/// seconds of block timestamps, and the checkpoints finalized.
 #[derive(Debug, Default)]
 struct Latencies {
     blocks: Vec<u64>,
     seconds: Vec<u64>,
     /// Checkpoints tasked while the network was catching up (not in the figures).
     catch_up: usize,
+    /// Every checkpoint finalized (catch-up included).
+    finalized: std::collections::BTreeSet<u64>,
 }
 
 impl Latencies {

@@ -2,7 +2,8 @@
 //!
 //! - [`cli`]: the command tree (`run`, `config check`, `keys …`, `operator …`, `task …`,
 //!   `slashing-protection …`).
-//! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes).
+//! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes);
+//!   [`devnet_churn`]: its churn benchmark (`--churn`).
 //! - [`run`] and [`node`]: `avs-node run`, one operator node wiring the ExEx host, the AVS ExEx,
 //!   the p2p signature service and the submitter; [`operator_peers`]: peers found from the
 //!   operators' on-chain sockets.
@@ -47,6 +48,7 @@ pub mod config;
 pub mod config_check;
 pub mod datadir;
 pub mod devnet;
+pub mod devnet_churn;
 pub mod evidence;
 pub mod health;
 pub mod keys;
