@@ -226,46 +226,25 @@ mod tests {
             ))
         );
 
-        let mut c = NetworkConfig::new(1, Address::ZERO);
-        c.max_per_peer = 0;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("max_per_peer")
-        );
-
-        let mut c = NetworkConfig::new(1, Address::ZERO);
-        c.ban_duration = Duration::ZERO;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("ban_duration")
-        );
-
-        let mut c = NetworkConfig::new(1, Address::ZERO);
-        c.min_peers = c.target_peers + 1;
-        assert!(c.validate().unwrap_err().to_string().contains("min_peers"));
-
-        let mut c = NetworkConfig::new(1, Address::ZERO);
-        c.target_peers = 0;
-        c.min_peers = 0;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("target_peers")
-        );
-
-        let mut c = NetworkConfig::new(1, Address::ZERO);
-        c.target_peers = (c.max_inbound + c.max_outbound + 1) as usize;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("target_peers")
-        );
+        // Each broken field, and the field the error must name.
+        let broken: [(&str, fn(&mut NetworkConfig)); 5] = [
+            ("max_per_peer", |c| c.max_per_peer = 0),
+            ("ban_duration", |c| c.ban_duration = Duration::ZERO),
+            ("min_peers", |c| c.min_peers = c.target_peers + 1),
+            ("target_peers", |c| {
+                c.target_peers = 0;
+                c.min_peers = 0;
+            }),
+            ("target_peers", |c| {
+                c.target_peers = (c.max_inbound + c.max_outbound + 1) as usize;
+            }),
+        ];
+        for (field, break_it) in broken {
+            let mut c = NetworkConfig::new(1, Address::ZERO);
+            break_it(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
 
         let mut c = NetworkConfig::new(1, Address::ZERO);
         let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();

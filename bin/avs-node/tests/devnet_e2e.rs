@@ -8,7 +8,10 @@
 mod support;
 
 use std::time::Duration;
-use support::devnet::{Devnet, field, http_get, labelled_metric, metric, try_block_number};
+use support::devnet::{
+    CHECKPOINT_INTERVAL, Devnet, field, http_get, labelled_metric, metric, responses_to,
+    try_block_number,
+};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -140,35 +143,12 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
     // on the final chain. Awaited, not slept on: a re-created task waits up to 16 blocks for its
     // lost creation, and a response a reorg dropped unmined is sent again only after the
     // submitter's receipt timeout.
-    let interval = 10;
+    let interval = CHECKPOINT_INTERVAL;
     let last = (devnet.block_number() - STORM_ATTEST_DEPTH) / interval * interval;
-    let chain = devnet.chain_args();
-    let mut args = vec!["task", "list", "--json"];
-    args.extend(chain.iter().map(String::as_str));
-    // DEVNET TEST KEY: anvil's well-known first development account (read-only use here).
-    let key = (
-        "AVS_ECDSA_PRIVATE_KEY",
-        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    );
-    let answered_of = |tasks: &[serde_json::Value], checkpoint: u64| -> Vec<serde_json::Value> {
-        tasks
-            .iter()
-            .filter(|t| t["blockNumber"] == checkpoint)
-            .filter_map(|t| t.get("response").filter(|r| !r.is_null()).cloned())
-            .collect()
-    };
-    let tasks = devnet.eventually(
+    let tasks = devnet.wait_all_answered(
         "every checkpoint up to the storm's end answered on the final chain",
         TIMEOUT,
-        || {
-            let listed = support::avs_node(&args, &[key]);
-            assert!(listed.success, "task list: {}", listed.stderr);
-            let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
-            (interval..=last)
-                .step_by(interval as usize)
-                .all(|checkpoint| !answered_of(&tasks, checkpoint).is_empty())
-                .then_some(tasks)
-        },
+        last,
     );
     // Each response carries the final chain's roots.
     for checkpoint in (interval..=last).step_by(interval as usize) {
@@ -176,7 +156,7 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
             "eth_getBlockByNumber",
             &serde_json::json!([format!("{checkpoint:#x}"), false]),
         );
-        let answered = answered_of(&tasks, checkpoint);
+        let answered = responses_to(&tasks, checkpoint);
         for response in answered {
             for (ours, theirs) in [
                 ("blockHash", "hash"),

@@ -25,7 +25,7 @@ use std::{
     path::Path,
     time::{Duration, Instant},
 };
-use support::devnet::{Devnet, field, metric, signal, try_http_get};
+use support::devnet::{CHECKPOINT_INTERVAL, Devnet, field, metric, signal, try_http_get};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -165,30 +165,9 @@ fn the_network_heals_after_the_bootnode_and_two_other_nodes_restart() {
     }
 
     // Every checkpoint of the run finalized: none was lost to a partition.
-    let interval = 10;
-    let last = devnet.block_number() / interval * interval - interval;
-    let chain = devnet.chain_args();
-    let mut args = vec!["task", "list", "--json"];
-    args.extend(chain.iter().map(String::as_str));
-    // DEVNET TEST KEY: anvil's well-known first development account (read-only use here).
-    let key = (
-        "AVS_ECDSA_PRIVATE_KEY",
-        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    );
-    devnet.eventually("every checkpoint of the run answered", TIMEOUT, || {
-        let listed = support::avs_node(&args, &[key]);
-        assert!(listed.success, "task list: {}", listed.stderr);
-        let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
-        (interval..=last)
-            .step_by(interval as usize)
-            .all(|checkpoint| {
-                tasks.iter().any(|t| {
-                    t["blockNumber"] == checkpoint
-                        && t.get("response").is_some_and(|r| !r.is_null())
-                })
-            })
-            .then_some(())
-    });
+    let last =
+        devnet.block_number() / CHECKPOINT_INTERVAL * CHECKPOINT_INTERVAL - CHECKPOINT_INTERVAL;
+    devnet.wait_all_answered("every checkpoint of the run answered", TIMEOUT, last);
 
     // The only bootnode gone for good, and node 4 back as a new node (a fresh p2p identity, no
     // peer store): nobody knows it and it knows nobody, except the operators' sockets on

@@ -196,6 +196,33 @@ impl Devnet {
         ]
     }
 
+    /// The deployment's tasks, as `avs-node task list --json` lists them, once every
+    /// checkpoint up to `last` has a response; fails the test with `what` after `timeout`.
+    pub fn wait_all_answered(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        last: u64,
+    ) -> Vec<serde_json::Value> {
+        let chain = self.chain_args();
+        let mut args = vec!["task", "list", "--json"];
+        args.extend(chain.iter().map(String::as_str));
+        // DEVNET TEST KEY: anvil's well-known first development account (read-only use here).
+        let key = (
+            "AVS_ECDSA_PRIVATE_KEY",
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        );
+        self.eventually(what, timeout, || {
+            let listed = super::avs_node(&args, &[key]);
+            assert!(listed.success, "task list: {}", listed.stderr);
+            let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
+            (CHECKPOINT_INTERVAL..=last)
+                .step_by(CHECKPOINT_INTERVAL as usize)
+                .all(|checkpoint| !responses_to(&tasks, checkpoint).is_empty())
+                .then_some(tasks)
+        })
+    }
+
     /// Operator i's address, from the line the devnet printed when it registered it.
     pub fn operator_address(&self, i: usize) -> String {
         let prefix = format!("operator {i}: ");
@@ -271,6 +298,18 @@ pub fn signal(signal: &str, pid: u32) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// Blocks between two checkpoints of the devnet's deployment.
+pub const CHECKPOINT_INTERVAL: u64 = 10;
+
+/// The responses to `checkpoint` among `tasks` (as `task list --json` lists them).
+pub fn responses_to(tasks: &[serde_json::Value], checkpoint: u64) -> Vec<serde_json::Value> {
+    tasks
+        .iter()
+        .filter(|t| t["blockNumber"] == checkpoint)
+        .filter_map(|t| t.get("response").filter(|r| !r.is_null()).cloned())
+        .collect()
 }
 
 /// The number after `field ` in a devnet line, e.g. `field("task", line)`.
