@@ -227,7 +227,8 @@ mod tests {
         );
 
         // Each broken field, and the field the error must name.
-        let broken: [(&str, fn(&mut NetworkConfig)); 5] = [
+        type Break = fn(&mut NetworkConfig);
+        let broken: [(&str, Break); 5] = [
             ("max_per_peer", |c| c.max_per_peer = 0),
             ("ban_duration", |c| c.ban_duration = Duration::ZERO),
             ("min_peers", |c| c.min_peers = c.target_peers + 1),
