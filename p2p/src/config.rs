@@ -60,8 +60,12 @@ pub struct NetworkConfig {
     pub heartbeat_interval: Duration,
     /// How long a message may await the application's verdict and still be forwarded once
     /// accepted: gossipsub keeps it in its message cache that long. A signature can wait for
-    /// its task (the service buffers it for `ValidatorConfig::pending_ttl`, 30 s by default),
-    /// e.g. on a node catching up after a restart; a shorter cache would drop it unforwarded.
+    /// its task (the service buffers it up to `ValidatorConfig::pending_ttl`, 30 s by
+    /// default), e.g. on a node catching up after a restart; a shorter cache would drop it
+    /// unforwarded. Keep it below `pending_ttl`: a signature whose task never came is
+    /// rejected at `pending_ttl`, and only the application's own penalty (bounded per peer)
+    /// may apply then, not gossipsub's invalid-message score. Under churn many honest peers
+    /// forward such signatures, and that score would graylist them all.
     pub validation_timeout: Duration,
     /// Capacity of the queue of inbound messages awaiting application validation. When it is
     /// full new messages are ignored (not forwarded) rather than blocking the swarm.
@@ -107,7 +111,7 @@ impl NetworkConfig {
             max_per_peer: 2,
             max_pending: 32,
             heartbeat_interval: Duration::from_millis(700),
-            validation_timeout: Duration::from_secs(32),
+            validation_timeout: Duration::from_secs(24),
             inbound_queue: 4096,
             // An operator set of a few hundred signs once per task; 200/s sustained with a
             // burst of 400 absorbs a full storm forwarded by one mesh peer.

@@ -36,8 +36,9 @@ pub const DEFAULT_WARM_UP: Duration = Duration::from_secs(30);
 pub struct Reachability {
     window: u32,
     local: Option<OperatorId>,
-    /// Not judged before this instant.
-    judged_from: Instant,
+    warm_up: Duration,
+    /// Not judged before this instant: the warm-up after the first task.
+    judged_from: Option<Instant>,
     latest: Option<TaskInfo>,
     /// The index of the first task added.
     first: Option<u32>,
@@ -47,12 +48,14 @@ pub struct Reachability {
 
 impl Reachability {
     /// A tracker counting signatures of the last `window` tasks (at least 1), with this node's
-    /// own operator, if any, always reachable, judging from `warm_up` after now.
+    /// own operator, if any, always reachable, judging from `warm_up` after the first task
+    /// (the node has caught up to the chain by then, and replays tasks in a burst).
     pub fn new(window: u32, local: Option<OperatorId>, warm_up: Duration) -> Self {
         Self {
             window: window.max(1),
             local,
-            judged_from: Instant::now() + warm_up,
+            warm_up,
+            judged_from: None,
             latest: None,
             first: None,
             heard: HashMap::new(),
@@ -67,6 +70,8 @@ impl Reachability {
     /// A task was added: the newest one's operator set and quorums are what is measured.
     pub fn task_added(&mut self, task: &TaskInfo) {
         self.first.get_or_insert(task.task_index);
+        self.judged_from
+            .get_or_insert_with(|| Instant::now() + self.warm_up);
         if self
             .latest
             .as_ref()
@@ -112,11 +117,12 @@ impl Reachability {
         Some(ratio)
     }
 
-    /// Whether [`Reachability::below_threshold`] means something at `now`: the warm-up has
-    /// passed and a task was added after the first one (signatures had a task's time to
+    /// Whether [`Reachability::below_threshold`] means something at `now`: the warm-up after
+    /// the first task has passed and a task was added after the first one (signatures had a task's time to
     /// arrive).
     pub fn judged(&self, now: Instant) -> bool {
-        now >= self.judged_from && self.first.is_some_and(|first| self.newest() > first)
+        self.judged_from.is_some_and(|from| now >= from)
+            && self.first.is_some_and(|first| self.newest() > first)
     }
 
     /// Whether the reachable stake is below the latest task's threshold in any quorum: the

@@ -120,6 +120,8 @@ pub struct RegistryReader<P> {
     registry_coordinator: Address,
     operator_state_retriever: Address,
     bls_apk_registry: Address,
+    /// The deployment block: where scans start.
+    first_log_block: u64,
     /// First block not yet scanned for key registrations.
     next_log_block: u64,
     /// Largest `eth_getLogs` range; halved for good when the provider refuses one.
@@ -145,6 +147,7 @@ impl<P: Provider> RegistryReader<P> {
             registry_coordinator: el.registry_coordinator,
             operator_state_retriever: el.operator_state_retriever,
             bls_apk_registry: el.bls_apk_registry,
+            first_log_block: deployment.deployment_block,
             next_log_block: deployment.deployment_block,
             log_range: DEFAULT_LOG_RANGE,
             keys: HashMap::new(),
@@ -231,6 +234,16 @@ impl<P: Provider> RegistryReader<P> {
             }
         }
         if stakes.keys().any(|id| !self.keys.contains_key(id)) {
+            self.catch_up(u64::from(block)).await?;
+        }
+        if stakes.keys().any(|id| !self.keys.contains_key(id)) {
+            // A reorg may have moved a registration into blocks scanned before it: scan
+            // everything once more before calling the key missing.
+            tracing::warn!(
+                block,
+                "an operator's key is not in the scanned logs; rescanning from the deployment block"
+            );
+            self.next_log_block = self.first_log_block;
             self.catch_up(u64::from(block)).await?;
         }
         let mut operators = BTreeMap::new();

@@ -57,7 +57,8 @@ use std::{
 /// Limits of the [`Validator`]'s buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidatorConfig {
-    /// How long a signature for an unknown task is kept waiting for the task.
+    /// How long a signature for an unknown task is kept waiting for the task. Keep it above
+    /// the network's `NetworkConfig::validation_timeout` (see there).
     pub pending_ttl: Duration,
     /// Buffered signatures per forwarding peer.
     pub pending_per_peer: usize,

@@ -22,7 +22,7 @@ use crate::{
     evidence::{self, EvidenceRecord},
     health::{ComponentHealth, HealthRegistry, ServiceStatus},
     metrics::{EigenMetrics, NodeMetrics},
-    operator_peers::OperatorPeers,
+    operator_peers::{OperatorPeers, PeerChanges},
     retry_schedule::{GaveUp, RetrySchedule},
     rpc_metrics::RpcMetricsLayer,
     shutdown::Shutdown,
@@ -350,7 +350,10 @@ pub async fn run_node(
             ),
             below: false,
         },
-        operator_peers: OperatorPeers::new(operator_id),
+        operator_peers: OperatorPeers::new(
+            operator_id,
+            crate::config::DEVNET_CHAIN_IDS.contains(&deployment.chain_id),
+        ),
         evidence: data_dir.join(evidence::FILE_NAME),
         settlement_chain_id: deployment.chain_id,
         challenger: params.challenger.then(|| {
@@ -771,7 +774,8 @@ impl Bridge {
     /// with an error logged and `avs_exex_tasks_skipped_total` counted, when the reads keep
     /// failing: this node then neither validates nor aggregates the task's signatures (its own
     /// signing is the ExEx's and does not depend on it). A permanent error (keys missing from
-    /// the logs, a malformed answer) stops the node, as it would repeat for every task.
+    /// the logs even after a full rescan, a wrong number of quorum lists) stops the node, as it
+    /// would repeat for every task.
     async fn task_info(&mut self, task_index: u32, task: &Task) -> eyre::Result<Option<TaskInfo>> {
         let mut schedule = RetrySchedule::new(
             ExponentialBuilder::default()
@@ -822,13 +826,18 @@ impl Bridge {
             tracing::debug!(task = info.task_index, %err, "operator sockets not scanned");
         }
         let operators = &self.operators;
-        let peers = self.operator_peers.changed(info, |id| operators.socket(id));
-        if !peers.is_empty() {
+        let changes = self.operator_peers.changed(info, |id| operators.socket(id));
+        if changes != PeerChanges::default() {
             tracing::debug!(
-                peers = peers.len(),
+                added = changes.added.len(),
+                retired = changes.retired.len(),
                 "dialling operators from their on-chain sockets"
             );
-            if let Err(err) = self.service.network().add_peers(peers).await {
+            let network = self.service.network();
+            if let Err(err) = network
+                .update_operator_peers(changes.added, changes.retired)
+                .await
+            {
                 tracing::debug!(%err, "operator sockets not handed to the network");
             }
         }
@@ -840,8 +849,10 @@ impl Bridge {
                 if let Some(info) = self.task_info(task_index, &task).await? {
                     self.publish_stakes(&info);
                     self.reachability.task_added(&info, &self.metrics);
-                    self.dial_operators(&info).await;
+                    // The task first; the sockets (hints, one log scan) after it.
+                    let members = info.clone();
                     self.service.add_task(info).await?;
+                    self.dial_operators(&members).await;
                 }
             }
             AvsEvent::Signed(signed) => {

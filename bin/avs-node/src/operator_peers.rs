@@ -1,37 +1,57 @@
 //! Discovery from the chain: the p2p addresses operators publish in EigenLayer's registry
 //! (their sockets) become peers the network keeps dialling, so bootnodes are only a
 //! convenience. For each new task, the sockets of its operators that are new or changed since
-//! the last task are parsed and handed to the network; an unusable socket is logged once per
-//! value (the operator's node stays reachable through gossip, only not dialled directly).
-
+//! the last task are parsed and handed to the network, and the peer an operator published
+//! before is retired (an ordinary peer again). An unusable socket is logged once per value
+//! (the operator's node stays reachable through gossip, only not dialled directly).
+//!
+//! Any registered operator can publish any string, so a socket is refused when it names a
+//! peer id another operator published first, or, outside devnets, a loopback, private or
+//! link-local address: every node would dial it.
 use avs_p2p::{OperatorId, TaskInfo, parse_socket};
-use libp2p::{Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use std::collections::HashMap;
+
+/// What changed among the operators' published peers since the last task.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PeerChanges {
+    /// New or moved operators' peers, to dial.
+    pub added: Vec<(PeerId, Multiaddr)>,
+    /// Peers operators published before and replaced.
+    pub retired: Vec<PeerId>,
+}
 
 /// The sockets already handed to the network (or found unusable), by operator.
 #[derive(Debug)]
 pub struct OperatorPeers {
     local: OperatorId,
+    /// Loopback and private addresses accepted (devnets).
+    allow_local: bool,
     seen: HashMap<OperatorId, String>,
+    /// The peer each operator's handed socket names.
+    handed: HashMap<OperatorId, PeerId>,
 }
 
 impl OperatorPeers {
-    /// Discovery for the node of operator `local` (its own socket is skipped).
-    pub fn new(local: OperatorId) -> Self {
+    /// Discovery for the node of operator `local` (its own socket is skipped); `allow_local`
+    /// accepts loopback and private addresses, for devnets.
+    pub fn new(local: OperatorId, allow_local: bool) -> Self {
         Self {
             local,
+            allow_local,
             seen: HashMap::new(),
+            handed: HashMap::new(),
         }
     }
 
     /// The dialable sockets of `task`'s members that are new or changed, from `socket_of`
-    /// (the registry's last published socket of an operator).
+    /// (the registry's last published socket of an operator), and the peers they replace.
     pub fn changed<'a>(
         &mut self,
         task: &TaskInfo,
         socket_of: impl Fn(&OperatorId) -> Option<&'a str>,
-    ) -> Vec<(PeerId, Multiaddr)> {
-        let mut peers = Vec::new();
+    ) -> PeerChanges {
+        let mut changes = PeerChanges::default();
         for (id, _) in task.members() {
             if *id == self.local {
                 continue;
@@ -43,8 +63,31 @@ impl OperatorPeers {
                 continue;
             }
             self.seen.insert(*id, socket.to_owned());
-            match parse_socket(socket) {
-                Ok(peer) => peers.push(peer),
+            let parsed =
+                parse_socket(socket)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(peer, addr)| {
+                        if !self.allow_local && !is_public(&addr) {
+                            return Err(format!("{addr} is not a public address"));
+                        }
+                        match self
+                            .handed
+                            .iter()
+                            .find(|(other, p)| **p == peer && *other != id)
+                        {
+                            Some((other, _)) => {
+                                Err(format!("peer id {peer} is operator {other}'s"))
+                            }
+                            None => Ok((peer, addr)),
+                        }
+                    });
+            match parsed {
+                Ok((peer, addr)) => {
+                    if let Some(old) = self.handed.insert(*id, peer).filter(|old| *old != peer) {
+                        changes.retired.push(old);
+                    }
+                    changes.added.push((peer, addr));
+                }
                 Err(err) => tracing::warn!(
                     operator = %id,
                     %err,
@@ -52,8 +95,28 @@ impl OperatorPeers {
                 ),
             }
         }
-        peers
+        changes
     }
+}
+
+/// Whether `addr` names a public host: no loopback, private, link-local or unspecified IP,
+/// and not `localhost`.
+fn is_public(addr: &Multiaddr) -> bool {
+    addr.iter().all(|p| match p {
+        Protocol::Ip4(ip) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Protocol::Ip6(ip) => {
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local())
+        }
+        Protocol::Dns(host) | Protocol::Dns4(host) | Protocol::Dns6(host) => {
+            !host.eq_ignore_ascii_case("localhost")
+        }
+        _ => true,
+    })
 }
 
 #[cfg(test)]
@@ -61,36 +124,92 @@ mod tests {
     use super::*;
     use avs_p2p::fixtures::Committee;
 
-    const PEER: &str = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    fn peer() -> PeerId {
+        libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id()
+    }
 
     #[test]
-    fn new_and_changed_sockets_are_handed_over_once_and_bad_ones_skipped() {
+    fn new_and_moved_sockets_are_handed_over_once_and_the_old_peer_retired() {
         let committee = Committee::new(3, 7, |_| 10);
         let ids: Vec<OperatorId> = committee.operators.iter().map(|o| o.id).collect();
         let task = committee.task(1, 66);
+        let (p1, p2, p1_new) = (peer(), peer(), peer());
         let mut sockets: HashMap<OperatorId, String> = HashMap::new();
-        sockets.insert(ids[0], format!("/ip4/10.0.0.1/tcp/9777/p2p/{PEER}"));
-        sockets.insert(ids[1], format!("/ip4/10.0.0.2/tcp/9777/p2p/{PEER}"));
-        sockets.insert(ids[2], "10.0.0.3:9777".to_owned());
-        let mut discovery = OperatorPeers::new(ids[0]);
+        sockets.insert(ids[0], format!("/ip4/203.0.113.1/tcp/9777/p2p/{}", peer()));
+        sockets.insert(ids[1], format!("/ip4/203.0.113.2/tcp/9777/p2p/{p1}"));
+        sockets.insert(ids[2], "203.0.113.3:9777".to_owned());
+        let mut discovery = OperatorPeers::new(ids[0], false);
         let first = discovery.changed(&task, |id| sockets.get(id).map(String::as_str));
         assert_eq!(
-            first.iter().map(|(_, a)| a.to_string()).collect::<Vec<_>>(),
-            vec![format!("/ip4/10.0.0.2/tcp/9777/p2p/{PEER}")],
+            first.added,
+            vec![(
+                p1,
+                format!("/ip4/203.0.113.2/tcp/9777/p2p/{p1}")
+                    .parse()
+                    .unwrap()
+            )],
             "our own socket and the unusable one are skipped"
         );
-        assert!(
-            discovery
-                .changed(&task, |id| sockets.get(id).map(String::as_str))
-                .is_empty(),
-            "unchanged"
+        assert!(first.retired.is_empty());
+        let again = discovery.changed(&task, |id| sockets.get(id).map(String::as_str));
+        assert_eq!(again, PeerChanges::default(), "unchanged");
+        // Operator 1 moves to a new node; operator 2 claims operator 1's old peer id.
+        sockets.insert(
+            ids[1],
+            format!("/dns4/op1.example.org/tcp/9777/p2p/{p1_new}"),
         );
-        sockets.insert(ids[1], format!("/ip4/10.0.0.9/tcp/9777/p2p/{PEER}"));
         let moved = discovery.changed(&task, |id| sockets.get(id).map(String::as_str));
-        assert_eq!(moved.len(), 1);
+        assert_eq!(moved.added.len(), 1);
+        assert_eq!(moved.added[0].0, p1_new);
+        assert_eq!(moved.retired, vec![p1]);
+        sockets.insert(ids[2], format!("/ip4/203.0.113.3/tcp/9777/p2p/{p1_new}"));
+        let stolen = discovery.changed(&task, |id| sockets.get(id).map(String::as_str));
         assert_eq!(
-            moved[0].1.to_string(),
-            format!("/ip4/10.0.0.9/tcp/9777/p2p/{PEER}")
+            stolen,
+            PeerChanges::default(),
+            "another operator's peer id is refused"
+        );
+        let _ = p2;
+    }
+
+    #[test]
+    fn local_addresses_only_on_devnets() {
+        for addr in [
+            "/ip4/127.0.0.1/tcp/1",
+            "/ip4/10.1.2.3/tcp/1",
+            "/ip4/169.254.169.254/tcp/80",
+            "/ip6/::1/tcp/1",
+            "/ip6/fd00::1/tcp/1",
+            "/dns4/localhost/tcp/1",
+        ] {
+            assert!(!is_public(&addr.parse().unwrap()), "{addr}");
+        }
+        for addr in [
+            "/ip4/203.0.113.7/tcp/9777",
+            "/dns4/op.example.org/udp/9777/quic-v1",
+        ] {
+            assert!(is_public(&addr.parse().unwrap()), "{addr}");
+        }
+        let committee = Committee::new(2, 7, |_| 10);
+        let task = committee.task(1, 66);
+        let local = format!("/ip4/127.0.0.1/tcp/9777/p2p/{}", peer());
+        let socket_of =
+            |id: &OperatorId| (*id == committee.operators[1].id).then_some(local.as_str());
+        let me = committee.operators[0].id;
+        assert!(
+            OperatorPeers::new(me, false)
+                .changed(&task, socket_of)
+                .added
+                .is_empty()
+        );
+        assert_eq!(
+            OperatorPeers::new(me, true)
+                .changed(&task, socket_of)
+                .added
+                .len(),
+            1
         );
     }
 }

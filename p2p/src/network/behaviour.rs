@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn the_message_cache_covers_the_validation_timeout() {
         let mut config = NetworkConfig::new(1, Address::ZERO);
-        assert_eq!(history_windows(&config), 46, "32 s of 700 ms heartbeats");
+        assert_eq!(history_windows(&config), 35, "24 s of 700 ms heartbeats");
         config.validation_timeout = Duration::from_millis(100);
         assert_eq!(
             history_windows(&config),

@@ -4,7 +4,7 @@
 //! Every [`MAINTENANCE_INTERVAL`], while fewer than the target are connected, the driver dials
 //! the known peers that are due ([`KnownPeers::due`]: bootnodes first, then the operators'
 //! on-chain sockets, back-off per peer). The known peers come from the configured bootnodes,
-//! the operators' sockets ([`super::NetworkHandle::add_peers`]), the peer store of the last
+//! the operators' sockets ([`super::NetworkHandle::update_operator_peers`]), the peer store of the last
 //! run, identify
 //! (the listen addresses of every peer speaking our DHT protocol), Kademlia (random walks every
 //! [`NetworkConfig::discovery_interval`], more often below [`NetworkConfig::min_peers`]) and,
@@ -103,6 +103,11 @@ impl PeerMaintenance {
     /// Known peers with an address to dial.
     pub(super) fn known_count(&self) -> usize {
         self.known.dialable()
+    }
+
+    /// No longer an operator's published address.
+    pub(super) fn unpin(&mut self, peer: &PeerId) {
+        self.known.unpin(peer);
     }
 
     /// Forgets a banned peer (a bootnode stays known; the block list keeps it away).

@@ -97,7 +97,12 @@ impl Driver {
                     });
                 let _ = reply.send(result);
             }
-            Command::AddPeers(peers) => self.add_chain_peers(peers),
+            Command::OperatorPeers { added, retired } => {
+                self.add_chain_peers(added);
+                for peer in &retired {
+                    self.peers.unpin(peer);
+                }
+            }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }

@@ -152,7 +152,10 @@ enum Command {
     Publish(SignatureMessage, oneshot::Sender<Result<(), NetworkError>>),
     Report(InboundId, Verdict),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetworkError>>),
-    AddPeers(Vec<(PeerId, Multiaddr)>),
+    OperatorPeers {
+        added: Vec<(PeerId, Multiaddr)>,
+        retired: Vec<PeerId>,
+    },
     Status(oneshot::Sender<NetworkStatus>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -195,7 +198,7 @@ impl std::fmt::Debug for Command {
             Self::Publish(..) => "Publish",
             Self::Report(..) => "Report",
             Self::Dial(..) => "Dial",
-            Self::AddPeers(..) => "AddPeers",
+            Self::OperatorPeers { .. } => "OperatorPeers",
             Self::Status(..) => "Status",
             Self::Shutdown(..) => "Shutdown",
         })
@@ -233,11 +236,15 @@ impl NetworkHandle {
         rx.await.map_err(|_| NetworkError::Stopped)?
     }
 
-    /// Adds operators' published addresses (their on-chain sockets, each ending in the peer
-    /// id) to the peers this node keeps dialling while below its target: pinned, never
-    /// forgotten, dialled right after the bootnodes.
-    pub async fn add_peers(&self, peers: Vec<(PeerId, Multiaddr)>) -> Result<(), NetworkError> {
-        self.send(Command::AddPeers(peers)).await
+    /// Operators' published addresses (their on-chain sockets, each ending in the peer id):
+    /// `added` become peers this node keeps dialling while below its target (pinned, never
+    /// forgotten); `retired` ones (the operator published another) are ordinary peers again.
+    pub async fn update_operator_peers(
+        &self,
+        added: Vec<(PeerId, Multiaddr)>,
+        retired: Vec<PeerId>,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::OperatorPeers { added, retired }).await
     }
 
     /// Current connections, mesh, bans and scores.

@@ -131,10 +131,22 @@ impl KnownPeers {
         fresh.dedup();
         if !fresh.is_empty() {
             let before = entry.addrs.clone();
-            entry.addrs.retain(|a| !fresh.contains(a));
-            fresh.append(&mut entry.addrs);
-            fresh.truncate(MAX_ADDRS);
-            entry.addrs = fresh;
+            // The first address stays first when it is the one that worked, or when it is
+            // configured or published on chain and this insert is only learnt: what a peer
+            // advertises about itself (identify, the DHT) never pushes it out.
+            let anchored = usize::from(
+                !entry.addrs.is_empty()
+                    && (entry.verified || (entry.origin.pinned() && origin == Origin::Learnt)),
+            );
+            let mut addrs: Vec<Multiaddr> = entry.addrs[..anchored].to_vec();
+            fresh.retain(|a| !addrs.contains(a));
+            entry
+                .addrs
+                .retain(|a| !fresh.contains(a) && !addrs.contains(a));
+            addrs.append(&mut fresh);
+            addrs.append(&mut entry.addrs);
+            addrs.truncate(MAX_ADDRS);
+            entry.addrs = addrs;
             self.dirty |= entry.last_connected.is_some() && entry.addrs != before;
         }
     }
@@ -147,6 +159,7 @@ impl KnownPeers {
             return;
         };
         entry.last_connected = Some(now);
+        entry.dialling = false;
         if let Some(addr) = dialled.and_then(|a| without_peer_id(a, &peer)) {
             // The address that worked goes first: it is tried first next time.
             entry.verified = true;
@@ -207,6 +220,18 @@ impl KnownPeers {
         }
     }
 
+    /// `peer` is no longer an operator's published address (the operator moved, or left the
+    /// set): it stays known as a learnt peer, and is forgotten if it stops answering.
+    pub(super) fn unpin(&mut self, peer: &PeerId) {
+        if let Some(entry) = self
+            .peers
+            .get_mut(peer)
+            .filter(|e| e.origin == Origin::Chain)
+        {
+            entry.origin = Origin::Learnt;
+        }
+    }
+
     /// Forgets `peer` (e.g. banned), unless it is pinned.
     pub(super) fn remove(&mut self, peer: &PeerId) {
         if self.peers.get(peer).is_some_and(|e| !e.origin.pinned()) {
@@ -216,9 +241,9 @@ impl KnownPeers {
     }
 
     /// Up to `limit` peers to dial at `now`, with their addresses: known addresses, not
-    /// `skip`ped (connected, banned, ourselves) and not backing off; bootnodes first, then
-    /// operators' sockets, then the fewest attempts, verified before unverified, the most
-    /// recently connected first. Each one returned is backed off for its next attempt.
+    /// `skip`ped (connected, banned, ourselves) and not backing off; the fewest attempts first,
+    /// then bootnodes, operators' sockets, verified before unverified, the most recently
+    /// connected first. Each one returned is backed off for its next attempt.
     pub(super) fn due(
         &mut self,
         now: Instant,
@@ -232,10 +257,12 @@ impl KnownPeers {
                 !known.addrs.is_empty() && known.retry_at.is_none_or(|at| at <= now) && !skip(peer)
             })
             .collect();
+        // Fewest attempts first, so dead pinned peers (a flood of stale sockets) cannot take
+        // every dial slot; among equals, bootnodes, then operators' sockets.
         due.sort_by_key(|(peer, known)| {
             (
-                known.origin,
                 known.attempts,
+                known.origin,
                 !known.verified,
                 std::cmp::Reverse(known.last_connected),
                 **peer,
@@ -431,6 +458,15 @@ mod tests {
             known.remove(&pinned);
             assert!(known.contains(&pinned), "pinned peers stay known");
         }
+        // An operator that moved: its old address is an ordinary peer again.
+        known.unpin(&operator);
+        known.unpin(&boot);
+        assert!(failed_dial(&mut known, &operator), "strikes count again");
+        known.remove(&boot);
+        assert!(
+            known.contains(&boot),
+            "a bootnode is not an operator's socket"
+        );
     }
 
     #[test]
@@ -454,6 +490,15 @@ mod tests {
             .map(|(p, _)| p)
             .collect();
         assert_eq!(order, vec![boot, operator, recent, old, unverified]);
+        // One attempt each now; a peer that proved healthy again goes before them all.
+        known.on_healthy(&old);
+        let later = Instant::now() + BACKOFF_CAP;
+        let order: Vec<PeerId> = known
+            .due(later, 8, |p| *p == connected)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(order, vec![old, boot, operator, recent, unverified]);
     }
 
     #[test]
@@ -477,6 +522,25 @@ mod tests {
         known.on_connected(p, Some(addr(3).with(Protocol::P2p(p))), 7);
         assert_eq!(known.peers[&p].addrs[0], addr(3));
         assert_eq!(known.peers[&p].addrs.len(), MAX_ADDRS);
+    }
+
+    #[test]
+    fn what_a_peer_advertises_never_pushes_out_the_address_that_worked_or_the_published_one() {
+        let mut known = KnownPeers::default();
+        let (dialled, operator) = (peer(), peer());
+        known.insert(dialled, vec![addr(1)], Origin::Learnt);
+        known.on_connected(dialled, Some(addr(1)), 5);
+        known.insert(operator, vec![addr(50)], Origin::Chain);
+        for p in [dialled, operator] {
+            // Identify and the DHT report many addresses, again and again.
+            for round in 0..3u16 {
+                let advertised = (0..MAX_ADDRS as u16 + 2).map(|i| addr(100 + 20 * round + i));
+                known.insert(p, advertised.collect(), Origin::Learnt);
+            }
+        }
+        assert_eq!(known.peers[&dialled].addrs[0], addr(1));
+        assert_eq!(known.peers[&operator].addrs[0], addr(50));
+        assert_eq!(known.peers[&operator].addrs.len(), MAX_ADDRS);
     }
 
     #[test]
