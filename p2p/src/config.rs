@@ -213,6 +213,23 @@ mod tests {
         NetworkConfig::new(1, Address::ZERO).validate().unwrap();
     }
 
+    /// An honest forwarder of a signature whose task never comes (a reorged-out or
+    /// never-seen task, common under churn) is rejected at the validator's pending timeout.
+    /// Gossipsub must have dropped the message by then, so only the application's bounded
+    /// penalty applies, never gossipsub's invalid-message score: the 16-node churn run with a
+    /// longer cache (32 s) cut every node off from every peer.
+    #[test]
+    fn unvalidated_messages_leave_the_cache_before_the_pending_timeout_rejects_them() {
+        let network = NetworkConfig::new(1, Address::ZERO);
+        let validator = crate::validation::ValidatorConfig::default();
+        assert!(
+            network.validation_timeout < validator.pending_ttl,
+            "validation_timeout {:?} must stay below pending_ttl {:?}",
+            network.validation_timeout,
+            validator.pending_ttl
+        );
+    }
+
     #[test]
     fn mdns_is_off_by_default() {
         assert!(!NetworkConfig::new(1, Address::ZERO).mdns);
