@@ -8,6 +8,11 @@
 //! the one whose turn it is — a task is due for submission. Inbound gossip is drained in bursts
 //! so bursts are batch-verified, and every verdict is reported back to gossipsub.
 //!
+//! The service never waits for its application: the application waits for the service (the
+//! reply to `publish_own`) and is also the one that reads the events, so events the
+//! application has not taken yet wait in the service's own queue, bounded by the task table,
+//! and the loop keeps answering requests and gossip meanwhile.
+//!
 //! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
 //! signature is persisted (one fsync per burst) before it is reported, and the journal's records are
 //! validated again and counted when their task is added after a restart; a closed task's
@@ -31,7 +36,7 @@ use crate::{
 };
 use libp2p::gossipsub::MessageId;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     time::{Duration, Instant},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -50,7 +55,8 @@ pub struct ServiceConfig {
     pub local_operator: Option<OperatorId>,
     /// Most inbound messages verified in one batch.
     pub max_burst: usize,
-    /// Capacity of the event queue to the application.
+    /// Capacity of the event channel to the application. When it is full, further events
+    /// wait in the service (they are never dropped, and the service does not block).
     pub event_queue: usize,
     /// Where gossiped signatures' verdicts are counted, if anywhere.
     pub metrics: Option<SignatureMetrics>,
@@ -249,10 +255,10 @@ impl SignatureService {
             tasks: TaskTable::new(config.aggregation_window, config.validator.closed_history),
             scheduler: SubmitScheduler::new(config.submit_slot),
             network: network.handle,
-            events: ev_tx,
+            outbox: VecDeque::new(),
             config,
         };
-        let task = tokio::spawn(state.run(network.inbound, req_rx));
+        let task = tokio::spawn(state.run(network.inbound, req_rx, ev_tx));
         Self {
             handle,
             events: ev_rx,
@@ -267,7 +273,12 @@ struct State {
     tasks: TaskTable,
     scheduler: SubmitScheduler,
     network: NetworkHandle,
-    events: mpsc::Sender<ServiceEvent>,
+    /// Events not yet taken by the application. The loop never waits for the application:
+    /// the application waits for the loop (`publish_own` replies) while it is the one that
+    /// drains the event queue, so a loop blocked on a full queue deadlocks both (a restarted node
+    /// restoring a journal of 16 tasks × 16 signatures did). Bounded by the table: each event
+    /// is a first (signature accepted, quorum, submission turn, equivocation per task).
+    outbox: VecDeque<ServiceEvent>,
     config: ServiceConfig,
     /// Where accepted signatures are persisted, if anywhere.
     journal: Option<SignatureJournal>,
@@ -289,7 +300,12 @@ enum Origin {
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 impl State {
-    async fn run(mut self, mut inbound: InboundSignatures, mut requests: mpsc::Receiver<Request>) {
+    async fn run(
+        mut self,
+        mut inbound: InboundSignatures,
+        mut requests: mpsc::Receiver<Request>,
+        events: mpsc::Sender<ServiceEvent>,
+    ) {
         loop {
             let wake = [self.tasks.next_due(), self.scheduler.next_due()]
                 .into_iter()
@@ -310,6 +326,12 @@ impl State {
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {
                     if !self.tick().await { break }
+                }
+                permit = events.reserve(), if !self.outbox.is_empty() => {
+                    let Ok(permit) = permit else { break };
+                    if let Some(event) = self.outbox.pop_front() {
+                        permit.send(event);
+                    }
                 }
             }
         }
@@ -336,9 +358,7 @@ impl State {
                         second = %evidence.second.digest,
                         "operator signed two different responses to one task (equivocation)"
                     );
-                    if !self.emit(ServiceEvent::Equivocation(evidence)).await {
-                        return false;
-                    }
+                    self.emit(ServiceEvent::Equivocation(evidence));
                 }
                 _ => {}
             }
@@ -347,9 +367,7 @@ impl State {
             self.persist(&accepted).await;
         }
         for v in &accepted {
-            if !self.accepted(v).await {
-                return false;
-            }
+            self.accepted(v);
         }
         true
     }
@@ -359,6 +377,15 @@ impl State {
     async fn report(&self, id: InboundId, outcome: &Outcome) -> bool {
         if let Some(metrics) = &self.config.metrics {
             metrics.observe(outcome);
+        }
+        match outcome {
+            Outcome::Accept(v) => debug!(
+                peer = %id.source,
+                task = v.task_index,
+                operator = %v.operator_id,
+                "signature accepted"
+            ),
+            other => debug!(peer = %id.source, outcome = ?other, "signature not accepted"),
         }
         match outcome.verdict() {
             Some(verdict) => self.network.report(id, verdict).await.is_ok(),
@@ -379,12 +406,11 @@ impl State {
     }
 
     /// Reports a signature the table counted when it accepted it.
-    async fn accepted(&self, v: &Verified) -> bool {
+    fn accepted(&mut self, v: &Verified) {
         self.emit(ServiceEvent::Accepted {
             task_index: v.task_index,
             operator_id: v.operator_id,
-        })
-        .await
+        });
     }
 
     async fn on_request(&mut self, req: Request) -> bool {
@@ -500,7 +526,7 @@ impl State {
         ) {
             Outcome::Accept(v) => {
                 self.persist(std::slice::from_ref(&v)).await;
-                self.accepted(&v).await;
+                self.accepted(&v);
                 self.network.publish(message).await?;
                 Ok(())
             }
@@ -519,12 +545,9 @@ impl State {
             }
         }
         for ready in self.tasks.take_due(now) {
-            let ok = match ready {
-                Ok(aggregate) => self.on_quorum(aggregate, now).await,
-                Err(e) => self.emit_error(&e).await,
-            };
-            if !ok {
-                return false;
+            match ready {
+                Ok(aggregate) => self.on_quorum(aggregate, now),
+                Err(e) => self.emit_error(&e),
             }
         }
         for task_index in self.scheduler.take_due(now) {
@@ -533,14 +556,12 @@ impl State {
                 Some(Err(e)) => ServiceEvent::AggregationFailed(e.to_string()),
                 None => continue,
             };
-            if !self.emit(event).await {
-                return false;
-            }
+            self.emit(event);
         }
         true
     }
 
-    async fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) -> bool {
+    fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) {
         let rank = self.config.local_operator.and_then(|me| {
             let task = self.tasks.task(aggregate.task_index)?;
             submitter_rank(aggregate.task_index, me, task.members().map(|(id, _)| *id))
@@ -551,17 +572,16 @@ impl State {
         self.emit(ServiceEvent::QuorumReached {
             aggregate: Box::new(aggregate),
             rank,
-        })
-        .await
+        });
     }
 
-    async fn emit_error(&mut self, e: &AggregationError) -> bool {
+    fn emit_error(&mut self, e: &AggregationError) {
         warn!(error = %e, "aggregation failed");
-        self.emit(ServiceEvent::AggregationFailed(e.to_string()))
-            .await
+        self.emit(ServiceEvent::AggregationFailed(e.to_string()));
     }
 
-    async fn emit(&self, event: ServiceEvent) -> bool {
-        self.events.send(event).await.is_ok()
+    /// Queues an event for the application (see [`State::outbox`]).
+    fn emit(&mut self, event: ServiceEvent) {
+        self.outbox.push_back(event);
     }
 }

@@ -19,6 +19,22 @@ async fn journaled(
     bootnodes: Vec<Multiaddr>,
     operator: OperatorId,
 ) -> SignatureService {
+    journaled_with_queue(
+        path,
+        bootnodes,
+        operator,
+        ServiceConfig::default().event_queue,
+    )
+    .await
+}
+
+/// [`journaled`] with an event queue of `event_queue`.
+async fn journaled_with_queue(
+    path: &Path,
+    bootnodes: Vec<Multiaddr>,
+    operator: OperatorId,
+    event_queue: usize,
+) -> SignatureService {
     let network = Network::start(Keypair::generate_ed25519(), config(bootnodes))
         .await
         .expect("network starts");
@@ -30,6 +46,7 @@ async fn journaled(
         ServiceConfig {
             aggregation_window: Duration::ZERO,
             local_operator: Some(operator),
+            event_queue,
             ..ServiceConfig::default()
         },
         journal,
@@ -201,4 +218,61 @@ async fn records_of_tasks_closed_while_down_are_pruned_when_a_later_task_is_adde
         vec![(2, committee.operators[0].id)],
         "task 1's records are pruned, task 2's stay"
     );
+}
+
+/// The application waits for the service (`publish_own`) and is also the one that takes its
+/// events. A service that blocked on a full event queue never answered, and both stalled for
+/// good: in a 16-node churn run, restarted nodes restored 16 tasks × 16 journaled signatures
+/// into the 256-event queue while publishing their signature for the next task, and never
+/// counted another signature (6 of 16 operators lost; checkpoints stalled for 87 blocks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_more_signatures_than_the_event_queue_holds_does_not_stall_the_service() {
+    // Six equal stakes and a 100 % threshold: no quorum event, only acceptances.
+    let committee = Committee::new(6, 7, |_| 10);
+    let task = committee.task(1, 100);
+    let ids: Vec<OperatorId> = committee.operators.iter().map(|o| o.id).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p2p/signatures.journal");
+    let mut journal = SignatureJournal::open(&path, DEFAULT_MAX_RECORDS)
+        .await
+        .unwrap();
+    let journaled_signers = 1..5;
+    let records: Vec<_> = journaled_signers
+        .clone()
+        .map(|i| committee.sign(i, response(1, 0)))
+        .collect();
+    journal.append(&records).await.unwrap();
+    drop(journal);
+
+    // A peer, so that publishing has somewhere to go.
+    let peer = service(vec![], Some(ids[5]), Duration::from_secs(60)).await;
+    peer.handle.add_task(task.clone()).await.unwrap();
+    let mut node =
+        journaled_with_queue(&path, vec![tcp_addr(peer.handle.network())], ids[0], 1).await;
+    connected("restarted node", &node, &peer).await;
+    // Four restored signatures for a queue of one, and nobody reading it yet.
+    node.handle.add_task(task.clone()).await.unwrap();
+    tokio::time::timeout(
+        WAIT,
+        node.handle.publish_own(committee.sign(0, response(1, 0))),
+    )
+    .await
+    .expect("publish_own answered while the application is not reading events")
+    .expect("own signature published");
+
+    let mut accepted = BTreeSet::new();
+    next_matching("every acceptance delivered", &mut node.events, WAIT, |ev| {
+        if let ServiceEvent::Accepted {
+            task_index: 1,
+            operator_id,
+        } = ev
+        {
+            accepted.insert(operator_id);
+        }
+        (accepted.len() == 5).then_some(())
+    })
+    .await;
+    assert_eq!(accepted, ids[..5].iter().copied().collect());
+    stop(node).await;
+    stop(peer).await;
 }

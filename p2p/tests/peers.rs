@@ -170,3 +170,50 @@ async fn an_unreadable_peer_store_does_not_stop_the_node() {
     );
     boot.handle.shutdown().await;
 }
+
+/// A published socket names the key its node must prove: the Noise handshake checks the peer id
+/// at the end of the address. A socket naming a key that does not listen there (an operator
+/// publishing another node's address under its own peer id, or a stale socket after a key
+/// change) never becomes a connection, however often it is redialled; the genuine socket for
+/// the same address connects at once (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_naming_another_key_never_connects() {
+    let a = network(vec![]).await;
+    let b = network(vec![]).await;
+    let b_id = b.handle.peer_id();
+    let b_addr: Multiaddr = tcp_addr(&b.handle)
+        .iter()
+        .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+        .collect();
+    let impostor = Keypair::generate_ed25519().public().to_peer_id();
+    a.handle
+        .update_operator_peers(vec![(impostor, b_addr.clone())], vec![])
+        .await
+        .unwrap();
+    // Negative property, so a fixed window: several redials of the pinned peer (back-off
+    // 1 s, 2 s) fit in it.
+    let window = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < window {
+        let status = a.handle.status().await.unwrap();
+        assert!(
+            status.connected.is_empty(),
+            "a socket with a key that does not listen there connected: {:?}",
+            status.connected
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    a.handle
+        .update_operator_peers(vec![(b_id, b_addr)], vec![impostor])
+        .await
+        .unwrap();
+    wait_connected("the genuine socket", &a.handle, &[b_id]).await;
+    let status = a.handle.status().await.unwrap();
+    assert_eq!(
+        status.connected,
+        vec![b_id],
+        "only the key that listens there"
+    );
+    for node in [a, b] {
+        node.handle.shutdown().await;
+    }
+}

@@ -169,7 +169,30 @@ impl Driver {
         if now >= self.peers.next_save {
             self.peers.next_save = now + SAVE_INTERVAL;
             self.save_peers();
+            self.log_scores();
         }
+    }
+
+    /// The gossipsub view at debug level: mesh size and the peers scored below zero (the
+    /// first thing to look at when signatures stop arriving).
+    fn log_scores(&self) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let negative: Vec<(PeerId, i64)> = gossipsub
+            .all_peers()
+            .filter_map(|(peer, _)| {
+                let score = gossipsub.peer_score(peer)?;
+                (score < 0.0).then_some((*peer, score as i64))
+            })
+            .collect();
+        debug!(
+            mesh = gossipsub.mesh_peers(&self.topic).count(),
+            useful = self.useful_peers(),
+            ?negative,
+            "gossipsub peers"
+        );
     }
 
     /// Connected peers subscribed to the signature topic: AVS nodes.

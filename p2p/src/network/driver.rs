@@ -183,6 +183,12 @@ impl Driver {
                 return;
             }
         };
+        debug!(
+            peer = %id.source,
+            task = message.task_index,
+            operator = %message.operator_id,
+            "signature received"
+        );
         match self.inbound.try_send(InboundSignature { id, message }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
