@@ -1,7 +1,9 @@
-//! Gossip topics: one per (settlement chain, task manager), so deployments never mix.
+//! Names per deployment: the gossip topic and the DHT protocol are each one per (settlement
+//! chain, task manager), so deployments never mix, not even in each other's routing tables
+//! and peer stores.
 
 use alloy::primitives::Address;
-use libp2p::gossipsub::IdentTopic;
+use libp2p::{StreamProtocol, gossipsub::IdentTopic};
 
 /// Version segment of the topic name. Changes together with incompatible protocol changes so
 /// old and new nodes do not share a mesh (even where a deployment would keep its addresses).
@@ -14,9 +16,29 @@ pub const TOPIC_PROTOCOL_VERSION: u32 = 2;
 /// Lowercase hex (not the EIP-55 checksum form) keeps the name a pure function of the bytes.
 pub fn signature_topic(settlement_chain_id: u64, task_manager: Address) -> IdentTopic {
     IdentTopic::new(format!(
-        "/avs-exex/{TOPIC_PROTOCOL_VERSION}/{settlement_chain_id}/0x{}/signatures",
-        alloy::hex::encode(task_manager.as_slice())
+        "{}/signatures",
+        deployment_prefix(settlement_chain_id, task_manager)
     ))
+}
+
+/// The Kademlia protocol of a deployment:
+/// `/avs-exex/2/<settlement chain id>/<task manager address, lowercase 0x-hex>/kad`. A node
+/// takes a peer into its DHT and peer store only when the peer speaks this protocol, so a node
+/// of another deployment (a testnet node of the same operator, say) that connects is never
+/// learnt or handed on as a peer.
+pub fn dht_protocol(settlement_chain_id: u64, task_manager: Address) -> StreamProtocol {
+    StreamProtocol::try_from_owned(format!(
+        "{}/kad",
+        deployment_prefix(settlement_chain_id, task_manager)
+    ))
+    .expect("the name starts with a slash")
+}
+
+fn deployment_prefix(settlement_chain_id: u64, task_manager: Address) -> String {
+    format!(
+        "/avs-exex/{TOPIC_PROTOCOL_VERSION}/{settlement_chain_id}/0x{}",
+        alloy::hex::encode(task_manager.as_slice())
+    )
 }
 
 #[cfg(test)]
@@ -34,6 +56,17 @@ mod tests {
             t.to_string(),
             "/avs-exex/2/17000/0x00000000000000000000000000000000000000ab/signatures"
         );
+    }
+
+    #[test]
+    fn dht_protocol_name_is_stable_and_per_deployment() {
+        let a = address!("0x00000000000000000000000000000000000000Ab");
+        assert_eq!(
+            dht_protocol(17000, a).as_ref(),
+            "/avs-exex/2/17000/0x00000000000000000000000000000000000000ab/kad"
+        );
+        assert_ne!(dht_protocol(17000, a), dht_protocol(1, a));
+        assert_ne!(dht_protocol(1, a), dht_protocol(1, Address::repeat_byte(2)));
     }
 
     #[test]

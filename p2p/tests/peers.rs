@@ -94,7 +94,7 @@ async fn a_restarted_bootnode_rejoins_through_its_peer_store() {
     all_status(
         "the peers' listen addresses known",
         std::slice::from_ref(&boot.handle),
-        |s| s.known >= 2,
+        |s| s.known.contains(&a_id) && s.known.contains(&b_id),
     )
     .await;
     boot.handle.shutdown().await;
@@ -214,6 +214,44 @@ async fn a_socket_naming_another_key_never_connects() {
         "only the key that listens there"
     );
     for node in [a, b] {
+        node.handle.shutdown().await;
+    }
+}
+
+/// A node of another deployment (another task manager: an operator's testnet node, say) that
+/// connects is not learnt as a peer: the DHT protocol is per deployment, and only peers that
+/// speak ours go into the DHT and the peer store. A node of our deployment is (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_deployment_is_not_learnt_as_a_peer() {
+    let a = network(vec![]).await;
+    let a_addr = tcp_addr(&a.handle);
+    let mut other_deployment = config(vec![a_addr.clone()]);
+    other_deployment.task_manager = alloy::primitives::Address::repeat_byte(0xbb);
+    let stranger = Network::start(Keypair::generate_ed25519(), other_deployment)
+        .await
+        .unwrap();
+    wait_connected(
+        "the stranger's connection",
+        &a.handle,
+        &[stranger.handle.peer_id()],
+    )
+    .await;
+    let fellow = network(vec![a_addr]).await;
+    let fellow_id = fellow.handle.peer_id();
+    // The stranger connected first, so its identify came first.
+    all_status(
+        "the fellow node learnt",
+        std::slice::from_ref(&a.handle),
+        |s| s.known.contains(&fellow_id),
+    )
+    .await;
+    let status = a.handle.status().await.unwrap();
+    assert_eq!(
+        status.known,
+        vec![fellow_id],
+        "only the node of this deployment is a known peer"
+    );
+    for node in [a, stranger, fellow] {
         node.handle.shutdown().await;
     }
 }

@@ -186,10 +186,7 @@ async fn read_metric(port: u16, name: &str) -> Option<f64> {
     let body = tokio::time::timeout(Duration::from_secs(1), exchange)
         .await
         .ok()??;
-    body.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.trim().parse().ok()).flatten()
-    })
+    crate::metrics::sample(&body, name)
 }
 
 #[cfg(test)]

@@ -15,6 +15,15 @@ use prometheus::{
 /// The `avs_name` label value of this AVS.
 pub const AVS_NAME: &str = "avs-exex";
 
+/// The value of the unlabelled metric `name` in a text exposition (what `/metrics` serves), if
+/// it is there and a number.
+pub fn sample(exposition: &str, name: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
 /// EigenLayer's standard AVS node metrics.
 #[derive(Debug, Clone)]
 pub struct EigenMetrics {
@@ -228,6 +237,15 @@ pub fn router(registry: Registry) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_reads_only_the_unlabelled_metric_of_that_exact_name() {
+        let exposition = "# HELP avs_x a gauge\n# TYPE avs_x gauge\navs_x_total 7\navs_x{a=\"b\"} 3\navs_x 0.5\navs_y NaNx\n";
+        assert_eq!(sample(exposition, "avs_x"), Some(0.5));
+        assert_eq!(sample(exposition, "avs_x_total"), Some(7.0));
+        assert_eq!(sample(exposition, "avs_y"), None, "not a number");
+        assert_eq!(sample(exposition, "avs_z"), None, "absent");
+    }
 
     #[test]
     fn eigen_metrics_carry_spec_names_and_labels() {

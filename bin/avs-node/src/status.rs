@@ -54,7 +54,7 @@ impl StatusSampler {
                 self.node.connected_peers.set(gauge(status.connected.len()));
                 self.node.mesh_peers.set(gauge(status.mesh.len()));
                 self.node.banned_peers.set(gauge(status.banned.len()));
-                self.node.known_peers.set(gauge(status.known));
+                self.node.known_peers.set(gauge(status.known.len()));
                 self.p2p.set(if status.connected.is_empty() {
                     ServiceStatus::Initializing
                 } else {

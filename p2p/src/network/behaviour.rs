@@ -3,10 +3,10 @@
 //! validation, and mDNS only when enabled.
 
 use super::{NetworkError, scoring};
-use crate::{config::NetworkConfig, wire::MAX_MESSAGE_SIZE};
+use crate::{config::NetworkConfig, topic::dht_protocol, wire::MAX_MESSAGE_SIZE};
 use alloy::primitives::keccak256;
 use libp2p::{
-    StreamProtocol, Swarm, allow_block_list, connection_limits,
+    Swarm, allow_block_list, connection_limits,
     gossipsub::{self, IdentTopic, MessageId},
     identify,
     identity::Keypair,
@@ -15,8 +15,6 @@ use libp2p::{
     tcp, yamux,
 };
 
-/// Protocol of our own Kademlia DHT (not the IPFS one: we only want to find AVS peers).
-pub(super) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/avs-exex/kad/1.0.0");
 /// Identify protocol version string.
 const IDENTIFY_PROTOCOL: &str = "/avs-exex/id/1.0.0";
 /// Limit on a whole gossipsub frame (messages plus control data such as IHAVE id lists). The
@@ -61,7 +59,12 @@ pub(super) fn build_swarm(
             let mut kad = kad::Behaviour::with_config(
                 peer_id,
                 kad::store::MemoryStore::new(peer_id),
-                kad::Config::new(KAD_PROTOCOL),
+                // Our own DHT per deployment (not the IPFS one): only AVS peers of this
+                // deployment are found.
+                kad::Config::new(dht_protocol(
+                    config.settlement_chain_id,
+                    config.task_manager,
+                )),
             );
             // Every AVS node is reachable by construction (operators publish their address),
             // so answer DHT queries without waiting for an external-address confirmation.

@@ -16,14 +16,14 @@
 //! identify shows our Kademlia protocol go into the DHT, as for any peer.
 
 use super::{
-    behaviour::{BehaviourEvent, KAD_PROTOCOL},
+    behaviour::BehaviourEvent,
     driver::Driver,
     peer_store,
     peers::{KnownPeers, Origin},
 };
-use crate::config::NetworkConfig;
+use crate::{config::NetworkConfig, topic::dht_protocol};
 use libp2p::{
-    Multiaddr, PeerId, identify, kad, mdns,
+    Multiaddr, PeerId, StreamProtocol, identify, kad, mdns,
     multiaddr::Protocol,
     swarm::{
         SwarmEvent,
@@ -57,6 +57,8 @@ pub(super) struct PeerMaintenance {
     next_save: Instant,
     /// Whether the last tick found fewer than `min` peers (its warning is logged once).
     below_min: bool,
+    /// This deployment's DHT protocol: peers that speak it are AVS peers of this deployment.
+    dht: StreamProtocol,
 }
 
 impl PeerMaintenance {
@@ -88,6 +90,7 @@ impl PeerMaintenance {
             // The first save comes as soon as there is something to save.
             next_save: now,
             below_min: false,
+            dht: dht_protocol(config.settlement_chain_id, config.task_manager),
         }
     }
 
@@ -101,7 +104,7 @@ impl PeerMaintenance {
     }
 
     /// Known peers with an address to dial.
-    pub(super) fn known_count(&self) -> usize {
+    pub(super) fn dialable(&self) -> Vec<PeerId> {
         self.known.dialable()
     }
 
@@ -287,7 +290,7 @@ impl Driver {
                 peer_id,
                 info,
                 ..
-            })) if info.protocols.contains(&KAD_PROTOCOL) => {
+            })) if info.protocols.contains(&self.peers.dht) => {
                 // Only peers speaking our DHT protocol go into the routing table and the
                 // peer store.
                 for addr in &info.listen_addrs {

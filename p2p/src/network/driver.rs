@@ -140,7 +140,7 @@ impl Driver {
                 .map(|(p, _)| *p)
                 .collect(),
             banned,
-            known: self.peers.known_count(),
+            known: self.peers.dialable(),
         }
     }
 

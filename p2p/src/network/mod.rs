@@ -174,7 +174,7 @@ pub struct NetworkStatus {
     /// Gossipsub scores of connected and banned peers.
     pub scores: Vec<(PeerId, f64)>,
     /// Peers this node knows an address of (bootnodes, peer store, identify, DHT, mDNS).
-    pub known: usize,
+    pub known: Vec<PeerId>,
 }
 
 impl NetworkStatus {
@@ -377,7 +377,7 @@ impl Network {
                 swarm.behaviour_mut().kad.add_address(&peer, addr);
             }
         }
-        info!(%peer_id, addrs = ?listen_addrs, topic = %topic, known_peers = peers.known_count(), "p2p network started");
+        info!(%peer_id, addrs = ?listen_addrs, topic = %topic, known_peers = peers.dialable().len(), "p2p network started");
 
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(config.inbound_queue);

@@ -301,9 +301,13 @@ impl KnownPeers {
         self.peers.len()
     }
 
-    /// Number of known peers with an address to dial.
-    pub(super) fn dialable(&self) -> usize {
-        self.peers.values().filter(|k| !k.addrs.is_empty()).count()
+    /// The known peers with an address to dial.
+    pub(super) fn dialable(&self) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(_, k)| !k.addrs.is_empty())
+            .map(|(peer, _)| *peer)
+            .collect()
     }
 
     /// The peers to persist: those this node was connected to, verified first, then the most
@@ -559,7 +563,7 @@ mod tests {
         );
         assert_eq!(
             known.dialable(),
-            0,
+            vec![],
             "an address of another peer is not kept"
         );
         known.insert(met, vec![addr(3)], Origin::Learnt);

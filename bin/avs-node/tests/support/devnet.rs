@@ -390,10 +390,7 @@ fn try_http(port: u16, request: &str) -> Result<(u16, String), String> {
 
 /// The value of an unlabelled metric in a Prometheus text exposition.
 pub fn metric(exposition: &str, name: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.trim().parse().ok()).flatten()
-    })
+    avs_node::metrics::sample(exposition, name)
 }
 
 /// The first sample of metric `name` whose labels contain `labels` (e.g. `result="valid"`).
