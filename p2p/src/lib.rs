@@ -75,7 +75,7 @@
 //!
 //! handle.add_task(task).await?; // from the ExEx: TaskCreated + operator set at taskCreatedBlock
 //! handle.publish_own(own).await?; // our signed response
-//! // The events must be drained: a full event queue back-pressures validation.
+//! // The events must be drained: those not taken yet wait in the service, in memory.
 //! while let Some(event) = events.recv().await {
 //!     match event {
 //!         ServiceEvent::SubmitDue(aggregate) => {

@@ -276,8 +276,10 @@ struct State {
     /// Events not yet taken by the application. The loop never waits for the application:
     /// the application waits for the loop (`publish_own` replies) while it is the one that
     /// drains the event queue, so a loop blocked on a full queue deadlocks both (a restarted node
-    /// restoring a journal of 16 tasks × 16 signatures did). Bounded by the table: each event
-    /// is a first (signature accepted, quorum, submission turn, equivocation per task).
+    /// restoring a journal of 16 tasks × 16 signatures did). Each event is a first for a task
+    /// the application added (a signature accepted, quorum, a submission turn, an
+    /// equivocation), so an application that reads events in the loop where it adds tasks
+    /// bounds this by what it added since it last read: members plus a few per task.
     outbox: VecDeque<ServiceEvent>,
     config: ServiceConfig,
     /// Where accepted signatures are persisted, if anywhere.
@@ -332,14 +334,26 @@ impl State {
                     if let Some(event) = self.outbox.pop_front() {
                         permit.send(event);
                     }
+                    // As many as fit now: a burst queues up to `max_burst` acceptances, and
+                    // a submission turn behind them must not wait for one loop turn each.
+                    self.flush(&events);
                 }
             }
+        }
+        // What fits is still handed over (an application reading until the channel closes
+        // gets it); the rest goes with the service.
+        self.flush(&events);
+        if !self.outbox.is_empty() {
+            debug!(
+                n = self.outbox.len(),
+                "service stopped with events not taken"
+            );
         }
         debug!("signature service stopped");
     }
 
     /// Validates a burst, reports every verdict of gossiped messages and persists the
-    /// accepted ones. `false` once the application is gone.
+    /// accepted ones. `false` once the network is gone.
     async fn process(&mut self, burst: Vec<InboundSignature>, origin: Origin) -> bool {
         let now = Instant::now();
         let outcomes = self.validator.validate_burst(&mut self.tasks, burst, now);
@@ -385,6 +399,9 @@ impl State {
                 operator = %v.operator_id,
                 "signature accepted"
             ),
+            Outcome::Deferred => {
+                debug!(peer = %id.source, "signature deferred until its task is known")
+            }
             other => debug!(peer = %id.source, outcome = ?other, "signature not accepted"),
         }
         match outcome.verdict() {
@@ -583,5 +600,17 @@ impl State {
     /// Queues an event for the application (see [`State::outbox`]).
     fn emit(&mut self, event: ServiceEvent) {
         self.outbox.push_back(event);
+    }
+
+    /// Hands queued events to the application while its channel has room, without waiting.
+    fn flush(&mut self, events: &mpsc::Sender<ServiceEvent>) {
+        while !self.outbox.is_empty() {
+            let Ok(permit) = events.try_reserve() else {
+                return;
+            };
+            if let Some(event) = self.outbox.pop_front() {
+                permit.send(event);
+            }
+        }
     }
 }

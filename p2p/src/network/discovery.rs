@@ -113,7 +113,8 @@ impl PeerMaintenance {
         self.known.unpin(peer);
     }
 
-    /// Forgets a banned peer (a bootnode stays known; the block list keeps it away).
+    /// Forgets a peer (banned, or of another deployment), unless pinned (a bootnode or an
+    /// operator's socket stays known).
     pub(super) fn forget(&mut self, peer: &PeerId) {
         self.known.remove(peer);
     }
@@ -183,11 +184,11 @@ impl Driver {
             return;
         }
         let gossipsub = &self.swarm.behaviour().gossipsub;
-        let negative: Vec<(PeerId, i64)> = gossipsub
+        let negative: Vec<(PeerId, f64)> = gossipsub
             .all_peers()
             .filter_map(|(peer, _)| {
                 let score = gossipsub.peer_score(peer)?;
-                (score < 0.0).then_some((*peer, score as i64))
+                (score < 0.0).then_some((*peer, score))
             })
             .collect();
         debug!(
@@ -304,6 +305,17 @@ impl Driver {
                     .insert(peer_id, info.listen_addrs, Origin::Learnt);
                 self.peers.known.on_connected(peer_id, None, unix_now());
                 self.peers.known.on_healthy(&peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                ..
+            })) => {
+                // Not a node of this deployment (another deployment, an older protocol, any
+                // libp2p node): whatever put it among the known peers (an old peer store, mDNS,
+                // a DHT answer), it is forgotten, unless configured or published on chain.
+                debug!(peer = %peer_id, "not a peer of this deployment; forgetting it");
+                self.peers.forget(&peer_id);
+                self.swarm.behaviour_mut().kad.remove_peer(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer,

@@ -173,7 +173,8 @@ pub struct NetworkStatus {
     pub banned: Vec<PeerId>,
     /// Gossipsub scores of connected and banned peers.
     pub scores: Vec<(PeerId, f64)>,
-    /// Peers this node knows an address of (bootnodes, peer store, identify, DHT, mDNS).
+    /// Peers this node knows an address of (bootnodes, peer store, operators' on-chain
+    /// sockets, identify, DHT, mDNS).
     pub known: Vec<PeerId>,
 }
 
