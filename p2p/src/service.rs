@@ -10,8 +10,9 @@
 //!
 //! The service never waits for its application: the application waits for the service (the
 //! reply to `publish_own`) and is also the one that reads the events, so events the
-//! application has not taken yet wait in the service's own queue, bounded by the task table,
-//! and the loop keeps answering requests and gossip meanwhile.
+//! application has not taken yet wait in the service's own queue (bounded by what the
+//! application added since it last read), and the loop keeps answering requests and gossip
+//! meanwhile.
 //!
 //! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
 //! signature is persisted (one fsync per burst) before it is reported, and the journal's records are

@@ -61,13 +61,28 @@ pub struct ChallengeRefused {
 /// would stay unfrozen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChallengeProgress {
-    /// An earlier try sent `raiseAndResolveChallenge`: it may be mined although that try
-    /// failed (no receipt in time), so a refusal now may mean it went through.
-    pub raise_sent: bool,
+    /// A `raiseAndResolveChallenge` may be mined already, so a refusal of ours may mean it
+    /// went through: an earlier try sent one and failed before its receipt, or another
+    /// challenger may have raised it ([`ChallengeProgress::stand_in`]). A refusal then looks
+    /// for the mined challenge and carries on with the freezing.
+    pub raise_may_be_mined: bool,
     /// The `raiseAndResolveChallenge` transaction, once mined.
     pub challenge: Option<B256>,
     /// `freezeSigners` batches mined so far.
     pub batches_done: usize,
+}
+
+impl ChallengeProgress {
+    /// The progress of a challenger that is one of several (the automatic challenger: any
+    /// number of nodes may hold the role, so that one down is not the end of a challenge).
+    /// When another raised the challenge first, ours is refused, and this one freezes the
+    /// signers the other's freeze batches have not covered yet.
+    pub fn stand_in() -> Self {
+        Self {
+            raise_may_be_mined: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// What a successful challenge took.
@@ -172,14 +187,15 @@ pub async fn challenge(
     let challenge = match progress.challenge {
         Some(tx_hash) => tx_hash,
         None => {
-            let earlier_raise = std::mem::replace(&mut progress.raise_sent, true);
+            let earlier_raise = std::mem::replace(&mut progress.raise_may_be_mined, true);
             let raised = match transactor
                 .call("raiseAndResolveChallenge", task_manager, call.abi_encode())
                 .await
             {
                 Ok(receipt) => receipt.transaction_hash,
-                // An earlier try's raise may have been mined after that try gave up on it: the
-                // checkpoint is invalidated then, and what is left is freezing the signers.
+                // An earlier try's raise may have been mined after that try gave up on it, or
+                // another challenger's: the checkpoint is invalidated then, and what is left is
+                // freezing the signers.
                 Err(err) if earlier_raise => {
                     match mined_challenge(&provider, task_manager, target).await? {
                         Some(tx_hash) => tx_hash,

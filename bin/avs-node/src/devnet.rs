@@ -84,8 +84,9 @@ pub struct DevnetArgs {
     #[arg(long)]
     pub restart_on_exit: bool,
     /// TEST ONLY: the K highest-stake operators sign wrong state roots
-    /// (`avs-node run --fault-sign-wrong-state-root`), and node 0 (honest) runs the challenger
-    /// role, so the whole fault → challenge → freeze path runs with no manual step.
+    /// (`avs-node run --fault-sign-wrong-state-root`), and every honest node runs the
+    /// challenger role (each a stand-in for the others), so the whole fault → challenge →
+    /// freeze path runs with no manual step.
     #[arg(long, default_value_t = 0)]
     pub faulty: u16,
     /// Two-chain mode: start a second anvil (chain 1337) whose checkpoints the nodes attest
@@ -404,7 +405,7 @@ impl DevnetArgs {
         if self.is_faulty(i) {
             command.arg("--fault-sign-wrong-state-root");
         }
-        if self.faulty > 0 && i == 0 {
+        if self.faulty > 0 && !self.is_faulty(i) {
             command.arg("--challenger");
         }
         if let Some(depth) = self.attest_depth {

@@ -645,8 +645,9 @@ impl Challenger {
                 receipt_timeout: CHALLENGE_RECEIPT_TIMEOUT,
                 ..ConfirmPolicy::default()
             };
-            // Shared by the tries: a retry resumes after the steps already mined.
-            let progress = tokio::sync::Mutex::new(challenge::ChallengeProgress::default());
+            // Shared by the tries: a retry resumes after the steps already mined. Other nodes
+            // may hold the role too: a challenge one of them raised first is carried on.
+            let progress = tokio::sync::Mutex::new(challenge::ChallengeProgress::stand_in());
             let (challenger, target, policy, progress) = (&this, &target, &policy, &progress);
             let attempt = move || async move {
                 tracing::warn!(task = index, "challenging the response on-chain");

@@ -1,7 +1,8 @@
 //! `avs_node::challenge::challenge` against EigenLayer's real registries and our task manager on
 //! anvil: a wrong response is challenged and its signers frozen, and a retry after the challenge
 //! was mined resumes from the steps already done instead of raising it again (which the
-//! contract refuses, leaving the signers of later freeze batches unfrozen).
+//! contract refuses, leaving the signers of later freeze batches unfrozen), and so does a
+//! stand-in challenger whose raise comes second.
 
 use alloy::providers::Provider;
 use avs_contracts::{
@@ -43,7 +44,7 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     assert_eq!(
         progress,
         ChallengeProgress {
-            raise_sent: true,
+            raise_may_be_mined: true,
             challenge: Some(outcome.challenge),
             batches_done: outcome.freeze_batches,
         }
@@ -75,7 +76,7 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     // A try whose raise was mined after it gave up on the receipt: the next try's raise is
     // refused, and it finds the mined one in the logs and carries on with the freezing.
     let mut unconfirmed = ChallengeProgress {
-        raise_sent: true,
+        raise_may_be_mined: true,
         ..ChallengeProgress::default()
     };
     let resumed = challenge(
@@ -88,6 +89,37 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     assert_eq!(resumed, outcome, "the mined challenge is found");
     assert_eq!(unconfirmed.challenge, Some(outcome.challenge));
     assert_eq!(nonce().await?, before, "nothing sent again");
+
+    // A stand-in challenger (another node holding the role, another wallet) whose raise is
+    // refused finds the first one's challenge and sends nothing: the signers are frozen.
+    let other = devnet.submitter_key();
+    let other_nonce = devnet
+        .provider
+        .get_transaction_count(other.address())
+        .await?;
+    let mut stand_in = Transactor::through(
+        devnet.wallet_sender(other.clone(), SenderConfig::default()),
+        ConfirmPolicy::default(),
+    );
+    let carried_on = challenge(
+        &mut stand_in,
+        &devnet.deployment,
+        &target,
+        &mut ChallengeProgress::stand_in(),
+    )
+    .await?;
+    assert_eq!(
+        carried_on, outcome,
+        "the first challenger's challenge is found"
+    );
+    assert_eq!(
+        devnet
+            .provider
+            .get_transaction_count(other.address())
+            .await?,
+        other_nonce,
+        "the stand-in sent nothing"
+    );
 
     // A first try that is refused stays refused: the checkpoint is invalidated already.
     let fresh = challenge(
