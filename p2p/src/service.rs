@@ -10,9 +10,8 @@
 //!
 //! The service never waits for its application: the application waits for the service (the
 //! reply to `publish_own`) and is also the one that reads the events, so events the
-//! application has not taken yet wait in the service's own queue (bounded by what the
-//! application added since it last read), and the loop keeps answering requests and gossip
-//! meanwhile.
+//! application has not taken yet wait in the service's own queue (bounded by the open tasks,
+//! each a few events per member), and the loop keeps answering requests and gossip meanwhile.
 //!
 //! With a [`SignatureJournal`] ([`SignatureService::spawn_with_journal`]) every accepted
 //! signature is persisted (one fsync per burst) before it is reported, and the journal's records are
@@ -279,8 +278,8 @@ struct State {
     /// drains the event queue, so a loop blocked on a full queue deadlocks both (a restarted node
     /// restoring a journal of 16 tasks × 16 signatures did). Each event is a first for a task
     /// the application added (a signature accepted, quorum, a submission turn, an
-    /// equivocation), so an application that reads events in the loop where it adds tasks
-    /// bounds this by what it added since it last read: members plus a few per task.
+    /// equivocation): at most the open tasks' members plus a few per task, while the
+    /// application keeps reading (ours reads in the loop where it adds tasks).
     outbox: VecDeque<ServiceEvent>,
     config: ServiceConfig,
     /// Where accepted signatures are persisted, if anywhere.

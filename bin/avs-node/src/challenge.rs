@@ -75,8 +75,9 @@ pub struct ChallengeProgress {
 impl ChallengeProgress {
     /// The progress of a challenger that is one of several (the automatic challenger: any
     /// number of nodes may hold the role, so that one down is not the end of a challenge).
-    /// When another raised the challenge first, ours is refused, and this one freezes the
-    /// signers the other's freeze batches have not covered yet.
+    /// When another raised the challenge first, ours is refused, and this one carries on with
+    /// the `freezeSigners` batches (freezing a frozen operator is a no-op: only gas). While the
+    /// other's raise is still pending, the refusal is an error to retry, not a final answer.
     pub fn stand_in() -> Self {
         Self {
             raise_may_be_mined: true,
@@ -199,6 +200,18 @@ pub async fn challenge(
                 Err(err) if earlier_raise => {
                     match mined_challenge(&provider, task_manager, target).await? {
                         Some(tx_hash) => tx_hash,
+                        // Refused as challenged already, yet no challenge is mined: one is
+                        // pending (gas is estimated against the pending block). Not a final
+                        // answer: it is mined soon, or dropped and then ours goes through.
+                        None if matches!(
+                            err.revert::<AvsTaskManager::AvsTaskManagerErrors>(),
+                            Some(AvsTaskManager::AvsTaskManagerErrors::CheckpointNotFinalized(_))
+                        ) =>
+                        {
+                            bail!(
+                                "task {index}: the checkpoint is challenged already, but no challenge of it is mined yet (one is pending)"
+                            )
+                        }
                         None => return Err(raise_error(index, err)),
                     }
                 }

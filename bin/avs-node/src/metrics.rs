@@ -113,7 +113,8 @@ pub struct NodeMetrics {
     /// `avs_exex_submissions_refused_total`: aggregates due for submission by this node that it
     /// refused because they are not the response it signed and still stands behind.
     pub submissions_refused: IntCounter,
-    /// `avs_exex_challenges_total{result}`: challenges this node raised (`succeeded`, `failed`).
+    /// `avs_exex_challenges_total{result}`: challenges this node took up (`succeeded`: raised
+    /// here, or raised by another challenger and carried on; `failed`).
     pub challenges: IntCounterVec,
 }
 
@@ -180,7 +181,7 @@ impl NodeMetrics {
             challenges: IntCounterVec::new(
                 Opts::new(
                     "avs_exex_challenges_total",
-                    "Challenges of wrong responses this node raised, by result",
+                    "Challenges of wrong responses this node took up (raised here, or by another challenger and carried on), by result",
                 ),
                 &["result"],
             )?,

@@ -683,7 +683,7 @@ impl Challenger {
                         task = index,
                         tx_hash = %outcome.challenge,
                         freeze_batches = outcome.freeze_batches,
-                        "challenge succeeded: the response's signers are frozen"
+                        "challenge succeeded (raised here, or by another challenger and carried on): the response's signers are frozen"
                     );
                 }
                 Err(err) => {

@@ -91,7 +91,8 @@ async fn a_retried_challenge_resumes_after_the_steps_already_mined() -> eyre::Re
     assert_eq!(nonce().await?, before, "nothing sent again");
 
     // A stand-in challenger (another node holding the role, another wallet) whose raise is
-    // refused finds the first one's challenge and sends nothing: the signers are frozen.
+    // refused finds the first one's challenge: the signers are frozen (with 4 operators there
+    // is no further freeze batch to send).
     let other = devnet.submitter_key();
     let other_nonce = devnet
         .provider

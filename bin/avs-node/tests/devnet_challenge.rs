@@ -3,7 +3,7 @@
 //! wrong state roots, so a wrong checkpoint is finalized. The honest nodes 0 and 1 run the
 //! challenger role, each the other's stand-in: they see the response differ from their own
 //! block, and the first proves it wrong on-chain and so freezes its signers (the second finds
-//! that challenge and sends nothing); the honest operators, now all of the stake, finalize a correct one.
+//! that challenge, once mined, and carries on); the honest operators, now all of the stake, finalize a correct one.
 //! No honest node pays for the wrong response: each refuses to submit an aggregate that is not
 //! the response it signed, so the transaction that landed it comes from a faulty operator.
 
