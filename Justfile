@@ -38,6 +38,7 @@ test: tools lint contracts
 lint: tools
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p avs-node --no-default-features -- -D warnings
     cd contracts && forge fmt --check
 
 # Run a local devnet: anvil, EigenLayer + AVS contracts, N operator nodes finalizing checkpoints.

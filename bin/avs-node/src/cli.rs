@@ -55,6 +55,7 @@ pub enum Command {
     /// Run the operator node: follow the chain, sign checkpoints, gossip, aggregate, submit.
     Run(crate::run::RunArgs),
     /// Run a local network: anvil, EigenLayer + AVS contracts, N operator nodes.
+    #[cfg(feature = "devnet")]
     Devnet(crate::devnet::DevnetArgs),
     /// Inspect and validate the node configuration.
     #[command(subcommand)]
@@ -78,6 +79,7 @@ impl Command {
     pub async fn run(self) -> eyre::Result<()> {
         match self {
             Self::Run(args) => args.run().await,
+            #[cfg(feature = "devnet")]
             Self::Devnet(args) => args.run().await,
             Self::Config(command) => command.run().await,
             // Prompts and scrypt block: keep them off the async workers.

@@ -47,7 +47,9 @@ pub mod cli;
 pub mod config;
 pub mod config_check;
 pub mod datadir;
+#[cfg(feature = "devnet")]
 pub mod devnet;
+#[cfg(feature = "devnet")]
 pub mod devnet_churn;
 pub mod evidence;
 pub mod health;

@@ -3,10 +3,13 @@
 //! - [`avs`] and [`devnet`]: bindings generated with `alloy::sol!` from the committed forge
 //!   artifacts in `artifacts/` (so building this crate never needs forge; `just contracts`
 //!   fails when the artifacts are stale).
-//! - [`eigenlayer`]: EigenLayer's real M2 core and middleware, deployed from the bytecode the
-//!   `eigen-utils` crate ships, behind proxies, as EigenLayer's own scripts deploy them.
+//! - [`eigenlayer`]: EigenLayer's real M2 core and middleware, deployed (feature `deploy`) from
+//!   the bytecode the `eigen-utils` crate ships, behind proxies, as EigenLayer's own scripts
+//!   deploy them. Without the feature (a node that only runs against a deployment) neither
+//!   `eigen-utils` nor the second alloy major version it brings is built.
 //! - [`aggregation`]: builds and pre-verifies the `NonSignerStakesAndSignature` of a response.
-//! - [`deploy`]: EigenLayer + the AVS in one call, producing a [`deployment::Deployment`].
+//! - `deploy` (feature `deploy`): EigenLayer + the AVS in one call, producing a
+//!   [`deployment::Deployment`].
 //! - [`deployment`]: the deployment file every component reads, validated against the chain.
 //! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
 //!   checks, deregistration, status, stake refresh).
@@ -28,6 +31,7 @@
 
 pub mod aggregation;
 pub mod avs;
+#[cfg(feature = "deploy")]
 pub mod deploy;
 pub mod deployment;
 pub mod devnet;

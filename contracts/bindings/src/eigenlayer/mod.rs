@@ -15,10 +15,11 @@
 //!    is upgraded to it and initialised in the same call, quorum 0 is created in the
 //!    RegistryCoordinator, and the devnet token's strategy is whitelisted for deposits.
 
+#[cfg(feature = "deploy")]
 mod deploy;
 pub mod interfaces;
+mod params;
 
-pub use deploy::{
-    EigenLayerContracts, EigenLayerParams, QuorumParams, deploy_proxies, empty_proxy, initialize,
-    upgrade_and_call,
-};
+#[cfg(feature = "deploy")]
+pub use deploy::{deploy_proxies, empty_proxy, initialize, upgrade_and_call};
+pub use params::{EigenLayerContracts, EigenLayerParams, QuorumParams};
