@@ -352,6 +352,7 @@ pub async fn run_node(
         },
         operator_peers: OperatorPeers::new(
             operator_id,
+            service.handle.network().peer_id(),
             crate::config::DEVNET_CHAIN_IDS.contains(&deployment.chain_id),
         ),
         evidence: data_dir.join(evidence::FILE_NAME),

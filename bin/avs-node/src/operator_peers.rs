@@ -8,6 +8,10 @@
 //! Any registered operator can publish any string, so a socket is refused when it names a
 //! peer id another operator published first, or, outside devnets, a loopback, private or
 //! link-local address: every node would dial it.
+//!
+//! The node's own operator's socket is checked too, once per value: missing, undialable, not
+//! public, or naming another peer id than this node's (a new identity after the socket was
+//! published) is a warning that tells the operator to run `avs-node operator set-socket`.
 use avs_p2p::{OperatorId, TaskInfo, parse_socket};
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use std::collections::HashMap;
@@ -25,6 +29,10 @@ pub struct PeerChanges {
 #[derive(Debug)]
 pub struct OperatorPeers {
     local: OperatorId,
+    /// This node's libp2p identity, which the local operator's socket must name.
+    local_peer: PeerId,
+    /// The local operator's socket as last checked (`Some(None)`: none published).
+    own_socket: Option<Option<String>>,
     /// Loopback and private addresses accepted (devnets).
     allow_local: bool,
     seen: HashMap<OperatorId, String>,
@@ -33,11 +41,14 @@ pub struct OperatorPeers {
 }
 
 impl OperatorPeers {
-    /// Discovery for the node of operator `local` (its own socket is skipped); `allow_local`
-    /// accepts loopback and private addresses, for devnets.
-    pub fn new(local: OperatorId, allow_local: bool) -> Self {
+    /// Discovery for the node of operator `local` with identity `local_peer` (its own socket
+    /// is checked, not dialled); `allow_local` accepts loopback and private addresses, for
+    /// devnets.
+    pub fn new(local: OperatorId, local_peer: PeerId, allow_local: bool) -> Self {
         Self {
             local,
+            local_peer,
+            own_socket: None,
             allow_local,
             seen: HashMap::new(),
             handed: HashMap::new(),
@@ -54,6 +65,7 @@ impl OperatorPeers {
         let mut changes = PeerChanges::default();
         for (id, _) in task.members() {
             if *id == self.local {
+                self.check_own(socket_of(id));
                 continue;
             }
             let Some(socket) = socket_of(id) else {
@@ -99,6 +111,51 @@ impl OperatorPeers {
     }
 }
 
+impl OperatorPeers {
+    /// Warns, once per published value, when the local operator's socket does not lead other
+    /// nodes here.
+    fn check_own(&mut self, socket: Option<&str>) {
+        if self
+            .own_socket
+            .as_ref()
+            .is_some_and(|seen| seen.as_deref() == socket)
+        {
+            return;
+        }
+        self.own_socket = Some(socket.map(str::to_owned));
+        if let Some(problem) = own_socket_problem(socket, self.local_peer, self.allow_local) {
+            tracing::warn!(
+                socket = socket.unwrap_or_default(),
+                "{problem}: other nodes cannot dial this one from the chain (only through bootnodes and gossip); publish this node's address with `avs-node operator set-socket`"
+            );
+        }
+    }
+}
+
+/// What is wrong with the local operator's published `socket` for a node with identity
+/// `local_peer`, if anything.
+fn own_socket_problem(
+    socket: Option<&str>,
+    local_peer: PeerId,
+    allow_local: bool,
+) -> Option<String> {
+    let Some(socket) = socket else {
+        return Some("this operator has published no socket".to_owned());
+    };
+    match parse_socket(socket) {
+        Err(err) => Some(format!(
+            "this operator's published socket cannot be dialled ({err})"
+        )),
+        Ok((_, addr)) if !allow_local && !is_public(&addr) => Some(format!(
+            "this operator's published socket names {addr}, not a public address (other operators refuse it)"
+        )),
+        Ok((peer, _)) if peer != local_peer => Some(format!(
+            "this operator's published socket names peer {peer}, but this node is {local_peer} (a new p2p/node.key since it was published, or another node's socket)"
+        )),
+        Ok(_) => None,
+    }
+}
+
 /// Whether `addr` names a public host: no loopback, private, link-local or unspecified IP,
 /// and not `localhost`.
 fn is_public(addr: &Multiaddr) -> bool {
@@ -131,6 +188,36 @@ mod tests {
     }
 
     #[test]
+    fn the_own_socket_must_be_published_dialable_public_and_name_this_node() {
+        let me = peer();
+        let public = format!("/ip4/203.0.113.1/tcp/9777/p2p/{me}");
+        assert_eq!(own_socket_problem(Some(&public), me, false), None);
+        assert!(
+            own_socket_problem(None, me, false)
+                .unwrap()
+                .contains("no socket")
+        );
+        assert!(
+            own_socket_problem(Some(""), me, false)
+                .unwrap()
+                .contains("cannot be dialled")
+        );
+        let other = own_socket_problem(Some(&public), peer(), false).unwrap();
+        assert!(other.contains(&format!("names peer {me}")), "{other}");
+        let private = format!("/ip4/127.0.0.1/tcp/9777/p2p/{me}");
+        assert!(
+            own_socket_problem(Some(&private), me, false)
+                .unwrap()
+                .contains("not a public address")
+        );
+        assert_eq!(
+            own_socket_problem(Some(&private), me, true),
+            None,
+            "devnets accept local addresses"
+        );
+    }
+
+    #[test]
     fn new_and_moved_sockets_are_handed_over_once_and_the_old_peer_retired() {
         let committee = Committee::new(3, 7, |_| 10);
         let ids: Vec<OperatorId> = committee.operators.iter().map(|o| o.id).collect();
@@ -140,7 +227,7 @@ mod tests {
         sockets.insert(ids[0], format!("/ip4/203.0.113.1/tcp/9777/p2p/{}", peer()));
         sockets.insert(ids[1], format!("/ip4/203.0.113.2/tcp/9777/p2p/{p1}"));
         sockets.insert(ids[2], "203.0.113.3:9777".to_owned());
-        let mut discovery = OperatorPeers::new(ids[0], false);
+        let mut discovery = OperatorPeers::new(ids[0], peer(), false);
         let first = discovery.changed(&task, |id| sockets.get(id).map(String::as_str));
         assert_eq!(
             first.added,
@@ -199,13 +286,13 @@ mod tests {
             |id: &OperatorId| (*id == committee.operators[1].id).then_some(local.as_str());
         let me = committee.operators[0].id;
         assert!(
-            OperatorPeers::new(me, false)
+            OperatorPeers::new(me, peer(), false)
                 .changed(&task, socket_of)
                 .added
                 .is_empty()
         );
         assert_eq!(
-            OperatorPeers::new(me, true)
+            OperatorPeers::new(me, peer(), true)
                 .changed(&task, socket_of)
                 .added
                 .len(),
