@@ -159,3 +159,66 @@ async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_f
         n.shutdown().await;
     }
 }
+
+/// The reverse case: an honest forwarder of a valid signature whose task never reaches this
+/// node (its chain reorged the task out, or a restart's catch-up never re-created it). The
+/// signature waits for the task and is rejected at the validator's pending timeout; gossipsub
+/// dropped the message before that (`validation_timeout` < `pending_ttl`), so the reject costs
+/// the forwarder only the application's bounded penalty and no gossipsub score. With the
+/// message still cached, gossipsub's invalid-message penalty (−10 each) applied too, and the
+/// 16-node churn run graylisted honest peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_forwarder_of_a_task_that_never_comes_keeps_its_gossip_score() {
+    let committee = Committee::new(4, 7, |_| 10);
+    let mut receiver_config = config(vec![]);
+    receiver_config.validation_timeout = Duration::from_millis(500);
+    let receiver = avs_p2p::SignatureService::spawn(
+        avs_p2p::Network::start(
+            libp2p::identity::Keypair::generate_ed25519(),
+            receiver_config,
+        )
+        .await
+        .unwrap(),
+        avs_p2p::ServiceConfig {
+            validator: avs_p2p::validation::ValidatorConfig {
+                pending_ttl: Duration::from_secs(3),
+                ..Default::default()
+            },
+            ..avs_p2p::ServiceConfig::default()
+        },
+    );
+    let forwarder = service(
+        vec![tcp_addr(receiver.handle.network())],
+        Some(committee.operators[1].id),
+        Duration::from_secs(60),
+    )
+    .await;
+    let forwarder_id = forwarder.handle.network().peer_id();
+    all_status(
+        "the forwarder in the receiver's mesh",
+        std::slice::from_ref(receiver.handle.network()),
+        |s| s.mesh.contains(&forwarder_id),
+    )
+    .await;
+    // The forwarder's chain has task 1; the receiver's never will.
+    forwarder
+        .handle
+        .add_task(committee.task(1, 75))
+        .await
+        .unwrap();
+    forwarder
+        .handle
+        .publish_own(committee.sign(1, response(1, 0)))
+        .await
+        .unwrap();
+    // Negative property, so a fixed window: past the pending timeout (3 s) and the validator's
+    // 1 s housekeeping that rejects the message. With the cache at 6 s instead of 0.5 s (longer
+    // than the pending timeout) the same run ends at −9.6.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = receiver.handle.network().status().await.unwrap();
+    let score = status.score(&forwarder_id).expect("forwarder connected");
+    assert!(
+        score >= 0.0,
+        "an honest forwarder lost gossip score for a task that never came: {score}"
+    );
+}
