@@ -14,9 +14,9 @@ default:
 tools:
     @bash tools/install.sh
 
-# Build every crate and target (debug).
+# Build every crate and target (debug), `avs-node devnet` included.
 build:
-    cargo build --workspace --all-targets
+    cargo build --workspace --all-targets --features avs-node/devnet
 
 # Compile the Solidity contracts and check the Rust bindings' committed artifacts are current.
 contracts: tools
@@ -31,21 +31,21 @@ contracts-export: tools
 # Everything CI checks: formatting, clippy, contract artifacts, forge tests, Rust tests.
 test: tools lint contracts
     cd contracts && forge test
-    cargo test --workspace --all-targets
+    cargo test --workspace --all-targets --features avs-node/devnet
     cargo test --workspace --doc
 
 # Formatting and lints (rustfmt, clippy with warnings as errors, forge fmt).
 lint: tools
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
-    cargo clippy -p avs-node --no-default-features -- -D warnings
+    cargo clippy --workspace --all-targets --features avs-node/devnet -- -D warnings
+    cargo clippy -p avs-node -- -D warnings
     cd contracts && forge fmt --check
 
 # Run a local devnet: anvil, EigenLayer + AVS contracts, N operator nodes finalizing checkpoints.
 # The dev profile is used on purpose: its crypto dependencies are optimised (Cargo.toml), and it
 # shares the build `just test` made instead of a long release build of the whole tree.
 devnet operators="4": tools
-    cargo build -p avs-node
+    cargo build -p avs-node --features devnet
     ./target/debug/avs-node devnet --operators {{operators}}
 
 # Run the criterion benches and the forge gas report (figures go in BENCHMARKS.md).

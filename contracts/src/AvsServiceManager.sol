@@ -5,27 +5,33 @@ import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Ini
 import {
     Ownable2StepUpgradeable
 } from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
-import {IAvsServiceManager} from "./interfaces/IAvsServiceManager.sol";
-import {IAVSDirectory, ISignatureUtils} from "./interfaces/IEigenLayerCore.sol";
-import {IRegistryCoordinator, IStakeRegistry} from "./interfaces/IEigenLayerMiddleware.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {IAvsServiceManager, IRegistrationPolicy} from "./interfaces/IAvsServiceManager.sol";
+import {IRegistryCoordinator} from "./interfaces/IEigenLayerMiddleware.sol";
+import {IAllocationManager, IPermissionController, IAvsSlasher} from "./interfaces/IEigenLayerSlashing.sol";
 import {QuorumBitmap} from "./libraries/QuorumBitmap.sol";
 
 /// @title AvsServiceManager
-/// @notice The service manager EigenLayer's RegistryCoordinator talks to: it forwards operator
-///         (de)registration to the AVSDirectory, reports restakeable strategies, publishes the
-///         metadata URI, keeps an operator allowlist and freezes operators.
-/// @dev Freezing: this contract is the RegistryCoordinator's ejector (the deployer calls
-///      `registryCoordinator.setEjector(serviceManager)`), so freezing marks the operator and
-///      ejects it from the quorums it is currently in. Registration of a frozen operator always
-///      reverts, and of a non-allowlisted one while the allowlist is on. Deploy behind a
-///      transparent proxy; the implementation's initializers are locked.
+/// @notice The AVS's address in EigenLayer's slashing-era core: the `avs` of its operator sets,
+///         which publishes the metadata URI, names the registrar (our registry coordinator) and
+///         appoints the contracts acting for it; it keeps the operator allowlist and punishes
+///         the signers of a checkpoint proven wrong: slashed through the slasher, then frozen
+///         (ejected and barred from registering again).
+/// @dev This contract is the coordinator's ejector. Punishment happens once per operator (a
+///      frozen one is skipped), so the task manager's permissionless freezing continuation can
+///      be repeated without slashing anyone twice. Deploy behind a transparent proxy; the
+///      implementation's initializers are locked.
 contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServiceManager {
-    /// @notice EigenLayer's AVSDirectory.
-    IAVSDirectory internal immutable _avsDirectory;
-    /// @notice The RegistryCoordinator of this AVS.
+    /// @notice EigenLayer's AllocationManager.
+    IAllocationManager public immutable allocationManager;
+    /// @notice EigenLayer's PermissionController.
+    IPermissionController public immutable permissionController;
+    /// @notice The AVS's registry coordinator (its registrar).
     IRegistryCoordinator public immutable registryCoordinator;
-    /// @notice Its StakeRegistry (strategies per quorum).
-    IStakeRegistry public immutable stakeRegistry;
+    /// @notice The AVS's slasher.
+    IAvsSlasher public immutable slasher;
+    /// @notice The coordinator's StakeRegistry (edits the operator sets' strategies).
+    address public immutable stakeRegistry;
 
     /// @notice The task manager, the only caller of `freezeOperators`.
     address public taskManager;
@@ -36,63 +42,106 @@ contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServic
     /// @inheritdoc IAvsServiceManager
     mapping(address => bool) public frozen;
 
-    modifier onlyRegistryCoordinator() {
-        if (msg.sender != address(registryCoordinator)) revert OnlyRegistryCoordinator();
-        _;
-    }
-
-    /// @param avsDirectory_ EigenLayer's AVSDirectory (proxy)
-    /// @param registryCoordinator_ the AVS's RegistryCoordinator (proxy)
-    /// @param stakeRegistry_ its StakeRegistry (proxy)
     constructor(
-        IAVSDirectory avsDirectory_,
+        IAllocationManager allocationManager_,
+        IPermissionController permissionController_,
         IRegistryCoordinator registryCoordinator_,
-        IStakeRegistry stakeRegistry_
+        IAvsSlasher slasher_,
+        address stakeRegistry_
     ) {
-        _avsDirectory = avsDirectory_;
+        allocationManager = allocationManager_;
+        permissionController = permissionController_;
         registryCoordinator = registryCoordinator_;
+        slasher = slasher_;
         stakeRegistry = stakeRegistry_;
         _disableInitializers();
     }
 
-    /// @notice Sets the owner, the task manager and whether the allowlist starts switched on.
-    function initialize(address initialOwner, address taskManager_, bool allowlistEnabled_)
-        external
-        initializer
-    {
+    /// @notice Sets the owner, the task manager and whether the allowlist starts switched on;
+    ///         publishes the AVS's metadata URI (the AllocationManager requires one before
+    ///         operator sets exist) and appoints the contracts acting for the AVS: the
+    ///         coordinator (registrar, operator sets, ejection), the slasher (slashing) and the
+    ///         stake registry (operator set strategies). Done here, as the AVS itself, so the
+    ///         deployer need not be the owner.
+    function initialize(
+        address initialOwner,
+        address taskManager_,
+        bool allowlistEnabled_,
+        string calldata metadataURI
+    ) external initializer {
         if (initialOwner == address(0)) revert ZeroAddress();
         _transferOwnership(initialOwner);
         _setTaskManager(taskManager_);
         allowlistEnabled = allowlistEnabled_;
         emit AllowlistEnabledUpdated(allowlistEnabled_);
+        allocationManager.updateAVSMetadataURI(address(this), metadataURI);
+        address coordinator = address(registryCoordinator);
+        _appoint(coordinator, IAllocationManager.setAVSRegistrar.selector);
+        _appoint(coordinator, IAllocationManager.createOperatorSets.selector);
+        _appoint(coordinator, IAllocationManager.deregisterFromOperatorSets.selector);
+        _appoint(address(slasher), IAllocationManager.slashOperator.selector);
+        _appoint(stakeRegistry, IAllocationManager.addStrategiesToOperatorSet.selector);
+        _appoint(stakeRegistry, IAllocationManager.removeStrategiesFromOperatorSet.selector);
     }
 
-    /// @inheritdoc IAvsServiceManager
-    function registerOperatorToAVS(
-        address operator,
-        ISignatureUtils.SignatureWithSaltAndExpiry memory operatorSignature
-    ) external onlyRegistryCoordinator {
+    /// @inheritdoc IRegistrationPolicy
+    function checkRegistration(address operator) external view {
         if (frozen[operator]) revert OperatorIsFrozen(operator);
         if (allowlistEnabled && !allowlisted[operator]) revert OperatorNotAllowlisted(operator);
-        _avsDirectory.registerOperatorToAVS(operator, operatorSignature);
     }
 
     /// @inheritdoc IAvsServiceManager
-    function deregisterOperatorFromAVS(address operator) external onlyRegistryCoordinator {
-        _avsDirectory.deregisterOperatorFromAVS(operator);
-    }
-
-    /// @inheritdoc IAvsServiceManager
-    function freezeOperators(address[] calldata operators) external {
+    function freezeOperators(address[] calldata operators, uint32 taskIndex, bytes calldata quorumNumbers)
+        external
+    {
         if (msg.sender != taskManager) revert OnlyTaskManager();
+        address[] memory fresh = new address[](operators.length);
+        uint256 count;
         for (uint256 i = 0; i < operators.length; i++) {
-            _freeze(operators[i]);
+            if (!frozen[operators[i]]) fresh[count++] = operators[i];
+        }
+        if (count == 0) return;
+        assembly ("memory-safe") {
+            mstore(fresh, count)
+        }
+        string memory description =
+            string.concat("avs-exex: signed the wrong checkpoint of task ", Strings.toString(taskIndex));
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            slasher.slashOperators(fresh, uint8(quorumNumbers[i]), description);
+        }
+        for (uint256 i = 0; i < count; i++) {
+            _freeze(fresh[i]);
         }
     }
 
-    /// @notice Publishes the AVS's metadata URI through the AVSDirectory (owner only).
-    function updateAVSMetadataURI(string memory metadataURI) external onlyOwner {
-        _avsDirectory.updateAVSMetadataURI(metadataURI);
+    /// @inheritdoc IAvsServiceManager
+    function slashableWindowBlocks() external view returns (uint256) {
+        uint256 delay = allocationManager.DEALLOCATION_DELAY();
+        uint256 veto = slasher.vetoWindowBlocks();
+        // The slasher checks its window against the delay; a later core could shorten it.
+        return veto < delay ? delay - veto : 0;
+    }
+
+    /// @notice Publishes the AVS's metadata URI in the AllocationManager (owner only).
+    function updateAVSMetadataURI(string calldata metadataURI) external onlyOwner {
+        allocationManager.updateAVSMetadataURI(address(this), metadataURI);
+    }
+
+    /// @notice Names the contract the AllocationManager calls on (de)registration (owner only).
+    function setAVSRegistrar(address registrar) external onlyOwner {
+        allocationManager.setAVSRegistrar(address(this), registrar);
+    }
+
+    /// @notice Lets `appointee` call `selector` of `target` as this AVS (owner only): the
+    ///         coordinator creates operator sets and ejects, the slasher slashes, the stake
+    ///         registry edits the sets' strategies.
+    function setAppointee(address appointee, address target, bytes4 selector) external onlyOwner {
+        permissionController.setAppointee(address(this), appointee, target, selector);
+    }
+
+    /// @notice Withdraws a permission given by `setAppointee` (owner only).
+    function removeAppointee(address appointee, address target, bytes4 selector) external onlyOwner {
+        permissionController.removeAppointee(address(this), appointee, target, selector);
     }
 
     /// @notice Sets the task manager (owner only).
@@ -122,30 +171,15 @@ contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServic
         _setAllowlisted(operators, false);
     }
 
-    /// @inheritdoc IAvsServiceManager
-    function avsDirectory() external view returns (address) {
-        return address(_avsDirectory);
-    }
-
-    /// @inheritdoc IAvsServiceManager
-    function getRestakeableStrategies() external view returns (address[] memory) {
-        uint256 quorumCount = registryCoordinator.quorumCount();
-        return _strategiesOf(quorumCount == 0 ? 0 : (uint256(1) << quorumCount) - 1);
-    }
-
-    /// @inheritdoc IAvsServiceManager
-    function getOperatorRestakedStrategies(address operator) external view returns (address[] memory) {
-        bytes32 operatorId = registryCoordinator.getOperatorId(operator);
-        return _strategiesOf(registryCoordinator.getCurrentQuorumBitmap(operatorId));
+    function _appoint(address appointee, bytes4 selector) private {
+        permissionController.setAppointee(address(this), appointee, address(allocationManager), selector);
     }
 
     function _freeze(address operator) private {
-        if (frozen[operator]) return;
         frozen[operator] = true;
         emit OperatorFrozen(operator);
-        // Eject from the quorums it is in now: ejecting from quorums it is not in is refused (or
-        // silently ignored) by the coordinator, and an operator that already left has nothing
-        // to eject but stays barred from coming back.
+        // Eject from the quorums it is in now; an operator that already left has nothing to
+        // eject but stays barred from coming back (and slashable for the deallocation delay).
         IRegistryCoordinator.OperatorStatus status = registryCoordinator.getOperatorStatus(operator);
         if (status != IRegistryCoordinator.OperatorStatus.REGISTERED) return;
         uint256 bitmap =
@@ -163,24 +197,6 @@ contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServic
         for (uint256 i = 0; i < operators.length; i++) {
             allowlisted[operators[i]] = allowed;
             emit AllowlistUpdated(operators[i], allowed);
-        }
-    }
-
-    /// @dev Strategies of every quorum in `bitmap`, in quorum order.
-    function _strategiesOf(uint256 bitmap) private view returns (address[] memory strategies) {
-        bytes memory quorums = QuorumBitmap.toBytes(bitmap);
-        uint256[] memory lengths = new uint256[](quorums.length);
-        uint256 total;
-        for (uint256 i = 0; i < quorums.length; i++) {
-            lengths[i] = stakeRegistry.strategyParamsLength(uint8(quorums[i]));
-            total += lengths[i];
-        }
-        strategies = new address[](total);
-        uint256 k;
-        for (uint256 i = 0; i < quorums.length; i++) {
-            for (uint256 j = 0; j < lengths[i]; j++) {
-                strategies[k++] = stakeRegistry.strategyParamsByIndex(uint8(quorums[i]), j).strategy;
-            }
         }
     }
 }

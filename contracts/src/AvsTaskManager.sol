@@ -459,8 +459,10 @@ contract AvsTaskManager is
         if (keccak256(abi.encode(response, metadata)) != _responseHash(taskIndex, record)) {
             revert ResponseMismatch(taskIndex);
         }
-        uint256 deadline = uint256(metadata.taskRespondedBlock) + task.challengeWindowBlocks;
-        if (block.number > deadline) revert ChallengeWindowClosed(taskIndex, deadline);
+        {
+            uint256 deadline = uint256(metadata.taskRespondedBlock) + task.challengeWindowBlocks;
+            if (block.number > deadline) revert ChallengeWindowClosed(taskIndex, deadline);
+        }
         if (task.chainId != block.chainid) revert NotThisChain(task.chainId);
 
         ChallengeReason reason = _disprove(taskIndex, task.blockNumber, response, headerRlp);
@@ -470,7 +472,17 @@ contract AvsTaskManager is
         record.status = CheckpointStatus.Invalidated;
         address[] memory signers = _signers(task, nonSignerIds, 0, FREEZE_BATCH);
         emit TaskChallengedSuccessfully(taskIndex, msg.sender, reason, signers);
-        serviceManager.freezeOperators(signers);
+        // The invalidation must stand whatever happens to the punishment: EigenLayer's pauser
+        // can pause slashing or deregistration, and a revert here would leave the wrong
+        // checkpoint finalized. `freezeSigners` (anyone, any range) punishes later.
+        // A failure without a reason is almost always out of gas (the punishment gets 63/64 of
+        // what is left): never let a challenger, or a gas estimator, skip the punishment by
+        // sending too little gas.
+        try serviceManager.freezeOperators(signers, taskIndex, task.quorumNumbers) {}
+        catch (bytes memory failure) {
+            if (failure.length == 0) revert PunishmentFailedWithoutReason(taskIndex);
+            emit SignersNotPunished(taskIndex, failure);
+        }
     }
 
     /// @inheritdoc IAvsTaskManager
@@ -490,7 +502,7 @@ contract AvsTaskManager is
             _nonSignerIds(task.taskCreatedBlock, _hashOfNonSigners(record), nonSignerPubkeys, taskIndex);
         address[] memory signers = _signers(task, nonSignerIds, start, end);
         emit SignersFrozen(taskIndex, signers);
-        serviceManager.freezeOperators(signers);
+        serviceManager.freezeOperators(signers, taskIndex, task.quorumNumbers);
     }
 
     /// @dev What the response got wrong; reverts if it cannot be disproven.
@@ -770,6 +782,14 @@ contract AvsTaskManager is
         }
         if (c.minimumThresholdPercentage == 0 || c.minimumThresholdPercentage > 100) {
             revert InvalidConfig("minimumThresholdPercentage: 1 to 100");
+        }
+        // A signer may leave right after signing; it stays slashable only for the service
+        // manager's window, which must cover the response, the challenge and its slash.
+        if (
+            uint256(c.responseWindowBlocks) + c.challengeWindowBlocks
+                >= serviceManager.slashableWindowBlocks()
+        ) {
+            revert InvalidConfig("responseWindowBlocks + challengeWindowBlocks: below the slashable window");
         }
         _recordInterval(c.checkpointInterval);
         Config memory old = config();

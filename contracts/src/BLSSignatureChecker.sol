@@ -7,7 +7,7 @@ import {IRegistryCoordinator, IStakeRegistry, IBLSApkRegistry} from "./interface
 import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
 
 /// @title BLSSignatureChecker
-/// @notice EigenLayer's M2 `checkSignatures` (same ABI, its rules plus a non-empty quorum) reading the real registries'
+/// @notice EigenLayer's `checkSignatures` (same ABI, its rules plus a non-empty quorum) reading the real registries'
 ///         history: quorum APK, total stake and non-signer stake at the reference block through
 ///         the caller-supplied history indices, and non-signers' quorum bitmaps.
 /// @dev Rules enforced, as in EigenLayer's checker: at least one quorum; every per-quorum array

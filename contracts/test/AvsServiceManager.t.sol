@@ -5,37 +5,24 @@ import {AvsFixture} from "./utils/AvsFixture.sol";
 import {BN254} from "../src/libraries/BN254.sol";
 import {AvsServiceManager} from "../src/AvsServiceManager.sol";
 import {IAvsServiceManager} from "../src/interfaces/IAvsServiceManager.sol";
-import {ISignatureUtils} from "../src/interfaces/IEigenLayerCore.sol";
 import {IRegistryCoordinator} from "../src/interfaces/IEigenLayerMiddleware.sol";
+import {IAllocationManager} from "../src/interfaces/IEigenLayerSlashing.sol";
 
 contract AvsServiceManagerTest is AvsFixture {
-    address internal constant STRATEGY_A = address(0x5A);
-    address internal constant STRATEGY_B = address(0x5B);
-
     function setUp() public {
         _deployAvs(2);
         _registerOperators(0, 2, hex"00");
     }
 
-    function testRegistrationForwardsToAvsDirectory() public {
-        assertTrue(avsDirectory.registered(address(sm), operators[0]), "registered in AVSDirectory");
-        rc.deregisterOperator(operators[0], hex"00");
-        assertFalse(avsDirectory.registered(address(sm), operators[0]), "deregistered from AVSDirectory");
-    }
-
-    function testOnlyRegistryCoordinatorCallsHooks() public {
-        ISignatureUtils.SignatureWithSaltAndExpiry memory sig;
-        vm.expectRevert(IAvsServiceManager.OnlyRegistryCoordinator.selector);
-        sm.registerOperatorToAVS(address(1), sig);
-        vm.expectRevert(IAvsServiceManager.OnlyRegistryCoordinator.selector);
-        sm.deregisterOperatorFromAVS(operators[0]);
+    function _one(address operator) private pure returns (address[] memory list) {
+        list = new address[](1);
+        list[0] = operator;
     }
 
     function testAllowlist() public {
         address newcomer = _operatorAddress(5);
         BN254.G1Point memory pk = _pubkey(5);
-        address[] memory list = new address[](1);
-        list[0] = newcomer;
+        address[] memory list = _one(newcomer);
 
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         sm.enableAllowlist();
@@ -47,7 +34,11 @@ contract AvsServiceManagerTest is AvsFixture {
         vm.prank(OWNER);
         sm.addToAllowlist(list);
         rc.registerOperator(newcomer, pk, hex"00", STAKE);
-        assertTrue(avsDirectory.registered(address(sm), newcomer), "allowlisted operator registered");
+        assertEq(
+            uint256(rc.getOperatorStatus(newcomer)),
+            uint256(IRegistryCoordinator.OperatorStatus.REGISTERED),
+            "allowlisted operator registered"
+        );
         rc.deregisterOperator(newcomer, hex"00");
 
         vm.prank(OWNER);
@@ -58,17 +49,22 @@ contract AvsServiceManagerTest is AvsFixture {
         vm.prank(OWNER);
         sm.disableAllowlist();
         rc.registerOperator(newcomer, pk, hex"00", STAKE);
-        assertTrue(avsDirectory.registered(address(sm), newcomer), "registered with allowlist off");
     }
 
-    function testFreezeEjectsAndBarsForever() public {
-        address[] memory victims = new address[](1);
-        victims[0] = operators[0];
+    function testFreezeSlashesOnceEjectsAndBarsForever() public {
+        address[] memory victims = _one(operators[0]);
         vm.expectRevert(IAvsServiceManager.OnlyTaskManager.selector);
-        sm.freezeOperators(victims);
+        sm.freezeOperators(victims, 7, hex"00");
 
         vm.prank(address(tm));
-        sm.freezeOperators(victims);
+        sm.freezeOperators(victims, 7, hex"00");
+        assertEq(slasher.slashes(operators[0], 0), 1, "slashed in operator set 0");
+        assertEq(slasher.slashes(operators[1], 0), 0, "the other operator untouched");
+        assertEq(
+            keccak256(bytes(slasher.lastDescription())),
+            keccak256("avs-exex: signed the wrong checkpoint of task 7"),
+            "description names the task"
+        );
         assertTrue(sm.frozen(operators[0]), "frozen");
         assertEq(
             uint256(rc.getOperatorStatus(operators[0])),
@@ -76,11 +72,11 @@ contract AvsServiceManagerTest is AvsFixture {
             "ejected"
         );
         assertEq(rc.getCurrentQuorumBitmap(rc.getOperatorId(operators[0])), 0, "in no quorum");
-        assertFalse(avsDirectory.registered(address(sm), operators[0]), "gone from AVSDirectory");
 
-        // Freezing again is a no-op, not a revert.
+        // Freezing again (the permissionless continuation repeated) slashes nobody twice.
         vm.prank(address(tm));
-        sm.freezeOperators(victims);
+        sm.freezeOperators(victims, 7, hex"00");
+        assertEq(slasher.slashes(operators[0], 0), 1, "slashed once");
 
         BN254.G1Point memory pk = _pubkey(0);
         vm.expectRevert(abi.encodeWithSelector(IAvsServiceManager.OperatorIsFrozen.selector, operators[0]));
@@ -94,37 +90,64 @@ contract AvsServiceManagerTest is AvsFixture {
         rc.registerOperator(operators[0], pk, hex"00", STAKE);
     }
 
-    function testFreezeOfDeregisteredOperatorStillBars() public {
+    function testFreezeOfDeregisteredOperatorStillSlashesAndBars() public {
         rc.deregisterOperator(operators[1], hex"00");
-        address[] memory victims = new address[](1);
-        victims[0] = operators[1];
         vm.prank(address(tm));
-        sm.freezeOperators(victims);
+        sm.freezeOperators(_one(operators[1]), 3, hex"00");
+        assertEq(slasher.slashes(operators[1], 0), 1, "slashed after leaving");
         BN254.G1Point memory pk = _pubkey(1);
         vm.expectRevert(abi.encodeWithSelector(IAvsServiceManager.OperatorIsFrozen.selector, operators[1]));
         rc.registerOperator(operators[1], pk, hex"00", STAKE);
     }
 
-    function testFreezeEjectsFromEveryQuorum() public {
+    function testFreezeSlashesInTheTaskQuorumsAndEjectsFromEvery() public {
         _registerOperators(7, 1, hex"0001");
-        address[] memory victims = new address[](1);
-        victims[0] = operators[2];
         vm.prank(address(tm));
-        sm.freezeOperators(victims);
+        sm.freezeOperators(_one(operators[2]), 1, hex"01");
+        assertEq(slasher.slashes(operators[2], 0), 0, "not slashed in a quorum the task did not use");
+        assertEq(slasher.slashes(operators[2], 1), 1, "slashed in the task's quorum");
         assertEq(rc.getCurrentQuorumBitmap(rc.getOperatorId(operators[2])), 0, "left both quorums");
     }
 
-    function testStrategies() public {
-        stakeReg.addStrategy(0, STRATEGY_A, 1);
-        stakeReg.addStrategy(1, STRATEGY_B, 1);
-        address[] memory all = sm.getRestakeableStrategies();
-        assertEq(all.length, 2, "two strategies");
-        assertEq(all[0], STRATEGY_A, "quorum 0 strategy");
-        assertEq(all[1], STRATEGY_B, "quorum 1 strategy");
-        address[] memory mine = sm.getOperatorRestakedStrategies(operators[0]);
-        assertEq(mine.length, 1, "operator 0 is in quorum 0 only");
-        assertEq(mine[0], STRATEGY_A, "its strategy");
-        assertEq(sm.avsDirectory(), address(avsDirectory), "avsDirectory()");
+    function testSlashableWindow() public view {
+        assertEq(sm.slashableWindowBlocks(), 100_800 - 100, "deallocation delay minus veto window");
+    }
+
+    function testInitializerPublishesMetadataAndAppointsTheAvsContracts() public view {
+        assertEq(
+            keccak256(bytes(allocationManager.metadataURI(address(sm)))),
+            keccak256("ipfs://avs-exex"),
+            "metadata"
+        );
+        address am = address(allocationManager);
+        bytes4[3] memory coordinatorCalls = [
+            IAllocationManager.setAVSRegistrar.selector,
+            IAllocationManager.createOperatorSets.selector,
+            IAllocationManager.deregisterFromOperatorSets.selector
+        ];
+        for (uint256 i = 0; i < coordinatorCalls.length; i++) {
+            assertTrue(
+                permissionController.canCall(address(sm), address(rc), am, coordinatorCalls[i]), "coordinator"
+            );
+        }
+        assertTrue(
+            permissionController.canCall(
+                address(sm), address(slasher), am, IAllocationManager.slashOperator.selector
+            ),
+            "slasher"
+        );
+        assertFalse(
+            permissionController.canCall(
+                address(sm), address(rc), am, IAllocationManager.slashOperator.selector
+            ),
+            "only the slasher slashes"
+        );
+        assertTrue(
+            permissionController.canCall(
+                address(sm), address(stakeReg), am, IAllocationManager.addStrategiesToOperatorSet.selector
+            ),
+            "stake registry"
+        );
     }
 
     function testMetadataUriAndTaskManagerOwnerOnly() public {
@@ -133,8 +156,12 @@ contract AvsServiceManagerTest is AvsFixture {
         vm.prank(OWNER);
         sm.updateAVSMetadataURI("ipfs://x");
         assertEq(
-            keccak256(bytes(avsDirectory.lastMetadataURI())), keccak256("ipfs://x"), "metadata forwarded"
+            keccak256(bytes(allocationManager.metadataURI(address(sm)))), keccak256("ipfs://x"), "published"
         );
+        vm.expectRevert(bytes("Ownable: caller is not the owner"));
+        sm.setAVSRegistrar(address(rc));
+        vm.expectRevert(bytes("Ownable: caller is not the owner"));
+        sm.setAppointee(address(1), address(2), bytes4(0x12345678));
         vm.expectRevert(bytes("Ownable: caller is not the owner"));
         sm.setTaskManager(address(1));
         vm.prank(OWNER);
@@ -144,9 +171,9 @@ contract AvsServiceManagerTest is AvsFixture {
 
     function testInitializersLocked() public {
         vm.expectRevert(bytes("Initializable: contract is already initialized"));
-        sm.initialize(address(this), address(tm), false);
-        AvsServiceManager impl = new AvsServiceManager(avsDirectory, rc, stakeReg);
+        sm.initialize(address(this), address(tm), false, "");
+        AvsServiceManager impl = _serviceManagerImplementation();
         vm.expectRevert(bytes("Initializable: contract is already initialized"));
-        impl.initialize(address(this), address(tm), false);
+        impl.initialize(address(this), address(tm), false, "");
     }
 }

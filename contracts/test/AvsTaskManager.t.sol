@@ -532,15 +532,16 @@ contract AvsTaskManagerTest is AvsFixture {
         tm.setTaskGenerator(address(this), true);
 
         // Every field is bounded, and the error names the field and its range.
-        IAvsTaskManager.Config[] memory bad = new IAvsTaskManager.Config[](7);
-        string[7] memory reasons = [
+        IAvsTaskManager.Config[] memory bad = new IAvsTaskManager.Config[](8);
+        string[8] memory reasons = [
             "checkpointInterval: at least 1",
             "minimumThresholdPercentage: 1 to 100",
             "minimumThresholdPercentage: 1 to 100",
             "responseWindowBlocks: 10 to 16777215 blocks",
             "responseWindowBlocks: 10 to 16777215 blocks",
             "challengeWindowBlocks: at least 10 blocks",
-            "challengeWindowBlocks: at least 10 blocks"
+            "challengeWindowBlocks: at least 10 blocks",
+            "responseWindowBlocks + challengeWindowBlocks: below the slashable window"
         ];
         for (uint256 i = 0; i < bad.length; i++) {
             bad[i] = _config();
@@ -552,6 +553,8 @@ contract AvsTaskManagerTest is AvsFixture {
         bad[4].responseWindowBlocks = uint32(type(uint24).max) + 1;
         bad[5].challengeWindowBlocks = 0;
         bad[6].challengeWindowBlocks = tm.MIN_CHALLENGE_WINDOW_BLOCKS() - 1;
+        // A signer that leaves right after signing must still be slashable when the challenge lands.
+        bad[7].challengeWindowBlocks = uint32(sm.slashableWindowBlocks()) - bad[7].responseWindowBlocks;
         vm.startPrank(OWNER);
         for (uint256 i = 0; i < bad.length; i++) {
             vm.expectRevert(abi.encodeWithSelector(IAvsTaskManager.InvalidConfig.selector, reasons[i]));
@@ -560,7 +563,7 @@ contract AvsTaskManagerTest is AvsFixture {
         // The bounds themselves are accepted; the event carries the old and the new values.
         IAvsTaskManager.Config memory old = tm.config();
         c.challengeWindowBlocks = tm.MIN_CHALLENGE_WINDOW_BLOCKS();
-        c.responseWindowBlocks = tm.MAX_RESPONSE_WINDOW_BLOCKS();
+        c.responseWindowBlocks = uint32(sm.slashableWindowBlocks()) - c.challengeWindowBlocks - 1;
         c.minimumThresholdPercentage = 100;
         vm.expectEmit(false, false, false, true);
         emit ConfigUpdated(old, c);

@@ -5,12 +5,12 @@
 //! the `TaskResponded` log), the non-signers' G1 keys (from the `respondToTask` call that
 //! submitted the response) and the RLP header of the checkpoint block (from the settlement
 //! endpoint), whose keccak the contract compares with the true block hash before comparing
-//! roots. `raiseAndResolveChallenge` freezes at most `FREEZE_BATCH` signers itself;
-//! `freezeSigners` calls freeze the rest.
+//! roots. `raiseAndResolveChallenge` punishes (slashes through EigenLayer's AllocationManager,
+//! then freezes) at most `FREEZE_BATCH` signers itself; `freezeSigners` calls punish the rest.
 //!
 //! Nothing here decides that a response is wrong: the contract does, against `blockhash`. A
 //! challenge of a correct response is refused by gas estimation, so no transaction is sent and
-//! no honest signer can be frozen by it.
+//! no honest signer can be slashed or frozen by it.
 
 use alloy::{
     primitives::{B256, U256},
@@ -76,7 +76,7 @@ impl ChallengeProgress {
     /// The progress of a challenger that is one of several (the automatic challenger: any
     /// number of nodes may hold the role, so that one down is not the end of a challenge).
     /// When another raised the challenge first, ours is refused, and this one carries on with
-    /// the `freezeSigners` batches (freezing a frozen operator is a no-op: only gas). While the
+    /// the `freezeSigners` batches (a frozen operator is skipped, never slashed twice: only gas). While the
     /// other's raise is still pending, the refusal is an error to retry, not a final answer.
     pub fn stand_in() -> Self {
         Self {
@@ -239,7 +239,24 @@ pub async fn challenge(
     .call()
     .await?;
     let positions: u64 = operators.iter().map(|quorum| quorum.len() as u64).sum();
-    let batches = freeze_batches(positions, batch.saturating_to());
+    let mut batches = freeze_batches(positions, batch.saturating_to());
+    // The challenge invalidates even when it cannot punish its own batch (EigenLayer paused
+    // slashing, say): then that batch is punished by `freezeSigners` first.
+    let receipt = provider
+        .get_transaction_receipt(challenge)
+        .await?
+        .ok_or_else(|| eyre!("the challenge transaction {challenge} has no receipt"))?;
+    let unpunished = receipt.inner.logs().iter().any(|log| {
+        log.topic0() == Some(&AvsTaskManager::SignersNotPunished::SIGNATURE_HASH)
+            && log.address() == task_manager
+    });
+    if unpunished {
+        tracing::warn!(
+            task = index,
+            "the challenge invalidated the checkpoint but could not punish its signers; retrying with freezeSigners"
+        );
+        batches.insert(0, (0, batch.saturating_to()));
+    }
     for (start, end) in batches.iter().skip(progress.batches_done) {
         let call = AvsTaskManager::freezeSignersCall {
             taskIndex: index,

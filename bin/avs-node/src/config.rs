@@ -241,8 +241,8 @@ pub struct NodeOptions {
     #[arg(long, env = "AVS_STAKE_REFRESH_BLOCKS", value_name = "BLOCKS")]
     pub stake_refresh_blocks: Option<u64>,
     /// Watchtower: challenge on-chain, once and within the fee cap, every settlement-chain
-    /// checkpoint response that differs from this node's view of the block, freezing its
-    /// signers [default: false].
+    /// checkpoint response that differs from this node's view of the block, slashing and
+    /// freezing its signers [default: false].
     #[arg(long, env = "AVS_CHALLENGER", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub challenger: Option<bool>,
 }

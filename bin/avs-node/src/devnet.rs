@@ -1,6 +1,6 @@
 //! `avs-node devnet`: a whole local network in one command.
 //!
-//! anvil (chain 31337) → EigenLayer's real M2 contracts and the AVS → N operators with
+//! anvil (chain 31337) → EigenLayer's real slashing-era contracts and the AVS → N operators with
 //! different stakes, registered through the real contracts → N `avs-node run` processes (node 0
 //! is the bootnode; nodes 0 and 1 hold the task-generator role, see `--generators`) → one
 //! console line per finalized checkpoint, checked
@@ -42,7 +42,7 @@ use avs_contracts::{
     avs::AvsTaskManager,
     deploy,
     deployment::{DeployConfig, Deployment},
-    operator::OperatorClient,
+    operator::{self, OperatorClient, OperatorStatus},
     transactor::wallet_provider,
 };
 use avs_p2p::load_or_create_identity;
@@ -86,7 +86,7 @@ pub struct DevnetArgs {
     /// TEST ONLY: the K highest-stake operators sign wrong state roots
     /// (`avs-node run --fault-sign-wrong-state-root`), and every honest node runs the
     /// challenger role (each a stand-in for the others), so the whole fault → challenge →
-    /// freeze path runs with no manual step.
+    /// slash path runs with no manual step.
     #[arg(long, default_value_t = 0)]
     pub faulty: u16,
     /// Two-chain mode: start a second anvil (chain 1337) whose checkpoints the nodes attest
@@ -155,7 +155,12 @@ impl DevnetArgs {
         std::fs::create_dir_all(&self.dir)
             .wrap_err_with(|| format!("creating {}", self.dir.display()))?;
 
-        let anvil = start_anvil(&self.dir, self.port, SETTLEMENT_CHAIN_ID)?;
+        let anvil = start_anvil(
+            &self.dir,
+            self.port,
+            SETTLEMENT_CHAIN_ID,
+            SETTLEMENT_GENESIS_BLOCK,
+        )?;
         let endpoint = anvil.endpoint();
         let owner = PrivateKeySigner::random();
         let chain = wallet_provider(&endpoint, owner.clone()).await?;
@@ -169,14 +174,14 @@ impl DevnetArgs {
                     eyre!("--port 65535 leaves no port for the attested anvil: set --attested-port")
                 })?,
             };
-            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID)?;
+            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID, 0)?;
             let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
             Some((anvil, provider))
         } else {
             None
         };
 
-        println!("deploying EigenLayer M2 and the AVS on anvil {endpoint} ...");
+        println!("deploying EigenLayer (slashing-era core) and the AVS on anvil {endpoint} ...");
         let mut config = DeployConfig::devnet(owner.address());
         let operators: Vec<Operator> = (0..self.operators)
             .map(|i| Operator {
@@ -200,12 +205,14 @@ impl DevnetArgs {
             // Published on-chain: every node dials the operators from their sockets.
             let socket = self.p2p_address(i)?;
             let id = client
-                .onboard_devnet(U256::from(op.stake), &op.bls, &op.signer, &socket)
+                .onboard_devnet(U256::from(op.stake), &op.bls, &socket)
                 .await?;
+            let status = operator::status(&chain, &deployment, op.signer.address()).await?;
             println!(
-                "operator {i}: {} stake {} tokens, operator id {id}{}",
+                "operator {i}: {} stake {} tokens, operator id {id}, {}{}",
                 op.signer.address(),
                 op.stake / TOKEN,
+                allocation_summary(&status),
                 if self.is_faulty(i) {
                     ", FAULTY (signs wrong state roots)"
                 } else {
@@ -501,11 +508,20 @@ impl Nodes<'_> {
     }
 }
 
-fn start_anvil(dir: &Path, port: u16, chain_id: u64) -> eyre::Result<AnvilInstance> {
+/// The settlement chain's genesis block number. EigenLayer's slashing-era DelegationManager
+/// reads `block.number - MIN_WITHDRAWAL_DELAY_BLOCKS` when it slashes, which reverts on a chain
+/// younger than the withdrawal delay (50,400 blocks, as on mainnet): the settlement chain starts
+/// past it, like the tests' (`avs_test_support::EIGENLAYER_GENESIS_BLOCK`). The attested chain
+/// of `--attested-chain` has no EigenLayer and starts at 0.
+const SETTLEMENT_GENESIS_BLOCK: u64 = 100_000;
+
+fn start_anvil(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> eyre::Result<AnvilInstance> {
     let state = dir.join(format!("anvil-{chain_id}-state.json"));
     Anvil::new()
         .port(port)
         .chain_id(chain_id)
+        .arg("--number")
+        .arg(genesis.to_string())
         .arg("--state")
         .arg(state.as_os_str())
         .try_spawn()
@@ -548,6 +564,12 @@ async fn watch_checkpoints(
     // Checkpoints that passed while the operators registered are tasked in a burst when the
     // nodes start: their latency measures the catch-up, not the network.
     let live_from = attested.get_block_number().await?;
+    // `--exit-after K`: the first K checkpoints of the attested chain, which may not start at 0.
+    let genesis = attested
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Earliest)
+        .await?
+        .map_or(0, |block| block.header.number);
+    let first_checkpoint = (genesis / interval + 1) * interval;
     let attested_chain_id = attested.get_chain_id().await?;
     let started = tokio::time::Instant::now();
     loop {
@@ -632,11 +654,16 @@ async fn watch_checkpoints(
                 );
                 latencies.finalized.insert(block_number);
                 if exit_after.is_some_and(|k| {
-                    (1..=u64::from(k)).all(|n| latencies.finalized.contains(&(n * interval)))
+                    (0..u64::from(k)).all(|n| {
+                        latencies
+                            .finalized
+                            .contains(&(first_checkpoint + n * interval))
+                    })
                 }) {
                     return Ok(());
                 }
             }
+            report_punishments(chain, deployment, from, head, &mut reported).await?;
             // The next scan overlaps the last blocks: a reorg may have replaced them with
             // blocks holding other responses.
             from = (head + 1)
@@ -645,6 +672,68 @@ async fn watch_checkpoints(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// `allocated magnitude m/max to operator set q, slashable stake s` for each operator set.
+fn allocation_summary(status: &OperatorStatus) -> String {
+    status
+        .allocations
+        .iter()
+        .map(|a| {
+            format!(
+                "allocated magnitude {}/{} to operator set {}, slashable stake {} tokens",
+                a.magnitude,
+                a.max_magnitude,
+                a.quorum,
+                a.slashable_shares / U256::from(TOKEN)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Prints, for each challenge won in blocks `from..=head` (and each later freezing batch),
+/// every punished operator's standing now: slashed magnitude and slashable stake, frozen.
+async fn report_punishments(
+    chain: &DynProvider,
+    deployment: &Deployment,
+    from: u64,
+    head: u64,
+    reported: &mut std::collections::HashSet<B256>,
+) -> eyre::Result<()> {
+    let filter = Filter::new()
+        .address(deployment.avs.task_manager)
+        .event_signature(vec![
+            AvsTaskManager::TaskChallengedSuccessfully::SIGNATURE_HASH,
+            AvsTaskManager::SignersFrozen::SIGNATURE_HASH,
+        ])
+        .from_block(from)
+        .to_block(head);
+    for log in chain.get_logs(&filter).await? {
+        let Some(tx_hash) = log.transaction_hash else {
+            continue;
+        };
+        if !reported.insert(tx_hash) {
+            continue;
+        }
+        let (task, operators) =
+            match AvsTaskManager::TaskChallengedSuccessfully::decode_log(&log.inner) {
+                Ok(event) => (event.data.taskIndex, event.data.frozenOperators),
+                Err(_) => {
+                    let event = AvsTaskManager::SignersFrozen::decode_log(&log.inner)?.data;
+                    (event.taskIndex, event.operators)
+                }
+            };
+        for address in operators {
+            let status = operator::status(chain, deployment, address).await?;
+            println!(
+                "operator slashed: task {task} signer {address} frozen {}, now {}",
+                status.frozen,
+                allocation_summary(&status)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Blocks a task must be old to count as due in the churn summary: it had time to finalize.

@@ -924,7 +924,7 @@ impl Bridge {
                 None => tracing::warn!(
                     task = disputed.task_index,
                     "a wrong response is on-chain; `avs-node task challenge {}` (or a node with \
-                     challenger = true) proves it and freezes its signers",
+                     challenger = true) proves it and slashes and freezes its signers",
                     disputed.task_index
                 ),
             },

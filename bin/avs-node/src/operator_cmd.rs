@@ -1,7 +1,10 @@
 //! `avs-node operator register|set-socket|deregister|status`: the operator's standing with
-//! EigenLayer and the AVS, through `avs_contracts::operator`. Registration runs every pre-flight
-//! check first, so a missing stake, a reused BLS key or a missing allowlist entry is reported
-//! before any transaction is sent.
+//! EigenLayer and the AVS, through `avs_contracts::operator`. Registration is EigenLayer's
+//! slashing-era flow: register as an EigenLayer operator (setting the allocation delay), wait
+//! for that delay setting to take effect, allocate a fraction of the operator's magnitude to
+//! the AVS's operator sets, then register for them. Every pre-flight check runs first, so a
+//! missing allocation, too little slashable stake, a reused BLS key or a missing allowlist
+//! entry is reported before the registration transaction is sent.
 //!
 //! The socket an operator publishes is its node's p2p multiaddress ending in the node's peer
 //! id (the identity in the data directory): every node dials the operators from their sockets,
@@ -18,7 +21,8 @@ use libp2p::{Multiaddr, multiaddr::Protocol};
 /// `avs-node operator …`.
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
-    /// Register with EigenLayer (if needed) and with the AVS's quorums.
+    /// Register with EigenLayer (if needed), allocate to the AVS's operator sets and register
+    /// for them.
     Register {
         /// The node's settings (keys, endpoint, deployment).
         #[command(flatten)]
@@ -26,6 +30,14 @@ pub enum OperatorCommand {
         /// Operator metadata URI recorded by EigenLayer's DelegationManager.
         #[arg(long, value_name = "URI")]
         metadata_uri: String,
+        /// Blocks between allocating and the allocation counting (set once, when registering
+        /// with EigenLayer; stakers see it as their notice period).
+        #[arg(long, value_name = "BLOCKS", default_value_t = 0)]
+        allocation_delay: u32,
+        /// Fraction of the operator's magnitude in the strategy to allocate to each of the AVS's
+        /// operator sets: that much of its stake becomes slashable by this AVS (0 < f ≤ 1).
+        #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+        allocate: f64,
         /// How peers reach this node: a multiaddress; this node's `/p2p/<peer id>` is appended
         /// [default: the first external p2p address, else the first listen address].
         #[arg(long, value_name = "MULTIADDR")]
@@ -40,13 +52,14 @@ pub enum OperatorCommand {
         #[arg(long, value_name = "MULTIADDR")]
         socket: Option<String>,
     },
-    /// Deregister from the AVS's quorums.
+    /// Deregister from the AVS's operator sets (the allocation stays slashable for
+    /// EigenLayer's DEALLOCATION_DELAY).
     Deregister {
         /// The node's settings.
         #[command(flatten)]
         node: NodeArgs,
     },
-    /// Show an operator's registration, stake, freezing and allowlist state.
+    /// Show an operator's registration, allocation, slashable stake, freezing and allowlist state.
     Status {
         /// The node's settings.
         #[command(flatten)]
@@ -67,6 +80,8 @@ impl OperatorCommand {
             Self::Register {
                 node,
                 metadata_uri,
+                allocation_delay,
+                allocate,
                 socket,
             } => {
                 let config = node.load()?;
@@ -77,12 +92,22 @@ impl OperatorCommand {
                 let provider = chain::connect(&config, Some(signer.clone())).await?;
                 let mut client = OperatorClient::new(provider, &config.deployment, address);
                 if client
-                    .register_as_eigenlayer_operator(&metadata_uri)
+                    .register_as_eigenlayer_operator(&metadata_uri, allocation_delay)
                     .await?
                 {
-                    output::line(format!("{address} registered as an EigenLayer operator"));
+                    output::line(format!(
+                        "{address} registered as an EigenLayer operator (allocation delay {allocation_delay} blocks)"
+                    ));
                 }
-                let operator_id = client.register_with_avs(&bls_key, &signer, &socket).await?;
+                client
+                    .wait_until_allocation_delay_set(ALLOCATION_DELAY_WAIT)
+                    .await?;
+                if client.allocate(allocate).await? {
+                    output::line(format!(
+                        "{address} allocated {allocate} of its magnitude to the AVS's operator sets"
+                    ));
+                }
+                let operator_id = client.register_with_avs(&bls_key, &socket).await?;
                 output::line(format!(
                     "{address} registered with the AVS, operator id {operator_id}, socket {socket}"
                 ));
@@ -126,6 +151,10 @@ impl OperatorCommand {
         Ok(())
     }
 }
+
+/// How long `register` waits for EigenLayer's ALLOCATION_CONFIGURATION_DELAY to pass after
+/// registering the operator (mainnet's is ~126 hours: rerun `register` once it has).
+const ALLOCATION_DELAY_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The socket to publish: `socket`, else the first external p2p address, else the first listen
 /// address, ending in this node's peer id (its identity in the data directory, created now if
@@ -179,8 +208,30 @@ fn human_status(status: &OperatorStatus) -> String {
             yes_no(status.allowlisted)
         ));
     }
-    for (quorum, stake) in &status.stakes {
-        lines.push(format!("stake in quorum {quorum:<3} {stake}"));
+    lines.push(format!(
+        "allocation delay    {}",
+        status
+            .allocation_delay
+            .map_or_else(|| "not in effect yet".to_owned(), |d| format!("{d} blocks"))
+    ));
+    lines.push(format!("shares              {}", status.shares));
+    for a in &status.allocations {
+        lines.push(format!(
+            "operator set {:<3}    magnitude {}/{}, slashable shares {}, stake {}",
+            a.quorum, a.magnitude, a.max_magnitude, a.slashable_shares, a.stake
+        ));
+        if a.pending_diff != 0 {
+            let kind = if a.pending_diff < 0 {
+                "deallocation"
+            } else {
+                "allocation"
+            };
+            lines.push(format!(
+                "                    pending {kind} of {} from block {}",
+                a.pending_diff.unsigned_abs(),
+                a.effect_block
+            ));
+        }
     }
     lines.join("\n")
 }

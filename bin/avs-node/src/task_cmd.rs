@@ -183,7 +183,7 @@ impl TaskCommand {
                 ));
                 let outcome = challenge_task(sender, &config, index).await?;
                 output::line(format!(
-                    "task {index}: challenge succeeded in transaction {}; its signers are frozen ({} further freezeSigners transactions)",
+                    "task {index}: challenge succeeded in transaction {}; its signers are slashed and frozen ({} further freezeSigners transactions)",
                     outcome.challenge, outcome.freeze_batches
                 ));
             }

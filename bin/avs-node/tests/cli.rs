@@ -524,39 +524,20 @@ fn plaintext_keys_need_insecure_and_a_devnet() {
     );
 }
 
+/// `avs-node <args>` fails and its stderr contains `expected`.
+fn fails_with(args: &[&str], expected: &str) {
+    let run = avs_node(args, &[]);
+    assert!(!run.success, "{args:?} succeeded: {}", run.stdout);
+    assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+}
+
 #[test]
 fn unknown_options_fail_with_usage() {
-    let fails_with = |args: &[&str], expected: &str| {
-        let run = avs_node(args, &[]);
-        assert!(!run.success, "{args:?} succeeded: {}", run.stdout);
-        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
-    };
     fails_with(
         &["config", "check", "--no-such-flag"],
         "unexpected argument '--no-such-flag'",
     );
     fails_with(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
-    // Faulty signers on an attested chain could never be challenged: refused before any work.
-    fails_with(
-        &["devnet", "--attested-chain", "--faulty", "1"],
-        "the argument '--attested-chain' cannot be used with '--faulty <FAULTY>'",
-    );
-    // --attested-port needs --attested-chain.
-    fails_with(&["devnet", "--attested-port", "9000"], "--attested-chain");
-    // Generators are operator nodes (checked before the devnet folder is touched).
-    fails_with(
-        &[
-            "devnet",
-            "--operators",
-            "1",
-            "--generators",
-            "2",
-            "--dir",
-            "/nonexistent/devnet",
-        ],
-        "--generators 2 exceeds --operators 1",
-    );
-    fails_with(&["devnet", "--generators", "0"], "0 is not in 1..");
 }
 
 #[test]
@@ -886,4 +867,31 @@ mod slashing_protection {
             "nothing was written"
         );
     }
+}
+
+/// `avs-node devnet` (feature `devnet`) refuses inconsistent arguments before any work.
+#[cfg(feature = "devnet")]
+#[test]
+fn devnet_arguments_are_checked_before_any_work() {
+    // Faulty signers on an attested chain could never be challenged: refused before any work.
+    fails_with(
+        &["devnet", "--attested-chain", "--faulty", "1"],
+        "the argument '--attested-chain' cannot be used with '--faulty <FAULTY>'",
+    );
+    // --attested-port needs --attested-chain.
+    fails_with(&["devnet", "--attested-port", "9000"], "--attested-chain");
+    // Generators are operator nodes (checked before the devnet folder is touched).
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "1",
+            "--generators",
+            "2",
+            "--dir",
+            "/nonexistent/devnet",
+        ],
+        "--generators 2 exceeds --operators 1",
+    );
+    fails_with(&["devnet", "--generators", "0"], "0 is not in 1..");
 }

@@ -2,7 +2,8 @@
 //! 4-operator devnet (stakes 10/20/30/40) operators 2 and 3 (70% ≥ the 66% threshold) sign
 //! wrong state roots, so a wrong checkpoint is finalized. The honest nodes 0 and 1 run the
 //! challenger role, each the other's stand-in: they see the response differ from their own
-//! block, and the first proves it wrong on-chain and so freezes its signers (the second finds
+//! block, and the first proves it wrong on-chain and so slashes (10 % of their allocated
+//! magnitude, through EigenLayer's AllocationManager) and freezes its signers (the second finds
 //! that challenge, once mined, and carries on); the honest operators, now all of the stake, finalize a correct one.
 //! No honest node pays for the wrong response: each refuses to submit an aggregate that is not
 //! the response it signed, so the transaction that landed it comes from a faulty operator.
@@ -41,13 +42,26 @@ fn command(chain: &[String], args: &[&str]) -> String {
     run.stdout
 }
 
-fn frozen(chain: &[String], address: &str) -> bool {
+fn status(chain: &[String], address: &str) -> serde_json::Value {
     let json = command(
         chain,
         &["operator", "status", "--operator", address, "--json"],
     );
-    let status: serde_json::Value = serde_json::from_str(&json).expect("status JSON");
-    status["frozen"].as_bool().expect("frozen field")
+    serde_json::from_str(&json).expect("status JSON")
+}
+
+fn frozen(chain: &[String], address: &str) -> bool {
+    status(chain, address)["frozen"]
+        .as_bool()
+        .expect("frozen field")
+}
+
+/// Operator set 0's allocated magnitude of `address`, as EigenLayer's AllocationManager says.
+fn magnitude(chain: &[String], address: &str) -> u64 {
+    let status = status(chain, address);
+    status["allocations"][0]["magnitude"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("magnitude in {status}"))
 }
 
 #[test]
@@ -121,10 +135,25 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
         "{}",
         again.stderr
     );
+    // The signers lost the devnet's 10 % of their allocated magnitude; the honest operators
+    // lost nothing. The devnet printed each punishment.
+    const WAD: u64 = 1_000_000_000_000_000_000;
     for operator in [0, 1] {
         assert!(
             !frozen(&chain, &address[operator]),
             "operator {operator} is not frozen"
+        );
+        assert_eq!(
+            magnitude(&chain, &address[operator]),
+            WAD,
+            "operator {operator}"
+        );
+    }
+    for operator in [2, 3] {
+        assert_eq!(
+            magnitude(&chain, &address[operator]),
+            WAD - WAD / 10,
+            "operator {operator} slashed once"
         );
     }
 
@@ -133,4 +162,14 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     devnet.wait_line("a correct checkpoint after the freeze", TIMEOUT, |line| {
         finalized(line) && field("task", line) > task && line.ends_with("matches the chain")
     });
+    let slash_line = |line: &str| line.starts_with("operator slashed:");
+    let slashed = match devnet.stdout.iter().find(|line| slash_line(line)) {
+        Some(line) => line.clone(),
+        None => devnet.wait_line("the devnet reporting a slash", TIMEOUT, slash_line),
+    };
+    let after = WAD - WAD / 10;
+    assert!(
+        slashed.contains("frozen true") && slashed.contains(&format!("magnitude {after}/{after}")),
+        "{slashed}"
+    );
 }

@@ -9,8 +9,8 @@ mod support;
 
 use std::time::Duration;
 use support::devnet::{
-    CHECKPOINT_INTERVAL, Devnet, field, http_get, labelled_metric, metric, responses_to,
-    try_block_number,
+    CHECKPOINT_INTERVAL, Devnet, FIRST_CHECKPOINT, field, http_get, labelled_metric, metric,
+    responses_to, try_block_number,
 };
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
@@ -64,7 +64,8 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         .expect("eigen_rpc_request_total of eth_call");
     assert!(calls >= 1.0, "registry reads are eth_calls: {calls}");
 
-    // Checkpoints 10, 20 and 30 finalized (possibly already), then Ctrl-C.
+    // The settlement chain's first three checkpoints finalized (possibly already), then Ctrl-C.
+    let first_three = [0, 1, 2].map(|n| FIRST_CHECKPOINT + n * CHECKPOINT_INTERVAL);
     let finalized_blocks = |lines: &[String]| -> Vec<u64> {
         lines
             .iter()
@@ -72,7 +73,7 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
             .map(|line| field("block", line))
             .collect()
     };
-    while ![10, 20, 30]
+    while !first_three
         .iter()
         .all(|b| finalized_blocks(&devnet.stdout).contains(b))
     {
@@ -109,7 +110,7 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
     let mut blocks: Vec<u64> = finalized.iter().map(|line| field("block", line)).collect();
     blocks.sort_unstable();
     assert!(
-        blocks.starts_with(&[10, 20, 30]),
+        blocks.starts_with(&first_three),
         "the first three checkpoints are finalized: {finalized:#?}"
     );
 }
@@ -151,7 +152,7 @@ fn a_reorg_storm_leaves_every_checkpoint_finalized_with_the_final_roots() {
         last,
     );
     // Each response carries the final chain's roots.
-    for checkpoint in (interval..=last).step_by(interval as usize) {
+    for checkpoint in (FIRST_CHECKPOINT..=last).step_by(interval as usize) {
         let block = devnet.rpc(
             "eth_getBlockByNumber",
             &serde_json::json!([format!("{checkpoint:#x}"), false]),

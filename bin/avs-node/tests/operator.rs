@@ -20,12 +20,13 @@ use support::{Run, Running, avs_node};
 
 const TOKEN: u128 = 1_000_000_000_000_000_000;
 
+/// The one line of a failure, besides progress logged at INFO (e.g. waiting for a delay).
 fn one_error_line(run: &Run) -> &str {
     assert!(!run.success, "expected a failure, got: {}", run.stdout);
     let lines: Vec<&str> = run
         .stderr
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.contains(" INFO "))
         .collect();
     assert_eq!(lines.len(), 1, "one error line, got: {}", run.stderr);
     lines[0]
@@ -211,6 +212,18 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
     assert_eq!(before["registered"], false);
     assert_eq!(before["eigenlayerOperator"], false);
 
+    // `operator register` waits for EigenLayer's allocation configuration delay, counted in
+    // blocks: keep blocks coming as a live chain does (this anvil mines only on transactions).
+    let miner = {
+        let provider = owner_provider.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = provider.anvil_mine(Some(1), None).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+
     // Without stake the pre-flight check refuses, as one line naming the fix.
     let refused = avs_node(
         &[
@@ -252,6 +265,18 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
     let after = status(&[]);
     assert_eq!(after["registered"], true);
     assert_eq!(after["eigenlayerOperator"], true);
+    // `--allocate` defaults to all of the magnitude: all 10 tokens are slashable stake.
+    let allocation = &after["allocations"][0];
+    assert_eq!(
+        allocation["magnitude"].as_u64(),
+        Some(1_000_000_000_000_000_000),
+        "{after}"
+    );
+    assert_eq!(
+        allocation["stake"].as_str(),
+        Some(format!("{:#x}", 10 * TOKEN).as_str()),
+        "{after}"
+    );
     assert_eq!(
         after["operatorId"], bls["operatorId"],
         "registered with the keystore's BLS key"
@@ -437,5 +462,6 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         one_error_line(&unreachable)
             .contains("checking the deployment against the RPC endpoint failed")
     );
+    miner.abort();
     Ok(())
 }

@@ -75,6 +75,24 @@ sol!(
     AvsServiceManager,
     "artifacts/AvsServiceManager.json"
 );
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    AvsSlasher,
+    "artifacts/AvsSlasher.json"
+);
+
+/// The registry coordinator's binding, in a module of its own because its ABI declares
+/// EigenLayer's `BN254` points again.
+pub mod coordinator {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        AvsRegistryCoordinator,
+        "artifacts/AvsRegistryCoordinator.json"
+    );
+}
+pub use coordinator::{AvsRegistryCoordinator, ISlashingStakeRegistry};
 
 sol! {
     /// The struct operators BLS-sign (EIP-712): a task and the response to it. Signed under

@@ -1,22 +1,33 @@
-//! One call that deploys EigenLayer's real M2 contracts and the AVS on a chain.
+//! One call that deploys EigenLayer's slashing-era core and the AVS on a chain.
 //!
-//! Order matters because constructors take proxy addresses: EigenLayer's proxies, then the
-//! AVS's proxies, then EigenLayer's implementations (the RegistryCoordinator's constructor takes
-//! the AVS service manager; the service manager is also its ejector, so freezing can eject),
-//! then the AVS implementations. Every implementation is upgraded-to and initialised in one
-//! transaction, so no initializer is left open in between.
+//! Order matters because constructors take proxy addresses and initializers call peers:
+//! 1. EigenLayer's proxies (with the registry coordinator's), then the AVS's proxies;
+//! 2. EigenLayer's core and registries ([`eigenlayer::initialize`]);
+//! 3. the slasher (its initializer reads `DEALLOCATION_DELAY`);
+//! 4. the service manager, whose initializer, as the AVS, publishes the metadata URI and
+//!    appoints the coordinator, the slasher and the stake registry in EigenLayer's
+//!    PermissionController (so the deployer need not be the owner);
+//! 5. the registry coordinator, whose initializer makes it the AVS's registrar and creates
+//!    quorum 0 = operator set 0 (slashable stake);
+//! 6. the task manager, whose initializer checks its windows against the slashable window.
+//!
+//! Every implementation is upgraded-to and initialised in one transaction, so no initializer
+//! is left open in between.
 
 use crate::{
     avs::{
-        AvsServiceManager, AvsTaskManager, IAvsTaskManager, MAX_RESPONSE_WINDOW_BLOCKS,
-        MIN_CHALLENGE_WINDOW_BLOCKS, MIN_RESPONSE_WINDOW_BLOCKS,
+        AvsRegistryCoordinator, AvsServiceManager, AvsSlasher, AvsTaskManager, IAvsTaskManager,
+        ISlashingStakeRegistry, MAX_RESPONSE_WINDOW_BLOCKS, MIN_CHALLENGE_WINDOW_BLOCKS,
+        MIN_RESPONSE_WINDOW_BLOCKS,
     },
-    deployment::{AvsContracts, AvsParams, DeployConfig, Deployment, FORMAT_VERSION},
-    eigenlayer::{self, EigenLayerContracts, EigenLayerParams},
+    deployment::{
+        AvsContracts, AvsParams, DeployConfig, Deployment, FORMAT_VERSION, SlashingParams,
+    },
+    eigenlayer::{self, CORE_VERSION, EigenLayerContracts, EigenLayerParams},
     transactor::{Transactor, TxError},
 };
 use alloy::{
-    primitives::Address,
+    primitives::{Address, U256, aliases::U96},
     providers::Provider,
     sol_types::{SolCall, SolValue},
     transports::{RpcError, TransportErrorKind},
@@ -52,6 +63,13 @@ impl DeployConfig {
                 allowlist_enabled: false,
                 quorum_numbers: vec![0],
                 quorum_threshold_percentage: 66,
+                metadata_uri: "https://avs-exex.invalid/devnet.json".to_owned(),
+                // Instant, so a devnet challenge shows its effect at once; 10 % per wrong signature.
+                slashing: SlashingParams {
+                    wad_to_slash: WAD / 10,
+                    veto_window_blocks: 0,
+                    veto_committee: None,
+                },
             },
         }
     }
@@ -93,12 +111,39 @@ impl DeployConfig {
                 "taskGenerators is empty and openTaskCreation is off: nobody could create tasks",
             );
         }
-        if self.eigenlayer.quorum.max_operator_count == 0 {
+        let el = &self.eigenlayer;
+        if el.quorum.max_operator_count == 0 {
             return fail("maxOperatorCount must be at least 1");
+        }
+        if el.quorum.look_ahead_blocks >= el.deallocation_delay_blocks {
+            return fail("lookAheadBlocks must be below deallocationDelayBlocks");
+        }
+        let slashing = &avs.slashing;
+        if slashing.wad_to_slash == 0 || slashing.wad_to_slash > WAD {
+            return fail("wadToSlash must be within 1..=1e18 (1e18 slashes everything allocated)");
+        }
+        if (slashing.veto_window_blocks == 0) != slashing.veto_committee.is_none() {
+            return fail(
+                "vetoCommittee must be set exactly when vetoWindowBlocks is above 0 (vetoable slashing)",
+            );
+        }
+        // A signer may leave right after signing: it must still be slashable when the slash
+        // of a challenge at the end of both windows comes due.
+        let slashable = u64::from(el.deallocation_delay_blocks)
+            .saturating_sub(u64::from(slashing.veto_window_blocks));
+        if u64::from(avs.response_window_blocks) + u64::from(avs.challenge_window_blocks)
+            >= slashable
+        {
+            return fail(&format!(
+                "responseWindowBlocks + challengeWindowBlocks must be below deallocationDelayBlocks - vetoWindowBlocks ({slashable}): a signer that leaves at once stays slashable only that long"
+            ));
         }
         Ok(())
     }
 }
+
+/// 1e18: a whole, in EigenLayer's fixed-point fractions.
+pub const WAD: u128 = 1_000_000_000_000_000_000;
 
 /// Deploys EigenLayer and the AVS with the provider's wallet (which becomes the deployer, not
 /// necessarily the owner) and returns the deployment, including every step's gas.
@@ -113,48 +158,21 @@ pub async fn deploy<P: Provider>(
     let owner = config.eigenlayer.owner;
 
     let mut el = eigenlayer::deploy_proxies(&mut tx, owner).await?;
-    let service_manager = eigenlayer::empty_proxy(
-        &mut tx,
-        "AvsServiceManager",
-        el.empty_contract,
-        el.proxy_admin,
-    )
-    .await?;
-    let task_manager =
-        eigenlayer::empty_proxy(&mut tx, "AvsTaskManager", el.empty_contract, el.proxy_admin)
-            .await?;
-    eigenlayer::initialize(
-        &mut tx,
-        &mut el,
-        &config.eigenlayer,
-        service_manager,
-        service_manager,
-    )
-    .await?;
-
-    let sm_args =
-        (el.avs_directory, el.registry_coordinator, el.stake_registry).abi_encode_params();
-    let sm_impl = tx
-        .deploy(
-            "AvsServiceManager implementation",
-            [AvsServiceManager::BYTECODE.to_vec(), sm_args].concat(),
-        )
-        .await?;
-    let sm_init = AvsServiceManager::initializeCall {
-        initialOwner: owner,
-        taskManager_: task_manager,
-        allowlistEnabled_: config.avs.allowlist_enabled,
+    let mut avs_proxy = async |name: &str| {
+        eigenlayer::empty_proxy(&mut tx, name, el.empty_contract, el.proxy_admin).await
     };
-    eigenlayer::upgrade_and_call(
-        &mut tx,
-        "AvsServiceManager",
-        el.proxy_admin,
+    let service_manager = avs_proxy("AvsServiceManager").await?;
+    let task_manager = avs_proxy("AvsTaskManager").await?;
+    let slasher = avs_proxy("AvsSlasher").await?;
+    eigenlayer::initialize(&mut tx, &mut el, &config.eigenlayer).await?;
+    let avs = AvsContracts {
         service_manager,
-        sm_impl,
-        sm_init.abi_encode(),
-    )
-    .await?;
-
+        task_manager,
+        slasher,
+    };
+    install_slasher(&mut tx, &el, &avs, owner, &config.avs.slashing).await?;
+    install_service_manager(&mut tx, &el, &avs, owner, &config.avs).await?;
+    install_registry_coordinator(&mut tx, &el, &avs, owner, &config.eigenlayer).await?;
     install_task_manager(
         &mut tx,
         &el,
@@ -169,14 +187,117 @@ pub async fn deploy<P: Provider>(
         format_version: FORMAT_VERSION,
         chain_id,
         deployment_block,
+        eigenlayer_version: CORE_VERSION.to_owned(),
         eigenlayer: el,
-        avs: AvsContracts {
-            service_manager,
-            task_manager,
-        },
+        avs,
         params: config,
         steps: tx.steps().to_vec(),
     })
+}
+
+/// Installs the `AvsSlasher` behind its proxy: instant or vetoable, as `slashing` says.
+async fn install_slasher<P: Provider>(
+    tx: &mut Transactor<P>,
+    el: &EigenLayerContracts,
+    avs: &AvsContracts,
+    owner: Address,
+    slashing: &SlashingParams,
+) -> Result<(), DeployError> {
+    let init = AvsSlasher::initializeCall {
+        initialOwner: owner,
+        wadToSlash_: U256::from(slashing.wad_to_slash),
+        vetoWindowBlocks_: slashing.veto_window_blocks,
+        vetoCommittee_: slashing.veto_committee.unwrap_or_default(),
+    };
+    eigenlayer::install(
+        tx,
+        el.proxy_admin,
+        "AvsSlasher",
+        avs.slasher,
+        &AvsSlasher::BYTECODE,
+        (el.allocation_manager, avs.service_manager).abi_encode_params(),
+        init.abi_encode(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Installs the `AvsServiceManager`: the AVS in EigenLayer (metadata URI, appointees).
+async fn install_service_manager<P: Provider>(
+    tx: &mut Transactor<P>,
+    el: &EigenLayerContracts,
+    avs: &AvsContracts,
+    owner: Address,
+    params: &AvsParams,
+) -> Result<(), DeployError> {
+    let args = (
+        el.allocation_manager,
+        el.permission_controller,
+        el.registry_coordinator,
+        avs.slasher,
+        el.stake_registry,
+    )
+        .abi_encode_params();
+    let init = AvsServiceManager::initializeCall {
+        initialOwner: owner,
+        taskManager_: avs.task_manager,
+        allowlistEnabled_: params.allowlist_enabled,
+        metadataURI: params.metadata_uri.clone(),
+    };
+    eigenlayer::install(
+        tx,
+        el.proxy_admin,
+        "AvsServiceManager",
+        avs.service_manager,
+        &AvsServiceManager::BYTECODE,
+        args,
+        init.abi_encode(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Installs the `AvsRegistryCoordinator`: the AVS's registrar, with quorum 0 = operator set 0
+/// weighing slashable stake in the devnet strategy; the service manager ejects (freezes).
+async fn install_registry_coordinator<P: Provider>(
+    tx: &mut Transactor<P>,
+    el: &EigenLayerContracts,
+    avs: &AvsContracts,
+    owner: Address,
+    params: &EigenLayerParams,
+) -> Result<(), DeployError> {
+    let args = (
+        el.allocation_manager,
+        el.stake_registry,
+        el.bls_apk_registry,
+        el.index_registry,
+        el.socket_registry,
+        avs.service_manager,
+    )
+        .abi_encode_params();
+    let quorum = params.quorum;
+    let init = AvsRegistryCoordinator::initializeCall {
+        initialOwner: owner,
+        ejector_: avs.service_manager,
+        maxOperatorCount_: quorum.max_operator_count,
+        minimumStake: U96::from(quorum.minimum_stake),
+        strategyParams: vec![ISlashingStakeRegistry::StrategyParams {
+            strategy: el.strategy,
+            multiplier: U96::from(quorum.strategy_multiplier),
+        }],
+        lookAheadPeriod: quorum.look_ahead_blocks,
+    };
+    eigenlayer::install(
+        tx,
+        el.proxy_admin,
+        "AvsRegistryCoordinator",
+        el.registry_coordinator,
+        &AvsRegistryCoordinator::BYTECODE,
+        args,
+        init.abi_encode(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deploys an `AvsTaskManager` implementation on `el`'s registries and installs it behind the
@@ -198,12 +319,6 @@ pub async fn install_task_manager<P: Provider>(
         service_manager,
     )
         .abi_encode_params();
-    let implementation = tx
-        .deploy(
-            "AvsTaskManager implementation",
-            [AvsTaskManager::BYTECODE.to_vec(), args].concat(),
-        )
-        .await?;
     let init = AvsTaskManager::initializeCall {
         initialOwner: owner,
         config_: IAvsTaskManager::Config {
@@ -215,12 +330,13 @@ pub async fn install_task_manager<P: Provider>(
         },
         generators: avs.task_generators.clone(),
     };
-    eigenlayer::upgrade_and_call(
+    eigenlayer::install(
         tx,
-        "AvsTaskManager",
         el.proxy_admin,
+        "AvsTaskManager",
         proxy,
-        implementation,
+        &AvsTaskManager::BYTECODE,
+        args,
         init.abi_encode(),
     )
     .await?;

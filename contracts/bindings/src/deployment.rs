@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The version of the file format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A deployed EigenLayer + AVS on one settlement chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub struct Deployment {
     pub chain_id: u64,
     /// Block of the first deployment transaction: where followers start scanning.
     pub deployment_block: u64,
+    /// The eigenlayer-contracts release of the core (its contracts' `version()`).
+    pub eigenlayer_version: String,
     /// EigenLayer's contracts.
     pub eigenlayer: EigenLayerContracts,
     /// The AVS's own contracts.
@@ -44,10 +46,12 @@ pub struct Deployment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AvsContracts {
-    /// `AvsServiceManager` proxy: registration hook, allowlist, freezing.
+    /// `AvsServiceManager` proxy: the AVS in EigenLayer, registration policy, punishment.
     pub service_manager: Address,
     /// `AvsTaskManager` proxy: tasks, responses, checkpoints, challenges.
     pub task_manager: Address,
+    /// `AvsSlasher` proxy: slashes through the AllocationManager (instant or vetoable).
+    pub slasher: Address,
 }
 
 /// Everything a deployment is configured with.
@@ -82,6 +86,22 @@ pub struct AvsParams {
     pub quorum_numbers: Vec<u8>,
     /// The quorum threshold tasks ask for, in percent.
     pub quorum_threshold_percentage: u8,
+    /// The AVS's metadata URI, published in the AllocationManager.
+    pub metadata_uri: String,
+    /// What a proven-wrong signature costs.
+    pub slashing: SlashingParams,
+}
+
+/// How the AVS slashes the signers of a checkpoint proven wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlashingParams {
+    /// Fraction of each signer's allocated magnitude slashed, in WAD (1e18 = 100 %).
+    pub wad_to_slash: u128,
+    /// Blocks a slash waits for a veto; 0 slashes at once (and needs no committee).
+    pub veto_window_blocks: u32,
+    /// The address that may veto queued slashes (required with a veto window).
+    pub veto_committee: Option<Address>,
 }
 
 /// A deployment file that cannot be used.
@@ -218,10 +238,10 @@ impl Deployment {
             ("DelegationManager", el.delegation_manager),
             ("StrategyManager", el.strategy_manager),
             ("AVSDirectory", el.avs_directory),
-            ("RewardsCoordinator", el.rewards_coordinator),
+            ("AllocationManager", el.allocation_manager),
+            ("PermissionController", el.permission_controller),
             ("EigenPodManager", el.eigen_pod_manager),
-            ("Slasher", el.slasher),
-            ("RegistryCoordinator", el.registry_coordinator),
+            ("AvsRegistryCoordinator", el.registry_coordinator),
             ("BLSApkRegistry", el.bls_apk_registry),
             ("StakeRegistry", el.stake_registry),
             ("IndexRegistry", el.index_registry),
@@ -233,6 +253,7 @@ impl Deployment {
             ("strategy", el.strategy),
             ("AvsServiceManager", self.avs.service_manager),
             ("AvsTaskManager", self.avs.task_manager),
+            ("AvsSlasher", self.avs.slasher),
         ]
     }
 

@@ -1,7 +1,6 @@
 //! Bindings of the devnet-only contracts in `contracts/src/devnet` and OpenZeppelin's proxies.
 //!
-//! EigenLayer's `eigen-utils` bytecode set lacks a pauser registry, a strategy, a socket
-//! registry and proxies; these fill the gaps so the devnet can deploy the real EigenLayer
+//! EigenLayer's `eigen-utils` bytecode set lacks a pauser registry, a strategy and proxies; these fill the gaps so the devnet can deploy the real EigenLayer
 //! contracts exactly as EigenLayer's own scripts do (proxies first, then implementations).
 
 #![allow(missing_docs)]
@@ -37,9 +36,4 @@ sol!(
     #[sol(rpc)]
     DevnetStrategy,
     "artifacts/DevnetStrategy.json"
-);
-sol!(
-    #[sol(rpc)]
-    DevnetSocketRegistry,
-    "artifacts/DevnetSocketRegistry.json"
 );

@@ -1,18 +1,20 @@
-//! Rust bindings and deployer for the AVS contracts and EigenLayer's M2 contracts.
+//! Rust bindings and deployer for the AVS contracts and EigenLayer's slashing-era contracts.
 //!
 //! - [`avs`] and [`devnet`]: bindings generated with `alloy::sol!` from the committed forge
 //!   artifacts in `artifacts/` (so building this crate never needs forge; `just contracts`
 //!   fails when the artifacts are stale).
-//! - [`eigenlayer`]: EigenLayer's real M2 core and middleware, deployed (feature `deploy`) from
-//!   the bytecode the `eigen-utils` crate ships, behind proxies, as EigenLayer's own scripts
-//!   deploy them. Without the feature (a node that only runs against a deployment) neither
+//! - [`eigenlayer`]: EigenLayer's real slashing-era core (eigenlayer-contracts v1.3.0:
+//!   AllocationManager, DelegationManager, …) and middleware registries, deployed (feature
+//!   `deploy`) from the bytecode the `eigen-utils` crate ships, behind proxies, as EigenLayer's
+//!   own scripts deploy them; the registry coordinator is ours (`AvsRegistryCoordinator`). Without the feature (a node that only runs against a deployment) neither
 //!   `eigen-utils` nor the second alloy major version it brings is built.
 //! - [`aggregation`]: builds and pre-verifies the `NonSignerStakesAndSignature` of a response.
 //! - `deploy` (feature `deploy`): EigenLayer + the AVS in one call, producing a
 //!   [`deployment::Deployment`].
 //! - [`deployment`]: the deployment file every component reads, validated against the chain.
-//! - [`operator`]: operator onboarding (deposit, EigenLayer and AVS registration with pre-flight
-//!   checks, deregistration, status, stake refresh).
+//! - [`operator`]: operator onboarding (deposit, EigenLayer registration, allocation of slashable
+//!   magnitude, registration for the AVS's operator sets with pre-flight checks, deregistration,
+//!   status, stake refresh).
 //! - [`sender`]: the one sender of a gas wallet's transactions (one nonce sequence, one fee cap,
 //!   bounded receipt waits that notice and resend dropped transactions), shared by every
 //!   component that pays from the wallet.

@@ -1,24 +1,33 @@
-//! Operator onboarding against the real EigenLayer contracts: deposit, register as an
-//! EigenLayer operator, register with the AVS, deregister, query status, refresh stakes.
+//! Operator onboarding against EigenLayer's slashing-era core: deposit, register as an
+//! EigenLayer operator, allocate slashable magnitude to the AVS's operator sets, register for
+//! them, deregister, query status, refresh stakes.
 //!
-//! Registration with the AVS goes through EigenLayer's RegistryCoordinator with:
-//! - a BLS proof of possession: the operator's BLS key signs the G1 point the coordinator's
-//!   `pubkeyRegistrationMessageHash(operator)` returns, so nobody can register a key they do not
-//!   hold (or a rogue aggregate key);
-//! - an AVSDirectory signature: the operator's ECDSA key signs
-//!   `calculateOperatorAVSRegistrationDigestHash(operator, serviceManager, salt, expiry)`.
+//! EigenLayer's model, as an operator meets it:
+//! - `DelegationManager.registerAsOperator` also sets the operator's **allocation delay** (blocks
+//!   between allocating and the allocation counting). That setting itself only takes effect
+//!   after the core's `ALLOCATION_CONFIGURATION_DELAY`; until then the operator cannot allocate.
+//! - `AllocationManager.modifyAllocations` commits a fraction of the operator's magnitude in a
+//!   strategy (1e18 = all of it) to operator set `q` = quorum `q`; it becomes **slashable** once
+//!   the allocation delay has passed. The quorum weighs only that slashable stake.
+//! - `AllocationManager.registerForOperatorSets` joins the sets; the AllocationManager calls the
+//!   AVS's registry coordinator, which registers the BLS key (with its proof of possession: the
+//!   key signs the G1 point `pubkeyRegistrationMessageHash(operator)`, so nobody can register a
+//!   key they do not hold) and the socket, and refuses stake below the quorum minimum.
+//! - Leaving (`deregisterFromOperatorSets`) or deallocating does not end slashability at once:
+//!   the stake stays slashable for `DEALLOCATION_DELAY` blocks.
 //!
-//! [`OperatorClient::preflight_register`] runs every check the contracts would revert on
-//! (stake, existing registration, key reuse, allowlist, freezing, quorum cap, chain) and
-//! reports the specific problem before a transaction is sent.
+//! [`OperatorClient::preflight_register`] runs every check the contracts would revert on (not an
+//! operator, no or pending allocation, slashable stake below the minimum, existing registration,
+//! key reuse, allowlist, freezing, quorum cap, chain) and reports the specific problem before a
+//! transaction is sent.
 
 use crate::{
     avs::AvsServiceManager,
     deployment::{Deployment, DeploymentError},
     devnet::DevnetToken,
     eigenlayer::interfaces::{
-        BN254, IAVSDirectoryCalls, IBLSApkRegistry, IBLSApkRegistryCalls, IDelegationManager,
-        IDelegationManagerCalls, IIndexRegistryCalls, IRegistryCoordinatorCalls, ISignatureUtils,
+        BN254, IAllocationManager, IAllocationManagerCalls, IBLSApkRegistry, IBLSApkRegistryCalls,
+        IDelegationManagerCalls, IIndexRegistryCalls, IRegistryCoordinatorCalls,
         IStakeRegistryCalls, IStrategyManagerCalls,
     },
     transactor::{Transactor, TxError},
@@ -26,17 +35,27 @@ use crate::{
 use alloy::{
     primitives::{Address, B256, Bytes, U256, aliases::U96},
     providers::Provider,
-    signers::Signer,
-    sol_types::SolCall,
+    sol_types::{SolCall, SolType, sol_data},
     transports::{RpcError, TransportErrorKind},
 };
 use avs_bls::{BlsError, G1Point, G2Point, PubkeyRegistrationParams, SecretKey};
 use serde::Serialize;
+use std::time::Duration;
 
-/// The RegistryCoordinator's `OperatorStatus.REGISTERED`.
+/// The registry coordinator's `OperatorStatus.REGISTERED`.
 pub const STATUS_REGISTERED: u8 = 1;
-/// How long the AVSDirectory registration signature stays valid.
-const REGISTRATION_SIGNATURE_TTL_SECS: u64 = 3_600;
+/// EigenLayer's magnitudes are fractions of 1e18 (`WAD`).
+pub const WAD: u64 = 1_000_000_000_000_000_000;
+/// The registration data's `RegistrationType.NORMAL` (no churn).
+const REGISTRATION_NORMAL: u8 = 0;
+/// The registry coordinator's registration data: `abi.encode(registrationType, socket, key)`.
+type RegistrationData = (
+    sol_data::Uint<8>,
+    sol_data::String,
+    IBLSApkRegistry::PubkeyRegistrationParams,
+);
+/// How often [`OperatorClient::wait_until_allocation_delay_set`] looks at the chain.
+const DELAY_POLL: Duration = Duration::from_secs(1);
 
 /// Why an onboarding step was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +71,59 @@ pub enum OnboardingError {
         /// The operator.
         operator: Address,
     },
-    /// The operator's weighted stake is below the quorum minimum.
+    /// The operator's allocation delay is not in effect yet, so it cannot allocate.
     #[error(
-        "{operator} has weighted stake {stake} in quorum {quorum}, below the minimum {minimum}: deposit more into the strategy"
+        "{operator}'s allocation delay takes effect at block {effective_block} (EigenLayer's ALLOCATION_CONFIGURATION_DELAY after registering); allocate after it"
+    )]
+    AllocationDelayNotSet {
+        /// The operator.
+        operator: Address,
+        /// The first block it can allocate in.
+        effective_block: u64,
+    },
+    /// The operator allocated nothing to the quorum's operator set.
+    #[error(
+        "{operator} has allocated no magnitude to operator set {quorum}: allocate first (`avs-node operator register --allocate <fraction>`)"
+    )]
+    NoAllocation {
+        /// The operator.
+        operator: Address,
+        /// The quorum (= operator set id).
+        quorum: u8,
+    },
+    /// The operator's allocation is not slashable yet (its allocation delay has not passed).
+    #[error(
+        "{operator}'s allocation to operator set {quorum} counts from block {effective_block} (its allocation delay); register after it"
+    )]
+    AllocationPending {
+        /// The operator.
+        operator: Address,
+        /// The quorum.
+        quorum: u8,
+        /// The block the allocation takes effect.
+        effective_block: u64,
+    },
+    /// The requested allocation is not a fraction of the operator's magnitude.
+    #[error("allocation fraction {fraction} must be above 0 and at most 1")]
+    InvalidFraction {
+        /// What was asked.
+        fraction: f64,
+    },
+    /// The operator has all of its magnitude (or the pending part) committed elsewhere.
+    #[error(
+        "{operator} can allocate {allocatable} more magnitude in the strategy, {wanted} is needed: deallocate from other operator sets first"
+    )]
+    NotEnoughMagnitude {
+        /// The operator.
+        operator: Address,
+        /// What is free.
+        allocatable: u64,
+        /// What the allocation needs.
+        wanted: u64,
+    },
+    /// The operator's weighted slashable stake is below the quorum minimum.
+    #[error(
+        "{operator} has slashable stake {stake} in quorum {quorum}, below the minimum {minimum}: allocate a larger fraction or deposit more"
     )]
     NotEnoughStake {
         /// The operator.
@@ -90,18 +159,17 @@ pub enum OnboardingError {
         /// The operator.
         operator: Address,
     },
-    /// The operator was frozen after a successful challenge and can never register again.
+    /// The operator was slashed and frozen after a successful challenge and can never register
+    /// again.
     #[error(
-        "{operator} is frozen by the AVS (it signed a response proven wrong) and cannot register"
+        "{operator} is frozen by the AVS (it signed a response proven wrong, and was slashed) and cannot register"
     )]
     Frozen {
         /// The operator.
         operator: Address,
     },
     /// The quorum has reached its operator cap.
-    #[error(
-        "quorum {quorum} is full ({max} operators): registration needs churn, which this tool does not do"
-    )]
+    #[error("quorum {quorum} is full ({max} operators): the registry coordinator has no churn")]
     QuorumFull {
         /// The quorum.
         quorum: u8,
@@ -114,12 +182,17 @@ pub enum OnboardingError {
         /// The operator.
         operator: Address,
     },
+    /// Waiting for a block did not end in time.
+    #[error("block {block} was not reached within {waited:?}: is the chain producing blocks?")]
+    Timeout {
+        /// The block waited for.
+        block: u64,
+        /// How long.
+        waited: Duration,
+    },
     /// The BLS proof of possession could not be made.
     #[error("BLS proof of possession: {0}")]
     Bls(#[from] BlsError),
-    /// The ECDSA signer refused to sign.
-    #[error("signing the AVSDirectory registration digest: {0}")]
-    Signer(#[from] alloy::signers::Error),
     /// A transaction failed.
     #[error(transparent)]
     Tx(#[from] TxError),
@@ -131,6 +204,26 @@ pub enum OnboardingError {
     Rpc(#[from] RpcError<TransportErrorKind>),
 }
 
+/// An operator's allocation to one of the AVS's operator sets, in the deployment's strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuorumAllocation {
+    /// The quorum (= operator set id).
+    pub quorum: u8,
+    /// Magnitude allocated now (slashable), out of `max_magnitude`.
+    pub magnitude: u64,
+    /// The operator's total magnitude in the strategy (1e18 until it is first slashed).
+    pub max_magnitude: u64,
+    /// A pending change (negative: a deallocation, still slashable until it takes effect).
+    pub pending_diff: i128,
+    /// The block the pending change takes effect (0 when none).
+    pub effect_block: u32,
+    /// Slashable shares now: shares × magnitude / max magnitude.
+    pub slashable_shares: U256,
+    /// The registry's weighted stake of the operator (what signatures count).
+    pub stake: U96,
+}
+
 /// What the chain says about an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -139,12 +232,16 @@ pub struct OperatorStatus {
     pub operator: Address,
     /// Registered with EigenLayer's DelegationManager.
     pub eigenlayer_operator: bool,
-    /// Registered with the AVS (RegistryCoordinator status REGISTERED).
+    /// Its allocation delay, once in effect.
+    pub allocation_delay: Option<u32>,
+    /// Its delegated shares in the deployment's strategy.
+    pub shares: U256,
+    /// Registered with the AVS (registry coordinator status REGISTERED).
     pub registered: bool,
     /// Its operator id, once it registered a BLS key.
     pub operator_id: Option<B256>,
-    /// Its current weighted stake per quorum of the deployment.
-    pub stakes: Vec<(u8, U96)>,
+    /// Its allocation and stake per quorum of the deployment.
+    pub allocations: Vec<QuorumAllocation>,
     /// Frozen by the AVS.
     pub frozen: bool,
     /// Whether the AVS's allowlist is enabled.
@@ -218,11 +315,13 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         Ok(amount)
     }
 
-    /// Registers with EigenLayer's DelegationManager unless already registered. Returns whether
+    /// Registers with EigenLayer's DelegationManager unless already registered, with
+    /// `allocation_delay` blocks between allocating and the allocation counting. Returns whether
     /// a transaction was sent.
     pub async fn register_as_eigenlayer_operator(
         &mut self,
         metadata_uri: &str,
+        allocation_delay: u32,
     ) -> Result<bool, OnboardingError> {
         let el = &self.deployment.eigenlayer;
         let delegation = IDelegationManagerCalls::new(el.delegation_manager, self.tx.provider());
@@ -230,11 +329,8 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
             return Ok(false);
         }
         let register = IDelegationManagerCalls::registerAsOperatorCall {
-            registeringOperatorDetails: IDelegationManager::OperatorDetails {
-                __deprecated_earningsReceiver: self.operator,
-                delegationApprover: Address::ZERO,
-                stakerOptOutWindowBlocks: 0,
-            },
+            initDelegationApprover: Address::ZERO,
+            allocationDelay: allocation_delay,
             metadataURI: metadata_uri.to_owned(),
         };
         self.tx
@@ -247,7 +343,115 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         Ok(true)
     }
 
-    /// Every check the RegistryCoordinator and our service manager would revert on.
+    /// Waits (up to `timeout`) until the operator's allocation delay is in effect, which
+    /// EigenLayer requires before any allocation. Returns at once when it already is.
+    pub async fn wait_until_allocation_delay_set(
+        &self,
+        timeout: Duration,
+    ) -> Result<(), OnboardingError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.allocation_delay_effective_block().await? {
+                None => return Ok(()),
+                Some(block) if started.elapsed() >= timeout => {
+                    return Err(OnboardingError::Timeout {
+                        block,
+                        waited: timeout,
+                    });
+                }
+                Some(block) => {
+                    tracing::info!(
+                        operator = %self.operator,
+                        effective_block = block,
+                        "waiting for the allocation delay to take effect (EigenLayer's ALLOCATION_CONFIGURATION_DELAY)"
+                    );
+                    tokio::time::sleep(DELAY_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// `None` once the allocation delay is in effect, else the block it will be (an estimate
+    /// from EigenLayer's `ALLOCATION_CONFIGURATION_DELAY` when the operator never set one).
+    async fn allocation_delay_effective_block(&self) -> Result<Option<u64>, OnboardingError> {
+        let provider = self.tx.provider();
+        let el = &self.deployment.eigenlayer;
+        let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
+        if am.getAllocationDelay(self.operator).call().await?.isSet {
+            return Ok(None);
+        }
+        let configuration = am.ALLOCATION_CONFIGURATION_DELAY().call().await?;
+        let now = provider.get_block_number().await?;
+        Ok(Some(now + u64::from(configuration)))
+    }
+
+    /// Commits `fraction` (0 < fraction ≤ 1) of the operator's magnitude in the deployment's
+    /// strategy to each of the deployment's operator sets; a lower fraction than today's is a
+    /// deallocation (slashable until `DEALLOCATION_DELAY` passes). Returns whether a
+    /// transaction was sent (nothing to do when the allocation already is that fraction).
+    pub async fn allocate(&mut self, fraction: f64) -> Result<bool, OnboardingError> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(OnboardingError::InvalidFraction { fraction });
+        }
+        let operator = self.operator;
+        if let Some(effective_block) = self.allocation_delay_effective_block().await? {
+            return Err(OnboardingError::AllocationDelayNotSet {
+                operator,
+                effective_block,
+            });
+        }
+        let deployment = self.deployment;
+        let el = &deployment.eigenlayer;
+        let am = IAllocationManagerCalls::new(el.allocation_manager, self.tx.provider());
+        let max = am.getMaxMagnitude(operator, el.strategy).call().await?;
+        // Magnitudes are u64 fractions of `max`; f64 keeps 15 significant digits, enough.
+        let wanted = ((max as f64) * fraction) as u64;
+        let mut params = Vec::new();
+        let mut increase = 0u64;
+        for &quorum in &deployment.params.avs.quorum_numbers {
+            let set = operator_set(deployment, quorum);
+            let current = am
+                .getAllocation(operator, set.clone(), el.strategy)
+                .call()
+                .await?;
+            let target = i128::from(current.currentMagnitude) + current.pendingDiff;
+            if target == i128::from(wanted) {
+                continue;
+            }
+            increase += wanted.saturating_sub(current.currentMagnitude);
+            params.push(IAllocationManager::AllocateParams {
+                operatorSet: set,
+                strategies: vec![el.strategy],
+                newMagnitudes: vec![wanted],
+            });
+        }
+        if params.is_empty() {
+            return Ok(false);
+        }
+        let allocatable = am
+            .getAllocatableMagnitude(operator, el.strategy)
+            .call()
+            .await?;
+        if allocatable < increase {
+            return Err(OnboardingError::NotEnoughMagnitude {
+                operator,
+                allocatable,
+                wanted: increase,
+            });
+        }
+        let call = IAllocationManagerCalls::modifyAllocationsCall { operator, params };
+        self.tx
+            .call(
+                "AllocationManager.modifyAllocations",
+                el.allocation_manager,
+                call.abi_encode(),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Every check the AllocationManager, the registry coordinator and our service manager
+    /// would revert on.
     pub async fn preflight_register(&self, bls_key: &SecretKey) -> Result<(), OnboardingError> {
         let provider = self.tx.provider();
         let deployment = self.deployment;
@@ -294,13 +498,26 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         {
             return Err(OnboardingError::NotEigenLayerOperator { operator });
         }
+        let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
         let stake_registry = IStakeRegistryCalls::new(el.stake_registry, provider);
         let index_registry = IIndexRegistryCalls::new(el.index_registry, provider);
+        let now = provider.get_block_number().await?;
         for &quorum in &deployment.params.avs.quorum_numbers {
-            let stake = stake_registry
-                .weightOfOperatorForQuorum(quorum, operator)
+            let allocation = am
+                .getAllocation(operator, operator_set(deployment, quorum), el.strategy)
                 .call()
                 .await?;
+            if allocation.currentMagnitude == 0 {
+                if allocation.pendingDiff > 0 && u64::from(allocation.effectBlock) > now {
+                    return Err(OnboardingError::AllocationPending {
+                        operator,
+                        quorum,
+                        effective_block: allocation.effectBlock.into(),
+                    });
+                }
+                return Err(OnboardingError::NoAllocation { operator, quorum });
+            }
+            let stake = self.weight_once_registered(quorum).await?;
             let minimum = stake_registry.minimumStakeForQuorum(quorum).call().await?;
             if stake < minimum {
                 return Err(OnboardingError::NotEnoughStake {
@@ -310,11 +527,7 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
                     minimum,
                 });
             }
-            let max = coordinator
-                .getOperatorSetParams(quorum)
-                .call()
-                .await?
-                .maxOperatorCount;
+            let max = coordinator.maxOperatorCount(quorum).call().await?;
             if index_registry
                 .totalOperatorsForQuorum(quorum)
                 .call()
@@ -327,22 +540,61 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         Ok(())
     }
 
-    /// Registers with the AVS in the deployment's quorums after the pre-flight checks. `signer`
-    /// is the operator's ECDSA key (the same account the provider sends from); `socket` is how
-    /// peers reach the operator's node (its p2p multiaddress).
+    /// The weight the StakeRegistry will give the operator in `quorum` when it registers: its
+    /// slashable shares (shares × allocated magnitude / max magnitude, a pending deallocation
+    /// already deducted) times each strategy's multiplier / 1e18. The registry's own view
+    /// answers 0 before registration, because only members of an operator set are slashable.
+    async fn weight_once_registered(&self, quorum: u8) -> Result<U96, OnboardingError> {
+        let provider = self.tx.provider();
+        let el = &self.deployment.eigenlayer;
+        let stake_registry = IStakeRegistryCalls::new(el.stake_registry, provider);
+        let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
+        let delegation = IDelegationManagerCalls::new(el.delegation_manager, provider);
+        let set = operator_set(self.deployment, quorum);
+        let count = stake_registry.strategyParamsLength(quorum).call().await?;
+        let mut weight = U256::ZERO;
+        for index in 0..count.saturating_to::<u64>() {
+            let params = stake_registry
+                .strategyParamsByIndex(quorum, U256::from(index))
+                .call()
+                .await?;
+            let shares = delegation
+                .getOperatorShares(self.operator, vec![params.strategy])
+                .call()
+                .await?
+                .first()
+                .copied()
+                .unwrap_or_default();
+            let allocation = am
+                .getAllocation(self.operator, set.clone(), params.strategy)
+                .call()
+                .await?;
+            let max = am
+                .getMaxMagnitude(self.operator, params.strategy)
+                .call()
+                .await?;
+            let magnitude = i128::from(allocation.currentMagnitude) + allocation.pendingDiff.min(0);
+            if max == 0 || magnitude <= 0 {
+                continue;
+            }
+            let slashable = shares * U256::from(magnitude.unsigned_abs()) / U256::from(max);
+            weight += slashable * U256::from(params.multiplier) / U256::from(WAD);
+        }
+        Ok(weight.saturating_to())
+    }
+
+    /// Registers for the deployment's operator sets (= quorums) after the pre-flight checks,
+    /// with the BLS key's proof of possession; `socket` is how peers reach the operator's node
+    /// (its p2p multiaddress). Returns the operator id.
     pub async fn register_with_avs(
         &mut self,
         bls_key: &SecretKey,
-        signer: &(impl Signer + Sync),
         socket: &str,
     ) -> Result<B256, OnboardingError> {
         self.preflight_register(bls_key).await?;
-        let provider = self.tx.provider();
         let deployment = self.deployment;
         let el = &deployment.eigenlayer;
-        let coordinator = IRegistryCoordinatorCalls::new(el.registry_coordinator, provider);
-
-        let message = coordinator
+        let message = IRegistryCoordinatorCalls::new(el.registry_coordinator, self.tx.provider())
             .pubkeyRegistrationMessageHash(self.operator)
             .call()
             .await?;
@@ -353,109 +605,123 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
                 y: message.Y,
             },
         )?;
-
-        let now = provider
-            .get_block_by_number(Default::default())
-            .await?
-            .map(|block| block.header.timestamp)
-            .unwrap_or_default();
-        let salt = B256::from(rand::random::<[u8; 32]>());
-        let expiry = U256::from(now + REGISTRATION_SIGNATURE_TTL_SECS);
-        let digest = IAVSDirectoryCalls::new(el.avs_directory, provider)
-            .calculateOperatorAVSRegistrationDigestHash(
-                self.operator,
-                deployment.avs.service_manager,
-                salt,
-                expiry,
-            )
-            .call()
-            .await?;
-        let signature = signer.sign_hash(&digest).await?;
-
-        let register = IRegistryCoordinatorCalls::registerOperatorCall {
-            quorumNumbers: Bytes::from(deployment.params.avs.quorum_numbers.clone()),
-            socket: socket.to_owned(),
-            params: IBLSApkRegistry::PubkeyRegistrationParams {
-                pubkeyRegistrationSignature: g1(&pop.pubkey_registration_signature),
-                pubkeyG1: g1(&pop.pubkey_g1),
-                pubkeyG2: g2(&pop.pubkey_g2),
-            },
-            operatorSignature: ISignatureUtils::SignatureWithSaltAndExpiry {
-                signature: Bytes::from(signature.as_bytes().to_vec()),
-                salt,
-                expiry,
+        let key = IBLSApkRegistry::PubkeyRegistrationParams {
+            pubkeyRegistrationSignature: g1(&pop.pubkey_registration_signature),
+            pubkeyG1: g1(&pop.pubkey_g1),
+            pubkeyG2: g2(&pop.pubkey_g2),
+        };
+        let register = IAllocationManagerCalls::registerForOperatorSetsCall {
+            operator: self.operator,
+            params: IAllocationManager::RegisterParams {
+                avs: deployment.avs.service_manager,
+                operatorSetIds: operator_set_ids(deployment),
+                data: Bytes::from(RegistrationData::abi_encode_params(&(
+                    REGISTRATION_NORMAL,
+                    socket.to_owned(),
+                    key,
+                ))),
             },
         };
         self.tx
             .call(
-                "RegistryCoordinator.registerOperator",
-                el.registry_coordinator,
+                "AllocationManager.registerForOperatorSets",
+                el.allocation_manager,
                 register.abi_encode(),
             )
             .await?;
         Ok(bls_key.public_key().operator_id().0)
     }
 
-    /// The whole devnet onboarding of a fresh account: mint `stake` devnet tokens, deposit them,
-    /// register with EigenLayer and with the AVS. Returns the operator id.
+    /// The whole devnet onboarding of a fresh account: register with EigenLayer (allocation
+    /// delay 0), mint and deposit `stake` devnet tokens, allocate all of it to the AVS, and
+    /// register. Returns the operator id.
     pub async fn onboard_devnet(
         &mut self,
         stake: U256,
         bls_key: &SecretKey,
-        signer: &(impl Signer + Sync),
         socket: &str,
     ) -> Result<B256, OnboardingError> {
+        // Registering first lets the deposit's blocks pass the configuration delay.
+        self.register_as_eigenlayer_operator("https://avs-exex.invalid/devnet-operator.json", 0)
+            .await?;
         self.mint_devnet_tokens(stake).await?;
         self.deposit(stake).await?;
-        self.register_as_eigenlayer_operator("https://avs-exex.invalid/devnet-operator.json")
+        self.wait_until_allocation_delay_set(Duration::from_secs(60))
             .await?;
-        self.register_with_avs(bls_key, signer, socket).await
+        self.allocate(1.0).await?;
+        self.register_with_avs(bls_key, socket).await
     }
 
-    /// The RegistryCoordinator's address, once it says this operator is registered.
-    async fn registered_coordinator(&self) -> Result<Address, OnboardingError> {
-        let address = self.deployment.eigenlayer.registry_coordinator;
-        let coordinator = IRegistryCoordinatorCalls::new(address, self.tx.provider());
+    /// Fails unless the registry coordinator says this operator is registered.
+    async fn ensure_registered(&self) -> Result<(), OnboardingError> {
+        let coordinator = IRegistryCoordinatorCalls::new(
+            self.deployment.eigenlayer.registry_coordinator,
+            self.tx.provider(),
+        );
         if coordinator.getOperatorStatus(self.operator).call().await? != STATUS_REGISTERED {
             return Err(OnboardingError::NotRegistered {
                 operator: self.operator,
             });
         }
-        Ok(address)
+        Ok(())
     }
 
     /// Replaces the registered operator's socket (where its node's p2p address is published,
-    /// `RegistryCoordinator.updateSocket`).
+    /// `updateSocket` of the registry coordinator).
     pub async fn update_socket(&mut self, socket: &str) -> Result<(), OnboardingError> {
-        let coordinator = self.registered_coordinator().await?;
+        self.ensure_registered().await?;
         let call = IRegistryCoordinatorCalls::updateSocketCall {
             socket: socket.to_owned(),
         };
         self.tx
             .call(
-                "RegistryCoordinator.updateSocket",
-                coordinator,
+                "AvsRegistryCoordinator.updateSocket",
+                self.deployment.eigenlayer.registry_coordinator,
                 call.abi_encode(),
             )
             .await?;
         Ok(())
     }
 
-    /// Deregisters from all of the deployment's quorums.
+    /// Leaves the deployment's operator sets (`AllocationManager.deregisterFromOperatorSets`).
+    /// The allocation stays slashable for `DEALLOCATION_DELAY` blocks.
     pub async fn deregister(&mut self) -> Result<(), OnboardingError> {
-        let coordinator = self.registered_coordinator().await?;
-        let call = IRegistryCoordinatorCalls::deregisterOperatorCall {
-            quorumNumbers: Bytes::from(self.deployment.params.avs.quorum_numbers.clone()),
+        self.ensure_registered().await?;
+        let deployment = self.deployment;
+        let call = IAllocationManagerCalls::deregisterFromOperatorSetsCall {
+            params: IAllocationManager::DeregisterParams {
+                operator: self.operator,
+                avs: deployment.avs.service_manager,
+                operatorSetIds: operator_set_ids(deployment),
+            },
         };
         self.tx
             .call(
-                "RegistryCoordinator.deregisterOperator",
-                coordinator,
+                "AllocationManager.deregisterFromOperatorSets",
+                deployment.eigenlayer.allocation_manager,
                 call.abi_encode(),
             )
             .await?;
         Ok(())
     }
+}
+
+/// Operator set `quorum` of the deployment's AVS.
+pub fn operator_set(deployment: &Deployment, quorum: u8) -> IAllocationManager::OperatorSet {
+    IAllocationManager::OperatorSet {
+        avs: deployment.avs.service_manager,
+        id: quorum.into(),
+    }
+}
+
+fn operator_set_ids(deployment: &Deployment) -> Vec<u32> {
+    deployment
+        .params
+        .avs
+        .quorum_numbers
+        .iter()
+        .map(|&quorum| quorum.into())
+        .collect()
 }
 
 /// Reads an operator's status from EigenLayer and the AVS.
@@ -468,34 +734,59 @@ pub async fn status<P: Provider>(
     let coordinator = IRegistryCoordinatorCalls::new(el.registry_coordinator, provider);
     let registered = coordinator.getOperatorStatus(operator).call().await? == STATUS_REGISTERED;
     let operator_id = coordinator.getOperatorId(operator).call().await?;
+    let delegation = IDelegationManagerCalls::new(el.delegation_manager, provider);
+    let shares = delegation
+        .getOperatorShares(operator, vec![el.strategy])
+        .call()
+        .await?
+        .first()
+        .copied()
+        .unwrap_or_default();
+    let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
+    let delay = am.getAllocationDelay(operator).call().await?;
+    let max_magnitude = am.getMaxMagnitude(operator, el.strategy).call().await?;
     let stake_registry = IStakeRegistryCalls::new(el.stake_registry, provider);
-    let mut stakes = Vec::new();
+    let mut allocations = Vec::new();
     for &quorum in &deployment.params.avs.quorum_numbers {
-        stakes.push((
+        let allocation = am
+            .getAllocation(operator, operator_set(deployment, quorum), el.strategy)
+            .call()
+            .await?;
+        let slashable_shares = if max_magnitude == 0 {
+            U256::ZERO
+        } else {
+            shares * U256::from(allocation.currentMagnitude) / U256::from(max_magnitude)
+        };
+        allocations.push(QuorumAllocation {
             quorum,
-            stake_registry
+            magnitude: allocation.currentMagnitude,
+            max_magnitude,
+            pending_diff: allocation.pendingDiff,
+            effect_block: allocation.effectBlock,
+            slashable_shares,
+            stake: stake_registry
                 .weightOfOperatorForQuorum(quorum, operator)
                 .call()
                 .await?,
-        ));
+        });
     }
     let service_manager = AvsServiceManager::new(deployment.avs.service_manager, provider);
     Ok(OperatorStatus {
         operator,
-        eigenlayer_operator: IDelegationManagerCalls::new(el.delegation_manager, provider)
-            .isOperator(operator)
-            .call()
-            .await?,
+        eigenlayer_operator: delegation.isOperator(operator).call().await?,
+        allocation_delay: delay.isSet.then_some(delay.delay),
+        shares,
         registered,
         operator_id: (operator_id != B256::ZERO).then_some(operator_id),
-        stakes,
+        allocations,
         frozen: service_manager.frozen(operator).call().await?,
         allowlist_enabled: service_manager.allowlistEnabled().call().await?,
         allowlisted: service_manager.allowlisted(operator).call().await?,
     })
 }
 
-/// Refreshes the StakeRegistry's record of `operators`' stakes (`RegistryCoordinator.updateOperators`).
+/// Refreshes the StakeRegistry's record of `operators`' slashable stakes (the registry
+/// coordinator's `updateOperators`; operators below the minimum are removed).
 ///
 /// Stakes in the registries only change when someone calls this; the seed AVSs had operators do
 /// it by hand. Anyone may call it; the node runs it periodically.
@@ -506,7 +797,7 @@ pub async fn update_stakes<P: Provider>(
 ) -> Result<(), OnboardingError> {
     let call = IRegistryCoordinatorCalls::updateOperatorsCall { operators };
     tx.call(
-        "RegistryCoordinator.updateOperators",
+        "AvsRegistryCoordinator.updateOperators",
         deployment.eigenlayer.registry_coordinator,
         call.abi_encode(),
     )

@@ -60,7 +60,7 @@ impl StakeFreshness {
             .minWithdrawalDelayBlocks()
             .call()
             .await?
-            .saturating_to();
+            .into();
         let coordinator = IRegistryCoordinatorCalls::new(self.registry_coordinator, provider);
         let mut oldest = u64::MAX;
         for &quorum in quorums {

@@ -83,7 +83,7 @@ pub async fn onboard(
     let stake = stake_tokens * TOKEN;
     let socket = format!("/ip4/127.0.0.1/tcp/{}", 9000 + account);
     let operator_id = client
-        .onboard_devnet(U256::from(stake), &bls, &signer, &socket)
+        .onboard_devnet(U256::from(stake), &bls, &socket)
         .await?;
     Ok(TestOperator {
         signer,
@@ -124,12 +124,18 @@ pub struct TestDevnet {
 }
 
 impl TestDevnet {
-    /// See [`deploy_and_onboard`]; on a fresh anvil with its default ten accounts.
+    /// See [`deploy_and_onboard`]; on a fresh anvil with its default ten accounts, whose chain
+    /// starts at [`avs_test_support::EIGENLAYER_GENESIS_BLOCK`] (so slashing works).
     pub async fn start(
         stakes: &[u128],
         configure: impl FnOnce(&mut DeployConfig),
     ) -> eyre::Result<Self> {
-        Self::on(avs_test_support::anvil().spawn(), stakes, configure).await
+        Self::on(
+            avs_test_support::eigenlayer_anvil().spawn(),
+            stakes,
+            configure,
+        )
+        .await
     }
 
     /// See [`deploy_and_onboard`]; on `anvil` (e.g. one started with more accounts).
@@ -346,6 +352,30 @@ impl TestDevnet {
                 call.abi_encode(),
             )
             .await
+    }
+
+    /// Creates the next task, lands a response with a wrong state root signed by `signers`, and
+    /// challenges it. Returns the task, the response's non-signer keys (what `freezeSigners`
+    /// takes) and the challenge's receipt.
+    pub async fn challenge_wrong_response(
+        &self,
+        signers: &[usize],
+    ) -> eyre::Result<(
+        IAvsTaskManager::Task,
+        Vec<BN254::G1Point>,
+        TransactionReceipt,
+    )> {
+        let (_, task, mut wrong) = self.next_task().await?;
+        wrong.stateRoot = B256::repeat_byte(0xbd);
+        let proof = self.aggregate(&task, &wrong, signers).await?;
+        let non_signer_pubkeys = proof.nonSignerPubkeys.clone();
+        let receipt = self.respond(&task, &wrong, proof).await?;
+        let metadata =
+            decode_event::<AvsTaskManager::TaskResponded>(&receipt)?.taskResponseMetadata;
+        let receipt = self
+            .challenge(&task, &wrong, metadata, non_signer_pubkeys.clone())
+            .await?;
+        Ok((task, non_signer_pubkeys, receipt))
     }
 
     /// Challenges the response that `receipt` landed and checks that the contract refuses it as

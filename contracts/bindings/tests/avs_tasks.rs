@@ -2,7 +2,10 @@
 //! aggregates (non-signer data from `OperatorStateRetriever.getCheckSignaturesIndices`), the
 //! revert classics, and challenges that freeze and eject the signers of a wrong response.
 
-use alloy::{primitives::B256, providers::ext::AnvilApi};
+use alloy::{
+    primitives::{B256, U256},
+    providers::ext::AnvilApi,
+};
 use avs_bls::Signature;
 use avs_contracts::testing::{TestDevnet, decode_event, revert_error};
 use avs_contracts::{
@@ -12,6 +15,7 @@ use avs_contracts::{
         AvsTaskManager::{self, AvsTaskManagerErrors},
         BN254,
     },
+    eigenlayer::interfaces::IStrategyManagerCalls,
     operator,
 };
 
@@ -33,9 +37,17 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
             "operator {i}: {status:?}"
         );
         assert_eq!(status.operator_id, Some(op.operator_id));
+        // All of the deposit is allocated to operator set 0, so all of it is slashable stake.
+        let allocation = &status.allocations[..];
+        assert_eq!(allocation.len(), 1, "{status:?}");
         assert_eq!(
-            status.stakes,
-            vec![(0, alloy::primitives::aliases::U96::from(op.stake))]
+            (allocation[0].quorum, allocation[0].magnitude),
+            (0, operator::WAD)
+        );
+        assert_eq!(allocation[0].slashable_shares, U256::from(op.stake));
+        assert_eq!(
+            allocation[0].stake,
+            alloy::primitives::aliases::U96::from(op.stake)
         );
     }
 
@@ -176,20 +188,12 @@ async fn three_of_four_answer_at_66_percent_and_the_classics_revert() -> eyre::R
 }
 
 #[tokio::test]
-async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> eyre::Result<()> {
+async fn a_wrong_response_is_challenged_and_its_signers_slashed_frozen_and_ejected()
+-> eyre::Result<()> {
     let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
-    let (_, task, mut wrong) = devnet.next_task().await?;
-    let block = task.blockNumber;
-    wrong.stateRoot = B256::repeat_byte(0xbd);
     // Operators 1, 2, 3 (90%) sign the wrong state root; operator 0 does not.
-    let proof = devnet.aggregate(&task, &wrong, &[1, 2, 3]).await?;
-    let non_signer_pubkeys = proof.nonSignerPubkeys.clone();
-    let receipt = devnet.respond(&task, &wrong, proof).await?;
-    let metadata = decode_event::<AvsTaskManager::TaskResponded>(&receipt)?.taskResponseMetadata;
-
-    let receipt = devnet
-        .challenge(&task, &wrong, metadata, non_signer_pubkeys)
-        .await?;
+    let (task, _, receipt) = devnet.challenge_wrong_response(&[1, 2, 3]).await?;
+    let block = task.blockNumber;
     let challenged = decode_event::<AvsTaskManager::TaskChallengedSuccessfully>(&receipt)?;
     let mut frozen = challenged.frozenOperators.clone();
     frozen.sort();
@@ -199,20 +203,52 @@ async fn a_wrong_response_is_challenged_and_its_signers_frozen_and_ejected() -> 
         .collect();
     expected.sort();
     assert_eq!(frozen, expected, "exactly the signers are frozen");
-    for i in 0..4 {
+    // The devnet slashes 10 % of each signer's allocated magnitude, read back from EigenLayer's
+    // AllocationManager and DelegationManager; the non-signer keeps everything.
+    let wad = operator::WAD;
+    let slashed = wad / 10;
+    let mut burned = U256::ZERO;
+    for (i, op) in devnet.operators.iter().enumerate() {
         let status = operator::status(
             &devnet.provider,
             &devnet.deployment,
             devnet.operator_address(i),
         )
         .await?;
-        assert_eq!(status.frozen, i != 0, "operator {i}: {status:?}");
+        let signer = i != 0;
+        assert_eq!(status.frozen, signer, "operator {i}: {status:?}");
         assert_eq!(
-            status.registered,
-            i == 0,
+            status.registered, !signer,
             "frozen operators are ejected: {status:?}"
         );
+        let allocation = &status.allocations[0];
+        let (magnitude, shares) = if signer {
+            (wad - slashed, U256::from(op.stake - op.stake / 10))
+        } else {
+            (wad, U256::from(op.stake))
+        };
+        assert_eq!(
+            (
+                allocation.magnitude,
+                allocation.max_magnitude,
+                status.shares
+            ),
+            (magnitude, magnitude, shares),
+            "operator {i} (signer: {signer}): {status:?}"
+        );
+        if signer {
+            burned += U256::from(op.stake / 10);
+        }
     }
+    // The slashed shares are queued for burning in the StrategyManager.
+    let burnable = IStrategyManagerCalls::new(
+        devnet.deployment.eigenlayer.strategy_manager,
+        &devnet.provider,
+    )
+    .getBurnableShares(devnet.deployment.eigenlayer.strategy)
+    .call()
+    .await?;
+    assert_eq!(burnable, burned, "slashed shares await burning");
     let err = devnet
         .task_manager()
         .finalizedCheckpoint(task.chainId, block)

@@ -1,36 +1,31 @@
-//! Deploys EigenLayer's real M2 contracts (eigen-utils bytecode) on anvil and exercises them.
-//!
-//! The AVS here is EigenLayer's own `MockAvsServiceManager` from the same bytecode set, so this
-//! test checks the EigenLayer half of the deployer on its own.
+//! Deploys EigenLayer's slashing-era core and registries (eigen-utils bytecode) on anvil and
+//! checks the core half of the deployer on its own: versions, delays, deposits and operators.
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, U256, aliases::U96},
-    providers::{Provider, ProviderBuilder},
+    primitives::{Address, U256},
+    providers::ProviderBuilder,
     signers::local::PrivateKeySigner,
-    sol_types::{SolCall, SolValue},
+    sol_types::SolCall,
 };
 use avs_contracts::{
     devnet::DevnetToken,
     eigenlayer::{
-        self, EigenLayerParams,
-        interfaces::{
-            IDelegationManager, IDelegationManagerCalls, IRegistryCoordinatorCalls,
-            IStakeRegistryCalls, IStrategyManagerCalls,
-        },
+        self, CORE_VERSION, EigenLayerParams,
+        interfaces::{IAllocationManagerCalls, IDelegationManagerCalls, IStrategyManagerCalls},
     },
     transactor::Transactor,
 };
 
 alloy::sol! {
-    /// `MockAvsServiceManager.initialize(address)`: only this test uses EigenLayer's mock AVS.
-    interface IMockAvsServiceManager {
-        function initialize(address initialOwner) external;
+    #[sol(rpc)]
+    interface ISemVer {
+        function version() external view returns (string);
     }
 }
 
 #[tokio::test]
-async fn deploys_eigenlayer_and_weighs_an_operators_deposit() -> eyre::Result<()> {
+async fn deploys_the_slashing_era_core_and_counts_an_operators_deposit() -> eyre::Result<()> {
     let anvil = avs_test_support::anvil().spawn();
     let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
     let owner_address = owner.address();
@@ -41,62 +36,37 @@ async fn deploys_eigenlayer_and_weighs_an_operators_deposit() -> eyre::Result<()
 
     let params = EigenLayerParams::devnet(owner_address);
     let mut el = eigenlayer::deploy_proxies(&mut tx, owner_address).await?;
-    let service_manager = eigenlayer::empty_proxy(
-        &mut tx,
-        "MockAvsServiceManager",
-        el.empty_contract,
-        el.proxy_admin,
-    )
-    .await?;
-    eigenlayer::initialize(&mut tx, &mut el, &params, service_manager, owner_address).await?;
+    eigenlayer::initialize(&mut tx, &mut el, &params).await?;
 
-    let mock_impl = tx
-        .deploy(
-            "MockAvsServiceManager implementation",
-            [
-                eigen_utils::rewardsv2::sdk::mock_avs_service_manager::MockAvsServiceManager::BYTECODE.to_vec(),
-                (el.avs_directory, el.registry_coordinator, el.stake_registry, el.rewards_coordinator).abi_encode_params(),
-            ]
-            .concat(),
-        )
-        .await?;
-    let init = IMockAvsServiceManager::initializeCall {
-        initialOwner: owner_address,
-    }
-    .abi_encode();
-    eigenlayer::upgrade_and_call(
-        &mut tx,
-        "MockAvsServiceManager",
-        el.proxy_admin,
-        service_manager,
-        mock_impl,
-        init,
-    )
-    .await?;
-
-    // Every proxy now has code behind it and quorum 0 exists with our strategy.
+    // Every core contract reports the release we deploy.
     for (name, address) in [
         ("DelegationManager", el.delegation_manager),
-        ("RegistryCoordinator", el.registry_coordinator),
-        ("OperatorStateRetriever", el.operator_state_retriever),
-        ("strategy", el.strategy),
+        ("StrategyManager", el.strategy_manager),
+        ("AVSDirectory", el.avs_directory),
+        ("AllocationManager", el.allocation_manager),
+        ("PermissionController", el.permission_controller),
+        ("EigenPodManager", el.eigen_pod_manager),
     ] {
-        assert!(
-            !provider.get_code_at(address).await?.is_empty(),
-            "{name} has no code at {address}"
-        );
+        let version = ISemVer::new(address, &provider).version().call().await?;
+        assert_eq!(version, CORE_VERSION, "{name}");
     }
-    let coordinator = IRegistryCoordinatorCalls::new(el.registry_coordinator, &provider);
-    assert_eq!(coordinator.quorumCount().call().await?, 1);
+    let allocation = IAllocationManagerCalls::new(el.allocation_manager, &provider);
     assert_eq!(
-        coordinator
-            .getOperatorSetParams(0)
-            .call()
-            .await?
-            .maxOperatorCount,
-        params.quorum.max_operator_count
+        allocation.DEALLOCATION_DELAY().call().await?,
+        params.deallocation_delay_blocks
     );
-    assert_eq!(coordinator.ejector().call().await?, owner_address);
+    assert_eq!(
+        allocation.ALLOCATION_CONFIGURATION_DELAY().call().await?,
+        params.allocation_configuration_delay_blocks
+    );
+    let delegation = IDelegationManagerCalls::new(el.delegation_manager, &provider);
+    assert_eq!(
+        u64::from(delegation.minWithdrawalDelayBlocks().call().await?),
+        params.min_withdrawal_delay_blocks
+    );
+
+    // A deposit into the devnet strategy becomes deposit shares, 1:1, and an operator's
+    // delegated shares once it registers.
     let strategy_manager = IStrategyManagerCalls::new(el.strategy_manager, &provider);
     assert!(
         strategy_manager
@@ -104,36 +74,18 @@ async fn deploys_eigenlayer_and_weighs_an_operators_deposit() -> eyre::Result<()
             .call()
             .await?
     );
-    assert_eq!(
-        IDelegationManagerCalls::new(el.delegation_manager, &provider)
-            .minWithdrawalDelayBlocks()
-            .call()
-            .await?,
-        U256::from(params.min_withdrawal_delay_blocks)
-    );
-
-    // An operator deposits 5 tokens and registers with EigenLayer: its weight in quorum 0 is
-    // shares × multiplier / 1e18 = 5e18, read from the real StakeRegistry.
-    let operator: PrivateKeySigner = anvil.keys()[1].clone().into();
-    let operator_address = operator.address();
-    let op_provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(operator))
-        .connect_http(anvil.endpoint_url());
-    let mut op_tx = Transactor::new(op_provider.clone());
-    let amount = U256::from(5u128 * 10u128.pow(18));
-    op_tx
-        .call(
+    let amount = U256::from(5u64) * U256::from(10u64).pow(U256::from(18u64));
+    for (name, to, call) in [
+        (
             "mint",
             el.token,
             DevnetToken::mintCall {
-                to: operator_address,
+                to: owner_address,
                 amount,
             }
             .abi_encode(),
-        )
-        .await?;
-    op_tx
-        .call(
+        ),
+        (
             "approve",
             el.token,
             DevnetToken::approveCall {
@@ -141,10 +93,8 @@ async fn deploys_eigenlayer_and_weighs_an_operators_deposit() -> eyre::Result<()
                 amount,
             }
             .abi_encode(),
-        )
-        .await?;
-    op_tx
-        .call(
+        ),
+        (
             "deposit",
             el.strategy_manager,
             IStrategyManagerCalls::depositIntoStrategyCall {
@@ -153,47 +103,34 @@ async fn deploys_eigenlayer_and_weighs_an_operators_deposit() -> eyre::Result<()
                 amount,
             }
             .abi_encode(),
-        )
-        .await?;
-    let details = IDelegationManager::OperatorDetails {
-        __deprecated_earningsReceiver: operator_address,
-        delegationApprover: Address::ZERO,
-        stakerOptOutWindowBlocks: 0,
-    };
-    op_tx
-        .call(
+        ),
+        (
             "registerAsOperator",
             el.delegation_manager,
             IDelegationManagerCalls::registerAsOperatorCall {
-                registeringOperatorDetails: details,
-                metadataURI: "https://example.invalid/operator.json".into(),
+                initDelegationApprover: Address::ZERO,
+                allocationDelay: 0,
+                metadataURI: "https://example.invalid/op.json".to_owned(),
             }
             .abi_encode(),
-        )
-        .await?;
-    let delegation = IDelegationManagerCalls::new(el.delegation_manager, &provider);
-    assert!(delegation.isOperator(operator_address).call().await?);
+        ),
+    ] {
+        tx.call(name, to, call).await?;
+    }
+    assert_eq!(
+        strategy_manager
+            .stakerDepositShares(owner_address, el.strategy)
+            .call()
+            .await?,
+        amount
+    );
+    assert!(delegation.isOperator(owner_address).call().await?);
     assert_eq!(
         delegation
-            .getOperatorShares(operator_address, vec![el.strategy])
+            .getOperatorShares(owner_address, vec![el.strategy])
             .call()
             .await?,
         vec![amount]
-    );
-    let weight = IStakeRegistryCalls::new(el.stake_registry, &provider)
-        .weightOfOperatorForQuorum(0, operator_address)
-        .call()
-        .await?;
-    assert_eq!(weight, U96::from(5u128 * 10u128.pow(18)));
-
-    let names: Vec<_> = tx.steps().iter().map(|step| step.name.as_str()).collect();
-    assert!(
-        names.contains(&"RegistryCoordinator upgrade"),
-        "steps: {names:?}"
-    );
-    assert!(
-        tx.total_gas() > 10_000_000,
-        "a full EigenLayer deployment costs tens of millions of gas"
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use alloy::{
     primitives::{Address, U256, aliases::U96},
+    providers::ext::AnvilApi,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
@@ -12,7 +13,7 @@ use avs_contracts::testing::{TOKEN, TestDevnet, wallet_provider};
 use avs_contracts::{
     avs::AvsServiceManager,
     deployment::{Deployment, DeploymentError},
-    eigenlayer::interfaces::IStakeRegistryCalls,
+    eigenlayer::interfaces::{IAllocationManagerCalls, IStakeRegistryCalls},
     operator::{self, OnboardingError, OperatorClient},
     transactor::Transactor,
 };
@@ -53,10 +54,54 @@ async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<(
         "{err}"
     );
 
-    // A BLS key another operator registered.
+    // Registered with EigenLayer, but its allocation delay is not in effect yet: it cannot
+    // allocate, and has allocated nothing.
     client
-        .register_as_eigenlayer_operator("https://example.invalid/op.json")
+        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
         .await?;
+    let err = client.allocate(1.0).await.expect_err("delay not in effect");
+    assert!(
+        matches!(err, OnboardingError::AllocationDelayNotSet { .. }),
+        "{err}"
+    );
+    let err = client
+        .preflight_register(&bls)
+        .await
+        .expect_err("no allocation");
+    assert!(
+        matches!(err, OnboardingError::NoAllocation { quorum: 0, .. }),
+        "{err}"
+    );
+    assert!(
+        matches!(
+            client.allocate(0.0).await,
+            Err(OnboardingError::InvalidFraction { .. })
+        ),
+        "a zero allocation is refused"
+    );
+    // ALLOCATION_CONFIGURATION_DELAY is one devnet block.
+    devnet.provider.anvil_mine(Some(2), None).await?;
+    client
+        .wait_until_allocation_delay_set(std::time::Duration::from_secs(10))
+        .await?;
+    // 5 % of 5 tokens is slashable: below the 1-token minimum.
+    assert!(client.allocate(0.05).await?, "allocated");
+    let err = client
+        .preflight_register(&bls)
+        .await
+        .expect_err("not enough slashable stake");
+    assert!(
+        matches!(err, OnboardingError::NotEnoughStake { quorum: 0, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("allocate a larger fraction"),
+        "the error says how to fix it: {err}"
+    );
+    assert!(client.allocate(1.0).await?, "allocated all");
+    assert!(!client.allocate(1.0).await?, "nothing left to do");
+
+    // A BLS key another operator registered.
     let err = client
         .preflight_register(&devnet.operators[0].bls)
         .await
@@ -68,25 +113,6 @@ async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<(
         }
         other => panic!("expected BlsKeyInUse, got {other}"),
     }
-
-    // Below the quorum minimum (1 token).
-    let (_, mut poor) = fresh_client(&devnet, 6).await;
-    poor.mint_devnet_tokens(U256::from(TOKEN / 2)).await?;
-    poor.deposit(U256::from(TOKEN / 2)).await?;
-    poor.register_as_eigenlayer_operator("https://example.invalid/op.json")
-        .await?;
-    let err = poor
-        .preflight_register(&SecretKey::generate())
-        .await
-        .expect_err("not enough stake");
-    assert!(
-        matches!(err, OnboardingError::NotEnoughStake { quorum: 0, .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains("deposit more"),
-        "the error says how to fix it: {err}"
-    );
 
     // The allowlist: refused while enabled and absent, accepted once added.
     let mut owner_tx = Transactor::new(devnet.provider.clone());
@@ -113,7 +139,7 @@ async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<(
         .call("addToAllowlist", service_manager, add.abi_encode())
         .await?;
     client
-        .register_with_avs(&bls, &signer, "/ip4/127.0.0.1/tcp/9001")
+        .register_with_avs(&bls, "/ip4/127.0.0.1/tcp/9001")
         .await?;
     owner_tx
         .call(
@@ -133,11 +159,12 @@ async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<(
         "{err}"
     );
     let (_, mut third) = fresh_client(&devnet, 7).await;
+    third
+        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
+        .await?;
     third.mint_devnet_tokens(U256::from(5 * TOKEN)).await?;
     third.deposit(U256::from(5 * TOKEN)).await?;
-    third
-        .register_as_eigenlayer_operator("https://example.invalid/op.json")
-        .await?;
+    third.allocate(1.0).await?;
     let err = third
         .preflight_register(&SecretKey::generate())
         .await
@@ -185,6 +212,24 @@ async fn stake_refresh_and_deregistration() -> eyre::Result<()> {
         !status.registered && status.eigenlayer_operator,
         "{status:?}"
     );
+    // Gone from the operator set, yet still slashable for EigenLayer's deallocation delay.
+    let allocation_manager = IAllocationManagerCalls::new(
+        devnet.deployment.eigenlayer.allocation_manager,
+        &devnet.provider,
+    );
+    let set = operator::operator_set(&devnet.deployment, 0);
+    assert!(
+        !allocation_manager
+            .isMemberOfOperatorSet(operator, set.clone())
+            .call()
+            .await?
+    );
+    assert!(
+        allocation_manager
+            .isOperatorSlashable(operator, set)
+            .call()
+            .await?
+    );
     let err = client
         .deregister()
         .await
@@ -214,11 +259,11 @@ async fn deployment_file_round_trips_and_refuses_what_does_not_match() -> eyre::
         Err(DeploymentError::Parse { .. })
     ));
     let mut json: serde_json::Value = serde_json::to_value(&devnet.deployment)?;
-    json["formatVersion"] = 2.into();
+    json["formatVersion"] = 3.into();
     std::fs::write(&path, json.to_string())?;
     let err = Deployment::load(&path).expect_err("future version");
     assert!(
-        matches!(err, DeploymentError::Version { found: 2, .. }),
+        matches!(err, DeploymentError::Version { found: 3, .. }),
         "{err}"
     );
 

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 /// @title DevnetStrategy
-/// @notice A strategy implementing EigenLayer M2's `IStrategy` for one ERC-20, at a fixed 1:1
+/// @notice A strategy implementing EigenLayer's `IStrategy` for one ERC-20, at a fixed 1:1
 ///         exchange rate between shares and underlying tokens.
 /// @dev `eigen-utils` ships no strategy implementation. The StrategyManager transfers tokens to
 ///      the strategy and then calls `deposit`; the DelegationManager's withdrawal path calls
@@ -52,7 +52,7 @@ contract DevnetStrategy {
 
     /// @dev The StrategyManager keeps per-staker shares; this strategy is stateless per user.
     function shares(address user) external view returns (uint256) {
-        return IStrategyManagerShares(strategyManager).stakerStrategyShares(user, address(this));
+        return IStrategyManagerShares(strategyManager).stakerDepositShares(user, address(this));
     }
 
     function sharesToUnderlying(uint256 amountShares) external pure returns (uint256) {
@@ -72,11 +72,11 @@ contract DevnetStrategy {
     }
 
     function userUnderlying(address user) external view returns (uint256) {
-        return IStrategyManagerShares(strategyManager).stakerStrategyShares(user, address(this));
+        return IStrategyManagerShares(strategyManager).stakerDepositShares(user, address(this));
     }
 
     function userUnderlyingView(address user) external view returns (uint256) {
-        return IStrategyManagerShares(strategyManager).stakerStrategyShares(user, address(this));
+        return IStrategyManagerShares(strategyManager).stakerDepositShares(user, address(this));
     }
 
     function explanation() external pure returns (string memory) {
@@ -86,5 +86,5 @@ contract DevnetStrategy {
 
 /// @dev The one StrategyManager view the strategy reads.
 interface IStrategyManagerShares {
-    function stakerStrategyShares(address staker, address strategy) external view returns (uint256);
+    function stakerDepositShares(address staker, address strategy) external view returns (uint256);
 }

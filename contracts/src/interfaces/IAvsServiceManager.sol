@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
-import {ISignatureUtils} from "./IEigenLayerCore.sol";
+/// @title IRegistrationPolicy
+/// @notice Who may join the AVS: the registry coordinator asks the AVS on every registration.
+interface IRegistrationPolicy {
+    /// @notice Reverts (`OperatorIsFrozen`, `OperatorNotAllowlisted`) unless `operator` may register.
+    function checkRegistration(address operator) external view;
+}
 
 /// @title IAvsServiceManager
-/// @notice The AVS's service manager: the hooks EigenLayer's RegistryCoordinator calls on operator
-///         (de)registration, an operator allowlist, and freezing of operators who signed a
-///         wrong checkpoint.
-interface IAvsServiceManager {
+/// @notice The AVS's service manager: its identity in EigenLayer (the `avs` of its operator sets,
+///         its metadata URI, registrar and appointees), an operator allowlist, and the
+///         punishment of operators who signed a wrong checkpoint: slashed, then frozen.
+interface IAvsServiceManager is IRegistrationPolicy {
     /// @notice The allowlist was switched on or off.
     event AllowlistEnabledUpdated(bool enabled);
     /// @notice `operator` was added to (`allowed`) or removed from the allowlist.
@@ -17,8 +22,6 @@ interface IAvsServiceManager {
     /// @notice The task manager allowed to freeze operators changed.
     event TaskManagerUpdated(address taskManager);
 
-    /// @notice Only the RegistryCoordinator may call this.
-    error OnlyRegistryCoordinator();
     /// @notice Only the task manager may call this.
     error OnlyTaskManager();
     /// @notice `operator` is frozen and can never register again.
@@ -28,27 +31,17 @@ interface IAvsServiceManager {
     /// @notice An address parameter was zero.
     error ZeroAddress();
 
-    /// @notice Called by the RegistryCoordinator when `operator` registers; forwards to the AVSDirectory.
-    function registerOperatorToAVS(
-        address operator,
-        ISignatureUtils.SignatureWithSaltAndExpiry memory operatorSignature
-    ) external;
-
-    /// @notice Called by the RegistryCoordinator when `operator` leaves every quorum.
-    function deregisterOperatorFromAVS(address operator) external;
-
-    /// @notice Freezes each operator (task manager only); already frozen ones are skipped.
-    function freezeOperators(address[] calldata operators) external;
+    /// @notice Slashes each operator not yet frozen in the operator sets of `quorumNumbers`
+    ///         through the slasher, then freezes it (task manager only). An operator is punished
+    ///         once: a frozen one is skipped, so repeating a call slashes nobody twice.
+    function freezeOperators(address[] calldata operators, uint32 taskIndex, bytes calldata quorumNumbers)
+        external;
 
     /// @notice Whether `operator` is frozen.
     function frozen(address operator) external view returns (bool);
 
-    /// @notice The AVSDirectory this service manager registers operators with.
-    function avsDirectory() external view returns (address);
-
-    /// @notice Every strategy weighted in any quorum (duplicates possible across quorums).
-    function getRestakeableStrategies() external view returns (address[] memory);
-
-    /// @notice The strategies weighted in the quorums `operator` is currently registered in.
-    function getOperatorRestakedStrategies(address operator) external view returns (address[] memory);
+    /// @notice Blocks after an operator leaves during which the AVS can still have it slashed:
+    ///         EigenLayer's `DEALLOCATION_DELAY` minus the slasher's veto window. A task's
+    ///         response and challenge windows together must stay below it.
+    function slashableWindowBlocks() external view returns (uint256);
 }

@@ -77,7 +77,9 @@ interface IAvsTaskManager {
     event TaskResponded(
         uint32 indexed taskIndex, TaskResponse taskResponse, TaskResponseMetadata taskResponseMetadata
     );
-    /// @notice A response was proven wrong: its checkpoint is invalidated and `frozenOperators` frozen.
+    /// @notice A response was proven wrong: its checkpoint is invalidated and `frozenOperators`
+    ///         slashed and frozen (unless `SignersNotPunished` follows: then `freezeSigners` must
+    ///         punish them from position 0).
     event TaskChallengedSuccessfully(
         uint32 indexed taskIndex,
         address indexed challenger,
@@ -86,6 +88,10 @@ interface IAvsTaskManager {
     );
     /// @notice More signers of an invalidated task's response were frozen (`freezeSigners`).
     event SignersFrozen(uint32 indexed taskIndex, address[] operators);
+    /// @notice The challenge's own batch of signers could not be punished (the service manager
+    ///         reverted with `reason`, e.g. EigenLayer paused slashing); the checkpoint is
+    ///         invalidated all the same, and `freezeSigners` from position 0 retries.
+    event SignersNotPunished(uint32 indexed taskIndex, bytes reason);
     /// @notice The task parameters changed (tasks created before keep their windows).
     event ConfigUpdated(Config oldConfig, Config newConfig);
     /// @notice `generator` was allowed (`allowed`) or no longer allowed to create tasks.
@@ -125,6 +131,9 @@ interface IAvsTaskManager {
     error ResponseMismatch(uint32 taskIndex);
     /// @notice The challenge came after `taskRespondedBlock + challengeWindowBlocks`.
     error ChallengeWindowClosed(uint32 taskIndex, uint256 deadline);
+    /// @notice The punishment of a challenge's signers reverted without a reason: out of gas,
+    ///         almost always. Send the challenge with more gas.
+    error PunishmentFailedWithoutReason(uint32 taskIndex);
     /// @notice Only checkpoints of this chain can be challenged.
     error NotThisChain(uint64 chainId);
     /// @notice The true hash of the block is not available on-chain (too old or not yet mined).
@@ -160,8 +169,10 @@ interface IAvsTaskManager {
     /// @notice Proves a finalized response about this chain wrong within the challenge window,
     ///         by `blockhash`/EIP-2935 or by `headerRlp` (the block's RLP header); on success the
     ///         checkpoint is invalidated and the signers at the first FREEZE_BATCH positions of
-    ///         the quorums' operator lists are frozen (`freezeSigners` freezes the rest). Reverts
-    ///         with the reason when the challenge fails.
+    ///         the quorums' operator lists are slashed and frozen (`freezeSigners` does the
+    ///         rest). The invalidation never depends on the punishment: if the service manager
+    ///         reverts, `SignersNotPunished` is emitted instead. Reverts with the reason when the
+    ///         challenge fails.
     /// @param nonSignerPubkeys the response's non-signer keys, in the order they were submitted
     function raiseAndResolveChallenge(
         Task calldata task,
@@ -171,9 +182,9 @@ interface IAvsTaskManager {
         bytes calldata headerRlp
     ) external;
 
-    /// @notice Freezes the signers of invalidated task `taskIndex` at positions [start, end) of
-    ///         its quorums' operator lists at `taskCreatedBlock` (concatenated in quorum order);
-    ///         anyone may call, already frozen operators are skipped.
+    /// @notice Slashes and freezes the signers of invalidated task `taskIndex` at positions
+    ///         [start, end) of its quorums' operator lists at `taskCreatedBlock` (concatenated in
+    ///         quorum order); anyone may call, already frozen operators are skipped.
     /// @param nonSignerPubkeys the response's non-signer keys, in the order they were submitted
     function freezeSigners(
         uint32 taskIndex,

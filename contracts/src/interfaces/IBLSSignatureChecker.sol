@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 import {BN254} from "../libraries/BN254.sol";
 
 /// @title IBLSSignatureChecker
-/// @notice EigenLayer's M2 `checkSignatures` ABI: an aggregate BLS signature of the operators of
+/// @notice EigenLayer's `checkSignatures` ABI: an aggregate BLS signature of the operators of
 ///         some quorums at a reference block, with the non-signers listed so their stake and keys
 ///         can be subtracted. Standard EigenLayer aggregation output plugs in unchanged.
 interface IBLSSignatureChecker {

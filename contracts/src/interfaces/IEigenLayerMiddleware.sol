@@ -3,7 +3,8 @@ pragma solidity ^0.8.27;
 
 import {BN254} from "../libraries/BN254.sol";
 
-/// @title Minimal interfaces of EigenLayer's M2 middleware registries (rewards-v2 deployment).
+/// @title Minimal read interfaces of EigenLayer's middleware registries and of a registry
+///        coordinator (ours, `AvsRegistryCoordinator`, has EigenLayer's view ABI).
 /// @notice Only what our contracts call, with the exact signatures of the deployed registries.
 
 /// @notice The RegistryCoordinator: operator registration state and quorum bitmap history.
@@ -34,8 +35,6 @@ interface IRegistryCoordinator {
     function getOperatorStatus(address operator) external view returns (OperatorStatus);
     /// @notice Forcibly deregisters `operator` from `quorumNumbers` (ejector only).
     function ejectOperator(address operator, bytes memory quorumNumbers) external;
-    /// @notice Sets the address allowed to eject operators (owner only).
-    function setEjector(address ejector) external;
     /// @notice Owner of the coordinator (governs the stale-stake switch of signature checkers).
     function owner() external view returns (address);
     /// @notice The BLSApkRegistry this coordinator writes.

@@ -8,8 +8,9 @@ import {
     IBLSApkRegistry,
     IIndexRegistry
 } from "../../src/interfaces/IEigenLayerMiddleware.sol";
-import {IAVSDirectory, IDelegationManager, ISignatureUtils} from "../../src/interfaces/IEigenLayerCore.sol";
+import {IDelegationManager} from "../../src/interfaces/IEigenLayerCore.sol";
 import {IAvsServiceManager} from "../../src/interfaces/IAvsServiceManager.sol";
+import {IAvsSlasher} from "../../src/interfaces/IEigenLayerSlashing.sol";
 
 // Test doubles of EigenLayer's registries with the real history semantics: every update at a
 // new block closes the previous entry (`nextUpdateBlockNumber`) and appends one; an update in
@@ -58,23 +59,47 @@ library History {
     }
 }
 
-/// @notice AVSDirectory double: records registrations made by each AVS.
-contract MockAVSDirectory is IAVSDirectory {
-    mapping(address => mapping(address => bool)) public registered;
-    string public lastMetadataURI;
+/// @notice AllocationManager double: the deallocation delay and the AVS's metadata URI.
+contract MockAllocationManager {
+    /// @dev Mainnet's: 14 days of 12-second blocks.
+    uint32 public constant DEALLOCATION_DELAY = 100_800;
+    mapping(address => string) public metadataURI;
 
-    function registerOperatorToAVS(address operator, ISignatureUtils.SignatureWithSaltAndExpiry memory)
+    function updateAVSMetadataURI(address avs, string calldata uri) external {
+        require(msg.sender == avs, "MockAllocationManager: only the AVS");
+        metadataURI[avs] = uri;
+    }
+}
+
+/// @notice PermissionController double: records appointments.
+contract MockPermissionController {
+    mapping(address => mapping(address => mapping(address => mapping(bytes4 => bool)))) public canCall;
+
+    function setAppointee(address account, address appointee, address target, bytes4 selector) external {
+        require(msg.sender == account, "MockPermissionController: only the account");
+        canCall[account][appointee][target][selector] = true;
+    }
+
+    function removeAppointee(address account, address appointee, address target, bytes4 selector) external {
+        require(msg.sender == account, "MockPermissionController: only the account");
+        canCall[account][appointee][target][selector] = false;
+    }
+}
+
+/// @notice Slasher double: records every slash the AVS requests, per operator set.
+contract MockSlasher is IAvsSlasher {
+    uint32 public vetoWindowBlocks = 100;
+    /// @notice Slashes requested per operator and operator set.
+    mapping(address => mapping(uint32 => uint256)) public slashes;
+    string public lastDescription;
+
+    function slashOperators(address[] calldata operators, uint32 operatorSetId, string calldata description)
         external
     {
-        registered[msg.sender][operator] = true;
-    }
-
-    function deregisterOperatorFromAVS(address operator) external {
-        registered[msg.sender][operator] = false;
-    }
-
-    function updateAVSMetadataURI(string memory metadataURI) external {
-        lastMetadataURI = metadataURI;
+        for (uint256 i = 0; i < operators.length; i++) {
+            slashes[operators[i]][operatorSetId]++;
+        }
+        lastDescription = description;
     }
 }
 
@@ -305,8 +330,8 @@ contract MockIndexRegistry is IIndexRegistry {
     }
 }
 
-/// @notice RegistryCoordinator double: registers operators into the other registries and calls
-///         the service manager exactly as the real coordinator does.
+/// @notice RegistryCoordinator double: registers operators into the other registries and asks
+///         the service manager's registration policy exactly as the real coordinator does.
 contract MockRegistryCoordinator is IRegistryCoordinator {
     using History for HistoryEntry[];
     using BN254 for BN254.G1Point;
@@ -374,11 +399,7 @@ contract MockRegistryCoordinator is IRegistryCoordinator {
         uint96 stake
     ) external {
         bytes32 id = pubkey.hashG1Point();
-        if (getOperatorStatus[operator] != OperatorStatus.REGISTERED) {
-            serviceManager.registerOperatorToAVS(
-                operator, ISignatureUtils.SignatureWithSaltAndExpiry(bytes(""), bytes32(0), 0)
-            );
-        }
+        serviceManager.checkRegistration(operator);
         getOperatorId[operator] = id;
         getOperatorFromId[id] = operator;
         getOperatorStatus[operator] = OperatorStatus.REGISTERED;
@@ -449,9 +470,6 @@ contract MockRegistryCoordinator is IRegistryCoordinator {
             indices.remove(q, id);
         }
         _bitmaps[id].push(uint192(bitmap));
-        if (bitmap == 0) {
-            getOperatorStatus[operator] = OperatorStatus.DEREGISTERED;
-            serviceManager.deregisterOperatorFromAVS(operator);
-        }
+        if (bitmap == 0) getOperatorStatus[operator] = OperatorStatus.DEREGISTERED;
     }
 }

@@ -12,8 +12,11 @@ import {AvsServiceManager} from "../../src/AvsServiceManager.sol";
 import {IAvsTaskManager} from "../../src/interfaces/IAvsTaskManager.sol";
 import {IAvsServiceManager} from "../../src/interfaces/IAvsServiceManager.sol";
 import {IBLSSignatureChecker} from "../../src/interfaces/IBLSSignatureChecker.sol";
+import {IAllocationManager, IPermissionController} from "../../src/interfaces/IEigenLayerSlashing.sol";
 import {
-    MockAVSDirectory,
+    MockAllocationManager,
+    MockPermissionController,
+    MockSlasher,
     MockDelegationManager,
     MockRegistryCoordinator,
     MockStakeRegistry,
@@ -40,7 +43,9 @@ abstract contract AvsFixture is Test {
     uint96 internal constant STAKE = 1 ether;
 
     MockDelegationManager internal delegation;
-    MockAVSDirectory internal avsDirectory;
+    MockAllocationManager internal allocationManager;
+    MockPermissionController internal permissionController;
+    MockSlasher internal slasher;
     MockRegistryCoordinator internal rc;
     MockStakeRegistry internal stakeReg;
     MockBLSApkRegistry internal apkReg;
@@ -57,7 +62,9 @@ abstract contract AvsFixture is Test {
         delegation = new MockDelegationManager();
         // Mainnet's withdrawal delay: the stale-stake rule is on by default.
         delegation.setMinWithdrawalDelayBlocks(50_400);
-        avsDirectory = new MockAVSDirectory();
+        allocationManager = new MockAllocationManager();
+        permissionController = new MockPermissionController();
+        slasher = new MockSlasher();
         rc = new MockRegistryCoordinator(delegation);
         stakeReg = rc.stakes();
         apkReg = rc.apks();
@@ -66,13 +73,24 @@ abstract contract AvsFixture is Test {
             rc.createQuorum();
         }
 
-        AvsServiceManager smImpl = new AvsServiceManager(avsDirectory, rc, stakeReg);
+        AvsServiceManager smImpl = _serviceManagerImplementation();
         sm = AvsServiceManager(address(new TransparentUpgradeableProxy(address(smImpl), PROXY_ADMIN, "")));
         tm = _deployTaskManager();
-        sm.initialize(OWNER, address(tm), false);
+        sm.initialize(OWNER, address(tm), false, "ipfs://avs-exex");
         rc.setServiceManager(sm);
         rc.setEjector(address(sm));
         vm.roll(block.number + 1);
+    }
+
+    /// @dev A service manager implementation on the fixture's doubles.
+    function _serviceManagerImplementation() internal returns (AvsServiceManager) {
+        return new AvsServiceManager(
+            IAllocationManager(address(allocationManager)),
+            IPermissionController(address(permissionController)),
+            rc,
+            slasher,
+            address(stakeReg)
+        );
     }
 
     /// @dev A task manager behind its own proxy on the fixture's registries.

@@ -83,3 +83,16 @@ pub fn anvil() -> Anvil {
     // Port 0 lets the OS pick a free port; alloy reads the real one from anvil's banner.
     Anvil::at(path).port(0u16)
 }
+
+/// The genesis block number of chains that run EigenLayer (the devnet's too: `avs-node devnet`
+/// uses the same value). EigenLayer's slashing-era DelegationManager reads `block.number -
+/// MIN_WITHDRAWAL_DELAY_BLOCKS` when it slashes, which underflows (reverts) on a chain younger
+/// than the withdrawal delay (mainnet's 50,400 blocks); a chain that starts past it slashes as
+/// mainnet does.
+pub const EIGENLAYER_GENESIS_BLOCK: u64 = 100_000;
+
+/// [`anvil`] with its chain starting at [`EIGENLAYER_GENESIS_BLOCK`]: for chains EigenLayer is
+/// deployed on.
+pub fn eigenlayer_anvil() -> Anvil {
+    anvil().args(["--number", &EIGENLAYER_GENESIS_BLOCK.to_string()])
+}

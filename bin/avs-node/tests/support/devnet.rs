@@ -216,7 +216,7 @@ impl Devnet {
             let listed = super::avs_node(&args, &[key]);
             assert!(listed.success, "task list: {}", listed.stderr);
             let tasks: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("JSON");
-            (CHECKPOINT_INTERVAL..=last)
+            (FIRST_CHECKPOINT..=last)
                 .step_by(CHECKPOINT_INTERVAL as usize)
                 .all(|checkpoint| !responses_to(&tasks, checkpoint).is_empty())
                 .then_some(tasks)
@@ -302,6 +302,9 @@ pub fn signal(signal: &str, pid: u32) {
 
 /// Blocks between two checkpoints of the devnet's deployment.
 pub const CHECKPOINT_INTERVAL: u64 = 10;
+/// The settlement chain's first checkpoint: the devnet's settlement anvil starts at
+/// EigenLayer's genesis block (slashing needs a chain older than the withdrawal delay).
+pub const FIRST_CHECKPOINT: u64 = avs_test_support::EIGENLAYER_GENESIS_BLOCK + CHECKPOINT_INTERVAL;
 
 /// The responses to `checkpoint` among `tasks` (as `task list --json` lists them).
 pub fn responses_to(tasks: &[serde_json::Value], checkpoint: u64) -> Vec<serde_json::Value> {

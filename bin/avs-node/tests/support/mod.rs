@@ -51,6 +51,7 @@ pub fn write_deployment(path: &Path, chain_id: u64) {
         format_version: FORMAT_VERSION,
         chain_id,
         deployment_block: 1,
+        eigenlayer_version: avs_contracts::eigenlayer::CORE_VERSION.to_owned(),
         eigenlayer: EigenLayerContracts {
             proxy_admin: a(1),
             empty_contract: a(2),
@@ -58,9 +59,9 @@ pub fn write_deployment(path: &Path, chain_id: u64) {
             delegation_manager: a(4),
             strategy_manager: a(5),
             avs_directory: a(6),
-            rewards_coordinator: a(7),
+            allocation_manager: a(7),
             eigen_pod_manager: a(8),
-            slasher: a(9),
+            permission_controller: a(9),
             registry_coordinator: a(10),
             bls_apk_registry: a(11),
             stake_registry: a(12),
@@ -73,6 +74,7 @@ pub fn write_deployment(path: &Path, chain_id: u64) {
         avs: AvsContracts {
             service_manager: a(18),
             task_manager: a(19),
+            slasher: a(21),
         },
         params: DeployConfig::devnet(a(20)),
         steps: Vec::new(),

@@ -2,9 +2,9 @@
 //! EigenLayer's own `checkSignatures` measured in the same run: 51 operators in quorum 0, one
 //! task per row answered with 0, 1, 10, 33 and 50 non-signers.
 //!
-//! EigenLayer's checker is `MockAvsServiceManager` from `eigen-utils` (a `ServiceManagerBase`
-//! that inherits EigenLayer's M2 `BLSSignatureChecker` unchanged), deployed once against the same
-//! registries, called directly and also through a transparent proxy like ours. Every figure is a
+//! EigenLayer's checker is the slashing-era `MockAvsServiceManager` from `eigen-utils` (a
+//! `ServiceManagerBase` that inherits EigenLayer's `BLSSignatureChecker` unchanged), deployed
+//! once against the same registries (slashing-era registries driven by our coordinator), called directly and also through a transparent proxy like ours. Every figure is a
 //! real transaction sent from the owner's account in its own block (cold accounts and storage,
 //! the 21,000 base cost and the calldata included); all checkers get the very same calldata.
 //!
@@ -36,7 +36,7 @@ use avs_contracts::{
     testing::TestDevnet,
     transactor::Transactor,
 };
-use eigen_utils::rewardsv2::sdk::mock_avs_service_manager::MockAvsServiceManager;
+use eigen_utils::slashing::sdk::mock_avs_service_manager::MockAvsServiceManager;
 use std::collections::HashMap;
 
 mod reference;
@@ -72,11 +72,14 @@ async fn main() -> eyre::Result<()> {
 
     // EigenLayer's checker against the same registries, directly and behind a proxy.
     let el = &devnet.deployment.eigenlayer;
+    // No rewards coordinator is deployed; the checker never calls it.
     let args = (
         el.avs_directory,
         el.registry_coordinator,
         el.stake_registry,
-        el.rewards_coordinator,
+        el.empty_contract,
+        el.permission_controller,
+        el.allocation_manager,
     )
         .abi_encode_params();
     let el_checker = tx
@@ -107,25 +110,23 @@ async fn main() -> eyre::Result<()> {
     };
     // Same selectors as ours (EigenLayer's ABI).
     let ours = devnet.deployment.avs.task_manager;
-    let (el_rule, el_proxied_rule, our_rule) = (
-        stale_stakes_forbidden(&devnet, el_checker).await?,
-        stale_stakes_forbidden(&devnet, el_proxied).await?,
-        stale_stakes_forbidden(&devnet, ours).await?,
-    );
-    println!(
-        "staleStakesForbidden as deployed: EigenLayer's checker {el_rule} (behind the proxy \
-         {el_proxied_rule}), ours {our_rule}"
-    );
-    let mut others = vec![(el_checker, el_rule), (el_proxied, el_proxied_rule)];
+    let our_rule = stale_stakes_forbidden(&devnet, ours)
+        .await?
+        .ok_or_else(|| eyre::eyre!("our task manager has no staleStakesForbidden"))?;
+    let mut others = vec![
+        ("EigenLayer's checker", el_checker),
+        ("the same behind a proxy", el_proxied),
+    ];
     if let Some(reference) = &reference {
-        let address = reference.address();
-        let rule = stale_stakes_forbidden(&devnet, address).await?;
-        println!("staleStakesForbidden as deployed: reference task manager {rule}");
-        others.push((address, rule));
+        others.push(("the reference task manager", reference.address()));
     }
-    for (checker, rule) in others {
-        if rule != our_rule {
-            // Compare like with like (the coordinator's owner may switch it on any checker).
+    println!("staleStakesForbidden as deployed: ours {our_rule}");
+    for (name, checker) in others {
+        // Compare like with like where the checker has the rule (the slashing-era checker has
+        // none: it never refuses stale stakes).
+        let rule = stale_stakes_forbidden(&devnet, checker).await?;
+        println!("staleStakesForbidden as deployed: {name} {rule:?}");
+        if rule.is_some_and(|rule| rule != our_rule) {
             let call = AvsTaskManager::setStaleStakesForbiddenCall { value: our_rule };
             tx.call("setStaleStakesForbidden", checker, call.abi_encode())
                 .await?;
@@ -232,12 +233,21 @@ async fn main() -> eyre::Result<()> {
     Ok(())
 }
 
-async fn stale_stakes_forbidden(devnet: &TestDevnet, checker: Address) -> eyre::Result<bool> {
+/// The checker's stale-stake rule, `None` when it has none.
+async fn stale_stakes_forbidden(
+    devnet: &TestDevnet,
+    checker: Address,
+) -> eyre::Result<Option<bool>> {
     let request = TransactionRequest::default()
         .to(checker)
         .input(Bytes::from(AvsTaskManager::staleStakesForbiddenCall {}.abi_encode()).into());
-    let out = devnet.provider.call(request).await?;
-    Ok(AvsTaskManager::staleStakesForbiddenCall::abi_decode_returns(&out)?)
+    match devnet.provider.call(request).await {
+        Ok(out) => Ok(Some(
+            AvsTaskManager::staleStakesForbiddenCall::abi_decode_returns(&out)?,
+        )),
+        Err(err) if err.as_error_resp().is_some() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Gas of one more `hashToG1` try in EigenLayer's and our code (the modexp call and its loop
@@ -270,7 +280,7 @@ fn hash_to_g1_tries(digest: B256) -> u32 {
 fn contract_names(devnet: &TestDevnet, el_checker: Address) -> HashMap<Address, String> {
     let el = &devnet.deployment.eigenlayer;
     let mut names: HashMap<Address, String> = [
-        (el.registry_coordinator, "RegistryCoordinator proxy"),
+        (el.registry_coordinator, "AvsRegistryCoordinator proxy"),
         (el.bls_apk_registry, "BLSApkRegistry proxy"),
         (el.stake_registry, "StakeRegistry proxy"),
         (el.delegation_manager, "DelegationManager proxy"),

@@ -1,14 +1,12 @@
-//! The EigenLayer M2 (rewards v2) functions this crate calls, declared with `sol!`.
+//! The EigenLayer slashing-era (core v1.3.0) functions this crate calls, declared with `sol!`,
+//! and those of our registry coordinator that the node and the CLI call.
 //!
 //! These are our own declarations of the published ABI of the contracts whose bytecode
-//! `eigen-utils` ships (`rewardsv2::{core,middleware}`); `eigen-utils` itself is built on alloy
+//! `eigen-utils` ships (`slashing::{core,middleware}`); `eigen-utils` itself is built on alloy
 //! 1.x, so its generated types cannot cross into this alloy 2.x code. Only the selectors and
 //! argument layouts must match, which the deployment tests exercise against the real bytecode.
 
 #![allow(missing_docs)]
-// `sol!` generates one Rust function per Solidity function, with its arity (the
-// RegistryCoordinator's initializer takes nine arguments).
-#![allow(clippy::too_many_arguments)]
 
 use alloy::sol;
 
@@ -19,20 +17,7 @@ sol! {
         struct G2Point { uint256[2] X; uint256[2] Y; }
     }
 
-    library ISignatureUtils {
-        struct SignatureWithSaltAndExpiry { bytes signature; bytes32 salt; uint256 expiry; }
-    }
-
-    library IDelegationManager {
-        struct OperatorDetails {
-            address __deprecated_earningsReceiver;
-            address delegationApprover;
-            uint32 stakerOptOutWindowBlocks;
-        }
-    }
-
     library IRegistryCoordinator {
-        struct OperatorSetParam { uint32 maxOperatorCount; uint16 kickBIPsOfOperatorStake; uint16 kickBIPsOfTotalStake; }
         struct OperatorInfo { bytes32 operatorId; uint8 status; }
     }
 
@@ -60,44 +45,60 @@ sol! {
 
     #[sol(rpc)]
     interface IDelegationManagerCalls {
-        function initialize(address initialOwner, address pauserRegistry, uint256 initialPausedStatus, uint256 minWithdrawalDelayBlocks, address[] strategies, uint256[] withdrawalDelayBlocks) external;
-        function registerAsOperator(IDelegationManager.OperatorDetails registeringOperatorDetails, string metadataURI) external;
+        function initialize(address initialOwner, uint256 initialPausedStatus) external;
+        function registerAsOperator(address initDelegationApprover, uint32 allocationDelay, string metadataURI) external;
         function isOperator(address operator) external view returns (bool);
         function getOperatorShares(address operator, address[] strategies) external view returns (uint256[]);
-        function minWithdrawalDelayBlocks() external view returns (uint256);
+        function minWithdrawalDelayBlocks() external view returns (uint32);
     }
 
     #[sol(rpc)]
     interface IStrategyManagerCalls {
-        function initialize(address initialOwner, address initialStrategyWhitelister, address pauserRegistry, uint256 initialPausedStatus) external;
-        function addStrategiesToDepositWhitelist(address[] strategiesToWhitelist, bool[] thirdPartyTransfersForbiddenValues) external;
-        function depositIntoStrategy(address strategy, address token, uint256 amount) external returns (uint256 shares);
+        function initialize(address initialOwner, address initialStrategyWhitelister, uint256 initialPausedStatus) external;
+        function addStrategiesToDepositWhitelist(address[] strategiesToWhitelist) external;
+        function depositIntoStrategy(address strategy, address token, uint256 amount) external returns (uint256 depositShares);
         function strategyIsWhitelistedForDeposit(address strategy) external view returns (bool);
-        function stakerStrategyShares(address staker, address strategy) external view returns (uint256);
+        function stakerDepositShares(address staker, address strategy) external view returns (uint256);
+        function getBurnableShares(address strategy) external view returns (uint256);
     }
 
-    /// AVSDirectory, EigenPodManager and Slasher share this initializer shape.
+    /// AllocationManager, AVSDirectory and EigenPodManager share this initializer shape.
     #[sol(rpc)]
     interface IPausableInitializer {
-        function initialize(address initialOwner, address pauserRegistry, uint256 initialPausedStatus) external;
+        function initialize(address initialOwner, uint256 initialPausedStatus) external;
+    }
+
+    library IAllocationManager {
+        struct OperatorSet { address avs; uint32 id; }
+        struct AllocateParams { OperatorSet operatorSet; address[] strategies; uint64[] newMagnitudes; }
+        struct Allocation { uint64 currentMagnitude; int128 pendingDiff; uint32 effectBlock; }
+        struct RegisterParams { address avs; uint32[] operatorSetIds; bytes data; }
+        struct DeregisterParams { address operator; address avs; uint32[] operatorSetIds; }
     }
 
     #[sol(rpc)]
-    interface IAVSDirectoryCalls {
-        function calculateOperatorAVSRegistrationDigestHash(address operator, address avs, bytes32 salt, uint256 expiry) external view returns (bytes32);
-        function avsOperatorStatus(address avs, address operator) external view returns (uint8);
-    }
-
-    #[sol(rpc)]
-    interface IRewardsCoordinatorCalls {
-        function initialize(address initialOwner, address pauserRegistry, uint256 initialPausedStatus, address rewardsUpdater, uint32 activationDelay, uint16 defaultSplitBips) external;
+    interface IAllocationManagerCalls {
+        function modifyAllocations(address operator, IAllocationManager.AllocateParams[] params) external;
+        function registerForOperatorSets(address operator, IAllocationManager.RegisterParams params) external;
+        function deregisterFromOperatorSets(IAllocationManager.DeregisterParams params) external;
+        function getAllocation(address operator, IAllocationManager.OperatorSet operatorSet, address strategy) external view returns (IAllocationManager.Allocation);
+        function getAllocationDelay(address operator) external view returns (bool isSet, uint32 delay);
+        function getMaxMagnitude(address operator, address strategy) external view returns (uint64);
+        function getAllocatableMagnitude(address operator, address strategy) external view returns (uint64);
+        function getMinimumSlashableStake(IAllocationManager.OperatorSet operatorSet, address[] operators, address[] strategies, uint32 futureBlock) external view returns (uint256[][] slashableStake);
+        function isMemberOfOperatorSet(address operator, IAllocationManager.OperatorSet operatorSet) external view returns (bool);
+        function isOperatorSlashable(address operator, IAllocationManager.OperatorSet operatorSet) external view returns (bool);
+        function getStrategiesInOperatorSet(IAllocationManager.OperatorSet operatorSet) external view returns (address[]);
+        function getAVSRegistrar(address avs) external view returns (address);
+        function DEALLOCATION_DELAY() external view returns (uint32);
+        function ALLOCATION_CONFIGURATION_DELAY() external view returns (uint32);
+        function version() external view returns (string);
+        event OperatorSlashed(address operator, IAllocationManager.OperatorSet operatorSet, address[] strategies, uint256[] wadSlashed, string description);
     }
 
     #[sol(rpc)]
     interface IRegistryCoordinatorCalls {
-        function initialize(address initialOwner, address churnApprover, address ejector, address pauserRegistry, uint256 initialPausedStatus, IRegistryCoordinator.OperatorSetParam[] operatorSetParams, uint96[] minimumStakes, IStakeRegistry.StrategyParams[][] strategyParams) external;
-        function registerOperator(bytes quorumNumbers, string socket, IBLSApkRegistry.PubkeyRegistrationParams params, ISignatureUtils.SignatureWithSaltAndExpiry operatorSignature) external;
-        function deregisterOperator(bytes quorumNumbers) external;
+        function initialize(address initialOwner, address ejector, uint32 maxOperatorCount, uint96 minimumStake, IStakeRegistry.StrategyParams[] strategyParams, uint32 lookAheadPeriod) external;
         /// Replaces the caller's socket (its p2p address); emits `OperatorSocketUpdate`.
         function updateSocket(string socket) external;
         function updateOperators(address[] operators) external;
@@ -109,16 +110,18 @@ sol! {
         function getOperatorFromId(bytes32 operatorId) external view returns (address);
         function getOperatorStatus(address operator) external view returns (uint8);
         function getCurrentQuorumBitmap(bytes32 operatorId) external view returns (uint192);
-        function getOperatorSetParams(uint8 quorumNumber) external view returns (IRegistryCoordinator.OperatorSetParam);
+        function maxOperatorCount(uint8 quorumNumber) external view returns (uint32);
         function quorumCount() external view returns (uint8);
         function ejector() external view returns (address);
-        function setEjector(address ejector) external;
+        function avs() external view returns (address);
         /// Emitted at registration and by `updateSocket`: where the operator's node listens.
         event OperatorSocketUpdate(bytes32 indexed operatorId, string socket);
     }
 
     #[sol(rpc)]
     interface IStakeRegistryCalls {
+        function strategyParamsLength(uint8 quorumNumber) external view returns (uint256);
+        function strategyParamsByIndex(uint8 quorumNumber, uint256 index) external view returns (IStakeRegistry.StrategyParams);
         function weightOfOperatorForQuorum(uint8 quorumNumber, address operator) external view returns (uint96);
         function minimumStakeForQuorum(uint8 quorumNumber) external view returns (uint96);
         function getCurrentStake(bytes32 operatorId, uint8 quorumNumber) external view returns (uint96);

@@ -1,45 +1,54 @@
-//! What a deployment of EigenLayer's M2 contracts is made with and where it lives: read from
-//! and written to deployment files by every node, so not behind the `deploy` feature.
+//! What a deployment of EigenLayer's slashing-era contracts is made with and where it lives:
+//! read from and written to deployment files by every node, so not behind the `deploy` feature.
 
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 
+/// The eigenlayer-contracts release whose bytecode the deployer uses (`eigen-utils`' `slashing`
+/// module); every core contract reports it from `version()`.
+pub const CORE_VERSION: &str = "v1.3.0";
+
 /// Parameters of the EigenLayer deployment and of the AVS's quorum 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EigenLayerParams {
-    /// Owner of every contract, the strategy whitelister, unpauser and churn approver.
+    /// Owner of every contract, the strategy whitelister and the unpauser.
     pub owner: Address,
     /// `DelegationManager.minWithdrawalDelayBlocks`; the signature checker's stale-stake rule
     /// (on by default) uses it too.
     pub min_withdrawal_delay_blocks: u64,
-    /// Quorum 0 of the RegistryCoordinator.
+    /// `AllocationManager.DEALLOCATION_DELAY`: blocks a deallocation, or an operator that left
+    /// an operator set, stays slashable. A task's response and challenge windows plus the
+    /// slasher's veto window must stay below it.
+    pub deallocation_delay_blocks: u32,
+    /// `AllocationManager.ALLOCATION_CONFIGURATION_DELAY`: blocks before a new operator's
+    /// allocation delay takes effect (and it can allocate).
+    pub allocation_configuration_delay_blocks: u32,
+    /// Quorum 0 (operator set 0) of the registry coordinator.
     pub quorum: QuorumParams,
 }
 
-/// One quorum of the RegistryCoordinator: who may join and how stake is weighed.
+/// One quorum (operator set) of the registry coordinator: who may join and how stake is weighed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumParams {
-    /// Operator cap of the quorum (further registrations need churn).
+    /// Operator cap of the quorum (registration beyond it is refused: no churn).
     pub max_operator_count: u32,
-    /// Minimum weighted stake to register, in strategy shares × multiplier / 1e18.
+    /// Minimum weighted *slashable* stake to register, in shares × multiplier / 1e18.
     pub minimum_stake: u128,
     /// Weight multiplier of the devnet strategy (1e18 = one unit of weight per share).
     pub strategy_multiplier: u128,
-    /// Churn: a newcomer must have this much of the smallest operator's stake (basis points).
-    pub kick_bips_of_operator_stake: u16,
-    /// Churn: the kicked operator must hold less than this share of total stake (basis points).
-    pub kick_bips_of_total_stake: u16,
+    /// Slashable stake is the minimum of now and this many blocks ahead (a pending
+    /// deallocation already lowers it); below `deallocation_delay_blocks`.
+    pub look_ahead_blocks: u32,
 }
 
 impl Default for QuorumParams {
     fn default() -> Self {
-        // Churn parameters are EigenLayer's usual ones; 1 token minimum keeps the devnet easy.
+        // 1 token minimum keeps the devnet easy.
         Self {
             max_operator_count: 64,
             minimum_stake: 1_000_000_000_000_000_000,
             strategy_multiplier: 1_000_000_000_000_000_000,
-            kick_bips_of_operator_stake: 11_000,
-            kick_bips_of_total_stake: 50,
+            look_ahead_blocks: 0,
         }
     }
 }
@@ -54,6 +63,11 @@ impl EigenLayerParams {
             // (`updateOperatorsForQuorum`) within this many blocks before a task's reference
             // block, which a young chain meets from genesis.
             min_withdrawal_delay_blocks: 50_400,
+            // Mainnet's 14 days of 12 s blocks would keep devnet exits slashable for weeks of
+            // 1 s blocks; one hour of devnet blocks still leaves the windows room.
+            deallocation_delay_blocks: 3_600,
+            // A new devnet operator can allocate two blocks after registering.
+            allocation_configuration_delay_blocks: 1,
             quorum: QuorumParams::default(),
         }
     }
@@ -73,15 +87,15 @@ pub struct EigenLayerContracts {
     pub delegation_manager: Address,
     /// Core: StrategyManager proxy.
     pub strategy_manager: Address,
-    /// Core: AVSDirectory proxy.
+    /// Core: AVSDirectory proxy (M2 registrations; read by the StakeRegistry).
     pub avs_directory: Address,
-    /// Core: RewardsCoordinator proxy.
-    pub rewards_coordinator: Address,
+    /// Core: AllocationManager proxy (operator sets, allocations, slashing).
+    pub allocation_manager: Address,
+    /// Core: PermissionController proxy (appointees acting for the AVS).
+    pub permission_controller: Address,
     /// Core: EigenPodManager proxy.
     pub eigen_pod_manager: Address,
-    /// Core: Slasher proxy.
-    pub slasher: Address,
-    /// Middleware: RegistryCoordinator proxy.
+    /// The AVS's registry coordinator proxy (`AvsRegistryCoordinator`, the AVS registrar).
     pub registry_coordinator: Address,
     /// Middleware: BLSApkRegistry proxy.
     pub bls_apk_registry: Address,
@@ -91,7 +105,7 @@ pub struct EigenLayerContracts {
     pub index_registry: Address,
     /// Middleware: OperatorStateRetriever (stateless, no proxy).
     pub operator_state_retriever: Address,
-    /// Socket registry the RegistryCoordinator writes operator sockets to.
+    /// Socket registry the registry coordinator writes operator sockets to.
     pub socket_registry: Address,
     /// Devnet ERC-20 operators restake.
     pub token: Address,
