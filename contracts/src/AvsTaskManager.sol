@@ -63,10 +63,12 @@ contract AvsTaskManager is
     uint256 private constant STATUS_SHIFT = 192;
     /// @dev uint256(CheckpointStatus.Finalized)
     uint256 private constant FINALIZED = 2;
-    /// @notice Signer positions a challenge freezes in its own transaction; `freezeSigners` does
-    ///      the rest. Bounds the gas of one call: ejecting an operator from the registries costs
-    ///      ~100k+, so freezing thousands at once would not fit in a block.
-    uint256 public constant FREEZE_BATCH = 64;
+    /// @notice Signer positions a challenge punishes in its own transaction; `freezeSigners`
+    ///      does the rest. Bounds the gas of one call: slashing through EigenLayer's
+    ///      AllocationManager and ejecting from the registries cost ~310k per signer (see
+    ///      BENCHMARKS.md), so 32 keep a challenge near 11M gas, under EIP-7825's 16.7M cap on a
+    ///      transaction.
+    uint256 public constant FREEZE_BATCH = 32;
     /// @notice How many checkpoints below the highest tasked one `latestFinalized` looks at.
     uint256 public constant LATEST_SCAN_LIMIT = 256;
     /// @notice EIP-2935 block hash history contract (serves the last 8191 block hashes).

@@ -407,7 +407,7 @@ contract ChallengeBatchTest is AvsFixture {
 
     function testLargeOperatorSetsAreFrozenInBatches() public {
         uint256 batch = tm.FREEZE_BATCH();
-        assertEq(batch, 64, "batch size");
+        assertEq(batch, 32, "batch size");
         address[] memory nonSigners = new address[](2);
         nonSigners[0] = operators[1];
         nonSigners[1] = operators[66];

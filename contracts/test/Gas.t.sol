@@ -81,7 +81,9 @@ contract GasTest is AvsFixture {
         );
         vm.roll(block.number + 1);
         tm.raiseAndResolveChallenge(task, response, metadata, params.nonSignerPubkeys, "");
-        assertTrue(sm.frozen(operators[59]), "signers frozen");
+        // Positions 0..FREEZE_BATCH: the 10 non-signers and signers 10..31; freezeSigners the rest.
+        assertTrue(sm.frozen(operators[31]), "signers of the challenge's batch frozen");
+        assertFalse(sm.frozen(operators[32]), "the rest is left to freezeSigners");
     }
 
     function _respondAndCheck(uint256 nonSigners, uint256 budget) internal {

@@ -399,7 +399,7 @@ async fn a_challenge_while_eigenlayer_pauses_slashing_invalidates_and_punishes_l
         task,
         nonSignerPubkeys: non_signers,
         start: U256::ZERO,
-        end: U256::from(64u8),
+        end: U256::from(32u8),
     };
     Transactor::new(devnet.provider.clone())
         .call(
