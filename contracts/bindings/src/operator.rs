@@ -18,7 +18,7 @@
 //!
 //! [`OperatorClient::preflight_register`] runs every check the contracts would revert on (not an
 //! operator, no or pending allocation, slashable stake below the minimum, existing registration,
-//! key reuse, allowlist, freezing, quorum cap, chain) and reports the specific problem before a
+//! a rejoin before the deallocation delay, key reuse, allowlist, freezing, quorum cap, chain) and reports the specific problem before a
 //! transaction is sent.
 
 use crate::{
@@ -175,6 +175,18 @@ pub enum OnboardingError {
         quorum: u8,
         /// Its cap.
         max: u32,
+    },
+    /// The operator left the operator set less than EigenLayer's deallocation delay ago.
+    #[error(
+        "{operator} left operator set {quorum} less than {delay} blocks ago (EigenLayer's DEALLOCATION_DELAY): it stays slashable there until then and can rejoin only after"
+    )]
+    RejoinTooEarly {
+        /// The operator.
+        operator: Address,
+        /// The quorum (= operator set id).
+        quorum: u8,
+        /// `DEALLOCATION_DELAY`.
+        delay: u32,
     },
     /// Deregistration of an operator that is not registered.
     #[error("{operator} is not registered with the AVS")]
@@ -503,10 +515,20 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         let index_registry = IIndexRegistryCalls::new(el.index_registry, provider);
         let now = provider.get_block_number().await?;
         for &quorum in &deployment.params.avs.quorum_numbers {
-            let allocation = am
-                .getAllocation(operator, operator_set(deployment, quorum), el.strategy)
+            let set = operator_set(deployment, quorum);
+            if !am
+                .isMemberOfOperatorSet(operator, set.clone())
                 .call()
-                .await?;
+                .await?
+                && am.isOperatorSlashable(operator, set.clone()).call().await?
+            {
+                return Err(OnboardingError::RejoinTooEarly {
+                    operator,
+                    quorum,
+                    delay: am.DEALLOCATION_DELAY().call().await?,
+                });
+            }
+            let allocation = am.getAllocation(operator, set, el.strategy).call().await?;
             if allocation.currentMagnitude == 0 {
                 if allocation.pendingDiff > 0 && u64::from(allocation.effectBlock) > now {
                     return Err(OnboardingError::AllocationPending {

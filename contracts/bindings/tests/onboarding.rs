@@ -11,9 +11,13 @@ use alloy::{
 use avs_bls::SecretKey;
 use avs_contracts::testing::{TOKEN, TestDevnet, wallet_provider};
 use avs_contracts::{
+    avs::AvsRegistryCoordinator,
     avs::AvsServiceManager,
     deployment::{Deployment, DeploymentError},
-    eigenlayer::interfaces::{IAllocationManagerCalls, IStakeRegistryCalls},
+    eigenlayer::interfaces::{
+        IAllocationManager, IAllocationManagerCalls, IBLSApkRegistry, IRegistryCoordinatorCalls,
+        IStakeRegistryCalls,
+    },
     operator::{self, OnboardingError, OperatorClient},
     transactor::Transactor,
 };
@@ -236,6 +240,114 @@ async fn stake_refresh_and_deregistration() -> eyre::Result<()> {
         .expect_err("not registered any more");
     assert!(
         matches!(err, OnboardingError::NotRegistered { operator: o } if o == operator),
+        "{err}"
+    );
+
+    // An honest operator that left comes back with its own key once EigenLayer's deallocation
+    // delay has passed (until then it is still slashable there): same operator id, counted again.
+    let bls = &devnet.operators[0].bls;
+    let err = client.preflight_register(bls).await.expect_err("too early");
+    assert!(
+        matches!(err, OnboardingError::RejoinTooEarly { quorum: 0, .. }),
+        "{err}"
+    );
+    let delay = allocation_manager.DEALLOCATION_DELAY().call().await?;
+    devnet
+        .provider
+        .anvil_mine(Some(u64::from(delay) + 1), None)
+        .await?;
+    let again = client
+        .register_with_avs(bls, "/ip4/127.0.0.1/tcp/9001")
+        .await?;
+    assert_eq!(again, id);
+    let status = operator::status(&devnet.provider, &devnet.deployment, operator).await?;
+    assert!(status.registered, "{status:?}");
+    assert_eq!(
+        stake_registry.getCurrentStake(id, 0).call().await?,
+        U96::from(15 * TOKEN)
+    );
+    Ok(())
+}
+
+/// The coordinator enforces the quorum cap itself: a registration sent straight to the
+/// AllocationManager, past the client's pre-flight check, is refused.
+#[tokio::test]
+async fn the_coordinator_refuses_a_registration_beyond_the_quorum_cap() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&[10], |config| {
+        config.eigenlayer.quorum.max_operator_count = 1
+    })
+    .await?;
+    let (signer, mut client) = fresh_client(&devnet, 5).await;
+    client
+        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
+        .await?;
+    client.mint_devnet_tokens(U256::from(5 * TOKEN)).await?;
+    client.deposit(U256::from(5 * TOKEN)).await?;
+    client.allocate(1.0).await?;
+    let err = client
+        .preflight_register(&SecretKey::generate())
+        .await
+        .expect_err("full");
+    assert!(
+        matches!(err, OnboardingError::QuorumFull { quorum: 0, max: 1 }),
+        "{err}"
+    );
+
+    let bls = SecretKey::generate();
+    let message = IRegistryCoordinatorCalls::new(
+        devnet.deployment.eigenlayer.registry_coordinator,
+        &devnet.provider,
+    )
+    .pubkeyRegistrationMessageHash(signer.address())
+    .call()
+    .await?;
+    let pop = avs_bls::PubkeyRegistrationParams::new(
+        &bls,
+        &avs_bls::G1Point {
+            x: message.X,
+            y: message.Y,
+        },
+    )?;
+    let key = IBLSApkRegistry::PubkeyRegistrationParams {
+        pubkeyRegistrationSignature: (
+            pop.pubkey_registration_signature.x,
+            pop.pubkey_registration_signature.y,
+        )
+            .into(),
+        pubkeyG1: (pop.pubkey_g1.x, pop.pubkey_g1.y).into(),
+        pubkeyG2: (pop.pubkey_g2.x, pop.pubkey_g2.y).into(),
+    };
+    let data = <(
+        alloy::sol_types::sol_data::Uint<8>,
+        alloy::sol_types::sol_data::String,
+        IBLSApkRegistry::PubkeyRegistrationParams,
+    ) as alloy::sol_types::SolType>::abi_encode_params(&(
+        0u8,
+        "/ip4/127.0.0.1/tcp/9005".to_owned(),
+        key,
+    ));
+    let call = IAllocationManagerCalls::registerForOperatorSetsCall {
+        operator: signer.address(),
+        params: IAllocationManager::RegisterParams {
+            avs: devnet.deployment.avs.service_manager,
+            operatorSetIds: vec![0],
+            data: data.into(),
+        },
+    };
+    let mut tx = Transactor::new(wallet_provider(&devnet.anvil, &signer).await);
+    let err = tx
+        .call(
+            "registerForOperatorSets",
+            devnet.deployment.eigenlayer.allocation_manager,
+            call.abi_encode(),
+        )
+        .await
+        .expect_err("the quorum is full");
+    assert!(
+        matches!(
+            err.revert::<AvsRegistryCoordinator::AvsRegistryCoordinatorErrors>(),
+            Some(AvsRegistryCoordinator::AvsRegistryCoordinatorErrors::MaxOperatorCountReached(_))
+        ),
         "{err}"
     );
     Ok(())
