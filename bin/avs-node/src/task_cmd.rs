@@ -1,6 +1,7 @@
-//! `avs-node task list|show|challenge`: the task manager's tasks, read from its
-//! `NewTaskCreated` / `TaskResponded` logs since the deployment block, and the on-chain
-//! challenge of a wrong response about the settlement chain's own blocks ([`crate::challenge`]).
+//! `avs-node task list|show|challenge|slashes`: the task manager's tasks, read from its
+//! `NewTaskCreated` / `TaskResponded` logs since the deployment block, the on-chain challenge of
+//! a wrong response about the settlement chain's own blocks ([`crate::challenge`]), and the
+//! vetoable slasher's queue of slashes ([`avs_contracts::slashing`]).
 
 use crate::{
     chain,
@@ -20,6 +21,7 @@ use alloy::{
 use avs_contracts::{
     avs::{AvsTaskManager, IAvsTaskManager},
     sender::{ConfirmPolicy, SenderConfig, WalletSender},
+    slashing,
     transactor::Transactor,
 };
 use clap::Subcommand;
@@ -53,13 +55,26 @@ pub enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Prove a task's response wrong on-chain (settlement-chain checkpoints only); its signers get frozen. The gas wallet pays.
+    /// Prove a task's response wrong on-chain (settlement-chain checkpoints only); its signers get slashed and frozen. The gas wallet pays.
     Challenge {
         /// The task index.
         index: u32,
         /// The node's settings (the gas wallet, `wallet_keystore`, pays for the transactions).
         #[command(flatten)]
         node: NodeArgs,
+    },
+    /// List the slashes a vetoable slasher queued (challenges only queue them); with `--fulfil`,
+    /// execute those whose veto window has passed (anyone may; the gas wallet pays).
+    Slashes {
+        /// The node's settings.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Execute every queued slash that is due.
+        #[arg(long)]
+        fulfil: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -186,6 +201,49 @@ impl TaskCommand {
                     "task {index}: challenge succeeded in transaction {}; its signers are slashed and frozen ({} further freezeSigners transactions)",
                     outcome.challenge, outcome.freeze_batches
                 ));
+            }
+            Self::Slashes { node, fulfil, json } => {
+                let config = node.load()?;
+                let provider = chain::connect(&config, None).await?;
+                if fulfil {
+                    let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
+                    let sender = Arc::new(WalletSender::new(
+                        provider.clone(),
+                        EthereumWallet::from(signer),
+                        config.deployment.chain_id,
+                        SenderConfig {
+                            max_fee_per_gas: config.max_fee_per_gas,
+                            ..SenderConfig::default()
+                        },
+                    ));
+                    let mut tx = Transactor::through(sender, ConfirmPolicy::default());
+                    let done = slashing::fulfil_due(&mut tx, &config.deployment).await?;
+                    output::line(format!(
+                        "{} queued slash(es) executed: {done:?}",
+                        done.len()
+                    ));
+                }
+                let queue = slashing::queued_slashes(&provider, &config.deployment).await?;
+                output::emit(json, &queue, |queue| {
+                    if queue.is_empty() {
+                        return "no slash queued (an instant slasher queues none)".to_owned();
+                    }
+                    queue
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "request {} operator {} set {} {:?}, due at block {}: {}",
+                                s.request_id,
+                                s.operator,
+                                s.operator_set,
+                                s.state,
+                                s.due_block,
+                                s.description
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
             }
         }
         Ok(())

@@ -462,6 +462,10 @@ async fn operator_lifecycle_against_a_real_deployment() -> eyre::Result<()> {
         one_error_line(&unreachable)
             .contains("checking the deployment against the RPC endpoint failed")
     );
+    // The devnet's slasher is instant: nothing is ever queued.
+    let slashes = avs_node(&["task", "slashes", "--config", &config, "--json"], &[]);
+    assert!(slashes.success, "{}", slashes.stderr);
+    assert_eq!(slashes.stdout.trim(), "[]");
     miner.abort();
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! - [`sender`]: the one sender of a gas wallet's transactions (one nonce sequence, one fee cap,
 //!   bounded receipt waits that notice and resend dropped transactions), shared by every
 //!   component that pays from the wallet.
+//! - [`slashing`]: the vetoable slasher's queue of slashes, and the execution of those due.
 //! - [`stakes`]: stake freshness, which the task manager's stale-stake rule requires.
 //! - `testing` (feature `test-utils`): a deployed devnet with onboarded operators for tests.
 //! - [`transactor`]: sends deployment and set-up transactions with named steps, clear errors
@@ -40,6 +41,7 @@ pub mod devnet;
 pub mod eigenlayer;
 pub mod operator;
 pub mod sender;
+pub mod slashing;
 pub mod stakes;
 #[cfg(feature = "test-utils")]
 pub mod testing;

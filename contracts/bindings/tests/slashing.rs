@@ -17,6 +17,7 @@ use avs_contracts::{
     deployment::SlashingParams,
     eigenlayer::interfaces::IAllocationManagerCalls,
     operator::{self, OperatorClient, WAD},
+    slashing::{self, SlashState},
     testing::{TestDevnet, wallet_provider},
     transactor::Transactor,
 };
@@ -113,7 +114,6 @@ async fn a_vetoed_slash_leaves_stake_intact_and_the_others_are_slashed_after_the
     };
 
     // Only the committee vetoes; it vetoes operator 1's slash.
-    let contract = AvsSlasher::new(slasher, &devnet.provider);
     let veto = AvsSlasher::vetoSlashCall {
         requestId: request_of(1),
     }
@@ -131,9 +131,14 @@ async fn a_vetoed_slash_leaves_stake_intact_and_the_others_are_slashed_after_the
     );
     send_as(&devnet, committee, slasher, veto).await?;
 
-    // Nothing can be fulfilled inside the window.
-    let fulfil = |ids: Vec<U256>| AvsSlasher::fulfilSlashesCall { requestIds: ids }.abi_encode();
+    // Nothing is due inside the window, and nothing can be fulfilled.
     let mut anyone = Transactor::new(devnet.provider.clone());
+    assert!(
+        slashing::fulfil_due(&mut anyone, &devnet.deployment)
+            .await?
+            .is_empty()
+    );
+    let fulfil = |ids: Vec<U256>| AvsSlasher::fulfilSlashesCall { requestIds: ids }.abi_encode();
     let err = anyone
         .call("fulfilSlashes", slasher, fulfil(vec![request_of(2)]))
         .await
@@ -170,9 +175,13 @@ async fn a_vetoed_slash_leaves_stake_intact_and_the_others_are_slashed_after_the
         ),
         "{err}"
     );
-    // Anyone fulfils them all: the vetoed one is skipped (as an executed one is, so nobody can
-    // block a batch by executing one of its requests first); half of the others' magnitude
-    // goes, once.
+    // Anyone executes what is due: the vetoed request is not (and a batch naming it skips it,
+    // as it skips an executed one, so nobody can block a batch by executing one of its
+    // requests first); half of the others' magnitude goes, once.
+    let done = slashing::fulfil_due(&mut anyone, &devnet.deployment).await?;
+    let mut expected = vec![request_of(2), request_of(3)];
+    expected.sort();
+    assert_eq!(done, expected, "exactly the due, unvetoed requests");
     anyone
         .call(
             "fulfilSlashes",
@@ -180,9 +189,12 @@ async fn a_vetoed_slash_leaves_stake_intact_and_the_others_are_slashed_after_the
             fulfil(vec![request_of(1), request_of(2), request_of(3)]),
         )
         .await?;
-    anyone
-        .call("fulfilSlashes", slasher, fulfil(vec![request_of(2)]))
-        .await?;
+    assert!(
+        slashing::fulfil_due(&mut anyone, &devnet.deployment)
+            .await?
+            .is_empty(),
+        "nothing left to do"
+    );
     assert_eq!(magnitudes(&devnet, 0).await?, (WAD, WAD), "the non-signer");
     assert_eq!(
         magnitudes(&devnet, 1).await?,
@@ -196,16 +208,17 @@ async fn a_vetoed_slash_leaves_stake_intact_and_the_others_are_slashed_after_the
             "operator {i}"
         );
     }
-    assert_eq!(
-        contract.getRequest(request_of(1)).call().await?.status,
-        2,
-        "VETOED"
-    );
-    assert_eq!(
-        contract.getRequest(request_of(2)).call().await?.status,
-        3,
-        "FULFILLED"
-    );
+    let queue = slashing::queued_slashes(&devnet.provider, &devnet.deployment).await?;
+    let state_of = |i: usize| {
+        queue
+            .iter()
+            .find(|slash| slash.operator == devnet.operator_address(i))
+            .map(|slash| slash.state)
+    };
+    assert_eq!(state_of(1), Some(SlashState::Vetoed));
+    assert_eq!(state_of(2), Some(SlashState::Fulfilled));
+    assert_eq!(state_of(3), Some(SlashState::Fulfilled));
+    assert_eq!(state_of(0), None, "the non-signer was never queued");
     Ok(())
 }
 
