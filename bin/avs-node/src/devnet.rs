@@ -559,8 +559,9 @@ async fn watch_checkpoints(
     let total: u128 = operators.iter().map(|op| op.stake).sum();
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
-    // Response transactions already reported (scans overlap).
+    // Response transactions and punishment logs already reported (scans overlap).
     let mut reported = std::collections::HashSet::new();
+    let mut punishments = std::collections::HashSet::new();
     // Checkpoints that passed while the operators registered are tasked in a burst when the
     // nodes start: their latency measures the catch-up, not the network.
     let live_from = attested.get_block_number().await?;
@@ -663,7 +664,7 @@ async fn watch_checkpoints(
                     return Ok(());
                 }
             }
-            report_punishments(chain, deployment, from, head, &mut reported).await?;
+            report_punishments(chain, deployment, from, head, &mut punishments).await?;
             // The next scan overlaps the last blocks: a reorg may have replaced them with
             // blocks holding other responses.
             from = (head + 1)
@@ -699,7 +700,7 @@ async fn report_punishments(
     deployment: &Deployment,
     from: u64,
     head: u64,
-    reported: &mut std::collections::HashSet<B256>,
+    reported: &mut std::collections::HashSet<(B256, u64)>,
 ) -> eyre::Result<()> {
     let filter = Filter::new()
         .address(deployment.avs.task_manager)
@@ -710,10 +711,10 @@ async fn report_punishments(
         .from_block(from)
         .to_block(head);
     for log in chain.get_logs(&filter).await? {
-        let Some(tx_hash) = log.transaction_hash else {
+        let (Some(tx_hash), Some(index)) = (log.transaction_hash, log.log_index) else {
             continue;
         };
-        if !reported.insert(tx_hash) {
+        if !reported.insert((tx_hash, index)) {
             continue;
         }
         let (task, operators) =

@@ -102,6 +102,9 @@ impl OperatorCommand {
                 client
                     .wait_until_allocation_delay_set(ALLOCATION_DELAY_WAIT)
                     .await?;
+                // Nothing is allocated for an operator that could not register anyway (frozen,
+                // registered already, another key, …): allocating makes stake slashable.
+                client.preflight_identity(&bls_key).await?;
                 if client.allocate(allocate).await? {
                     output::line(format!(
                         "{address} allocated {allocate} of its magnitude to the AVS's operator sets"

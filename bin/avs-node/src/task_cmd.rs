@@ -182,23 +182,11 @@ impl TaskCommand {
             }
             Self::Challenge { index, node } => {
                 let config = node.load()?;
-                let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
                 let provider = chain::connect(&config, None).await?;
-                // The node's fee cap and nonce handling. Its own nonce sequence, though: next to
-                // a running node on the same wallet, one of two sends can take a taken nonce
-                // and fail (nothing is lost: run it again, or let the node's challenger do it).
-                let sender = Arc::new(WalletSender::new(
-                    provider.clone(),
-                    EthereumWallet::from(signer),
-                    config.deployment.chain_id,
-                    SenderConfig {
-                        max_fee_per_gas: config.max_fee_per_gas,
-                        ..SenderConfig::default()
-                    },
-                ));
+                let sender = gas_wallet_sender(&config, provider).await?;
                 let outcome = challenge_task(sender, &config, index).await?;
                 output::line(format!(
-                    "task {index}: challenge succeeded in transaction {}; its signers are slashed and frozen ({} further freezeSigners transactions)",
+                    "task {index}: challenge succeeded in transaction {}; its signers are punished (slashed, or queued for slashing by a vetoable slasher, and frozen; {} further freezeSigners transactions)",
                     outcome.challenge, outcome.freeze_batches
                 ));
             }
@@ -206,22 +194,13 @@ impl TaskCommand {
                 let config = node.load()?;
                 let provider = chain::connect(&config, None).await?;
                 if fulfil {
-                    let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
-                    let sender = Arc::new(WalletSender::new(
-                        provider.clone(),
-                        EthereumWallet::from(signer),
-                        config.deployment.chain_id,
-                        SenderConfig {
-                            max_fee_per_gas: config.max_fee_per_gas,
-                            ..SenderConfig::default()
-                        },
-                    ));
+                    let sender = gas_wallet_sender(&config, provider.clone()).await?;
                     let mut tx = Transactor::through(sender, ConfirmPolicy::default());
                     let done = slashing::fulfil_due(&mut tx, &config.deployment).await?;
-                    output::line(format!(
-                        "{} queued slash(es) executed: {done:?}",
-                        done.len()
-                    ));
+                    tracing::info!(
+                        executed = ?done,
+                        "queued slashes executed (slashed, or expired where no longer slashable)"
+                    );
                 }
                 let queue = slashing::queued_slashes(&provider, &config.deployment).await?;
                 output::emit(json, &queue, |queue| {
@@ -248,6 +227,25 @@ impl TaskCommand {
         }
         Ok(())
     }
+}
+
+/// The gas wallet's sender with the node's fee cap and nonce handling. Its own nonce sequence,
+/// though: next to a running node on the same wallet, one of two sends can take a taken nonce
+/// and fail (nothing is lost: run the command again, or let the node do it).
+async fn gas_wallet_sender(
+    config: &NodeConfig,
+    provider: DynProvider,
+) -> eyre::Result<Arc<WalletSender>> {
+    let signer = keys::load_ecdsa_signer(config.wallet_key_source()?).await?;
+    Ok(Arc::new(WalletSender::new(
+        provider,
+        EthereumWallet::from(signer),
+        config.deployment.chain_id,
+        SenderConfig {
+            max_fee_per_gas: config.max_fee_per_gas,
+            ..SenderConfig::default()
+        },
+    )))
 }
 
 fn human_task(task: &TaskRecord) -> String {
@@ -394,7 +392,9 @@ async fn challenge_task(
             metadata: &response.metadata,
             transaction_hash,
         },
-        &mut ChallengeProgress::default(),
+        // As a stand-in: when the challenge is mined already (by a node, or by an earlier run
+        // whose punishment EigenLayer's pause refused), this carries on with `freezeSigners`.
+        &mut ChallengeProgress::stand_in(),
     )
     .await
 }

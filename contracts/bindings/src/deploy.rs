@@ -122,10 +122,15 @@ impl DeployConfig {
         if slashing.wad_to_slash == 0 || slashing.wad_to_slash > WAD {
             return fail("wadToSlash must be within 1..=1e18 (1e18 slashes everything allocated)");
         }
-        if (slashing.veto_window_blocks == 0) != slashing.veto_committee.is_none() {
+        if (slashing.veto_window_blocks == 0) != slashing.veto_committee.is_none()
+            || slashing.veto_committee == Some(Address::ZERO)
+        {
             return fail(
-                "vetoCommittee must be set exactly when vetoWindowBlocks is above 0 (vetoable slashing)",
+                "vetoCommittee must be a non-zero address exactly when vetoWindowBlocks is above 0 (vetoable slashing)",
             );
+        }
+        if slashing.veto_window_blocks >= el.deallocation_delay_blocks {
+            return fail("vetoWindowBlocks must be below deallocationDelayBlocks");
         }
         // A signer may leave right after signing: it must still be slashable when the slash
         // of a challenge at the end of both windows comes due.
@@ -363,7 +368,7 @@ mod tests {
     #[test]
     fn every_parameter_the_contracts_refuse_is_refused_before_sending() {
         assert!(DeployConfig::devnet(Address::ZERO).validate().is_ok());
-        let cases: [Case; 10] = [
+        let cases: [Case; 17] = [
             (|c| c.avs.checkpoint_interval = 0, "checkpointInterval"),
             (|c| c.avs.response_window_blocks = 9, "responseWindowBlocks"),
             (
@@ -391,6 +396,29 @@ mod tests {
             (
                 |c| c.eigenlayer.quorum.max_operator_count = 0,
                 "maxOperatorCount",
+            ),
+            (
+                |c| c.eigenlayer.quorum.look_ahead_blocks = c.eigenlayer.deallocation_delay_blocks,
+                "lookAheadBlocks",
+            ),
+            (|c| c.avs.slashing.wad_to_slash = 0, "wadToSlash"),
+            (|c| c.avs.slashing.wad_to_slash = WAD + 1, "wadToSlash"),
+            (|c| c.avs.slashing.veto_window_blocks = 10, "vetoCommittee"),
+            (
+                |c| c.avs.slashing.veto_committee = Some(Address::ZERO),
+                "vetoCommittee",
+            ),
+            (
+                |c| {
+                    c.avs.slashing.veto_committee = Some(Address::repeat_byte(2));
+                    c.avs.slashing.veto_window_blocks = c.eigenlayer.deallocation_delay_blocks;
+                },
+                "vetoWindowBlocks",
+            ),
+            (
+                // A signer leaving at once must stay slashable through both windows.
+                |c| c.eigenlayer.deallocation_delay_blocks = 200,
+                "responseWindowBlocks + challengeWindowBlocks",
             ),
         ];
         for (edit, field) in cases {

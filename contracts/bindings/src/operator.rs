@@ -153,6 +153,30 @@ pub enum OnboardingError {
         /// The operator that registered it.
         owner: Address,
     },
+    /// The operator registered another BLS key before; EigenLayer's BLSApkRegistry keeps it.
+    #[error(
+        "{operator} registered BLS key {registered} before, and EigenLayer keeps an operator's first key: register with that key, not {given}"
+    )]
+    BlsKeyChanged {
+        /// The operator.
+        operator: Address,
+        /// The operator id of the key on chain.
+        registered: B256,
+        /// The operator id of the key given.
+        given: B256,
+    },
+    /// A change of the allocation is still pending; EigenLayer allows one at a time.
+    #[error(
+        "{operator}'s allocation to operator set {quorum} is still changing (until block {effect_block}): change it again after that"
+    )]
+    AllocationChangePending {
+        /// The operator.
+        operator: Address,
+        /// The quorum.
+        quorum: u8,
+        /// The block the pending change takes effect.
+        effect_block: u32,
+    },
     /// The AVS's allowlist is on and the operator is not on it.
     #[error("{operator} is not on the AVS allowlist: ask the AVS owner to add it")]
     NotAllowlisted {
@@ -362,24 +386,27 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         timeout: Duration,
     ) -> Result<(), OnboardingError> {
         let started = std::time::Instant::now();
+        // The estimate of the first poll is the latest block it can take (it only moves later
+        // on polls that find the delay still unset).
+        let Some(block) = self.allocation_delay_effective_block().await? else {
+            return Ok(());
+        };
+        tracing::info!(
+            operator = %self.operator,
+            effective_block = block,
+            "waiting for the allocation delay to take effect (EigenLayer's ALLOCATION_CONFIGURATION_DELAY)"
+        );
         loop {
-            match self.allocation_delay_effective_block().await? {
-                None => return Ok(()),
-                Some(block) if started.elapsed() >= timeout => {
-                    return Err(OnboardingError::Timeout {
-                        block,
-                        waited: timeout,
-                    });
-                }
-                Some(block) => {
-                    tracing::info!(
-                        operator = %self.operator,
-                        effective_block = block,
-                        "waiting for the allocation delay to take effect (EigenLayer's ALLOCATION_CONFIGURATION_DELAY)"
-                    );
-                    tokio::time::sleep(DELAY_POLL).await;
-                }
+            if self.allocation_delay_effective_block().await?.is_none() {
+                return Ok(());
             }
+            if started.elapsed() >= timeout {
+                return Err(OnboardingError::Timeout {
+                    block,
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(DELAY_POLL).await;
         }
     }
 
@@ -416,8 +443,14 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         let el = &deployment.eigenlayer;
         let am = IAllocationManagerCalls::new(el.allocation_manager, self.tx.provider());
         let max = am.getMaxMagnitude(operator, el.strategy).call().await?;
-        // Magnitudes are u64 fractions of `max`; f64 keeps 15 significant digits, enough.
-        let wanted = ((max as f64) * fraction) as u64;
+        // All of it is exactly `max` (which a slash leaves at any value); a part is computed in
+        // integers from the fraction in WAD, so no float rounding can exceed `max`.
+        let wanted = if fraction == 1.0 {
+            max
+        } else {
+            let wad = (fraction * WAD as f64) as u128;
+            u64::try_from(u128::from(max) * wad / u128::from(WAD)).unwrap_or(max)
+        };
         let mut params = Vec::new();
         let mut increase = 0u64;
         for &quorum in &deployment.params.avs.quorum_numbers {
@@ -429,6 +462,13 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
             let target = i128::from(current.currentMagnitude) + current.pendingDiff;
             if target == i128::from(wanted) {
                 continue;
+            }
+            if current.pendingDiff != 0 {
+                return Err(OnboardingError::AllocationChangePending {
+                    operator,
+                    quorum,
+                    effect_block: current.effectBlock,
+                });
             }
             increase += wanted.saturating_sub(current.currentMagnitude);
             params.push(IAllocationManager::AllocateParams {
@@ -463,8 +503,50 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
     }
 
     /// Every check the AllocationManager, the registry coordinator and our service manager
-    /// would revert on.
+    /// would revert on: [`Self::preflight_identity`], then the allocation and stake.
     pub async fn preflight_register(&self, bls_key: &SecretKey) -> Result<(), OnboardingError> {
+        self.preflight_identity(bls_key).await?;
+        let provider = self.tx.provider();
+        let deployment = self.deployment;
+        let el = &deployment.eigenlayer;
+        let operator = self.operator;
+        let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
+        let stake_registry = IStakeRegistryCalls::new(el.stake_registry, provider);
+        let now = provider.get_block_number().await?;
+        for &quorum in &deployment.params.avs.quorum_numbers {
+            let allocation = am
+                .getAllocation(operator, operator_set(deployment, quorum), el.strategy)
+                .call()
+                .await?;
+            if allocation.currentMagnitude == 0 {
+                if allocation.pendingDiff > 0 && u64::from(allocation.effectBlock) > now {
+                    return Err(OnboardingError::AllocationPending {
+                        operator,
+                        quorum,
+                        effective_block: allocation.effectBlock.into(),
+                    });
+                }
+                return Err(OnboardingError::NoAllocation { operator, quorum });
+            }
+            let stake = self.weight_once_registered(quorum).await?;
+            let minimum = stake_registry.minimumStakeForQuorum(quorum).call().await?;
+            if stake < minimum {
+                return Err(OnboardingError::NotEnoughStake {
+                    operator,
+                    quorum,
+                    stake,
+                    minimum,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks that do not depend on the allocation: chain, frozen, allowlist, already
+    /// registered, the BLS key (another operator's, or not the key this operator registered
+    /// before: EigenLayer keeps an operator's first key), an EigenLayer operator, a rejoin before
+    /// the deallocation delay, quorum cap. `operator register` runs them before it allocates.
+    pub async fn preflight_identity(&self, bls_key: &SecretKey) -> Result<(), OnboardingError> {
         let provider = self.tx.provider();
         let deployment = self.deployment;
         let el = &deployment.eigenlayer;
@@ -503,6 +585,14 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
         if owner != Address::ZERO && owner != operator {
             return Err(OnboardingError::BlsKeyInUse { operator_id, owner });
         }
+        let registered_key = coordinator.getOperatorId(operator).call().await?;
+        if registered_key != B256::ZERO && registered_key != operator_id {
+            return Err(OnboardingError::BlsKeyChanged {
+                operator,
+                registered: registered_key,
+                given: operator_id,
+            });
+        }
         if !IDelegationManagerCalls::new(el.delegation_manager, provider)
             .isOperator(operator)
             .call()
@@ -511,42 +601,19 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
             return Err(OnboardingError::NotEigenLayerOperator { operator });
         }
         let am = IAllocationManagerCalls::new(el.allocation_manager, provider);
-        let stake_registry = IStakeRegistryCalls::new(el.stake_registry, provider);
         let index_registry = IIndexRegistryCalls::new(el.index_registry, provider);
-        let now = provider.get_block_number().await?;
         for &quorum in &deployment.params.avs.quorum_numbers {
             let set = operator_set(deployment, quorum);
             if !am
                 .isMemberOfOperatorSet(operator, set.clone())
                 .call()
                 .await?
-                && am.isOperatorSlashable(operator, set.clone()).call().await?
+                && am.isOperatorSlashable(operator, set).call().await?
             {
                 return Err(OnboardingError::RejoinTooEarly {
                     operator,
                     quorum,
                     delay: am.DEALLOCATION_DELAY().call().await?,
-                });
-            }
-            let allocation = am.getAllocation(operator, set, el.strategy).call().await?;
-            if allocation.currentMagnitude == 0 {
-                if allocation.pendingDiff > 0 && u64::from(allocation.effectBlock) > now {
-                    return Err(OnboardingError::AllocationPending {
-                        operator,
-                        quorum,
-                        effective_block: allocation.effectBlock.into(),
-                    });
-                }
-                return Err(OnboardingError::NoAllocation { operator, quorum });
-            }
-            let stake = self.weight_once_registered(quorum).await?;
-            let minimum = stake_registry.minimumStakeForQuorum(quorum).call().await?;
-            if stake < minimum {
-                return Err(OnboardingError::NotEnoughStake {
-                    operator,
-                    quorum,
-                    stake,
-                    minimum,
                 });
             }
             let max = coordinator.maxOperatorCount(quorum).call().await?;
@@ -627,21 +694,12 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
                 y: message.Y,
             },
         )?;
-        let key = IBLSApkRegistry::PubkeyRegistrationParams {
-            pubkeyRegistrationSignature: g1(&pop.pubkey_registration_signature),
-            pubkeyG1: g1(&pop.pubkey_g1),
-            pubkeyG2: g2(&pop.pubkey_g2),
-        };
         let register = IAllocationManagerCalls::registerForOperatorSetsCall {
             operator: self.operator,
             params: IAllocationManager::RegisterParams {
                 avs: deployment.avs.service_manager,
                 operatorSetIds: operator_set_ids(deployment),
-                data: Bytes::from(RegistrationData::abi_encode_params(&(
-                    REGISTRATION_NORMAL,
-                    socket.to_owned(),
-                    key,
-                ))),
+                data: registration_data(socket, &pop),
             },
         };
         self.tx
@@ -651,7 +709,13 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
                 register.abi_encode(),
             )
             .await?;
-        Ok(bls_key.public_key().operator_id().0)
+        // What the chain recorded, not what was sent.
+        Ok(
+            IRegistryCoordinatorCalls::new(el.registry_coordinator, self.tx.provider())
+                .getOperatorId(self.operator)
+                .call()
+                .await?,
+        )
     }
 
     /// The whole devnet onboarding of a fresh account: register with EigenLayer (allocation
@@ -726,6 +790,21 @@ impl<'d, P: Provider + Clone> OperatorClient<'d, P> {
             .await?;
         Ok(())
     }
+}
+
+/// The registration data the registry coordinator decodes from `registerForOperatorSets`:
+/// EigenLayer's `abi.encode(RegistrationType.NORMAL, socket, PubkeyRegistrationParams)`.
+pub fn registration_data(socket: &str, pop: &PubkeyRegistrationParams) -> Bytes {
+    let key = IBLSApkRegistry::PubkeyRegistrationParams {
+        pubkeyRegistrationSignature: g1(&pop.pubkey_registration_signature),
+        pubkeyG1: g1(&pop.pubkey_g1),
+        pubkeyG2: g2(&pop.pubkey_g2),
+    };
+    Bytes::from(RegistrationData::abi_encode_params(&(
+        REGISTRATION_NORMAL,
+        socket.to_owned(),
+        key,
+    )))
 }
 
 /// Operator set `quorum` of the deployment's AVS.

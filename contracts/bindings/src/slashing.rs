@@ -101,8 +101,12 @@ pub async fn queued_slashes<P: Provider>(
     Ok(queue)
 }
 
-/// Executes every queued slash whose veto window has passed, in one `fulfilSlashes`; returns
-/// their ids (none sent when nothing is due).
+/// Requests per `fulfilSlashes`: ~132k gas each keeps a call near 13M gas, under EIP-7825's
+/// 16.7M cap on a transaction.
+const FULFIL_BATCH: usize = 100;
+
+/// Executes every queued slash whose veto window has passed, [`FULFIL_BATCH`] per
+/// `fulfilSlashes`; returns their ids (nothing sent when nothing is due).
 pub async fn fulfil_due<P: Provider>(
     tx: &mut Transactor<P>,
     deployment: &Deployment,
@@ -114,9 +118,9 @@ pub async fn fulfil_due<P: Provider>(
         .filter(|slash| slash.state == SlashState::Queued && head >= slash.due_block)
         .map(|slash| slash.request_id)
         .collect();
-    if !due.is_empty() {
+    for batch in due.chunks(FULFIL_BATCH) {
         let call = AvsSlasher::fulfilSlashesCall {
-            requestIds: due.clone(),
+            requestIds: batch.to_vec(),
         };
         tx.call(
             "AvsSlasher.fulfilSlashes",

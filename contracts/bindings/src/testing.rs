@@ -404,6 +404,31 @@ impl TestDevnet {
         Ok(())
     }
 
+    /// Asserts that no operator was punished: none frozen, all registered, every allocated
+    /// magnitude whole (what an honest quorum's operators must keep).
+    ///
+    /// # Panics
+    /// Naming the first operator that was punished.
+    pub async fn assert_nobody_punished(&self) -> eyre::Result<()> {
+        for i in 0..self.operators.len() {
+            let status =
+                crate::operator::status(&self.provider, &self.deployment, self.operator_address(i))
+                    .await?;
+            assert!(
+                !status.frozen && status.registered,
+                "operator {i} punished: {status:?}"
+            );
+            for allocation in &status.allocations {
+                assert_eq!(
+                    allocation.magnitude,
+                    crate::operator::WAD,
+                    "operator {i} slashed: {status:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The address of operator `i`.
     pub fn operator_address(&self, i: usize) -> Address {
         self.operators[i].signer.address()

@@ -291,14 +291,5 @@ async fn a_challenge_of_a_correct_response_fails() -> eyre::Result<()> {
     devnet
         .assert_unchallengeable(&task, &response, &receipt)
         .await?;
-    for i in 0..4 {
-        let status = operator::status(
-            &devnet.provider,
-            &devnet.deployment,
-            devnet.operator_address(i),
-        )
-        .await?;
-        assert!(!status.frozen && status.registered, "{status:?}");
-    }
-    Ok(())
+    devnet.assert_nobody_punished().await
 }

@@ -15,8 +15,7 @@ use avs_contracts::{
     avs::AvsServiceManager,
     deployment::{Deployment, DeploymentError},
     eigenlayer::interfaces::{
-        IAllocationManager, IAllocationManagerCalls, IBLSApkRegistry, IRegistryCoordinatorCalls,
-        IStakeRegistryCalls,
+        IAllocationManager, IAllocationManagerCalls, IRegistryCoordinatorCalls, IStakeRegistryCalls,
     },
     operator::{self, OnboardingError, OperatorClient},
     transactor::Transactor,
@@ -256,6 +255,16 @@ async fn stake_refresh_and_deregistration() -> eyre::Result<()> {
         .provider
         .anvil_mine(Some(u64::from(delay) + 1), None)
         .await?;
+    // EigenLayer keeps an operator's first BLS key: coming back with another is named, not
+    // silently registered under the old one.
+    let err = client
+        .preflight_register(&SecretKey::generate())
+        .await
+        .expect_err("another key");
+    assert!(
+        matches!(err, OnboardingError::BlsKeyChanged { registered, .. } if registered == id),
+        "{err}"
+    );
     let again = client
         .register_with_avs(bls, "/ip4/127.0.0.1/tcp/9001")
         .await?;
@@ -308,30 +317,13 @@ async fn the_coordinator_refuses_a_registration_beyond_the_quorum_cap() -> eyre:
             y: message.Y,
         },
     )?;
-    let key = IBLSApkRegistry::PubkeyRegistrationParams {
-        pubkeyRegistrationSignature: (
-            pop.pubkey_registration_signature.x,
-            pop.pubkey_registration_signature.y,
-        )
-            .into(),
-        pubkeyG1: (pop.pubkey_g1.x, pop.pubkey_g1.y).into(),
-        pubkeyG2: (pop.pubkey_g2.x, pop.pubkey_g2.y).into(),
-    };
-    let data = <(
-        alloy::sol_types::sol_data::Uint<8>,
-        alloy::sol_types::sol_data::String,
-        IBLSApkRegistry::PubkeyRegistrationParams,
-    ) as alloy::sol_types::SolType>::abi_encode_params(&(
-        0u8,
-        "/ip4/127.0.0.1/tcp/9005".to_owned(),
-        key,
-    ));
+    let data = operator::registration_data("/ip4/127.0.0.1/tcp/9005", &pop);
     let call = IAllocationManagerCalls::registerForOperatorSetsCall {
         operator: signer.address(),
         params: IAllocationManager::RegisterParams {
             avs: devnet.deployment.avs.service_manager,
             operatorSetIds: vec![0],
-            data: data.into(),
+            data,
         },
     };
     let mut tx = Transactor::new(wallet_provider(&devnet.anvil, &signer).await);

@@ -13,10 +13,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use avs_contracts::{
-    avs::{
-        AvsServiceManager,
-        AvsTaskManager::{self, AvsTaskManagerErrors},
-    },
+    avs::AvsTaskManager::{self, AvsTaskManagerErrors},
     deploy, eigenlayer,
     testing::{TestDevnet, decode_event, revert_error, wallet_provider},
     transactor::Transactor,
@@ -34,16 +31,6 @@ async fn mine_to(devnet: &TestDevnet, number: u64) -> eyre::Result<()> {
             .provider
             .anvil_mine(Some(number - head), None)
             .await?;
-    }
-    Ok(())
-}
-
-/// Asserts that no operator is frozen.
-async fn nobody_frozen(devnet: &TestDevnet) -> eyre::Result<()> {
-    let sm = AvsServiceManager::new(devnet.deployment.avs.service_manager, &devnet.provider);
-    for i in 0..devnet.operators.len() {
-        let frozen = sm.frozen(devnet.operator_address(i)).call().await?;
-        assert!(!frozen, "operator {i} must not be frozen");
     }
     Ok(())
 }
@@ -123,7 +110,7 @@ async fn an_aggregate_from_a_reorged_branch_answers_no_recreated_task() -> eyre:
                 .assert_unchallengeable(&new_task, &new_response, &receipt)
                 .await?;
         }
-        nobody_frozen(&devnet).await?;
+        devnet.assert_nobody_punished().await?;
     }
     Ok(())
 }
@@ -214,7 +201,7 @@ async fn signatures_for_one_deployment_do_not_verify_on_another() -> eyre::Resul
         "{err}"
     );
     devnet.respond(&task, &response, aggregate).await?;
-    nobody_frozen(&devnet).await?;
+    devnet.assert_nobody_punished().await?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use avs_contracts::{
     eigenlayer::interfaces::IAllocationManagerCalls,
     operator::{self, OperatorClient, WAD},
     slashing::{self, SlashState},
-    testing::{TestDevnet, wallet_provider},
+    testing::{TestDevnet, decode_event, revert_error, wallet_provider},
     transactor::Transactor,
 };
 
@@ -438,4 +438,32 @@ async fn a_challenge_while_eigenlayer_pauses_slashing_invalidates_and_punishes_l
         assert!(status.frozen && !status.registered, "{status:?}");
     }
     Ok(())
+}
+
+/// A wrong response challenged after its window: the challenge reverts, nobody is slashed.
+#[tokio::test]
+async fn a_challenge_after_its_window_slashes_nobody() -> eyre::Result<()> {
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let (_, task, mut wrong) = devnet.next_task().await?;
+    wrong.stateRoot = alloy::primitives::B256::repeat_byte(0xbd);
+    let proof = devnet.aggregate(&task, &wrong, &[1, 2, 3]).await?;
+    let non_signers = proof.nonSignerPubkeys.clone();
+    let receipt = devnet.respond(&task, &wrong, proof).await?;
+    let metadata = decode_event::<AvsTaskManager::TaskResponded>(&receipt)?.taskResponseMetadata;
+    devnet
+        .provider
+        .anvil_mine(Some(u64::from(task.challengeWindowBlocks) + 1), None)
+        .await?;
+    let err = devnet
+        .challenge(&task, &wrong, metadata, non_signers)
+        .await
+        .expect_err("the window is closed");
+    assert!(
+        matches!(
+            revert_error(&err),
+            AvsTaskManager::AvsTaskManagerErrors::ChallengeWindowClosed(_)
+        ),
+        "{err}"
+    );
+    devnet.assert_nobody_punished().await
 }
