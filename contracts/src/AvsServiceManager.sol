@@ -7,7 +7,8 @@ import {
 } from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IAvsServiceManager, IRegistrationPolicy} from "./interfaces/IAvsServiceManager.sol";
-import {IRegistryCoordinator} from "./interfaces/IEigenLayerMiddleware.sol";
+import {IRegistryCoordinator, IStakeRegistry} from "./interfaces/IEigenLayerMiddleware.sol";
+import {IDelegationManager} from "./interfaces/IEigenLayerCore.sol";
 import {IAllocationManager, IPermissionController, IAvsSlasher} from "./interfaces/IEigenLayerSlashing.sol";
 import {QuorumBitmap} from "./libraries/QuorumBitmap.sol";
 
@@ -117,9 +118,10 @@ contract AvsServiceManager is Initializable, Ownable2StepUpgradeable, IAvsServic
     /// @inheritdoc IAvsServiceManager
     function slashableWindowBlocks() external view returns (uint256) {
         uint256 delay = allocationManager.DEALLOCATION_DELAY();
-        uint256 veto = slasher.vetoWindowBlocks();
-        // The slasher checks its window against the delay; a later core could shorten it.
-        return veto < delay ? delay - veto : 0;
+        uint256 taken = slasher.vetoWindowBlocks()
+            + IDelegationManager(IStakeRegistry(stakeRegistry).delegation()).minWithdrawalDelayBlocks();
+        // Saturating: a later core could shorten the delay under what was configured.
+        return taken < delay ? delay - taken : 0;
     }
 
     /// @notice Publishes the AVS's metadata URI in the AllocationManager (owner only).

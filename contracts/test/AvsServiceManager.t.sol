@@ -110,7 +110,11 @@ contract AvsServiceManagerTest is AvsFixture {
     }
 
     function testSlashableWindow() public view {
-        assertEq(sm.slashableWindowBlocks(), 100_800 - 100, "deallocation delay minus veto window");
+        assertEq(
+            sm.slashableWindowBlocks(),
+            100_800 - 100 - 50_400,
+            "deallocation delay minus veto window minus stake freshness"
+        );
     }
 
     function testInitializerPublishesMetadataAndAppointsTheAvsContracts() public view {

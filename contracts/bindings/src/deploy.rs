@@ -132,15 +132,18 @@ impl DeployConfig {
         if slashing.veto_window_blocks >= el.deallocation_delay_blocks {
             return fail("vetoWindowBlocks must be below deallocationDelayBlocks");
         }
-        // A signer may leave right after signing: it must still be slashable when the slash
-        // of a challenge at the end of both windows comes due.
+        // A signer may leave, or deallocate, right after its stake was recorded; a task may use
+        // that record for minWithdrawalDelayBlocks (the stale-stake rule). Its stake must still
+        // be slashable when the slash of a challenge at the end of both windows comes due (the
+        // service manager's slashableWindowBlocks, which the task manager checks too).
         let slashable = u64::from(el.deallocation_delay_blocks)
-            .saturating_sub(u64::from(slashing.veto_window_blocks));
+            .saturating_sub(u64::from(slashing.veto_window_blocks))
+            .saturating_sub(el.min_withdrawal_delay_blocks);
         if u64::from(avs.response_window_blocks) + u64::from(avs.challenge_window_blocks)
             >= slashable
         {
             return fail(&format!(
-                "responseWindowBlocks + challengeWindowBlocks must be below deallocationDelayBlocks - vetoWindowBlocks ({slashable}): a signer that leaves at once stays slashable only that long"
+                "responseWindowBlocks + challengeWindowBlocks must be below deallocationDelayBlocks - vetoWindowBlocks - minWithdrawalDelayBlocks ({slashable}): a signer that leaves or deallocates right after its stake was recorded stays slashable only that long"
             ));
         }
         Ok(())

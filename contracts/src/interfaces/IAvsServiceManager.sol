@@ -40,8 +40,11 @@ interface IAvsServiceManager is IRegistrationPolicy {
     /// @notice Whether `operator` is frozen.
     function frozen(address operator) external view returns (bool);
 
-    /// @notice Blocks after an operator leaves during which the AVS can still have it slashed:
-    ///         EigenLayer's `DEALLOCATION_DELAY` minus the slasher's veto window. A task's
-    ///         response and challenge windows together must stay below it.
+    /// @notice The blocks a task's response and challenge windows may take together:
+    ///         EigenLayer's `DEALLOCATION_DELAY` minus the slasher's veto window and minus the
+    ///         stake freshness bound (the DelegationManager's `minWithdrawalDelayBlocks`, which
+    ///         the checkers' stale-stake rule allows between a stake update and a task). Then a
+    ///         signer that leaves, or deallocates, right after its stake was recorded is still
+    ///         slashable when the slash of its wrong signature comes due.
     function slashableWindowBlocks() external view returns (uint256);
 }

@@ -58,11 +58,12 @@ impl EigenLayerParams {
     pub fn devnet(owner: Address) -> Self {
         Self {
             owner,
-            // Mainnet's delay (7 days of 12 s blocks). The task manager forbids stale stakes
-            // (as EigenLayer's checker does): a quorum's stakes must have been updated
-            // (`updateOperatorsForQuorum`) within this many blocks before a task's reference
-            // block, which a young chain meets from genesis.
-            min_withdrawal_delay_blocks: 50_400,
+            // The task manager forbids stale stakes: a quorum's stakes must have been updated
+            // (`updateOperatorsForQuorum`, or its creation) within this many blocks before a
+            // task's reference block; the generator node refreshes them. Slashing needs it,
+            // plus the windows, below the deallocation delay: 20 minutes of devnet blocks.
+            // (Mainnet's: 50,400 blocks, against a deallocation delay of 100,800.)
+            min_withdrawal_delay_blocks: 1_200,
             // Mainnet's 14 days of 12 s blocks would keep devnet exits slashable for weeks of
             // 1 s blocks; one hour of devnet blocks still leaves the windows room.
             deallocation_delay_blocks: 3_600,
