@@ -10,7 +10,7 @@ export PATH := justfile_directory() / ".tools/bin" + ":" + env_var("PATH")
 default:
     @just --list
 
-# Install the pinned anvil/forge/cast 1.7.1, solcjs and OpenZeppelin into .tools/ (idempotent).
+# Install the pinned anvil/forge/cast 1.7.1, solcjs, OpenZeppelin and solidity-merkle-trees into .tools/ (idempotent).
 tools:
     @bash tools/install.sh
 

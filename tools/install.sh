@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned npm tools (anvil, forge, cast, solcjs, OpenZeppelin) into .tools/.
+# Installs the pinned npm tools (anvil, forge, cast, solcjs, OpenZeppelin, the Merkle-Patricia verifier) into .tools/.
 #
 # Idempotent: the install is keyed by a hash of the lockfile and the solc shim, so a second run
 # only checks that hash and the binaries, and says it did nothing.
@@ -20,7 +20,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && have_all_bins; then
 fi
 
 command -v npm >/dev/null || { echo "tools: npm not found; install Node.js >= 20 with npm" >&2; exit 1; }
-echo "tools: installing pinned anvil/forge/cast 1.7.1, solcjs and OpenZeppelin into .tools/ ..."
+echo "tools: installing pinned anvil/forge/cast 1.7.1, solcjs, OpenZeppelin and solidity-merkle-trees into .tools/ ..."
 mkdir -p "$dest/bin"
 cp "$src/package.json" "$src/package-lock.json" "$src/.npmrc" "$src/solc-shim.js" "$dest/"
 (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)

@@ -108,8 +108,9 @@ contract AvsTaskManager is
     ///      the next three slots UNSET (`hashOfNonSigners` stays UNSET when nobody abstained: it
     ///      is then implied); only `status` says whether the roots are a response. The task's
     ///      response window is kept so that whether its checkpoint may be tasked again never
-    ///      depends on the current configuration (its challenge window is in the task itself,
-    ///      which a challenge must present).
+    ///      depends on the current configuration; its challenge window is kept for consumers'
+    ///      `checkpoint` view (a challenge presents the task itself). Both fill the status slot,
+    ///      which creation writes anyway.
     struct TaskRecord {
         bytes32 blockHash;
         bytes32 stateRoot;
@@ -121,6 +122,7 @@ contract AvsTaskManager is
         uint32 finalizedAt;
         CheckpointStatus status;
         uint24 responseWindowBlocks;
+        uint32 challengeWindowBlocks;
     }
 
     /// @notice The service manager that freezes operators.
@@ -267,6 +269,7 @@ contract AvsTaskManager is
         // casting to uint24 is safe: _setConfig bounds the response window by MAX_RESPONSE_WINDOW_BLOCKS.
         // forge-lint: disable-next-line(unsafe-typecast)
         record.responseWindowBlocks = uint24(task.responseWindowBlocks);
+        record.challengeWindowBlocks = task.challengeWindowBlocks;
     }
 
     /// @inheritdoc IAvsTaskManager
@@ -632,6 +635,21 @@ contract AvsTaskManager is
     }
 
     /// @inheritdoc IAvsTaskManager
+    function checkpoint(uint64 chainId, uint64 blockNumber) external view returns (Checkpoint memory c) {
+        uint32 current = _checkpointTask[_key(chainId, blockNumber)];
+        if (current == 0) return c;
+        c.taskIndex = current - 1;
+        TaskRecord storage r = _tasks[c.taskIndex];
+        c.status = r.status;
+        if (c.status == CheckpointStatus.Pending) return c;
+        c.finalizedAt = r.finalizedAt;
+        c.challengeDeadline = uint64(r.finalizedAt) + r.challengeWindowBlocks;
+        c.blockHash = r.blockHash;
+        c.stateRoot = r.stateRoot;
+        c.receiptsRoot = r.receiptsRoot;
+    }
+
+    /// @inheritdoc IAvsTaskManager
     function attestationDigest(Task calldata task, TaskResponse calldata response)
         external
         view
@@ -696,17 +714,6 @@ contract AvsTaskManager is
             below -= below % intervals[i];
             if (below > next) next = below;
         }
-    }
-
-    /// @notice Status of checkpoint (chainId, blockNumber) and the index of its latest task.
-    function checkpointStatus(uint64 chainId, uint64 blockNumber)
-        external
-        view
-        returns (CheckpointStatus status, uint32 taskIndex)
-    {
-        uint32 current = _checkpointTask[_key(chainId, blockNumber)];
-        if (current == 0) return (CheckpointStatus.None, 0);
-        return (_tasks[current - 1].status, current - 1);
     }
 
     /// @notice keccak256(abi.encode(response, metadata)) of task `taskIndex`, zero before its response.

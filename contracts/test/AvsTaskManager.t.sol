@@ -51,9 +51,14 @@ contract AvsTaskManagerTest is AvsFixture {
         (, uint32 second) = _createTaskOn(CHAIN, 110, 67, hex"00");
         assertEq(second, 1, "second task index");
         assertEq(tm.latestTaskNum(), 2, "latestTaskNum");
-        (IAvsTaskManager.CheckpointStatus status, uint32 taskIndex) = tm.checkpointStatus(CHAIN, 110);
-        assertEq(uint256(status), uint256(IAvsTaskManager.CheckpointStatus.Pending), "pending");
-        assertEq(taskIndex, 1, "checkpoint task index");
+        IAvsTaskManager.Checkpoint memory c = tm.checkpoint(CHAIN, 110);
+        assertEq(uint256(c.status), uint256(IAvsTaskManager.CheckpointStatus.Pending), "pending");
+        assertEq(c.taskIndex, 1, "checkpoint task index");
+        assertEq(c.stateRoot, bytes32(0), "no roots while pending");
+        assertEq(c.challengeDeadline, 0, "no deadline while pending");
+        assertEq(
+            uint256(tm.checkpoint(CHAIN, 120).status), uint256(IAvsTaskManager.CheckpointStatus.None), "none"
+        );
     }
 
     function testCreateRejectsNonGenerator() public {
@@ -185,6 +190,14 @@ contract AvsTaskManagerTest is AvsFixture {
         (uint64 latestBlock, bytes32 latestHash,,,,) = tm.latestFinalized(CHAIN);
         assertEq(latestBlock, 100, "latest block");
         assertEq(latestHash, response.blockHash, "latest hash");
+        _checkCheckpointView(100, receiptsRoot, block.number + CHALLENGE_WINDOW);
+    }
+
+    function _checkCheckpointView(uint64 blockNumber, bytes32 receiptsRoot, uint256 deadline) private view {
+        IAvsTaskManager.Checkpoint memory c = tm.checkpoint(CHAIN, blockNumber);
+        assertEq(uint256(c.status), uint256(IAvsTaskManager.CheckpointStatus.Finalized), "finalized");
+        assertEq(c.receiptsRoot, receiptsRoot, "checkpoint receiptsRoot");
+        assertEq(c.challengeDeadline, deadline, "the task's own deadline");
     }
 
     function testLatestFinalizedTracksHighestBlock() public {

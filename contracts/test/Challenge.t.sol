@@ -68,23 +68,15 @@ contract ChallengeTest is AvsFixture {
     )
         internal
         returns (
-            IAvsTaskManager.Task memory task,
-            IAvsTaskManager.TaskResponse memory response,
-            IAvsTaskManager.TaskResponseMetadata memory metadata,
-            BN254.G1Point[] memory nonSignerPubkeys
+            IAvsTaskManager.Task memory,
+            IAvsTaskManager.TaskResponse memory,
+            IAvsTaskManager.TaskResponseMetadata memory,
+            BN254.G1Point[] memory
         )
     {
-        uint32 index;
-        (task, index) = _createTask(CHECKPOINT, 60, hex"0001");
-        vm.roll(block.number + 1);
-        response = IAvsTaskManager.TaskResponse(index, blockHash, stateRoot, receiptsRoot);
-        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
-            _sign(task, _digest(task, response), nonSigners);
-        tm.respondToTask(task, response, params);
-        metadata = IAvsTaskManager.TaskResponseMetadata(
-            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
+        return _finalizeOn(
+            uint64(block.chainid), CHECKPOINT, blockHash, stateRoot, receiptsRoot, nonSigners, hex"0001"
         );
-        nonSignerPubkeys = params.nonSignerPubkeys;
     }
 
     function testWrongBlockHashFreezesSigners() public {
@@ -114,8 +106,9 @@ contract ChallengeTest is AvsFixture {
             assertTrue(sm.frozen(operators[i]), "every signer is frozen");
         }
         // Operator 4 signed in two quorums and is frozen (and listed) once.
-        (IAvsTaskManager.CheckpointStatus status,) = tm.checkpointStatus(uint64(block.chainid), CHECKPOINT);
-        assertEq(uint256(status), uint256(IAvsTaskManager.CheckpointStatus.Invalidated), "invalidated");
+        IAvsTaskManager.Checkpoint memory c = tm.checkpoint(uint64(block.chainid), CHECKPOINT);
+        assertEq(uint256(c.status), uint256(IAvsTaskManager.CheckpointStatus.Invalidated), "invalidated");
+        assertEq(c.blockHash, response.blockHash, "the disproven roots stay readable");
         vm.expectRevert(
             abi.encodeWithSelector(
                 IAvsTaskManager.CheckpointNotFinalized.selector, uint64(block.chainid), CHECKPOINT

@@ -8,6 +8,7 @@ use crate::{
     keys::KeysCommand,
     logging::LogFormat,
     operator_cmd::OperatorCommand,
+    proof_cmd::ProofCommand,
     slashing_protection_cmd::SlashingProtectionCommand,
     task_cmd::TaskCommand,
 };
@@ -69,6 +70,10 @@ pub enum Command {
     /// List and inspect tasks; challenge a wrong response.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Prove an account, storage slot or receipt of an attested chain against a finalized
+    /// checkpoint, as a consumer contract takes it.
+    #[command(subcommand)]
+    Proof(ProofCommand),
     /// Export and import the slashing-protection record (moving an operator to another node).
     #[command(subcommand)]
     SlashingProtection(SlashingProtectionCommand),
@@ -88,6 +93,7 @@ impl Command {
             }
             Self::Operator(command) => command.run().await,
             Self::Task(command) => command.run().await,
+            Self::Proof(command) => command.run().await,
             Self::SlashingProtection(command) => command.run().await,
         }
     }

@@ -62,6 +62,7 @@ pub mod operator_peers;
 pub mod output;
 pub mod password;
 pub mod ports;
+pub mod proof_cmd;
 pub mod retry_schedule;
 pub mod rpc_metrics;
 pub mod rpc_retry;

@@ -15,6 +15,9 @@
 //! - [`operator`]: operator onboarding (deposit, EigenLayer registration, allocation of slashable
 //!   magnitude, registration for the AVS's operator sets with pre-flight checks, deregistration,
 //!   status, stake refresh).
+//! - [`proofs`]: consumer proofs: an account, storage slot or receipt of an attested chain,
+//!   fetched from its node and checked against a finalized checkpoint, as the Solidity
+//!   consumer libraries (`contracts/src/consumer/`) take them.
 //! - [`sender`]: the one sender of a gas wallet's transactions (one nonce sequence, one fee cap,
 //!   bounded receipt waits that notice and resend dropped transactions), shared by every
 //!   component that pays from the wallet.
@@ -40,6 +43,7 @@ pub mod deployment;
 pub mod devnet;
 pub mod eigenlayer;
 pub mod operator;
+pub mod proofs;
 pub mod sender;
 pub mod slashing;
 pub mod stakes;

@@ -55,6 +55,23 @@ interface IAvsTaskManager {
         Invalidated
     }
 
+    /// @notice What the contract knows of a checkpoint (chainId, blockNumber): its latest task's
+    ///         status and, once answered, the attested roots (zero while Pending or None).
+    /// @dev `challengeDeadline` is the last settlement block in which the response can be
+    ///      challenged (`finalizedAt + challengeWindowBlocks` of the task; 0 unless answered).
+    ///      Only checkpoints of the settlement chain itself can be challenged on-chain; the
+    ///      deadline is the same rule for every chain, so a consumer's policy does not depend on
+    ///      which chain it reads. The roots of an Invalidated checkpoint are the disproven ones.
+    struct Checkpoint {
+        CheckpointStatus status;
+        uint32 taskIndex;
+        uint32 finalizedAt;
+        uint64 challengeDeadline;
+        bytes32 blockHash;
+        bytes32 stateRoot;
+        bytes32 receiptsRoot;
+    }
+
     /// @notice What a successful challenge proved wrong.
     enum ChallengeReason {
         BlockHash,
@@ -216,6 +233,10 @@ interface IAvsTaskManager {
             uint32 taskIndex,
             uint32 finalizedAt
         );
+
+    /// @notice The status of checkpoint (chainId, blockNumber) with its roots and challenge
+    ///         deadline (see `Checkpoint`); never reverts. Consumers: see `src/consumer/`.
+    function checkpoint(uint64 chainId, uint64 blockNumber) external view returns (Checkpoint memory);
 
     /// @notice The highest finalized checkpoint of `chainId` among the `LATEST_SCAN_LIMIT` grid points
     ///         below its highest tasked one (pending, expired and invalidated ones are skipped);

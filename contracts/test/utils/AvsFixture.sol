@@ -177,6 +177,39 @@ abstract contract AvsFixture is Test {
         });
     }
 
+    /// @dev Creates a task for checkpoint (chainId, blockNumber) in `quorums` (threshold 60%),
+    ///      has every registered operator but `nonSigners` sign the given roots, and submits the
+    ///      response; returns what a challenge of it presents.
+    function _finalizeOn(
+        uint64 chainId,
+        uint64 blockNumber,
+        bytes32 blockHash,
+        bytes32 stateRoot,
+        bytes32 receiptsRoot,
+        address[] memory nonSigners,
+        bytes memory quorums
+    )
+        internal
+        returns (
+            IAvsTaskManager.Task memory task,
+            IAvsTaskManager.TaskResponse memory response,
+            IAvsTaskManager.TaskResponseMetadata memory metadata,
+            BN254.G1Point[] memory nonSignerPubkeys
+        )
+    {
+        uint32 index;
+        (task, index) = _createTaskOn(chainId, blockNumber, 60, quorums);
+        vm.roll(block.number + 1);
+        response = IAvsTaskManager.TaskResponse(index, blockHash, stateRoot, receiptsRoot);
+        IBLSSignatureChecker.NonSignerStakesAndSignature memory params =
+            _sign(task, _digest(task, response), nonSigners);
+        tm.respondToTask(task, response, params);
+        metadata = IAvsTaskManager.TaskResponseMetadata(
+            uint32(block.number), keccak256(abi.encodePacked(task.taskCreatedBlock, _sortedIds(nonSigners)))
+        );
+        nonSignerPubkeys = params.nonSignerPubkeys;
+    }
+
     function _response(uint32 taskIndex, bytes32 salt)
         internal
         pure

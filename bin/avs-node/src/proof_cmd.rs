@@ -1,0 +1,274 @@
+//! `avs-node proof account|storage|receipt`: a value of the attested chain proven against a
+//! finalized checkpoint, in the form a consumer contract takes it ([`avs_contracts::proofs`]).
+//!
+//! The checkpoint is read from the settlement chain's task manager; the proof from the attested
+//! chain's node (`attested_rpc_url`, or the settlement node when it attests itself), whose block
+//! at that height must be the attested one. Every proof is checked locally against the
+//! checkpoint's root before it is printed: what this prints verifies on-chain.
+
+use crate::{chain, cli::NodeArgs, config::NodeConfig, output};
+use alloy::{
+    network::AnyNetwork,
+    primitives::{Address, B256, Bytes},
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use avs_contracts::proofs::{self, AccountProof, FinalizedCheckpoint, ReceiptProof};
+use clap::{Args, Subcommand};
+use eyre::eyre;
+use serde::Serialize;
+
+/// `avs-node proof …`.
+#[derive(Debug, Subcommand)]
+pub enum ProofCommand {
+    /// Prove an account (nonce, balance, storage root, code hash), or its absence.
+    Account {
+        /// The account.
+        #[arg(long)]
+        address: Address,
+        /// Which checkpoint, and the node's settings.
+        #[command(flatten)]
+        at: CheckpointArgs,
+    },
+    /// Prove storage slots of an account (an unset slot proves 0). A mapping entry's slot is
+    /// `cast index <key type> <key> <mapping slot>`.
+    Storage {
+        /// The account.
+        #[arg(long)]
+        address: Address,
+        /// A slot (32-byte hex); repeat for several.
+        #[arg(long = "slot", required = true)]
+        slots: Vec<B256>,
+        /// Which checkpoint, and the node's settings.
+        #[command(flatten)]
+        at: CheckpointArgs,
+    },
+    /// Prove a transaction's receipt (status and logs) in the block's receipts trie.
+    Receipt {
+        /// The transaction's index in the block.
+        #[arg(long = "tx", value_name = "INDEX")]
+        tx_index: usize,
+        /// Which checkpoint, and the node's settings.
+        #[command(flatten)]
+        at: CheckpointArgs,
+    },
+}
+
+/// The checkpoint a proof is for.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The attested chain [default: the chain the attested node serves].
+    #[arg(long = "chain", value_name = "CHAIN_ID")]
+    chain_id: Option<u64>,
+    /// The checkpoint's block number.
+    #[arg(long = "block", value_name = "NUMBER")]
+    block_number: u64,
+    /// Print JSON (the checkpoint, the proof and the calldata).
+    #[arg(long)]
+    json: bool,
+    /// The node's settings (settlement endpoint and deployment; attested_rpc_url in two-chain mode).
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// What `proof` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofOutput<T> {
+    checkpoint: FinalizedCheckpoint,
+    #[serde(flatten)]
+    proof: T,
+    /// ABI-encoded arguments of each Solidity library call, after the root (one per storage
+    /// slot; see the README, "For consumers").
+    calldata: Vec<Bytes>,
+}
+
+impl ProofCommand {
+    /// Runs the command.
+    pub async fn run(self) -> eyre::Result<()> {
+        match self {
+            Self::Account { address, at } => {
+                let (checkpoint, attested, json) = at.open().await?;
+                let mut proof =
+                    proofs::fetch_account(&attested, address, &[], checkpoint.block_number).await?;
+                proof.verify(checkpoint.state_root)?;
+                let calldata = vec![proof.account_calldata()];
+                output::emit(
+                    json,
+                    &ProofOutput {
+                        checkpoint,
+                        proof,
+                        calldata,
+                    },
+                    |out| {
+                        [
+                            describe_checkpoint(&out.checkpoint),
+                            describe_account(&out.proof),
+                            calldata_line(&out.calldata[0]),
+                        ]
+                        .join("\n")
+                    },
+                );
+            }
+            Self::Storage { address, slots, at } => {
+                let (checkpoint, attested, json) = at.open().await?;
+                let mut proof =
+                    proofs::fetch_account(&attested, address, &slots, checkpoint.block_number)
+                        .await?;
+                proof.verify(checkpoint.state_root)?;
+                let calldata = (0..slots.len())
+                    .filter_map(|i| proof.storage_calldata(i))
+                    .collect();
+                output::emit(
+                    json,
+                    &ProofOutput {
+                        checkpoint,
+                        proof,
+                        calldata,
+                    },
+                    |out| {
+                        let mut lines = vec![
+                            describe_checkpoint(&out.checkpoint),
+                            describe_account(&out.proof),
+                        ];
+                        for (slot, calldata) in out.proof.storage.iter().zip(&out.calldata) {
+                            lines.push(format!(
+                                "slot {} = {} ({} proof nodes)",
+                                slot.slot,
+                                slot.value,
+                                slot.proof.len()
+                            ));
+                            lines.push(calldata_line(calldata));
+                        }
+                        lines.join("\n")
+                    },
+                );
+            }
+            Self::Receipt { tx_index, at } => {
+                let (checkpoint, attested, json) = at.open().await?;
+                let block_number = checkpoint.block_number;
+                let receipts = proofs::fetch_receipts(&attested, block_number).await?;
+                let (root, proof) = proofs::prove_receipt(&receipts, tx_index).ok_or(
+                    proofs::ProofError::NoSuchTransaction {
+                        block_number,
+                        count: receipts.len(),
+                        index: tx_index,
+                    },
+                )?;
+                if root != checkpoint.receipts_root {
+                    return Err(eyre!(
+                        "the node's receipts of block {block_number} make the root {root}, the checkpoint attests {}: the node's receipts are not the attested ones",
+                        checkpoint.receipts_root
+                    ));
+                }
+                proof.verify(checkpoint.receipts_root)?;
+                let calldata = vec![proof.calldata()];
+                output::emit(
+                    json,
+                    &ProofOutput {
+                        checkpoint,
+                        proof,
+                        calldata,
+                    },
+                    |out| {
+                        [
+                            describe_checkpoint(&out.checkpoint),
+                            describe_receipt(&out.proof),
+                            calldata_line(&out.calldata[0]),
+                        ]
+                        .join("\n")
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CheckpointArgs {
+    /// The finalized checkpoint and a provider on the attested chain's node, checked to have
+    /// the attested block.
+    async fn open(self) -> eyre::Result<(FinalizedCheckpoint, DynProvider<AnyNetwork>, bool)> {
+        let config = self.node.load()?;
+        let settlement = chain::connect(&config, None).await?;
+        let attested = attested_provider(&config).await?;
+        let chain_id = match self.chain_id {
+            Some(id) => id,
+            None => attested.get_chain_id().await.map_err(|e| {
+                eyre!(
+                    "cannot reach the attested chain's RPC {} ({e})",
+                    config.attested_rpc.redacted()
+                )
+            })?,
+        };
+        let checkpoint = proofs::finalized_checkpoint(
+            &settlement,
+            config.deployment.avs.task_manager,
+            chain_id,
+            self.block_number,
+        )
+        .await?;
+        proofs::check_attested_node(&attested, &checkpoint).await?;
+        Ok((checkpoint, attested, self.json))
+    }
+}
+
+/// The attested chain's node over HTTP, for any network's transactions and receipts.
+async fn attested_provider(config: &NodeConfig) -> eyre::Result<DynProvider<AnyNetwork>> {
+    let (http, _) = chain::http_and_ws(&config.attested_rpc, None);
+    let provider = ProviderBuilder::new()
+        .network::<AnyNetwork>()
+        .connect(&http)
+        .await
+        .map_err(|e| {
+            eyre!(
+                "cannot connect to the attested chain's RPC {} ({e}): check --attested-rpc-url",
+                config.attested_rpc.redacted()
+            )
+        })?;
+    Ok(provider.erased())
+}
+
+fn describe_checkpoint(c: &FinalizedCheckpoint) -> String {
+    format!(
+        "checkpoint: chain {} block {} ({}), finalized by task {} at settlement block {}, challengeable until block {}",
+        c.chain_id,
+        c.block_number,
+        c.block_hash,
+        c.task_index,
+        c.finalized_at,
+        c.challenge_deadline
+    )
+}
+
+fn describe_account(p: &AccountProof) -> String {
+    let a = &p.account;
+    if !a.exists {
+        return format!(
+            "account {}: absent (proven with {} nodes)",
+            p.address,
+            p.account_proof.len()
+        );
+    }
+    format!(
+        "account {}: nonce {}, balance {} wei, storage root {}, code hash {} ({} proof nodes)",
+        p.address,
+        a.nonce,
+        a.balance,
+        a.storage_root,
+        a.code_hash,
+        p.account_proof.len()
+    )
+}
+
+fn describe_receipt(p: &ReceiptProof) -> String {
+    format!(
+        "receipt of transaction {}: {} bytes ({} proof nodes)",
+        p.tx_index,
+        p.receipt.len(),
+        p.proof.len()
+    )
+}
+
+fn calldata_line(calldata: &Bytes) -> String {
+    format!("calldata: {calldata}")
+}
