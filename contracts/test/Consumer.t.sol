@@ -404,3 +404,68 @@ contract RemoteTokenOracleTest is AvsFixture, ProofVectors {
         local.balanceOf(holder, settled, _accountProof(0), _storageProof(0, 0));
     }
 }
+
+/// @notice Gas of proof verification and of the example consumer's reads (BENCHMARKS.md, "Consumer
+///         proofs"): execution gas of each view call (a consumer contract pays it inside its own
+///         transaction; an eth_call pays nothing). Budgets are ~5% above the measured figures, so
+///         a regression fails the suite.
+contract ConsumerGasTest is AvsFixture, ProofVectors {
+    uint64 internal constant REMOTE = 10;
+    uint64 internal constant CHECKPOINT = 100;
+    uint256 internal constant BUDGET_ACCOUNT = 230_000;
+    uint256 internal constant BUDGET_STORAGE = 343_000;
+    uint256 internal constant BUDGET_RECEIPT = 353_000;
+    uint256 internal constant BUDGET_BALANCE = 618_000;
+    uint256 internal constant BUDGET_TRANSFER = 393_000;
+
+    RemoteTokenOracle internal oracle;
+
+    function setUp() public {
+        _loadVectors();
+        _deployAvs(1);
+        _registerOperators(0, 4, hex"00");
+        oracle = new RemoteTokenOracle(tm, REMOTE, token, 0, true);
+        _finalizeOn(
+            REMOTE,
+            CHECKPOINT,
+            vm.parseJsonBytes32(json, ".blockHash"),
+            stateRoot,
+            receiptsRoot,
+            _noOperators(),
+            hex"00"
+        );
+    }
+
+    function _within(uint256 budget, string memory what) internal view {
+        assertLt(uint256(vm.lastCallGas().gasTotalUsed), budget, what);
+    }
+
+    function testGasAccountProof() public {
+        harness.account(stateRoot, token, _accountProof(0));
+        _within(BUDGET_ACCOUNT, "account proof");
+    }
+
+    function testGasStorageProof() public {
+        harness.storageAt(
+            vm.parseJsonBytes32(json, ".accounts[0].storageRoot"),
+            vm.parseJsonBytes32(json, ".holderSlot"),
+            _storageProof(0, 0)
+        );
+        _within(BUDGET_STORAGE, "storage proof");
+    }
+
+    function testGasReceiptProof() public {
+        harness.receipt(receiptsRoot, 128, _receiptProof(4));
+        _within(BUDGET_RECEIPT, "receipt proof");
+    }
+
+    function testGasProvenBalance() public {
+        oracle.balanceOf(holder, CHECKPOINT, _accountProof(0), _storageProof(0, 0));
+        _within(BUDGET_BALANCE, "proven balance read");
+    }
+
+    function testGasProvenTransfer() public {
+        oracle.transferAt(CHECKPOINT, 128, 0, _receiptProof(4));
+        _within(BUDGET_TRANSFER, "proven Transfer read");
+    }
+}

@@ -377,7 +377,8 @@ fn one_line(message: &str) -> String {
 pub struct RpcUrl(Url);
 
 impl RpcUrl {
-    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+    /// Parses `value`, the setting `key`, as an http(s):// or ws(s):// endpoint.
+    pub fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
         let url = Url::parse(value).map_err(|e| {
             ConfigError::new(key, format!("{value:?} is not a URL ({e}): use e.g. ws://127.0.0.1:8546 or http://127.0.0.1:8545"))
         })?;

@@ -5,17 +5,28 @@
 //! chain's node (`attested_rpc_url`, or the settlement node when it attests itself), whose block
 //! at that height must be the attested one. Every proof is checked locally against the
 //! checkpoint's root before it is printed: what this prints verifies on-chain.
+//!
+//! A consumer is not an operator: the command needs two endpoints and the deployment file,
+//! no keys. An operator can point it at the node's config file instead (`--config`).
 
-use crate::{chain, cli::NodeArgs, config::NodeConfig, output};
+use crate::{
+    chain,
+    config::{NodeOptions, RpcUrl},
+    output,
+};
 use alloy::{
     network::AnyNetwork,
     primitives::{Address, B256, Bytes},
     providers::{DynProvider, Provider, ProviderBuilder},
 };
-use avs_contracts::proofs::{self, AccountProof, FinalizedCheckpoint, ReceiptProof};
+use avs_contracts::{
+    deployment::Deployment,
+    proofs::{self, AccountProof, FinalizedCheckpoint, ReceiptProof},
+};
 use clap::{Args, Subcommand};
 use eyre::eyre;
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// `avs-node proof …`.
 #[derive(Debug, Subcommand)]
@@ -65,9 +76,18 @@ pub struct CheckpointArgs {
     /// Print JSON (the checkpoint, the proof and the calldata).
     #[arg(long)]
     json: bool,
-    /// The node's settings (settlement endpoint and deployment; attested_rpc_url in two-chain mode).
-    #[command(flatten)]
-    node: NodeArgs,
+    /// Settlement chain JSON-RPC endpoint (the task manager's chain).
+    #[arg(long, env = "AVS_SETTLEMENT_RPC_URL", value_name = "URL")]
+    settlement_rpc_url: Option<String>,
+    /// The attested chain's JSON-RPC endpoint [default: the settlement endpoint].
+    #[arg(long, env = "AVS_ATTESTED_RPC_URL", value_name = "URL")]
+    attested_rpc_url: Option<String>,
+    /// Deployment file (chain id, contract addresses).
+    #[arg(long, env = "AVS_DEPLOYMENT", value_name = "FILE")]
+    deployment: Option<PathBuf>,
+    /// A node's TOML config file to take those three settings from (flags win).
+    #[arg(long, env = "AVS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// What `proof` prints.
@@ -188,21 +208,47 @@ impl CheckpointArgs {
     /// The finalized checkpoint and a provider on the attested chain's node, checked to have
     /// the attested block.
     async fn open(self) -> eyre::Result<(FinalizedCheckpoint, DynProvider<AnyNetwork>, bool)> {
-        let config = self.node.load()?;
-        let settlement = chain::connect(&config, None).await?;
-        let attested = attested_provider(&config).await?;
+        let file = match &self.config {
+            Some(path) => NodeOptions::from_file(path)?,
+            None => NodeOptions::default(),
+        };
+        let settlement_url = self.settlement_rpc_url.or(file.settlement_rpc_url).ok_or_else(|| {
+            eyre!("settlement_rpc_url (--settlement-rpc-url, $AVS_SETTLEMENT_RPC_URL): missing: the chain of the task manager")
+        })?;
+        let settlement_rpc = RpcUrl::parse("settlement_rpc_url", &settlement_url)?;
+        let attested_rpc = match self.attested_rpc_url.or(file.attested_rpc_url) {
+            Some(url) => RpcUrl::parse("attested_rpc_url", &url)?,
+            None => settlement_rpc.clone(),
+        };
+        let deployment_path = self.deployment.or(file.deployment).ok_or_else(|| {
+            eyre!("deployment (--deployment, $AVS_DEPLOYMENT): missing: the deployer's deployment file")
+        })?;
+        let deployment = Deployment::load(&deployment_path)?;
+
+        let settlement = ProviderBuilder::new()
+            .connect(chain::http_and_ws(&settlement_rpc, None).0.as_str())
+            .await
+            .map_err(|e| {
+                eyre!(
+                    "cannot connect to the settlement RPC {} ({e})",
+                    settlement_rpc.redacted()
+                )
+            })?
+            .erased();
+        deployment.validate(&settlement).await?;
+        let attested = connect_any(&attested_rpc).await?;
         let chain_id = match self.chain_id {
             Some(id) => id,
             None => attested.get_chain_id().await.map_err(|e| {
                 eyre!(
                     "cannot reach the attested chain's RPC {} ({e})",
-                    config.attested_rpc.redacted()
+                    attested_rpc.redacted()
                 )
             })?,
         };
         let checkpoint = proofs::finalized_checkpoint(
             &settlement,
-            config.deployment.avs.task_manager,
+            deployment.avs.task_manager,
             chain_id,
             self.block_number,
         )
@@ -213,16 +259,16 @@ impl CheckpointArgs {
 }
 
 /// The attested chain's node over HTTP, for any network's transactions and receipts.
-async fn attested_provider(config: &NodeConfig) -> eyre::Result<DynProvider<AnyNetwork>> {
-    let (http, _) = chain::http_and_ws(&config.attested_rpc, None);
+async fn connect_any(rpc: &RpcUrl) -> eyre::Result<DynProvider<AnyNetwork>> {
+    let (http, _) = chain::http_and_ws(rpc, None);
     let provider = ProviderBuilder::new()
         .network::<AnyNetwork>()
         .connect(&http)
         .await
         .map_err(|e| {
             eyre!(
-                "cannot connect to the attested chain's RPC {} ({e}): check --attested-rpc-url",
-                config.attested_rpc.redacted()
+                "cannot connect to the attested chain's RPC {} ({e})",
+                rpc.redacted()
             )
         })?;
     Ok(provider.erased())
