@@ -376,11 +376,7 @@ async fn consume(devnet: &Devnet, attested_port: u16, remote: &RemoteTransfer) {
         .call()
         .await
         .expect_err("a tampered proof");
-    assert_eq!(
-        revert_data(&err),
-        Bytes::from(incomplete.clone()),
-        "tampered: {err}"
-    );
+    assert_eq!(revert_data(&err), incomplete.clone(), "tampered: {err}");
 
     let previous = remote.checkpoint - INTERVAL;
     let err = oracle
@@ -393,11 +389,7 @@ async fn consume(devnet: &Devnet, attested_port: u16, remote: &RemoteTransfer) {
         .call()
         .await
         .expect_err("another block's checkpoint");
-    assert_eq!(
-        revert_data(&err),
-        Bytes::from(incomplete),
-        "wrong block: {err}"
-    );
+    assert_eq!(revert_data(&err), incomplete, "wrong block: {err}");
 
     let far = remote.checkpoint + 100 * INTERVAL;
     let err = oracle
