@@ -97,6 +97,10 @@ pub struct DevnetArgs {
     /// The second anvil's RPC port with --attested-chain [default: PORT+1].
     #[arg(long, requires = "attested_chain")]
     pub attested_port: Option<u16>,
+    /// The kind of chain the second anvil runs with --attested-chain: `optimism` is an
+    /// OP-stack chain (`anvil --network optimism`: deposit transactions, type 0x7e).
+    #[arg(long, value_enum, default_value_t = AttestedNetwork::Ethereum, requires = "attested_chain")]
+    pub attested_network: AttestedNetwork,
     /// Nodes 0..K hold the task-generator role [default: 2, or 1 with one operator]. Each
     /// checkpoint is tasked once: a generator that sees the task already created sends
     /// nothing, and one of two creations sent in the same block reverts (its gas is the cost
@@ -174,7 +178,11 @@ impl DevnetArgs {
                     eyre!("--port 65535 leaves no port for the attested anvil: set --attested-port")
                 })?,
             };
-            let anvil = start_anvil(&self.dir, port, ATTESTED_CHAIN_ID, 0)?;
+            let anvil = attested_anvil(&self.dir, port, self.attested_network)
+                .try_spawn()
+                .map_err(|err| {
+                eyre!("starting the attested anvil on port {port}: {err} (run `just tools`, or free the port with --attested-port)")
+            })?;
             let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
             Some((anvil, provider))
         } else {
@@ -227,7 +235,8 @@ impl DevnetArgs {
             // Its blocks start now, with the nodes: no checkpoint backlog.
             provider.anvil_set_interval_mining(self.block_time).await?;
             println!(
-                "attesting anvil chain {ATTESTED_CHAIN_ID} at {} (two-chain mode); tasks and responses on chain {SETTLEMENT_CHAIN_ID}",
+                "attesting anvil chain {ATTESTED_CHAIN_ID} ({:?}) at {} (two-chain mode); tasks and responses on chain {SETTLEMENT_CHAIN_ID}",
+                self.attested_network,
                 anvil.endpoint()
             );
         }
@@ -515,7 +524,16 @@ impl Nodes<'_> {
 /// of `--attested-chain` has no EigenLayer and starts at 0.
 const SETTLEMENT_GENESIS_BLOCK: u64 = 100_000;
 
-fn start_anvil(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> eyre::Result<AnvilInstance> {
+/// The kind of chain `--attested-chain` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttestedNetwork {
+    /// Ethereum's block and transaction types.
+    Ethereum,
+    /// An OP-stack chain: deposit transactions (type 0x7e) and their receipts.
+    Optimism,
+}
+
+fn anvil_at(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> Anvil {
     let state = dir.join(format!("anvil-{chain_id}-state.json"));
     Anvil::new()
         .port(port)
@@ -524,8 +542,21 @@ fn start_anvil(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> eyre::Resu
         .arg(genesis.to_string())
         .arg("--state")
         .arg(state.as_os_str())
+}
+
+fn start_anvil(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> eyre::Result<AnvilInstance> {
+    anvil_at(dir, port, chain_id, genesis)
         .try_spawn()
         .map_err(|err| eyre!("starting anvil on port {port}: {err} (run `just tools`, or free the port with --port)"))
+}
+
+/// The second anvil of `--attested-chain`, of the given kind.
+fn attested_anvil(dir: &Path, port: u16, network: AttestedNetwork) -> Anvil {
+    let anvil = anvil_at(dir, port, ATTESTED_CHAIN_ID, 0);
+    match network {
+        AttestedNetwork::Ethereum => anvil,
+        AttestedNetwork::Optimism => anvil.args(["--network", "optimism"]),
+    }
 }
 
 async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {

@@ -1,5 +1,6 @@
-//! Two-chain mode end to end, in separate processes: `avs-node devnet --attested-chain` runs a
-//! second anvil (chain 1337) next to the settlement anvil (chain 31337). Each `avs-node run`
+//! Two-chain mode end to end, in separate processes: `avs-node devnet --attested-chain
+//! --attested-network optimism` runs a second anvil (chain 1337, an OP-stack chain with deposit
+//! transactions) next to the settlement anvil (chain 31337). Each `avs-node run`
 //! follows both (`--attested-rpc-url`): a second host feeds the attested blocks to the AVS ExEx,
 //! the task generator tasks the second chain's checkpoints on the first, and the operators'
 //! aggregate finalizes them there. The devnet checks every finalized checkpoint against the
@@ -41,6 +42,8 @@ fn three_nodes_finalize_the_attested_chains_checkpoints_on_the_settlement_chain(
         3,
         &[
             "--attested-chain",
+            "--attested-network",
+            "optimism",
             "--attested-port",
             &attested_port.to_string(),
         ],
@@ -108,6 +111,9 @@ const ATTESTED_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae
 const CONSUMER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 /// The attested chain (`avs-node devnet --attested-chain`) and its checkpoint interval.
 const ATTESTED_CHAIN: u64 = 1337;
+/// anvil's unlocked development account 1: sends the deposit (eth_sendTransaction, type 0x7e).
+const DEPOSITOR: Address =
+    alloy::primitives::address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
 const INTERVAL: u64 = 10;
 const AMOUNT: u64 = 250;
 
@@ -120,9 +126,10 @@ struct RemoteTransfer {
 }
 
 /// Deploys an ERC-20 on the attested anvil and mines a transfer of AMOUNT to a fresh holder as
-/// the first transaction of the next checkpoint block: interval mining pauses, blocks are mined
-/// up to the one before the checkpoint, the transfer goes into the checkpoint block, and
-/// interval mining resumes (the nodes see an ordinary chain).
+/// the first transaction of the next checkpoint block, and an OP-stack deposit as its second:
+/// interval mining pauses, blocks are mined up to the one before the checkpoint, both go into
+/// the checkpoint block, and interval mining resumes (the nodes see an ordinary chain, whose
+/// hosts must decode and verify the deposit to attest the block).
 async fn transfer_in_a_checkpoint(port: u16) -> RemoteTransfer {
     let signer: PrivateKeySigner = ATTESTED_KEY.parse().expect("key");
     let sender = signer.address();
@@ -177,6 +184,14 @@ async fn transfer_in_a_checkpoint(port: u16) -> RemoteTransfer {
         .send_transaction(transfer)
         .await
         .expect("send the transfer");
+    let deposit = serde_json::json!({
+        "from": DEPOSITOR, "to": holder, "value": "0x1", "gas": "0x186a0", "type": "0x7e",
+        "sourceHash": keccak256("consumer test deposit"), "mint": "0x1", "isSystemTx": false,
+    });
+    let _: alloy::primitives::B256 = provider
+        .raw_request("eth_sendTransaction".into(), (deposit,))
+        .await
+        .expect("send a deposit transaction");
     provider
         .evm_mine(None)
         .await
@@ -277,6 +292,18 @@ async fn consume(devnet: &Devnet, attested_port: u16, remote: &RemoteTransfer) {
         &["receipt", "--block", &block, "--tx", "0"],
     );
     let receipt_proof = bytes_list(&receipt["proof"]);
+    // The deposit's receipt (0x7e, with its deposit nonce) proves against the same root.
+    let deposit = proof(
+        devnet,
+        attested_port,
+        &["receipt", "--block", &block, "--tx", "1"],
+    );
+    assert!(
+        deposit["receipt"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("0x7e")),
+        "an OP-stack deposit receipt: {deposit}"
+    );
 
     // The CLI refuses what a consumer would: a checkpoint that is not finalized.
     let far = (remote.checkpoint + 100 * INTERVAL).to_string();

@@ -26,7 +26,6 @@ use alloy::trie::{
 };
 use alloy::{
     eips::{BlockNumberOrTag, Encodable2718},
-    network::AnyReceiptEnvelope,
     network::{AnyNetwork, AnyRpcBlock},
     primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
@@ -118,17 +117,13 @@ pub enum ProofError {
         /// The index asked for.
         index: usize,
     },
-    /// A receipt of the block could not be encoded (unknown transaction type).
-    #[error(
-        "block {block_number}: receipt {index} has transaction type {tx_type:#04x}, which this build cannot encode"
-    )]
-    UnknownReceiptType {
+    /// A receipt of the block could not be decoded (a type this build does not know).
+    #[error("block {block_number}: {source}")]
+    Undecodable {
         /// The block.
         block_number: u64,
-        /// Its index.
-        index: usize,
-        /// The EIP-2718 type.
-        tx_type: u8,
+        /// What could not be decoded.
+        source: avs_exex_types::rpc::DecodeError,
     },
     /// A JSON-RPC call failed.
     #[error("{call}: {source}")]
@@ -497,36 +492,34 @@ impl ReceiptProof {
 }
 
 /// The EIP-2718 encodings of block `block_number`'s receipts, as `eth_getBlockReceipts`
-/// returns them, in transaction order.
+/// returns them, in transaction order: Ethereum's receipt types and OP-stack deposit receipts
+/// (decoded by [`avs_exex_types::rpc`], as the host decodes them); another type is an error.
 pub async fn fetch_receipts<P: Provider<AnyNetwork>>(
     attested: &P,
     block_number: u64,
 ) -> Result<Vec<Bytes>, ProofError> {
-    let receipts = attested
-        .get_block_receipts(BlockNumberOrTag::Number(block_number).into())
+    let call = format!("eth_getBlockReceipts({block_number})");
+    let receipts: Option<Vec<serde_json::Value>> = attested
+        .raw_request(
+            "eth_getBlockReceipts".into(),
+            (BlockNumberOrTag::Number(block_number),),
+        )
         .await
-        .map_err(rpc(format!("eth_getBlockReceipts({block_number})")))?
-        .unwrap_or_default();
+        .map_err(rpc(call.clone()))?;
+    let receipts = receipts.ok_or_else(|| ProofError::Rpc {
+        call,
+        source: "the node does not have the block's receipts".into(),
+    })?;
     receipts
         .into_iter()
         .enumerate()
-        .map(|(index, receipt)| {
-            let envelope = receipt.into_inner().inner;
-            // Ethereum's receipt types (legacy, 2930, 1559, 4844, 7702) encode as
-            // `type || rlp(receipt with bloom)`; another type may carry fields this generic
-            // envelope drops (OP deposits), so its encoding would be wrong: refuse it.
-            if envelope.r#type > 4 {
-                return Err(ProofError::UnknownReceiptType {
+        .map(|(index, json)| {
+            avs_exex_types::rpc::block_receipt(index, &json)
+                .map(|r| r.receipt.encoded_2718().into())
+                .map_err(|source| ProofError::Undecodable {
                     block_number,
-                    index,
-                    tx_type: envelope.r#type,
-                });
-            }
-            let consensus = AnyReceiptEnvelope {
-                inner: envelope.inner.map_logs(|log| log.inner),
-                r#type: envelope.r#type,
-            };
-            Ok(consensus.encoded_2718().into())
+                    source,
+                })
         })
         .collect()
 }

@@ -307,7 +307,9 @@ fn raw_block(builder: &mut ChainBuilder, logs: Vec<Log>) -> BlockWithReceipts {
 /// The next block, its one transaction `tx` with `logs` in its receipt.
 fn block_of(builder: &mut ChainBuilder, tx: TxSpec, logs: Vec<Log>) -> BlockWithReceipts {
     let mut block = builder.block(&[tx]);
-    let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
+    let avs_exex::BlockReceipt::Ethereum(ReceiptEnvelope::Eip1559(receipt)) =
+        &mut block.receipts[0]
+    else {
         unreachable!("the builder makes EIP-1559 receipts")
     };
     receipt.receipt.logs = logs;

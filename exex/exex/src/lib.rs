@@ -59,7 +59,7 @@ pub mod verify;
 pub mod wal;
 
 pub use avs_exex_types::{
-    BlockWithReceipts, Chain, ChainError, ExExEvent, ExExHead, ExExNotification, chain,
-    notification,
+    BlockReceipt, BlockTransaction, BlockWithReceipts, Chain, ChainError, ExExEvent, ExExHead,
+    ExExNotification, chain, envelope, notification,
 };
 pub use context::{ExExConfig, ExExContext, ExExNotifications, HostGone};

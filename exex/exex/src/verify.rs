@@ -5,7 +5,9 @@
 //! 1. one receipt per transaction;
 //! 2. `keccak256(rlp(header)) == claimed hash` (so every root below is bound to the hash);
 //! 3. transactions root = ordered trie root of the EIP-2718 encodings;
-//! 4. withdrawals root, when the header has one;
+//! 4. withdrawals root, when the header has one (on an OP-stack block, whose first transaction
+//!    is the L1-attributes deposit, the header's withdrawalsRoot commits to the L2-to-L1
+//!    message passer's storage since Isthmus, and the body must hold no withdrawals);
 //! 5. each receipt's bloom equals the bloom recomputed from its logs;
 //! 6. receipts root = ordered trie root of the EIP-2718 receipt encodings;
 //! 7. header logs bloom = OR of the receipt blooms.
@@ -15,14 +17,14 @@
 //! none).
 
 use alloy::{
-    consensus::{
-        TxReceipt,
-        proofs::{calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root},
+    consensus::proofs::{
+        calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
     },
     primitives::{B256, BlockNumber, Bloom},
 };
 
 use crate::chain::BlockWithReceipts;
+use avs_exex_types::BlockTransaction;
 
 /// Which part of a block did not match its commitment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,14 @@ pub enum VerifyError {
         transactions: usize,
         /// Receipts returned.
         receipts: usize,
+    },
+    /// An OP-stack block carries L1-style withdrawals, which the OP stack does not have.
+    #[error("block {number}: an OP-stack block with {count} withdrawals in its body")]
+    OpStackWithdrawals {
+        /// Block number.
+        number: BlockNumber,
+        /// Withdrawals in the body.
+        count: usize,
     },
     /// The header does not hash to the claimed block hash.
     #[error("block {number}: header hashes to {computed}, but the node claims {claimed}")]
@@ -113,12 +123,24 @@ pub fn verify_block(block: &BlockWithReceipts) -> Result<(), VerifyError> {
             .withdrawals
             .as_ref()
             .map_or(&[][..], |w| w.as_slice());
-        check_root(
-            number,
-            "withdrawalsRoot",
-            expected,
-            calculate_withdrawals_root(withdrawals),
-        )?;
+        let op_stack = matches!(transactions.first(), Some(BlockTransaction::Deposit(_)));
+        if op_stack {
+            // The root is bound by the header hash checked above; there is nothing in the
+            // body for it to commit to.
+            if !withdrawals.is_empty() {
+                return Err(VerifyError::OpStackWithdrawals {
+                    number,
+                    count: withdrawals.len(),
+                });
+            }
+        } else {
+            check_root(
+                number,
+                "withdrawalsRoot",
+                expected,
+                calculate_withdrawals_root(withdrawals),
+            )?;
+        }
     }
 
     let mut bloom = Bloom::ZERO;
@@ -167,7 +189,10 @@ mod tests {
     };
 
     use super::*;
-    use avs_exex_types::test_utils::{ChainBuilder, TxSpec};
+    use avs_exex_types::{
+        BlockReceipt,
+        test_utils::{ChainBuilder, TxSpec},
+    };
 
     fn good_block() -> BlockWithReceipts {
         ChainBuilder::new(41).block(&[TxSpec::with_log(), TxSpec::transfer(), TxSpec::with_log()])
@@ -206,7 +231,8 @@ mod tests {
     #[test]
     fn tampered_receipt_is_rejected() {
         let mut block = good_block();
-        let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[1] else {
+        let BlockReceipt::Ethereum(ReceiptEnvelope::Eip1559(receipt)) = &mut block.receipts[1]
+        else {
             panic!("synthetic receipts are EIP-1559")
         };
         receipt.receipt.cumulative_gas_used += 1;
@@ -222,7 +248,8 @@ mod tests {
     #[test]
     fn tampered_log_is_caught_by_the_receipt_bloom() {
         let mut block = good_block();
-        let ReceiptEnvelope::Eip1559(receipt) = &mut block.receipts[0] else {
+        let BlockReceipt::Ethereum(ReceiptEnvelope::Eip1559(receipt)) = &mut block.receipts[0]
+        else {
             panic!("synthetic receipts are EIP-1559")
         };
         receipt.receipt.logs[0] =
@@ -257,6 +284,65 @@ mod tests {
         assert!(matches!(
             verify_block(&block),
             Err(VerifyError::HeaderHash { .. })
+        ));
+    }
+
+    fn op_block() -> BlockWithReceipts {
+        ChainBuilder::new(9).block(&[TxSpec::deposit(), TxSpec::with_log(), TxSpec::deposit()])
+    }
+
+    #[test]
+    fn op_stack_block_with_deposits_verifies() {
+        let block = op_block();
+        assert!(matches!(
+            block.transactions()[0],
+            BlockTransaction::Deposit(_)
+        ));
+        verify_block(&block).expect("deposits and their receipts encode as the roots commit");
+    }
+
+    #[test]
+    fn a_deposit_receipt_is_bound_by_its_deposit_fields() {
+        let mut block = op_block();
+        let BlockReceipt::Deposit(op_alloy_consensus::OpReceiptEnvelope::Deposit(receipt)) =
+            &mut block.receipts[0]
+        else {
+            panic!("a deposit's receipt")
+        };
+        // The deposit nonce is part of the receipts-trie encoding.
+        receipt.receipt.deposit_nonce = receipt.receipt.deposit_nonce.map(|n| n + 1);
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::RootMismatch {
+                field: "receiptsRoot",
+                ..
+            })
+        ));
+    }
+
+    /// Since Isthmus an OP-stack header's withdrawalsRoot is the L2-to-L1 message passer's
+    /// storage root: it binds nothing in the body, which must have no withdrawals.
+    #[test]
+    fn op_stack_withdrawals_root_is_not_a_body_root() {
+        let mut block = op_block();
+        block.block.header.withdrawals_root = Some(B256::repeat_byte(0x77));
+        block.hash = block.block.header.hash_slow();
+        verify_block(&block).expect("an OP-stack block's withdrawalsRoot is the message passer's");
+        block.block.body.withdrawals = Some(vec![Default::default()].into());
+        assert!(matches!(
+            verify_block(&block),
+            Err(VerifyError::OpStackWithdrawals { count: 1, .. })
+        ));
+        // An Ethereum block gets no such exception.
+        let mut eth = good_block();
+        eth.block.header.withdrawals_root = Some(B256::repeat_byte(0x77));
+        eth.hash = eth.block.header.hash_slow();
+        assert!(matches!(
+            verify_block(&eth),
+            Err(VerifyError::RootMismatch {
+                field: "withdrawalsRoot",
+                ..
+            })
         ));
     }
 }

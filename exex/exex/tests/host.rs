@@ -11,7 +11,7 @@ use alloy::{
     providers::{Provider, ext::AnvilApi},
     rpc::types::{TransactionRequest, anvil::ReorgOptions},
 };
-use avs_exex::{ExExNotification, host::HostError};
+use avs_exex::{BlockReceipt, BlockTransaction, ExExNotification, host::HostError};
 use support::{RunningHost, StatefulAnvil, Tamper, TamperProxy, collect_until, node_hashes};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -275,6 +275,122 @@ async fn tampered_receipts_or_transactions_are_never_delivered() {
         );
         assert_eq!(host.metric("avs_exex_host_invalid_blocks_total"), 3.0);
     }
+}
+
+/// A block the host cannot decode is a fatal error naming the block and the type, at once:
+/// retrying would fetch the same block forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_transaction_type_stops_the_host_with_the_reason() {
+    let anvil = avs_test_support::anvil().spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.anvil_mine(Some(2), None).await.expect("mine");
+    send_transfer(&provider).await; // block 3
+    let proxy = TamperProxy::start(anvil.endpoint(), Tamper::UnknownTxType).await;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(&proxy.url(), data.path());
+    // Generous retries: the error must not go through them.
+    config.retry_initial = Duration::from_secs(10);
+    config.batch_size = 1;
+    let mut host = RunningHost::start(config);
+    let result = tokio::time::timeout(WAIT, host.finished())
+        .await
+        .expect("the host stops at once, without retrying");
+    let Err(err @ HostError::UndecodableBlock(_)) = result else {
+        panic!("expected UndecodableBlock, got {result:?}")
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("block 3") && message.contains("type 0x64"),
+        "the error names the block and the type: {message}"
+    );
+    let mut delivered = Vec::new();
+    while let Ok(n) = host.notifications.try_recv() {
+        delivered.extend(support::committed(&n));
+    }
+    assert_eq!(
+        delivered,
+        node_hashes(&provider, 0, 2).await,
+        "blocks 0-2 delivered, 3 not"
+    );
+}
+
+/// An OP-stack chain (`anvil --network optimism`): blocks mixing deposits (type 0x7e) and
+/// EIP-1559 transactions are decoded, verified (their deposit receipts carry the deposit nonce
+/// that the receipts root commits to) and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_an_op_stack_chain_with_deposit_transactions() {
+    let anvil = avs_test_support::anvil()
+        .args(["--network", "optimism"])
+        .spawn();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    let accounts = provider.get_accounts().await.expect("accounts");
+    // One sender per transaction of the shared block: anvil's pool orders by sender nonce.
+    let deposit = |n: u8| {
+        serde_json::json!({
+            "from": accounts[usize::from(n)], "to": Address::repeat_byte(0x42), "value": "0x1", "gas": "0x186a0",
+            "type": "0x7e", "sourceHash": B256::repeat_byte(n), "mint": "0x5", "isSystemTx": false,
+        })
+    };
+    // Block 1: a deposit alone; block 2: deposit, transfer, deposit.
+    let _: B256 = provider
+        .raw_request("eth_sendTransaction".into(), (deposit(1),))
+        .await
+        .expect("a deposit transaction");
+    provider
+        .anvil_set_auto_mine(false)
+        .await
+        .expect("automine off");
+    let _: B256 = provider
+        .raw_request("eth_sendTransaction".into(), (deposit(2),))
+        .await
+        .expect("deposit");
+    let transfer = TransactionRequest::default()
+        .with_from(accounts[0])
+        .with_to(Address::repeat_byte(0x43))
+        .with_value(U256::from(7));
+    let _ = provider.send_transaction(transfer).await.expect("transfer");
+    let _: B256 = provider
+        .raw_request("eth_sendTransaction".into(), (deposit(3),))
+        .await
+        .expect("deposit");
+    provider.evm_mine(None).await.expect("mine block 2");
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut host = RunningHost::start(support::config(&anvil.endpoint(), data.path()));
+    let received = collect_until(&mut host.notifications, 2, WAIT).await;
+    let blocks: Vec<_> = received
+        .iter()
+        .filter_map(ExExNotification::committed_chain)
+        .flat_map(|chain| chain.blocks_iter().cloned().collect::<Vec<_>>())
+        .collect();
+    let two = blocks
+        .iter()
+        .find(|b| b.number() == 2)
+        .expect("block 2 delivered");
+    let kinds: Vec<bool> = two
+        .transactions()
+        .iter()
+        .map(|tx| matches!(tx, BlockTransaction::Deposit(_)))
+        .collect();
+    assert_eq!(kinds.len(), 3, "block 2 has three transactions");
+    assert_eq!(
+        kinds.iter().filter(|d| **d).count(),
+        2,
+        "two of them deposits: {kinds:?}"
+    );
+    for (tx, receipt) in two.transactions().iter().zip(&two.receipts) {
+        assert_eq!(
+            matches!(tx, BlockTransaction::Deposit(_)),
+            matches!(receipt, BlockReceipt::Deposit(_)),
+            "each deposit has a deposit receipt"
+        );
+    }
+    assert_eq!(
+        blocks.iter().map(|b| b.num_hash()).collect::<Vec<_>>(),
+        node_hashes(&provider, 0, 2).await,
+        "blocks 0-2 as the node has them"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

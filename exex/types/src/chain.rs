@@ -10,11 +10,13 @@
 use std::ops::RangeInclusive;
 
 use alloy::{
-    consensus::{Block, Header, ReceiptEnvelope, TxEnvelope},
+    consensus::{Block, Header},
     eips::BlockNumHash,
     primitives::{B256, BlockNumber, Log},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::envelope::{BlockReceipt, BlockTransaction};
 
 /// One block, its hash and the receipts of its transactions (in transaction order).
 ///
@@ -24,10 +26,11 @@ use serde::{Deserialize, Serialize};
 pub struct BlockWithReceipts {
     /// The block hash (keccak256 of the RLP-encoded header).
     pub hash: B256,
-    /// Header and body (transactions, ommers, withdrawals).
-    pub block: Block<TxEnvelope>,
+    /// Header and body (transactions, ommers, withdrawals); Ethereum's transaction types and
+    /// the OP stack's deposits.
+    pub block: Block<BlockTransaction>,
     /// One receipt per transaction, in the same order.
-    pub receipts: Vec<ReceiptEnvelope>,
+    pub receipts: Vec<BlockReceipt>,
 }
 
 impl BlockWithReceipts {
@@ -55,7 +58,7 @@ impl BlockWithReceipts {
     }
 
     /// The transactions, in block order.
-    pub fn transactions(&self) -> &[TxEnvelope] {
+    pub fn transactions(&self) -> &[BlockTransaction] {
         &self.block.body.transactions
     }
 
@@ -64,7 +67,10 @@ impl BlockWithReceipts {
         self.transactions()
             .iter()
             .zip(&self.receipts)
-            .flat_map(|(tx, receipt)| receipt.logs().iter().map(move |log| (*tx.tx_hash(), log)))
+            .flat_map(|(tx, receipt)| {
+                let hash = tx.tx_hash();
+                receipt.logs().iter().map(move |log| (hash, log))
+            })
     }
 }
 
@@ -189,7 +195,7 @@ impl Chain {
     }
 
     /// The receipts of the block with this hash.
-    pub fn receipts_by_block(&self, hash: B256) -> Option<&[ReceiptEnvelope]> {
+    pub fn receipts_by_block(&self, hash: B256) -> Option<&[BlockReceipt]> {
         self.block_by_hash(hash)
             .map(|block| block.receipts.as_slice())
     }
@@ -197,7 +203,7 @@ impl Chain {
     /// Each block paired with its receipts, lowest first.
     pub fn block_receipts_iter(
         &self,
-    ) -> impl Iterator<Item = (&BlockWithReceipts, &[ReceiptEnvelope])> + '_ {
+    ) -> impl Iterator<Item = (&BlockWithReceipts, &[BlockReceipt])> + '_ {
         self.blocks
             .iter()
             .map(|block| (block, block.receipts.as_slice()))

@@ -8,25 +8,32 @@
 use alloy::{
     consensus::{
         Block, BlockBody, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
-        SignableTransaction, TxEip1559, TxEnvelope,
+        Sealable, SignableTransaction, TxEip1559, TxEnvelope,
         proofs::{calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root},
     },
     eips::{BlockNumHash, eip4895::Withdrawals},
     primitives::{Address, B256, BlockNumber, Bloom, Bytes, Log, TxKind, U256, keccak256},
     signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::SolValue,
 };
 
-use crate::chain::{BlockWithReceipts, Chain};
+use op_alloy_consensus::{OpDepositReceipt, OpReceiptEnvelope, TxDeposit};
+
+use crate::{
+    chain::{BlockWithReceipts, Chain},
+    envelope::{BlockReceipt, BlockTransaction},
+};
 
 /// Chain id of synthetic transactions (and of the test ExEx context).
 pub const TEST_CHAIN_ID: u64 = 31337;
 
 /// One synthetic transaction: a signed EIP-1559 transfer, optionally with one log in its receipt
-/// and with calldata.
+/// and with calldata, or an OP-stack deposit (type 0x7e) with one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxSpec {
     emits_log: bool,
     input: Bytes,
+    deposit: bool,
 }
 
 impl TxSpec {
@@ -35,6 +42,7 @@ impl TxSpec {
         Self {
             emits_log: false,
             input: Bytes::new(),
+            deposit: false,
         }
     }
 
@@ -43,6 +51,7 @@ impl TxSpec {
         Self {
             emits_log: true,
             input: Bytes::new(),
+            deposit: false,
         }
     }
 
@@ -51,6 +60,16 @@ impl TxSpec {
         Self {
             emits_log: false,
             input,
+            deposit: false,
+        }
+    }
+
+    /// An OP-stack deposit whose receipt (with deposit nonce and receipt version) carries one log.
+    pub const fn deposit() -> Self {
+        Self {
+            emits_log: true,
+            input: Bytes::new(),
+            deposit: true,
         }
     }
 }
@@ -110,15 +129,25 @@ impl ChainBuilder {
                     logs,
                 };
                 let bloom: Bloom = receipt.logs.iter().collect();
-                (
-                    tx,
-                    ReceiptEnvelope::Eip1559(ReceiptWithBloom::new(receipt, bloom)),
-                )
+                let receipt = match &tx {
+                    BlockTransaction::Deposit(_) => {
+                        BlockReceipt::Deposit(OpReceiptEnvelope::Deposit(ReceiptWithBloom::new(
+                            OpDepositReceipt {
+                                inner: receipt,
+                                deposit_nonce: Some(self.nonce),
+                                deposit_receipt_version: Some(1),
+                            },
+                            bloom,
+                        )))
+                    }
+                    BlockTransaction::Ethereum(_) => BlockReceipt::from(ReceiptEnvelope::Eip1559(
+                        ReceiptWithBloom::new(receipt, bloom),
+                    )),
+                };
+                (tx, receipt)
             })
             .unzip();
-        let logs_bloom = receipts
-            .iter()
-            .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
+        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
         let number = self.parent.number + 1;
         let header = Header {
             parent_hash: self.parent.hash,
@@ -157,8 +186,35 @@ impl ChainBuilder {
         Chain::new(blocks).expect("the builder links blocks and pairs receipts; len must be > 0")
     }
 
-    fn transaction(&mut self, spec: &TxSpec) -> (TxEnvelope, u64, Vec<Log>) {
+    fn transaction(&mut self, spec: &TxSpec) -> (BlockTransaction, u64, Vec<Log>) {
         let to = Address::repeat_byte(0x42);
+        let logs = if spec.emits_log {
+            vec![Log::new_unchecked(
+                to,
+                vec![
+                    keccak256("Synthetic(uint256)"),
+                    B256::from(U256::from(self.nonce + 1)),
+                ],
+                Bytes::copy_from_slice(&self.salt.to_be_bytes()),
+            )]
+        } else {
+            vec![]
+        };
+        let gas = if spec.emits_log { 23_000 } else { 21_000 };
+        if spec.deposit {
+            self.nonce += 1;
+            let deposit = TxDeposit {
+                source_hash: keccak256((self.salt, self.nonce).abi_encode()),
+                from: self.signer.address(),
+                to: TxKind::Call(to),
+                mint: u128::from(self.nonce),
+                value: U256::from(self.salt),
+                gas_limit: 50_000,
+                is_system_transaction: false,
+                input: spec.input.clone(),
+            };
+            return (BlockTransaction::Deposit(deposit.seal_slow()), gas, logs);
+        }
         let tx = TxEip1559 {
             chain_id: TEST_CHAIN_ID,
             nonce: self.nonce,
@@ -175,19 +231,10 @@ impl ChainBuilder {
             .signer
             .sign_hash_sync(&tx.signature_hash())
             .expect("signing a 32-byte hash with a local key cannot fail");
-        let logs = if spec.emits_log {
-            vec![Log::new_unchecked(
-                to,
-                vec![
-                    keccak256("Synthetic(uint256)"),
-                    B256::from(U256::from(self.nonce)),
-                ],
-                Bytes::copy_from_slice(&self.salt.to_be_bytes()),
-            )]
-        } else {
-            vec![]
-        };
-        let gas = if spec.emits_log { 23_000 } else { 21_000 };
-        (TxEnvelope::Eip1559(tx.into_signed(signature)), gas, logs)
+        (
+            TxEnvelope::Eip1559(tx.into_signed(signature)).into(),
+            gas,
+            logs,
+        )
     }
 }

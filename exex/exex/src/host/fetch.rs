@@ -6,12 +6,17 @@ use std::{
 };
 
 use alloy::{
-    consensus::ReceiptEnvelope,
+    consensus::Block as ConsensusBlock,
     eips::{BlockId, BlockNumHash, BlockNumberOrTag},
+    network::AnyRpcTransaction,
     primitives::{B256, BlockNumber},
     providers::{DynProvider, Provider},
-    rpc::types::{Block, TransactionReceipt},
+    rpc::types::Block,
     transports::TransportError,
+};
+use avs_exex_types::{
+    BlockReceipt,
+    rpc::{self, DecodeError, RpcReceipt},
 };
 
 use crate::{
@@ -45,12 +50,26 @@ pub enum FetchError {
         /// Receipt index.
         index: usize,
     },
+    /// A transaction or receipt of the block is of a type this build cannot decode (so the
+    /// block cannot be verified): fatal, asking again returns the same block.
+    #[error("block {number}: {source}")]
+    Undecodable {
+        /// Block number.
+        number: BlockNumber,
+        /// What could not be decoded.
+        source: DecodeError,
+    },
 }
 
 impl FetchError {
     /// True if the node sent data that contradicts itself (counts towards "the node is lying").
     pub const fn is_invalid_data(&self) -> bool {
         matches!(self, Self::Invalid(_) | Self::ForeignReceipt { .. })
+    }
+
+    /// True if the block holds something this build cannot decode: retrying cannot help.
+    pub const fn is_undecodable(&self) -> bool {
+        matches!(self, Self::Undecodable { .. })
     }
 }
 
@@ -96,11 +115,19 @@ impl Fetcher {
         })
     }
 
-    /// Block `number` with its receipts, verified.
+    /// Block `number` with its receipts, verified. Transactions and receipts are decoded from
+    /// the node's JSON with [`avs_exex_types::rpc`] (Ethereum's types and OP-stack deposits).
     pub(crate) async fn block(&self, number: BlockNumber) -> Result<BlockWithReceipts, FetchError> {
         let tag = BlockNumberOrTag::Number(number);
-        let block: Block = self
-            .bounded(self.provider.get_block_by_number(tag).full().into_future())
+        let undecodable = |source| FetchError::Undecodable { number, source };
+        let block: Block<AnyRpcTransaction> = self
+            .bounded(
+                self.provider
+                    .raw_request::<_, Option<Block<AnyRpcTransaction>>>(
+                        "eth_getBlockByNumber".into(),
+                        (tag, true),
+                    ),
+            )
             .await?
             .ok_or(FetchError::Missing(tag))?;
         let hash = block.header.hash;
@@ -108,12 +135,25 @@ impl Fetcher {
         // Receipts by *hash*: if the node reorgs between the two calls we get none rather than
         // another block's receipts.
         let receipts = self.receipts(hash, number, &tx_hashes).await?;
-        let block = block
-            .into_consensus()
-            .map_transactions(|tx| tx.inner.into_inner());
+        let block: ConsensusBlock<AnyRpcTransaction> = block.into_consensus();
+        let (header, body) = (block.header, block.body);
+        let transactions = body
+            .transactions
+            .into_iter()
+            .enumerate()
+            .map(|(index, tx)| rpc::block_transaction(index, tx))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(undecodable)?;
         let candidate = BlockWithReceipts {
             hash,
-            block,
+            block: ConsensusBlock {
+                header,
+                body: alloy::consensus::BlockBody {
+                    transactions,
+                    ommers: body.ommers,
+                    withdrawals: body.withdrawals,
+                },
+            },
             receipts,
         };
         verify_block(&candidate)?;
@@ -125,13 +165,15 @@ impl Fetcher {
         hash: B256,
         number: BlockNumber,
         tx_hashes: &[B256],
-    ) -> Result<Vec<ReceiptEnvelope>, FetchError> {
+    ) -> Result<Vec<BlockReceipt>, FetchError> {
         let missing = || FetchError::Missing(BlockNumberOrTag::Number(number));
-        let rpc_receipts: Vec<TransactionReceipt> = if self.block_receipts.load(Ordering::Relaxed) {
+        let json: Vec<serde_json::Value> = if self.block_receipts.load(Ordering::Relaxed) {
             let call = self
                 .provider
-                .get_block_receipts(BlockId::hash(hash))
-                .into_future();
+                .raw_request::<_, Option<Vec<serde_json::Value>>>(
+                    "eth_getBlockReceipts".into(),
+                    (BlockId::hash(hash),),
+                );
             match tokio::time::timeout(self.timeout, call)
                 .await
                 .map_err(|_| FetchError::Timeout(self.timeout))?
@@ -153,14 +195,17 @@ impl Fetcher {
         } else {
             self.receipts_per_tx(tx_hashes, missing).await?
         };
-        rpc_receipts
-            .into_iter()
+        json.into_iter()
             .enumerate()
-            .map(|(index, receipt)| {
-                let belongs = receipt.block_hash == Some(hash)
-                    && tx_hashes.get(index) == Some(&receipt.transaction_hash);
-                if belongs {
-                    Ok(receipt.into_primitives_receipt().inner)
+            .map(|(index, value)| {
+                let RpcReceipt {
+                    block_hash,
+                    transaction_hash,
+                    receipt,
+                } = rpc::block_receipt(index, &value)
+                    .map_err(|source| FetchError::Undecodable { number, source })?;
+                if block_hash == Some(hash) && tx_hashes.get(index) == Some(&transaction_hash) {
+                    Ok(receipt)
                 } else {
                     Err(FetchError::ForeignReceipt { number, index })
                 }
@@ -172,10 +217,13 @@ impl Fetcher {
         &self,
         tx_hashes: &[B256],
         missing: impl Fn() -> FetchError,
-    ) -> Result<Vec<TransactionReceipt>, FetchError> {
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
         let mut receipts = Vec::with_capacity(tx_hashes.len());
         for tx in tx_hashes {
-            let call = self.provider.get_transaction_receipt(*tx).into_future();
+            let call = self.provider.raw_request::<_, Option<serde_json::Value>>(
+                "eth_getTransactionReceipt".into(),
+                (*tx,),
+            );
             receipts.push(self.bounded(call).await?.ok_or_else(&missing)?);
         }
         Ok(receipts)

@@ -68,7 +68,12 @@ impl From<HostError> for StepError {
 
 impl From<FetchError> for StepError {
     fn from(err: FetchError) -> Self {
-        Self::Retry(err.to_string())
+        if err.is_undecodable() {
+            // The same block comes back on every retry: stop with the reason.
+            Self::Fatal(HostError::UndecodableBlock(err))
+        } else {
+            Self::Retry(err.to_string())
+        }
     }
 }
 
@@ -358,7 +363,7 @@ impl Follower {
 
     fn fetch_failed(&mut self, err: FetchError) -> StepError {
         if !err.is_invalid_data() {
-            return StepError::Retry(err.to_string());
+            return err.into();
         }
         self.metrics.invalid_blocks_total.inc();
         self.consecutive_invalid += 1;

@@ -95,6 +95,13 @@ pub enum HostError {
         /// The lowest block the window held.
         lowest: BlockNumber,
     },
+    /// A block holds a transaction or receipt type this build cannot decode, so it cannot be
+    /// verified (or delivered): following the chain is impossible, not merely delayed.
+    #[error(
+        "cannot follow the chain: {0}. This build decodes Ethereum's transaction types and \
+         OP-stack deposits (0x7e); a chain with other types needs support for them"
+    )]
+    UndecodableBlock(FetchError),
     /// The node kept sending blocks that failed verification.
     #[error(
         "the node sent {count} invalid blocks in a row (last: {last}); it is faulty or lying — \

@@ -333,6 +333,9 @@ pub(crate) enum Tamper {
     Receipt,
     /// `value` of the first transaction in full-block answers.
     Transaction,
+    /// The first transaction of full-block answers becomes type 0x64 (another L2's type, which
+    /// this build does not decode).
+    UnknownTxType,
 }
 
 /// An HTTP JSON-RPC proxy to anvil that alters answers.
@@ -432,6 +435,13 @@ fn alter(request: &serde_json::Value, response: &mut serde_json::Value, tamper: 
         Tamper::Transaction if method == "eth_getBlockByNumber" && request["params"][1] == true => {
             if let Some(tx) = response["result"]["transactions"].get_mut(0) {
                 tx["value"] = "0x7".into();
+            }
+        }
+        Tamper::UnknownTxType
+            if method == "eth_getBlockByNumber" && request["params"][1] == true =>
+        {
+            if let Some(tx) = response["result"]["transactions"].get_mut(0) {
+                tx["type"] = "0x64".into();
             }
         }
         _ => {}
