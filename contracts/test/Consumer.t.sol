@@ -247,22 +247,19 @@ contract ConsumerProofsTest is ProofVectors {
     }
 }
 
-/// @notice The example consumer against a real task manager (registry doubles): checkpoints of
-///         a remote chain finalized with the vectors' roots, the gate's errors, and an
-///         invalidated checkpoint of this chain after a real challenge.
-contract RemoteTokenOracleTest is AvsFixture, ProofVectors {
+/// @dev A task manager on the registry doubles with 4 operators, an oracle of the vectors'
+///      token on remote chain REMOTE, and the vectors' roots finalizable as checkpoint CHECKPOINT.
+abstract contract OracleFixture is AvsFixture, ProofVectors {
     uint64 internal constant REMOTE = 10;
     uint64 internal constant CHECKPOINT = 100;
 
     RemoteTokenOracle internal oracle;
-    RemoteTokenOracle internal cautious;
 
-    function setUp() public {
+    function _setUpOracle() internal {
         _loadVectors();
         _deployAvs(1);
         _registerOperators(0, 4, hex"00");
         oracle = new RemoteTokenOracle(tm, REMOTE, token, 0, true);
-        cautious = new RemoteTokenOracle(tm, REMOTE, token, 0, false);
     }
 
     function _finalizeVectors() internal returns (IAvsTaskManager.Task memory task) {
@@ -275,6 +272,18 @@ contract RemoteTokenOracleTest is AvsFixture, ProofVectors {
             _firstOperators(1),
             hex"00"
         );
+    }
+}
+
+/// @notice The example consumer against a real task manager (registry doubles): checkpoints of
+///         a remote chain finalized with the vectors' roots, the gate's errors, and an
+///         invalidated checkpoint of this chain after a real challenge.
+contract RemoteTokenOracleTest is OracleFixture {
+    RemoteTokenOracle internal cautious;
+
+    function setUp() public {
+        _setUpOracle();
+        cautious = new RemoteTokenOracle(tm, REMOTE, token, 0, false);
     }
 
     function testBalanceAndTransferOfAFinalizedCheckpoint() public {
@@ -409,31 +418,16 @@ contract RemoteTokenOracleTest is AvsFixture, ProofVectors {
 ///         proofs"): execution gas of each view call (a consumer contract pays it inside its own
 ///         transaction; an eth_call pays nothing). Budgets are ~5% above the measured figures, so
 ///         a regression fails the suite.
-contract ConsumerGasTest is AvsFixture, ProofVectors {
-    uint64 internal constant REMOTE = 10;
-    uint64 internal constant CHECKPOINT = 100;
+contract ConsumerGasTest is OracleFixture {
     uint256 internal constant BUDGET_ACCOUNT = 230_000;
     uint256 internal constant BUDGET_STORAGE = 343_000;
     uint256 internal constant BUDGET_RECEIPT = 353_000;
     uint256 internal constant BUDGET_BALANCE = 618_000;
     uint256 internal constant BUDGET_TRANSFER = 393_000;
 
-    RemoteTokenOracle internal oracle;
-
     function setUp() public {
-        _loadVectors();
-        _deployAvs(1);
-        _registerOperators(0, 4, hex"00");
-        oracle = new RemoteTokenOracle(tm, REMOTE, token, 0, true);
-        _finalizeOn(
-            REMOTE,
-            CHECKPOINT,
-            vm.parseJsonBytes32(json, ".blockHash"),
-            stateRoot,
-            receiptsRoot,
-            _noOperators(),
-            hex"00"
-        );
+        _setUpOracle();
+        _finalizeVectors();
     }
 
     function _within(uint256 budget, string memory what) internal view {

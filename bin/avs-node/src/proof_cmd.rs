@@ -112,22 +112,9 @@ impl ProofCommand {
                     proofs::fetch_account(&attested, address, &[], checkpoint.block_number).await?;
                 proof.verify(checkpoint.state_root)?;
                 let calldata = vec![proof.account_calldata()];
-                output::emit(
-                    json,
-                    &ProofOutput {
-                        checkpoint,
-                        proof,
-                        calldata,
-                    },
-                    |out| {
-                        [
-                            describe_checkpoint(&out.checkpoint),
-                            describe_account(&out.proof),
-                            calldata_line(&out.calldata[0]),
-                        ]
-                        .join("\n")
-                    },
-                );
+                print(json, checkpoint, proof, calldata, |proof, calldata| {
+                    vec![describe_account(proof), calldata_line(&calldata[0])]
+                });
             }
             Self::Storage { address, slots, at } => {
                 let (checkpoint, attested, json) = at.open().await?;
@@ -138,30 +125,19 @@ impl ProofCommand {
                 let calldata = (0..slots.len())
                     .filter_map(|i| proof.storage_calldata(i))
                     .collect();
-                output::emit(
-                    json,
-                    &ProofOutput {
-                        checkpoint,
-                        proof,
-                        calldata,
-                    },
-                    |out| {
-                        let mut lines = vec![
-                            describe_checkpoint(&out.checkpoint),
-                            describe_account(&out.proof),
-                        ];
-                        for (slot, calldata) in out.proof.storage.iter().zip(&out.calldata) {
-                            lines.push(format!(
-                                "slot {} = {} ({} proof nodes)",
-                                slot.slot,
-                                slot.value,
-                                slot.proof.len()
-                            ));
-                            lines.push(calldata_line(calldata));
-                        }
-                        lines.join("\n")
-                    },
-                );
+                print(json, checkpoint, proof, calldata, |proof, calldata| {
+                    let mut lines = vec![describe_account(proof)];
+                    for (slot, calldata) in proof.storage.iter().zip(calldata) {
+                        lines.push(format!(
+                            "slot {} = {} ({} proof nodes)",
+                            slot.slot,
+                            slot.value,
+                            slot.proof.len()
+                        ));
+                        lines.push(calldata_line(calldata));
+                    }
+                    lines
+                });
             }
             Self::Receipt { tx_index, at } => {
                 let (checkpoint, attested, json) = at.open().await?;
@@ -182,26 +158,33 @@ impl ProofCommand {
                 }
                 proof.verify(checkpoint.receipts_root)?;
                 let calldata = vec![proof.calldata()];
-                output::emit(
-                    json,
-                    &ProofOutput {
-                        checkpoint,
-                        proof,
-                        calldata,
-                    },
-                    |out| {
-                        [
-                            describe_checkpoint(&out.checkpoint),
-                            describe_receipt(&out.proof),
-                            calldata_line(&out.calldata[0]),
-                        ]
-                        .join("\n")
-                    },
-                );
+                print(json, checkpoint, proof, calldata, |proof, calldata| {
+                    vec![describe_receipt(proof), calldata_line(&calldata[0])]
+                });
             }
         }
         Ok(())
     }
+}
+
+/// Prints a verified proof: JSON, or the checkpoint line and `describe`'s lines.
+fn print<T: Serialize>(
+    json: bool,
+    checkpoint: FinalizedCheckpoint,
+    proof: T,
+    calldata: Vec<Bytes>,
+    describe: impl FnOnce(&T, &[Bytes]) -> Vec<String>,
+) {
+    let out = ProofOutput {
+        checkpoint,
+        proof,
+        calldata,
+    };
+    output::emit(json, &out, |out| {
+        let mut lines = vec![describe_checkpoint(&out.checkpoint)];
+        lines.extend(describe(&out.proof, &out.calldata));
+        lines.join("\n")
+    });
 }
 
 impl CheckpointArgs {

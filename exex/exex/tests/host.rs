@@ -264,12 +264,8 @@ async fn tampered_receipts_or_transactions_are_never_delivered() {
             panic!("{tamper:?}: expected NodeLying after 3 invalid blocks, got {result:?}")
         };
         assert!(last.is_invalid_data(), "{last}");
-        let mut delivered = Vec::new();
-        while let Ok(n) = host.notifications.try_recv() {
-            delivered.extend(support::committed(&n));
-        }
         assert_eq!(
-            delivered,
+            support::delivered(&mut host.notifications),
             node_hashes(&provider, 0, 2).await,
             "{tamper:?}: block 3 never delivered"
         );
@@ -304,12 +300,8 @@ async fn an_undecodable_transaction_type_stops_the_host_with_the_reason() {
         message.contains("block 3") && message.contains("type 0x64"),
         "the error names the block and the type: {message}"
     );
-    let mut delivered = Vec::new();
-    while let Ok(n) = host.notifications.try_recv() {
-        delivered.extend(support::committed(&n));
-    }
     assert_eq!(
-        delivered,
+        support::delivered(&mut host.notifications),
         node_hashes(&provider, 0, 2).await,
         "blocks 0-2 delivered, 3 not"
     );

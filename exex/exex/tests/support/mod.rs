@@ -225,6 +225,17 @@ pub(crate) fn committed(notification: &ExExNotification) -> Vec<BlockNumHash> {
         .unwrap_or_default()
 }
 
+/// Every block the host committed so far, from the notifications already received.
+pub(crate) fn delivered(
+    notifications: &mut mpsc::UnboundedReceiver<ExExNotification>,
+) -> Vec<BlockNumHash> {
+    let mut delivered = Vec::new();
+    while let Ok(n) = notifications.try_recv() {
+        delivered.extend(committed(&n));
+    }
+    delivered
+}
+
 /// The node's (number, hash) for `from..=to`.
 pub(crate) async fn node_hashes(provider: &impl Provider, from: u64, to: u64) -> Vec<BlockNumHash> {
     let mut hashes = Vec::new();
