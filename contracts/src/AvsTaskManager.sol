@@ -643,7 +643,11 @@ contract AvsTaskManager is
         c.status = r.status;
         if (c.status == CheckpointStatus.Pending) return c;
         c.finalizedAt = r.finalizedAt;
-        c.challengeDeadline = uint64(r.finalizedAt) + r.challengeWindowBlocks;
+        // A window of 0 is a record written before the window was stored (an upgraded proxy;
+        // setConfig refuses windows below MIN_CHALLENGE_WINDOW_BLOCKS): its deadline is unknown,
+        // so a consumer waiting for it waits forever rather than trusting a guess.
+        uint32 window = r.challengeWindowBlocks;
+        c.challengeDeadline = window == 0 ? type(uint64).max : uint64(r.finalizedAt) + window;
         c.blockHash = r.blockHash;
         c.stateRoot = r.stateRoot;
         c.receiptsRoot = r.receiptsRoot;

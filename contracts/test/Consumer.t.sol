@@ -375,6 +375,33 @@ contract RemoteTokenOracleTest is OracleFixture {
         );
     }
 
+    /// @dev A record written before the challenge window was stored (an upgraded proxy) has
+    ///      an unknown deadline: a cautious consumer never treats it as past.
+    function testRecordWithoutAWindowNeverPassesItsDeadline() public {
+        IAvsTaskManager.Task memory task = _finalizeVectors();
+        uint32 index = tm.checkpoint(REMOTE, CHECKPOINT).taskIndex;
+        // _tasks is at slot 206 (forge inspect AvsTaskManager storageLayout); its record's fifth
+        // word packs chainId (low 64 bits) ... responseWindowBlocks, then the challenge window
+        // in the top 32 bits.
+        bytes32 slot = bytes32(uint256(keccak256(abi.encode(uint256(index), uint256(206)))) + 4);
+        uint256 word = uint256(vm.load(address(tm), slot));
+        assertEq(uint64(word), REMOTE, "the record's chain id: the layout is as assumed");
+        assertEq(word >> 224, task.challengeWindowBlocks, "the stored window");
+        vm.store(address(tm), slot, bytes32(word & ((1 << 224) - 1)));
+
+        assertEq(tm.checkpoint(REMOTE, CHECKPOINT).challengeDeadline, type(uint64).max, "unknown deadline");
+        vm.roll(block.number + 1_000_000);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                AttestedCheckpoints.CheckpointChallengeable.selector, REMOTE, CHECKPOINT, type(uint64).max
+            )
+        );
+        cautious.balanceOf(holder, CHECKPOINT, _accountProof(0), _storageProof(0, 0));
+        assertEq(
+            oracle.balanceOf(holder, CHECKPOINT, _accountProof(0), _storageProof(0, 0)), 130, "accepting"
+        );
+    }
+
     function testChallengedCheckpointReverts() public {
         // A wrong block hash for this chain's block 990, finalized and then disproven.
         uint64 settled = 990;

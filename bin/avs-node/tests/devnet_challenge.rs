@@ -7,15 +7,26 @@
 //! that challenge, once mined, and carries on); the honest operators, now all of the stake, finalize a correct one.
 //! No honest node pays for the wrong response: each refuses to submit an aggregate that is not
 //! the response it signed, so the transaction that landed it comes from a faulty operator.
+//! Consumers get nothing from the invalidated checkpoint (`avs-node proof` and the example
+//! consumer on-chain refuse it).
 
 mod support;
 
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::ProviderBuilder,
+    signers::local::PrivateKeySigner,
+};
+use avs_contracts::proofs::RemoteTokenOracle;
 use std::time::Duration;
 use support::{
     avs_node,
     devnet::{Devnet, field, http_get, labelled_metric},
 };
 
+/// The devnet's settlement chain, whose checkpoints can be challenged.
+const SETTLEMENT_CHAIN: u64 = 31337;
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(180);
 /// DEVNET TEST KEY: anvil's well-known, public first development account; pays for the challenge.
@@ -64,6 +75,84 @@ fn magnitude(chain: &[String], address: &str) -> u64 {
         .unwrap_or_else(|| panic!("magnitude in {status}"))
 }
 
+/// A consumer gets nothing from a checkpoint a challenge invalidated: `avs-node proof` refuses
+/// it, and the example consumer on the settlement chain reverts with `CheckpointInvalidated`
+/// before it looks at any proof.
+fn consumers_refuse_the_invalidated_checkpoint(devnet: &Devnet, block: u64, task: u64) {
+    let settlement = format!("http://127.0.0.1:{}", devnet.rpc_port);
+    let deployment = devnet.dir().join("deployment.json");
+    let any_account = devnet.operator_address(0);
+    let block_arg = block.to_string();
+    let refused = avs_node(
+        &[
+            "proof",
+            "account",
+            "--block",
+            &block_arg,
+            "--address",
+            &any_account,
+            "--settlement-rpc-url",
+            &settlement,
+            "--deployment",
+            &deployment.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(!refused.success, "a proof at an invalidated checkpoint");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("was invalidated by a challenge of task {task}")),
+        "{}",
+        refused.stderr
+    );
+
+    let task_manager: Address = serde_json::from_value(
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(&deployment).expect("deployment.json"),
+        )
+        .expect("deployment JSON")["avs"]["taskManager"]
+            .clone(),
+    )
+    .expect("taskManager");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let signer: PrivateKeySigner = CHALLENGER_KEY.parse().expect("key");
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(settlement.parse().expect("url"));
+        let oracle = RemoteTokenOracle::deploy(
+            &provider,
+            task_manager,
+            SETTLEMENT_CHAIN,
+            Address::repeat_byte(0x42),
+            U256::ZERO,
+            true,
+        )
+        .await
+        .expect("deploy the example consumer");
+        let err = oracle
+            .balanceOf(Address::repeat_byte(0x43), block, vec![], vec![])
+            .call()
+            .await
+            .expect_err("an invalidated checkpoint");
+        let invalidated = err
+            .as_decoded_error::<RemoteTokenOracle::CheckpointInvalidated>()
+            .unwrap_or_else(|| panic!("CheckpointInvalidated expected: {err}"));
+        assert_eq!(
+            (
+                invalidated.chainId,
+                invalidated.blockNumber,
+                u64::from(invalidated.taskIndex)
+            ),
+            (SETTLEMENT_CHAIN, block, task)
+        );
+    });
+}
+
 #[test]
 fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     let mut devnet = Devnet::start(4, &["--faulty", "2"]);
@@ -105,6 +194,7 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
         TIMEOUT,
         || (frozen(&chain, &address[2]) && frozen(&chain, &address[3])).then_some(()),
     );
+    consumers_refuse_the_invalidated_checkpoint(&devnet, field("block", &wrong), task);
     // Whichever raised it, each challenger that saw the wrong response counts the challenge as
     // succeeded (the stand-in found it on-chain); tasks created before the freeze may land
     // wrong responses too, each challenged once.

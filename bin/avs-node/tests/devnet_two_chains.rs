@@ -56,17 +56,19 @@ fn three_nodes_finalize_the_attested_chains_checkpoints_on_the_settlement_chain(
         .build()
         .expect("tokio runtime");
     let remote = runtime.block_on(transfer_in_a_checkpoint(attested_port));
-    let last = remote.checkpoint.max(30);
-    while !devnet
-        .stdout
-        .iter()
-        .any(|line| line.starts_with("checkpoint finalized") && field("block", line) == last)
-    {
-        devnet.wait_line(
-            &format!("checkpoint {last} of the attested chain finalized"),
-            TIMEOUT,
-            |line| line.starts_with("checkpoint finalized"),
-        );
+    // The transfer's checkpoint, the one before it (the consumer's "another block"), and 30.
+    for wanted in [remote.checkpoint - INTERVAL, remote.checkpoint, 30] {
+        while !devnet
+            .stdout
+            .iter()
+            .any(|line| line.starts_with("checkpoint finalized") && field("block", line) == wanted)
+        {
+            devnet.wait_line(
+                &format!("checkpoint {wanted} of the attested chain finalized"),
+                TIMEOUT,
+                |line| line.starts_with("checkpoint finalized"),
+            );
+        }
     }
     runtime.block_on(consume(&devnet, attested_port, &remote));
 

@@ -3,8 +3,8 @@
 //!
 //! The on-chain side is `contracts/src/consumer/` (`StateProofs`, `ReceiptProofs`,
 //! `AttestedCheckpoints`); this module produces exactly what those libraries take and checks it
-//! first with an independent verifier (alloy's trie crate), so a proof that would revert
-//! on-chain is an error here, with the reason:
+//! first with an independent verifier (alloy's trie crate), so a proof that does not connect
+//! the value to the checkpoint's root is an error here, with the reason:
 //!
 //! 1. [`finalized_checkpoint`] reads the checkpoint from the task manager (`checkpoint` view)
 //!    and refuses one that is not finalized or was invalidated.
@@ -31,6 +31,7 @@ use alloy::{
     providers::Provider,
     sol_types::SolValue,
 };
+use avs_exex_types::rpc;
 use serde::Serialize;
 
 /// The example consumer (`contracts/src/consumer/examples/RemoteTokenOracle.sol`): an ERC-20 of
@@ -123,7 +124,7 @@ pub enum ProofError {
         /// The block.
         block_number: u64,
         /// What could not be decoded.
-        source: avs_exex_types::rpc::DecodeError,
+        source: rpc::DecodeError,
     },
     /// A JSON-RPC call failed.
     #[error("{call}: {source}")]
@@ -305,6 +306,20 @@ pub async fn fetch_account<P: Provider<AnyNetwork>>(
         && response.balance.is_zero()
         && (response.code_hash.is_zero() || response.code_hash == KECCAK_EMPTY)
         && (response.storage_hash.is_zero() || response.storage_hash == EMPTY_ROOT_HASH);
+    let returned: Vec<B256> = response
+        .storage_proof
+        .iter()
+        .map(|s| s.key.as_b256())
+        .collect();
+    if returned != slots {
+        return Err(ProofError::Rpc {
+            call: format!("eth_getProof({address}, block {block_number})"),
+            source: format!(
+                "the node answered for slots {returned:?}, not the {slots:?} asked for"
+            )
+            .into(),
+        });
+    }
     Ok(AccountProof {
         address,
         account: AccountState {
@@ -514,8 +529,9 @@ pub async fn fetch_receipts<P: Provider<AnyNetwork>>(
         .into_iter()
         .enumerate()
         .map(|(index, json)| {
-            avs_exex_types::rpc::block_receipt(index, &json)
-                .map(|r| r.receipt.encoded_2718().into())
+            rpc::receipt_head(index, &json)
+                .and_then(|head| rpc::block_receipt(index, &head, &json))
+                .map(|receipt| receipt.encoded_2718().into())
                 .map_err(|source| ProofError::Undecodable {
                     block_number,
                     source,

@@ -6,10 +6,13 @@ import {IAvsTaskManager} from "../interfaces/IAvsTaskManager.sol";
 /// @title AttestedCheckpoints
 /// @notice The consumer's gate in front of a proof: the roots of a checkpoint (chainId,
 ///         blockNumber) the AVS finalized, or a revert that says why they cannot be used.
-/// @dev Policy `acceptChallengeable`: a finalized checkpoint can still be challenged (and
-///      invalidated) until its `challengeDeadline`. A consumer that acts irreversibly on a value
-///      (releases funds) should pass `false` and wait the window out; one that only displays or
-///      re-checks later may pass `true`. Either way an Invalidated checkpoint is refused.
+/// @dev Policy `acceptChallengeable`: a finalized checkpoint of the settlement chain itself can
+///      still be challenged (and invalidated, its signers slashed) until its `challengeDeadline`.
+///      A consumer that acts irreversibly on such a value (releases funds) should pass `false`
+///      and wait the window out; one that only displays or re-checks later may pass `true`.
+///      Checkpoints of other chains cannot be challenged on-chain: nothing invalidates them and
+///      waiting adds only delay, so their values rest on the signing quorum alone. Either way an
+///      Invalidated checkpoint is refused.
 library AttestedCheckpoints {
     /// @notice No response finalized this checkpoint: it was never tasked (`status` None),
     ///         its task is unanswered or expired (Pending).

@@ -12,8 +12,8 @@
 //!
 //! With the `test-utils` feature, [`test_utils`] builds synthetic, internally consistent blocks.
 //!
-//! Depends on alloy, op-alloy's consensus types and serde only: no host, no transport, no
-//! application.
+//! Depends on alloy, op-alloy's consensus types and serde (with serde_json for node answers)
+//! only: no host, no transport, no application.
 
 pub mod chain;
 pub mod envelope;

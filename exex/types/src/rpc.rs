@@ -5,7 +5,9 @@
 //!
 //! A type this crate does not know is a [`DecodeError`] naming the transaction and its type,
 //! never a guess: a block that cannot be decoded cannot be verified, so it must not be skipped
-//! or retried as if the node were only slow.
+//! or retried as if the node were only slow ([`DecodeError::is_unsupported`]). JSON that is not
+//! what its declared type requires is the node's fault ([`DecodeError::Malformed`]): another
+//! node, or the same one later, may answer correctly.
 
 use alloy::{
     network::{AnyRpcTransaction, AnyTxEnvelope, TransactionResponse},
@@ -55,6 +57,17 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// True for a type this build does not know (asking again returns the same type), false
+    /// for malformed data from the node.
+    pub const fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            Self::UnsupportedTransaction { .. } | Self::UnsupportedReceipt { .. }
+        )
+    }
+}
+
 /// Transaction `index` of a block the node returned with full transactions.
 pub fn block_transaction(
     index: usize,
@@ -88,6 +101,13 @@ pub fn block_transaction(
             }
             Ok(BlockTransaction::Deposit(deposit))
         }
+        // alloy's envelope is untagged: an Ethereum type lands here when its fields do not
+        // decode as that type, which is the node's data, not an unknown type.
+        Some(tx_type @ 0..=LAST_ETHEREUM_TX_TYPE) => Err(DecodeError::Malformed {
+            what: "transaction",
+            index,
+            reason: format!("type {tx_type:#04x} transaction {hash} does not decode as one"),
+        }),
         Some(tx_type) => Err(DecodeError::UnsupportedTransaction {
             index,
             hash,
@@ -96,52 +116,52 @@ pub fn block_transaction(
     }
 }
 
-/// A receipt as the node returned it: which block and transaction it says it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcReceipt {
+/// What a receipt says of itself: its type, and the block and transaction it belongs to.
+/// Read first, so that a receipt of another block is refused as such before its body is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptHead {
+    /// Its EIP-2718 type; absent means legacy, as alloy's own decoding takes it.
+    #[serde(default, rename = "type", with = "alloy::serde::quantity::opt")]
+    pub ty: Option<u8>,
     /// The block the node says it is from.
     pub block_hash: Option<B256>,
     /// The transaction the node says it is for.
     pub transaction_hash: B256,
-    /// The receipt.
-    pub receipt: BlockReceipt,
 }
 
-/// The fields that choose a receipt's decoder.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReceiptHead {
-    #[serde(rename = "type", with = "alloy::serde::quantity")]
-    ty: u8,
-    block_hash: Option<B256>,
-    transaction_hash: B256,
-}
-
-/// Receipt `index` of a block, from its JSON.
-pub fn block_receipt(index: usize, json: &serde_json::Value) -> Result<RpcReceipt, DecodeError> {
-    let malformed = |e: serde_json::Error| DecodeError::Malformed {
+fn malformed_receipt(index: usize) -> impl Fn(serde_json::Error) -> DecodeError {
+    move |e| DecodeError::Malformed {
         what: "receipt",
         index,
         reason: e.to_string(),
-    };
-    let head = ReceiptHead::deserialize(json).map_err(malformed)?;
-    let receipt = match head.ty {
+    }
+}
+
+/// The head of receipt `index` of a block, from its JSON.
+pub fn receipt_head(index: usize, json: &serde_json::Value) -> Result<ReceiptHead, DecodeError> {
+    ReceiptHead::deserialize(json).map_err(malformed_receipt(index))
+}
+
+/// Receipt `index` of a block, from its JSON and its head (see [`receipt_head`]).
+pub fn block_receipt(
+    index: usize,
+    head: &ReceiptHead,
+    json: &serde_json::Value,
+) -> Result<BlockReceipt, DecodeError> {
+    let malformed = malformed_receipt(index);
+    match head.ty.unwrap_or(0) {
         0..=LAST_ETHEREUM_TX_TYPE => {
             let rpc: TransactionReceipt =
                 TransactionReceipt::deserialize(json).map_err(malformed)?;
-            BlockReceipt::Ethereum(rpc.into_primitives_receipt().inner)
+            Ok(BlockReceipt::Ethereum(rpc.into_primitives_receipt().inner))
         }
         DEPOSIT_TX_TYPE => {
             let op = OpReceiptEnvelope::<RpcLog>::deserialize(json).map_err(malformed)?;
-            BlockReceipt::Deposit(op.map_logs(|log| log.inner))
+            Ok(BlockReceipt::Deposit(op.map_logs(|log| log.inner)))
         }
-        tx_type => return Err(DecodeError::UnsupportedReceipt { index, tx_type }),
-    };
-    Ok(RpcReceipt {
-        block_hash: head.block_hash,
-        transaction_hash: head.transaction_hash,
-        receipt,
-    })
+        tx_type => Err(DecodeError::UnsupportedReceipt { index, tx_type }),
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +185,10 @@ mod tests {
         block_transaction(0, serde_json::from_value(json).expect("an RPC transaction"))
     }
 
+    fn decode_receipt(index: usize, json: &Value) -> Result<BlockReceipt, DecodeError> {
+        block_receipt(index, &receipt_head(index, json)?, json)
+    }
+
     #[test]
     fn a_deposit_and_its_receipt_decode_to_the_headers_roots() {
         let v = fixture();
@@ -174,20 +198,20 @@ mod tests {
             calculate_transaction_root(&[tx]),
             root(&v, "transactionsRoot")
         );
-        let receipt = block_receipt(0, &v["receipt"]).expect("a deposit receipt decodes");
-        let BlockReceipt::Deposit(OpReceiptEnvelope::Deposit(deposit)) = &receipt.receipt else {
+        let receipt = decode_receipt(0, &v["receipt"]).expect("a deposit receipt decodes");
+        let BlockReceipt::Deposit(OpReceiptEnvelope::Deposit(deposit)) = &receipt else {
             panic!("a deposit receipt: {receipt:?}")
         };
         assert_eq!(deposit.receipt.deposit_nonce, Some(1));
         assert_eq!(
-            calculate_receipt_root(std::slice::from_ref(&receipt.receipt)),
+            calculate_receipt_root(std::slice::from_ref(&receipt)),
             root(&v, "receiptsRoot")
         );
 
         // The deposit fields are part of the encoding the root commits to.
         let mut other = v["receipt"].clone();
         other["depositNonce"] = "0x2".into();
-        let changed = block_receipt(0, &other).expect("decodes").receipt;
+        let changed = decode_receipt(0, &other).expect("decodes");
         assert_ne!(calculate_receipt_root(&[changed]), root(&v, "receiptsRoot"));
     }
 
@@ -225,18 +249,27 @@ mod tests {
             ),
             "{err}"
         );
+        assert!(err.is_unsupported());
         assert!(err.to_string().contains("type 0x64"), "{err}");
 
-        let mut receipt = fixture()["receipt"].clone();
-        receipt["type"] = "0x64".into();
+        let mut other = fixture()["receipt"].clone();
+        other["type"] = "0x64".into();
+        let err = decode_receipt(3, &other).expect_err("type 0x64");
         assert_eq!(
-            block_receipt(3, &receipt).expect_err("type 0x64"),
+            err,
             DecodeError::UnsupportedReceipt {
                 index: 3,
                 tx_type: 0x64
             }
         );
-        let err = block_receipt(1, &serde_json::json!({"type": "0x2"})).expect_err("no fields");
+        assert!(err.is_unsupported());
+    }
+
+    /// Malformed data is the node's fault (retried, counted as invalid), not an unknown type.
+    #[test]
+    fn malformed_data_is_not_an_unsupported_type() {
+        let head = serde_json::json!({"type": "0x2", "transactionHash": B256::ZERO});
+        let err = decode_receipt(1, &head).expect_err("no receipt fields");
         assert!(
             matches!(
                 err,
@@ -248,5 +281,35 @@ mod tests {
             ),
             "{err}"
         );
+        assert!(!err.is_unsupported());
+        // An Ethereum type whose fields do not decode is malformed, not "type 0x02 unknown".
+        let mut tx = fixture()["transaction"].clone();
+        tx["type"] = "0x2".into();
+        let err = transaction(tx).expect_err("a deposit's fields as a type-2 transaction");
+        assert!(
+            matches!(
+                err,
+                DecodeError::Malformed {
+                    what: "transaction",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!err.is_unsupported());
+    }
+
+    /// A receipt without `type` is legacy (some nodes omit it for old blocks).
+    #[test]
+    fn a_receipt_without_a_type_is_legacy() {
+        let mut legacy = fixture()["receipt"].clone();
+        legacy.as_object_mut().expect("object").remove("type");
+        let head = receipt_head(0, &legacy).expect("head");
+        assert_eq!(head.ty, None);
+        let decoded = block_receipt(0, &head, &legacy).expect("decodes as legacy");
+        assert!(matches!(
+            decoded,
+            BlockReceipt::Ethereum(alloy::consensus::ReceiptEnvelope::Legacy(_))
+        ));
     }
 }

@@ -16,7 +16,7 @@ use alloy::{
 };
 use avs_exex_types::{
     BlockReceipt,
-    rpc::{self, DecodeError, RpcReceipt},
+    rpc::{self, DecodeError},
 };
 
 use crate::{
@@ -50,8 +50,9 @@ pub enum FetchError {
         /// Receipt index.
         index: usize,
     },
-    /// A transaction or receipt of the block is of a type this build cannot decode (so the
-    /// block cannot be verified): fatal, asking again returns the same block.
+    /// A transaction or receipt of the block could not be decoded: a type this build does not
+    /// know (fatal: asking again returns the same block), or malformed data from the node
+    /// (counted as invalid data, like a block that fails verification).
     #[error("block {number}: {source}")]
     Undecodable {
         /// Block number.
@@ -64,12 +65,19 @@ pub enum FetchError {
 impl FetchError {
     /// True if the node sent data that contradicts itself (counts towards "the node is lying").
     pub const fn is_invalid_data(&self) -> bool {
-        matches!(self, Self::Invalid(_) | Self::ForeignReceipt { .. })
+        match self {
+            Self::Invalid(_) | Self::ForeignReceipt { .. } => true,
+            Self::Undecodable { source, .. } => !source.is_unsupported(),
+            _ => false,
+        }
     }
 
-    /// True if the block holds something this build cannot decode: retrying cannot help.
-    pub const fn is_undecodable(&self) -> bool {
-        matches!(self, Self::Undecodable { .. })
+    /// True if the block holds a type this build cannot decode: retrying cannot help.
+    pub const fn is_unsupported(&self) -> bool {
+        match self {
+            Self::Undecodable { source, .. } => source.is_unsupported(),
+            _ => false,
+        }
     }
 }
 
@@ -132,11 +140,9 @@ impl Fetcher {
             .ok_or(FetchError::Missing(tag))?;
         let hash = block.header.hash;
         let tx_hashes: Vec<B256> = block.transactions.hashes().collect();
-        // Receipts by *hash*: if the node reorgs between the two calls we get none rather than
-        // another block's receipts.
-        let receipts = self.receipts(hash, number, &tx_hashes).await?;
         let block: ConsensusBlock<AnyRpcTransaction> = block.into_consensus();
         let (header, body) = (block.header, block.body);
+        // Transactions first: a block of an unknown type stops here, naming the transaction.
         let transactions = body
             .transactions
             .into_iter()
@@ -144,6 +150,9 @@ impl Fetcher {
             .map(|(index, tx)| rpc::block_transaction(index, tx))
             .collect::<Result<Vec<_>, _>>()
             .map_err(undecodable)?;
+        // Receipts by *hash*: if the node reorgs between the two calls we get none rather than
+        // another block's receipts.
+        let receipts = self.receipts(hash, number, &tx_hashes).await?;
         let candidate = BlockWithReceipts {
             hash,
             block: ConsensusBlock {
@@ -195,20 +204,17 @@ impl Fetcher {
         } else {
             self.receipts_per_tx(tx_hashes, missing).await?
         };
-        json.into_iter()
+        let undecodable = |source| FetchError::Undecodable { number, source };
+        json.iter()
             .enumerate()
             .map(|(index, value)| {
-                let RpcReceipt {
-                    block_hash,
-                    transaction_hash,
-                    receipt,
-                } = rpc::block_receipt(index, &value)
-                    .map_err(|source| FetchError::Undecodable { number, source })?;
-                if block_hash == Some(hash) && tx_hashes.get(index) == Some(&transaction_hash) {
-                    Ok(receipt)
-                } else {
-                    Err(FetchError::ForeignReceipt { number, index })
+                let head = rpc::receipt_head(index, value).map_err(undecodable)?;
+                if head.block_hash != Some(hash)
+                    || tx_hashes.get(index) != Some(&head.transaction_hash)
+                {
+                    return Err(FetchError::ForeignReceipt { number, index });
                 }
+                rpc::block_receipt(index, &head, value).map_err(undecodable)
             })
             .collect()
     }

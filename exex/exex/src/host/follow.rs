@@ -68,7 +68,7 @@ impl From<HostError> for StepError {
 
 impl From<FetchError> for StepError {
     fn from(err: FetchError) -> Self {
-        if err.is_undecodable() {
+        if err.is_unsupported() {
             // The same block comes back on every retry: stop with the reason.
             Self::Fatal(HostError::UndecodableBlock(err))
         } else {
