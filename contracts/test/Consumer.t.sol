@@ -279,6 +279,9 @@ abstract contract OracleFixture is AvsFixture, ProofVectors {
 ///         a remote chain finalized with the vectors' roots, the gate's errors, and an
 ///         invalidated checkpoint of this chain after a real challenge.
 contract RemoteTokenOracleTest is OracleFixture {
+    /// @dev AvsTaskManager.MIN_CHALLENGE_WINDOW_BLOCKS.
+    uint32 internal constant MIN_CHALLENGE_WINDOW = 10;
+
     RemoteTokenOracle internal cautious;
 
     function setUp() public {
@@ -438,6 +441,46 @@ contract RemoteTokenOracleTest is OracleFixture {
             )
         );
         local.balanceOf(holder, settled, _accountProof(0), _storageProof(0, 0));
+
+        // Stale value: the checkpoint is tasked again and finalized with other roots; the
+        // disproven roots are never served again, the proofs against them fail. (The challenge
+        // ejected every signer: new operators answer.)
+        _registerOperators(4, 3, hex"00");
+        (, IAvsTaskManager.TaskResponse memory again,,) = _finalizeOn(
+            uint64(block.chainid),
+            settled,
+            keccak256("the real block 990"),
+            keccak256("another state root"),
+            keccak256("another receipts root"),
+            _noOperators(),
+            hex"00"
+        );
+        IAvsTaskManager.Checkpoint memory c = tm.checkpoint(uint64(block.chainid), settled);
+        assertEq(c.taskIndex, again.referenceTaskIndex, "the newest task");
+        assertEq(c.stateRoot, again.stateRoot, "its roots");
+        vm.expectRevert(INCOMPLETE);
+        local.balanceOf(holder, settled, _accountProof(0), _storageProof(0, 0));
+    }
+
+    /// @dev Changed parameter: the owner shortens the challenge window after a checkpoint was
+    ///      finalized. The checkpoint stays challengeable for its task's own window (a challenge
+    ///      checks the task's window), so a cautious consumer must keep waiting for that one,
+    ///      not for the new configuration's.
+    function testAShortenedChallengeWindowDoesNotShortenAFinalizedCheckpoints() public {
+        IAvsTaskManager.Task memory task = _finalizeVectors();
+        uint64 deadline = uint64(block.number) + task.challengeWindowBlocks;
+        IAvsTaskManager.Config memory c = tm.config();
+        c.challengeWindowBlocks = MIN_CHALLENGE_WINDOW;
+        vm.prank(OWNER);
+        tm.setConfig(c);
+        vm.roll(block.number + MIN_CHALLENGE_WINDOW + 1);
+        assertEq(tm.checkpoint(REMOTE, CHECKPOINT).challengeDeadline, deadline, "the task's own deadline");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                AttestedCheckpoints.CheckpointChallengeable.selector, REMOTE, CHECKPOINT, deadline
+            )
+        );
+        cautious.balanceOf(holder, CHECKPOINT, _accountProof(0), _storageProof(0, 0));
     }
 }
 
