@@ -18,7 +18,7 @@ use alloy::{
     providers::ProviderBuilder,
     signers::local::PrivateKeySigner,
 };
-use avs_contracts::proofs::RemoteTokenOracle;
+use avs_contracts::{operator::WAD, proofs::RemoteTokenOracle};
 use std::time::Duration;
 use support::{
     avs_node,
@@ -229,7 +229,6 @@ fn a_wrong_checkpoint_is_challenged_and_its_signers_frozen() {
     );
     // The signers lost the devnet's 10 % of their allocated magnitude; the honest operators
     // lost nothing. The devnet printed each punishment.
-    const WAD: u64 = 1_000_000_000_000_000_000;
     for operator in [0, 1] {
         assert!(
             !frozen(&chain, &address[operator]),

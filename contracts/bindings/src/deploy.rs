@@ -24,6 +24,7 @@ use crate::{
         AvsContracts, AvsParams, DeployConfig, Deployment, FORMAT_VERSION, SlashingParams,
     },
     eigenlayer::{self, CORE_VERSION, EigenLayerContracts, EigenLayerParams},
+    operator::WAD,
     transactor::{Transactor, TxError},
 };
 use alloy::{
@@ -66,7 +67,7 @@ impl DeployConfig {
                 metadata_uri: "https://avs-exex.invalid/devnet.json".to_owned(),
                 // Instant, so a devnet challenge shows its effect at once; 10 % per wrong signature.
                 slashing: SlashingParams {
-                    wad_to_slash: WAD / 10,
+                    wad_to_slash: u128::from(WAD) / 10,
                     veto_window_blocks: 0,
                     veto_committee: None,
                 },
@@ -119,7 +120,7 @@ impl DeployConfig {
             return fail("lookAheadBlocks must be below deallocationDelayBlocks");
         }
         let slashing = &avs.slashing;
-        if slashing.wad_to_slash == 0 || slashing.wad_to_slash > WAD {
+        if slashing.wad_to_slash == 0 || slashing.wad_to_slash > u128::from(WAD) {
             return fail("wadToSlash must be within 1..=1e18 (1e18 slashes everything allocated)");
         }
         if (slashing.veto_window_blocks == 0) != slashing.veto_committee.is_none()
@@ -149,9 +150,6 @@ impl DeployConfig {
         Ok(())
     }
 }
-
-/// 1e18: a whole, in EigenLayer's fixed-point fractions.
-pub const WAD: u128 = 1_000_000_000_000_000_000;
 
 /// Deploys EigenLayer and the AVS with the provider's wallet (which becomes the deployer, not
 /// necessarily the owner) and returns the deployment, including every step's gas.
@@ -405,7 +403,10 @@ mod tests {
                 "lookAheadBlocks",
             ),
             (|c| c.avs.slashing.wad_to_slash = 0, "wadToSlash"),
-            (|c| c.avs.slashing.wad_to_slash = WAD + 1, "wadToSlash"),
+            (
+                |c| c.avs.slashing.wad_to_slash = u128::from(WAD) + 1,
+                "wadToSlash",
+            ),
             (|c| c.avs.slashing.veto_window_blocks = 10, "vetoCommittee"),
             (
                 |c| c.avs.slashing.veto_committee = Some(Address::ZERO),

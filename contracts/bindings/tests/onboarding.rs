@@ -35,6 +35,25 @@ async fn fresh_client(
     (signer, client)
 }
 
+/// [`fresh_client`] for anvil key `i`, registered with EigenLayer (allocation delay 0) with 5
+/// tokens deposited and all of them allocated: ready to register for the AVS.
+async fn allocated_client(
+    devnet: &TestDevnet,
+    i: usize,
+) -> eyre::Result<(
+    PrivateKeySigner,
+    OperatorClient<'_, alloy::providers::DynProvider>,
+)> {
+    let (signer, mut client) = fresh_client(devnet, i).await;
+    client
+        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
+        .await?;
+    client.mint_devnet_tokens(U256::from(5 * TOKEN)).await?;
+    client.deposit(U256::from(5 * TOKEN)).await?;
+    client.allocate(1.0).await?;
+    Ok((signer, client))
+}
+
 #[tokio::test]
 async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<()> {
     // Quorum cap 2: the third registration finds the quorum full.
@@ -161,13 +180,7 @@ async fn preflight_names_each_problem_before_any_transaction() -> eyre::Result<(
         matches!(err, OnboardingError::AlreadyRegistered { .. }),
         "{err}"
     );
-    let (_, mut third) = fresh_client(&devnet, 7).await;
-    third
-        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
-        .await?;
-    third.mint_devnet_tokens(U256::from(5 * TOKEN)).await?;
-    third.deposit(U256::from(5 * TOKEN)).await?;
-    third.allocate(1.0).await?;
+    let (_, third) = allocated_client(&devnet, 7).await?;
     let err = third
         .preflight_register(&SecretKey::generate())
         .await
@@ -286,13 +299,7 @@ async fn the_coordinator_refuses_a_registration_beyond_the_quorum_cap() -> eyre:
         config.eigenlayer.quorum.max_operator_count = 1
     })
     .await?;
-    let (signer, mut client) = fresh_client(&devnet, 5).await;
-    client
-        .register_as_eigenlayer_operator("https://example.invalid/op.json", 0)
-        .await?;
-    client.mint_devnet_tokens(U256::from(5 * TOKEN)).await?;
-    client.deposit(U256::from(5 * TOKEN)).await?;
-    client.allocate(1.0).await?;
+    let (signer, client) = allocated_client(&devnet, 5).await?;
     let err = client
         .preflight_register(&SecretKey::generate())
         .await
