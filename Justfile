@@ -14,6 +14,10 @@ default:
 tools:
     @bash tools/install.sh
 
+# Install the pinned Ethereum execution specification (Python) into .tools/spec-venv: the oracle of the stateless re-execution tests (idempotent).
+spec:
+    @bash tools/install-spec.sh
+
 # Build every crate and target (debug), `avs-node devnet` included.
 build:
     cargo build --workspace --all-targets --features avs-node/devnet
@@ -29,7 +33,7 @@ contracts-export: tools
     bash contracts/artifacts.sh export
 
 # Everything CI checks: formatting, clippy, contract artifacts, forge tests, Rust tests.
-test: tools lint contracts
+test: tools spec lint contracts
     cd contracts && forge test
     cargo test --workspace --all-targets --features avs-node/devnet
     cargo test --workspace --doc

@@ -1,0 +1,290 @@
+//! The Ethereum execution specification as a test oracle, and full witnesses of a state.
+//!
+//! [`spec_fixtures`] runs `tests/spec/blocks.py` (blocks executed by the specification's own
+//! state-transition tool, in the venv `tools/install-spec.sh` makes) and parses its fixtures;
+//! [`FullState`] hashes an allocation with alloy-trie's `HashBuilder` and keeps every node.
+
+use std::{collections::BTreeMap, path::PathBuf, process::Command};
+
+use alloy::{
+    consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope},
+    eips::{Decodable2718, eip4895::Withdrawal},
+    primitives::{Address, B64, B256, Bloom, Bytes, U256, keccak256},
+    rlp::Encodable,
+    trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount, proof::ProofRetainer},
+};
+use alloy_hardforks::EthereumHardfork;
+use serde::Deserialize;
+
+use crate::{ChainRules, Witness};
+
+/// One account of an allocation (the execution spec's `alloc` format).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AllocAccount {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    #[serde(with = "alloy::serde::quantity")]
+    pub nonce: u64,
+    /// Code.
+    pub code: Bytes,
+    /// Non-zero storage slots.
+    pub storage: BTreeMap<B256, U256>,
+}
+
+/// Accounts by address.
+pub type Alloc = BTreeMap<Address, AllocAccount>;
+
+/// A withdrawal as the fixtures write it (amount in gwei).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixtureWithdrawal {
+    #[serde(with = "alloy::serde::quantity")]
+    index: u64,
+    #[serde(with = "alloy::serde::quantity")]
+    validator_index: u64,
+    address: Address,
+    #[serde(with = "alloy::serde::quantity")]
+    amount: u64,
+}
+
+/// The block environment the specification executed under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Env {
+    coinbase: Address,
+    #[serde(with = "alloy::serde::quantity")]
+    gas_limit: u64,
+    #[serde(with = "alloy::serde::quantity")]
+    number: u64,
+    #[serde(with = "alloy::serde::quantity")]
+    timestamp: u64,
+    #[serde(with = "alloy::serde::quantity")]
+    base_fee_per_gas: u64,
+    prev_randao: B256,
+    parent_beacon_block_root: B256,
+    #[serde(with = "alloy::serde::quantity")]
+    excess_blob_gas: u64,
+    parent_hash: B256,
+    block_hashes: BTreeMap<U256, B256>,
+    withdrawals: Vec<FixtureWithdrawal>,
+}
+
+/// The commitments the specification computed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecResult {
+    /// Post-state root.
+    pub state_root: B256,
+    /// Receipts root.
+    pub receipts_root: B256,
+    /// Transactions root.
+    pub tx_root: B256,
+    /// Gas used.
+    #[serde(with = "alloy::serde::quantity")]
+    pub gas_used: u64,
+    /// Logs bloom.
+    pub logs_bloom: Bloom,
+    /// Withdrawals root.
+    pub withdrawals_root: B256,
+    /// EIP-7685 requests hash.
+    pub requests_hash: B256,
+}
+
+/// One block the specification executed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fixture {
+    /// Unique name (`transfers`, `branch_collapse`, ...).
+    pub name: String,
+    /// Chain id the transactions are signed for.
+    pub chain_id: u64,
+    /// The parent's state.
+    pub pre: Alloc,
+    /// The specification's root of `pre`.
+    pub pre_state_root: B256,
+    env: Env,
+    /// Raw EIP-2718 transactions.
+    pub txs: Vec<Bytes>,
+    /// What the specification computed.
+    pub result: SpecResult,
+    /// The state after the block.
+    pub post: Alloc,
+}
+
+impl Fixture {
+    /// The fork rules the fixtures are executed under (Prague from genesis).
+    pub fn rules(&self) -> ChainRules {
+        ChainRules::dev(self.chain_id, EthereumHardfork::Prague)
+    }
+
+    /// The block's header, committing to the specification's results.
+    pub fn header(&self) -> Header {
+        let env = &self.env;
+        Header {
+            parent_hash: env.parent_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: env.coinbase,
+            state_root: self.result.state_root,
+            transactions_root: self.result.tx_root,
+            receipts_root: self.result.receipts_root,
+            logs_bloom: self.result.logs_bloom,
+            difficulty: U256::ZERO,
+            number: env.number,
+            gas_limit: env.gas_limit,
+            gas_used: self.result.gas_used,
+            timestamp: env.timestamp,
+            extra_data: Bytes::new(),
+            mix_hash: env.prev_randao,
+            nonce: B64::ZERO,
+            base_fee_per_gas: Some(env.base_fee_per_gas),
+            withdrawals_root: Some(self.result.withdrawals_root),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(env.excess_blob_gas),
+            parent_beacon_block_root: Some(env.parent_beacon_block_root),
+            requests_hash: Some(self.result.requests_hash),
+            ..Header::default()
+        }
+    }
+
+    /// The block's transactions.
+    pub fn transactions(&self) -> Vec<TxEnvelope> {
+        self.txs
+            .iter()
+            .map(|raw| TxEnvelope::decode_2718(&mut raw.as_ref()).expect("fixture transaction"))
+            .collect()
+    }
+
+    /// The block's withdrawals.
+    pub fn withdrawals(&self) -> Vec<Withdrawal> {
+        self.env
+            .withdrawals
+            .iter()
+            .map(|w| Withdrawal {
+                index: w.index,
+                validator_index: w.validator_index,
+                address: w.address,
+                amount: w.amount,
+            })
+            .collect()
+    }
+
+    /// The ancestors' hashes `BLOCKHASH` may read.
+    pub fn block_hashes(&self) -> BTreeMap<u64, B256> {
+        self.env
+            .block_hashes
+            .iter()
+            .map(|(number, hash)| (number.to(), *hash))
+            .collect()
+    }
+}
+
+/// Path of the repository's root (this crate is `exex/stateless`).
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the specification over `tests/spec/blocks.py`'s blocks and returns its fixtures.
+///
+/// # Panics
+/// If the specification's venv is missing (run `bash tools/install-spec.sh`, which `just test`
+/// does) or the generator fails.
+pub fn spec_fixtures() -> Vec<Fixture> {
+    #[derive(Deserialize)]
+    struct Output {
+        fixtures: Vec<Fixture>,
+    }
+    let root = repo_root();
+    let python = root.join(".tools/spec-venv/bin/python");
+    assert!(
+        python.exists(),
+        "the execution specification is not installed: run `bash tools/install-spec.sh` \
+         (`just test` does)"
+    );
+    let output = Command::new(&python)
+        .arg(root.join("exex/stateless/tests/spec/blocks.py"))
+        .current_dir(&root)
+        .output()
+        .expect("run the specification's block generator");
+    assert!(
+        output.status.success(),
+        "the specification's block generator failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output: Output =
+        serde_json::from_slice(&output.stdout).expect("the generator prints its fixtures as JSON");
+    output.fixtures
+}
+
+/// Every node of a state's tries, its codes and its root: the largest witness there is.
+#[derive(Debug, Clone)]
+pub struct FullState {
+    /// The state root.
+    pub root: B256,
+    /// Every trie node (account trie and all storage tries).
+    pub nodes: Vec<Bytes>,
+    /// Every non-empty code.
+    pub codes: Vec<Bytes>,
+}
+
+impl FullState {
+    /// Hashes `alloc` with alloy-trie's `HashBuilder`, keeping every node.
+    pub fn of(alloc: &Alloc) -> Self {
+        let mut nodes = Vec::new();
+        let mut leaves = BTreeMap::new();
+        for (address, account) in alloc {
+            let slots: BTreeMap<B256, Vec<u8>> = account
+                .storage
+                .iter()
+                .filter(|(_, value)| !value.is_zero())
+                .map(|(slot, value)| (keccak256(slot), alloy::rlp::encode(value)))
+                .collect();
+            let storage_root = hash_with_nodes(&slots, &mut nodes);
+            let leaf = TrieAccount {
+                nonce: account.nonce,
+                balance: account.balance,
+                storage_root,
+                code_hash: keccak256(&account.code),
+            };
+            let mut value = Vec::new();
+            leaf.encode(&mut value);
+            leaves.insert(keccak256(address), value);
+        }
+        let root = hash_with_nodes(&leaves, &mut nodes);
+        let codes = alloc
+            .values()
+            .filter(|account| !account.code.is_empty())
+            .map(|account| account.code.clone())
+            .collect();
+        Self { root, nodes, codes }
+    }
+
+    /// All of it as a witness.
+    pub fn witness(&self) -> Witness {
+        Witness::new(self.nodes.iter().cloned(), self.codes.iter().cloned())
+    }
+
+    /// A witness without the node at `index` of [`FullState::nodes`].
+    pub fn witness_without(&self, index: usize) -> Witness {
+        let nodes = self.nodes.iter().enumerate().filter(|(i, _)| *i != index);
+        Witness::new(
+            nodes.map(|(_, node)| node.clone()),
+            self.codes.iter().cloned(),
+        )
+    }
+}
+
+/// The root of the trie holding `leaves`, pushing its nodes onto `nodes`.
+fn hash_with_nodes(leaves: &BTreeMap<B256, Vec<u8>>, nodes: &mut Vec<Bytes>) -> B256 {
+    if leaves.is_empty() {
+        return EMPTY_ROOT_HASH;
+    }
+    let targets = leaves.keys().map(Nibbles::unpack).collect();
+    let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets));
+    for (key, value) in leaves {
+        builder.add_leaf(Nibbles::unpack(key), value);
+    }
+    let root = builder.root();
+    nodes.extend(builder.take_proof_nodes().into_inner().into_values());
+    root
+}
