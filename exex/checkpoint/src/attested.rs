@@ -17,6 +17,15 @@
 //! tags the feeder calls [`AttestedChain::refresh_horizon`] after each notification; the horizon
 //! only moves to a block the view holds with the same hash (or below the view), and stays where
 //! it was when the tag is ahead of the blocks the host delivered or the node cannot say.
+//!
+//! # State roots
+//! When the host verifies state roots as `required` ([`AttestedChain::require_verified_state_roots`]),
+//! a block is attestable only if the host re-executed it *and every block it delivered before
+//! it* to the header's state root. A block's verification starts from its parent's state root,
+//! so one unverifiable block makes every later root rest on an unverified one: nothing above
+//! it is signed again until the node is restarted (which starts a new verified run from the
+//! host's first block). Reverted blocks are forgotten, so a reorg away from an unverifiable
+//! block lifts the stop.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -99,6 +108,12 @@ struct View {
     depth: AttestDepth,
     /// For a tag depth: the highest attestable block as last read from the node.
     tagged_horizon: Option<BlockNumber>,
+    /// Only blocks the host verified the state roots of, up to and including them, are
+    /// attestable.
+    require_verified: bool,
+    /// Canonical blocks delivered with a state root that is not verified (kept past the
+    /// capacity: they stop attestation above them for good).
+    unverified: BTreeMap<BlockNumber, B256>,
 }
 
 impl View {
@@ -129,6 +144,8 @@ impl AttestedChain {
             blocks: BTreeMap::new(),
             depth: AttestDepth::Blocks(0),
             tagged_horizon: None,
+            require_verified: false,
+            unverified: BTreeMap::new(),
         };
         Self {
             chain_id,
@@ -145,6 +162,21 @@ impl AttestedChain {
         self
     }
 
+    /// Makes only blocks with verified state roots attestable (see the module docs); called
+    /// by the feeding ExEx when its host runs state-root verification as `required`.
+    pub fn require_verified_state_roots(&self) {
+        self.view.send_modify(|view| view.require_verified = true);
+    }
+
+    /// The lowest canonical block whose state root is not verified, when that stops
+    /// attestation (state roots `required`).
+    pub fn first_unverified(&self) -> Option<BlockNumber> {
+        let view = self.view.borrow();
+        view.require_verified
+            .then(|| view.unverified.keys().next().copied())
+            .flatten()
+    }
+
     /// The attestation depth.
     pub fn depth(&self) -> AttestDepth {
         self.view.borrow().depth
@@ -159,6 +191,9 @@ impl AttestedChain {
     pub fn attestable(&self, number: BlockNumber) -> Option<AttestedBlock> {
         let view = self.view.borrow();
         if view.horizon().is_none_or(|horizon| number > horizon) {
+            return None;
+        }
+        if view.require_verified && view.unverified.range(..=number).next().is_some() {
             return None;
         }
         view.blocks.get(&number).copied()
@@ -259,12 +294,30 @@ impl AttestedChain {
                     {
                         view.blocks.remove(&block.number());
                     }
+                    if view.unverified.get(&block.number()) == Some(&block.hash) {
+                        view.unverified.remove(&block.number());
+                    }
                 }
             }
             if let Some(committed) = notification.committed_chain() {
                 // A committed chain replaces everything at and above its first block.
                 view.blocks.split_off(&committed.first().number());
+                view.unverified.split_off(&committed.first().number());
                 for block in committed.blocks_iter() {
+                    // Tracked only when it matters: under `best_effort` against a node without
+                    // witnesses every block is unverifiable.
+                    if view.require_verified && !block.state_root.is_verified() {
+                        if view.unverified.is_empty() {
+                            tracing::error!(
+                                block = block.number(),
+                                reason = ?block.state_root,
+                                "state root not verified: no checkpoint at or above this block \
+                                 will be signed (state_root_verification = required); fix the \
+                                 node's witnesses and restart to start a new verified run"
+                            );
+                        }
+                        view.unverified.insert(block.number(), block.hash);
+                    }
                     let header = block.header();
                     view.blocks.insert(
                         block.number(),
@@ -318,6 +371,9 @@ pub async fn attested_chain_exex(
     view: AttestedChain,
     retention: u64,
 ) -> eyre::Result<()> {
+    if ctx.config.state_root_required {
+        view.require_verified_state_roots();
+    }
     let mut finished = ctx.head.map(|head| head.block);
     while let Some(notification) = ctx.notifications.try_next().await? {
         view.apply(&notification);
@@ -379,6 +435,63 @@ mod tests {
         view.apply(&ExExNotification::ChainReverted { old: Arc::new(new) });
         assert_eq!(view.tip().map(|b| b.number), Some(3));
         assert_eq!(view.finished_candidate(1).map(|b| b.number), Some(2));
+    }
+
+    /// Under `required`, one unverifiable block stops attestation of it and everything above
+    /// it, even once it leaves the view; a reorg that replaces it lifts the stop; without the
+    /// requirement nothing changes.
+    #[test]
+    fn an_unverified_state_root_stops_attestation_above_it() {
+        let mut builder = ChainBuilder::new(0);
+        let mut blocks: Vec<_> = builder.chain(6, &[]).blocks().to_vec();
+        for block in &mut blocks {
+            block.state_root = avs_exex::StateRootCheck::Verified;
+        }
+        blocks[3].state_root = avs_exex::StateRootCheck::Unverifiable("no witness".to_owned());
+        let chain = Chain::new(blocks.clone()).unwrap();
+        let commit = ExExNotification::ChainCommitted {
+            new: Arc::new(chain),
+        };
+
+        let lenient = AttestedChain::new(1, 3);
+        lenient.apply(&commit);
+        assert!(lenient.attestable(6).is_some());
+        assert_eq!(lenient.first_unverified(), None);
+
+        let strict = AttestedChain::new(1, 3);
+        strict.require_verified_state_roots();
+        strict.apply(&commit);
+        assert_eq!(strict.first_unverified(), Some(4));
+        assert!(strict.attestable(6).is_none() && strict.attestable(4).is_none());
+        // Blocks 4..=6 are held (capacity 3); a verified block 7 is still not attestable.
+        let next = builder.chain(1, &[]);
+        let mut seven = next.blocks()[0].clone();
+        seven.state_root = avs_exex::StateRootCheck::Verified;
+        strict.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(Chain::new(vec![seven]).unwrap()),
+        });
+        assert_eq!(strict.lowest().map(|b| b.number), Some(5));
+        assert!(
+            strict.attestable(7).is_none(),
+            "block 4 left the view but still counts"
+        );
+
+        // A reorg from block 3 replaces block 4 with verified blocks.
+        let mut replacement: Vec<_> = builder
+            .fork_from(&blocks[2])
+            .chain(5, &[])
+            .blocks()
+            .to_vec();
+        for block in &mut replacement {
+            block.state_root = avs_exex::StateRootCheck::Verified;
+        }
+        let old = Chain::new(blocks[3..].to_vec()).unwrap();
+        strict.apply(&ExExNotification::ChainReorged {
+            old: Arc::new(old),
+            new: Arc::new(Chain::new(replacement).unwrap()),
+        });
+        assert_eq!(strict.first_unverified(), None);
+        assert!(strict.attestable(8).is_some());
     }
 
     #[test]

@@ -106,6 +106,9 @@ where
         settlement: BTreeMap::new(),
         finished: ctx.head.map(|head| head.block),
     };
+    if exex.config.is_same_chain() && ctx.config.state_root_required {
+        exex.attested.require_verified_state_roots();
+    }
     let mut changes = exex.attested.subscribe();
     let same_chain = exex.config.is_same_chain();
     loop {

@@ -18,6 +18,10 @@ pub struct ExExConfig {
     pub id: String,
     /// Chain id of the followed chain, as the node reported it at startup.
     pub chain_id: u64,
+    /// True if the host runs state-root verification as `required`: an ExEx that signs state
+    /// roots must then sign none above a block that is not
+    /// [`StateRootCheck::Verified`](avs_exex_types::StateRootCheck::Verified).
+    pub state_root_required: bool,
 }
 
 /// The context handed to an ExEx when it starts.

@@ -60,6 +60,6 @@ pub mod wal;
 
 pub use avs_exex_types::{
     BlockReceipt, BlockTransaction, BlockWithReceipts, Chain, ChainError, ExExEvent, ExExHead,
-    ExExNotification, chain, envelope, notification,
+    ExExNotification, StateRootCheck, chain, envelope, notification,
 };
 pub use context::{ExExConfig, ExExContext, ExExNotifications, HostGone};

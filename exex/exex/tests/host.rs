@@ -1,5 +1,6 @@
 //! The host against a real anvil: live following, reorgs, reverts, restarts of the node and of
-//! the host, and a tampering proxy.
+//! the host, and a tampering proxy; and its state-root stage against a node serving blocks the
+//! Ethereum execution specification executed, with their witnesses.
 
 mod support;
 
@@ -11,8 +12,15 @@ use alloy::{
     providers::{Provider, ext::AnvilApi},
     rpc::types::{TransactionRequest, anvil::ReorgOptions},
 };
-use avs_exex::{BlockReceipt, BlockTransaction, ExExNotification, host::HostError};
-use support::{RunningHost, StatefulAnvil, Tamper, TamperProxy, collect_until, node_hashes};
+use avs_exex::{
+    BlockReceipt, BlockTransaction, ExExNotification, StateRootCheck,
+    host::{FetchError, HostError, StateRootMode},
+};
+use avs_exex_stateless::test_utils::spec_fixtures;
+use support::{
+    RunningHost, StatefulAnvil, Tamper, TamperProxy, collect_until, node_hashes,
+    witness_node::{Behaviour, WitnessNode},
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -572,4 +580,180 @@ async fn a_new_exex_gets_pruned_blocks_from_the_node_then_the_wal() {
     let (rest, result) = host.stop_collecting().await;
     result.expect("clean stop");
     assert!(rest.is_empty(), "the old ExEx gets nothing again: {rest:?}");
+}
+
+/// Every block the execution specification executed reaches the ExEx with a verified state
+/// root: fetched, verified, its witness fetched and the block re-executed, over JSON-RPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_the_spec_executed_are_delivered_with_verified_state_roots() {
+    for fixture in spec_fixtures() {
+        let node = WitnessNode::start(&fixture, Behaviour::Honest).await;
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut config = spec_config(&node, &fixture, data.path());
+        config.start_block = fixture.header().number;
+        let mut host = RunningHost::start(config);
+        let received = collect_until(&mut host.notifications, config_number(&fixture), WAIT).await;
+        let block = received
+            .iter()
+            .filter_map(|n| n.committed_chain())
+            .find_map(|c| c.block_by_number(config_number(&fixture)).cloned())
+            .expect("the block is delivered");
+        assert_eq!(block.hash, fixture.hash(), "{}", fixture.name);
+        assert_eq!(
+            block.state_root,
+            StateRootCheck::Verified,
+            "{}",
+            fixture.name
+        );
+        assert_eq!(
+            host.metric("avs_exex_host_state_root_verified_total"),
+            1.0,
+            "{}",
+            fixture.name
+        );
+        host.stop().await.expect("clean stop");
+    }
+}
+
+/// A host config for a witness node: the fixtures' chain id is 1, but their block numbers are
+/// not mainnet's, so the fork rules are given (all forks through Prague from genesis).
+fn spec_config(
+    node: &WitnessNode,
+    fixture: &avs_exex_stateless::test_utils::Fixture,
+    data: &std::path::Path,
+) -> avs_exex::host::HostConfig {
+    let mut config = support::config(&node.url(), data);
+    config.state_root.rules = Some(fixture.rules());
+    config
+}
+
+fn config_number(fixture: &avs_exex_stateless::test_utils::Fixture) -> u64 {
+    fixture.header().number
+}
+
+/// A provider that lies about the state: a witness for a pre-state with one balance changed is
+/// not proven by the parent's root (unverifiable, never verified); a header whose state root was
+/// changed (its hash recomputed) re-executes to another root and is refused as invalid data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_lying_about_the_state_is_caught() {
+    let fixture = spec_fixtures()
+        .into_iter()
+        .find(|f| f.name == "transfers")
+        .expect("the transfers block");
+    let number = fixture.header().number;
+
+    let node = WitnessNode::start(&fixture, Behaviour::WitnessBalance).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = spec_config(&node, &fixture, data.path());
+    config.start_block = number;
+    let mut host = RunningHost::start(config);
+    let received = collect_until(&mut host.notifications, number, WAIT).await;
+    let block = received[0]
+        .committed_chain()
+        .expect("committed")
+        .tip()
+        .clone();
+    let StateRootCheck::Unverifiable(reason) = &block.state_root else {
+        panic!("an altered witness gives {:?}", block.state_root)
+    };
+    assert!(reason.contains("lacks trie node"), "{reason}");
+    assert_eq!(
+        host.metric("avs_exex_host_state_root_unverifiable_total"),
+        1.0
+    );
+    host.stop().await.expect("clean stop");
+
+    let node = WitnessNode::start(&fixture, Behaviour::HeaderStateRoot).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = spec_config(&node, &fixture, data.path());
+    config.start_block = number;
+    config.max_consecutive_invalid = 2;
+    let mut host = RunningHost::start(config);
+    let result = host.finished().await;
+    let Err(HostError::NodeLying { count: 2, last }) = result else {
+        panic!("expected NodeLying after 2 state-root mismatches, got {result:?}")
+    };
+    assert!(
+        matches!(
+            last,
+            FetchError::StateRoot {
+                field: "stateRoot",
+                ..
+            }
+        ),
+        "{last}"
+    );
+    assert_eq!(
+        host.metric("avs_exex_host_state_root_mismatched_total"),
+        2.0
+    );
+    assert!(support::delivered(&mut host.notifications).is_empty());
+}
+
+/// The mode chosen at start: `required` where the node serves witnesses, `best_effort`
+/// against anvil (whose state roots are not Ethereum's: every block is unverifiable, saying
+/// so), and `required` against anvil or a node without witnesses refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_root_mode_follows_what_the_node_serves() {
+    let fixture = spec_fixtures().into_iter().next().expect("a fixture");
+    let node = WitnessNode::start(&fixture, Behaviour::Honest).await;
+    assert!(required_flag(&node.url(), fixture.header().number, None).await);
+
+    let anvil = avs_test_support::anvil().spawn();
+    assert!(!required_flag(&anvil.endpoint(), 0, None).await);
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut host = RunningHost::start(support::config(&anvil.endpoint(), data.path()));
+    let received = collect_until(&mut host.notifications, 0, WAIT).await;
+    let block = received[0]
+        .committed_chain()
+        .expect("committed")
+        .first()
+        .clone();
+    assert!(
+        matches!(&block.state_root, StateRootCheck::Unverifiable(r) if r.contains("non-standard state root")),
+        "{:?}",
+        block.state_root
+    );
+    host.stop().await.expect("clean stop");
+
+    let silent = WitnessNode::start(&fixture, Behaviour::NoWitness).await;
+    for (url, reason) in [
+        (anvil.endpoint(), "non-standard state root"),
+        (silent.url(), "does not serve debug_executionWitness"),
+    ] {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut config = support::config(&url, data.path());
+        config.state_root.mode = Some(StateRootMode::Required);
+        let mut host = RunningHost::start(config);
+        let result = host.finished().await;
+        assert!(
+            matches!(&result, Err(HostError::Config(m)) if m.contains("required") && m.contains(reason)),
+            "{result:?}"
+        );
+    }
+}
+
+/// Whether a host started on `url` tells its ExExes that state roots are required.
+async fn required_flag(url: &str, start_block: u64, mode: Option<StateRootMode>) -> bool {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(url, data.path());
+    config.start_block = start_block;
+    config.state_root.mode = mode;
+    let mut host = avs_exex::host::Host::new(config, &prometheus::Registry::new()).expect("host");
+    let (flag, flag_rx) = tokio::sync::oneshot::channel();
+    host.install_exex("flag", move |ctx: avs_exex::ExExContext| async move {
+        let _ = flag.send(ctx.config.state_root_required);
+        Ok(())
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(host.run(async move {
+        let _ = stopped.await;
+    }));
+    let required = tokio::time::timeout(WAIT, flag_rx)
+        .await
+        .expect("the ExEx starts in time")
+        .expect("the ExEx reports");
+    let _ = stop.send(());
+    let _ = run.await;
+    required
 }

@@ -4,7 +4,7 @@ use std::{borrow::Cow, collections::BTreeMap};
 
 use alloy::{
     consensus::{
-        Header, TxEnvelope,
+        Header, ReceiptEnvelope, TxEnvelope,
         proofs::calculate_receipt_root,
         transaction::{Recovered, SignerRecoverable},
     },
@@ -73,6 +73,8 @@ pub struct Executed {
     pub gas_used: u64,
     /// EIP-7685 requests hash (Prague on).
     pub requests_hash: Option<B256>,
+    /// The receipts execution produced.
+    pub receipts: Vec<ReceiptEnvelope>,
 }
 
 /// Why a block could not be executed.
@@ -165,5 +167,6 @@ pub fn execute_block(
         requests_hash: rules
             .is_prague_active_at_timestamp(header.timestamp)
             .then(|| result.requests.requests_hash()),
+        receipts: result.receipts,
     })
 }

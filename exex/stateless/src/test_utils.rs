@@ -7,9 +7,9 @@
 use std::{collections::BTreeMap, path::PathBuf, process::Command};
 
 use alloy::{
-    consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope},
+    consensus::{Header, TxEnvelope},
     eips::{Decodable2718, eip4895::Withdrawal},
-    primitives::{Address, B64, B256, Bloom, Bytes, U256, keccak256},
+    primitives::{Address, B256, Bloom, Bytes, U256, keccak256},
     rlp::Encodable,
     trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount, proof::ProofRetainer},
 };
@@ -48,26 +48,20 @@ pub struct FixtureWithdrawal {
     amount: u64,
 }
 
-/// The block environment the specification executed under.
+/// The parts of the block environment the header does not carry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Env {
-    coinbase: Address,
-    #[serde(with = "alloy::serde::quantity")]
-    gas_limit: u64,
-    #[serde(with = "alloy::serde::quantity")]
-    number: u64,
-    #[serde(with = "alloy::serde::quantity")]
-    timestamp: u64,
-    #[serde(with = "alloy::serde::quantity")]
-    base_fee_per_gas: u64,
-    prev_randao: B256,
-    parent_beacon_block_root: B256,
-    #[serde(with = "alloy::serde::quantity")]
-    excess_blob_gas: u64,
-    parent_hash: B256,
     block_hashes: BTreeMap<U256, B256>,
     withdrawals: Vec<FixtureWithdrawal>,
+}
+
+/// A header with the hash the specification computed for it.
+#[derive(Debug, Clone, Deserialize)]
+struct HashedHeader {
+    #[serde(flatten)]
+    header: Header,
+    hash: B256,
 }
 
 /// The commitments the specification computed.
@@ -104,6 +98,10 @@ pub struct Fixture {
     /// The specification's root of `pre`.
     pub pre_state_root: B256,
     env: Env,
+    /// The parent and its ancestors, oldest first.
+    ancestors: Vec<HashedHeader>,
+    /// The block's header.
+    header: HashedHeader,
     /// Raw EIP-2718 transactions.
     pub txs: Vec<Bytes>,
     /// What the specification computed.
@@ -118,33 +116,35 @@ impl Fixture {
         ChainRules::dev(self.chain_id, EthereumHardfork::Prague)
     }
 
-    /// The block's header, committing to the specification's results.
+    /// The block's header, as the specification built and hashed it.
+    ///
+    /// # Panics
+    /// If alloy's encoding of the header does not hash to the specification's block hash.
     pub fn header(&self) -> Header {
-        let env = &self.env;
-        Header {
-            parent_hash: env.parent_hash,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: env.coinbase,
-            state_root: self.result.state_root,
-            transactions_root: self.result.tx_root,
-            receipts_root: self.result.receipts_root,
-            logs_bloom: self.result.logs_bloom,
-            difficulty: U256::ZERO,
-            number: env.number,
-            gas_limit: env.gas_limit,
-            gas_used: self.result.gas_used,
-            timestamp: env.timestamp,
-            extra_data: Bytes::new(),
-            mix_hash: env.prev_randao,
-            nonce: B64::ZERO,
-            base_fee_per_gas: Some(env.base_fee_per_gas),
-            withdrawals_root: Some(self.result.withdrawals_root),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(env.excess_blob_gas),
-            parent_beacon_block_root: Some(env.parent_beacon_block_root),
-            requests_hash: Some(self.result.requests_hash),
-            ..Header::default()
-        }
+        let header = self.header.header.clone();
+        assert_eq!(
+            header.hash_slow(),
+            self.header.hash,
+            "{}: header hash",
+            self.name
+        );
+        header
+    }
+
+    /// The block's hash.
+    pub fn hash(&self) -> B256 {
+        self.header.hash
+    }
+
+    /// The parent and its ancestors (oldest first), each with its hash.
+    pub fn ancestors(&self) -> Vec<(Header, B256)> {
+        self.ancestors
+            .iter()
+            .map(|a| {
+                assert_eq!(a.header.hash_slow(), a.hash, "{}: ancestor hash", self.name);
+                (a.header.clone(), a.hash)
+            })
+            .collect()
     }
 
     /// The block's transactions.

@@ -53,6 +53,7 @@ pub fn test_exex_context() -> (ExExContext, TestExExHandle) {
     let ctx = ExExContext {
         head: None,
         config: ExExConfig {
+            state_root_required: false,
             id: "test".to_owned(),
             chain_id: TEST_CHAIN_ID,
         },

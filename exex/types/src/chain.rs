@@ -31,6 +31,32 @@ pub struct BlockWithReceipts {
     pub block: Block<BlockTransaction>,
     /// One receipt per transaction, in the same order.
     pub receipts: Vec<BlockReceipt>,
+    /// What the host established about the header's state root (stateless re-execution).
+    #[serde(default)]
+    pub state_root: StateRootCheck,
+}
+
+/// Whether the host reproduced a block's state root by re-executing the block.
+///
+/// A block whose execution produced a *different* state root never reaches an ExEx: the host
+/// refuses it like any block that fails verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateRootCheck {
+    /// Not checked: the host's state-root verification is off.
+    #[default]
+    NotChecked,
+    /// The host re-executed the block over a witness and got the header's state root.
+    Verified,
+    /// The block could not be re-executed; the reason says why (no witness from the node, an
+    /// unsupported transaction type, a node whose state roots are not Ethereum's, ...).
+    Unverifiable(String),
+}
+
+impl StateRootCheck {
+    /// True only for [`StateRootCheck::Verified`].
+    pub const fn is_verified(&self) -> bool {
+        matches!(self, Self::Verified)
+    }
 }
 
 impl BlockWithReceipts {

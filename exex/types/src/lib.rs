@@ -22,6 +22,6 @@ pub mod rpc;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-pub use chain::{BlockWithReceipts, Chain, ChainError};
+pub use chain::{BlockWithReceipts, Chain, ChainError, StateRootCheck};
 pub use envelope::{BlockReceipt, BlockTransaction};
 pub use notification::{ExExEvent, ExExHead, ExExNotification};

@@ -174,6 +174,7 @@ impl ChainBuilder {
             hash,
             block: Block { header, body },
             receipts,
+            state_root: Default::default(),
         }
     }
 

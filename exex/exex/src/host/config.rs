@@ -4,6 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use alloy::primitives::BlockNumber;
 
+use super::state_root::StateRootConfig;
 use crate::wal::WalConfig;
 
 /// Which head the host follows.
@@ -57,6 +58,8 @@ pub struct HostConfig {
     /// Prefix of the host's metric names (`<namespace>_head_block`, …): two hosts in one
     /// process (a node following two chains) need different ones.
     pub metrics_namespace: String,
+    /// Stateless re-execution of every block (see [`super::StateRootMode`]).
+    pub state_root: StateRootConfig,
 }
 
 impl HostConfig {
@@ -80,6 +83,7 @@ impl HostConfig {
             channel_capacity: 16,
             wal: WalConfig::default(),
             metrics_namespace: "avs_exex_host".to_owned(),
+            state_root: StateRootConfig::default(),
         }
     }
 

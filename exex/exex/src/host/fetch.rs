@@ -15,10 +15,11 @@ use alloy::{
     transports::TransportError,
 };
 use avs_exex_types::{
-    BlockReceipt,
+    BlockReceipt, StateRootCheck,
     rpc::{self, DecodeError},
 };
 
+use super::state_root::StateRoots;
 use crate::{
     chain::BlockWithReceipts,
     verify::{VerifyError, verify_block},
@@ -50,6 +51,21 @@ pub enum FetchError {
         /// Receipt index.
         index: usize,
     },
+    /// Re-executing the block produced another commitment than its header's.
+    #[error("block {number}: re-execution gives {field} {computed}, but the header says {header}")]
+    StateRoot {
+        /// Block number.
+        number: BlockNumber,
+        /// Which header field.
+        field: &'static str,
+        /// The header's value.
+        header: String,
+        /// What execution produced.
+        computed: String,
+    },
+    /// The re-execution task failed (panicked).
+    #[error("the re-execution task failed: {0}")]
+    StateRootTask(String),
     /// A transaction or receipt of the block could not be decoded: a type this build does not
     /// know (fatal: asking again returns the same block), or malformed data from the node
     /// (counted as invalid data, like a block that fails verification).
@@ -66,7 +82,7 @@ impl FetchError {
     /// True if the node sent data that contradicts itself (counts towards "the node is lying").
     pub const fn is_invalid_data(&self) -> bool {
         match self {
-            Self::Invalid(_) | Self::ForeignReceipt { .. } => true,
+            Self::Invalid(_) | Self::ForeignReceipt { .. } | Self::StateRoot { .. } => true,
             Self::Undecodable { source, .. } => !source.is_unsupported(),
             _ => false,
         }
@@ -90,14 +106,21 @@ pub(crate) struct Fetcher {
     /// Cleared after the node reports `eth_getBlockReceipts` missing; then receipts are
     /// fetched one transaction at a time.
     block_receipts: AtomicBool,
+    /// Re-executes each verified block, if state-root verification is on.
+    state_roots: Option<StateRoots>,
 }
 
 impl Fetcher {
-    pub(crate) const fn new(provider: DynProvider, timeout: Duration) -> Self {
+    pub(crate) const fn new(
+        provider: DynProvider,
+        timeout: Duration,
+        state_roots: Option<StateRoots>,
+    ) -> Self {
         Self {
             provider,
             timeout,
             block_receipts: AtomicBool::new(true),
+            state_roots,
         }
     }
 
@@ -153,7 +176,7 @@ impl Fetcher {
         // Receipts by *hash*: if the node reorgs between the two calls we get none rather than
         // another block's receipts.
         let receipts = self.receipts(hash, number, &tx_hashes).await?;
-        let candidate = BlockWithReceipts {
+        let mut candidate = BlockWithReceipts {
             hash,
             block: ConsensusBlock {
                 header,
@@ -164,8 +187,14 @@ impl Fetcher {
                 },
             },
             receipts,
+            state_root: StateRootCheck::NotChecked,
         };
         verify_block(&candidate)?;
+        if let Some(state_roots) = &self.state_roots {
+            candidate.state_root = state_roots
+                .check(&self.provider, self.timeout, &candidate)
+                .await?;
+        }
         Ok(candidate)
     }
 

@@ -98,7 +98,7 @@ impl Follower {
     /// not subscribed to new heads.
     pub(super) fn new(
         config: HostConfig,
-        provider: DynProvider,
+        fetcher: Fetcher,
         canonical: Canonical,
         wal: Arc<Mutex<Wal>>,
         sinks: Vec<Sink>,
@@ -106,7 +106,7 @@ impl Follower {
         metrics: HostMetrics,
     ) -> Self {
         Self {
-            fetcher: Fetcher::new(provider, config.request_timeout),
+            fetcher,
             canonical,
             wal,
             sinks,
@@ -538,9 +538,10 @@ mod tests {
             .erased();
         let config = HostConfig::new("http://127.0.0.1:1", "unused");
         let canonical = Canonical::new(config.reorg_window, None);
+        let fetcher = Fetcher::new(provider, config.request_timeout, None);
         let follower = Follower::new(
             config,
-            provider,
+            fetcher,
             canonical,
             Arc::new(Mutex::new(wal)),
             vec![Sink {

@@ -1,7 +1,9 @@
 //! Prometheus metrics of the host, registered into a registry the caller owns (the binary
 //! serves it).
 
-use prometheus::{Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// The host's metrics (`avs_exex_host_*`).
 #[derive(Debug, Clone)]
@@ -20,6 +22,18 @@ pub struct HostMetrics {
     pub backfill_blocks_per_second: Gauge,
     /// Blocks delivered (committed) in total.
     pub delivered_blocks_total: IntCounter,
+    /// Blocks whose state root re-execution reproduced.
+    pub state_root_verified_total: IntCounter,
+    /// Blocks refused because re-execution produced another state root (or gas, receipts).
+    pub state_root_mismatched_total: IntCounter,
+    /// Blocks delivered as unverifiable.
+    pub state_root_unverifiable_total: IntCounter,
+    /// Size of each execution witness (nodes and codes).
+    pub witness_bytes: Histogram,
+    /// Time to fetch each execution witness.
+    pub witness_fetch_seconds: Histogram,
+    /// Re-execution time per million gas of the last verified block.
+    pub execution_seconds_per_mgas: Gauge,
 }
 
 impl HostMetrics {
@@ -49,6 +63,30 @@ impl HostMetrics {
                 name("delivered_blocks_total"),
                 "Canonical blocks committed to the ExExes",
             )?,
+            state_root_verified_total: IntCounter::new(
+                name("state_root_verified_total"),
+                "Blocks whose state root stateless re-execution reproduced",
+            )?,
+            state_root_mismatched_total: IntCounter::new(
+                name("state_root_mismatched_total"),
+                "Blocks refused because re-execution produced a different state root",
+            )?,
+            state_root_unverifiable_total: IntCounter::new(
+                name("state_root_unverifiable_total"),
+                "Blocks delivered with a state root that could not be re-executed",
+            )?,
+            witness_bytes: Histogram::with_opts(
+                HistogramOpts::new(name("witness_bytes"), "Size of each execution witness")
+                    .buckets(prometheus::exponential_buckets(1024.0, 4.0, 10)?),
+            )?,
+            witness_fetch_seconds: Histogram::with_opts(HistogramOpts::new(
+                name("witness_fetch_seconds"),
+                "Time to fetch each execution witness",
+            ))?,
+            execution_seconds_per_mgas: Gauge::new(
+                name("execution_seconds_per_mgas"),
+                "Stateless re-execution time per million gas of the last verified block",
+            )?,
         };
         registry.register(Box::new(metrics.head_block.clone()))?;
         registry.register(Box::new(metrics.finished_height.clone()))?;
@@ -57,6 +95,12 @@ impl HostMetrics {
         registry.register(Box::new(metrics.wal_bytes.clone()))?;
         registry.register(Box::new(metrics.backfill_blocks_per_second.clone()))?;
         registry.register(Box::new(metrics.delivered_blocks_total.clone()))?;
+        registry.register(Box::new(metrics.state_root_verified_total.clone()))?;
+        registry.register(Box::new(metrics.state_root_mismatched_total.clone()))?;
+        registry.register(Box::new(metrics.state_root_unverifiable_total.clone()))?;
+        registry.register(Box::new(metrics.witness_bytes.clone()))?;
+        registry.register(Box::new(metrics.witness_fetch_seconds.clone()))?;
+        registry.register(Box::new(metrics.execution_seconds_per_mgas.clone()))?;
         Ok(metrics)
     }
 }

@@ -28,6 +28,7 @@ mod config;
 mod fetch;
 mod follow;
 mod metrics;
+mod state_root;
 
 use std::{
     future::Future,
@@ -46,12 +47,14 @@ use tracing::{debug, info, warn};
 
 use self::{
     canonical::Canonical,
+    fetch::Fetcher,
     follow::{Follower, Sink},
 };
 pub use self::{
     config::{FollowMode, HostConfig},
     fetch::FetchError,
     metrics::HostMetrics,
+    state_root::{StateRootConfig, StateRootMode},
 };
 use crate::{
     context::{ExExConfig, ExExContext, ExExNotifications},
@@ -212,6 +215,12 @@ impl Host {
                 source: err.into(),
             })?;
 
+        let state_roots =
+            state_root::StateRoots::probe(&config.state_root, &provider, chain_id, &metrics)
+                .await?;
+        let state_root_required = matches!(state_roots, Some((StateRootMode::Required, _)));
+        let state_roots = state_roots.map(|(_, stage)| stage);
+
         let dir = config.data_dir.clone();
         let segment_config = config.wal;
         let window = config.reorg_window;
@@ -249,6 +258,7 @@ impl Host {
                 config: ExExConfig {
                     id: id.clone(),
                     chain_id,
+                    state_root_required,
                 },
                 events: events_tx,
                 notifications: ExExNotifications::new(notifications_rx),
@@ -285,9 +295,10 @@ impl Host {
         {
             canonical = Canonical::new(config.reorg_window, Some(lowest));
         }
+        let fetcher = Fetcher::new(provider, config.request_timeout, state_roots);
         let mut follower = Follower::new(
             config,
-            provider,
+            fetcher,
             canonical,
             wal,
             sinks,

@@ -1,5 +1,7 @@
 //! Shared harness for the host's integration tests.
 
+pub(crate) mod witness_node;
+
 use std::{
     net::TcpListener as StdTcpListener,
     path::{Path, PathBuf},

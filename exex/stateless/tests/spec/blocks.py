@@ -7,13 +7,17 @@ results must not come from the code under test. This script builds small Prague 
 specification's own state-transition tool (t8n, from the `ethereum-execution` package pinned in
 tools/spec/requirements.txt) and prints ONE JSON document to stdout:
 
-    {"fixtures": [{"name", "description", "fork", "chainId", "pre", "preStateRoot",
-                   "env", "txs", "result", "post"}, ...]}
+    {"fixtures": [{"name", "description", "fork", "chainId", "ancestors", "pre", "preStateRoot",
+                   "env", "txs", "result", "header", "post"}, ...]}
 
 Run it from the repository root (it needs no network and is deterministic):
 
     bash tools/install-spec.sh      # once: the pinned spec in .tools/spec-venv
     .tools/spec-venv/bin/python exex/stateless/tests/spec/blocks.py > out.json
+    .tools/spec-venv/bin/python exex/stateless/tests/spec/blocks.py --bench > bench.json
+
+With `--bench` it prints, in the same format, three mainnet-like blocks of about 1, 10 and 30
+Mgas (`bench_1mgas`, `bench_10mgas`, `bench_30mgas`; see "Bench blocks" below) instead.
 
 Every fixture asserts that the spec accepted all of its transactions and the block itself
 (`rejected` is empty, no block exception), plus the property the fixture exists for (a
@@ -24,8 +28,18 @@ Format notes:
 - quantities are minimal 0x-hex; storage keys are 32-byte 0x-hex; addresses are lowercase.
 - `pre`/`post` list every account with all four fields (balance, nonce, code, storage).
 - `txs` are raw EIP-2718 encodings (legacy: the RLP list; typed: type byte || RLP payload).
-- `env.blockHashes` maps ancestor numbers to hashes; its entry for number-1 is `parentHash`
-  (the spec's t8n takes the parent hash, e.g. for the EIP-2935 system call, from there).
+- `ancestors` are the full headers (JSON-RPC field names, with their "hash" = keccak256 of the
+  spec's RLP of its `Header`) of the blocks before this one, oldest first, ending with the
+  parent (number-1): each one's `parentHash` is the previous one's hash (the oldest's is
+  arbitrary), the parent's `stateRoot` is `preStateRoot`. They are empty blocks 12 s apart
+  (empty transactions/receipts/withdrawals tries, no requests, gasUsed 0) whose base fees
+  lead to the block's; the spec's `validate_header` accepts each one, and the block's header,
+  as its predecessor's child.
+- `env.blockHashes` maps exactly the ancestors' numbers to their hashes; its entry for number-1
+  is `parentHash` (the spec's t8n takes the parent hash, e.g. for the EIP-2935 system call,
+  from there).
+- `header` is the block's own header (same shape, with its "hash"): `env` plus `result`, with
+  empty extraData, difficulty 0, nonce 0, no ommers, blobGasUsed 0 and mixHash = prevRandao.
 - `env.withdrawals[].amount` is in gwei.
 - `preStateRoot` is the spec's state root of `pre` (the parent block's state root).
 - `result.requests` lists the EIP-7685 requests (type byte || data) behind `requestsHash`.
@@ -47,6 +61,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import random
 import sys
 import tempfile
 import time
@@ -55,12 +70,17 @@ from typing import Any, Dict, List, Optional, Tuple
 try:
     import coincurve
     from ethereum_rlp import rlp
-    from ethereum_types.bytes import Bytes, Bytes0, Bytes32
+    from ethereum_types.bytes import Bytes, Bytes0, Bytes8, Bytes32, Bytes256
     from ethereum_types.numeric import U64, U256, Uint
 
     from ethereum.crypto.hash import keccak256
+    from ethereum.forks.prague import fork as pfork
+    from ethereum.forks.prague import state as pstate
     from ethereum.forks.prague import transactions as ptx
-    from ethereum.forks.prague.fork_types import Address
+    from ethereum.forks.prague.blocks import Block, Header
+    from ethereum.forks.prague.fork_types import Account, Address
+    from ethereum.forks.prague.requests import compute_requests_hash
+    from ethereum.forks.prague.trie import EMPTY_TRIE_ROOT
     from ethereum.forks.prague.utils.address import (
         compute_contract_address,
         compute_create2_contract_address,
@@ -194,11 +214,12 @@ KEYS = {ALICE: KEY_ALICE, BOB: KEY_BOB, CAROL: KEY_CAROL, DAVE: KEY_DAVE}
 # --- A tiny EVM assembler ------------------------------------------------------------------
 
 OPS = {
-    "STOP": 0x00, "ADD": 0x01, "GT": 0x11, "ISZERO": 0x15, "CALLER": 0x33, "CALLVALUE": 0x34,
-    "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36, "CODECOPY": 0x39, "NUMBER": 0x43,
-    "POP": 0x50, "SSTORE": 0x55, "JUMP": 0x56, "JUMPI": 0x57, "JUMPDEST": 0x5B,
-    "PUSH0": 0x5F, "DUP1": 0x80, "DUP2": 0x81, "CREATE": 0xF0, "RETURN": 0xF3,
-    "CREATE2": 0xF5, "SELFDESTRUCT": 0xFF,
+    "STOP": 0x00, "ADD": 0x01, "MUL": 0x02, "SUB": 0x03, "GT": 0x11, "ISZERO": 0x15,
+    "XOR": 0x18, "KECCAK256": 0x20, "CALLER": 0x33, "CALLVALUE": 0x34,
+    "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36, "CODECOPY": 0x39, "BLOCKHASH": 0x40,
+    "NUMBER": 0x43, "POP": 0x50, "MLOAD": 0x51, "MSTORE": 0x52, "SSTORE": 0x55, "JUMP": 0x56,
+    "JUMPI": 0x57, "JUMPDEST": 0x5B, "PUSH0": 0x5F, "DUP1": 0x80, "DUP2": 0x81, "SWAP1": 0x90,
+    "CREATE": 0xF0, "RETURN": 0xF3, "CREATE2": 0xF5, "SELFDESTRUCT": 0xFF,
 }
 
 
@@ -381,27 +402,187 @@ def funded(*addresses: bytes, balance: int = 100 * ETHER) -> Dict[bytes, Dict[st
     return {a: account(balance=balance) for a in addresses}
 
 
-def block_hash(number: int) -> bytes:
-    return h(b"block " + str(number).encode())
+# --- Headers and ancestors ---------------------------------------------------------------------
+
+# Post-merge header constants and the commitments of an empty body, from the spec itself.
+EMPTY_OMMERS_HASH = bytes(pfork.EMPTY_OMMER_HASH)
+EMPTY_ROOT = bytes(EMPTY_TRIE_ROOT)
+EMPTY_REQUESTS_HASH = bytes(compute_requests_hash([]))  # EIP-7685: sha256 of no request hashes
+assert EMPTY_REQUESTS_HASH == hashlib.sha256(b"").digest()
+assert EMPTY_ROOT == h(rlp.encode(b"")) and EMPTY_OMMERS_HASH == h(rlp.encode([]))
+
+
+def make_header(*, parent_hash: bytes, coinbase: bytes, state_root: bytes, number: int,
+                gas_limit: int, timestamp: int, prev_randao: bytes, base_fee: int,
+                parent_beacon_block_root: bytes, excess_blob_gas: int = 0,
+                transactions_root: bytes = EMPTY_ROOT, receipts_root: bytes = EMPTY_ROOT,
+                bloom: bytes = bytes(256), gas_used: int = 0,
+                withdrawals_root: bytes = EMPTY_ROOT,
+                requests_hash: bytes = EMPTY_REQUESTS_HASH) -> Header:
+    """A post-merge Prague header (the spec's type); the defaults are an empty body's."""
+    return Header(
+        parent_hash=Bytes32(parent_hash), ommers_hash=Bytes32(EMPTY_OMMERS_HASH),
+        coinbase=Address(coinbase), state_root=Bytes32(state_root),
+        transactions_root=Bytes32(transactions_root), receipt_root=Bytes32(receipts_root),
+        bloom=Bytes256(bloom), difficulty=Uint(0), number=Uint(number), gas_limit=Uint(gas_limit),
+        gas_used=Uint(gas_used), timestamp=U256(timestamp), extra_data=Bytes(b""),
+        prev_randao=Bytes32(prev_randao), nonce=Bytes8(bytes(8)), base_fee_per_gas=Uint(base_fee),
+        withdrawals_root=Bytes32(withdrawals_root), blob_gas_used=U64(0),
+        excess_blob_gas=U64(excess_blob_gas),
+        parent_beacon_block_root=Bytes32(parent_beacon_block_root),
+        requests_hash=Bytes32(requests_hash),
+    )
+
+
+def header_hash(header: Header) -> bytes:
+    return h(rlp.encode(header))
+
+
+def header_json(header: Header) -> Dict[str, Any]:
+    """A header in Ethereum JSON-RPC's field names, with its hash."""
+    return {
+        "parentHash": hx(header.parent_hash),
+        "sha3Uncles": hx(header.ommers_hash),
+        "miner": hx(header.coinbase),
+        "stateRoot": hx(header.state_root),
+        "transactionsRoot": hx(header.transactions_root),
+        "receiptsRoot": hx(header.receipt_root),
+        "logsBloom": hx(header.bloom),
+        "difficulty": q(int(header.difficulty)),
+        "number": q(int(header.number)),
+        "gasLimit": q(int(header.gas_limit)),
+        "gasUsed": q(int(header.gas_used)),
+        "timestamp": q(int(header.timestamp)),
+        "extraData": hx(header.extra_data),
+        "mixHash": hx(header.prev_randao),
+        "nonce": hx(header.nonce),
+        "baseFeePerGas": q(int(header.base_fee_per_gas)),
+        "withdrawalsRoot": hx(header.withdrawals_root),
+        "blobGasUsed": q(int(header.blob_gas_used)),
+        "excessBlobGas": q(int(header.excess_blob_gas)),
+        "parentBeaconBlockRoot": hx(header.parent_beacon_block_root),
+        "requestsHash": hx(header.requests_hash),
+        "hash": hx(header_hash(header)),
+    }
+
+
+def validate_against_parent(parent: Header, header: Header) -> None:
+    """The spec's own header validation of `header` as `parent`'s child (base fee, gas limit,
+    excess blob gas, number, timestamp, parent hash, post-merge constants)."""
+    chain = pfork.BlockChain(
+        blocks=[Block(header=parent, transactions=(), ommers=(), withdrawals=())],
+        state=pstate.State(), chain_id=U64(CHAIN_ID))
+    pfork.validate_header(chain, header)
+
+
+def parent_base_fee(base_fee: int, gas_limit: int) -> int:
+    """The largest base fee of an empty parent (gasUsed 0, same gas limit) whose child's base
+    fee is `base_fee` under EIP-1559 (7 gwei <- 8 gwei), found with the spec's own formula."""
+
+    def child(fee: int) -> int:
+        limit = Uint(gas_limit)
+        return int(pfork.calculate_base_fee_per_gas(limit, limit, Uint(0), Uint(fee)))
+
+    fee = max(0, base_fee * 8 // 7 - 16)
+    while child(fee) < base_fee:  # child() is non-decreasing and grows by at most 1 per step
+        fee += 1
+    while child(fee + 1) == base_fee:
+        fee += 1
+    assert child(fee) == base_fee
+    return fee
 
 
 def make_env(name: str, number: int, coinbase: bytes, base_fee: int = 7 * GWEI,
              withdrawals: Tuple[Tuple[int, int, bytes, int], ...] = (),
-             ancestors: int = 3) -> Dict[str, Any]:
-    hashes = {n: block_hash(n) for n in range(max(0, number - ancestors), number)}
+             ancestors: int = 3, gas_limit: int = 30_000_000) -> Dict[str, Any]:
+    """The block environment, with its `ancestors` ancestors' headers: empty blocks 12 s apart
+    whose base fees lead to `base_fee`. All but the parent are built here; the parent, whose
+    state root is the pre-state's, is added by `finish_ancestry` once the pre-state is known.
+    `blockHashes` maps every ancestor's number to its hash (the parent's added with it)."""
+    assert 1 <= ancestors <= number
+    timestamp = 1_750_000_000 + 12 * number
+    fees = [base_fee]
+    for _ in range(ancestors):
+        fees.append(parent_base_fee(fees[-1], gas_limit))
+    fees = fees[1:][::-1]  # the ancestors' base fees, oldest first
+    headers: List[Header] = []
+    parent_hash = h(f"ancestor of {name}'s ancestors".encode())  # arbitrary: no header for it
+    for i, n in enumerate(range(number - ancestors, number - 1)):
+        header = make_header(
+            parent_hash=parent_hash, coinbase=seeded_address(f"{name} ancestor {n} coinbase"),
+            state_root=h(f"{name} ancestor {n} state root".encode()), number=n,
+            gas_limit=gas_limit, timestamp=timestamp - 12 * (number - n),
+            prev_randao=h(f"prevrandao {name} ancestor {n}".encode()), base_fee=fees[i],
+            parent_beacon_block_root=h(f"beacon root {name} ancestor {n}".encode()))
+        if headers:
+            validate_against_parent(headers[-1], header)
+        headers.append(header)
+        parent_hash = header_hash(header)
     return {
         "coinbase": coinbase,
-        "gasLimit": 30_000_000,
+        "gasLimit": gas_limit,
         "number": number,
-        "timestamp": 1_750_000_000 + 12 * number,
+        "timestamp": timestamp,
         "baseFeePerGas": base_fee,
         "prevRandao": h(b"prevrandao " + name.encode()),
         "parentBeaconBlockRoot": h(b"beacon root " + name.encode()),
         "excessBlobGas": 0,
-        "parentHash": hashes[number - 1],
-        "blockHashes": hashes,
+        "parentHash": None,  # set by finish_ancestry
+        "blockHashes": {int(a.number): header_hash(a) for a in headers},
         "withdrawals": list(withdrawals),  # (index, validatorIndex, address, amount in gwei)
+        "ancestors": headers,
+        "parentBaseFee": fees[-1],
+        "name": name,
     }
+
+
+def finish_ancestry(env: Dict[str, Any], pre_state_root: bytes) -> None:
+    """Adds the parent header (its state root is the pre-state's) to `env`."""
+    assert env["parentHash"] is None, "the parent is added once"
+    number, older = env["number"], env["ancestors"]
+    name = env["name"]
+    n = number - 1
+    parent = make_header(
+        parent_hash=header_hash(older[-1]) if older else h(f"ancestor of {name}'s ancestors".encode()),
+        coinbase=seeded_address(f"{name} ancestor {n} coinbase"),
+        state_root=pre_state_root, number=n, gas_limit=env["gasLimit"],
+        timestamp=env["timestamp"] - 12, prev_randao=h(f"prevrandao {name} ancestor {n}".encode()),
+        base_fee=env["parentBaseFee"],
+        parent_beacon_block_root=h(f"beacon root {name} ancestor {n}".encode()))
+    if older:
+        validate_against_parent(older[-1], parent)
+    env["ancestors"] = older + [parent]
+    env["parentHash"] = header_hash(parent)
+    env["blockHashes"][number - 1] = env["parentHash"]
+
+
+def block_header(env: Dict[str, Any], result: Dict[str, Any]) -> Header:
+    """The executed block's header: the environment plus the spec's results."""
+    return make_header(
+        parent_hash=env["parentHash"], coinbase=env["coinbase"],
+        state_root=bytes.fromhex(result["stateRoot"][2:]), number=env["number"],
+        gas_limit=env["gasLimit"], timestamp=env["timestamp"], prev_randao=env["prevRandao"],
+        base_fee=env["baseFeePerGas"], parent_beacon_block_root=env["parentBeaconBlockRoot"],
+        excess_blob_gas=env["excessBlobGas"],
+        transactions_root=bytes.fromhex(result["txRoot"][2:]),
+        receipts_root=bytes.fromhex(result["receiptsRoot"][2:]),
+        bloom=bytes.fromhex(result["logsBloom"][2:]), gas_used=int(result["gasUsed"], 16),
+        withdrawals_root=bytes.fromhex(result["withdrawalsRoot"][2:]),
+        requests_hash=bytes.fromhex(result["requestsHash"][2:]))
+
+
+def state_root_of(pre: Dict[bytes, Dict[str, Any]]) -> bytes:
+    """The spec's state root of a pre-state, built with its own state functions (empty accounts
+    included, as `run_t8n` loads them)."""
+    state = pstate.State()
+    for address, acc in pre.items():
+        pstate.set_account(state, Address(address), Account(
+            nonce=Uint(acc["nonce"]), balance=U256(acc["balance"]), code=Bytes(acc["code"])))
+        for slot, value in acc["storage"].items():
+            if value:
+                key = Bytes32(slot.to_bytes(32, "big"))
+                pstate.set_storage(state, Address(address), key, U256(value))
+    return bytes(pstate.state_root(state))
 
 
 def alloc_json(pre: Dict[bytes, Dict[str, Any]]) -> Dict[str, Any]:
@@ -505,26 +686,40 @@ def run_t8n(pre: Dict[bytes, Dict[str, Any]], env: Dict[str, Any], txs: Txs,
 
 
 def execute(name: str, description: str, pre: Dict[bytes, Dict[str, Any]],
-            env: Dict[str, Any], txs: Txs, cache: ForkCache) -> Dict[str, Any]:
-    result, post_alloc, body, pre_root = run_t8n(pre, env, txs, cache)
+            env: Dict[str, Any], txs: Txs, cache: ForkCache,
+            receipts: Optional[List[Any]] = None) -> Dict[str, Any]:
+    """Executes the block; returns its fixture (`receipts`, if given, gets t8n's receipts)."""
+    pre_root = state_root_of(pre)
+    finish_ancestry(env, pre_root)
+    result, post_alloc, body, loaded_root = run_t8n(pre, env, txs, cache)
+    assert loaded_root == hx(pre_root), f"{name}: t8n loaded another pre-state"
     if result.get("rejected"):
         raise SystemExit(f"{name}: the spec rejected transactions: {result['rejected']}")
     if "blockException" in result:
         raise SystemExit(f"{name}: the spec rejected the block: {result['blockException']}")
     assert body == hx(rlp.encode(txs.objects)), f"{name}: t8n re-encoded the transactions differently"
     assert len(result["receipts"]) == len(txs.raw)
+    if receipts is not None:
+        receipts.extend(result["receipts"])
     requests = result.get("requests", [])
     expected_requests_hash = hashlib.sha256(
         b"".join(hashlib.sha256(bytes.fromhex(r[2:])).digest() for r in requests)
     ).hexdigest()
     assert result["requestsHash"] == "0x" + expected_requests_hash, f"{name}: requestsHash"
+    ancestors = env["ancestors"]
+    header = block_header(env, result)
+    validate_against_parent(ancestors[-1], header)
+    assert int(ancestors[-1].number) == env["number"] - 1
+    assert bytes(ancestors[-1].state_root) == pre_root
+    assert env["blockHashes"] == {int(a.number): header_hash(a) for a in ancestors}
     return {
         "name": name,
         "description": description,
         "fork": FORK,
         "chainId": CHAIN_ID,
+        "ancestors": [header_json(a) for a in ancestors],
         "pre": alloc_json(pre),
-        "preStateRoot": pre_root,
+        "preStateRoot": hx(pre_root),
         "env": env_json(env),
         "txs": [hx(raw) for raw in txs.raw],
         "result": {
@@ -538,6 +733,7 @@ def execute(name: str, description: str, pre: Dict[bytes, Dict[str, Any]],
             "requests": requests,
             "rejected": [],
         },
+        "header": header_json(header),
         "post": normalize_post(post_alloc),
     }
 
@@ -750,7 +946,8 @@ def fixture_system_calls(cache: ForkCache) -> Dict[str, Any]:
     parent_ts = env["timestamp"] - 12
     beacon = {parent_ts % BEACON_ROOTS_BUFFER: parent_ts,
               parent_ts % BEACON_ROOTS_BUFFER + BEACON_ROOTS_BUFFER: word(h(b"older beacon root"))}
-    history = {n % HISTORY_SERVE_WINDOW: word(block_hash(n)) for n in (number - 3, number - 2)}
+    # What the parent's and the grandparent's EIP-2935 calls stored: their parents' hashes.
+    history = {n % HISTORY_SERVE_WINDOW: word(env["blockHashes"][n]) for n in (number - 3, number - 2)}
     pre = {
         **system_contracts(beacon_storage=beacon, history_storage=history,
                            consolidation_storage={0: EXCESS_INHIBITOR}),
@@ -818,10 +1015,259 @@ FIXTURES = [
 ]
 
 
+# --- Bench blocks (--bench) --------------------------------------------------------------------
+#
+# Mainnet-like blocks of about 1, 10 and 30 Mgas for timing the verifier: ETH transfers (to new
+# accounts, to existing ones, between senders), calls that write fresh storage slots and
+# overwrite or zero pre-existing ones, and hashing loops that also read BLOCKHASH; many senders.
+# Each transaction's gas is planned with the cost model below (Prague schedule); the spec must
+# use exactly the planned gas for every transaction, and the block must land within 2% of its
+# target. The pre-state is the same size for all three (2000 untouched-or-not EOAs, two
+# storage contracts with 4000 and 1000 slots); the generator prints what each block touches.
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+BENCH_GAS_LIMIT = 36_000_000
+BENCH_STORE_SLOTS = (4000, 1000)  # pre-existing slots of the two storage contracts
+BENCH_EXISTING_ACCOUNTS = 2000  # funded EOAs in the pre-state; transfers reach some of them
+BENCH_WITHDRAWALS = 16
+BENCH_SHARES = {"transfers": 0.35, "storage": 0.40}  # the rest of the target: hashing loops
+BENCH_HASHING_TX_GAS = 400_000  # about; the hashing loops' share is split into such txs
+BENCH_GAS_TOLERANCE = 0.02
+
+# Hashing loop. Calldata: word 0 = iterations n, word 1 = depth d (1..3).
+# mem[0:32] = BLOCKHASH(NUMBER - d), mem[32:64] = CALLER; n times
+# mem[0] = keccak256(mem[0:64]) ^ (n * K); finally storage[CALLER] = mem[0].
+HASHING_CODE = asm(
+    0x20, "CALLDATALOAD", "NUMBER", "SUB", "BLOCKHASH", 0, "MSTORE",
+    "CALLER", 0x20, "MSTORE",
+    0, "CALLDATALOAD",
+    ":loop", "JUMPDEST",
+    "DUP1", "ISZERO", "@end", "JUMPI",
+    "DUP1", (0x9E3779B97F4A7C15).to_bytes(8, "big"), "MUL", 0x40, 0, "KECCAK256", "XOR", 0, "MSTORE",
+    1, "SWAP1", "SUB",
+    "@loop", "JUMP",
+    ":end", "JUMPDEST", "POP",
+    0, "MLOAD", "CALLER", "SSTORE", "STOP",
+)
+
+# The cost model (Prague): static opcode costs of the code paths above.
+G_TX, G_COLD_SLOAD, G_SSET, G_SRESET, R_SCLEAR = 21000, 2100, 20000, 2900, 4800
+G_ACCESS_ADDRESS, G_ACCESS_SLOT = 2400, 1900
+STORE_PAIRS_ENTRY, STORE_PAIRS_PER_PAIR, STORE_PAIRS_EXIT = 2, 60, 26
+HASHING_SETUP, HASHING_PER_ITERATION, HASHING_EXIT = 55, 106, 30
+
+
+def calldata_gas(data: bytes) -> int:
+    return sum(4 if b == 0 else 16 for b in data)
+
+
+def register_key(seed: str) -> bytes:
+    """A deterministic devnet test key (public; never use with real funds); returns its address."""
+    key = word(h(b"avs-exex bench key: " + seed.encode())) % SECP256K1_N
+    assert key != 0
+    address = address_of(key)
+    KEYS[address] = key
+    return address
+
+
+def store_pairs_gas(pairs: List[Tuple[int, int]], original: Dict[int, int], warm: bool) -> int:
+    """Gas of one STORE_PAIRS_CODE call writing each (distinct) slot once, slots cold unless
+    `warm` (in the access list, paid for in the intrinsic gas)."""
+    data = store_pairs(*pairs)
+    gas = G_TX + calldata_gas(data) + STORE_PAIRS_ENTRY + STORE_PAIRS_EXIT
+    if warm:
+        gas += G_ACCESS_ADDRESS + G_ACCESS_SLOT * len(pairs)
+    refund = 0
+    for slot, value in pairs:
+        was = original.get(slot, 0)
+        gas += STORE_PAIRS_PER_PAIR + (0 if warm else G_COLD_SLOAD)
+        gas += G_SSET if was == 0 else G_SRESET
+        if was != 0 and value == 0:
+            refund += R_SCLEAR
+    assert len({slot for slot, _ in pairs}) == len(pairs)
+    return gas - min(refund, gas // 5)
+
+
+def hashing_gas(data: bytes, iterations: int, slot_was_zero: bool) -> int:
+    return (G_TX + calldata_gas(data) + HASHING_SETUP + HASHING_PER_ITERATION * iterations
+            + HASHING_EXIT + G_COLD_SLOAD + (G_SSET if slot_was_zero else G_SRESET))
+
+
+def bench_block(cache: ForkCache, name: str, number: int, target: int) -> Dict[str, Any]:
+    rng = random.Random(f"avs-exex bench {name}")
+    coinbase = seeded_address(f"{name} coinbase")
+    stores = [seeded_address(f"bench store {i}") for i in range(len(BENCH_STORE_SLOTS))]
+    hasher = seeded_address("bench hasher")
+    existing = [seeded_address(f"bench existing {i}") for i in range(BENCH_EXISTING_ACCOUNTS)]
+    store_storage = [
+        {word(h(f"bench store {i} slot {j}".encode())): rng.randrange(1, 2**96) for j in range(n)}
+        for i, n in enumerate(BENCH_STORE_SLOTS)
+    ]
+    # Untouched pre-existing slots, per store, in a random order.
+    unused = [rng.sample(sorted(storage), len(storage)) for storage in store_storage]
+    fresh_slots = (word(h(f"{name} fresh slot {i}".encode())) for i in range(10**9))
+
+    # The plan: a list of (kind, parameters, planned gas).
+    plan: List[Tuple[str, Any, int]] = []
+    n_transfers = round(BENCH_SHARES["transfers"] * target / G_TX)
+    plan += [("transfer", None, G_TX)] * n_transfers
+    storage_gas = 0
+    while storage_gas < BENCH_SHARES["storage"] * target - 150_000:
+        which = 0 if rng.random() < 0.8 else 1
+        pairs = [(next(fresh_slots), rng.randrange(1, 2**96)) for _ in range(rng.randint(4, 16))]
+        pairs += [(unused[which].pop(), rng.randrange(1, 2**96)) for _ in range(rng.randint(4, 16))]
+        pairs += [(unused[which].pop(), 0) for _ in range(rng.randint(0, 4))]
+        rng.shuffle(pairs)
+        warm = rng.random() < 0.25
+        gas = store_pairs_gas(pairs, store_storage[which], warm)
+        plan.append(("store", (which, pairs, warm), gas))
+        storage_gas += gas
+    hashing_budget = target - n_transfers * G_TX - storage_gas
+    n_hashing = max(1, round(hashing_budget / BENCH_HASHING_TX_GAS))
+    plan += [("hashing", None, hashing_budget // n_hashing)] * n_hashing
+    rng.shuffle(plan)
+
+    senders = [register_key(f"{name} sender {i}") for i in range(max(4, len(plan) // 4))]
+    withdrawals = tuple(
+        (1_000_000 + i, rng.randrange(1, 2_000_000),
+         rng.choice(existing) if i % 2 == 0 else seeded_address(f"{name} withdrawal {i}"),
+         rng.randrange(10**6, 3 * 10**7))
+        for i in range(BENCH_WITHDRAWALS)
+    )
+    env = make_env(name, number, coinbase, withdrawals=withdrawals, gas_limit=BENCH_GAS_LIMIT)
+    # What the parent's and grandparent's EIP-2935 calls stored.
+    history = {n % HISTORY_SERVE_WINDOW: word(env["blockHashes"][n]) for n in (number - 3, number - 2)}
+    pre = {
+        **system_contracts(history_storage=history),
+        **{a: account(balance=rng.randrange(1, 10 * ETHER)) for a in existing},
+        **funded(*senders),
+        **{store: account(nonce=1, code=STORE_PAIRS_CODE, storage=storage)
+           for store, storage in zip(stores, store_storage)},
+        hasher: account(nonce=1, code=HASHING_CODE),
+    }
+    txs = Txs(pre, env["baseFeePerGas"])
+    planned, planned_per_tx = 0, []
+    new_accounts, hashed_by = [], set()
+    touched_slots: Dict[bytes, set] = {store: set() for store in stores}
+    touched_accounts = {coinbase, *(w[2] for w in withdrawals), *system_contracts()}
+    for i, (kind, params, gas) in enumerate(plan):
+        sender = rng.choice(senders)
+        touched_accounts.add(sender)
+        if kind == "transfer":
+            r = rng.random()
+            if r < 0.4:
+                to = seeded_address(f"{name} new account {i}")
+                new_accounts.append(to)
+            elif r < 0.85:
+                to = rng.choice(existing)
+            else:
+                to = rng.choice(senders)
+            value = rng.randrange(10**15, 10**18)
+            kind_r = rng.random()
+            if kind_r < 0.2:
+                txs.legacy(sender, to, value=value)
+            elif kind_r < 0.3:
+                txs.access_list(sender, to, value=value, gas=G_TX)
+            else:
+                txs.eip1559(sender, to, value=value, tip=rng.randrange(GWEI // 10, 3 * GWEI))
+            touched_accounts.add(to)
+        elif kind == "store":
+            which, pairs, warm = params
+            store = stores[which]
+            data = store_pairs(*pairs)
+            limit = gas + gas // 4 + 10_000  # the refund is only subtracted at the end
+            if warm:
+                txs.access_list(sender, store, data=data, gas=limit,
+                                access=((store, tuple(slot for slot, _ in pairs)),))
+            else:
+                txs.eip1559(sender, store, data=data, gas=limit,
+                            tip=rng.randrange(GWEI // 10, 3 * GWEI))
+            touched_accounts.add(store)
+            touched_slots[store].update(slot for slot, _ in pairs)
+        else:
+            depth = 1 + i % 3
+            fixed = hashing_gas(store_pairs((1, depth)), 0, sender not in hashed_by)
+            iterations = max(1, (gas - fixed) // HASHING_PER_ITERATION)
+            data = store_pairs((iterations, depth))
+            gas = hashing_gas(data, iterations, sender not in hashed_by)
+            txs.eip1559(sender, hasher, data=data, gas=gas + 10_000)
+            hashed_by.add(sender)
+            touched_accounts.add(hasher)
+        planned += gas
+        planned_per_tx.append(gas)
+    receipts: List[Any] = []
+    stats = (f"{len(txs.raw)} txs from {len(senders)} senders: {n_transfers} transfers "
+             f"({len(new_accounts)} to new accounts), "
+             f"{sum(1 for k, _, _ in plan if k == 'store')} storage calls writing "
+             f"{sum(len(s) for s in touched_slots.values())} slots, {n_hashing} hashing loops; "
+             f"{BENCH_WITHDRAWALS} withdrawals")
+    fx = execute(name, f"bench block, about {target // 10**6} Mgas: {stats}", pre, env, txs, cache,
+                 receipts)
+    gas_used = int(fx["result"]["gasUsed"], 16)
+    cumulative = [0] + [int(r["cumulativeGasUsed"], 16) for r in receipts]
+    used = [b - a for a, b in zip(cumulative, cumulative[1:])]
+    off = [(i, plan[i][0], p, u) for i, (p, u) in enumerate(zip(planned_per_tx, used)) if p != u]
+    assert not off, (f"{name}: the cost model is off for {len(off)} txs "
+                     f"(index, kind, planned, used): {off[:5]}")
+    assert gas_used == planned
+    assert abs(gas_used - target) <= BENCH_GAS_TOLERANCE * target, f"{name}: {gas_used} gas"
+    assert all(r["succeeded"] is True for r in receipts), f"{name}: a transaction failed"
+    post = fx["post"]
+    for kind, params, _ in plan:
+        if kind == "store":
+            post_storage = storage_of(fx, "post", stores[params[0]])
+            assert all(post_storage.get(slot, 0) == value for slot, value in params[1])
+    assert len(storage_of(fx, "post", hasher)) == len(hashed_by)
+    assert all(hx(a) in post for a in new_accounts)
+    # Witness-relevant sizes, for the report.
+    def changed_slots(address: bytes) -> int:
+        before, after = fx["pre"][hx(address)]["storage"], post[hx(address)]["storage"]
+        return sum(1 for slot in set(before) | set(after) if before.get(slot) != after.get(slot))
+
+    fx_stats = {
+        "gasUsed": gas_used, "txs": len(txs.raw), "senders": len(senders),
+        "transfers": n_transfers, "newAccounts": len(new_accounts),
+        "storageCalls": sum(1 for k, _, _ in plan if k == "store"),
+        "hashingCalls": n_hashing, "hashingSlots": len(hashed_by),
+        "accountsTouched": len(touched_accounts),
+        "storeSlotsTouched": {hx(s): len(v) for s, v in touched_slots.items()},
+        "systemSlotsWritten": sum(changed_slots(a) for a in system_contracts()),
+        "preAccounts": len(fx["pre"]),
+        "preSlots": sum(len(a["storage"]) for a in fx["pre"].values()),
+    }
+    print(f"blocks.py: {name}: {json.dumps(fx_stats)}", file=sys.stderr)
+    return fx
+
+
+def bench_1mgas(cache: ForkCache) -> Dict[str, Any]:
+    return bench_block(cache, "bench_1mgas", 0x5000, 1_000_000)
+
+
+def bench_10mgas(cache: ForkCache) -> Dict[str, Any]:
+    return bench_block(cache, "bench_10mgas", 0x5001, 10_000_000)
+
+
+def bench_30mgas(cache: ForkCache) -> Dict[str, Any]:
+    return bench_block(cache, "bench_30mgas", 0x5002, 30_000_000)
+
+
+BENCH = [bench_1mgas, bench_10mgas, bench_30mgas]
+
+
 def main() -> int:
+    bench = sys.argv[1:] == ["--bench"]
+    if sys.argv[1:] and not bench:
+        sys.exit("usage: blocks.py [--bench]")
     started = time.monotonic()
+    fixtures = []
     with ForkCache() as cache:
-        fixtures = [make(cache) for make in FIXTURES]
+        for make in BENCH if bench else FIXTURES:
+            block_started = time.monotonic()
+            fixtures.append(make(cache))
+            if bench:
+                print(f"blocks.py: {fixtures[-1]['name']} in {time.monotonic() - block_started:.1f} s",
+                      file=sys.stderr)
     names = [f["name"] for f in fixtures]
     assert len(set(names)) == len(names), "fixture names must be unique"
     for f in fixtures:

@@ -1,0 +1,443 @@
+//! The host's state-root stage: after a block passes [`crate::verify`], it is re-executed
+//! statelessly ([`avs_exex_stateless`]) over the node's `debug_executionWitness`, and the
+//! header's state root is [`StateRootCheck::Verified`] only if execution reproduces it.
+//!
+//! Outcomes:
+//! - reproduced: `Verified`;
+//! - a different state root (or gas used, receipts root, logs bloom, requests hash): the node
+//!   contradicts itself, so the block is refused as invalid data ([`FetchError::StateRoot`]),
+//!   like a block whose transactions root is wrong;
+//! - not re-executable (no witness endpoint, a node whose state roots are not Ethereum's, an
+//!   OP-stack deposit, a witness that lacks a node): delivered as
+//!   [`StateRootCheck::Unverifiable`] with the reason; what that stops is the ExEx's policy
+//!   (the AVS signs nothing above such a block when verification is `required`).
+//!
+//! The witness's headers are only used through the hash chain from the block's parent hash,
+//! so the parent's state root and every `BLOCKHASH` answer are bound to the verified header.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::{Header, TxEnvelope},
+    eips::BlockNumberOrTag,
+    primitives::{B256, BlockNumber, Bytes},
+    providers::{DynProvider, Provider},
+    rlp::Decodable,
+};
+use avs_exex_stateless::{ChainRules, Verdict, Witness, verify_state_root};
+use avs_exex_types::{BlockTransaction, StateRootCheck};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::{HostError, HostMetrics, fetch::FetchError};
+use crate::chain::BlockWithReceipts;
+
+/// JSON-RPC "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+
+/// What the host does about state roots (`state_root_verification`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateRootMode {
+    /// No re-execution; blocks are delivered as [`StateRootCheck::NotChecked`].
+    Off,
+    /// Re-execute where the node allows it; otherwise deliver blocks as unverifiable.
+    BestEffort,
+    /// As `BestEffort`, but the host refuses to start unless the node serves witnesses; the
+    /// AVS signs no checkpoint above a block that is not `Verified`.
+    Required,
+}
+
+impl std::str::FromStr for StateRootMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "off" => Ok(Self::Off),
+            "best_effort" => Ok(Self::BestEffort),
+            "required" => Ok(Self::Required),
+            other => Err(format!(
+                "`{other}` is not a state-root verification mode (off, best_effort, required)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for StateRootMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Off => "off",
+            Self::BestEffort => "best_effort",
+            Self::Required => "required",
+        })
+    }
+}
+
+/// How the host verifies state roots (part of [`super::HostConfig`]).
+#[derive(Debug, Clone, Default)]
+pub struct StateRootConfig {
+    /// The mode; `None` chooses at start: `required` if the node serves witnesses, otherwise
+    /// `best_effort`.
+    pub mode: Option<StateRootMode>,
+    /// Fork rules of the followed chain; `None` uses the public network of its chain id (a
+    /// chain of another id is then unverifiable).
+    pub rules: Option<ChainRules>,
+}
+
+/// Where the state roots come from, decided once at start.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Re-execute over `debug_executionWitness` under these rules.
+    Witness(ChainRules),
+    /// Every block is unverifiable, for this reason.
+    Unavailable(String),
+}
+
+/// The state-root stage of a fetcher.
+#[derive(Debug, Clone)]
+pub(crate) struct StateRoots {
+    source: Source,
+    metrics: HostMetrics,
+}
+
+/// The answer of `debug_executionWitness` (reth, geth, erigon, nethermind).
+#[derive(Debug, Deserialize)]
+struct ExecutionWitness {
+    state: Vec<Bytes>,
+    #[serde(default)]
+    codes: Vec<Bytes>,
+    /// RLP headers (reth) or header objects (geth).
+    #[serde(default)]
+    headers: Vec<serde_json::Value>,
+}
+
+impl StateRoots {
+    /// Decides the mode and the source (asking the node which client it is and whether it serves
+    /// witnesses) and says which path the host will use. `None` when verification is off.
+    pub(crate) async fn probe(
+        config: &StateRootConfig,
+        provider: &DynProvider,
+        chain_id: u64,
+        metrics: &HostMetrics,
+    ) -> Result<Option<(StateRootMode, Self)>, HostError> {
+        if config.mode == Some(StateRootMode::Off) {
+            info!("state-root verification: off (state roots are signed as the node reports them)");
+            return Ok(None);
+        }
+        let source = Self::source(config, provider, chain_id).await;
+        let mode = match (&source, config.mode) {
+            (Source::Unavailable(reason), Some(StateRootMode::Required)) => {
+                return Err(HostError::Config(format!(
+                    "state_root_verification = required, but {reason}"
+                )));
+            }
+            (_, Some(mode)) => mode,
+            (Source::Witness(_), None) => StateRootMode::Required,
+            (Source::Unavailable(_), None) => StateRootMode::BestEffort,
+        };
+        match &source {
+            Source::Witness(_) => info!(
+                %mode,
+                "state-root verification: every block is re-executed over the node's \
+                 debug_executionWitness"
+            ),
+            Source::Unavailable(reason) => warn!(
+                %mode,
+                "state-root verification: blocks are unverifiable ({reason}); state roots are \
+                 signed as the node reports them"
+            ),
+        }
+        Ok(Some((
+            mode,
+            Self {
+                source,
+                metrics: metrics.clone(),
+            },
+        )))
+    }
+
+    async fn source(config: &StateRootConfig, provider: &DynProvider, chain_id: u64) -> Source {
+        let client = provider.get_client_version().await.unwrap_or_default();
+        if client.to_ascii_lowercase().starts_with("anvil") {
+            // anvil keeps slots written as zero and touched empty accounts in its trie: its
+            // roots are not Ethereum's, and its verifier must not learn its quirks.
+            return Source::Unavailable(format!(
+                "the node ({client}) computes a non-standard state root"
+            ));
+        }
+        let Some(rules) = config
+            .rules
+            .clone()
+            .or_else(|| ChainRules::for_chain_id(chain_id))
+        else {
+            return Source::Unavailable(format!(
+                "the fork schedule of chain {chain_id} is unknown to this build"
+            ));
+        };
+        let probe = provider
+            .raw_request::<_, serde_json::Value>(
+                "debug_executionWitness".into(),
+                (BlockNumberOrTag::Latest,),
+            )
+            .await;
+        match probe {
+            Err(err)
+                if err
+                    .as_error_resp()
+                    .is_some_and(|e| e.code == METHOD_NOT_FOUND) =>
+            {
+                Source::Unavailable(format!(
+                    "the node ({client}) does not serve debug_executionWitness"
+                ))
+            }
+            // Other failures (a busy node, a head it is still importing) are per-block matters.
+            _ => Source::Witness(rules),
+        }
+    }
+
+    /// The state-root verdict of a block that passed [`crate::verify`].
+    pub(crate) async fn check(
+        &self,
+        provider: &DynProvider,
+        timeout: Duration,
+        block: &BlockWithReceipts,
+    ) -> Result<StateRootCheck, FetchError> {
+        let check = match &self.source {
+            Source::Unavailable(reason) => StateRootCheck::Unverifiable(reason.clone()),
+            Source::Witness(rules) => self.reexecute(rules, provider, timeout, block).await?,
+        };
+        match &check {
+            StateRootCheck::Verified => self.metrics.state_root_verified_total.inc(),
+            _ => self.metrics.state_root_unverifiable_total.inc(),
+        }
+        Ok(check)
+    }
+
+    async fn reexecute(
+        &self,
+        rules: &ChainRules,
+        provider: &DynProvider,
+        timeout: Duration,
+        block: &BlockWithReceipts,
+    ) -> Result<StateRootCheck, FetchError> {
+        let number = block.number();
+        let Some(transactions) = ethereum_transactions(block) else {
+            return Ok(StateRootCheck::Unverifiable(
+                "OP-stack deposit transactions are not executed by this build".to_owned(),
+            ));
+        };
+        let started = Instant::now();
+        let request = provider.raw_request::<_, ExecutionWitness>(
+            "debug_executionWitness".into(),
+            (BlockNumberOrTag::Number(number),),
+        );
+        let answer = tokio::time::timeout(timeout, request)
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))?;
+        let witness = match answer {
+            Ok(witness) => witness,
+            Err(err) if err.as_error_resp().is_some() => {
+                // The node answered, with an error: it cannot give this block's witness.
+                return Ok(StateRootCheck::Unverifiable(format!(
+                    "the node gave no witness for block {number}: {err}"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.metrics
+            .witness_fetch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let ancestors = match ancestors(block.header(), &witness.headers) {
+            Ok(ancestors) => ancestors,
+            Err(reason) => return Ok(StateRootCheck::Unverifiable(reason)),
+        };
+        let Some(parent) = ancestors.parent else {
+            // A witness for another block than ours (the node reorged between the calls).
+            return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
+        };
+        let witness = Witness::new(witness.state, witness.codes);
+        self.metrics
+            .witness_bytes
+            .observe(witness.byte_len() as f64);
+
+        let rules = rules.clone();
+        let header = block.header().clone();
+        let withdrawals = block.block.body.withdrawals.clone();
+        let started = Instant::now();
+        let verdict = tokio::task::spawn_blocking(move || {
+            verify_state_root(
+                &rules,
+                &header,
+                &transactions,
+                withdrawals.as_ref().map(|w| w.as_slice()),
+                parent.state_root,
+                &witness,
+                &ancestors.hashes,
+            )
+        })
+        .await
+        .map_err(|err| FetchError::StateRootTask(err.to_string()))?;
+        let gas = block.header().gas_used;
+        if gas > 0 {
+            self.metrics
+                .execution_seconds_per_mgas
+                .set(started.elapsed().as_secs_f64() / (gas as f64 / 1e6));
+        }
+        match verdict {
+            Verdict::Verified => Ok(StateRootCheck::Verified),
+            Verdict::Unverifiable { reason } => Ok(StateRootCheck::Unverifiable(reason)),
+            Verdict::Mismatch {
+                field,
+                header,
+                computed,
+            } => {
+                self.metrics.state_root_mismatched_total.inc();
+                Err(FetchError::StateRoot {
+                    number,
+                    field,
+                    header,
+                    computed,
+                })
+            }
+        }
+    }
+}
+
+/// The block's transactions as Ethereum's types; `None` if it holds an OP-stack deposit.
+fn ethereum_transactions(block: &BlockWithReceipts) -> Option<Vec<TxEnvelope>> {
+    block
+        .transactions()
+        .iter()
+        .map(|tx| match tx {
+            BlockTransaction::Ethereum(tx) => Some(tx.clone()),
+            BlockTransaction::Deposit(_) => None,
+        })
+        .collect()
+}
+
+/// The ancestors a witness proves: the parent header (if the witness holds it) and the hashes
+/// of the unbroken run of ancestors from it downwards.
+#[derive(Debug)]
+struct Ancestors {
+    parent: Option<Header>,
+    hashes: BTreeMap<BlockNumber, B256>,
+}
+
+/// Walks the witness's headers from `header`'s parent hash down; headers off that chain are
+/// ignored. A header that does not decode makes the witness unusable.
+fn ancestors(header: &Header, encoded: &[serde_json::Value]) -> Result<Ancestors, String> {
+    let mut by_hash = std::collections::HashMap::new();
+    for value in encoded {
+        let header = decode_header(value)?;
+        by_hash.insert(header.hash_slow(), header);
+    }
+    let mut hashes = BTreeMap::new();
+    let parent = by_hash.get(&header.parent_hash).cloned();
+    let mut expected = (header.number.checked_sub(1), header.parent_hash);
+    while let (Some(number), hash) = expected {
+        hashes.insert(number, hash);
+        match by_hash.get(&hash) {
+            Some(ancestor) if ancestor.number == number => {
+                expected = (number.checked_sub(1), ancestor.parent_hash);
+            }
+            _ => break,
+        }
+    }
+    Ok(Ancestors { parent, hashes })
+}
+
+/// A witness header: RLP as a hex string (reth), or a JSON object (geth).
+fn decode_header(value: &serde_json::Value) -> Result<Header, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("a witness header does not decode: {e}");
+    match value {
+        serde_json::Value::String(_) => {
+            let rlp: Bytes = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
+            Header::decode(&mut rlp.as_ref()).map_err(|e| bad(&e))
+        }
+        _ => serde_json::from_value(value.clone()).map_err(|e| bad(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::rlp::Encodable;
+
+    use super::*;
+
+    fn chain(len: u64) -> Vec<Header> {
+        let mut headers: Vec<Header> = Vec::new();
+        for number in 0..len {
+            let parent_hash = headers.last().map_or(B256::ZERO, Header::hash_slow);
+            headers.push(Header {
+                number,
+                parent_hash,
+                state_root: B256::with_last_byte(number as u8),
+                ..Header::default()
+            });
+        }
+        headers
+    }
+
+    fn rlp(header: &Header) -> serde_json::Value {
+        let mut out = Vec::new();
+        header.encode(&mut out);
+        serde_json::to_value(Bytes::from(out)).unwrap()
+    }
+
+    #[test]
+    fn ancestors_follow_the_hash_chain_from_the_parent() {
+        let headers = chain(5);
+        let block = &headers[4];
+        // RLP and JSON headers, in any order, plus one off the chain.
+        let stranger = Header {
+            number: 2,
+            ..Header::default()
+        };
+        let encoded = vec![
+            serde_json::to_value(&headers[2]).unwrap(),
+            rlp(&headers[3]),
+            rlp(&stranger),
+            rlp(&headers[1]),
+        ];
+        let found = ancestors(block, &encoded).unwrap();
+        assert_eq!(found.parent.unwrap().state_root, headers[3].state_root);
+        let expected: BTreeMap<_, _> = (0..4)
+            .map(|n| (n, headers[n as usize].hash_slow()))
+            .collect();
+        // Block 0's hash is known from block 1's parent hash; nothing below it.
+        assert_eq!(found.hashes, expected);
+    }
+
+    #[test]
+    fn a_witness_without_the_parent_proves_only_the_parent_hash() {
+        let headers = chain(4);
+        let found = ancestors(&headers[3], &[rlp(&headers[1])]).unwrap();
+        assert!(found.parent.is_none());
+        assert_eq!(found.hashes, BTreeMap::from([(2, headers[2].hash_slow())]));
+    }
+
+    #[test]
+    fn an_undecodable_header_is_an_error() {
+        let headers = chain(2);
+        let err = ancestors(&headers[1], &[serde_json::json!("0x1234")]).unwrap_err();
+        assert!(err.contains("does not decode"), "{err}");
+    }
+
+    #[test]
+    fn modes_parse_and_print() {
+        for mode in [
+            StateRootMode::Off,
+            StateRootMode::BestEffort,
+            StateRootMode::Required,
+        ] {
+            assert_eq!(mode.to_string().parse::<StateRootMode>(), Ok(mode));
+        }
+        assert!(
+            "on".parse::<StateRootMode>()
+                .unwrap_err()
+                .contains("off, best_effort, required")
+        );
+    }
+}
