@@ -20,6 +20,7 @@
 use crate::password::PasswordSource;
 use avs_checkpoint::AttestDepth;
 use avs_contracts::deployment::Deployment;
+use avs_exex::host::StateRootMode;
 use avs_p2p::config::{DEFAULT_MIN_PEERS, DEFAULT_TARGET_PEERS};
 use clap::{Args, ValueEnum};
 use libp2p::{Multiaddr, multiaddr::Protocol};
@@ -245,6 +246,17 @@ pub struct NodeOptions {
     /// freezing its signers [default: false].
     #[arg(long, env = "AVS_CHALLENGER", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub challenger: Option<bool>,
+    /// Re-execute every attested block over the node's `debug_executionWitness` and sign a
+    /// state root only if execution reproduces it: `off`, `best_effort` (unverifiable blocks
+    /// are still signed) or `required` (nothing at or above a block that is not verified is
+    /// signed; the node refuses to start unless the attested node serves witnesses) [default:
+    /// `required` if the attested node serves witnesses, else `best_effort`].
+    #[arg(
+        long,
+        env = "AVS_STATE_ROOT_VERIFICATION",
+        value_name = "off|best_effort|required"
+    )]
+    pub state_root_verification: Option<String>,
 }
 
 /// About a day of Ethereum blocks: withdrawn stake stops counting within a day, for one
@@ -297,6 +309,7 @@ impl NodeOptions {
             max_fee_gwei,
             stake_refresh_blocks,
             challenger,
+            state_root_verification,
         )
     }
 
@@ -532,6 +545,9 @@ pub struct NodeConfig {
     pub stake_refresh_blocks: u64,
     /// Challenge responses that differ from this node's view.
     pub challenger: bool,
+    /// State-root verification of the attested chain; `None`: chosen against the attested
+    /// node at start (`required` where it serves witnesses).
+    pub state_root_verification: Option<StateRootMode>,
 }
 
 impl NodeConfig {
@@ -843,6 +859,14 @@ impl NodeConfig {
                 .stake_refresh_blocks
                 .unwrap_or(DEFAULT_STAKE_REFRESH_BLOCKS),
             challenger: options.challenger.unwrap_or(false),
+            state_root_verification: options
+                .state_root_verification
+                .map(|mode| {
+                    mode.parse().map_err(|reason: String| {
+                        ConfigError::new("state_root_verification", reason)
+                    })
+                })
+                .transpose()?,
         })
     }
 

@@ -264,6 +264,10 @@ impl DevnetArgs {
             );
         }
         println!(
+            "state roots: best_effort — anvil computes non-standard state roots, so nodes sign \
+             them unverified (a node following reth or geth re-executes every block)"
+        );
+        println!(
             "waiting for checkpoints every {} blocks (Ctrl-C stops the devnet) ...",
             deployment.params.avs.checkpoint_interval
         );
@@ -399,6 +403,8 @@ impl DevnetArgs {
             ])
             .args(["--node-name", &format!("devnet-node-{i}")])
             .args(["--submit-slot-ms", "3000", "--aggregation-window-ms", "300"])
+            // anvil's state roots are not Ethereum's: no block can be re-executed to them.
+            .args(["--state-root-verification", "best_effort"])
             .env(
                 "AVS_BLS_PRIVATE_KEY",
                 alloy::hex::encode_prefixed(*op.bls.to_be_bytes()),

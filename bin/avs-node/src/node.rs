@@ -47,7 +47,7 @@ use avs_contracts::{
     sender::{ConfirmPolicy, SendError, SenderConfig, WalletSender},
     transactor::{Transactor, wallet_provider_on},
 };
-use avs_exex::host::{FollowMode, Host, HostConfig};
+use avs_exex::host::{FollowMode, Host, HostConfig, StateRootMode};
 use avs_p2p::{
     Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
     Reachability, RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
@@ -105,6 +105,8 @@ pub struct NodeParams {
     pub stake_refresh_blocks: u64,
     /// Challenge responses that differ from this node's view (watchtower).
     pub challenger: bool,
+    /// State-root verification of the attested chain (`None`: chosen at start).
+    pub state_root_verification: Option<StateRootMode>,
     /// Test-only misbehaviour (devnet chain ids only).
     pub fault_mode: FaultMode,
 }
@@ -223,7 +225,7 @@ pub async fn run_node(
     // The host and the AVS ExEx. `confirmations` keeps the node behind the attested chain's
     // head; in two-chain mode the settlement chain's task logs are followed at the head (their
     // reorgs are handled like any other).
-    let settlement_config = host_config(
+    let mut settlement_config = host_config(
         &params.settlement_http,
         params.settlement_ws.clone(),
         data_dir.join("host"),
@@ -235,6 +237,12 @@ pub async fn run_node(
         },
         params.reorg_window,
     );
+    // The settlement host re-executes blocks only when it follows the attested chain too.
+    settlement_config.state_root.mode = if params.attested.is_some() {
+        Some(StateRootMode::Off)
+    } else {
+        params.state_root_verification
+    };
     let mut host = Host::new(settlement_config, metrics)?;
     let mut config = AvsConfig::same_chain(
         deployment.chain_id,
@@ -295,6 +303,7 @@ pub async fn run_node(
                 params.reorg_window,
             );
             attested_config.metrics_namespace = "avs_exex_attested_host".to_owned();
+            attested_config.state_root.mode = params.state_root_verification;
             attested_host(attested_config, attested_retention, &attested, metrics)
         })
         .transpose()?;

@@ -179,6 +179,7 @@ async fn node_params(config: &NodeConfig, fault_mode: FaultMode) -> eyre::Result
         max_fee_per_gas: config.max_fee_per_gas,
         stake_refresh_blocks: config.stake_refresh_blocks,
         challenger: config.challenger,
+        state_root_verification: config.state_root_verification,
         fault_mode,
     };
     params.check()?;

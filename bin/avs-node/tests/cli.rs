@@ -395,6 +395,12 @@ fn validation_names_the_field_and_the_fix() {
                 "attest_depth (--attest-depth, $AVS_ATTEST_DEPTH): `latest` is not `finalized`, `safe` or a number of blocks",
             ],
         ),
+        (
+            &["--state-root-verification", "on"],
+            &[
+                "state_root_verification (--state-root-verification, $AVS_STATE_ROOT_VERIFICATION): `on` is not a state-root verification mode (off, best_effort, required)",
+            ],
+        ),
         // settlement_ws_url must be a WebSocket URL, next to an http(s) settlement_rpc_url.
         (
             &["--settlement-ws-url", "http://127.0.0.1:8546"],

@@ -12,6 +12,9 @@
 //! 6. receipts root = ordered trie root of the EIP-2718 receipt encodings;
 //! 7. header logs bloom = OR of the receipt blooms.
 //!
+//! The state root is the one commitment these checks cannot reach: the host's state-root stage
+//! re-executes the block for it (`host::StateRootMode`, the `avs-exex-stateless` crate).
+//!
 //! Parent linkage is checked by [`crate::chain::Chain`] and by the host against its canonical
 //! window. Ommers are not checked: JSON-RPC returns only their hashes (and post-merge blocks have
 //! none).

@@ -190,6 +190,20 @@ fn repo_root() -> PathBuf {
 /// If the specification's venv is missing (run `bash tools/install-spec.sh`, which `just test`
 /// does) or the generator fails.
 pub fn spec_fixtures() -> Vec<Fixture> {
+    run_generator(&[])
+}
+
+/// Blocks of about 1, 10 and 30 million gas (transfers, storage writes and deletions, hashing
+/// loops; `bench_1mgas`, `bench_10mgas`, `bench_30mgas`), executed by the specification (about
+/// 25 s of Python).
+///
+/// # Panics
+/// As [`spec_fixtures`].
+pub fn spec_bench_fixtures() -> Vec<Fixture> {
+    run_generator(&["--bench"])
+}
+
+fn run_generator(args: &[&str]) -> Vec<Fixture> {
     #[derive(Deserialize)]
     struct Output {
         fixtures: Vec<Fixture>,
@@ -203,6 +217,7 @@ pub fn spec_fixtures() -> Vec<Fixture> {
     );
     let output = Command::new(&python)
         .arg(root.join("exex/stateless/tests/spec/blocks.py"))
+        .args(args)
         .current_dir(&root)
         .output()
         .expect("run the specification's block generator");
@@ -216,7 +231,7 @@ pub fn spec_fixtures() -> Vec<Fixture> {
     output.fixtures
 }
 
-/// Every node of a state's tries, its codes and its root: the largest witness there is.
+/// Nodes of a state's tries (all of them, or a block's proofs), codes, and the state root.
 #[derive(Debug, Clone)]
 pub struct FullState {
     /// The state root.
@@ -233,24 +248,12 @@ impl FullState {
         let mut nodes = Vec::new();
         let mut leaves = BTreeMap::new();
         for (address, account) in alloc {
-            let slots: BTreeMap<B256, Vec<u8>> = account
-                .storage
-                .iter()
-                .filter(|(_, value)| !value.is_zero())
-                .map(|(slot, value)| (keccak256(slot), alloy::rlp::encode(value)))
-                .collect();
-            let storage_root = hash_with_nodes(&slots, &mut nodes);
-            let leaf = TrieAccount {
-                nonce: account.nonce,
-                balance: account.balance,
-                storage_root,
-                code_hash: keccak256(&account.code),
-            };
-            let mut value = Vec::new();
-            leaf.encode(&mut value);
-            leaves.insert(keccak256(address), value);
+            let slots = account.storage_leaves();
+            let every_slot = slots.keys().copied().collect();
+            hash_with_nodes(&slots, every_slot, &mut nodes);
+            leaves.insert(keccak256(address), account.leaf());
         }
-        let root = hash_with_nodes(&leaves, &mut nodes);
+        let root = hash_with_nodes(&leaves, leaves.keys().copied().collect(), &mut nodes);
         let codes = alloc
             .values()
             .filter(|account| !account.code.is_empty())
@@ -264,6 +267,64 @@ impl FullState {
         Witness::new(self.nodes.iter().cloned(), self.codes.iter().cloned())
     }
 
+    /// The part of the state a node serves as `fixture`'s block witness: the proofs of every account and slot
+    /// the block changes or reads (its transactions' senders and recipients, the coinbase,
+    /// withdrawal recipients, the system contracts), plus the proofs of the neighbours of every
+    /// deleted key, whose nodes a collapsing branch needs.
+    pub fn for_block(fixture: &Fixture) -> Self {
+        use alloy::consensus::{Transaction, transaction::SignerRecoverable};
+        let (pre, post) = (&fixture.pre, &fixture.post);
+        let mut accounts: Vec<Address> = pre
+            .keys()
+            .chain(post.keys())
+            .filter(|a| {
+                pre.get(*a).map(AllocAccount::fingerprint)
+                    != post.get(*a).map(AllocAccount::fingerprint)
+            })
+            .copied()
+            .collect();
+        for tx in fixture.transactions() {
+            accounts.push(tx.recover_signer().expect("signed"));
+            accounts.extend(tx.to());
+        }
+        accounts.push(fixture.header().beneficiary);
+        accounts.extend(fixture.withdrawals().iter().map(|w| w.address));
+        accounts.extend(SYSTEM_CONTRACTS);
+        let account_keys: Vec<B256> = accounts.iter().map(keccak256).collect();
+
+        let mut nodes = Vec::new();
+        let mut leaves = BTreeMap::new();
+        for (address, account) in pre {
+            let slots = account.storage_leaves();
+            let changed: Vec<B256> = post.get(address).map_or_else(
+                || slots.keys().copied().collect(),
+                |after| {
+                    let after = after.storage_leaves();
+                    slots
+                        .keys()
+                        .chain(after.keys())
+                        .filter(|k| slots.get(*k) != after.get(*k))
+                        .copied()
+                        .collect()
+                },
+            );
+            hash_with_nodes(&slots, with_neighbours(&slots, changed), &mut nodes);
+            leaves.insert(keccak256(address), account.leaf());
+        }
+        hash_with_nodes(&leaves, with_neighbours(&leaves, account_keys), &mut nodes);
+        let codes = accounts
+            .iter()
+            .filter_map(|a| pre.get(a))
+            .filter(|account| !account.code.is_empty())
+            .map(|account| account.code.clone())
+            .collect();
+        Self {
+            root: fixture.pre_state_root,
+            nodes,
+            codes,
+        }
+    }
+
     /// A witness without the node at `index` of [`FullState::nodes`].
     pub fn witness_without(&self, index: usize) -> Witness {
         let nodes = self.nodes.iter().enumerate().filter(|(i, _)| *i != index);
@@ -274,12 +335,70 @@ impl FullState {
     }
 }
 
-/// The root of the trie holding `leaves`, pushing its nodes onto `nodes`.
-fn hash_with_nodes(leaves: &BTreeMap<B256, Vec<u8>>, nodes: &mut Vec<Bytes>) -> B256 {
+/// The EIP-2935, EIP-4788, EIP-7002 and EIP-7251 system contracts every Prague block calls.
+const SYSTEM_CONTRACTS: [Address; 4] = [
+    alloy::eips::eip2935::HISTORY_STORAGE_ADDRESS,
+    alloy::eips::eip4788::BEACON_ROOTS_ADDRESS,
+    alloy::eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+    alloy::eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+];
+
+impl AllocAccount {
+    /// The account's storage trie leaves (hashed slot → RLP value).
+    fn storage_leaves(&self) -> BTreeMap<B256, Vec<u8>> {
+        self.storage
+            .iter()
+            .filter(|(_, value)| !value.is_zero())
+            .map(|(slot, value)| (keccak256(slot), alloy::rlp::encode(value)))
+            .collect()
+    }
+
+    /// The account trie leaf (the storage root computed from the slots).
+    fn leaf(&self) -> Vec<u8> {
+        let storage_root = hash_with_nodes(&self.storage_leaves(), vec![], &mut Vec::new());
+        let mut value = Vec::new();
+        TrieAccount {
+            nonce: self.nonce,
+            balance: self.balance,
+            storage_root,
+            code_hash: keccak256(&self.code),
+        }
+        .encode(&mut value);
+        value
+    }
+
+    /// Everything, to tell changed accounts apart.
+    fn fingerprint(&self) -> (U256, u64, &Bytes, &BTreeMap<B256, U256>) {
+        (self.balance, self.nonce, &self.code, &self.storage)
+    }
+}
+
+/// `keys` plus, for each key, the nearest keys of `leaves` on either side: a deleted key's
+/// collapsing branch keeps a sibling whose subtree holds one of them.
+fn with_neighbours(leaves: &BTreeMap<B256, Vec<u8>>, keys: Vec<B256>) -> Vec<B256> {
+    let mut all = keys.clone();
+    for key in keys {
+        all.extend(leaves.range(..key).next_back().map(|(k, _)| *k));
+        all.extend(
+            leaves
+                .range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))
+                .next()
+                .map(|(k, _)| *k),
+        );
+    }
+    all
+}
+
+/// The root of the trie holding `leaves`, pushing the proof nodes of `targets` onto `nodes`.
+fn hash_with_nodes(
+    leaves: &BTreeMap<B256, Vec<u8>>,
+    targets: Vec<B256>,
+    nodes: &mut Vec<Bytes>,
+) -> B256 {
     if leaves.is_empty() {
         return EMPTY_ROOT_HASH;
     }
-    let targets = leaves.keys().map(Nibbles::unpack).collect();
+    let targets = targets.iter().map(Nibbles::unpack).collect();
     let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets));
     for (key, value) in leaves {
         builder.add_leaf(Nibbles::unpack(key), value);

@@ -194,3 +194,21 @@ fn a_witness_missing_any_node_fails_closed() {
         }
     }
 }
+
+/// A witness of only what the block touches (what `debug_executionWitness` serves) is enough:
+/// the proofs of changed and read keys, and the neighbours of deleted ones.
+#[test]
+fn a_block_witness_of_the_touched_keys_verifies() {
+    for fixture in spec_fixtures() {
+        let state = FullState::of(&fixture.pre);
+        let proofs = FullState::for_block(&fixture);
+        assert!(proofs.nodes.len() <= state.nodes.len());
+        let witness = proofs.witness();
+        assert_eq!(
+            verify_witness(&fixture, &fixture.header(), state.root, &witness),
+            Verdict::Verified,
+            "{}",
+            fixture.name
+        );
+    }
+}

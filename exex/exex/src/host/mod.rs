@@ -5,8 +5,9 @@
 //! start every ExEx, then bring each one up to date (blocks from the node below the WAL, then WAL
 //! replay above its finished height) before following the node live. Each step of live following
 //! fetches the target head, fetches and verifies the missing blocks in batches (backfill and live
-//! are the same path), detects forks by parent linkage, and delivers: WAL first, then every
-//! ExEx's bounded channel.
+//! are the same path; with state-root verification each block is also re-executed over the
+//! node's execution witness, see [`StateRootMode`]), detects forks by parent linkage, and
+//! delivers: WAL first, then every ExEx's bounded channel.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), avs_exex::host::HostError> {

@@ -84,7 +84,8 @@ impl WitnessNode {
                 lying.get_mut(&sender).expect("sender in pre").balance += U256::from(1);
                 FullState::of(&lying)
             }
-            _ => pre,
+            // What a node serves: the proofs of what the block touches.
+            _ => FullState::for_block(fixture),
         };
         let witness = json!({
             "state": witnessed.nodes,
