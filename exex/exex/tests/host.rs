@@ -631,6 +631,53 @@ fn config_number(fixture: &avs_exex_stateless::test_utils::Fixture) -> u64 {
     fixture.header().number
 }
 
+/// A node without `debug_executionWitness` but with `debug_traceBlockByNumber` and
+/// `eth_getProof`: the witness assembled from proofs (and post-state hints for collapsed
+/// siblings) re-executes every spec block to its root, or leaves it unverifiable, never wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_are_verified_from_proofs_where_the_node_serves_no_witness() {
+    let mut verified = Vec::new();
+    for fixture in spec_fixtures() {
+        let node = WitnessNode::start(&fixture, Behaviour::ProofsOnly).await;
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut config = spec_config(&node, &fixture, data.path());
+        config.start_block = fixture.header().number;
+        let mut host = RunningHost::start(config);
+        let received = collect_until(&mut host.notifications, fixture.header().number, WAIT).await;
+        let block = received[0]
+            .committed_chain()
+            .expect("committed")
+            .tip()
+            .clone();
+        match &block.state_root {
+            StateRootCheck::Verified => verified.push(fixture.name.clone()),
+            StateRootCheck::Unverifiable(reason) => {
+                assert!(
+                    reason.contains("lacks trie node"),
+                    "{}: {reason}",
+                    fixture.name
+                );
+            }
+            StateRootCheck::NotChecked => panic!("{}: not checked", fixture.name),
+        }
+        host.stop().await.expect("clean stop");
+    }
+    // The node's trace reports the slots a block changes, not the ones it only reads:
+    // `storage_writes_and_zero` also reads a slot it sets and clears within one transaction, so
+    // its witness lacks that slot's proof and it stays unverifiable (fail closed).
+    assert_eq!(
+        verified,
+        [
+            "transfers",
+            "contract_creation",
+            "selfdestruct_in_creation",
+            "branch_collapse",
+            "system_calls",
+            "withdrawals"
+        ]
+    );
+}
+
 /// A provider that lies about the state: a witness for a pre-state with one balance changed is
 /// not proven by the parent's root (unverifiable, never verified); a header whose state root was
 /// changed (its hash recomputed) re-executes to another root and is refused as invalid data.

@@ -169,6 +169,47 @@ impl Fixture {
             .collect()
     }
 
+    /// The accounts the block touches (changed ones, its transactions' senders and recipients,
+    /// the coinbase, withdrawal recipients; not the system contracts) with the slots it changes:
+    /// what a node's `prestateTracer` reports.
+    pub fn touched(&self) -> BTreeMap<Address, std::collections::BTreeSet<B256>> {
+        use alloy::consensus::{Transaction, transaction::SignerRecoverable};
+        let (pre, post) = (&self.pre, &self.post);
+        let empty = BTreeMap::new();
+        let mut touched: BTreeMap<Address, std::collections::BTreeSet<B256>> = BTreeMap::new();
+        for address in pre.keys().chain(post.keys()) {
+            let (before, after) = (pre.get(address), post.get(address));
+            if before.map(AllocAccount::fingerprint) == after.map(AllocAccount::fingerprint) {
+                continue;
+            }
+            let (a, b) = (
+                before.map_or(&empty, |acc| &acc.storage),
+                after.map_or(&empty, |acc| &acc.storage),
+            );
+            let changed = a
+                .keys()
+                .chain(b.keys())
+                .filter(|slot| a.get(*slot) != b.get(*slot));
+            touched.entry(*address).or_default().extend(changed);
+        }
+        for tx in self.transactions() {
+            touched
+                .entry(tx.recover_signer().expect("signed"))
+                .or_default();
+            if let Some(to) = tx.to() {
+                touched.entry(to).or_default();
+            }
+        }
+        touched.entry(self.header().beneficiary).or_default();
+        for withdrawal in self.withdrawals() {
+            touched.entry(withdrawal.address).or_default();
+        }
+        for system in SYSTEM_CONTRACTS {
+            touched.remove(&system);
+        }
+        touched
+    }
+
     /// The ancestors' hashes `BLOCKHASH` may read.
     pub fn block_hashes(&self) -> BTreeMap<u64, B256> {
         self.env
@@ -249,11 +290,12 @@ impl FullState {
         let mut leaves = BTreeMap::new();
         for (address, account) in alloc {
             let slots = account.storage_leaves();
-            let every_slot = slots.keys().copied().collect();
-            hash_with_nodes(&slots, every_slot, &mut nodes);
+            let every_slot: Vec<B256> = slots.keys().copied().collect();
+            hash_with_nodes(&slots, &every_slot, &mut nodes);
             leaves.insert(keccak256(address), account.leaf());
         }
-        let root = hash_with_nodes(&leaves, leaves.keys().copied().collect(), &mut nodes);
+        let every_account: Vec<B256> = leaves.keys().copied().collect();
+        let root = hash_with_nodes(&leaves, &every_account, &mut nodes);
         let codes = alloc
             .values()
             .filter(|account| !account.code.is_empty())
@@ -272,46 +314,25 @@ impl FullState {
     /// withdrawal recipients, the system contracts), plus the proofs of the neighbours of every
     /// deleted key, whose nodes a collapsing branch needs.
     pub fn for_block(fixture: &Fixture) -> Self {
-        use alloy::consensus::{Transaction, transaction::SignerRecoverable};
-        let (pre, post) = (&fixture.pre, &fixture.post);
-        let mut accounts: Vec<Address> = pre
-            .keys()
-            .chain(post.keys())
-            .filter(|a| {
-                pre.get(*a).map(AllocAccount::fingerprint)
-                    != post.get(*a).map(AllocAccount::fingerprint)
-            })
-            .copied()
-            .collect();
-        for tx in fixture.transactions() {
-            accounts.push(tx.recover_signer().expect("signed"));
-            accounts.extend(tx.to());
-        }
-        accounts.push(fixture.header().beneficiary);
-        accounts.extend(fixture.withdrawals().iter().map(|w| w.address));
-        accounts.extend(SYSTEM_CONTRACTS);
+        let pre = &fixture.pre;
+        let touched = fixture.touched();
+        let accounts: Vec<Address> = touched.keys().copied().chain(SYSTEM_CONTRACTS).collect();
         let account_keys: Vec<B256> = accounts.iter().map(keccak256).collect();
 
         let mut nodes = Vec::new();
         let mut leaves = BTreeMap::new();
         for (address, account) in pre {
             let slots = account.storage_leaves();
-            let changed: Vec<B256> = post.get(address).map_or_else(
-                || slots.keys().copied().collect(),
-                |after| {
-                    let after = after.storage_leaves();
-                    slots
-                        .keys()
-                        .chain(after.keys())
-                        .filter(|k| slots.get(*k) != after.get(*k))
-                        .copied()
-                        .collect()
-                },
-            );
-            hash_with_nodes(&slots, with_neighbours(&slots, changed), &mut nodes);
+            let changed = touched
+                .get(address)
+                .into_iter()
+                .flatten()
+                .map(keccak256)
+                .collect();
+            hash_with_nodes(&slots, &with_neighbours(&slots, changed), &mut nodes);
             leaves.insert(keccak256(address), account.leaf());
         }
-        hash_with_nodes(&leaves, with_neighbours(&leaves, account_keys), &mut nodes);
+        hash_with_nodes(&leaves, &with_neighbours(&leaves, account_keys), &mut nodes);
         let codes = accounts
             .iter()
             .filter_map(|a| pre.get(a))
@@ -335,6 +356,48 @@ impl FullState {
     }
 }
 
+/// `eth_getProof` of `address` and `slots` in the state `alloc`, as a node answers it.
+pub fn account_proof(
+    alloc: &Alloc,
+    address: Address,
+    slots: &[B256],
+) -> alloy::rpc::types::EIP1186AccountProofResponse {
+    use alloy::rpc::types::EIP1186StorageProof;
+    let account = alloc.get(&address);
+    let leaves: BTreeMap<B256, Vec<u8>> = alloc
+        .iter()
+        .map(|(a, acc)| (keccak256(a), acc.leaf()))
+        .collect();
+    let mut account_proof = Vec::new();
+    hash_with_nodes(&leaves, &[keccak256(address)], &mut account_proof);
+    let storage = account
+        .map(AllocAccount::storage_leaves)
+        .unwrap_or_default();
+    let storage_proof = slots
+        .iter()
+        .map(|slot| {
+            let mut proof = Vec::new();
+            hash_with_nodes(&storage, &[keccak256(slot)], &mut proof);
+            EIP1186StorageProof {
+                key: (*slot).into(),
+                value: account
+                    .and_then(|acc| acc.storage.get(slot).copied())
+                    .unwrap_or_default(),
+                proof,
+            }
+        })
+        .collect();
+    alloy::rpc::types::EIP1186AccountProofResponse {
+        address,
+        balance: account.map(|a| a.balance).unwrap_or_default(),
+        code_hash: account.map_or(alloy::primitives::KECCAK256_EMPTY, |a| keccak256(&a.code)),
+        nonce: account.map(|a| a.nonce).unwrap_or_default(),
+        storage_hash: hash_with_nodes(&storage, &[], &mut Vec::new()),
+        account_proof,
+        storage_proof,
+    }
+}
+
 /// The EIP-2935, EIP-4788, EIP-7002 and EIP-7251 system contracts every Prague block calls.
 const SYSTEM_CONTRACTS: [Address; 4] = [
     alloy::eips::eip2935::HISTORY_STORAGE_ADDRESS,
@@ -355,7 +418,7 @@ impl AllocAccount {
 
     /// The account trie leaf (the storage root computed from the slots).
     fn leaf(&self) -> Vec<u8> {
-        let storage_root = hash_with_nodes(&self.storage_leaves(), vec![], &mut Vec::new());
+        let storage_root = hash_with_nodes(&self.storage_leaves(), &[], &mut Vec::new());
         let mut value = Vec::new();
         TrieAccount {
             nonce: self.nonce,
@@ -392,7 +455,7 @@ fn with_neighbours(leaves: &BTreeMap<B256, Vec<u8>>, keys: Vec<B256>) -> Vec<B25
 /// The root of the trie holding `leaves`, pushing the proof nodes of `targets` onto `nodes`.
 fn hash_with_nodes(
     leaves: &BTreeMap<B256, Vec<u8>>,
-    targets: Vec<B256>,
+    targets: &[B256],
     nodes: &mut Vec<Bytes>,
 ) -> B256 {
     if leaves.is_empty() {

@@ -29,6 +29,7 @@ mod config;
 mod fetch;
 mod follow;
 mod metrics;
+mod proof_witness;
 mod state_root;
 
 use std::{

@@ -32,7 +32,7 @@ use avs_exex_types::{BlockTransaction, StateRootCheck};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{HostError, HostMetrics, fetch::FetchError};
+use super::{HostError, HostMetrics, fetch::FetchError, proof_witness};
 use crate::chain::BlockWithReceipts;
 
 /// JSON-RPC "method not found".
@@ -91,6 +91,9 @@ pub struct StateRootConfig {
 enum Source {
     /// Re-execute over `debug_executionWitness` under these rules.
     Witness(ChainRules),
+    /// Re-execute over a witness assembled from `debug_traceBlockByNumber` and `eth_getProof`
+    /// ([`super::proof_witness`]) under these rules.
+    Proofs(ChainRules),
     /// Every block is unverifiable, for this reason.
     Unavailable(String),
 }
@@ -135,13 +138,21 @@ impl StateRoots {
             }
             (_, Some(mode)) => mode,
             (Source::Witness(_), None) => StateRootMode::Required,
-            (Source::Unavailable(_), None) => StateRootMode::BestEffort,
+            // Proofs cannot rebuild every witness (see `proof_witness`): not required by default.
+            (Source::Proofs(_) | Source::Unavailable(_), None) => StateRootMode::BestEffort,
         };
         match &source {
             Source::Witness(_) => info!(
                 %mode,
                 "state-root verification: every block is re-executed over the node's \
                  debug_executionWitness"
+            ),
+            Source::Proofs(_) => info!(
+                %mode,
+                "state-root verification: the node serves no debug_executionWitness; every block \
+                 is re-executed over eth_getProof proofs of what debug_traceBlockByNumber \
+                 (prestateTracer) says it touches (blocks whose witness this cannot complete are \
+                 unverifiable)"
             ),
             Source::Unavailable(reason) => warn!(
                 %mode,
@@ -182,18 +193,26 @@ impl StateRoots {
                 (BlockNumberOrTag::Latest,),
             )
             .await;
-        match probe {
-            Err(err)
-                if err
-                    .as_error_resp()
-                    .is_some_and(|e| e.code == METHOD_NOT_FOUND) =>
-            {
-                Source::Unavailable(format!(
-                    "the node ({client}) does not serve debug_executionWitness"
-                ))
-            }
+        if !missing_method(&probe) {
             // Other failures (a busy node, a head it is still importing) are per-block matters.
-            _ => Source::Witness(rules),
+            return Source::Witness(rules);
+        }
+        let traces = provider
+            .raw_request::<_, serde_json::Value>(
+                "debug_traceBlockByNumber".into(),
+                (
+                    BlockNumberOrTag::Latest,
+                    serde_json::json!({"tracer": "prestateTracer"}),
+                ),
+            )
+            .await;
+        if missing_method(&traces) {
+            Source::Unavailable(format!(
+                "the node ({client}) serves neither debug_executionWitness nor \
+                 debug_traceBlockByNumber"
+            ))
+        } else {
+            Source::Proofs(rules)
         }
     }
 
@@ -206,7 +225,9 @@ impl StateRoots {
     ) -> Result<StateRootCheck, FetchError> {
         let check = match &self.source {
             Source::Unavailable(reason) => StateRootCheck::Unverifiable(reason.clone()),
-            Source::Witness(rules) => self.reexecute(rules, provider, timeout, block).await?,
+            Source::Witness(rules) | Source::Proofs(rules) => {
+                self.reexecute(rules, provider, timeout, block).await?
+            }
         };
         match &check {
             StateRootCheck::Verified => self.metrics.state_root_verified_total.inc(),
@@ -229,35 +250,21 @@ impl StateRoots {
             ));
         };
         let started = Instant::now();
-        let request = provider.raw_request::<_, ExecutionWitness>(
-            "debug_executionWitness".into(),
-            (BlockNumberOrTag::Number(number),),
-        );
-        let answer = tokio::time::timeout(timeout, request)
-            .await
-            .map_err(|_| FetchError::Timeout(timeout))?;
-        let witness = match answer {
-            Ok(witness) => witness,
-            Err(err) if err.as_error_resp().is_some() => {
-                // The node answered, with an error: it cannot give this block's witness.
-                return Ok(StateRootCheck::Unverifiable(format!(
-                    "the node gave no witness for block {number}: {err}"
-                )));
-            }
-            Err(err) => return Err(err.into()),
+        let gathered = match &self.source {
+            Source::Proofs(_) => gather_proofs(provider, timeout, block).await?,
+            _ => gather_witness(provider, timeout, block).await?,
+        };
+        let Gathered {
+            parent_state_root,
+            witness,
+            hashes,
+        } = match gathered {
+            Ok(gathered) => gathered,
+            Err(reason) => return Ok(StateRootCheck::Unverifiable(reason)),
         };
         self.metrics
             .witness_fetch_seconds
             .observe(started.elapsed().as_secs_f64());
-        let ancestors = match ancestors(block.header(), &witness.headers) {
-            Ok(ancestors) => ancestors,
-            Err(reason) => return Ok(StateRootCheck::Unverifiable(reason)),
-        };
-        let Some(parent) = ancestors.parent else {
-            // A witness for another block than ours (the node reorged between the calls).
-            return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
-        };
-        let witness = Witness::new(witness.state, witness.codes);
         self.metrics
             .witness_bytes
             .observe(witness.byte_len() as f64);
@@ -272,9 +279,9 @@ impl StateRoots {
                 &header,
                 &transactions,
                 withdrawals.as_ref().map(|w| w.as_slice()),
-                parent.state_root,
+                parent_state_root,
                 &witness,
-                &ancestors.hashes,
+                &hashes,
             )
         })
         .await
@@ -302,6 +309,88 @@ impl StateRoots {
                 })
             }
         }
+    }
+}
+
+/// What a block's re-execution starts from.
+struct Gathered {
+    parent_state_root: B256,
+    witness: Witness,
+    /// Canonical hashes `BLOCKHASH` may read.
+    hashes: BTreeMap<BlockNumber, B256>,
+}
+
+/// True if the node answered that it has no such method.
+fn missing_method<T>(answer: &Result<T, alloy::transports::TransportError>) -> bool {
+    answer.as_ref().is_err_and(|err| {
+        err.as_error_resp()
+            .is_some_and(|e| e.code == METHOD_NOT_FOUND)
+    })
+}
+
+/// The block's `debug_executionWitness`: `Ok(Err(reason))` if it makes the block unverifiable.
+async fn gather_witness(
+    provider: &DynProvider,
+    timeout: Duration,
+    block: &BlockWithReceipts,
+) -> Result<Result<Gathered, String>, FetchError> {
+    let number = block.number();
+    let request = provider.raw_request::<_, ExecutionWitness>(
+        "debug_executionWitness".into(),
+        (BlockNumberOrTag::Number(number),),
+    );
+    let answer = tokio::time::timeout(timeout, request)
+        .await
+        .map_err(|_| FetchError::Timeout(timeout))?;
+    let witness = match answer {
+        Ok(witness) => witness,
+        // The node answered, with an error: it cannot give this block's witness.
+        Err(err) if err.as_error_resp().is_some() => {
+            return Ok(Err(format!(
+                "the node gave no witness for block {number}: {err}"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let ancestors = match ancestors(block.header(), &witness.headers) {
+        Ok(ancestors) => ancestors,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let Some(parent) = ancestors.parent else {
+        // A witness for another block than ours (the node reorged between the calls).
+        return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
+    };
+    Ok(Ok(Gathered {
+        parent_state_root: parent.state_root,
+        witness: Witness::new(witness.state, witness.codes),
+        hashes: ancestors.hashes,
+    }))
+}
+
+/// A witness assembled from proofs ([`proof_witness`]); only the parent's hash is known to
+/// `BLOCKHASH`.
+async fn gather_proofs(
+    provider: &DynProvider,
+    timeout: Duration,
+    block: &BlockWithReceipts,
+) -> Result<Result<Gathered, String>, FetchError> {
+    match proof_witness::assemble(provider, timeout, block).await {
+        Ok(assembled) => {
+            let header = block.header();
+            let hashes = header
+                .number
+                .checked_sub(1)
+                .map(|parent| (parent, header.parent_hash))
+                .into_iter()
+                .collect();
+            Ok(Ok(Gathered {
+                parent_state_root: assembled.parent.state_root,
+                witness: Witness::new(assembled.nodes, assembled.codes),
+                hashes,
+            }))
+        }
+        Err(proof_witness::Failure::Unverifiable(reason)) => Ok(Err(reason)),
+        Err(proof_witness::Failure::Fetch(err)) => Err(err),
     }
 }
 

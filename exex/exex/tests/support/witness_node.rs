@@ -29,6 +29,9 @@ pub(crate) enum Behaviour {
     HeaderStateRoot,
     /// `debug_executionWitness` is not a method of this node.
     NoWitness,
+    /// No `debug_executionWitness`, but `debug_traceBlockByNumber` (`prestateTracer`) and
+    /// `eth_getProof` at the parent and at the block.
+    ProofsOnly,
 }
 
 struct Served {
@@ -40,6 +43,10 @@ struct Served {
     receipts: Vec<ReceiptEnvelope>,
     witness: Value,
     behaviour: Behaviour,
+    /// The prestate trace of the block (one entry for the whole block).
+    prestate: Value,
+    pre: avs_exex_stateless::test_utils::Alloc,
+    post: avs_exex_stateless::test_utils::Alloc,
 }
 
 /// The running node; stops with the test.
@@ -97,8 +104,34 @@ impl WitnessNode {
                 Bytes::from(rlp)
             }).collect::<Vec<_>>(),
         });
+        let prestate: serde_json::Map<String, Value> = fixture
+            .touched()
+            .into_iter()
+            .map(|(address, slots)| {
+                let account = fixture.pre.get(&address);
+                let storage: serde_json::Map<String, Value> = slots
+                    .iter()
+                    .map(|slot| {
+                        let value = account
+                            .and_then(|a| a.storage.get(slot).copied())
+                            .unwrap_or_default();
+                        (slot.to_string(), json!(B256::from(value)))
+                    })
+                    .collect();
+                let entry = json!({
+                    "balance": account.map(|a| a.balance).unwrap_or_default(),
+                    "nonce": account.map(|a| a.nonce).unwrap_or_default(),
+                    "code": account.map(|a| a.code.clone()).unwrap_or_default(),
+                    "storage": storage,
+                });
+                (address.to_string(), entry)
+            })
+            .collect();
         headers.push(block);
         let served = Arc::new(Served {
+            prestate: json!([{ "txHash": B256::ZERO, "result": prestate }]),
+            pre: fixture.pre.clone(),
+            post: fixture.post.clone(),
             chain_id: fixture.chain_id,
             headers,
             transactions,
@@ -134,9 +167,23 @@ async fn rpc(State(node): State<Arc<Served>>, Json(request): Json<Value>) -> Jso
             node.block_json(h, params[1].as_bool() == Some(true))
         })),
         "eth_getBlockReceipts" => Ok(node.receipts_json()),
-        "debug_executionWitness" if node.behaviour == Behaviour::NoWitness => Err(json!({
-            "code": -32601, "message": "the method debug_executionWitness does not exist"
-        })),
+        "debug_executionWitness"
+            if matches!(node.behaviour, Behaviour::NoWitness | Behaviour::ProofsOnly) =>
+        {
+            Err(json!({
+                "code": -32601, "message": "the method debug_executionWitness does not exist"
+            }))
+        }
+        "debug_traceBlockByNumber" if node.behaviour == Behaviour::ProofsOnly => {
+            Ok(node.prestate.clone())
+        }
+        "eth_getProof" if node.behaviour == Behaviour::ProofsOnly => Ok(node.proof(params)),
+        "eth_getCode" => Ok(node.code(params)),
+        "eth_getBlockByHash" => Ok(node
+            .headers
+            .iter()
+            .find(|h| params[0].as_str() == Some(h.hash_slow().to_string().as_str()))
+            .map_or(Value::Null, |h| node.block_json(h, false))),
         "debug_executionWitness" => Ok(node.witness.clone()),
         other => Err(json!({"code": -32601, "message": format!("no method {other}")})),
     };
@@ -158,6 +205,40 @@ impl Served {
                 let number = u64::from_str_radix(number.trim_start_matches("0x"), 16).ok()?;
                 self.headers.iter().find(|h| h.number == number)
             }
+        }
+    }
+
+    /// `eth_getProof(address, slots, block)` at the parent (pre-state) or the block.
+    fn proof(&self, params: &Value) -> Value {
+        let address = serde_json::from_value(params[0].clone()).expect("address");
+        let slots: Vec<B256> = serde_json::from_value(params[1].clone()).expect("slots");
+        let alloc = self.state_at(&params[2]);
+        serde_json::to_value(avs_exex_stateless::test_utils::account_proof(
+            alloc, address, &slots,
+        ))
+        .expect("proof JSON")
+    }
+
+    /// `eth_getCode(address, block)`.
+    fn code(&self, params: &Value) -> Value {
+        let address: alloy::primitives::Address =
+            serde_json::from_value(params[0].clone()).expect("address");
+        json!(
+            self.state_at(&params[1])
+                .get(&address)
+                .map(|a| a.code.clone())
+                .unwrap_or_default()
+        )
+    }
+
+    /// The state after the block (its number) or before it (the parent's).
+    fn state_at(&self, block: &Value) -> &avs_exex_stateless::test_utils::Alloc {
+        let at = block.as_str().expect("a block number");
+        let number = u64::from_str_radix(at.trim_start_matches("0x"), 16).expect("hex");
+        if number == self.tip().number {
+            &self.post
+        } else {
+            &self.pre
         }
     }
 
