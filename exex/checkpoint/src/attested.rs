@@ -20,12 +20,10 @@
 //!
 //! # State roots
 //! When the host verifies state roots as `required` ([`AttestedChain::require_verified_state_roots`]),
-//! a block is attestable only if the host re-executed it *and every block it delivered before
-//! it* to the header's state root. A block's verification starts from its parent's state root,
-//! so one unverifiable block makes every later root rest on an unverified one: nothing above
-//! it is signed again until the node is restarted (which starts a new verified run from the
-//! host's first block). Reverted blocks are forgotten, so a reorg away from an unverifiable
-//! block lifts the stop.
+//! a block is attestable only if the host delivered it as
+//! [`StateRootCheck::Verified`](avs_exex::StateRootCheck::Verified): re-executed to the header's
+//! state root, from a parent that was verified too, back to the first block of the host's run
+//! (the host downgrades the blocks above an unverifiable one until it is restarted).
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -111,8 +109,7 @@ struct View {
     /// Only blocks the host verified the state roots of, up to and including them, are
     /// attestable.
     require_verified: bool,
-    /// Canonical blocks delivered with a state root that is not verified (kept past the
-    /// capacity: they stop attestation above them for good).
+    /// The view's blocks whose state root is not verified (tracked only when required).
     unverified: BTreeMap<BlockNumber, B256>,
 }
 
@@ -193,7 +190,7 @@ impl AttestedChain {
         if view.horizon().is_none_or(|horizon| number > horizon) {
             return None;
         }
-        if view.require_verified && view.unverified.range(..=number).next().is_some() {
+        if view.unverified.contains_key(&number) {
             return None;
         }
         view.blocks.get(&number).copied()
@@ -307,15 +304,12 @@ impl AttestedChain {
                     // Tracked only when it matters: under `best_effort` against a node without
                     // witnesses every block is unverifiable.
                     if view.require_verified && !block.state_root.is_verified() {
-                        if view.unverified.is_empty() {
-                            tracing::error!(
-                                block = block.number(),
-                                reason = ?block.state_root,
-                                "state root not verified: no checkpoint at or above this block \
-                                 will be signed (state_root_verification = required); fix the \
-                                 node's witnesses and restart to start a new verified run"
-                            );
-                        }
+                        tracing::warn!(
+                            block = block.number(),
+                            reason = ?block.state_root,
+                            "state root not verified: this block will not be signed \
+                             (state_root_verification = required)"
+                        );
                         view.unverified.insert(block.number(), block.hash);
                     }
                     let header = block.header();
@@ -332,6 +326,9 @@ impl AttestedChain {
             }
             while view.blocks.len() > view.capacity {
                 view.blocks.pop_first();
+            }
+            if let Some((&lowest, _)) = view.blocks.first_key_value() {
+                view.unverified = view.unverified.split_off(&lowest);
             }
         });
     }
@@ -437,61 +434,63 @@ mod tests {
         assert_eq!(view.finished_candidate(1).map(|b| b.number), Some(2));
     }
 
-    /// Under `required`, one unverifiable block stops attestation of it and everything above
-    /// it, even once it leaves the view; a reorg that replaces it lifts the stop; without the
+    /// Under `required`, a block the host did not deliver as verified is not attestable (the
+    /// host already downgrades everything above an unverifiable block); a reorg that replaces it
+    /// makes its height attestable again; the record does not outgrow the view; without the
     /// requirement nothing changes.
     #[test]
-    fn an_unverified_state_root_stops_attestation_above_it() {
+    fn an_unverified_state_root_is_not_attested() {
         let mut builder = ChainBuilder::new(0);
         let mut blocks: Vec<_> = builder.chain(6, &[]).blocks().to_vec();
         for block in &mut blocks {
             block.state_root = avs_exex::StateRootCheck::Verified;
         }
         blocks[3].state_root = avs_exex::StateRootCheck::Unverifiable("no witness".to_owned());
-        let chain = Chain::new(blocks.clone()).unwrap();
         let commit = ExExNotification::ChainCommitted {
-            new: Arc::new(chain),
+            new: Arc::new(Chain::new(blocks.clone()).unwrap()),
         };
 
         let lenient = AttestedChain::new(1, 3);
         lenient.apply(&commit);
-        assert!(lenient.attestable(6).is_some());
+        assert!(lenient.attestable(4).is_some());
         assert_eq!(lenient.first_unverified(), None);
 
         let strict = AttestedChain::new(1, 3);
         strict.require_verified_state_roots();
         strict.apply(&commit);
         assert_eq!(strict.first_unverified(), Some(4));
-        assert!(strict.attestable(6).is_none() && strict.attestable(4).is_none());
-        // Blocks 4..=6 are held (capacity 3); a verified block 7 is still not attestable.
-        let next = builder.chain(1, &[]);
-        let mut seven = next.blocks()[0].clone();
-        seven.state_root = avs_exex::StateRootCheck::Verified;
-        strict.apply(&ExExNotification::ChainCommitted {
-            new: Arc::new(Chain::new(vec![seven]).unwrap()),
-        });
-        assert_eq!(strict.lowest().map(|b| b.number), Some(5));
-        assert!(
-            strict.attestable(7).is_none(),
-            "block 4 left the view but still counts"
-        );
+        assert!(strict.attestable(4).is_none());
+        assert!(strict.attestable(5).is_some() && strict.attestable(6).is_some());
 
         // A reorg from block 3 replaces block 4 with verified blocks.
         let mut replacement: Vec<_> = builder
             .fork_from(&blocks[2])
-            .chain(5, &[])
+            .chain(3, &[])
             .blocks()
             .to_vec();
         for block in &mut replacement {
             block.state_root = avs_exex::StateRootCheck::Verified;
         }
-        let old = Chain::new(blocks[3..].to_vec()).unwrap();
         strict.apply(&ExExNotification::ChainReorged {
-            old: Arc::new(old),
+            old: Arc::new(Chain::new(blocks[3..].to_vec()).unwrap()),
             new: Arc::new(Chain::new(replacement).unwrap()),
         });
         assert_eq!(strict.first_unverified(), None);
-        assert!(strict.attestable(8).is_some());
+        assert!(strict.attestable(4).is_some());
+
+        // Unverified blocks that leave the view leave the record.
+        let mut unverified: Vec<_> = builder.chain(5, &[]).blocks().to_vec();
+        for block in &mut unverified {
+            block.state_root = avs_exex::StateRootCheck::NotChecked;
+        }
+        strict.apply(&ExExNotification::ChainCommitted {
+            new: Arc::new(Chain::new(unverified).unwrap()),
+        });
+        assert_eq!(
+            strict.first_unverified(),
+            Some(9),
+            "capacity 3 keeps 9..=11"
+        );
     }
 
     #[test]

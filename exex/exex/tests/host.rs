@@ -16,7 +16,7 @@ use avs_exex::{
     BlockReceipt, BlockTransaction, ExExNotification, StateRootCheck,
     host::{FetchError, HostError, StateRootMode},
 };
-use avs_exex_stateless::test_utils::spec_fixtures;
+use avs_exex_stateless::test_utils::{Fixture, spec_fixtures};
 use support::{
     RunningHost, StatefulAnvil, Tamper, TamperProxy, collect_until, node_hashes,
     witness_node::{Behaviour, WitnessNode},
@@ -588,16 +588,9 @@ async fn a_new_exex_gets_pruned_blocks_from_the_node_then_the_wal() {
 async fn blocks_the_spec_executed_are_delivered_with_verified_state_roots() {
     for fixture in spec_fixtures() {
         let node = WitnessNode::start(&fixture, Behaviour::Honest).await;
-        let data = tempfile::tempdir().expect("tempdir");
-        let mut config = spec_config(&node, &fixture, data.path());
-        config.start_block = fixture.header().number;
-        let mut host = RunningHost::start(config);
-        let received = collect_until(&mut host.notifications, config_number(&fixture), WAIT).await;
-        let block = received
-            .iter()
-            .filter_map(|n| n.committed_chain())
-            .find_map(|c| c.block_by_number(config_number(&fixture)).cloned())
-            .expect("the block is delivered");
+        let SpecHost {
+            mut host, block, ..
+        } = follow_spec_block(&node, &fixture, None).await;
         assert_eq!(block.hash, fixture.hash(), "{}", fixture.name);
         assert_eq!(
             block.state_root,
@@ -619,16 +612,44 @@ async fn blocks_the_spec_executed_are_delivered_with_verified_state_roots() {
 /// not mainnet's, so the fork rules are given (all forks through Prague from genesis).
 fn spec_config(
     node: &WitnessNode,
-    fixture: &avs_exex_stateless::test_utils::Fixture,
+    fixture: &Fixture,
     data: &std::path::Path,
 ) -> avs_exex::host::HostConfig {
     let mut config = support::config(&node.url(), data);
     config.state_root.rules = Some(fixture.rules());
+    config.start_block = fixture.header().number;
     config
 }
 
-fn config_number(fixture: &avs_exex_stateless::test_utils::Fixture) -> u64 {
-    fixture.header().number
+/// A host following `node` from `fixture`'s block (state roots in `mode`), and the block as its
+/// ExEx received it.
+struct SpecHost {
+    host: RunningHost,
+    block: avs_exex::BlockWithReceipts,
+    _data: tempfile::TempDir,
+}
+
+async fn follow_spec_block(
+    node: &WitnessNode,
+    fixture: &Fixture,
+    mode: Option<StateRootMode>,
+) -> SpecHost {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = spec_config(node, fixture, data.path());
+    config.state_root.mode = mode;
+    let mut host = RunningHost::start(config);
+    let number = fixture.header().number;
+    let received = collect_until(&mut host.notifications, number, WAIT).await;
+    let block = received
+        .iter()
+        .filter_map(|n| n.committed_chain())
+        .find_map(|c| c.block_by_number(number).cloned())
+        .expect("the block is delivered");
+    SpecHost {
+        host,
+        block,
+        _data: data,
+    }
 }
 
 /// A node without `debug_executionWitness` but with `debug_traceBlockByNumber` and
@@ -639,16 +660,9 @@ async fn blocks_are_verified_from_proofs_where_the_node_serves_no_witness() {
     let mut verified = Vec::new();
     for fixture in spec_fixtures() {
         let node = WitnessNode::start(&fixture, Behaviour::ProofsOnly).await;
-        let data = tempfile::tempdir().expect("tempdir");
-        let mut config = spec_config(&node, &fixture, data.path());
-        config.start_block = fixture.header().number;
-        let mut host = RunningHost::start(config);
-        let received = collect_until(&mut host.notifications, fixture.header().number, WAIT).await;
-        let block = received[0]
-            .committed_chain()
-            .expect("committed")
-            .tip()
-            .clone();
+        let SpecHost {
+            mut host, block, ..
+        } = follow_spec_block(&node, &fixture, None).await;
         match &block.state_root {
             StateRootCheck::Verified => verified.push(fixture.name.clone()),
             StateRootCheck::Unverifiable(reason) => {
@@ -680,26 +694,19 @@ async fn blocks_are_verified_from_proofs_where_the_node_serves_no_witness() {
 
 /// A provider that lies about the state: a witness for a pre-state with one balance changed is
 /// not proven by the parent's root (unverifiable, never verified); a header whose state root was
-/// changed (its hash recomputed) re-executes to another root and is refused as invalid data.
+/// changed (its hash recomputed) re-executes to another root and is refused as invalid data
+/// (under `required`; `best_effort` delivers it as unverifiable).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_lying_about_the_state_is_caught() {
     let fixture = spec_fixtures()
         .into_iter()
         .find(|f| f.name == "transfers")
         .expect("the transfers block");
-    let number = fixture.header().number;
 
     let node = WitnessNode::start(&fixture, Behaviour::WitnessBalance).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut config = spec_config(&node, &fixture, data.path());
-    config.start_block = number;
-    let mut host = RunningHost::start(config);
-    let received = collect_until(&mut host.notifications, number, WAIT).await;
-    let block = received[0]
-        .committed_chain()
-        .expect("committed")
-        .tip()
-        .clone();
+    let SpecHost {
+        mut host, block, ..
+    } = follow_spec_block(&node, &fixture, None).await;
     let StateRootCheck::Unverifiable(reason) = &block.state_root else {
         panic!("an altered witness gives {:?}", block.state_root)
     };
@@ -713,7 +720,6 @@ async fn a_provider_lying_about_the_state_is_caught() {
     let node = WitnessNode::start(&fixture, Behaviour::HeaderStateRoot).await;
     let data = tempfile::tempdir().expect("tempdir");
     let mut config = spec_config(&node, &fixture, data.path());
-    config.start_block = number;
     config.max_consecutive_invalid = 2;
     let mut host = RunningHost::start(config);
     let result = host.finished().await;
@@ -735,6 +741,17 @@ async fn a_provider_lying_about_the_state_is_caught() {
         2.0
     );
     assert!(support::delivered(&mut host.notifications).is_empty());
+
+    // Under best_effort the same block is delivered, unverified, with the reason.
+    let SpecHost {
+        mut host, block, ..
+    } = follow_spec_block(&node, &fixture, Some(StateRootMode::BestEffort)).await;
+    assert!(
+        matches!(&block.state_root, StateRootCheck::Unverifiable(r) if r.starts_with("re-execution gives stateRoot")),
+        "{:?}",
+        block.state_root
+    );
+    host.stop().await.expect("clean stop");
 }
 
 /// The mode chosen at start: `required` where the node serves witnesses, `best_effort`
@@ -766,7 +783,10 @@ async fn the_state_root_mode_follows_what_the_node_serves() {
     let silent = WitnessNode::start(&fixture, Behaviour::NoWitness).await;
     for (url, reason) in [
         (anvil.endpoint(), "non-standard state root"),
-        (silent.url(), "does not serve debug_executionWitness"),
+        (
+            silent.url(),
+            "serves neither debug_executionWitness nor debug_traceBlockByNumber",
+        ),
     ] {
         let data = tempfile::tempdir().expect("tempdir");
         let mut config = support::config(&url, data.path());

@@ -103,16 +103,23 @@ impl<'w> WitnessDb<'w> {
 
     /// Writes a block's changes into the tries and returns the new state root. Removals that
     /// collapse a branch onto a sibling the witness does not prove fail (see [`SparseTrie`]).
+    ///
+    /// Every trie gets its insertions before its removals, each in hashed-key order, as geth
+    /// and reth apply them when they build a witness: a removal then only needs the siblings
+    /// that the final trie collapses onto, which is what their witnesses hold.
     pub(crate) fn apply(&mut self, bundle: &BundleState) -> Result<B256, WitnessError> {
         let nodes = self.nodes;
-        // Sorted, so that a failure names the same account on every run.
-        let mut changed: Vec<_> = bundle.state.iter().collect();
-        changed.sort_unstable_by_key(|(address, _)| **address);
-        for (address, account) in changed {
-            let key = keccak256(address);
+        let mut changed: Vec<_> = bundle
+            .state
+            .iter()
+            .map(|(address, account)| (keccak256(address), address, account))
+            .collect();
+        changed.sort_unstable_by_key(|(key, _, _)| *key);
+        let mut removed = Vec::new();
+        for (key, address, account) in changed {
             let Some(info) = &account.info else {
                 // Self-destructed, or touched while empty (EIP-161).
-                self.accounts.remove(&key, nodes)?;
+                removed.push(key);
                 continue;
             };
             if account.status.was_destroyed() {
@@ -121,14 +128,17 @@ impl<'w> WitnessDb<'w> {
                     .insert(*address, SparseTrie::new(EMPTY_ROOT_HASH));
             }
             let trie = self.storage_trie(*address)?;
-            let mut slots: Vec<_> = account.storage.iter().collect();
-            slots.sort_unstable_by_key(|(slot, _)| **slot);
-            for (slot, value) in slots {
-                let slot_key = keccak256(B256::from(*slot));
-                if value.present_value.is_zero() {
+            let mut slots: Vec<_> = account
+                .storage
+                .iter()
+                .map(|(slot, value)| (keccak256(B256::from(*slot)), value.present_value))
+                .collect();
+            slots.sort_unstable_by_key(|(key, value)| (value.is_zero(), *key));
+            for (slot_key, value) in slots {
+                if value.is_zero() {
                     trie.remove(&slot_key, nodes)?;
                 } else {
-                    trie.insert(&slot_key, alloy::rlp::encode(value.present_value), nodes)?;
+                    trie.insert(&slot_key, alloy::rlp::encode(value), nodes)?;
                 }
             }
             let leaf = TrieAccount {
@@ -139,6 +149,9 @@ impl<'w> WitnessDb<'w> {
             };
             self.accounts
                 .insert(&key, alloy::rlp::encode(leaf), nodes)?;
+        }
+        for key in removed {
+            self.accounts.remove(&key, nodes)?;
         }
         Ok(self.accounts.root())
     }
@@ -151,17 +164,15 @@ impl Database for WitnessDb<'_> {
         let Some(account) = self.account(address)? else {
             return Ok(None);
         };
-        let code = if account.code_hash == KECCAK256_EMPTY {
-            None
-        } else {
-            Some(self.code_by_hash(account.code_hash)?)
-        };
+        // The code is left to `code_by_hash`, which revm calls only when it runs or copies it:
+        // witnesses (reth's, geth's) hold only the codes execution read, not those of every
+        // account whose balance was touched.
         Ok(Some(AccountInfo {
             balance: account.balance,
             nonce: account.nonce,
             code_hash: account.code_hash,
             account_id: None,
-            code,
+            code: None,
         }))
     }
 

@@ -40,7 +40,8 @@ pub struct Witness {
 }
 
 impl Witness {
-    /// A witness from nodes and codes as a node serves them.
+    /// A witness from nodes and codes as a node serves them. A code revm cannot decode (a
+    /// malformed EIP-7702 delegation) is left out: an account that needs it is unverifiable.
     pub fn new(
         nodes: impl IntoIterator<Item = alloy::primitives::Bytes>,
         codes: impl IntoIterator<Item = alloy::primitives::Bytes>,
@@ -49,7 +50,12 @@ impl Witness {
             nodes: NodeSet::from_nodes(nodes),
             codes: codes
                 .into_iter()
-                .map(|code| (keccak256(&code), Bytecode::new_raw(code)))
+                .filter_map(|code| {
+                    let hash = keccak256(&code);
+                    Bytecode::new_raw_checked(code)
+                        .ok()
+                        .map(|code| (hash, code))
+                })
                 .collect(),
         }
     }

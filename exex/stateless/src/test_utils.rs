@@ -173,6 +173,15 @@ impl Fixture {
     /// the coinbase, withdrawal recipients; not the system contracts) with the slots it changes:
     /// what a node's `prestateTracer` reports.
     pub fn touched(&self) -> BTreeMap<Address, std::collections::BTreeSet<B256>> {
+        let mut touched = self.changes();
+        for system in SYSTEM_CONTRACTS {
+            touched.remove(&system);
+        }
+        touched
+    }
+
+    /// [`Fixture::touched`], with the system contracts and the slots their calls change.
+    fn changes(&self) -> BTreeMap<Address, std::collections::BTreeSet<B256>> {
         use alloy::consensus::{Transaction, transaction::SignerRecoverable};
         let (pre, post) = (&self.pre, &self.post);
         let empty = BTreeMap::new();
@@ -203,9 +212,6 @@ impl Fixture {
         touched.entry(self.header().beneficiary).or_default();
         for withdrawal in self.withdrawals() {
             touched.entry(withdrawal.address).or_default();
-        }
-        for system in SYSTEM_CONTRACTS {
-            touched.remove(&system);
         }
         touched
     }
@@ -315,7 +321,7 @@ impl FullState {
     /// deleted key, whose nodes a collapsing branch needs.
     pub fn for_block(fixture: &Fixture) -> Self {
         let pre = &fixture.pre;
-        let touched = fixture.touched();
+        let touched = fixture.changes();
         let accounts: Vec<Address> = touched.keys().copied().chain(SYSTEM_CONTRACTS).collect();
         let account_keys: Vec<B256> = accounts.iter().map(keccak256).collect();
 

@@ -180,8 +180,30 @@ impl Node {
         Ok(())
     }
 
-    fn get(&mut self, path: Nibbles, nodes: &NodeSet) -> Result<Option<&[u8]>, TrieError> {
+    /// Opens the node reached with `path` left of the key, and checks that it fits there: with
+    /// 64-nibble keys a leaf's key is exactly the rest of the path, an extension leaves at least
+    /// one nibble for its branch, and a branch is never reached at the end of a key. A witness
+    /// node that does not fit is malformed (and every nibble operation below stays in range).
+    fn open_at(&mut self, path: &Nibbles, nodes: &NodeSet) -> Result<(), TrieError> {
         self.open(nodes)?;
+        let fits = match self {
+            Self::Leaf { key, .. } => key.len() == path.len(),
+            Self::Extension { key, .. } => key.len() < path.len(),
+            Self::Branch { .. } => !path.is_empty(),
+            Self::Empty | Self::Hash(_) => true,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(TrieError::Malformed {
+                hash: B256::ZERO,
+                reason: format!("a node does not fit at depth {}", 64 - path.len()),
+            })
+        }
+    }
+
+    fn get(&mut self, path: Nibbles, nodes: &NodeSet) -> Result<Option<&[u8]>, TrieError> {
+        self.open_at(&path, nodes)?;
         match self {
             Self::Empty => Ok(None),
             Self::Hash(_) => unreachable!("opened above"),
@@ -194,16 +216,14 @@ impl Node {
                 }
             }
             Self::Branch { children } => {
-                let Some(nibble) = path.first() else {
-                    return Ok(None);
-                };
+                let nibble = path.get_unchecked(0); // `open_at`: not at the end of the key
                 children[usize::from(nibble)].get(path.slice(1..), nodes)
             }
         }
     }
 
     fn insert(&mut self, path: Nibbles, value: Vec<u8>, nodes: &NodeSet) -> Result<(), TrieError> {
-        self.open(nodes)?;
+        self.open_at(&path, nodes)?;
         match self {
             Self::Empty => {
                 *self = Self::Leaf { key: path, value };
@@ -254,10 +274,7 @@ impl Node {
                 Ok(())
             }
             Self::Branch { children } => {
-                let nibble = path.first().ok_or_else(|| TrieError::Malformed {
-                    hash: B256::ZERO,
-                    reason: "a key ends at a branch (keys must have one length)".to_owned(),
-                })?;
+                let nibble = path.get_unchecked(0); // `open_at`: not at the end of the key
                 children[usize::from(nibble)].insert(path.slice(1..), value, nodes)
             }
         }
@@ -266,7 +283,7 @@ impl Node {
     /// Removes `path`; a branch left with one child is collapsed into its parent, which needs
     /// that child's node (a `Hash` the witness must hold).
     fn remove(&mut self, path: Nibbles, nodes: &NodeSet) -> Result<(), TrieError> {
-        self.open(nodes)?;
+        self.open_at(&path, nodes)?;
         match self {
             Self::Empty => Ok(()),
             Self::Hash(_) => unreachable!("opened above"),
@@ -286,9 +303,7 @@ impl Node {
                 Ok(())
             }
             Self::Branch { children } => {
-                let Some(nibble) = path.first() else {
-                    return Ok(());
-                };
+                let nibble = path.get_unchecked(0); // `open_at`: not at the end of the key
                 children[usize::from(nibble)].remove(path.slice(1..), nodes)?;
                 let mut remaining = children
                     .iter()
@@ -298,7 +313,8 @@ impl Node {
                     return Ok(());
                 };
                 // The surviving sibling merges with this node's position: its kind decides the
-                // shape, so it has to be known (opened in place: a failure leaves the trie whole).
+                // shape, so it has to be known. A failure leaves this trie half-edited: the
+                // caller gives up on the block.
                 children[only].open(nodes)?;
                 let last = std::mem::replace(&mut children[only], Self::Empty);
                 *self = Self::wrap(Nibbles::from_nibbles_unchecked([only as u8]), last);
@@ -448,23 +464,83 @@ mod tests {
 
     /// Every node of the trie holding `entries` (a full witness), plus its root.
     fn full_witness(entries: &BTreeMap<B256, Vec<u8>>) -> (B256, NodeSet) {
-        let targets = entries.keys().map(Nibbles::unpack).collect();
+        let keys: Vec<B256> = entries.keys().copied().collect();
+        let (root, nodes) = proof(entries, &keys);
+        (root, NodeSet::from_nodes(nodes))
+    }
+
+    /// The root of the trie holding `entries`, and the proof nodes of `targets` (HashBuilder's).
+    fn proof(entries: &BTreeMap<B256, Vec<u8>>, targets: &[B256]) -> (B256, Vec<Bytes>) {
+        let targets = targets.iter().map(Nibbles::unpack).collect();
         let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets));
         for (key, value) in entries {
             builder.add_leaf(Nibbles::unpack(key), value);
         }
         let root = builder.root();
-        let nodes = builder.take_proof_nodes();
-        (root, NodeSet::from_nodes(nodes.into_inner().into_values()))
+        let nodes = builder
+            .take_proof_nodes()
+            .into_inner()
+            .into_values()
+            .collect();
+        (root, nodes)
     }
 
     fn key(byte: u8) -> B256 {
         keccak256([byte])
     }
 
-    /// A value of 1..=40 bytes: short leaves get inlined into their parent, long ones hashed.
+    /// A value of 1..=40 bytes.
     fn value_strategy() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 1..=40)
+    }
+
+    /// Keys that share all but their last two bytes: deep branches whose leaves have 1–3 nibbles
+    /// of key and, with short values, RLP encodings under 32 bytes, inlined into their parents.
+    #[test]
+    fn inline_nodes_are_read_written_and_hashed_like_hash_builder() {
+        let key = |suffix: u16| {
+            let mut key = B256::repeat_byte(0x11);
+            key.0[30..].copy_from_slice(&suffix.to_be_bytes());
+            key
+        };
+        let mut entries: BTreeMap<B256, Vec<u8>> = (0..40u16)
+            .map(|i| (key(i * 7), vec![i as u8 + 1]))
+            .collect();
+        let (root, nodes) = full_witness(&entries);
+        assert!(
+            nodes.nodes.values().any(|rlp| rlp.len() < 32),
+            "some nodes are short enough to be inlined"
+        );
+        let mut trie = SparseTrie::new(root);
+        assert_eq!(trie.get(&key(7), &nodes).unwrap(), Some(&[2u8][..]));
+        for i in (0..40u16).step_by(3) {
+            trie.remove(&key(i * 7), &nodes).unwrap();
+            entries.remove(&key(i * 7));
+        }
+        trie.insert(&key(1), vec![0xaa], &nodes).unwrap();
+        entries.insert(key(1), vec![0xaa]);
+        assert_eq!(trie.root(), builder_root(&entries));
+    }
+
+    /// A leaf whose key does not reach the end of the path (possible only in a forged node) is
+    /// malformed, not a panic.
+    #[test]
+    fn a_node_that_does_not_fit_its_depth_is_malformed() {
+        let mut rlp = Vec::new();
+        LeafNodeRef::new(&Nibbles::from_nibbles([1, 2, 3]), &[7u8; 40]).rlp(&mut rlp);
+        let nodes = NodeSet::from_nodes([Bytes::from(rlp.clone())]);
+        for op in 0..3 {
+            let mut trie = SparseTrie::new(keccak256(&rlp));
+            let outcome = match op {
+                0 => trie.get(&key(1), &nodes).map(|_| ()),
+                1 => trie.insert(&key(1), vec![1], &nodes),
+                _ => trie.remove(&key(1), &nodes),
+            };
+            assert!(
+                matches!(outcome, Err(TrieError::Malformed { .. })),
+                "op {op}"
+            );
+        }
     }
 
     #[test]
@@ -495,13 +571,9 @@ mod tests {
         let entries = BTreeMap::from([(a, vec![0xaa; 40]), (b, vec![0xbb; 40])]);
         let (root, all) = full_witness(&entries);
         // A witness proving `a` only: the root branch and a's leaf.
-        let mut builder = HashBuilder::default()
-            .with_proof_retainer(ProofRetainer::new(vec![Nibbles::unpack(a)]));
-        for (k, v) in &entries {
-            builder.add_leaf(Nibbles::unpack(k), v);
-        }
-        assert_eq!(builder.root(), root);
-        let partial = NodeSet::from_nodes(builder.take_proof_nodes().into_inner().into_values());
+        let (proof_root, proof_nodes) = proof(&entries, &[a]);
+        assert_eq!(proof_root, root);
+        let partial = NodeSet::from_nodes(proof_nodes);
         assert!(partial.len() < all.len());
 
         let mut trie = SparseTrie::new(root);
@@ -532,26 +604,10 @@ mod tests {
                 })
                 .collect();
             let deleted = *entries.keys().nth(usize::from(seed) % 24).unwrap();
-            let proof = |entries: &BTreeMap<B256, Vec<u8>>| {
-                let mut builder = HashBuilder::default()
-                    .with_proof_retainer(ProofRetainer::new(vec![Nibbles::unpack(deleted)]));
-                for (k, v) in entries {
-                    builder.add_leaf(Nibbles::unpack(k), v);
-                }
-                let root = builder.root();
-                (
-                    root,
-                    builder
-                        .take_proof_nodes()
-                        .into_inner()
-                        .into_values()
-                        .collect::<Vec<_>>(),
-                )
-            };
-            let (root, pre_nodes) = proof(&entries);
+            let (root, pre_nodes) = proof(&entries, &[deleted]);
             let mut after = entries.clone();
             after.remove(&deleted);
-            let (post_root, post_nodes) = proof(&after);
+            let (post_root, post_nodes) = proof(&after, &[deleted]);
 
             let mut trie = SparseTrie::new(root);
             match trie.remove(&deleted, &NodeSet::from_nodes(pre_nodes.clone())) {
@@ -660,13 +716,9 @@ mod tests {
         ) {
             let mut entries: BTreeMap<B256, Vec<u8>> =
                 initial.into_iter().map(|(k, v)| (keccak256(k), v)).collect();
-            let targets = edits.iter().map(|(p, _)| Nibbles::unpack(keccak256(p))).collect();
-            let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets));
-            for (k, v) in &entries {
-                builder.add_leaf(Nibbles::unpack(k), v);
-            }
-            let root = builder.root();
-            let nodes = NodeSet::from_nodes(builder.take_proof_nodes().into_inner().into_values());
+            let targets: Vec<B256> = edits.iter().map(|(p, _)| keccak256(p)).collect();
+            let (root, nodes) = proof(&entries, &targets);
+            let nodes = NodeSet::from_nodes(nodes);
             let mut trie = SparseTrie::new(root);
             for (preimage, value) in edits {
                 let k = keccak256(preimage);

@@ -63,9 +63,6 @@ pub enum FetchError {
         /// What execution produced.
         computed: String,
     },
-    /// The re-execution task failed (panicked).
-    #[error("the re-execution task failed: {0}")]
-    StateRootTask(String),
     /// A transaction or receipt of the block could not be decoded: a type this build does not
     /// know (fatal: asking again returns the same block), or malformed data from the node
     /// (counted as invalid data, like a block that fails verification).

@@ -17,7 +17,7 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     FetchError, FollowMode, HostConfig, HostError, HostMetrics, as_i64, blocking,
-    canonical::Canonical, fetch::Fetcher,
+    canonical::Canonical, fetch::Fetcher, verified_run::VerifiedRun,
 };
 use crate::{chain::Chain, notification::ExExNotification, wal::Wal};
 
@@ -77,6 +77,13 @@ impl From<FetchError> for StepError {
     }
 }
 
+/// Where fetched blocks go: the live canonical path, or to an ExEx catching up below the WAL.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    Live,
+    BelowWal,
+}
+
 pub(super) struct Follower {
     pub(super) config: HostConfig,
     pub(super) fetcher: Fetcher,
@@ -91,6 +98,8 @@ pub(super) struct Follower {
     pub(super) ws_retry_at: Instant,
     /// Delays before the next subscription attempts (reset once subscribed).
     pub(super) ws_delays: backon::ExponentialBackoff,
+    /// The run of verified state roots of the live path.
+    pub(super) verified_run: VerifiedRun,
 }
 
 impl Follower {
@@ -117,6 +126,7 @@ impl Follower {
             ws: None,
             ws_retry_at: Instant::now(),
             ws_delays: config.retry_delays(),
+            verified_run: VerifiedRun::new(config.reorg_window),
             config,
         }
     }
@@ -239,7 +249,7 @@ impl Follower {
                 return self.reorg(target).await;
             }
             let to = target.number.min(next + self.config.batch_size - 1);
-            let chain = self.fetch_chain(next, to).await?;
+            let chain = self.fetch_chain(next, to, Path::Live).await?;
             match tip {
                 Some(tip) if chain.first().parent_hash() != tip.hash => {
                     return self.reorg(target).await;
@@ -295,7 +305,9 @@ impl Follower {
         };
         let to = target.number.min(ancestor.number + self.config.batch_size);
         let notification = if to > ancestor.number {
-            let new = self.fetch_chain(ancestor.number + 1, to).await?;
+            let new = self
+                .fetch_chain(ancestor.number + 1, to, Path::Live)
+                .await?;
             if new.first().parent_hash() != ancestor.hash {
                 return Err(StepError::Retry(
                     "the node reorged again while fetching".into(),
@@ -318,11 +330,13 @@ impl Follower {
         self.deliver(notification).await
     }
 
-    /// Fetches and verifies `from..=to` with bounded concurrency; counts invalid blocks.
+    /// Fetches and verifies `from..=to` with bounded concurrency; counts invalid blocks. The
+    /// blocks' state-root verdicts are then those of the verified run (see [`VerifiedRun`]).
     async fn fetch_chain(
         &mut self,
         from: BlockNumber,
         to: BlockNumber,
+        path: Path,
     ) -> Result<Chain, StepError> {
         let started = Instant::now();
         let fetcher = &self.fetcher;
@@ -345,6 +359,10 @@ impl Follower {
             return Err(self.fetch_failed(err));
         }
         self.consecutive_invalid = 0;
+        match path {
+            Path::Live => self.verified_run.extend(&mut blocks),
+            Path::BelowWal => VerifiedRun::outside(&mut blocks),
+        }
         let count = blocks.len();
         let chain = Chain::new(blocks)
             .map_err(|err| StepError::Retry(format!("the node's blocks do not link: {err}")))?;
@@ -478,7 +496,7 @@ impl Follower {
                         let mut from = next;
                         while from < first {
                             let to = (first - 1).min(from + self.config.batch_size - 1);
-                            let chain = self.fetch_chain(from, to).await?;
+                            let chain = self.fetch_chain(from, to, Path::BelowWal).await?;
                             let committed = ExExNotification::ChainCommitted {
                                 new: Arc::new(chain),
                             };

@@ -31,6 +31,7 @@ mod follow;
 mod metrics;
 mod proof_witness;
 mod state_root;
+mod verified_run;
 
 use std::{
     future::Future,
@@ -217,9 +218,14 @@ impl Host {
                 source: err.into(),
             })?;
 
-        let state_roots =
-            state_root::StateRoots::probe(&config.state_root, &provider, chain_id, &metrics)
-                .await?;
+        let state_roots = state_root::StateRoots::probe(
+            &config.state_root,
+            &provider,
+            chain_id,
+            config.request_timeout,
+            &metrics,
+        )
+        .await?;
         let state_root_required = matches!(state_roots, Some((StateRootMode::Required, _)));
         let state_roots = state_roots.map(|(_, stage)| stage);
 

@@ -1,12 +1,16 @@
 //! The host's state-root stage: after a block passes [`crate::verify`], it is re-executed
-//! statelessly ([`avs_exex_stateless`]) over the node's `debug_executionWitness`, and the
-//! header's state root is [`StateRootCheck::Verified`] only if execution reproduces it.
+//! statelessly ([`avs_exex_stateless`]) over the node's `debug_executionWitness` (or, from a
+//! node without it, a witness assembled from proofs: [`super::proof_witness`]), and the
+//! header's state root is [`StateRootCheck::Verified`] only if execution reproduces it (and,
+//! see [`super::verified_run`], its parent's was).
 //!
 //! Outcomes:
 //! - reproduced: `Verified`;
-//! - a different state root (or gas used, receipts root, logs bloom, requests hash): the node
-//!   contradicts itself, so the block is refused as invalid data ([`FetchError::StateRoot`]),
-//!   like a block whose transactions root is wrong;
+//! - a different state root (or gas used, receipts root, logs bloom, requests hash): under
+//!   `required` the node contradicts itself, so the block is refused as invalid data
+//!   ([`FetchError::StateRoot`]), like a block whose transactions root is wrong; under
+//!   `best_effort` it is delivered as unverifiable with both values (a fork this build does not
+//!   know must not stop a node that signs unverified roots anyway);
 //! - not re-executable (no witness endpoint, a node whose state roots are not Ethereum's, an
 //!   OP-stack deposit, a witness that lacks a node): delivered as
 //!   [`StateRootCheck::Unverifiable`] with the reason; what that stops is the ExEx's policy
@@ -26,6 +30,7 @@ use alloy::{
     primitives::{B256, BlockNumber, Bytes},
     providers::{DynProvider, Provider},
     rlp::Decodable,
+    transports::{TransportError, TransportErrorKind},
 };
 use avs_exex_stateless::{ChainRules, Verdict, Witness, verify_state_root};
 use avs_exex_types::{BlockTransaction, StateRootCheck};
@@ -89,8 +94,9 @@ pub struct StateRootConfig {
 /// Where the state roots come from, decided once at start.
 #[derive(Debug, Clone)]
 enum Source {
-    /// Re-execute over `debug_executionWitness` under these rules.
-    Witness(ChainRules),
+    /// Re-execute over `debug_executionWitness` under these rules; `probed` if the node
+    /// answered the start-up probe with a witness (only then is `required` the default).
+    Witness { rules: ChainRules, probed: bool },
     /// Re-execute over a witness assembled from `debug_traceBlockByNumber` and `eth_getProof`
     /// ([`super::proof_witness`]) under these rules.
     Proofs(ChainRules),
@@ -102,8 +108,12 @@ enum Source {
 #[derive(Debug, Clone)]
 pub(crate) struct StateRoots {
     source: Source,
+    mode: StateRootMode,
     metrics: HostMetrics,
 }
+
+/// Attempts at a witness the node answers with an error, before the block is unverifiable.
+const WITNESS_ATTEMPTS: u32 = 3;
 
 /// The answer of `debug_executionWitness` (reth, geth, erigon, nethermind).
 #[derive(Debug, Deserialize)]
@@ -123,13 +133,14 @@ impl StateRoots {
         config: &StateRootConfig,
         provider: &DynProvider,
         chain_id: u64,
+        probe_timeout: Duration,
         metrics: &HostMetrics,
     ) -> Result<Option<(StateRootMode, Self)>, HostError> {
         if config.mode == Some(StateRootMode::Off) {
             info!("state-root verification: off (state roots are signed as the node reports them)");
             return Ok(None);
         }
-        let source = Self::source(config, provider, chain_id).await;
+        let source = Self::source(config, provider, chain_id, probe_timeout).await;
         let mode = match (&source, config.mode) {
             (Source::Unavailable(reason), Some(StateRootMode::Required)) => {
                 return Err(HostError::Config(format!(
@@ -137,12 +148,16 @@ impl StateRoots {
                 )));
             }
             (_, Some(mode)) => mode,
-            (Source::Witness(_), None) => StateRootMode::Required,
-            // Proofs cannot rebuild every witness (see `proof_witness`): not required by default.
-            (Source::Proofs(_) | Source::Unavailable(_), None) => StateRootMode::BestEffort,
+            (Source::Witness { probed: true, .. }, None) => StateRootMode::Required,
+            // A probe that failed, and proofs (which cannot rebuild every witness, see
+            // `proof_witness`): not required by default.
+            (
+                Source::Witness { probed: false, .. } | Source::Proofs(_) | Source::Unavailable(_),
+                None,
+            ) => StateRootMode::BestEffort,
         };
         match &source {
-            Source::Witness(_) => info!(
+            Source::Witness { .. } => info!(
                 %mode,
                 "state-root verification: every block is re-executed over the node's \
                  debug_executionWitness"
@@ -164,13 +179,21 @@ impl StateRoots {
             mode,
             Self {
                 source,
+                mode,
                 metrics: metrics.clone(),
             },
         )))
     }
 
-    async fn source(config: &StateRootConfig, provider: &DynProvider, chain_id: u64) -> Source {
-        let client = provider.get_client_version().await.unwrap_or_default();
+    async fn source(
+        config: &StateRootConfig,
+        provider: &DynProvider,
+        chain_id: u64,
+        timeout: Duration,
+    ) -> Source {
+        let client = within(timeout, provider.get_client_version().into_future())
+            .await
+            .unwrap_or_default();
         if client.to_ascii_lowercase().starts_with("anvil") {
             // anvil keeps slots written as zero and touched empty accounts in its trie: its
             // roots are not Ethereum's, and its verifier must not learn its quirks.
@@ -187,25 +210,34 @@ impl StateRoots {
                 "the fork schedule of chain {chain_id} is unknown to this build"
             ));
         };
-        let probe = provider
-            .raw_request::<_, serde_json::Value>(
+        let probe = within(
+            timeout,
+            provider.raw_request::<_, serde_json::Value>(
                 "debug_executionWitness".into(),
                 (BlockNumberOrTag::Latest,),
-            )
-            .await;
+            ),
+        )
+        .await;
         if !missing_method(&probe) {
-            // Other failures (a busy node, a head it is still importing) are per-block matters.
-            return Source::Witness(rules);
+            if let Err(err) = &probe {
+                warn!(%err, "the node did not answer the debug_executionWitness probe");
+            }
+            return Source::Witness {
+                rules,
+                probed: probe.is_ok(),
+            };
         }
-        let traces = provider
-            .raw_request::<_, serde_json::Value>(
+        let traces = within(
+            timeout,
+            provider.raw_request::<_, serde_json::Value>(
                 "debug_traceBlockByNumber".into(),
                 (
                     BlockNumberOrTag::Latest,
                     serde_json::json!({"tracer": "prestateTracer"}),
                 ),
-            )
-            .await;
+            ),
+        )
+        .await;
         if missing_method(&traces) {
             Source::Unavailable(format!(
                 "the node ({client}) serves neither debug_executionWitness nor \
@@ -225,7 +257,7 @@ impl StateRoots {
     ) -> Result<StateRootCheck, FetchError> {
         let check = match &self.source {
             Source::Unavailable(reason) => StateRootCheck::Unverifiable(reason.clone()),
-            Source::Witness(rules) | Source::Proofs(rules) => {
+            Source::Witness { rules, .. } | Source::Proofs(rules) => {
                 self.reexecute(rules, provider, timeout, block).await?
             }
         };
@@ -256,7 +288,8 @@ impl StateRoots {
         };
         let Gathered {
             parent_state_root,
-            witness,
+            nodes,
+            codes,
             hashes,
         } = match gathered {
             Ok(gathered) => gathered,
@@ -265,16 +298,17 @@ impl StateRoots {
         self.metrics
             .witness_fetch_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .witness_bytes
-            .observe(witness.byte_len() as f64);
+        let bytes: usize = nodes.iter().chain(&codes).map(|b| b.len()).sum();
+        self.metrics.witness_bytes.observe(bytes as f64);
 
         let rules = rules.clone();
         let header = block.header().clone();
         let withdrawals = block.block.body.withdrawals.clone();
-        let started = Instant::now();
-        let verdict = tokio::task::spawn_blocking(move || {
-            verify_state_root(
+        // Hashing the witness and executing are CPU work: off the async threads.
+        let task = tokio::task::spawn_blocking(move || {
+            let witness = Witness::new(nodes, codes);
+            let started = Instant::now();
+            let verdict = verify_state_root(
                 &rules,
                 &header,
                 &transactions,
@@ -282,15 +316,25 @@ impl StateRoots {
                 parent_state_root,
                 &witness,
                 &hashes,
-            )
-        })
-        .await
-        .map_err(|err| FetchError::StateRootTask(err.to_string()))?;
-        let gas = block.header().gas_used;
-        if gas > 0 {
-            self.metrics
-                .execution_seconds_per_mgas
-                .set(started.elapsed().as_secs_f64() / (gas as f64 / 1e6));
+            );
+            (verdict, started.elapsed())
+        });
+        let verdict = match task.await {
+            Ok((verdict, elapsed)) => {
+                let gas = block.header().gas_used;
+                if verdict == Verdict::Verified && gas > 0 {
+                    self.metrics
+                        .execution_seconds_per_mgas
+                        .set(elapsed.as_secs_f64() / (gas as f64 / 1e6));
+                }
+                verdict
+            }
+            // A panic is deterministic: retrying would panic again.
+            Err(err) => Verdict::unverifiable(format!("re-execution failed: {err}")),
+        };
+        if verdict != Verdict::Verified && self.moved_on(provider, timeout, block).await? {
+            // The node reorged between the block and its witness: fetch again.
+            return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
         }
         match verdict {
             Verdict::Verified => Ok(StateRootCheck::Verified),
@@ -301,68 +345,126 @@ impl StateRoots {
                 computed,
             } => {
                 self.metrics.state_root_mismatched_total.inc();
-                Err(FetchError::StateRoot {
-                    number,
-                    field,
-                    header,
-                    computed,
-                })
+                if self.mode == StateRootMode::Required {
+                    Err(FetchError::StateRoot {
+                        number,
+                        field,
+                        header,
+                        computed,
+                    })
+                } else {
+                    // Under best_effort a mismatch (a lying node, or a fork this build does not
+                    // know) does not stop the host: the block is delivered unverified.
+                    Ok(StateRootCheck::Unverifiable(format!(
+                        "re-execution gives {field} {computed}, but the header says {header}"
+                    )))
+                }
             }
         }
+    }
+
+    /// True if the node's canonical block at `block`'s height is no longer `block`.
+    async fn moved_on(
+        &self,
+        provider: &DynProvider,
+        timeout: Duration,
+        block: &BlockWithReceipts,
+    ) -> Result<bool, FetchError> {
+        let call = provider.get_block_by_number(BlockNumberOrTag::Number(block.number()));
+        let canonical = tokio::time::timeout(timeout, call.into_future())
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))??;
+        Ok(canonical.is_none_or(|c| c.header.hash != block.hash))
     }
 }
 
 /// What a block's re-execution starts from.
 struct Gathered {
     parent_state_root: B256,
-    witness: Witness,
+    /// Trie nodes and codes, as the node sent them (hashed off the async threads).
+    nodes: Vec<Bytes>,
+    codes: Vec<Bytes>,
     /// Canonical hashes `BLOCKHASH` may read.
     hashes: BTreeMap<BlockNumber, B256>,
 }
 
 /// True if the node answered that it has no such method.
-fn missing_method<T>(answer: &Result<T, alloy::transports::TransportError>) -> bool {
-    answer.as_ref().is_err_and(|err| {
-        err.as_error_resp()
-            .is_some_and(|e| e.code == METHOD_NOT_FOUND)
-    })
+fn missing_method<T>(answer: &Result<T, TransportError>) -> bool {
+    answer.as_ref().is_err_and(is_missing_method)
+}
+
+fn is_missing_method(err: &TransportError) -> bool {
+    err.as_error_resp()
+        .is_some_and(|e| e.code == METHOD_NOT_FOUND)
+}
+
+/// `call`, or a timeout error after `timeout`.
+async fn within<T>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, TransportError>>,
+) -> Result<T, TransportError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(TransportErrorKind::custom_str("timed out")))
 }
 
 /// The block's `debug_executionWitness`: `Ok(Err(reason))` if it makes the block unverifiable.
+/// Transport failures are returned (the host retries the block); an error answer is asked
+/// again [`WITNESS_ATTEMPTS`] times (a rate limit, a backend that lags) before it counts.
 async fn gather_witness(
     provider: &DynProvider,
     timeout: Duration,
     block: &BlockWithReceipts,
 ) -> Result<Result<Gathered, String>, FetchError> {
     let number = block.number();
-    let request = provider.raw_request::<_, ExecutionWitness>(
-        "debug_executionWitness".into(),
-        (BlockNumberOrTag::Number(number),),
-    );
-    let answer = tokio::time::timeout(timeout, request)
-        .await
-        .map_err(|_| FetchError::Timeout(timeout))?;
-    let witness = match answer {
+    let mut attempt = 1;
+    let answer = loop {
+        let request = provider.raw_request::<_, serde_json::Value>(
+            "debug_executionWitness".into(),
+            (BlockNumberOrTag::Number(number),),
+        );
+        match tokio::time::timeout(timeout, request)
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))?
+        {
+            Ok(answer) => break answer,
+            Err(err) if err.as_error_resp().is_some() => {
+                if attempt == WITNESS_ATTEMPTS || is_missing_method(&err) {
+                    return Ok(Err(format!(
+                        "the node gave no witness for block {number}: {err}"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(250) * attempt).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let witness: ExecutionWitness = match serde_json::from_value(answer) {
         Ok(witness) => witness,
-        // The node answered, with an error: it cannot give this block's witness.
-        Err(err) if err.as_error_resp().is_some() => {
+        Err(err) => {
             return Ok(Err(format!(
-                "the node gave no witness for block {number}: {err}"
+                "the node's witness for block {number} does not decode: {err}"
             )));
         }
-        Err(err) => return Err(err.into()),
     };
     let ancestors = match ancestors(block.header(), &witness.headers) {
         Ok(ancestors) => ancestors,
         Err(reason) => return Ok(Err(reason)),
     };
     let Some(parent) = ancestors.parent else {
-        // A witness for another block than ours (the node reorged between the calls).
-        return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
+        if ancestors.other_parent {
+            // A witness for a block on another branch (the node reorged between the calls).
+            return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
+        }
+        return Ok(Err(format!(
+            "the node's witness for block {number} holds no parent header"
+        )));
     };
     Ok(Ok(Gathered {
         parent_state_root: parent.state_root,
-        witness: Witness::new(witness.state, witness.codes),
+        nodes: witness.state,
+        codes: witness.codes,
         hashes: ancestors.hashes,
     }))
 }
@@ -385,7 +487,8 @@ async fn gather_proofs(
                 .collect();
             Ok(Ok(Gathered {
                 parent_state_root: assembled.parent.state_root,
-                witness: Witness::new(assembled.nodes, assembled.codes),
+                nodes: assembled.nodes,
+                codes: assembled.codes,
                 hashes,
             }))
         }
@@ -411,6 +514,8 @@ fn ethereum_transactions(block: &BlockWithReceipts) -> Option<Vec<TxEnvelope>> {
 #[derive(Debug)]
 struct Ancestors {
     parent: Option<Header>,
+    /// The witness holds a header at the parent's height with another hash.
+    other_parent: bool,
     hashes: BTreeMap<BlockNumber, B256>,
 }
 
@@ -434,7 +539,15 @@ fn ancestors(header: &Header, encoded: &[serde_json::Value]) -> Result<Ancestors
             _ => break,
         }
     }
-    Ok(Ancestors { parent, hashes })
+    let other_parent = parent.is_none()
+        && by_hash
+            .values()
+            .any(|h| Some(h.number) == header.number.checked_sub(1));
+    Ok(Ancestors {
+        parent,
+        other_parent,
+        hashes,
+    })
 }
 
 /// A witness header: RLP as a hex string (reth), or a JSON object (geth).
