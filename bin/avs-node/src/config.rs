@@ -246,11 +246,12 @@ pub struct NodeOptions {
     /// freezing its signers [default: false].
     #[arg(long, env = "AVS_CHALLENGER", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub challenger: Option<bool>,
-    /// Re-execute every attested block over the node's `debug_executionWitness` and sign a
-    /// state root only if execution reproduces it: `off`, `best_effort` (unverifiable blocks
-    /// are still signed) or `required` (nothing at or above a block that is not verified is
-    /// signed; the node refuses to start unless the attested node serves witnesses) [default:
-    /// `required` if the attested node serves witnesses, else `best_effort`].
+    /// Re-execute every attested block over the node's `debug_executionWitness` (or proofs
+    /// from `eth_getProof`) and sign a state root only if execution reproduces it: `off`,
+    /// `best_effort` (unverifiable blocks are still signed) or `required` (nothing at or above
+    /// a block that is not verified is signed; the node refuses to start unless the attested
+    /// node serves witnesses or traces) [default: `required` if the attested node answers
+    /// `debug_executionWitness`, else `best_effort`].
     #[arg(
         long,
         env = "AVS_STATE_ROOT_VERIFICATION",

@@ -22,8 +22,9 @@
 //! When the host verifies state roots as `required` ([`AttestedChain::require_verified_state_roots`]),
 //! a block is attestable only if the host delivered it as
 //! [`StateRootCheck::Verified`](avs_exex::StateRootCheck::Verified): re-executed to the header's
-//! state root, from a parent that was verified too, back to the first block of the host's run
-//! (the host downgrades the blocks above an unverifiable one until it is restarted).
+//! state root, from a parent that was verified too, back to the start of the host's verified
+//! run (the host downgrades every block above an unverifiable one; see the host's
+//! `state-root-run-ended` marker).
 
 use std::{collections::BTreeMap, sync::Arc};
 

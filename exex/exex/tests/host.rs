@@ -589,7 +589,9 @@ async fn blocks_the_spec_executed_are_delivered_with_verified_state_roots() {
     for fixture in spec_fixtures() {
         let node = WitnessNode::start(&fixture, Behaviour::Honest).await;
         let SpecHost {
-            mut host, block, ..
+            mut host,
+            block,
+            _data,
         } = follow_spec_block(&node, &fixture, None).await;
         assert_eq!(block.hash, fixture.hash(), "{}", fixture.name);
         assert_eq!(
@@ -661,7 +663,9 @@ async fn blocks_are_verified_from_proofs_where_the_node_serves_no_witness() {
     for fixture in spec_fixtures() {
         let node = WitnessNode::start(&fixture, Behaviour::ProofsOnly).await;
         let SpecHost {
-            mut host, block, ..
+            mut host,
+            block,
+            _data,
         } = follow_spec_block(&node, &fixture, None).await;
         match &block.state_root {
             StateRootCheck::Verified => verified.push(fixture.name.clone()),
@@ -705,7 +709,9 @@ async fn a_provider_lying_about_the_state_is_caught() {
 
     let node = WitnessNode::start(&fixture, Behaviour::WitnessBalance).await;
     let SpecHost {
-        mut host, block, ..
+        mut host,
+        block,
+        _data,
     } = follow_spec_block(&node, &fixture, None).await;
     let StateRootCheck::Unverifiable(reason) = &block.state_root else {
         panic!("an altered witness gives {:?}", block.state_root)
@@ -744,7 +750,9 @@ async fn a_provider_lying_about_the_state_is_caught() {
 
     // Under best_effort the same block is delivered, unverified, with the reason.
     let SpecHost {
-        mut host, block, ..
+        mut host,
+        block,
+        _data,
     } = follow_spec_block(&node, &fixture, Some(StateRootMode::BestEffort)).await;
     assert!(
         matches!(&block.state_root, StateRootCheck::Unverifiable(r) if r.starts_with("re-execution gives stateRoot")),

@@ -315,7 +315,7 @@ impl Node {
                 // The surviving sibling merges with this node's position: its kind decides the
                 // shape, so it has to be known. A failure leaves this trie half-edited: the
                 // caller gives up on the block.
-                children[only].open(nodes)?;
+                children[only].open_at(&path.slice(1..), nodes)?;
                 let last = std::mem::replace(&mut children[only], Self::Empty);
                 *self = Self::wrap(Nibbles::from_nibbles_unchecked([only as u8]), last);
                 Ok(())

@@ -20,6 +20,7 @@ use super::{
     canonical::Canonical, fetch::Fetcher, verified_run::VerifiedRun,
 };
 use crate::{chain::Chain, notification::ExExNotification, wal::Wal};
+use avs_exex_types::StateRootCheck;
 
 /// One installed ExEx's delivery channel.
 pub(super) struct Sink {
@@ -115,6 +116,7 @@ impl Follower {
         metrics: HostMetrics,
     ) -> Self {
         Self {
+            verified_run: VerifiedRun::new(config.reorg_window),
             fetcher,
             canonical,
             wal,
@@ -126,7 +128,6 @@ impl Follower {
             ws: None,
             ws_retry_at: Instant::now(),
             ws_delays: config.retry_delays(),
-            verified_run: VerifiedRun::new(config.reorg_window),
             config,
         }
     }
@@ -249,12 +250,13 @@ impl Follower {
                 return self.reorg(target).await;
             }
             let to = target.number.min(next + self.config.batch_size - 1);
-            let chain = self.fetch_chain(next, to, Path::Live).await?;
+            let (chain, run) = self.fetch_chain(next, to, Path::Live).await?;
             match tip {
                 Some(tip) if chain.first().parent_hash() != tip.hash => {
                     return self.reorg(target).await;
                 }
                 _ => {
+                    self.commit_run(run, &chain)?;
                     self.deliver(ExExNotification::ChainCommitted {
                         new: Arc::new(chain),
                     })
@@ -305,7 +307,7 @@ impl Follower {
         };
         let to = target.number.min(ancestor.number + self.config.batch_size);
         let notification = if to > ancestor.number {
-            let new = self
+            let (new, run) = self
                 .fetch_chain(ancestor.number + 1, to, Path::Live)
                 .await?;
             if new.first().parent_hash() != ancestor.hash {
@@ -313,6 +315,7 @@ impl Follower {
                     "the node reorged again while fetching".into(),
                 ));
             }
+            self.commit_run(run, &new)?;
             ExExNotification::ChainReorged {
                 old: Arc::new(old),
                 new: Arc::new(new),
@@ -331,13 +334,15 @@ impl Follower {
     }
 
     /// Fetches and verifies `from..=to` with bounded concurrency; counts invalid blocks. The
-    /// blocks' state-root verdicts are then those of the verified run (see [`VerifiedRun`]).
+    /// blocks' state-root verdicts are then those of the verified run (see [`VerifiedRun`]),
+    /// applied to a copy of it that the caller commits ([`Self::commit_run`]) once it delivers
+    /// the chain.
     async fn fetch_chain(
         &mut self,
         from: BlockNumber,
         to: BlockNumber,
         path: Path,
-    ) -> Result<Chain, StepError> {
+    ) -> Result<(Chain, VerifiedRun), StepError> {
         let started = Instant::now();
         let fetcher = &self.fetcher;
         let mut blocks = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or_default());
@@ -359,8 +364,9 @@ impl Follower {
             return Err(self.fetch_failed(err));
         }
         self.consecutive_invalid = 0;
+        let mut run = self.verified_run.clone();
         match path {
-            Path::Live => self.verified_run.extend(&mut blocks),
+            Path::Live => run.extend(&mut blocks),
             Path::BelowWal => VerifiedRun::outside(&mut blocks),
         }
         let count = blocks.len();
@@ -376,7 +382,26 @@ impl Follower {
                 "backfilled blocks"
             );
         }
-        Ok(chain)
+        Ok((chain, run))
+    }
+
+    /// Adopts the verified run a delivered live chain was judged by, recording its end (under
+    /// `required`), and counts the chain's state-root verdicts.
+    fn commit_run(&mut self, run: VerifiedRun, chain: &Chain) -> Result<(), StepError> {
+        self.verified_run = run;
+        self.verified_run
+            .persist()
+            .map_err(|source| StepError::Fatal(HostError::StateRootMarker(source)))?;
+        for block in chain.blocks_iter() {
+            match block.state_root {
+                StateRootCheck::Verified => self.metrics.state_root_verified_total.inc(),
+                StateRootCheck::Unverifiable(_) => {
+                    self.metrics.state_root_unverifiable_total.inc();
+                }
+                StateRootCheck::NotChecked => {}
+            }
+        }
+        Ok(())
     }
 
     fn fetch_failed(&mut self, err: FetchError) -> StepError {
@@ -496,7 +521,7 @@ impl Follower {
                         let mut from = next;
                         while from < first {
                             let to = (first - 1).min(from + self.config.batch_size - 1);
-                            let chain = self.fetch_chain(from, to, Path::BelowWal).await?;
+                            let (chain, _) = self.fetch_chain(from, to, Path::BelowWal).await?;
                             let committed = ExExNotification::ChainCommitted {
                                 new: Arc::new(chain),
                             };

@@ -52,6 +52,7 @@ use self::{
     canonical::Canonical,
     fetch::Fetcher,
     follow::{Follower, Sink},
+    verified_run::VerifiedRun,
 };
 pub use self::{
     config::{FollowMode, HostConfig},
@@ -108,6 +109,10 @@ pub enum HostError {
          OP-stack deposits (0x7e); a chain with other types needs support for them"
     )]
     UndecodableBlock(FetchError),
+    /// The end of the verified state-root run could not be recorded (or read) in the data
+    /// directory.
+    #[error("cannot record the end of the verified state-root run in the data directory: {0}")]
+    StateRootMarker(std::io::Error),
     /// The node kept sending blocks that failed verification.
     #[error(
         "the node sent {count} invalid blocks in a row (last: {last}); it is faulty or lying — \
@@ -233,13 +238,18 @@ impl Host {
         let segment_config = config.wal;
         let window = config.reorg_window;
         // Reading every WAL record is disk and decoding work: off the async threads.
-        let (wal, finished_store, mut canonical) = blocking(move || {
+        let (wal, finished_store, mut canonical, verified_run) = blocking(move || {
             let wal = Wal::open(&dir.join("wal"), segment_config)?;
             let finished = FinishedHeights::open(&dir.join("finished"))?;
-            let canonical = rebuild_canonical(&wal, window)?;
-            Ok::<_, HostError>((wal, finished, canonical))
+            let mut run = VerifiedRun::open(&dir, window, state_root_required)
+                .map_err(HostError::StateRootMarker)?;
+            let canonical = rebuild_canonical(&wal, window, &mut run)?;
+            Ok::<_, HostError>((wal, finished, canonical, run))
         })
         .await?;
+        if let Some(reason) = verified_run.ended() {
+            warn!(%reason, "state roots are not verified until the marker of the ended run is removed");
+        }
         metrics
             .wal_bytes
             .set(i64::try_from(wal.size_bytes()).unwrap_or(i64::MAX));
@@ -313,6 +323,7 @@ impl Host {
             finished_heights,
             metrics,
         );
+        follower.verified_run = verified_run;
         let outcome = {
             let follow = follower.run().fuse();
             let shutdown = shutdown.fuse();
@@ -379,10 +390,16 @@ const fn as_i64(value: u64) -> i64 {
 }
 
 /// Replays the WAL into a canonical window (the last `window` blocks and the tip).
-fn rebuild_canonical(wal: &Wal, window: usize) -> Result<Canonical, HostError> {
+fn rebuild_canonical(
+    wal: &Wal,
+    window: usize,
+    run: &mut VerifiedRun,
+) -> Result<Canonical, HostError> {
     let mut canonical = Canonical::new(window, None);
     for position in 0..wal.records().len() {
-        canonical.apply(&wal.read(position)?);
+        let notification = wal.read(position)?;
+        canonical.apply(&notification);
+        run.seed(&notification);
     }
     Ok(canonical)
 }

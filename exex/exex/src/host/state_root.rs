@@ -50,8 +50,9 @@ pub enum StateRootMode {
     Off,
     /// Re-execute where the node allows it; otherwise deliver blocks as unverifiable.
     BestEffort,
-    /// As `BestEffort`, but the host refuses to start unless the node serves witnesses; the
-    /// AVS signs no checkpoint above a block that is not `Verified`.
+    /// As `BestEffort`, but the host refuses to start unless the node serves witnesses (or
+    /// traces and proofs to assemble them); the AVS signs no checkpoint at or above a block
+    /// that is not `Verified`, and an ended run of verified roots stays ended across restarts.
     Required,
 }
 
@@ -112,8 +113,9 @@ pub(crate) struct StateRoots {
     metrics: HostMetrics,
 }
 
-/// Attempts at a witness the node answers with an error, before the block is unverifiable.
-const WITNESS_ATTEMPTS: u32 = 3;
+/// How long a block's witness is asked for again while the node fails to give it, before the
+/// block is unverifiable.
+const WITNESS_PATIENCE: Duration = Duration::from_secs(120);
 
 /// The answer of `debug_executionWitness` (reth, geth, erigon, nethermind).
 #[derive(Debug, Deserialize)]
@@ -255,87 +257,27 @@ impl StateRoots {
         timeout: Duration,
         block: &BlockWithReceipts,
     ) -> Result<StateRootCheck, FetchError> {
-        let check = match &self.source {
-            Source::Unavailable(reason) => StateRootCheck::Unverifiable(reason.clone()),
+        match &self.source {
+            Source::Unavailable(reason) => Ok(StateRootCheck::Unverifiable(reason.clone())),
+            // Genesis has no transactions to run: its state is the chain's allocation.
+            _ if block.number() == 0 => Ok(StateRootCheck::Unverifiable(
+                "the genesis block is not executed".to_owned(),
+            )),
             Source::Witness { rules, .. } | Source::Proofs(rules) => {
-                self.reexecute(rules, provider, timeout, block).await?
+                let verdict = self.reexecute(rules, provider, timeout, block).await?;
+                if verdict != Verdict::Verified && self.moved_on(provider, timeout, block).await? {
+                    // The node reorged between the block and its witness: fetch again.
+                    return Err(FetchError::Missing(BlockNumberOrTag::Number(
+                        block.number(),
+                    )));
+                }
+                self.judge(block.number(), verdict)
             }
-        };
-        match &check {
-            StateRootCheck::Verified => self.metrics.state_root_verified_total.inc(),
-            _ => self.metrics.state_root_unverifiable_total.inc(),
         }
-        Ok(check)
     }
 
-    async fn reexecute(
-        &self,
-        rules: &ChainRules,
-        provider: &DynProvider,
-        timeout: Duration,
-        block: &BlockWithReceipts,
-    ) -> Result<StateRootCheck, FetchError> {
-        let number = block.number();
-        let Some(transactions) = ethereum_transactions(block) else {
-            return Ok(StateRootCheck::Unverifiable(
-                "OP-stack deposit transactions are not executed by this build".to_owned(),
-            ));
-        };
-        let started = Instant::now();
-        let gathered = match &self.source {
-            Source::Proofs(_) => gather_proofs(provider, timeout, block).await?,
-            _ => gather_witness(provider, timeout, block).await?,
-        };
-        let Gathered {
-            parent_state_root,
-            nodes,
-            codes,
-            hashes,
-        } = match gathered {
-            Ok(gathered) => gathered,
-            Err(reason) => return Ok(StateRootCheck::Unverifiable(reason)),
-        };
-        self.metrics
-            .witness_fetch_seconds
-            .observe(started.elapsed().as_secs_f64());
-        let bytes: usize = nodes.iter().chain(&codes).map(|b| b.len()).sum();
-        self.metrics.witness_bytes.observe(bytes as f64);
-
-        let rules = rules.clone();
-        let header = block.header().clone();
-        let withdrawals = block.block.body.withdrawals.clone();
-        // Hashing the witness and executing are CPU work: off the async threads.
-        let task = tokio::task::spawn_blocking(move || {
-            let witness = Witness::new(nodes, codes);
-            let started = Instant::now();
-            let verdict = verify_state_root(
-                &rules,
-                &header,
-                &transactions,
-                withdrawals.as_ref().map(|w| w.as_slice()),
-                parent_state_root,
-                &witness,
-                &hashes,
-            );
-            (verdict, started.elapsed())
-        });
-        let verdict = match task.await {
-            Ok((verdict, elapsed)) => {
-                let gas = block.header().gas_used;
-                if verdict == Verdict::Verified && gas > 0 {
-                    self.metrics
-                        .execution_seconds_per_mgas
-                        .set(elapsed.as_secs_f64() / (gas as f64 / 1e6));
-                }
-                verdict
-            }
-            // A panic is deterministic: retrying would panic again.
-            Err(err) => Verdict::unverifiable(format!("re-execution failed: {err}")),
-        };
-        if verdict != Verdict::Verified && self.moved_on(provider, timeout, block).await? {
-            // The node reorged between the block and its witness: fetch again.
-            return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
-        }
+    /// What a verdict means for the block under the mode.
+    fn judge(&self, number: BlockNumber, verdict: Verdict) -> Result<StateRootCheck, FetchError> {
         match verdict {
             Verdict::Verified => Ok(StateRootCheck::Verified),
             Verdict::Unverifiable { reason } => Ok(StateRootCheck::Unverifiable(reason)),
@@ -361,6 +303,105 @@ impl StateRoots {
                 }
             }
         }
+    }
+
+    /// The block's witness, asked again with back-off for up to [`WITNESS_PATIENCE`] while the
+    /// node fails to give it (a timeout, a dropped connection, an error answer such as a rate
+    /// limit): one unverifiable block ends the verified run, so a passing failure must not make
+    /// one, and a lasting one must not stall the host forever either.
+    async fn witness(
+        &self,
+        provider: &DynProvider,
+        timeout: Duration,
+        block: &BlockWithReceipts,
+    ) -> Result<Result<Gathered, String>, FetchError> {
+        let number = block.number();
+        let deadline = Instant::now() + WITNESS_PATIENCE;
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let gathered = match &self.source {
+                Source::Proofs(_) => gather_proofs(provider, timeout, block).await,
+                _ => gather_witness(provider, timeout, block).await,
+            };
+            match gathered {
+                Ok(outcome) => return Ok(outcome),
+                // The node moved to another branch: the host fetches the block again.
+                Err(_) if self.moved_on(provider, timeout, block).await? => {
+                    return Err(FetchError::Missing(BlockNumberOrTag::Number(number)));
+                }
+                Err(err) if Instant::now() + delay < deadline => {
+                    warn!(block = number, %err, retry_in = ?delay, "no witness yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                Err(err) => {
+                    return Ok(Err(format!(
+                        "no witness for block {number} within {WITNESS_PATIENCE:?}: {err}"
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn reexecute(
+        &self,
+        rules: &ChainRules,
+        provider: &DynProvider,
+        timeout: Duration,
+        block: &BlockWithReceipts,
+    ) -> Result<Verdict, FetchError> {
+        let Some(transactions) = ethereum_transactions(block) else {
+            return Ok(Verdict::unverifiable(
+                "OP-stack deposit transactions are not executed by this build",
+            ));
+        };
+        let started = Instant::now();
+        let Gathered {
+            parent_state_root,
+            nodes,
+            codes,
+            hashes,
+        } = match self.witness(provider, timeout, block).await? {
+            Ok(gathered) => gathered,
+            Err(reason) => return Ok(Verdict::Unverifiable { reason }),
+        };
+        self.metrics
+            .witness_fetch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let bytes: usize = nodes.iter().chain(&codes).map(|b| b.len()).sum();
+        self.metrics.witness_bytes.observe(bytes as f64);
+
+        let rules = rules.clone();
+        let header = block.header().clone();
+        let withdrawals = block.block.body.withdrawals.clone();
+        // Hashing the witness and executing are CPU work: off the async threads.
+        let task = tokio::task::spawn_blocking(move || {
+            let witness = Witness::new(nodes, codes);
+            let started = Instant::now();
+            let verdict = verify_state_root(
+                &rules,
+                &header,
+                &transactions,
+                withdrawals.as_ref().map(|w| w.as_slice()),
+                parent_state_root,
+                &witness,
+                &hashes,
+            );
+            (verdict, started.elapsed())
+        });
+        Ok(match task.await {
+            Ok((verdict, elapsed)) => {
+                let gas = block.header().gas_used;
+                if verdict == Verdict::Verified && gas > 0 {
+                    self.metrics
+                        .execution_seconds_per_mgas
+                        .set(elapsed.as_secs_f64() / (gas as f64 / 1e6));
+                }
+                verdict
+            }
+            // A panic is deterministic: retrying would panic again.
+            Err(err) => Verdict::unverifiable(format!("re-execution failed: {err}")),
+        })
     }
 
     /// True if the node's canonical block at `block`'s height is no longer `block`.
@@ -408,37 +449,30 @@ async fn within<T>(
         .unwrap_or_else(|_| Err(TransportErrorKind::custom_str("timed out")))
 }
 
-/// The block's `debug_executionWitness`: `Ok(Err(reason))` if it makes the block unverifiable.
-/// Transport failures are returned (the host retries the block); an error answer is asked
-/// again [`WITNESS_ATTEMPTS`] times (a rate limit, a backend that lags) before it counts.
+/// The block's `debug_executionWitness`: `Ok(Err(reason))` if it makes the block unverifiable,
+/// `Err` for a failure that may pass (asked again by [`StateRoots::witness`]).
 async fn gather_witness(
     provider: &DynProvider,
     timeout: Duration,
     block: &BlockWithReceipts,
 ) -> Result<Result<Gathered, String>, FetchError> {
     let number = block.number();
-    let mut attempt = 1;
-    let answer = loop {
-        let request = provider.raw_request::<_, serde_json::Value>(
-            "debug_executionWitness".into(),
-            (BlockNumberOrTag::Number(number),),
-        );
-        match tokio::time::timeout(timeout, request)
-            .await
-            .map_err(|_| FetchError::Timeout(timeout))?
-        {
-            Ok(answer) => break answer,
-            Err(err) if err.as_error_resp().is_some() => {
-                if attempt == WITNESS_ATTEMPTS || is_missing_method(&err) {
-                    return Ok(Err(format!(
-                        "the node gave no witness for block {number}: {err}"
-                    )));
-                }
-                tokio::time::sleep(Duration::from_millis(250) * attempt).await;
-                attempt += 1;
-            }
-            Err(err) => return Err(err.into()),
+    let request = provider.raw_request::<_, serde_json::Value>(
+        "debug_executionWitness".into(),
+        (BlockNumberOrTag::Number(number),),
+    );
+    let answer = match tokio::time::timeout(timeout, request)
+        .await
+        .map_err(|_| FetchError::Timeout(timeout))?
+    {
+        Ok(answer) => answer,
+        Err(err) if is_missing_method(&err) => {
+            return Ok(Err(format!(
+                "the node gave no witness for block {number}: {err}"
+            )));
         }
+        // Other error answers (a rate limit, a backend still importing) may pass.
+        Err(err) => return Err(err.into()),
     };
     let witness: ExecutionWitness = match serde_json::from_value(answer) {
         Ok(witness) => witness,
