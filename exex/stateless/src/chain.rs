@@ -45,16 +45,20 @@ impl ChainRules {
     }
 
     /// A development chain: every fork up to and including `last` active from genesis (how
-    /// anvil, geth `--dev` and test networks run), no deposit contract.
+    /// anvil, geth `--dev` and test networks run), no deposit contract. A `last` beyond
+    /// alloy-hardforks' devnet list (Bpo2) is added after the whole list.
     pub fn dev(chain_id: ChainId, last: EthereumHardfork) -> Self {
         let forks = EthereumHardfork::devnet();
-        let end = forks
-            .iter()
-            .position(|(fork, _)| *fork == last)
-            .map_or(forks.len(), |i| i + 1);
+        let forks: Vec<_> = match forks.iter().position(|(fork, _)| *fork == last) {
+            Some(i) => forks[..=i].to_vec(),
+            None => forks
+                .into_iter()
+                .chain([(last, ForkCondition::ZERO_TIMESTAMP)])
+                .collect(),
+        };
         Self {
             chain_id,
-            hardforks: EthereumChainHardforks::new(forks[..end].iter().cloned()),
+            hardforks: EthereumChainHardforks::new(forks),
             deposit_contract: None,
         }
     }
@@ -62,6 +66,24 @@ impl ChainRules {
     /// The chain id transactions are signed for.
     pub const fn chain_id(&self) -> ChainId {
         self.chain_id
+    }
+
+    /// Why a block at `number` and `timestamp` is outside what this build executes, if it is:
+    /// before the merge (block rewards and ommers) or under a fork after BPO2 (Amsterdam and
+    /// later blob schedules). Executing such a block would give a wrong root, not a verdict.
+    pub fn unsupported_at(&self, number: u64, timestamp: u64) -> Option<String> {
+        if !self.is_ethereum_fork_active_at_block(EthereumHardfork::Paris, number) {
+            return Some("blocks before the merge are not executed by this build".to_owned());
+        }
+        [
+            EthereumHardfork::Bpo3,
+            EthereumHardfork::Bpo4,
+            EthereumHardfork::Bpo5,
+            EthereumHardfork::Amsterdam,
+        ]
+        .into_iter()
+        .find(|fork| self.is_ethereum_fork_active_at_timestamp(*fork, timestamp))
+        .map(|fork| format!("{fork} rules are not executed by this build"))
     }
 
     /// The blob fee parameters in force at `timestamp` (`None` before Cancun).
@@ -102,6 +124,21 @@ mod tests {
         assert!(rules.is_prague_active_at_timestamp(0));
         assert!(!rules.is_osaka_active_at_timestamp(u64::MAX));
         assert_eq!(rules.blob_params_at(0), Some(BlobParams::prague()));
+    }
+
+    #[test]
+    fn blocks_before_the_merge_and_after_bpo2_are_unsupported() {
+        let mainnet = ChainRules::for_chain_id(1).expect("mainnet");
+        assert!(mainnet.unsupported_at(15_537_393, 1_663_224_162).is_some());
+        assert_eq!(mainnet.unsupported_at(23_000_000, 1_760_000_000), None);
+        let dev = ChainRules::dev(1, EthereumHardfork::Prague);
+        assert_eq!(dev.unsupported_at(0, 0), None);
+        let future = ChainRules::dev(1, EthereumHardfork::Amsterdam);
+        assert!(
+            future
+                .unsupported_at(1, 0)
+                .is_some_and(|r| r.contains("not executed"))
+        );
     }
 
     #[test]

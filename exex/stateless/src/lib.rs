@@ -82,6 +82,9 @@ pub fn verify_state_root(
     witness: &Witness,
     block_hashes: &BTreeMap<u64, B256>,
 ) -> Verdict {
+    if let Some(reason) = rules.unsupported_at(header.number, header.timestamp) {
+        return Verdict::Unverifiable { reason };
+    }
     let executed = match execute_block(
         rules,
         header,
