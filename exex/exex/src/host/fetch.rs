@@ -25,8 +25,26 @@ use crate::{
     verify::{VerifyError, verify_block},
 };
 
-/// JSON-RPC "method not found": the node lacks `eth_getBlockReceipts`.
+/// JSON-RPC "method not found".
 const METHOD_NOT_FOUND: i64 = -32601;
+
+/// True if the node answered that it has no such method.
+pub(super) fn is_method_not_found(err: &TransportError) -> bool {
+    err.as_error_resp()
+        .is_some_and(|e| e.code == METHOD_NOT_FOUND)
+}
+
+/// `call`, failing with [`FetchError::Timeout`] after `timeout`: a hung connection must not
+/// stall the host forever.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, TransportError>>,
+) -> Result<T, FetchError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| FetchError::Timeout(timeout))?
+        .map_err(Into::into)
+}
 
 /// Why a block could not be obtained.
 #[derive(Debug, thiserror::Error)]
@@ -125,10 +143,7 @@ impl Fetcher {
         &self,
         call: impl Future<Output = Result<T, TransportError>>,
     ) -> Result<T, FetchError> {
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| FetchError::Timeout(self.timeout))?
-            .map_err(Into::into)
+        bounded(self.timeout, call).await
     }
 
     /// Number and hash of the block at `tag` (a number, `latest`, `finalized`, ...).
@@ -209,23 +224,16 @@ impl Fetcher {
                     "eth_getBlockReceipts".into(),
                     (BlockId::hash(hash),),
                 );
-            match tokio::time::timeout(self.timeout, call)
-                .await
-                .map_err(|_| FetchError::Timeout(self.timeout))?
-            {
+            match self.bounded(call).await {
                 Ok(receipts) => receipts.ok_or_else(missing)?,
-                Err(err)
-                    if err
-                        .as_error_resp()
-                        .is_some_and(|e| e.code == METHOD_NOT_FOUND) =>
-                {
+                Err(FetchError::Rpc(err)) if is_method_not_found(&err) => {
                     tracing::warn!(
                         "node lacks eth_getBlockReceipts; fetching receipts per transaction"
                     );
                     self.block_receipts.store(false, Ordering::Relaxed);
                     self.receipts_per_tx(tx_hashes, missing).await?
                 }
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(err),
             }
         } else {
             self.receipts_per_tx(tx_hashes, missing).await?

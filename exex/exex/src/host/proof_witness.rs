@@ -30,7 +30,7 @@ use avs_exex_stateless::trie::collapse_candidates;
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use super::fetch::FetchError;
+use super::fetch::{FetchError, bounded};
 use crate::chain::BlockWithReceipts;
 
 /// Ring size of the EIP-4788 and EIP-2935 contracts' storage.
@@ -81,10 +81,7 @@ async fn call<P: alloy::rpc::json_rpc::RpcSend>(
     method: &'static str,
     params: P,
 ) -> Result<serde_json::Value, FetchError> {
-    tokio::time::timeout(timeout, provider.raw_request(method.into(), params))
-        .await
-        .map_err(|_| FetchError::Timeout(timeout))?
-        .map_err(Into::into)
+    bounded(timeout, provider.raw_request(method.into(), params)).await
 }
 
 /// Assembles `block`'s witness (see the module docs); every request is bounded by `timeout`.

@@ -30,18 +30,18 @@ use alloy::{
     primitives::{B256, BlockNumber, Bytes},
     providers::{DynProvider, Provider},
     rlp::Decodable,
-    transports::{TransportError, TransportErrorKind},
 };
 use avs_exex_stateless::{ChainRules, Verdict, Witness, verify_state_root};
 use avs_exex_types::{BlockTransaction, StateRootCheck};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{HostError, HostMetrics, fetch::FetchError, proof_witness};
+use super::{
+    HostError, HostMetrics,
+    fetch::{FetchError, bounded, is_method_not_found},
+    proof_witness,
+};
 use crate::chain::BlockWithReceipts;
-
-/// JSON-RPC "method not found".
-const METHOD_NOT_FOUND: i64 = -32601;
 
 /// What the host does about state roots (`state_root_verification`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,7 @@ impl StateRoots {
         chain_id: u64,
         timeout: Duration,
     ) -> Source {
-        let client = within(timeout, provider.get_client_version().into_future())
+        let client = bounded(timeout, provider.get_client_version().into_future())
             .await
             .unwrap_or_default();
         if client.to_ascii_lowercase().starts_with("anvil") {
@@ -212,7 +212,7 @@ impl StateRoots {
                 "the fork schedule of chain {chain_id} is unknown to this build"
             ));
         };
-        let probe = within(
+        let probe = bounded(
             timeout,
             provider.raw_request::<_, serde_json::Value>(
                 "debug_executionWitness".into(),
@@ -229,7 +229,7 @@ impl StateRoots {
                 probed: probe.is_ok(),
             };
         }
-        let traces = within(
+        let traces = bounded(
             timeout,
             provider.raw_request::<_, serde_json::Value>(
                 "debug_traceBlockByNumber".into(),
@@ -412,9 +412,7 @@ impl StateRoots {
         block: &BlockWithReceipts,
     ) -> Result<bool, FetchError> {
         let call = provider.get_block_by_number(BlockNumberOrTag::Number(block.number()));
-        let canonical = tokio::time::timeout(timeout, call.into_future())
-            .await
-            .map_err(|_| FetchError::Timeout(timeout))??;
+        let canonical = bounded(timeout, call.into_future()).await?;
         Ok(canonical.is_none_or(|c| c.header.hash != block.hash))
     }
 }
@@ -430,23 +428,8 @@ struct Gathered {
 }
 
 /// True if the node answered that it has no such method.
-fn missing_method<T>(answer: &Result<T, TransportError>) -> bool {
-    answer.as_ref().is_err_and(is_missing_method)
-}
-
-fn is_missing_method(err: &TransportError) -> bool {
-    err.as_error_resp()
-        .is_some_and(|e| e.code == METHOD_NOT_FOUND)
-}
-
-/// `call`, or a timeout error after `timeout`.
-async fn within<T>(
-    timeout: Duration,
-    call: impl Future<Output = Result<T, TransportError>>,
-) -> Result<T, TransportError> {
-    tokio::time::timeout(timeout, call)
-        .await
-        .unwrap_or_else(|_| Err(TransportErrorKind::custom_str("timed out")))
+fn missing_method<T>(answer: &Result<T, FetchError>) -> bool {
+    matches!(answer, Err(FetchError::Rpc(err)) if is_method_not_found(err))
 }
 
 /// The block's `debug_executionWitness`: `Ok(Err(reason))` if it makes the block unverifiable,
@@ -461,18 +444,15 @@ async fn gather_witness(
         "debug_executionWitness".into(),
         (BlockNumberOrTag::Number(number),),
     );
-    let answer = match tokio::time::timeout(timeout, request)
-        .await
-        .map_err(|_| FetchError::Timeout(timeout))?
-    {
+    let answer = match bounded(timeout, request).await {
         Ok(answer) => answer,
-        Err(err) if is_missing_method(&err) => {
+        Err(FetchError::Rpc(err)) if is_method_not_found(&err) => {
             return Ok(Err(format!(
                 "the node gave no witness for block {number}: {err}"
             )));
         }
         // Other error answers (a rate limit, a backend still importing) may pass.
-        Err(err) => return Err(err.into()),
+        Err(err) => return Err(err),
     };
     let witness: ExecutionWitness = match serde_json::from_value(answer) {
         Ok(witness) => witness,
