@@ -23,7 +23,6 @@ use avs_exex::{
 use avs_exex_stateless::{
     Verdict,
     test_utils::{Fixture, FullState, spec_bench_fixtures},
-    verify_state_root,
 };
 use futures::TryStreamExt;
 use witness_node::{Behaviour, WitnessNode};
@@ -37,15 +36,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn verify(fixture: &Fixture, proofs: &FullState) -> Duration {
     let witness = proofs.witness();
     let started = Instant::now();
-    let verdict = verify_state_root(
-        &fixture.rules(),
-        &fixture.header(),
-        &fixture.transactions(),
-        Some(&fixture.withdrawals()),
-        proofs.root,
-        &witness,
-        &fixture.block_hashes(),
-    );
+    let verdict = fixture.verify(&fixture.header(), proofs.root, &witness);
     let elapsed = started.elapsed();
     assert_eq!(verdict, Verdict::Verified, "{}", fixture.name);
     elapsed

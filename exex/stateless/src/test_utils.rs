@@ -16,7 +16,9 @@ use alloy::{
 use alloy_hardforks::EthereumHardfork;
 use serde::Deserialize;
 
-use crate::{ChainRules, Witness};
+use crate::{
+    ChainRules, ExecuteError, Executed, Verdict, Witness, execute_block, verify_state_root,
+};
 
 /// One account of an allocation (the execution spec's `alloc` format).
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +216,33 @@ impl Fixture {
             touched.entry(withdrawal.address).or_default();
         }
         touched
+    }
+
+    /// Executes the block over `witness`, rooted at `parent_root`.
+    pub fn execute(&self, parent_root: B256, witness: &Witness) -> Result<Executed, ExecuteError> {
+        execute_block(
+            &self.rules(),
+            &self.header(),
+            &self.transactions(),
+            Some(&self.withdrawals()),
+            parent_root,
+            witness,
+            &self.block_hashes(),
+        )
+    }
+
+    /// The verdict on the block under `header` (the fixture's, or one a test altered),
+    /// re-executed over `witness` rooted at `parent_root`.
+    pub fn verify(&self, header: &Header, parent_root: B256, witness: &Witness) -> Verdict {
+        verify_state_root(
+            &self.rules(),
+            header,
+            &self.transactions(),
+            Some(&self.withdrawals()),
+            parent_root,
+            witness,
+            &self.block_hashes(),
+        )
     }
 
     /// The ancestors' hashes `BLOCKHASH` may read.

@@ -4,9 +4,8 @@
 
 use alloy::primitives::{B256, U256};
 use avs_exex_stateless::{
-    Verdict, execute_block,
+    Verdict,
     test_utils::{Fixture, FullState, spec_fixtures},
-    verify_state_root,
 };
 
 /// The blocks the issue names; the generator must keep producing all of them.
@@ -24,24 +23,7 @@ const REQUIRED: [&str; 7] = [
 type Alteration = fn(&mut alloy::consensus::Header);
 
 fn verify(fixture: &Fixture, header: &alloy::consensus::Header, state: &FullState) -> Verdict {
-    verify_witness(fixture, header, state.root, &state.witness())
-}
-
-fn verify_witness(
-    fixture: &Fixture,
-    header: &alloy::consensus::Header,
-    parent_root: B256,
-    witness: &avs_exex_stateless::Witness,
-) -> Verdict {
-    verify_state_root(
-        &fixture.rules(),
-        header,
-        &fixture.transactions(),
-        Some(&fixture.withdrawals()),
-        parent_root,
-        witness,
-        &fixture.block_hashes(),
-    )
+    fixture.verify(header, state.root, &state.witness())
 }
 
 #[test]
@@ -60,16 +42,9 @@ fn every_spec_block_reexecutes_to_the_specs_roots() {
             "{}: the pre-state's root differs from the specification's",
             fixture.name
         );
-        let executed = execute_block(
-            &fixture.rules(),
-            &fixture.header(),
-            &fixture.transactions(),
-            Some(&fixture.withdrawals()),
-            state.root,
-            &state.witness(),
-            &fixture.block_hashes(),
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
+        let executed = fixture
+            .execute(state.root, &state.witness())
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.name));
         assert_eq!(
             executed.state_root, fixture.result.state_root,
             "{}: state root",
@@ -136,7 +111,7 @@ fn an_altered_pre_state_is_caught() {
         let honest_root = fixture.pre_state_root;
         assert!(
             matches!(
-                verify_witness(&fixture, &fixture.header(), honest_root, &lying.witness()),
+                fixture.verify(&fixture.header(), honest_root, &lying.witness()),
                 Verdict::Unverifiable { .. }
             ),
             "{}: a witness for another state is used under the honest root",
@@ -165,12 +140,7 @@ fn a_witness_missing_any_node_fails_closed() {
         let state = FullState::of(&fixture.pre);
         let mut post_state_failures = 0;
         for index in 0..state.nodes.len() {
-            match verify_witness(
-                &fixture,
-                &fixture.header(),
-                state.root,
-                &state.witness_without(index),
-            ) {
+            match fixture.verify(&fixture.header(), state.root, &state.witness_without(index)) {
                 Verdict::Verified => {}
                 Verdict::Unverifiable { reason } => {
                     if reason.starts_with("the post-state cannot be hashed") {
@@ -205,7 +175,7 @@ fn a_block_witness_of_the_touched_keys_verifies() {
         assert!(proofs.nodes.len() <= state.nodes.len());
         let witness = proofs.witness();
         assert_eq!(
-            verify_witness(&fixture, &fixture.header(), state.root, &witness),
+            fixture.verify(&fixture.header(), state.root, &witness),
             Verdict::Verified,
             "{}",
             fixture.name

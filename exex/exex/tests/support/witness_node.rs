@@ -11,10 +11,7 @@ use alloy::{
     rlp::Encodable,
     rpc::types::{Block, BlockTransactions, Log, Transaction, TransactionReceipt},
 };
-use avs_exex_stateless::{
-    execute_block,
-    test_utils::{Fixture, FullState},
-};
+use avs_exex_stateless::test_utils::{Fixture, FullState};
 use axum::{Json, Router, extract::State, routing::post};
 use serde_json::{Value, json};
 
@@ -73,17 +70,10 @@ impl WitnessNode {
         let pre = FullState::of(&fixture.pre);
         // Receipts as execution produces them; the host checks them against the
         // specification's receipts root.
-        let receipts = execute_block(
-            &fixture.rules(),
-            &fixture.header(),
-            &transactions,
-            Some(&withdrawals),
-            pre.root,
-            &pre.witness(),
-            &fixture.block_hashes(),
-        )
-        .expect("the fixture executes")
-        .receipts;
+        let receipts = fixture
+            .execute(pre.root, &pre.witness())
+            .expect("the fixture executes")
+            .receipts;
         let witnessed = match behaviour {
             Behaviour::WitnessBalance => {
                 let mut lying = fixture.pre.clone();
