@@ -52,6 +52,11 @@ devnet operators="4": tools
     cargo build -p avs-node --features devnet
     ./target/debug/avs-node devnet --operators {{operators}}
 
+# Simulate N operator nodes gossiping signatures to a quorum in one process (release build), e.g.
+# `just sim 1000`, `just sim 256 --stakes zipf --offline 0.1 --rogue 0.05 --latency-ms 50`.
+sim operators="64" *options="":
+    cargo run --release -p avs-p2p --example sim -- --operators {{operators}} {{options}}
+
 # Run the criterion benches and the forge gas report (figures go in BENCHMARKS.md).
 bench: tools
     cargo bench --workspace

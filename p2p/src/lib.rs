@@ -118,7 +118,7 @@ pub use journal::{JournalError, SignatureJournal};
 pub use metrics::SignatureMetrics;
 pub use network::{
     InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
-    NetworkStatus, Verdict,
+    NetworkStatus, Traffic, Verdict,
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
 pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};

@@ -19,13 +19,22 @@
 //! the node, watches the others finalize without it, then removes the file to restart it.
 //!
 //! Keys are throwaway: generated per run, funded with `anvil_setBalance`, handed to the nodes
-//! in plaintext through the environment (`--insecure`, refused outside devnet chain ids).
+//! in plaintext through the environment (`--insecure`, refused outside devnet chain ids). They
+//! are also written to `DIR/node-i/devnet-keys.env` (owner-only, devnet only), and
+//! `DIR/node-i.sh` runs node i exactly as the devnet does: a node can be stopped (a hold file)
+//! and restarted by hand with the same identity, or under a debugger.
+//!
+//! # Knobs for experiments
+//! `--stakes` (a named distribution or one figure per operator), the nodes' `--confirmations`
+//! and `--reorg-window`, and `--node-rpc-url I=URL` to put a proxy between one node and the
+//! settlement chain.
 
 // The console lines are this command's output.
 #![allow(clippy::print_stdout)]
 
 use crate::{
     devnet_churn::{Churn, ChurnInterval, ChurnNode},
+    devnet_stakes::{self, StakeSpec},
     shutdown::Shutdown,
 };
 use alloy::{
@@ -60,8 +69,26 @@ use tokio::process::{Child, Command};
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
     /// Number of operator nodes.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=MAX_OPERATORS))]
     pub operators: u16,
+    /// Operators' stakes in whole tokens: `linear` (10, 20, 30, …), `equal` (10 each), `zipf`
+    /// (1,000 / (i + 1): a few whales and a long tail), or one figure per operator
+    /// (`10,20,…`).
+    #[arg(long, default_value_t = StakeSpec::Linear, value_name = "DISTRIBUTION|LIST")]
+    pub stakes: StakeSpec,
+    /// The nodes' `--confirmations`: blocks they stay behind the attested chain's head
+    /// [default: the node's].
+    #[arg(long, value_name = "BLOCKS")]
+    pub confirmations: Option<u64>,
+    /// The nodes' `--reorg-window`: recent blocks kept for reorg handling [default: the
+    /// node's].
+    #[arg(long, value_name = "BLOCKS")]
+    pub reorg_window: Option<u64>,
+    /// Node I talks to the settlement chain through URL instead of anvil, e.g. a proxy that
+    /// delays or drops its requests: `I=URL`, repeatable. An http(s):// URL is polled for new
+    /// heads; a ws(s):// one must pass anvil's WebSocket through.
+    #[arg(long = "node-rpc-url", value_name = "I=URL")]
+    pub node_rpc_urls: Vec<NodeRpcUrl>,
     /// Folder for chain state, deployment, node data and logs (wiped at start).
     #[arg(long, default_value = "devnet")]
     pub dir: PathBuf,
@@ -118,6 +145,43 @@ pub struct DevnetArgs {
     pub churn: Option<ChurnInterval>,
 }
 
+/// Most operator nodes: node i's ports are BASE+i, BASE+100+i and BASE+200+i.
+const MAX_OPERATORS: i64 = 100;
+
+/// `--node-rpc-url I=URL`: node I's settlement endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRpcUrl {
+    /// The node.
+    pub node: usize,
+    /// Its settlement RPC URL.
+    pub url: String,
+}
+
+impl std::str::FromStr for NodeRpcUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (node, url) = s
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?} is not I=URL (e.g. 2=http://127.0.0.1:8600)"))?;
+        let node = node
+            .trim()
+            .parse()
+            .map_err(|_| format!("{node:?} is not a node index"))?;
+        let url = url.trim();
+        if !["http://", "https://", "ws://", "wss://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(format!("{url:?} is not an http(s):// or ws(s):// URL"));
+        }
+        Ok(Self {
+            node,
+            url: url.to_owned(),
+        })
+    }
+}
+
 /// Chain id of the devnet's settlement anvil.
 const SETTLEMENT_CHAIN_ID: u64 = 31_337;
 /// Blocks each checkpoint scan re-reads, deeper than the reorgs tests inflict.
@@ -143,8 +207,15 @@ impl DevnetArgs {
         self.generators.unwrap_or(self.operators.min(2))
     }
 
-    /// Runs the devnet until Ctrl-C or `--exit-after` checkpoints.
-    pub async fn run(self) -> eyre::Result<()> {
+    /// Operator i's stake in tokens.
+    fn stakes(&self) -> eyre::Result<Vec<u64>> {
+        self.stakes
+            .stakes(usize::from(self.operators))
+            .map_err(|e| eyre!(e))
+    }
+
+    /// Checks what clap cannot: the options against each other.
+    fn validate(&self) -> eyre::Result<()> {
         if self.generators() > self.operators {
             bail!(
                 "--generators {} exceeds --operators {}: every generator is an operator node",
@@ -152,6 +223,26 @@ impl DevnetArgs {
                 self.operators
             );
         }
+        self.stakes()?;
+        let mut seen = std::collections::HashSet::new();
+        for NodeRpcUrl { node, .. } in &self.node_rpc_urls {
+            if *node >= usize::from(self.operators) {
+                bail!(
+                    "--node-rpc-url names node {node}, but there are {} (0..{})",
+                    self.operators,
+                    self.operators
+                );
+            }
+            if !seen.insert(*node) {
+                bail!("--node-rpc-url names node {node} twice");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the devnet until Ctrl-C or `--exit-after` checkpoints.
+    pub async fn run(self) -> eyre::Result<()> {
+        self.validate()?;
         if self.dir.exists() {
             std::fs::remove_dir_all(&self.dir)
                 .wrap_err_with(|| format!("wiping {}", self.dir.display()))?;
@@ -191,11 +282,13 @@ impl DevnetArgs {
 
         println!("deploying EigenLayer (slashing-era core) and the AVS on anvil {endpoint} ...");
         let mut config = DeployConfig::devnet(owner.address());
-        let operators: Vec<Operator> = (0..self.operators)
-            .map(|i| Operator {
+        let operators: Vec<Operator> = self
+            .stakes()?
+            .into_iter()
+            .map(|tokens| Operator {
                 signer: PrivateKeySigner::random(),
                 bls: SecretKey::generate(),
-                stake: 10 * TOKEN * (u128::from(i) + 1),
+                stake: TOKEN * u128::from(tokens),
             })
             .collect();
         config.avs.task_generators = operators
@@ -341,9 +434,15 @@ impl DevnetArgs {
         ))
     }
 
-    /// Whether node i is one of the `--faulty` ones: stakes grow with the index, so the last K.
+    /// Whether node i is one of the `--faulty` ones: the K largest stakes.
     fn is_faulty(&self, i: usize) -> bool {
-        i + usize::from(self.faulty) >= usize::from(self.operators)
+        self.stakes()
+            .map(|stakes| devnet_stakes::largest(&stakes, usize::from(self.faulty))[i])
+            .unwrap_or(false)
+    }
+
+    fn script_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{i}.sh"))
     }
 
     fn pid_path(&self, i: usize) -> PathBuf {
@@ -354,6 +453,8 @@ impl DevnetArgs {
         self.dir.join(format!("node-{i}.hold"))
     }
 
+    /// Starts node i, after writing `DIR/node-i.sh`: the same command with the node's keys
+    /// (`DIR/node-i/devnet-keys.env`), to restart it by hand with the same identity.
     fn spawn_node(
         &self,
         i: usize,
@@ -363,80 +464,175 @@ impl DevnetArgs {
         attested_endpoint: Option<&str>,
         bootnode: &str,
     ) -> eyre::Result<Child> {
+        let args = self.node_args(i, deployment, endpoint, attested_endpoint, bootnode);
+        let keys = [
+            (
+                "AVS_BLS_PRIVATE_KEY",
+                alloy::hex::encode_prefixed(*op.bls.to_be_bytes()),
+            ),
+            (
+                "AVS_ECDSA_PRIVATE_KEY",
+                alloy::hex::encode_prefixed(op.signer.to_bytes()),
+            ),
+        ];
+        let exe = std::env::current_exe()?;
+        self.write_restart_script(i, &exe, &args, &keys)?;
         // Appended: a restarted node's log follows its previous run's.
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path(i))?;
-        // anvil serves WebSocket on its HTTP port.
-        let ws = |http: &str| http.replacen("http", "ws", 1);
-        let mut command = Command::new(std::env::current_exe()?);
-        command
-            .arg("run")
-            // As an operator points at reth or geth: HTTP for calls, WebSocket for new heads.
-            .args(["--settlement-rpc-url", endpoint])
-            .args(["--settlement-ws-url", &ws(endpoint)])
-            .arg("--deployment")
-            .arg(deployment)
-            .arg("--datadir")
-            .arg(self.node_dir(i))
-            .arg("--insecure")
-            .args([
-                "--roles",
-                if i < usize::from(self.generators()) {
-                    "operator,task-generator"
-                } else {
-                    "operator"
-                },
-            ])
-            .args([
-                "--p2p-listen-addrs",
-                &format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port(i)),
-            ])
-            .args([
-                "--metrics-addr",
-                &format!("127.0.0.1:{}", self.metrics_port(i)),
-            ])
-            .args([
-                "--node-api-addr",
-                &format!("127.0.0.1:{}", self.api_port(i)),
-            ])
-            .args(["--node-name", &format!("devnet-node-{i}")])
-            .args(["--submit-slot-ms", "3000", "--aggregation-window-ms", "300"])
-            // anvil's state roots are not Ethereum's: no block can be re-executed to them.
-            .args(["--state-root-verification", "best_effort"])
-            .env(
-                "AVS_BLS_PRIVATE_KEY",
-                alloy::hex::encode_prefixed(*op.bls.to_be_bytes()),
-            )
-            .env(
-                "AVS_ECDSA_PRIVATE_KEY",
-                alloy::hex::encode_prefixed(op.signer.to_bytes()),
-            )
+        let child = Command::new(exe)
+            .args(&args)
+            .envs(keys)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .kill_on_drop(true);
-        if i > 0 {
-            command.args(["--bootnodes", bootnode]);
-        }
-        if let Some(attested) = attested_endpoint {
-            // One ws:// URL gives both, as anvil serves them on one port.
-            command.args(["--attested-rpc-url", &ws(attested)]);
-        }
-        if self.is_faulty(i) {
-            command.arg("--fault-sign-wrong-state-root");
-        }
-        if self.faulty > 0 && !self.is_faulty(i) {
-            command.arg("--challenger");
-        }
-        if let Some(depth) = self.attest_depth {
-            command.args(["--attest-depth", &depth.to_string()]);
-        }
-        let child = command.spawn().wrap_err("starting an avs-node process")?;
+            .kill_on_drop(true)
+            .spawn()
+            .wrap_err("starting an avs-node process")?;
         let pid = child.id().ok_or_else(|| eyre!("node {i} exited at once"))?;
         std::fs::write(self.pid_path(i), format!("{pid}\n"))?;
         Ok(child)
+    }
+
+    /// Node i's `avs-node run` arguments (keys go through the environment).
+    fn node_args(
+        &self,
+        i: usize,
+        deployment: &Path,
+        endpoint: &str,
+        attested_endpoint: Option<&str>,
+        bootnode: &str,
+    ) -> Vec<String> {
+        // anvil serves WebSocket on its HTTP port.
+        let ws = |http: &str| http.replacen("http", "ws", 1);
+        let mut args: Vec<String> = vec!["run".into()];
+        let mut arg = |name: &str, value: String| {
+            args.push(name.to_owned());
+            args.push(value);
+        };
+        match self.node_rpc_urls.iter().find(|o| o.node == i) {
+            // Everything through the override: http(s) is polled, ws(s) subscribes.
+            Some(o) => arg("--settlement-rpc-url", o.url.clone()),
+            // As an operator points at reth or geth: HTTP for calls, WebSocket for new heads.
+            None => {
+                arg("--settlement-rpc-url", endpoint.to_owned());
+                arg("--settlement-ws-url", ws(endpoint));
+            }
+        }
+        arg("--deployment", deployment.display().to_string());
+        arg("--datadir", self.node_dir(i).display().to_string());
+        let roles = if i < usize::from(self.generators()) {
+            "operator,task-generator"
+        } else {
+            "operator"
+        };
+        arg("--roles", roles.to_owned());
+        arg(
+            "--p2p-listen-addrs",
+            format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port(i)),
+        );
+        arg(
+            "--metrics-addr",
+            format!("127.0.0.1:{}", self.metrics_port(i)),
+        );
+        arg("--node-api-addr", format!("127.0.0.1:{}", self.api_port(i)));
+        arg("--node-name", format!("devnet-node-{i}"));
+        arg("--submit-slot-ms", "3000".into());
+        arg("--aggregation-window-ms", "300".into());
+        // anvil's state roots are not Ethereum's: no block can be re-executed to them.
+        arg("--state-root-verification", "best_effort".into());
+        if i > 0 {
+            arg("--bootnodes", bootnode.to_owned());
+        }
+        if let Some(attested) = attested_endpoint {
+            // One ws:// URL gives both, as anvil serves them on one port.
+            arg("--attested-rpc-url", ws(attested));
+        }
+        if let Some(depth) = self.attest_depth {
+            arg("--attest-depth", depth.to_string());
+        }
+        if let Some(confirmations) = self.confirmations {
+            arg("--confirmations", confirmations.to_string());
+        }
+        if let Some(window) = self.reorg_window {
+            arg("--reorg-window", window.to_string());
+        }
+        args.push("--insecure".into());
+        if self.is_faulty(i) {
+            args.push("--fault-sign-wrong-state-root".into());
+        }
+        if self.faulty > 0 && !self.is_faulty(i) {
+            args.push("--challenger".into());
+        }
+        args
+    }
+
+    /// `DIR/node-i.sh` runs node i as the devnet does, with its keys from
+    /// `DIR/node-i/devnet-keys.env` (owner-only): stop the devnet's process first, e.g. with
+    /// `--restart-on-exit` and a hold file. DEVNET ONLY: the keys are this run's throwaway keys.
+    fn write_restart_script(
+        &self,
+        i: usize,
+        exe: &Path,
+        args: &[String],
+        keys: &[(&str, String)],
+    ) -> eyre::Result<()> {
+        let keys_path = self.node_dir(i).join("devnet-keys.env");
+        let mut env = String::from(
+            "# avs-node devnet: THROWAWAY PLAINTEXT TEST KEYS of this devnet run. Never use them elsewhere.\n",
+        );
+        for (name, value) in keys {
+            env.push_str(&format!("{name}={value}\n"));
+        }
+        write_private(&keys_path, &env)?;
+        let mut script = format!(
+            "#!/bin/sh\n# Node {i} of this devnet, as `avs-node devnet` started it (DEVNET ONLY).\nset -a\n. {}\nset +a\nexec {}",
+            shell_quote(&keys_path.display().to_string()),
+            shell_quote(&exe.display().to_string())
+        );
+        for a in args {
+            script.push(' ');
+            script.push_str(&shell_quote(a));
+        }
+        script.push_str(" \"$@\"\n");
+        let path = self.script_path(i);
+        std::fs::write(&path, script).wrap_err_with(|| format!("writing {}", path.display()))?;
+        set_mode(&path, 0o755)
+    }
+}
+
+/// A file only its owner can read (the devnet's key files).
+fn write_private(path: &Path, contents: &str) -> eyre::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents).wrap_err_with(|| format!("writing {}", path.display()))?;
+    set_mode(path, 0o600)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> eyre::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .wrap_err_with(|| format!("setting the permissions of {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> eyre::Result<()> {
+    Ok(())
+}
+
+/// `s` as one POSIX shell word.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

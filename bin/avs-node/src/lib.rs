@@ -3,7 +3,7 @@
 //! - [`cli`]: the command tree (`run`, `config check`, `keys …`, `operator …`, `task …`,
 //!   `slashing-protection …`).
 //! - [`devnet`]: `avs-node devnet`, a whole local network (anvil, contracts, N nodes);
-//!   [`devnet_churn`]: its churn benchmark (`--churn`).
+//!   [`devnet_churn`]: its churn benchmark (`--churn`); [`devnet_stakes`]: `--stakes`.
 //! - [`run`] and [`node`]: `avs-node run`, one operator node wiring the ExEx host, the AVS ExEx,
 //!   the p2p signature service and the submitter; [`operator_peers`]: peers found from the
 //!   operators' on-chain sockets.
@@ -51,6 +51,8 @@ pub mod datadir;
 pub mod devnet;
 #[cfg(feature = "devnet")]
 pub mod devnet_churn;
+#[cfg(feature = "devnet")]
+pub mod devnet_stakes;
 pub mod evidence;
 pub mod health;
 pub mod keys;

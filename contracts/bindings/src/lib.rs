@@ -5,9 +5,10 @@
 //!   fails when the artifacts are stale).
 //! - [`eigenlayer`]: EigenLayer's real slashing-era core (eigenlayer-contracts v1.3.0:
 //!   AllocationManager, DelegationManager, …) and middleware registries, deployed (feature
-//!   `deploy`) from the bytecode the `eigen-utils` crate ships, behind proxies, as EigenLayer's
-//!   own scripts deploy them; the registry coordinator is ours (`AvsRegistryCoordinator`). Without the feature (a node that only runs against a deployment) neither
-//!   `eigen-utils` nor the second alloy major version it brings is built.
+//!   `deploy`) from the bytecode the `eigen-utils` crate ships (`eigenlayer::bytecode`, read
+//!   from its sources by `build.rs`: the crate and the second alloy major version it would
+//!   bring are never built), behind proxies, as EigenLayer's own scripts deploy them; the
+//!   registry coordinator is ours (`AvsRegistryCoordinator`).
 //! - [`aggregation`]: builds and pre-verifies the `NonSignerStakesAndSignature` of a response.
 //! - `deploy` (feature `deploy`): EigenLayer + the AVS in one call, producing a
 //!   [`deployment::Deployment`].

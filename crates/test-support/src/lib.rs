@@ -96,3 +96,11 @@ pub const EIGENLAYER_GENESIS_BLOCK: u64 = 100_000;
 pub fn eigenlayer_anvil() -> Anvil {
     anvil().args(["--number", &EIGENLAYER_GENESIS_BLOCK.to_string()])
 }
+
+/// Whether a `harness = false` bench runs under `cargo bench`, which passes `--bench`. Under
+/// `cargo test --all-targets` the same binary runs without it, and a bench should then make one
+/// smoke run on small inputs: the tests keep its code working without paying for the
+/// measurement.
+pub fn bench_run() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}

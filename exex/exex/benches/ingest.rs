@@ -41,7 +41,15 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
-    let blocks = env_or("INGEST_BLOCKS", 2_000);
+    // Under `cargo test` a smoke run of 50 blocks; the 2,000 are for `cargo bench`.
+    let blocks = env_or(
+        "INGEST_BLOCKS",
+        if avs_test_support::bench_run() {
+            2_000
+        } else {
+            50
+        },
+    );
     let txs_per_block = env_or("INGEST_TXS_PER_BLOCK", 5);
     let anvil = avs_test_support::anvil().arg("--no-mining").spawn();
     let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());

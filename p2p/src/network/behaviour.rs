@@ -2,7 +2,7 @@
 //! list, identify, ping, our own Kademlia DHT, gossipsub with content-hash ids and manual
 //! validation, and mDNS only when enabled.
 
-use super::{NetworkError, scoring};
+use super::{NetworkError, scoring, traffic};
 use crate::{config::NetworkConfig, topic::dht_protocol, wire::MAX_MESSAGE_SIZE};
 use alloy::primitives::keccak256;
 use libp2p::{
@@ -10,7 +10,9 @@ use libp2p::{
     gossipsub::{self, IdentTopic, MessageId},
     identify,
     identity::Keypair,
-    kad, mdns, noise, ping,
+    kad, mdns,
+    metrics::Registry,
+    noise, ping,
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
     tcp, yamux,
 };
@@ -34,12 +36,15 @@ pub(super) struct Behaviour {
     pub(super) mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
+/// The swarm and the registry its bandwidth and gossipsub counters live in (read by
+/// [`super::traffic`]).
 pub(super) fn build_swarm(
     keypair: Keypair,
     config: &NetworkConfig,
     topic: &IdentTopic,
-) -> Result<Swarm<Behaviour>, NetworkError> {
+) -> Result<(Swarm<Behaviour>, Registry), NetworkError> {
     let peer_id = keypair.public().to_peer_id();
+    let mut registry = Registry::default();
     let behaviour = Behaviour {
         limits: connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
@@ -71,7 +76,11 @@ pub(super) fn build_swarm(
             kad.set_mode(Some(kad::Mode::Server));
             kad
         },
-        gossipsub: build_gossipsub(config, topic)?,
+        gossipsub: build_gossipsub(
+            config,
+            topic,
+            registry.sub_registry_with_prefix(traffic::GOSSIPSUB_PREFIX),
+        )?,
         mdns: if config.mdns {
             Some(
                 mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
@@ -94,16 +103,18 @@ pub(super) fn build_swarm(
         .with_quic()
         .with_dns()
         .map_err(|e| transport_err(&e))?
+        .with_bandwidth_metrics(&mut registry)
         .with_behaviour(|_| behaviour)
         .map_err(|e| transport_err(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
         .build();
-    Ok(swarm)
+    Ok((swarm, registry))
 }
 
 fn build_gossipsub(
     config: &NetworkConfig,
     topic: &IdentTopic,
+    registry: &mut Registry,
 ) -> Result<gossipsub::Behaviour, NetworkError> {
     let err = |e: &dyn std::fmt::Display| NetworkError::Gossipsub(e.to_string());
     let gs_config = gossipsub::ConfigBuilder::default()
@@ -131,6 +142,7 @@ fn build_gossipsub(
         scoring::score_thresholds(),
     )
     .map_err(|e| err(&e))?;
+    gs = gs.with_metrics(registry, gossipsub::MetricsConfig::default());
     gs.subscribe(topic).map_err(|e| err(&e))?;
     Ok(gs)
 }
@@ -154,7 +166,9 @@ mod tests {
         let mut config = NetworkConfig::new(1, Address::ZERO);
         config.mdns = mdns;
         let topic = signature_topic(config.settlement_chain_id, config.task_manager);
-        build_swarm(Keypair::generate_ed25519(), &config, &topic).expect("swarm builds")
+        build_swarm(Keypair::generate_ed25519(), &config, &topic)
+            .expect("swarm builds")
+            .0
     }
 
     #[test]

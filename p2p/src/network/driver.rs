@@ -29,6 +29,8 @@ pub(super) struct Driver {
     pub(super) rate: RateLimiter<PeerId>,
     pub(super) penalties: PenaltyBox<PeerId>,
     pub(super) peers: PeerMaintenance,
+    /// Where the swarm's bandwidth and gossipsub counters live ([`super::traffic`]).
+    pub(super) metrics: libp2p::metrics::Registry,
 }
 
 impl Driver {
@@ -141,6 +143,7 @@ impl Driver {
                 .collect(),
             banned,
             known: self.peers.dialable(),
+            traffic: super::traffic::read(&self.metrics),
         }
     }
 

@@ -35,8 +35,10 @@ mod driver;
 mod peer_store;
 mod peers;
 mod scoring;
+mod traffic;
 
 pub use peer_store::PeerStoreError;
+pub use traffic::Traffic;
 
 use crate::{
     config::{ConfigError, NetworkConfig},
@@ -176,6 +178,8 @@ pub struct NetworkStatus {
     /// Peers this node knows an address of (bootnodes, peer store, operators' on-chain
     /// sockets, identify, DHT, mDNS).
     pub known: Vec<PeerId>,
+    /// Bytes and signature-topic messages received and sent since the swarm started.
+    pub traffic: Traffic,
 }
 
 impl NetworkStatus {
@@ -300,6 +304,41 @@ impl InboundSignatures {
     }
 }
 
+#[cfg(feature = "test-fixtures")]
+impl InboundSignatures {
+    /// The same queue with every message handed on `latency` after it arrived: in a network
+    /// simulation on one machine, the one-way latency of the link it came over. A node
+    /// validates and forwards a message only once it has it, so each gossip hop adds
+    /// `latency`, as on a real link (gossipsub's control traffic is not delayed). At most the
+    /// queue's capacity is in flight; beyond that the swarm's own queue fills, as it would
+    /// behind a slow application.
+    pub fn delayed(mut self, latency: Duration) -> Self {
+        let capacity = self.0.max_capacity();
+        let (tx, rx) = mpsc::channel(capacity);
+        tokio::spawn(async move {
+            let mut line: std::collections::VecDeque<(tokio::time::Instant, InboundSignature)> =
+                std::collections::VecDeque::new();
+            let mut open = true;
+            while open || !line.is_empty() {
+                let due = line.front().map(|(at, _)| *at);
+                tokio::select! {
+                    m = self.0.recv(), if open && line.len() < capacity => match m {
+                        Some(m) => line.push_back((tokio::time::Instant::now() + latency, m)),
+                        None => open = false,
+                    },
+                    () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                        let Some((_, m)) = line.pop_front() else { continue };
+                        if tx.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Self(rx)
+    }
+}
+
 /// A started network: the handle, the inbound queue and the swarm task.
 #[derive(Debug)]
 pub struct Network {
@@ -318,7 +357,7 @@ impl Network {
     pub async fn start(keypair: Keypair, config: NetworkConfig) -> Result<Self, NetworkError> {
         config.validate()?;
         let topic = signature_topic(config.settlement_chain_id, config.task_manager);
-        let mut swarm = build_swarm(keypair, &config, &topic)?;
+        let (mut swarm, metrics) = build_swarm(keypair, &config, &topic)?;
         let peer_id = *swarm.local_peer_id();
 
         let mut pending = HashMap::new();
@@ -393,6 +432,7 @@ impl Network {
                 config.ban_duration,
             ),
             peers,
+            metrics,
         };
         let task = tokio::spawn(driver.run(cmd_rx));
         Ok(Self {

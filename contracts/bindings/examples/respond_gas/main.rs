@@ -36,7 +36,6 @@ use avs_contracts::{
     testing::TestDevnet,
     transactor::Transactor,
 };
-use eigen_utils::slashing::sdk::mock_avs_service_manager::MockAvsServiceManager;
 use std::collections::HashMap;
 
 mod reference;
@@ -85,7 +84,11 @@ async fn main() -> eyre::Result<()> {
     let el_checker = tx
         .deploy(
             "EigenLayer BLSSignatureChecker (MockAvsServiceManager)",
-            [MockAvsServiceManager::BYTECODE.to_vec(), args].concat(),
+            [
+                avs_contracts::eigenlayer::bytecode::MOCK_AVS_SERVICE_MANAGER,
+                &args[..],
+            ]
+            .concat(),
         )
         .await?;
     let el_proxied = eigenlayer::empty_proxy(

@@ -1,7 +1,7 @@
 //! The two deployment phases of EigenLayer's slashing-era contracts; see the module docs.
 
 use super::{
-    CORE_VERSION, EigenLayerContracts, EigenLayerParams,
+    CORE_VERSION, EigenLayerContracts, EigenLayerParams, bytecode,
     interfaces::{IDelegationManagerCalls, IPausableInitializer, IStrategyManagerCalls},
 };
 use crate::{
@@ -16,7 +16,6 @@ use alloy::{
     providers::Provider,
     sol_types::{SolCall, SolValue},
 };
-use eigen_utils::slashing::{core as el_core, middleware as el_middleware};
 
 /// Phase 1: proxy admin, pauser registry and one empty proxy per upgradeable EigenLayer
 /// contract (core and registries; the registry coordinator's proxy is the AVS's, made here so
@@ -156,7 +155,7 @@ pub async fn initialize<P: Provider>(
     install(
         "PermissionController",
         el.permission_controller,
-        &el_core::permission_controller::PermissionController::BYTECODE,
+        bytecode::PERMISSION_CONTROLLER,
         (version.clone(),).abi_encode_params(),
         vec![],
     )
@@ -164,7 +163,7 @@ pub async fn initialize<P: Provider>(
     install(
         "AllocationManager",
         el.allocation_manager,
-        &el_core::allocation_manager::AllocationManager::BYTECODE,
+        bytecode::ALLOCATION_MANAGER,
         (
             el.delegation_manager,
             pauser,
@@ -180,7 +179,7 @@ pub async fn initialize<P: Provider>(
     install(
         "DelegationManager",
         el.delegation_manager,
-        &el_core::delegation_manager::DelegationManager::BYTECODE,
+        bytecode::DELEGATION_MANAGER,
         (
             el.strategy_manager,
             el.eigen_pod_manager,
@@ -201,7 +200,7 @@ pub async fn initialize<P: Provider>(
     install(
         "StrategyManager",
         el.strategy_manager,
-        &el_core::strategy_manager::StrategyManager::BYTECODE,
+        bytecode::STRATEGY_MANAGER,
         (el.delegation_manager, pauser, version.clone()).abi_encode_params(),
         IStrategyManagerCalls::initializeCall {
             initialOwner: owner,
@@ -214,7 +213,7 @@ pub async fn initialize<P: Provider>(
     install(
         "AVSDirectory",
         el.avs_directory,
-        &el_core::avs_directory::AVSDirectory::BYTECODE,
+        bytecode::AVS_DIRECTORY,
         (el.delegation_manager, pauser, version.clone()).abi_encode_params(),
         pausable_init.clone(),
     )
@@ -222,7 +221,7 @@ pub async fn initialize<P: Provider>(
     install(
         "EigenPodManager",
         el.eigen_pod_manager,
-        &el_core::eigen_pod_manager::EigenPodManager::BYTECODE,
+        bytecode::EIGEN_POD_MANAGER,
         (
             el.empty_contract,
             el.empty_contract,
@@ -240,7 +239,7 @@ pub async fn initialize<P: Provider>(
     install(
         "StakeRegistry",
         el.stake_registry,
-        &el_middleware::stake_registry::StakeRegistry::BYTECODE,
+        bytecode::STAKE_REGISTRY,
         (
             el.registry_coordinator,
             el.delegation_manager,
@@ -254,7 +253,7 @@ pub async fn initialize<P: Provider>(
     install(
         "BLSApkRegistry",
         el.bls_apk_registry,
-        &el_middleware::bls_apk_registry::BLSApkRegistry::BYTECODE,
+        bytecode::BLS_APK_REGISTRY,
         coordinator.clone(),
         vec![],
     )
@@ -262,7 +261,7 @@ pub async fn initialize<P: Provider>(
     install(
         "IndexRegistry",
         el.index_registry,
-        &el_middleware::index_registry::IndexRegistry::BYTECODE,
+        bytecode::INDEX_REGISTRY,
         coordinator.clone(),
         vec![],
     )
@@ -270,16 +269,13 @@ pub async fn initialize<P: Provider>(
     el.socket_registry = tx
         .deploy(
             "SocketRegistry",
-            with_args(
-                &el_middleware::socket_registry::SocketRegistry::BYTECODE,
-                coordinator,
-            ),
+            with_args(bytecode::SOCKET_REGISTRY, coordinator),
         )
         .await?;
     el.operator_state_retriever = tx
         .deploy(
             "OperatorStateRetriever",
-            el_middleware::operator_state_retriever::OperatorStateRetriever::BYTECODE.to_vec(),
+            bytecode::OPERATOR_STATE_RETRIEVER.to_vec(),
         )
         .await?;
 

@@ -1,6 +1,7 @@
 //! EigenLayer's real slashing-era contracts on a local chain.
 //!
-//! The bytecode is EigenLayer's own, as shipped by the `eigen-utils` crate
+//! The bytecode is EigenLayer's own, as shipped by the `eigen-utils` crate and read from its
+//! sources at build time ([`bytecode`]; the crate itself is never compiled)
 //! (`slashing::{core,middleware}`: eigenlayer-contracts [`CORE_VERSION`] — AllocationManager,
 //! DelegationManager, StrategyManager, AVSDirectory, PermissionController, EigenPodManager — and
 //! the StakeRegistry, BLSApkRegistry, IndexRegistry, SocketRegistry and OperatorStateRetriever);
@@ -24,6 +25,8 @@
 //!    whitelisted for deposits. The AVS then installs its coordinator, which creates quorum 0
 //!    (= operator set 0) — see `crate::deploy`.
 
+#[cfg(feature = "deploy")]
+pub mod bytecode;
 #[cfg(feature = "deploy")]
 mod deploy;
 pub mod interfaces;

@@ -18,14 +18,12 @@
 //! - with the only bootnode down for good, node 4 comes back as a new node (fresh p2p
 //!   identity, no peer store) and joins the three others from their on-chain sockets.
 
-mod support;
-
+use crate::support::devnet::{CHECKPOINT_INTERVAL, Devnet, field, metric, signal, try_http_get};
 use std::{
     collections::HashMap,
     path::Path,
     time::{Duration, Instant},
 };
-use support::devnet::{CHECKPOINT_INTERVAL, Devnet, field, metric, signal, try_http_get};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(180);

@@ -2,8 +2,7 @@
 //! every honest node rejects them, the rogue's gossipsub score goes negative, it is banned and
 //! disconnected, and honest signatures still reach quorum everywhere.
 
-mod support;
-
+use crate::support::*;
 use alloy::primitives::B256;
 use avs_bls::SecretKey;
 use avs_p2p::{
@@ -11,7 +10,6 @@ use avs_p2p::{
     fixtures::{Committee, response},
 };
 use std::time::Duration;
-use support::*;
 
 const HONEST: usize = 5;
 const FLOOD: usize = 40;

@@ -4,10 +4,8 @@
 //! below the publish threshold; here Sybil resistance comes from the stake registry, so that
 //! penalty is off.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::fixtures::{Committee, response};
-use support::*;
 
 const PEERS: usize = 15;
 

@@ -1,8 +1,7 @@
-//! Cross-checks against EigenLayer's Rust SDK (`eigen-crypto-bls` / `eigen-crypto-bn254`,
-//! arkworks 0.5): same hash-to-curve, same keys, and signatures made by either side verify with
-//! the other.
-
-mod common;
+//! Cross-checks against EigenLayer's Rust SDK (`eigen-crypto-bn254`'s hash-to-curve and
+//! verification, arkworks 0.5; keys and signatures built as `eigen-crypto-bls` builds them, see
+//! [`crate::common::EigenKeyPair`]): same hash-to-curve, same keys, and signatures made by
+//! either side verify with the other.
 
 use alloy::primitives::B256;
 use avs_bls::{G1Point, SecretKey, Signature, hash_to_g1};
@@ -22,7 +21,7 @@ fn hash_to_g1_matches_eigen_on_1000_random_digests() {
     );
     for digest in &digests {
         let ours = G1Point::from(hash_to_g1(B256::from(*digest)));
-        let theirs = common::g1_from05(map_to_curve(digest));
+        let theirs = crate::common::g1_from05(map_to_curve(digest));
         assert_eq!(
             ours,
             theirs,
@@ -37,31 +36,31 @@ fn keys_and_signatures_agree_both_ways() {
     let mut rng = StdRng::seed_from_u64(0x7369_676e);
     for _ in 0..20 {
         let sk = SecretKey::random(&mut rng);
-        let eigen = common::eigen_keypair(&sk);
+        let eigen = crate::common::EigenKeyPair::new(&sk);
         assert_eq!(
             sk.public_key().to_point(),
-            common::g1_from05(eigen.public_key().g1())
+            crate::common::g1_from05(eigen.public_key())
         );
         assert_eq!(
             sk.public_key_g2().to_point(),
-            common::g2_from05(eigen.public_key_g2().g2())
+            crate::common::g2_from05(eigen.public_key_g2())
         );
 
         let digest: [u8; 32] = rng.random();
         let ours = sk.sign(B256::from(digest));
-        let theirs = eigen.sign_message(&digest).g1_point().g1();
+        let theirs = eigen.sign_message(&digest);
         // BLS is deterministic: identical points.
-        assert_eq!(ours.to_point(), common::g1_from05(theirs));
+        assert_eq!(ours.to_point(), crate::common::g1_from05(theirs));
 
         // Ours verifies with theirs...
-        let eigen_pk = eigen.public_key_g2().g2();
+        let eigen_pk = eigen.public_key_g2();
         assert!(verify_message(
             eigen_pk,
             &digest,
-            common::g1_to05(&ours.to_point())
+            crate::common::g1_to05(&ours.to_point())
         ));
         // ...theirs verifies with ours...
-        let theirs_ours = Signature::try_from(common::g1_from05(theirs)).unwrap();
+        let theirs_ours = Signature::try_from(crate::common::g1_from05(theirs)).unwrap();
         assert!(sk.public_key_g2().verify(B256::from(digest), &theirs_ours));
         // ...and both reject the other message.
         let mut other = digest;
@@ -69,7 +68,7 @@ fn keys_and_signatures_agree_both_ways() {
         assert!(!verify_message(
             eigen_pk,
             &other,
-            common::g1_to05(&ours.to_point())
+            crate::common::g1_to05(&ours.to_point())
         ));
         assert!(!sk.public_key_g2().verify(B256::from(other), &theirs_ours));
     }
@@ -80,12 +79,9 @@ fn hashed_message_signing_agrees() {
     // The registration proof signs a point the contract computed, not a digest.
     let mut rng = StdRng::seed_from_u64(0x0072_6567);
     let sk = SecretKey::random(&mut rng);
-    let eigen = common::eigen_keypair(&sk);
+    let eigen = crate::common::EigenKeyPair::new(&sk);
     let h = G1Point::from(hash_to_g1(B256::from(rng.random::<[u8; 32]>())));
     let ours = sk.sign_hashed(&h).unwrap();
-    let theirs = eigen
-        .sign_hashed_to_curve_message(common::g1_to05(&h))
-        .g1_point()
-        .g1();
-    assert_eq!(ours.to_point(), common::g1_from05(theirs));
+    let theirs = eigen.sign_hashed_to_curve_message(crate::common::g1_to05(&h));
+    assert_eq!(ours.to_point(), crate::common::g1_from05(theirs));
 }

@@ -2,8 +2,7 @@
 //! signatures it had accepted before the restart count again once the task is re-added, and
 //! one new signature completes the quorum.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{
     Network, OperatorId, ServiceConfig, ServiceEvent, SignatureJournal, SignatureService,
     fixtures::{Committee, response},
@@ -11,7 +10,6 @@ use avs_p2p::{
 };
 use libp2p::{Multiaddr, identity::Keypair};
 use std::{collections::BTreeSet, path::Path, time::Duration};
-use support::*;
 
 /// Starts a node with a journal at `path`, bootstrapping from `bootnodes`.
 async fn journaled(

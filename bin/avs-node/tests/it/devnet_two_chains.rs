@@ -15,8 +15,10 @@
 //! cannot occur here: only settlement-chain checkpoints can be challenged (the forge test
 //! `RemoteTokenOracleTest.testChallengedCheckpointReverts` covers it with a real challenge).
 
-mod support;
-
+use crate::support::{
+    avs_node,
+    devnet::{Devnet, field, free_port, http_get, metric},
+};
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, Bytes, U256, keccak256},
@@ -27,10 +29,6 @@ use alloy::{
 };
 use avs_contracts::{devnet::DevnetToken, proofs::RemoteTokenOracle};
 use std::time::Duration;
-use support::{
-    avs_node,
-    devnet::{Devnet, field, free_port, http_get, metric},
-};
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -233,7 +231,7 @@ fn proof(devnet: &Devnet, attested_port: u16, args: &[&str]) -> serde_json::Valu
 }
 
 /// `avs-node proof <args>` as a consumer runs it: two endpoints and the deployment, no keys.
-fn run_proof(devnet: &Devnet, attested_port: u16, args: &[&str]) -> support::Run {
+fn run_proof(devnet: &Devnet, attested_port: u16, args: &[&str]) -> crate::support::Run {
     let attested = format!("http://127.0.0.1:{attested_port}");
     let settlement = format!("http://127.0.0.1:{}", devnet.rpc_port);
     let deployment = devnet.dir().join("deployment.json").display().to_string();

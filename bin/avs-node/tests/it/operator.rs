@@ -1,8 +1,7 @@
 //! `operator status|register|deregister`, `task list|show` and `config check --online` against
 //! a real EigenLayer + AVS deployment on anvil, through the built binary.
 
-mod support;
-
+use crate::support::{Run, Running, avs_node};
 use alloy::{
     network::EthereumWallet,
     primitives::Bytes,
@@ -16,7 +15,6 @@ use avs_contracts::{
     transactor::Transactor,
 };
 use std::time::Duration;
-use support::{Run, Running, avs_node};
 
 const TOKEN: u128 = 1_000_000_000_000_000_000;
 

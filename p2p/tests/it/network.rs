@@ -1,7 +1,6 @@
 //! The bare network layer: QUIC transport, the inbound queue, identity persistence, shutdown.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{
     Network, NetworkError, Verdict,
     fixtures::{Committee, response},
@@ -9,7 +8,6 @@ use avs_p2p::{
 };
 use libp2p::multiaddr::Protocol;
 use std::time::Duration;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
@@ -198,4 +196,57 @@ async fn forwarded_after_a_late_accept(timeout: Option<Duration>) -> bool {
         node.handle.shutdown().await;
     }
     delivered
+}
+
+/// The traffic counters see what crosses the wire: a publisher's bytes out, a receiver's bytes
+/// in, and a forwarded copy of a message the receiver already had as a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_counts_bytes_messages_and_duplicates() {
+    use avs_p2p::wire::SIGNATURE_MESSAGE_LEN;
+    let a = network(vec![]).await;
+    let boot = tcp_addr(&a.handle);
+    let mut b = network(vec![boot.clone()]).await;
+    let mut c = network(vec![boot]).await;
+    let nets = [a.handle.clone(), b.handle.clone(), c.handle.clone()];
+    all_status("a triangle of meshed peers", &nets, |s| s.mesh.len() == 2).await;
+    let before: Vec<_> = {
+        let mut v = Vec::new();
+        for n in &nets {
+            v.push(n.status().await.unwrap().traffic);
+        }
+        v
+    };
+
+    let committee = Committee::new(1, 5, |_| 1);
+    let msg = committee.sign(0, response(7, 0));
+    a.handle.publish(msg).await.unwrap();
+    // b and c both accept, so each forwards to the other unless the other's copy came first:
+    // at least one of them receives a second copy.
+    for node in [&mut b, &mut c] {
+        let got = tokio::time::timeout(WAIT, node.inbound.recv())
+            .await
+            .expect("message within the timeout")
+            .expect("network running");
+        node.handle.report(got.id, Verdict::Accept).await.unwrap();
+    }
+    eventually("the forwarded copies counted", || async {
+        let b_t = b.handle.status().await.unwrap().traffic.since(&before[1]);
+        let c_t = c.handle.status().await.unwrap().traffic.since(&before[2]);
+        (b_t.duplicates_in() + c_t.duplicates_in() >= 1).then_some(())
+    })
+    .await;
+    let after_a = a.handle.status().await.unwrap().traffic.since(&before[0]);
+    assert!(
+        after_a.bytes_out >= 2 * SIGNATURE_MESSAGE_LEN as u64,
+        "the publisher sent the message to both peers: {after_a:?}"
+    );
+    for (name, handle, earlier) in [("b", &b.handle, &before[1]), ("c", &c.handle, &before[2])] {
+        let t = handle.status().await.unwrap().traffic.since(earlier);
+        assert_eq!(t.unique_messages_in, 1, "{name}: one message: {t:?}");
+        assert!(t.messages_in >= 1, "{name}: {t:?}");
+        assert!(
+            t.bytes_in >= SIGNATURE_MESSAGE_LEN as u64,
+            "{name} received at least the message's bytes: {t:?}"
+        );
+    }
 }

@@ -3,14 +3,12 @@
 //! key), counts the operator in one response only and never aggregates the second response. The
 //! peer that sent it is not penalised: it may be an honest relay.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{
     ServiceEvent,
     fixtures::{Committee, response},
 };
 use std::{collections::HashSet, time::Duration};
-use support::*;
 
 const HONEST: usize = 3;
 

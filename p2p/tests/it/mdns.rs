@@ -10,17 +10,15 @@
 //! `unshare` or `ip`, no privilege for namespaces, no veth in the kernel) does it print why and
 //! skip.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{Network, NetworkHandle};
 use libp2p::identity::Keypair;
 use std::{process::Stdio, time::Duration};
-use support::*;
 
 /// Set (to `1`) only in the namespace the outer run made: there the test runs the nodes.
 const INSIDE: &str = "AVS_P2P_MDNS_NETNS";
-/// This test's name, for re-running exactly it inside the namespace.
-const TEST: &str = "two_nodes_without_bootnodes_connect_over_mdns";
+/// This test's path in the test binary, for re-running exactly it inside the namespace.
+const TEST: &str = "mdns::two_nodes_without_bootnodes_connect_over_mdns";
 /// Bound on the whole inner run (namespace set-up, two swarms, discovery, connection).
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Exit code of the set-up script when the namespace cannot be built: skip, not fail.

@@ -1,10 +1,8 @@
 //! `avs-node keys …` through real keystore files: new/show/import roundtrips, file modes,
 //! wrong passwords and corrupt files as one-line errors.
 
-mod support;
-
+use crate::support::avs_node;
 use std::path::Path;
-use support::avs_node;
 
 fn password_file(dir: &Path, password: &str) -> String {
     let path = dir.join(format!("password-{}", password.len()));
@@ -12,7 +10,7 @@ fn password_file(dir: &Path, password: &str) -> String {
     path.display().to_string()
 }
 
-fn json(run: &support::Run) -> serde_json::Value {
+fn json(run: &crate::support::Run) -> serde_json::Value {
     assert!(run.success, "command failed: {}", run.stderr);
     serde_json::from_str(&run.stdout).expect("JSON output")
 }

@@ -5,13 +5,11 @@
 //! node's Node API and metrics endpoint are queried as an operator's monitoring would, and
 //! Ctrl-C stops it cleanly with its latency summary.
 
-mod support;
-
-use std::time::Duration;
-use support::devnet::{
+use crate::support::devnet::{
     CHECKPOINT_INTERVAL, Devnet, FIRST_CHECKPOINT, field, http_get, labelled_metric, metric,
     responses_to, try_block_number,
 };
+use std::time::Duration;
 
 /// Generous: debug build, 2 cores, other tests running in parallel.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -50,6 +48,33 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
         head >= 10.0,
         "head block {head}: checkpoint 10 was finalized"
     );
+    // Node 1 can be restarted by hand: its command with its keys, owner-only, devnet-marked.
+    let dir = devnet.dir();
+    let script = std::fs::read_to_string(dir.join("node-1.sh")).expect("node-1.sh written");
+    let keys_path = dir.join("node-1").join("devnet-keys.env");
+    let keys = std::fs::read_to_string(&keys_path).expect("devnet-keys.env written");
+    assert!(
+        script.contains(" run ")
+            && script.contains("devnet-node-1")
+            && script.contains("devnet-keys.env"),
+        "{script}"
+    );
+    assert!(
+        keys.contains("THROWAWAY") && keys.contains("AVS_BLS_PRIVATE_KEY=0x"),
+        "{keys}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keys_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "keys readable by their owner only");
+        let syntax = std::process::Command::new("sh")
+            .arg("-n")
+            .arg(dir.join("node-1.sh"))
+            .status()
+            .unwrap();
+        assert!(syntax.success(), "node-1.sh is valid sh: {script}");
+    }
     let peers = metric(&metrics, "avs_exex_p2p_connected_peers").unwrap();
     assert!(peers <= 3.0, "at most the 3 other nodes are peers: {peers}");
     let latency = metric(&metrics, "avs_exex_quorum_latency_blocks_count").unwrap();

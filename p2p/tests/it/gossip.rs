@@ -2,8 +2,7 @@
 //! (including a node that learns of the task late), stake-weighted quorum on every node and
 //! the leaderless submitter order.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{
     ServiceEvent,
     fixtures::{Committee, response},
@@ -12,7 +11,6 @@ use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
 };
-use support::*;
 
 const NODES: usize = 6;
 

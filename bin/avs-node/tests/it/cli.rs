@@ -1,9 +1,7 @@
 //! The binary's command line: config precedence (flag > env > file), validation errors as
 //! one line naming the setting, unknown options.
 
-mod support;
-
-use support::{avs_node, write_deployment};
+use crate::support::{avs_node, write_deployment};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -900,4 +898,55 @@ fn devnet_arguments_are_checked_before_any_work() {
         "--generators 2 exceeds --operators 1",
     );
     fails_with(&["devnet", "--generators", "0"], "0 is not in 1..");
+    // The experiment knobs: stakes, per-node RPC overrides, the operator count.
+    let dir = ["--dir", "/nonexistent/devnet"];
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "3",
+            "--stakes",
+            "10,20",
+            dir[0],
+            dir[1],
+        ],
+        "--stakes lists 2 stakes for 3 operators",
+    );
+    fails_with(
+        &["devnet", "--stakes", "10,ten"],
+        "\"ten\" is not a whole number of tokens",
+    );
+    fails_with(&["devnet", "--stakes", "10,0"], "stake of 0 tokens");
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "2",
+            "--node-rpc-url",
+            "2=http://127.0.0.1:1",
+            dir[0],
+            dir[1],
+        ],
+        "--node-rpc-url names node 2, but there are 2",
+    );
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "2",
+            "--node-rpc-url",
+            "1=http://127.0.0.1:1",
+            "--node-rpc-url",
+            "1=http://127.0.0.1:2",
+            dir[0],
+            dir[1],
+        ],
+        "--node-rpc-url names node 1 twice",
+    );
+    fails_with(
+        &["devnet", "--node-rpc-url", "1=ftp://x"],
+        "is not an http(s):// or ws(s):// URL",
+    );
+    fails_with(&["devnet", "--node-rpc-url", "http://x"], "is not I=URL");
+    fails_with(&["devnet", "--operators", "101"], "101 is not in 1..=100");
 }

@@ -3,8 +3,7 @@
 //! case exactly one `respondToTask` transaction per task, from rank 0; with rank 0 down, rank 1
 //! answers from its own wallet, and not before one submission slot has passed.
 
-mod support;
-
+use crate::support::*;
 use alloy::{
     consensus::Transaction as _,
     network::EthereumWallet,
@@ -25,7 +24,6 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use support::*;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 /// Equal stakes at the devnet's 66 % threshold: any three of the four nodes are a quorum, two

@@ -10,8 +10,10 @@
 //! Consumers get nothing from the invalidated checkpoint (`avs-node proof` and the example
 //! consumer on-chain refuse it).
 
-mod support;
-
+use crate::support::{
+    avs_node,
+    devnet::{Devnet, field, http_get, labelled_metric},
+};
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, U256},
@@ -20,10 +22,6 @@ use alloy::{
 };
 use avs_contracts::{operator::WAD, proofs::RemoteTokenOracle};
 use std::time::Duration;
-use support::{
-    avs_node,
-    devnet::{Devnet, field, http_get, labelled_metric},
-};
 
 /// The devnet's settlement chain, whose checkpoints can be challenged.
 const SETTLEMENT_CHAIN: u64 = 31337;
@@ -37,7 +35,7 @@ fn finalized(line: &str) -> bool {
 }
 
 /// `avs-node <args> <chain flags>` paying with the challenger key.
-fn run_with_chain(chain: &[String], args: &[&str]) -> support::Run {
+fn run_with_chain(chain: &[String], args: &[&str]) -> crate::support::Run {
     let all: Vec<&str> = args
         .iter()
         .copied()

@@ -3,12 +3,10 @@
 //! only through bootnodes. Before issue 16 a node redialled only its bootnodes and only with no
 //! peer at all: both tests below left a node alone for good.
 
-mod support;
-
+use crate::support::*;
 use avs_p2p::{Network, NetworkConfig, NetworkHandle};
 use libp2p::{Multiaddr, PeerId, identity::Keypair};
 use std::path::Path;
-use support::*;
 
 /// How long a node stays down in these tests.
 const DOWN_TIME: std::time::Duration = std::time::Duration::from_secs(4);
