@@ -11,6 +11,8 @@
 //! the contracts the deployer uses into `$OUT_DIR/eigenlayer/*.bin` and writes
 //! `$OUT_DIR/eigenlayer_bytecode.rs` naming them.
 //!
+//! `cargo metadata` reads every locked package's manifest, so on a fresh machine it downloads
+//! (never builds) eigen-utils' dependency tree too, about 80 crates, once.
 //! `AVS_EIGEN_UTILS_SRC` (a directory holding eigen-utils' `Cargo.toml`) skips the lookup,
 //! e.g. for an offline build against a vendored copy.
 
@@ -140,10 +142,17 @@ fn check_package(root: &Path) -> Result<(), String> {
     let manifest = root.join("Cargo.toml");
     let text = fs::read_to_string(&manifest)
         .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
-    let name_ok = text.lines().any(|l| l.trim() == r#"name = "eigen-utils""#);
-    let version_ok = text
+    // Only the `[package]` table: a dependency can have a name and version of its own.
+    let package: Vec<&str> = text
         .lines()
-        .any(|l| l.trim() == format!(r#"version = "{EIGEN_UTILS_VERSION}""#));
+        .map(str::trim)
+        .skip_while(|l| *l != "[package]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .collect();
+    let name_ok = package.contains(&r#"name = "eigen-utils""#);
+    let version = format!(r#"version = "{EIGEN_UTILS_VERSION}""#);
+    let version_ok = package.contains(&version.as_str());
     if name_ok && version_ok {
         Ok(())
     } else {

@@ -46,7 +46,9 @@ pub struct NetworkConfig {
     /// change (a node's data directory holds it at `p2p/peers.json`); `None` keeps them in
     /// memory only.
     pub peer_store: Option<PathBuf>,
-    /// Interval of Kademlia random walks (a bootstrap: our own id and a random id per bucket).
+    /// Interval of Kademlia random walks (a bootstrap: our own id and a random id per bucket)
+    /// while below `target_peers`; at the target they come ten times less often, below
+    /// `min_peers` at least every 6 s.
     pub discovery_interval: Duration,
     /// Most established inbound connections.
     pub max_inbound: u32,

@@ -223,7 +223,14 @@ impl DevnetArgs {
                 self.operators
             );
         }
-        self.stakes()?;
+        let total: u128 = self.stakes()?.iter().map(|&s| u128::from(s)).sum();
+        // The stake registry keeps stakes (and their sum) as uint96 base units.
+        if total.checked_mul(TOKEN).is_none_or(|wei| wei >= 1 << 96) {
+            bail!(
+                "--stakes add up to {total} tokens: the stake registry holds at most {} in all",
+                ((1u128 << 96) - 1) / TOKEN
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for NodeRpcUrl { node, .. } in &self.node_rpc_urls {
             if *node >= usize::from(self.operators) {
@@ -587,8 +594,11 @@ impl DevnetArgs {
             env.push_str(&format!("{name}={value}\n"));
         }
         write_private(&keys_path, &env)?;
+        // The devnet's paths are relative to where it was started: the script goes there first.
+        let cwd = std::env::current_dir().wrap_err("reading the current directory")?;
         let mut script = format!(
-            "#!/bin/sh\n# Node {i} of this devnet, as `avs-node devnet` started it (DEVNET ONLY).\nset -a\n. {}\nset +a\nexec {}",
+            "#!/bin/sh\n# Node {i} of this devnet, as `avs-node devnet` started it (DEVNET ONLY).\ncd {} || exit 1\nset -a\n. {}\nset +a\nexec {}",
+            shell_quote(&cwd.display().to_string()),
             shell_quote(&keys_path.display().to_string()),
             shell_quote(&exe.display().to_string())
         );
@@ -603,12 +613,22 @@ impl DevnetArgs {
     }
 }
 
-/// A file only its owner can read (the devnet's key files).
+/// A file only its owner can read (the devnet's key files), created so from the start.
 fn write_private(path: &Path, contents: &str) -> eyre::Result<()> {
+    use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, contents).wrap_err_with(|| format!("writing {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .wrap_err_with(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    // An older file keeps its mode through `open`: tighten it too.
     set_mode(path, 0o600)
 }
 

@@ -1,4 +1,5 @@
-//! The simulated operators' nodes: started on loopback from a few random bootnodes each,
+//! The simulated operators' nodes: started on libp2p's memory transport from a few random
+//! bootnodes each,
 //! waited for until every one has a gossip mesh, their service events turned into the
 //! per-task milestones the measurement needs, and stopped.
 
@@ -23,10 +24,8 @@ const MESH_WAIT: Duration = Duration::from_secs(300);
 /// Mesh peers every node must have before the first task (gossipsub's lower mesh bound is 5;
 /// smaller networks need fewer).
 const MESH_READY: usize = 4;
-/// The node's default peer target, used when the descriptor budget allows it.
+/// The node's default peer target.
 const NODE_PEERS: usize = avs_p2p::config::DEFAULT_TARGET_PEERS;
-/// Share of the process's descriptor limit that connections may use.
-const FD_SHARE: f64 = 0.7;
 
 /// An operator's node running the real stack.
 pub(crate) struct HonestNode {
@@ -59,6 +58,8 @@ pub(crate) enum Milestone {
 /// A milestone of some honest node, and when.
 #[derive(Debug)]
 pub(crate) struct Report {
+    /// Index into [`Fleet::honest`].
+    pub(crate) node: usize,
     pub(crate) task: u32,
     pub(crate) at: Instant,
     pub(crate) what: Milestone,
@@ -84,7 +85,7 @@ impl Fleet {
         rng: &mut StdRng,
     ) -> eyre::Result<Self> {
         let live = roles.iter().filter(|r| **r != Role::Offline).count();
-        let peers = args.peers.unwrap_or_else(|| default_peers(live));
+        let peers = args.peers.unwrap_or(NODE_PEERS);
         let honest_ids: Arc<HashSet<OperatorId>> = Arc::new(
             roles
                 .iter()
@@ -109,11 +110,15 @@ impl Fleet {
             addrs.push(network.handle.listen_addrs()[0].clone());
             match role {
                 Role::Honest => {
-                    let network = Network {
-                        inbound: network
-                            .inbound
-                            .delayed(Duration::from_millis(args.latency_ms)),
-                        ..network
+                    let network = if args.latency_ms == 0 {
+                        network
+                    } else {
+                        Network {
+                            inbound: network
+                                .inbound
+                                .delayed(Duration::from_millis(args.latency_ms)),
+                            ..network
+                        }
                     };
                     let SignatureService { handle, events, .. } = SignatureService::spawn(
                         network,
@@ -199,11 +204,33 @@ impl Fleet {
         }
     }
 
+    /// Waits until the fleet's connection count is the same over two seconds in a row (peer
+    /// discovery done), for at most [`MESH_WAIT`].
+    pub(crate) async fn wait_for_stable_connections(&self) -> eyre::Result<()> {
+        let deadline = Instant::now() + MESH_WAIT;
+        let mut last = None;
+        loop {
+            let mut connections = 0;
+            for network in self.networks() {
+                connections += network.status().await?.connected.len();
+            }
+            if last == Some(connections) {
+                return Ok(());
+            }
+            eyre::ensure!(
+                Instant::now() < deadline,
+                "connections still changing after {MESH_WAIT:?} ({connections} now)"
+            );
+            last = Some(connections);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
     /// Every honest node's traffic counters, in [`Fleet::honest`] order.
     pub(crate) async fn traffic(&self) -> eyre::Result<Vec<Traffic>> {
         let mut out = Vec::with_capacity(self.honest.len());
         for node in &self.honest {
-            out.push(node.service.network().status().await?.traffic);
+            out.push(node.service.network().traffic().await?);
         }
         Ok(out)
     }
@@ -214,35 +241,16 @@ impl Fleet {
     }
 }
 
-/// Loopback TCP only (QUIC would add a socket per node), the given bootnodes and peer target;
-/// everything else is the node's default.
+/// libp2p's in-process memory transport (noise and yamux as over TCP, without a socket per
+/// connection: a thousand nodes' connections would not fit one process's descriptors), the
+/// given bootnodes and peer target; everything else is the node's default.
 fn config(bootnodes: Vec<Multiaddr>, peers: usize) -> NetworkConfig {
     let mut c = NetworkConfig::new(31337, alloy::primitives::Address::repeat_byte(0xAA));
-    c.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("static multiaddr")];
+    c.listen_addrs = vec!["/memory/0".parse().expect("static multiaddr")];
     c.bootnodes = bootnodes;
     c.target_peers = peers;
     c.min_peers = c.min_peers.min(peers);
     c
-}
-
-/// The node's peer target, or fewer if `live` nodes' connections (two descriptors each, both
-/// in this process) would not fit the descriptor limit.
-fn default_peers(live: usize) -> usize {
-    let limit = open_files_limit().unwrap_or(1024);
-    let budget = (limit as f64 * FD_SHARE) as usize / live.max(1);
-    let peers = NODE_PEERS.min(budget.saturating_sub(1)).max(MESH_READY + 2);
-    if peers < NODE_PEERS {
-        eprintln!(
-            "sim: {peers} peers per node instead of the node's {NODE_PEERS}: {live} nodes' connections must fit {limit} descriptors (raise `ulimit -n` for more)"
-        );
-    }
-    peers
-}
-
-fn open_files_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Resident memory of this process, from `/proc/self/status`.
@@ -305,7 +313,15 @@ async fn read_events(
                 continue;
             }
         };
-        if reports.send(Report { task, at, what }).is_err() {
+        if reports
+            .send(Report {
+                node,
+                task,
+                at,
+                what,
+            })
+            .is_err()
+        {
             return;
         }
     }

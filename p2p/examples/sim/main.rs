@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Every node is the real stack a node runs between its ExEx and its submitter: a libp2p
-//! [`Network`](avs_p2p::Network) (TCP on 127.0.0.1, noise, yamux, identify, Kademlia,
-//! gossipsub with the node's scoring, rate limits and bans) and a
+//! [`Network`](avs_p2p::Network) (libp2p's in-process memory transport with noise and yamux
+//! as over TCP, identify, Kademlia, gossipsub with the node's scoring, rate limits and bans)
+//! and a
 //! [`SignatureService`](avs_p2p::SignatureService) (batch validation, aggregation, submitter
 //! ranking), with real BN254 keys from a seeded committee and stakes from a seeded
 //! distribution. What replaces the chain: each task's [`TaskInfo`](avs_p2p::TaskInfo) is
@@ -70,8 +71,7 @@ pub(crate) struct Args {
     /// One-way latency of every link, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub(crate) latency_ms: u64,
-    /// Peers each node keeps connected (the node's default is 24). Every connection costs two
-    /// file descriptors in this one process, so by default it is lowered to fit the limit.
+    /// Peers each node keeps connected [default: the node's, 24].
     #[arg(long)]
     pub(crate) peers: Option<usize>,
     /// Delay between consecutive submitter ranks, in milliseconds (the node's default: 12 s).
@@ -81,6 +81,10 @@ pub(crate) struct Args {
     /// measures when quorum itself is reached).
     #[arg(long, default_value_t = 0)]
     pub(crate) aggregation_window_ms: u64,
+    /// Bound on one task, beyond the submitter slots it may take, in seconds (on one machine a
+    /// large fleet's task is CPU-bound: every node verifies every signature).
+    #[arg(long, default_value_t = 120)]
+    pub(crate) task_timeout_s: u64,
     /// Seed of the keys, the stakes and the choice of offline and rogue operators.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
@@ -148,16 +152,24 @@ async fn run(args: Args) -> eyre::Result<()> {
     let committee = Committee::new(args.operators, args.seed, |i| stakes[i]);
     let roles = roles(&args, &mut rng);
     let fleet = fleet::Fleet::start(&args, &committee, &roles, &mut rng).await?;
+    // Task 0 warms up the meshes (grafts settle over the first heartbeats) and is not counted;
+    // the idle fleet is measured after it, once the connections stopped changing.
+    let warm_up = measure::task(&args, &fleet, &committee, 0).await?;
+    eprintln!("{} (warm-up)", warm_up.line());
+    fleet.wait_for_stable_connections().await?;
+    let idle = measure::idle(&fleet).await?;
+    eprintln!(
+        "sim: idle fleet: {:.1} KB/s in and {:.2} ms/s CPU per node",
+        idle.bytes_in_per_sec / 1e3,
+        ms(idle.cpu_per_sec)
+    );
     let mut tasks = Vec::new();
-    // Task 0 warms up the meshes (grafts settle over the first heartbeats) and is not counted.
-    for index in 0..=args.tasks {
+    for index in 1..=args.tasks {
         let m = measure::task(&args, &fleet, &committee, index).await?;
         eprintln!("{}", m.line());
-        if index > 0 {
-            tasks.push(m);
-        }
+        tasks.push(m);
     }
-    let summary = report::Summary::new(&args, &fleet, &tasks);
+    let summary = report::Summary::new(&args, &fleet, &idle, &tasks);
     fleet.shutdown().await;
     summary.print();
     Ok(())

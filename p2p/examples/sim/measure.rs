@@ -14,8 +14,6 @@ use avs_p2p::{
 };
 use std::time::{Duration, Instant};
 
-/// Bound on one task, beyond the submitter slots it may take.
-const TASK_WAIT: Duration = Duration::from_secs(60);
 /// Submitter ranks the bound allows for (rank r submits r slots after quorum).
 const RANKS_WAITED: u32 = 3;
 /// After the last milestone, how long trailing gossip (duplicates still in flight, gossip
@@ -28,9 +26,11 @@ pub(crate) struct TaskMeasurement {
     pub(crate) honest: usize,
     /// First node holding a quorum aggregate.
     pub(crate) first_quorum: Option<Duration>,
-    /// Honest nodes that reached quorum, and when the last of them did.
+    /// Honest nodes that reached quorum themselves (the others learnt of the response first).
     pub(crate) at_quorum: usize,
-    pub(crate) last_quorum: Option<Duration>,
+    /// When the last honest node knew the task is answered: its own quorum, or the stub's
+    /// response landing, whichever came first.
+    pub(crate) all_know: Option<Duration>,
     /// Honest nodes holding every honest signature, and when the last of them did.
     pub(crate) complete: usize,
     pub(crate) last_complete: Option<Duration>,
@@ -40,9 +40,11 @@ pub(crate) struct TaskMeasurement {
     pub(crate) extra_submissions: usize,
     /// Signers of the first quorum aggregate.
     pub(crate) quorum_signers: usize,
-    /// Per honest node: traffic during the task.
+    /// How long traffic and CPU were counted.
+    pub(crate) window: Duration,
+    /// Per honest node: traffic during the window.
     pub(crate) traffic: Vec<Traffic>,
-    /// CPU time of the whole process during the task.
+    /// CPU time of the whole process during the window.
     pub(crate) cpu: Duration,
     /// Equivocation reports (each node that detected one counts).
     pub(crate) equivocations: usize,
@@ -55,12 +57,12 @@ impl TaskMeasurement {
         let opt = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.0} ms", ms(d)));
         let bytes: u64 = self.traffic.iter().map(|t| t.bytes_in).sum();
         format!(
-            "task {}: first quorum {}, {}/{} at quorum by {}, {}/{} complete by {}, submitted {} (rank {}), +{} late turns, {:.1} KB in per node, cpu {:.2} s, {} equivocation reports{}",
+            "task {}: first quorum {}, all {} know it answered by {} ({} reached quorum themselves), {}/{} hold every signature by {}, submitted {} (rank {}), +{} late turns, {:.1} KB in per node in {:.1} s, cpu {:.2} s, {} equivocation reports{}",
             self.index,
             opt(self.first_quorum),
-            self.at_quorum,
             self.honest,
-            opt(self.last_quorum),
+            opt(self.all_know),
+            self.at_quorum,
             self.complete,
             self.honest,
             opt(self.last_complete),
@@ -70,6 +72,7 @@ impl TaskMeasurement {
                 .map_or("-".to_owned(), |r| r.to_string()),
             self.extra_submissions,
             bytes as f64 / self.traffic.len().max(1) as f64 / 1000.0,
+            self.window.as_secs_f64(),
             self.cpu.as_secs_f64(),
             self.equivocations,
             if self.publish_errors > 0 {
@@ -123,19 +126,24 @@ pub(crate) async fn task(
         honest,
         first_quorum: None,
         at_quorum: 0,
-        last_quorum: None,
+        all_know: None,
         complete: 0,
         last_complete: None,
         submitted: None,
         extra_submissions: 0,
         quorum_signers: 0,
+        window: Duration::ZERO,
         traffic: Vec::new(),
         cpu: Duration::ZERO,
         equivocations: 0,
         publish_errors: 0,
     };
-    let deadline = start + TASK_WAIT + Duration::from_millis(args.submit_slot_ms) * RANKS_WAITED;
-    while m.submitted.is_none() || m.at_quorum < honest || m.complete < honest {
+    // Each node's own quorum, if it reached one before it learnt of the response.
+    let mut quorum_at: Vec<Option<Duration>> = vec![None; honest];
+    let deadline = start
+        + Duration::from_secs(args.task_timeout_s)
+        + Duration::from_millis(args.submit_slot_ms) * RANKS_WAITED;
+    while m.submitted.is_none() || m.complete < honest {
         let Ok(Some(report)) = tokio::time::timeout_at(deadline.into(), reports.recv()).await
         else {
             eprintln!(
@@ -154,8 +162,7 @@ pub(crate) async fn task(
                     m.first_quorum = Some(since);
                     m.quorum_signers = signers;
                 }
-                m.at_quorum += 1;
-                m.last_quorum = Some(since);
+                quorum_at[report.node] = Some(since);
             }
             Milestone::AllSignatures => {
                 m.complete += 1;
@@ -176,6 +183,19 @@ pub(crate) async fn task(
             Milestone::Equivocation => m.equivocations += 1,
         }
     }
+    let landed = m.submitted.map(|(at, _)| at);
+    m.at_quorum = quorum_at
+        .iter()
+        .flatten()
+        .filter(|q| landed.is_none_or(|landed| **q < landed))
+        .count();
+    m.all_know = m.submitted.map(|(landed, _)| {
+        quorum_at
+            .iter()
+            .map(|q| q.map_or(landed, |q| q.min(landed)))
+            .max()
+            .unwrap_or(landed)
+    });
     drop(reports);
     for p in published {
         if !matches!(p.await, Ok(Ok(()))) {
@@ -183,6 +203,7 @@ pub(crate) async fn task(
         }
     }
     tokio::time::sleep(TRAILING_GOSSIP).await;
+    m.window = start.elapsed();
     m.cpu = process_cpu()?.saturating_sub(cpu_before);
     let after = fleet.traffic().await?;
     m.traffic = after.iter().zip(&before).map(|(a, b)| a.since(b)).collect();
@@ -192,7 +213,37 @@ pub(crate) async fn task(
     Ok(m)
 }
 
-/// User plus system CPU time of the whole process (`/proc/self/stat`, clock ticks of 10 ms).
+/// The fleet at rest: traffic and CPU of `IDLE_WINDOW` with no task, per node and second.
+pub(crate) struct Idle {
+    pub(crate) bytes_in_per_sec: f64,
+    pub(crate) cpu_per_sec: Duration,
+}
+
+/// How long the idle fleet is measured.
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
+
+pub(crate) async fn idle(fleet: &Fleet) -> eyre::Result<Idle> {
+    let before = fleet.traffic().await?;
+    let cpu_before = process_cpu()?;
+    let start = Instant::now();
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = process_cpu()?.saturating_sub(cpu_before);
+    let after = fleet.traffic().await?;
+    let bytes: u64 = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.since(b).bytes_in)
+        .sum();
+    let nodes = before.len().max(1) as f64;
+    Ok(Idle {
+        bytes_in_per_sec: bytes as f64 / nodes / secs,
+        cpu_per_sec: cpu.div_f64(nodes * secs),
+    })
+}
+
+/// User plus system CPU time of the whole process (`/proc/self/stat`, in clock ticks: Linux
+/// reports them in USER_HZ, 100 per second on every architecture it exposes to user space).
 fn process_cpu() -> eyre::Result<Duration> {
     const TICKS_PER_SEC: u64 = 100;
     let stat = std::fs::read_to_string("/proc/self/stat")?;

@@ -6,12 +6,18 @@ use super::{NetworkError, scoring, traffic};
 use crate::{config::NetworkConfig, topic::dht_protocol, wire::MAX_MESSAGE_SIZE};
 use alloy::primitives::keccak256;
 use libp2p::{
-    Swarm, allow_block_list, connection_limits,
+    PeerId, Swarm, Transport, allow_block_list, connection_limits,
+    core::{
+        muxing::StreamMuxerBox,
+        transport::{Boxed, MemoryTransport, OptionalTransport},
+        upgrade,
+    },
     gossipsub::{self, IdentTopic, MessageId},
     identify,
     identity::Keypair,
     kad, mdns,
     metrics::Registry,
+    multiaddr::Protocol,
     noise, ping,
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
     tcp, yamux,
@@ -61,15 +67,19 @@ pub(super) fn build_swarm(
         ),
         ping: ping::Behaviour::default(),
         kad: {
+            // Our own DHT per deployment (not the IPFS one): only AVS peers of this
+            // deployment are found.
+            let mut kad_config = kad::Config::new(dht_protocol(
+                config.settlement_chain_id,
+                config.task_manager,
+            ));
+            // Peer maintenance schedules the random walks by the peer count (see
+            // `discovery`); Kademlia's own 5-minute bootstrap timer would add a second one.
+            kad_config.set_periodic_bootstrap_interval(None);
             let mut kad = kad::Behaviour::with_config(
                 peer_id,
                 kad::store::MemoryStore::new(peer_id),
-                // Our own DHT per deployment (not the IPFS one): only AVS peers of this
-                // deployment are found.
-                kad::Config::new(dht_protocol(
-                    config.settlement_chain_id,
-                    config.task_manager,
-                )),
+                kad_config,
             );
             // Every AVS node is reachable by construction (operators publish their address),
             // so answer DHT queries without waiting for an external-address confirmation.
@@ -101,6 +111,8 @@ pub(super) fn build_swarm(
         )
         .map_err(|e| transport_err(&e))?
         .with_quic()
+        .with_other_transport(|key| memory_transport(key, config))
+        .map_err(|e| transport_err(&e))?
         .with_dns()
         .map_err(|e| transport_err(&e))?
         .with_bandwidth_metrics(&mut registry)
@@ -109,6 +121,32 @@ pub(super) fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
         .build();
     Ok((swarm, registry))
+}
+
+/// The memory transport when a listen address wants it, else an empty one.
+type MemoryTransportIfWanted = OptionalTransport<Boxed<(PeerId, StreamMuxerBox)>>;
+
+/// libp2p's in-process memory transport (with noise and yamux, as over TCP), only when a
+/// listen address is `/memory/…`: the network simulation (`just sim`) runs a thousand nodes in
+/// one process without a socket per connection. A node on TCP and QUIC has none.
+fn memory_transport(
+    key: &Keypair,
+    config: &NetworkConfig,
+) -> Result<MemoryTransportIfWanted, Box<dyn std::error::Error + Send + Sync>> {
+    let wanted = config
+        .listen_addrs
+        .iter()
+        .any(|a| matches!(a.iter().next(), Some(Protocol::Memory(_))));
+    if !wanted {
+        return Ok(OptionalTransport::none());
+    }
+    Ok(OptionalTransport::some(
+        MemoryTransport::default()
+            .upgrade(upgrade::Version::V1)
+            .authenticate(noise::Config::new(key)?)
+            .multiplex(yamux::Config::default())
+            .boxed(),
+    ))
 }
 
 fn build_gossipsub(

@@ -7,7 +7,8 @@
 //! the operators' sockets ([`super::NetworkHandle::update_operator_peers`]), the peer store of the last
 //! run, identify
 //! (the listen addresses of every peer speaking our DHT protocol), Kademlia (random walks every
-//! [`NetworkConfig::discovery_interval`], more often below [`NetworkConfig::min_peers`]) and,
+//! [`NetworkConfig::discovery_interval`] while below the target, more often below
+//! [`NetworkConfig::min_peers`], [`SATISFIED_WALK_FACTOR`] times less often at the target) and,
 //! if enabled, mDNS. So a node that restarts, or whose bootnode restarts, dials the peers it
 //! knew; and peers that lost it dial it again when it is back: nobody waits to have no peer
 //! at all.
@@ -41,10 +42,27 @@ use tracing::{debug, info, warn};
 pub(super) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(2);
 /// Random walks below the minimum peer count happen at least this often.
 const URGENT_WALK_INTERVAL: Duration = Duration::from_secs(6);
+/// At the target peer count a walk only refreshes the routing table, so it comes this many
+/// discovery intervals apart (5 minutes by default, libp2p's own bootstrap period). Each walk
+/// costs every node a lookup per routing-table bucket: in the network simulation (`just sim`)
+/// a walk every 30 s was most of an idle node's traffic and CPU.
+const SATISFIED_WALK_FACTOR: u32 = 10;
 /// How often a changed peer store is written.
 const SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Most dials started per maintenance tick.
 const MAX_DIALS_PER_TICK: usize = 16;
+
+/// Time between random walks with `connected` useful peers: [`URGENT_WALK_INTERVAL`] (at most)
+/// below `min`, `interval` below `target`, [`SATISFIED_WALK_FACTOR`] intervals at the target.
+fn walk_pause(connected: usize, min: usize, target: usize, interval: Duration) -> Duration {
+    if connected < min {
+        URGENT_WALK_INTERVAL.min(interval)
+    } else if connected < target {
+        interval
+    } else {
+        interval * SATISFIED_WALK_FACTOR
+    }
+}
 
 /// The driver's peer-maintenance state.
 pub(super) struct PeerMaintenance {
@@ -53,7 +71,8 @@ pub(super) struct PeerMaintenance {
     min: usize,
     store: Option<PathBuf>,
     walk_interval: Duration,
-    next_walk: Instant,
+    /// The last random walk (`None`: none yet, so the first tick walks).
+    last_walk: Option<Instant>,
     next_save: Instant,
     /// Whether the last tick found fewer than `min` peers (its warning is logged once).
     below_min: bool,
@@ -86,7 +105,7 @@ impl PeerMaintenance {
             min: config.min_peers,
             store: config.peer_store.clone(),
             walk_interval: config.discovery_interval,
-            next_walk: now,
+            last_walk: None,
             // The first save comes as soon as there is something to save.
             next_save: now,
             below_min: false,
@@ -161,14 +180,17 @@ impl Driver {
             info!(connected, "peer count back above the minimum");
         }
         self.peers.below_min = below_min;
-        if now >= self.peers.next_walk {
+        // The pause follows the current peer count, so a node that loses a peer walks again
+        // within one discovery interval of its last walk, not of a long satisfied pause.
+        let pause = walk_pause(
+            connected,
+            self.peers.min,
+            self.peers.target,
+            self.peers.walk_interval,
+        );
+        if self.peers.last_walk.is_none_or(|last| now >= last + pause) {
             self.walk();
-            let pause = if below_min {
-                URGENT_WALK_INTERVAL.min(self.peers.walk_interval)
-            } else {
-                self.peers.walk_interval
-            };
-            self.peers.next_walk = now + pause;
+            self.peers.last_walk = Some(now);
         }
         if now >= self.peers.next_save {
             self.peers.next_save = now + SAVE_INTERVAL;
@@ -351,4 +373,25 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_come_sooner_the_fewer_peers_a_node_has() {
+        let interval = Duration::from_secs(30);
+        // At or above the target: a refresh every ten intervals.
+        assert_eq!(walk_pause(24, 4, 24, interval), Duration::from_secs(300));
+        assert_eq!(walk_pause(30, 4, 24, interval), Duration::from_secs(300));
+        // One peer lost: back to every interval, counted from the last walk.
+        assert_eq!(walk_pause(23, 4, 24, interval), interval);
+        // Below the minimum: urgently, but never slower than the interval itself.
+        assert_eq!(walk_pause(3, 4, 24, interval), URGENT_WALK_INTERVAL);
+        assert_eq!(
+            walk_pause(0, 4, 24, Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+    }
 }

@@ -108,6 +108,9 @@ impl Driver {
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Command::Traffic(reply) => {
+                let _ = reply.send(super::traffic::read(&self.metrics));
+            }
             // `run` intercepts shutdown before dispatching; answering here keeps this total.
             Command::Shutdown(done) => {
                 self.close();
@@ -143,7 +146,6 @@ impl Driver {
                 .collect(),
             banned,
             known: self.peers.dialable(),
-            traffic: super::traffic::read(&self.metrics),
         }
     }
 

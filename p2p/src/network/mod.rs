@@ -159,6 +159,7 @@ enum Command {
         retired: Vec<PeerId>,
     },
     Status(oneshot::Sender<NetworkStatus>),
+    Traffic(oneshot::Sender<Traffic>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -178,8 +179,6 @@ pub struct NetworkStatus {
     /// Peers this node knows an address of (bootnodes, peer store, operators' on-chain
     /// sockets, identify, DHT, mDNS).
     pub known: Vec<PeerId>,
-    /// Bytes and signature-topic messages received and sent since the swarm started.
-    pub traffic: Traffic,
 }
 
 impl NetworkStatus {
@@ -205,6 +204,7 @@ impl std::fmt::Debug for Command {
             Self::Dial(..) => "Dial",
             Self::OperatorPeers { .. } => "OperatorPeers",
             Self::Status(..) => "Status",
+            Self::Traffic(..) => "Traffic",
             Self::Shutdown(..) => "Shutdown",
         })
     }
@@ -256,6 +256,14 @@ impl NetworkHandle {
     pub async fn status(&self) -> Result<NetworkStatus, NetworkError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Status(tx)).await?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Bytes and signature-topic messages this swarm received and sent since it started (one
+    /// text encoding of its libp2p counters per call: for measurements, not a hot path).
+    pub async fn traffic(&self) -> Result<Traffic, NetworkError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Traffic(tx)).await?;
         rx.await.map_err(|_| NetworkError::Stopped)
     }
 

@@ -1,9 +1,10 @@
-//! What one swarm received and sent ([`Traffic`]): bytes on every connection (libp2p's
-//! bandwidth counters, below the muxer, so noise and yamux framing, identify, Kademlia and
-//! gossipsub control data are all in) and signature-topic messages, duplicates included
-//! (gossipsub's own counters). Both live in a per-swarm metrics registry that only this module
-//! reads; a snapshot costs one text encoding of it, so it is for status pages and
-//! measurements, not a hot path.
+//! What one swarm received and sent ([`Traffic`]): bytes on every protocol stream (libp2p's
+//! bandwidth counters, which count the muxed substreams: gossipsub with its control messages,
+//! Kademlia, identify, ping — above noise and yamux, so encryption tags, yamux headers and
+//! handshakes are not in) and signature-topic messages, duplicates included (gossipsub's own
+//! counters). Both live in a per-swarm metrics registry that only this module reads;
+//! [`super::NetworkHandle::traffic`] costs one text encoding of it, so it is for status
+//! pages and measurements, not a hot path.
 
 use libp2p::metrics::Registry;
 use prometheus_client::encoding::text::encode;
@@ -11,15 +12,19 @@ use prometheus_client::encoding::text::encode;
 /// Totals since the swarm started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
-    /// Bytes read from every connection.
+    /// Bytes read from every protocol stream (above encryption and muxing).
     pub bytes_in: u64,
-    /// Bytes written to every connection.
+    /// Bytes written to every protocol stream.
     pub bytes_out: u64,
     /// Signature-topic messages received, every copy counted (a message forwarded to us by
     /// three peers counts three times).
     pub messages_in: u64,
     /// Of those, the first copies: the messages themselves. The rest were duplicates.
     pub unique_messages_in: u64,
+    /// Bytes of the signature-topic messages received (each with gossipsub's envelope: topic,
+    /// sequence number), every copy counted: what the signatures cost without gossipsub's
+    /// control messages and the other protocols.
+    pub message_bytes_in: u64,
 }
 
 impl Traffic {
@@ -38,6 +43,9 @@ impl Traffic {
             unique_messages_in: self
                 .unique_messages_in
                 .saturating_sub(earlier.unique_messages_in),
+            message_bytes_in: self
+                .message_bytes_in
+                .saturating_sub(earlier.message_bytes_in),
         }
     }
 }
@@ -75,6 +83,7 @@ fn parse(text: &str) -> Traffic {
             }
             "gossipsub_topic_msg_recv_counts_unfiltered_total" => &mut t.messages_in,
             "gossipsub_topic_msg_recv_counts_total" => &mut t.unique_messages_in,
+            "gossipsub_topic_msg_recv_bytes_unfiltered_total" => &mut t.message_bytes_in,
             _ => continue,
         };
         *slot += value;
@@ -98,6 +107,7 @@ libp2p_bandwidth_bytes_total{protocols=\"/ip4/tcp\",direction=\"Outbound\"} 7
 gossipsub_topic_msg_recv_counts_unfiltered_total{hash=\"t\"} 9
 gossipsub_topic_msg_recv_counts_total{hash=\"t\"} 4
 gossipsub_topic_msg_recv_bytes_total{hash=\"t\"} 999
+gossipsub_topic_msg_recv_bytes_unfiltered_total{hash=\"t\"} 1800
 # EOF
 ";
         let t = parse(text);
@@ -107,7 +117,8 @@ gossipsub_topic_msg_recv_bytes_total{hash=\"t\"} 999
                 bytes_in: 120,
                 bytes_out: 7,
                 messages_in: 9,
-                unique_messages_in: 4
+                unique_messages_in: 4,
+                message_bytes_in: 1800,
             }
         );
         assert_eq!(t.duplicates_in(), 5);

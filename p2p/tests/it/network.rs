@@ -212,7 +212,7 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
     let before: Vec<_> = {
         let mut v = Vec::new();
         for n in &nets {
-            v.push(n.status().await.unwrap().traffic);
+            v.push(n.traffic().await.unwrap());
         }
         v
     };
@@ -230,18 +230,18 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
         node.handle.report(got.id, Verdict::Accept).await.unwrap();
     }
     eventually("the forwarded copies counted", || async {
-        let b_t = b.handle.status().await.unwrap().traffic.since(&before[1]);
-        let c_t = c.handle.status().await.unwrap().traffic.since(&before[2]);
+        let b_t = b.handle.traffic().await.unwrap().since(&before[1]);
+        let c_t = c.handle.traffic().await.unwrap().since(&before[2]);
         (b_t.duplicates_in() + c_t.duplicates_in() >= 1).then_some(())
     })
     .await;
-    let after_a = a.handle.status().await.unwrap().traffic.since(&before[0]);
+    let after_a = a.handle.traffic().await.unwrap().since(&before[0]);
     assert!(
         after_a.bytes_out >= 2 * SIGNATURE_MESSAGE_LEN as u64,
         "the publisher sent the message to both peers: {after_a:?}"
     );
     for (name, handle, earlier) in [("b", &b.handle, &before[1]), ("c", &c.handle, &before[2])] {
-        let t = handle.status().await.unwrap().traffic.since(earlier);
+        let t = handle.traffic().await.unwrap().since(earlier);
         assert_eq!(t.unique_messages_in, 1, "{name}: one message: {t:?}");
         assert!(t.messages_in >= 1, "{name}: {t:?}");
         assert!(
@@ -249,4 +249,44 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
             "{name} received at least the message's bytes: {t:?}"
         );
     }
+}
+
+/// Nodes on libp2p's in-process memory transport (what `just sim` runs a thousand of) connect
+/// through a bootnode and gossip, with noise and yamux as over TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_transport_nodes_gossip() {
+    let on_memory = |bootnodes| {
+        let mut c = config(bootnodes);
+        c.listen_addrs = vec!["/memory/0".parse().unwrap()];
+        c
+    };
+    let a = Network::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        on_memory(vec![]),
+    )
+    .await
+    .unwrap();
+    let addr = a.handle.listen_addrs()[0].clone();
+    assert!(
+        addr.iter().any(|p| matches!(p, Protocol::Memory(_))),
+        "{addr}"
+    );
+    let mut b = Network::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        on_memory(vec![addr]),
+    )
+    .await
+    .unwrap();
+    let nets = [a.handle.clone(), b.handle.clone()];
+    all_status("memory connection and subscription", &nets, |s| {
+        s.connected.len() == 1 && s.subscribed.len() == 1
+    })
+    .await;
+    let msg = Committee::new(1, 9, |_| 1).sign(0, response(3, 0));
+    a.handle.publish(msg).await.unwrap();
+    let got = tokio::time::timeout(WAIT, b.inbound.recv())
+        .await
+        .expect("message within the timeout")
+        .expect("network running");
+    assert_eq!(got.message, msg);
 }

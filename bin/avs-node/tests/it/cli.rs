@@ -949,4 +949,16 @@ fn devnet_arguments_are_checked_before_any_work() {
     );
     fails_with(&["devnet", "--node-rpc-url", "http://x"], "is not I=URL");
     fails_with(&["devnet", "--operators", "101"], "101 is not in 1..=100");
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "2",
+            "--stakes",
+            "40000000000,40000000000",
+            dir[0],
+            dir[1],
+        ],
+        "the stake registry holds at most 79228162514 in all",
+    );
 }

@@ -74,6 +74,21 @@ fn four_nodes_finalize_three_checkpoints_matching_the_chain() {
             .status()
             .unwrap();
         assert!(syntax.success(), "node-1.sh is valid sh: {script}");
+        // It runs from anywhere: it changes to the devnet's directory, loads the keys and
+        // starts this binary with the node's arguments (`--help` stops it there).
+        let elsewhere = tempfile::tempdir().unwrap();
+        let help = std::process::Command::new("sh")
+            .arg(std::fs::canonicalize(dir.join("node-1.sh")).unwrap())
+            .arg("--help")
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(
+            help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage"),
+            "node-1.sh --help: {}{}",
+            String::from_utf8_lossy(&help.stdout),
+            String::from_utf8_lossy(&help.stderr)
+        );
     }
     let peers = metric(&metrics, "avs_exex_p2p_connected_peers").unwrap();
     assert!(peers <= 3.0, "at most the 3 other nodes are peers: {peers}");
