@@ -169,7 +169,13 @@ async fn run(args: Args) -> eyre::Result<()> {
         eprintln!("{}", m.line());
         tasks.push(m);
     }
-    let summary = report::Summary::new(&args, &fleet, &idle, &tasks);
+    let summary = report::Summary::new(
+        &args,
+        &fleet,
+        &idle,
+        &tasks,
+        quorum_size(&stakes, args.threshold),
+    );
     fleet.shutdown().await;
     summary.print();
     Ok(())
@@ -187,6 +193,23 @@ fn stakes(args: &Args, rng: &mut StdRng) -> Vec<Stake> {
             s
         }
     }
+}
+
+/// The fewest operators whose stakes (largest first) meet `threshold` percent of the total:
+/// the signatures a quorum needs at least.
+fn quorum_size(stakes: &[Stake], threshold: u8) -> usize {
+    let total: Stake = stakes.iter().sum();
+    let mut sorted = stakes.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let mut signed: Stake = 0;
+    for (i, stake) in sorted.iter().enumerate() {
+        signed += stake;
+        // The contract's rule: signed × 100 ≥ total × threshold.
+        if signed * 100 >= total * Stake::from(threshold) {
+            return i + 1;
+        }
+    }
+    stakes.len()
 }
 
 /// Which operators are offline and which rogue, drawn from the seed.

@@ -16,7 +16,14 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn new(args: &Args, fleet: &Fleet, idle: &Idle, tasks: &[TaskMeasurement]) -> Self {
+    /// `quorum_size`: the fewest signatures that meet the threshold (largest stakes first).
+    pub(crate) fn new(
+        args: &Args,
+        fleet: &Fleet,
+        idle: &Idle,
+        tasks: &[TaskMeasurement],
+        quorum_size: usize,
+    ) -> Self {
         let honest = fleet.honest.len();
         let durations = |f: &dyn Fn(&TaskMeasurement) -> Option<Duration>| -> String {
             let mut v: Vec<Duration> = tasks.iter().filter_map(f).collect();
@@ -65,7 +72,7 @@ impl Summary {
         let (msgs_mean, _) = per_node(&|_, n| n.messages_in as f64);
         let (dups_mean, _) = per_node(&|_, n| n.duplicates_in() as f64);
         let signers = tasks.iter().map(|t| t.quorum_signers).max().unwrap_or(0);
-        let quorum_bytes = (signers * SIGNATURE_MESSAGE_LEN) as f64;
+        let quorum_bytes = (quorum_size * SIGNATURE_MESSAGE_LEN) as f64;
         let cpu_per_node = tasks
             .iter()
             .map(|t| {
@@ -111,7 +118,7 @@ impl Summary {
                 fleet.mesh_formed.as_secs_f64()
             ),
             format!(
-                "quorum: {signers} signers = {:.1} KB of {SIGNATURE_MESSAGE_LEN}-byte signature messages",
+                "a quorum needs {quorum_size} signatures = {:.1} KB of {SIGNATURE_MESSAGE_LEN}-byte signature messages (the first aggregates had up to {signers} signers)",
                 quorum_bytes / 1e3
             ),
             format!(

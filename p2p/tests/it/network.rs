@@ -11,28 +11,13 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
-    let quic_only = |bootnodes| {
-        let mut c = config(bootnodes);
-        c.listen_addrs = vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()];
-        c
-    };
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("node.key");
     let key = load_or_create_identity(&key_path).unwrap();
-    let a = Network::start(key, quic_only(vec![])).await.unwrap();
+    let (a, mut b) = pair_on("/ip4/127.0.0.1/udp/0/quic-v1", key).await;
     let addr = a.handle.listen_addrs()[0].clone();
     assert!(addr.iter().any(|p| matches!(p, Protocol::QuicV1)), "{addr}");
-    let mut b = Network::start(
-        libp2p::identity::Keypair::generate_ed25519(),
-        quic_only(vec![addr]),
-    )
-    .await
-    .unwrap();
-    let nets = [a.handle.clone(), b.handle.clone()];
-    all_status("QUIC connection and subscription", &nets, |s| {
-        s.connected.len() == 1 && s.subscribed.len() == 1
-    })
-    .await;
+    let a_id = a.handle.peer_id();
 
     let committee = Committee::new(1, 3, |_| 1);
     let msg = committee.sign(0, response(4, 0));
@@ -68,7 +53,7 @@ async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
 
     // The identity persisted: the same key file gives the same PeerId.
     let again = load_or_create_identity(&key_path).unwrap();
-    assert_eq!(again.public().to_peer_id(), nets[0].peer_id());
+    assert_eq!(again.public().to_peer_id(), a_id);
 }
 
 #[tokio::test]
@@ -255,33 +240,12 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
 /// through a bootnode and gossip, with noise and yamux as over TCP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_transport_nodes_gossip() {
-    let on_memory = |bootnodes| {
-        let mut c = config(bootnodes);
-        c.listen_addrs = vec!["/memory/0".parse().unwrap()];
-        c
-    };
-    let a = Network::start(
-        libp2p::identity::Keypair::generate_ed25519(),
-        on_memory(vec![]),
-    )
-    .await
-    .unwrap();
+    let (a, mut b) = pair_on("/memory/0", libp2p::identity::Keypair::generate_ed25519()).await;
     let addr = a.handle.listen_addrs()[0].clone();
     assert!(
         addr.iter().any(|p| matches!(p, Protocol::Memory(_))),
         "{addr}"
     );
-    let mut b = Network::start(
-        libp2p::identity::Keypair::generate_ed25519(),
-        on_memory(vec![addr]),
-    )
-    .await
-    .unwrap();
-    let nets = [a.handle.clone(), b.handle.clone()];
-    all_status("memory connection and subscription", &nets, |s| {
-        s.connected.len() == 1 && s.subscribed.len() == 1
-    })
-    .await;
     let msg = Committee::new(1, 9, |_| 1).sign(0, response(3, 0));
     a.handle.publish(msg).await.unwrap();
     let got = tokio::time::timeout(WAIT, b.inbound.recv())
@@ -289,4 +253,29 @@ async fn memory_transport_nodes_gossip() {
         .expect("message within the timeout")
         .expect("network running");
     assert_eq!(got.message, msg);
+}
+
+/// Two nodes listening only on `listen` (`a` with the given key), `b` bootstrapping from `a`,
+/// connected and subscribed to each other.
+async fn pair_on(listen: &str, key_a: libp2p::identity::Keypair) -> (Network, Network) {
+    let only = |bootnodes| {
+        let mut c = config(bootnodes);
+        c.listen_addrs = vec![listen.parse().unwrap()];
+        c
+    };
+    let a = Network::start(key_a, only(vec![])).await.unwrap();
+    let boot = a.handle.listen_addrs()[0].clone();
+    let b = Network::start(
+        libp2p::identity::Keypair::generate_ed25519(),
+        only(vec![boot]),
+    )
+    .await
+    .unwrap();
+    all_status(
+        &format!("connection and subscription over {listen}"),
+        &[a.handle.clone(), b.handle.clone()],
+        |s| s.connected.len() == 1 && s.subscribed.len() == 1,
+    )
+    .await;
+    (a, b)
 }
