@@ -184,8 +184,8 @@ impl Fleet {
         let mut last_print = Instant::now();
         loop {
             let mut ready = 0;
-            for network in self.networks() {
-                if network.status().await?.mesh.len() >= want {
+            for status in self.statuses().await? {
+                if status.mesh.len() >= want {
                     ready += 1;
                 }
             }
@@ -210,10 +210,12 @@ impl Fleet {
         let deadline = Instant::now() + MESH_WAIT;
         let mut last = None;
         loop {
-            let mut connections = 0;
-            for network in self.networks() {
-                connections += network.status().await?.connected.len();
-            }
+            let connections: usize = self
+                .statuses()
+                .await?
+                .iter()
+                .map(|s| s.connected.len())
+                .sum();
             if last == Some(connections) {
                 return Ok(());
             }
@@ -226,13 +228,17 @@ impl Fleet {
         }
     }
 
-    /// Every honest node's traffic counters, in [`Fleet::honest`] order.
+    /// Every node's status, asked of all at once (one at a time, a thousand busy swarms take
+    /// minutes to answer).
+    async fn statuses(&self) -> eyre::Result<Vec<avs_p2p::NetworkStatus>> {
+        let asks = self.networks().map(NetworkHandle::status);
+        Ok(futures::future::try_join_all(asks).await?)
+    }
+
+    /// Every honest node's traffic counters, in [`Fleet::honest`] order, asked of all at once.
     pub(crate) async fn traffic(&self) -> eyre::Result<Vec<Traffic>> {
-        let mut out = Vec::with_capacity(self.honest.len());
-        for node in &self.honest {
-            out.push(node.service.network().traffic().await?);
-        }
-        Ok(out)
+        let asks = self.honest.iter().map(|n| n.service.network().traffic());
+        Ok(futures::future::try_join_all(asks).await?)
     }
 
     pub(crate) async fn shutdown(self) {
