@@ -202,6 +202,8 @@ struct Operator {
     signer: PrivateKeySigner,
     bls: SecretKey,
     stake: u128,
+    /// One of the `--faulty` ones: the K largest stakes.
+    faulty: bool,
 }
 
 impl DevnetArgs {
@@ -292,13 +294,16 @@ impl DevnetArgs {
 
         println!("deploying EigenLayer (slashing-era core) and the AVS on anvil {endpoint} ...");
         let mut config = DeployConfig::devnet(owner.address());
-        let operators: Vec<Operator> = self
-            .stakes()?
+        let stakes = self.stakes()?;
+        let faulty = devnet_stakes::largest(&stakes, usize::from(self.faulty));
+        let operators: Vec<Operator> = stakes
             .into_iter()
-            .map(|tokens| Operator {
+            .zip(faulty)
+            .map(|(tokens, faulty)| Operator {
                 signer: PrivateKeySigner::random(),
                 bls: SecretKey::generate(),
                 stake: TOKEN * u128::from(tokens),
+                faulty,
             })
             .collect();
         config.avs.task_generators = operators
@@ -324,7 +329,7 @@ impl DevnetArgs {
                 op.signer.address(),
                 op.stake / TOKEN,
                 allocation_summary(&status),
-                if self.is_faulty(i) {
+                if op.faulty {
                     ", FAULTY (signs wrong state roots)"
                 } else {
                     ""
@@ -444,13 +449,6 @@ impl DevnetArgs {
         ))
     }
 
-    /// Whether node i is one of the `--faulty` ones: the K largest stakes.
-    fn is_faulty(&self, i: usize) -> bool {
-        self.stakes()
-            .map(|stakes| devnet_stakes::largest(&stakes, usize::from(self.faulty))[i])
-            .unwrap_or(false)
-    }
-
     fn script_path(&self, i: usize) -> PathBuf {
         self.dir.join(format!("node-{i}.sh"))
     }
@@ -474,7 +472,14 @@ impl DevnetArgs {
         attested_endpoint: Option<&str>,
         bootnode: &str,
     ) -> eyre::Result<Child> {
-        let args = self.node_args(i, deployment, endpoint, attested_endpoint, bootnode);
+        let args = self.node_args(
+            i,
+            op.faulty,
+            deployment,
+            endpoint,
+            attested_endpoint,
+            bootnode,
+        );
         let keys = [
             (
                 "AVS_BLS_PRIVATE_KEY",
@@ -510,6 +515,7 @@ impl DevnetArgs {
     fn node_args(
         &self,
         i: usize,
+        faulty: bool,
         deployment: &Path,
         endpoint: &str,
         attested_endpoint: Option<&str>,
@@ -570,10 +576,10 @@ impl DevnetArgs {
             arg("--reorg-window", window.to_string());
         }
         args.push("--insecure".into());
-        if self.is_faulty(i) {
+        if faulty {
             args.push("--fault-sign-wrong-state-root".into());
         }
-        if self.faulty > 0 && !self.is_faulty(i) {
+        if self.faulty > 0 && !faulty {
             args.push("--challenger".into());
         }
         args
