@@ -24,10 +24,7 @@ async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
     a.handle.publish(msg).await.unwrap();
     // Publishing the same bytes again is a no-op (content-addressed ids), not an error.
     a.handle.publish(msg).await.unwrap();
-    let got = tokio::time::timeout(WAIT, b.inbound.recv())
-        .await
-        .expect("message within the timeout")
-        .expect("network running");
+    let got = next_inbound("message within the timeout", &mut b.inbound).await;
     assert_eq!(got.message, msg);
     assert_eq!(got.id.source, a.handle.peer_id());
     b.handle.report(got.id, Verdict::Accept).await.unwrap();
@@ -158,10 +155,7 @@ async fn forwarded_after_a_late_accept(timeout: Option<Duration>) -> bool {
     let committee = Committee::new(1, 3, |_| 1);
     let msg = committee.sign(0, response(4, 0));
     a.handle.publish(msg).await.unwrap();
-    let held = tokio::time::timeout(WAIT, b.inbound.recv())
-        .await
-        .expect("B receives A's message")
-        .expect("network running");
+    let held = next_inbound("B receives A's message", &mut b.inbound).await;
     let received = tokio::time::Instant::now();
     // A gossips its message ids for 3 heartbeats (300 ms here): C joins after that.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -208,10 +202,7 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
     // b and c both accept, so each forwards to the other unless the other's copy came first:
     // at least one of them receives a second copy.
     for node in [&mut b, &mut c] {
-        let got = tokio::time::timeout(WAIT, node.inbound.recv())
-            .await
-            .expect("message within the timeout")
-            .expect("network running");
+        let got = next_inbound("message within the timeout", &mut node.inbound).await;
         node.handle.report(got.id, Verdict::Accept).await.unwrap();
     }
     eventually("the forwarded copies counted", || async {
@@ -248,10 +239,7 @@ async fn memory_transport_nodes_gossip() {
     );
     let msg = Committee::new(1, 9, |_| 1).sign(0, response(3, 0));
     a.handle.publish(msg).await.unwrap();
-    let got = tokio::time::timeout(WAIT, b.inbound.recv())
-        .await
-        .expect("message within the timeout")
-        .expect("network running");
+    let got = next_inbound("message within the timeout", &mut b.inbound).await;
     assert_eq!(got.message, msg);
 }
 

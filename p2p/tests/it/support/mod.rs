@@ -4,8 +4,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use avs_p2p::{
-    Network, NetworkConfig, NetworkHandle, NetworkStatus, OperatorId, ServiceConfig, ServiceEvent,
-    SignatureService,
+    InboundSignature, InboundSignatures, Network, NetworkConfig, NetworkHandle, NetworkStatus,
+    OperatorId, ServiceConfig, ServiceEvent, SignatureService,
 };
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol};
 use std::{future::Future, time::Duration};
@@ -35,6 +35,14 @@ pub fn tcp_addr(handle: &NetworkHandle) -> Multiaddr {
         .find(|a| a.iter().any(|p| matches!(p, Protocol::Tcp(_))))
         .cloned()
         .expect("node listens on TCP")
+}
+
+/// The next message of `inbound`, within [`WAIT`]; `what` names it in the failure.
+pub async fn next_inbound(what: &str, inbound: &mut InboundSignatures) -> InboundSignature {
+    tokio::time::timeout(WAIT, inbound.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing received within {WAIT:?}"))
+        .expect("network running")
 }
 
 /// Starts a bare network.
