@@ -60,9 +60,12 @@ pub struct ValidatorConfig {
     /// How long a signature for an unknown task is kept waiting for the task. Keep it above
     /// the network's `NetworkConfig::validation_timeout` (see there).
     pub pending_ttl: Duration,
-    /// Buffered signatures per forwarding peer.
+    /// Buffered signatures per forwarding peer, at least. The validator raises it to
+    /// [`PENDING_TASKS_AHEAD`] × the largest operator set it has validated for, since an honest
+    /// peer forwards one signature per operator per task and a large set's whole burst can
+    /// arrive before the task does.
     pub pending_per_peer: usize,
-    /// Buffered signatures in total.
+    /// Buffered signatures in total, at least (raised the same way).
     pub pending_total: usize,
     /// Closed (answered or expired) task indices remembered, to recognise stale signatures.
     pub closed_history: usize,
@@ -80,6 +83,12 @@ impl Default for ValidatorConfig {
         }
     }
 }
+
+/// Tasks whose signatures the pending buffer must be able to hold at once, however large the
+/// operator set: the one a lagging node has not seen yet and the next one, created while the
+/// first is still gathering. Below this, a burst from a large set overflows the buffer, and a
+/// message ignored there is lost for good (gossipsub never delivers the same message again).
+pub const PENDING_TASKS_AHEAD: usize = 2;
 
 /// A signature that passed every check.
 #[derive(Clone, Debug)]
@@ -239,6 +248,9 @@ pub struct Validator {
     pending_by_peer: HashMap<PeerId, usize>,
     /// When each peer was last penalised for a buffered message whose task never appeared.
     junk_penalised: HashMap<PeerId, Instant>,
+    /// Members of the largest operator set a task was added with: what the buffer bounds
+    /// scale with.
+    largest_set: usize,
 }
 
 impl std::fmt::Debug for Validator {
@@ -257,6 +269,7 @@ impl Validator {
             pending: VecDeque::new(),
             pending_by_peer: HashMap::new(),
             junk_penalised: HashMap::new(),
+            largest_set: 0,
         }
     }
 
@@ -265,6 +278,7 @@ impl Validator {
     /// already.
     pub fn add_task(&mut self, tasks: &mut TaskTable, info: TaskInfo) -> Vec<InboundSignature> {
         let index = info.task_index;
+        self.largest_set = self.largest_set.max(info.members().count());
         if tasks.add_task(info) {
             self.take_waiting(index)
         } else {
@@ -426,8 +440,9 @@ impl Validator {
     fn buffer(&mut self, inbound: InboundSignature, now: Instant) -> Outcome {
         let peer = inbound.id.source;
         let for_peer = self.pending_by_peer.get(&peer).copied().unwrap_or(0);
-        if for_peer >= self.config.pending_per_peer
-            || self.pending.len() >= self.config.pending_total
+        let burst = PENDING_TASKS_AHEAD * self.largest_set;
+        if for_peer >= self.config.pending_per_peer.max(burst)
+            || self.pending.len() >= self.config.pending_total.max(burst)
         {
             return Outcome::Ignore(IgnoreReason::PendingFull);
         }
@@ -821,6 +836,34 @@ mod tests {
             v.validate(inbound(c.sign(0, response(10, 0)), a), t0),
             Outcome::Deferred
         ));
+    }
+
+    /// A node that knows a set of 40 from an earlier task buffers the whole burst of the next
+    /// task from one peer (the configured bounds are 2 per peer, 3 in total) and replays it:
+    /// ignored there, the signatures would be lost, since gossipsub delivers a message once.
+    #[test]
+    fn pending_bounds_grow_with_the_largest_operator_set() {
+        let c = Committee::new(40, 11, |_| 1);
+        let mut v = Harness::new(small());
+        let (peer, t0) = (PeerId::random(), Instant::now());
+        assert!(v.add_task(c.task(1, 50)).is_empty());
+        for i in 0..40 {
+            let out = v.validate(inbound(c.sign(i, response(2, 0)), peer), t0);
+            assert!(matches!(out, Outcome::Deferred), "signer {i}: {out:?}");
+        }
+        // The next task's burst too, then the bound: PENDING_TASKS_AHEAD × 40.
+        for i in 0..40 {
+            let out = v.validate(inbound(c.sign(i, response(3, 0)), peer), t0);
+            assert!(matches!(out, Outcome::Deferred), "signer {i}: {out:?}");
+        }
+        let over = v.validate(inbound(c.sign(0, response(4, 0)), peer), t0);
+        assert!(matches!(over, Outcome::Ignore(IgnoreReason::PendingFull)));
+        assert_eq!(v.pending_len(), PENDING_TASKS_AHEAD * 40);
+
+        let replay = v.add_task(c.task(2, 50));
+        let out = v.validate_burst(replay, t0);
+        assert_eq!(out.len(), 40);
+        assert!(out.iter().all(|(_, o)| accepted(o)), "{out:?}");
     }
 
     #[test]
