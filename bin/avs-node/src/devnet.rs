@@ -271,6 +271,10 @@ impl DevnetArgs {
         let endpoint = anvil.endpoint();
         let owner = PrivateKeySigner::random();
         let chain = wallet_provider(&endpoint, owner.clone()).await?;
+        // alloy's block poller (behind every receipt wait) starts one block below the tip, and
+        // below a genesis at SETTLEMENT_GENESIS_BLOCK there is none: it would log "failed to
+        // fetch block" errors for as long as the deployment waits on receipts.
+        chain.anvil_mine(Some(1), None).await?;
         fund(&chain, owner.address()).await?;
         // Started before the long deployment so that a busy port fails at once; it mines no
         // block until the nodes start.

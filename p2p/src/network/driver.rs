@@ -197,8 +197,11 @@ impl Driver {
         match self.inbound.try_send(InboundSignature { id, message }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
-                // The application is behind; dropping (unforwarded) keeps the swarm live, and
-                // the signature will still reach us via other peers' gossip if it matters.
+                // The application is behind; dropping (unforwarded) keeps the swarm live. The
+                // signature is lost to this node: gossipsub's duplicate cache drops the copies
+                // other peers forward. The queue is sized for bursts well above an operator
+                // set's (`NetworkConfig::inbound_queue`), so only a node saturated for seconds
+                // gets here.
                 warn!("inbound signature queue full; ignoring message");
                 self.report(&m.id, Verdict::Ignore);
             }
