@@ -5,11 +5,11 @@
 //! not in the loop (its cost is per message and independent of the verification strategy).
 
 use avs_p2p::{
-    InboundId, InboundSignature, Outcome, TaskTable, Validator, ValidatorConfig, Verified,
+    InboundMessage, Outcome, TaskTable, Validator, ValidatorConfig, Verified,
     fixtures::{Committee, response},
 };
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use libp2p::{PeerId, gossipsub::MessageId};
+use libp2p::PeerId;
 use std::{
     hint::black_box,
     time::{Duration, Instant},
@@ -17,19 +17,10 @@ use std::{
 
 const SIZES: [usize; 3] = [10, 50, 200];
 
-fn inbound(c: &Committee, task: u32) -> Vec<InboundSignature> {
+fn inbound(c: &Committee, task: u32) -> Vec<InboundMessage> {
     let peer = PeerId::random();
     (0..c.operators.len())
-        .map(|i| {
-            let message = c.sign(i, response(task, 0));
-            InboundSignature {
-                id: InboundId {
-                    message_id: MessageId::new(&message.encode()),
-                    source: peer,
-                },
-                message,
-            }
-        })
+        .map(|i| c.inbound(i, response(task, 0), peer))
         .collect()
 }
 
@@ -86,7 +77,7 @@ fn validation(crit: &mut Criterion) {
     group.finish();
 }
 
-fn verified((v, tasks): &mut (Validator, TaskTable), msgs: Vec<InboundSignature>) -> Vec<Verified> {
+fn verified((v, tasks): &mut (Validator, TaskTable), msgs: Vec<InboundMessage>) -> Vec<Verified> {
     v.validate_burst(tasks, msgs, Instant::now())
         .into_iter()
         .filter_map(|(_, o)| match o {

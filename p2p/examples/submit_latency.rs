@@ -46,9 +46,9 @@ use avs_contracts::{
     testing::TestDevnet,
 };
 use avs_p2p::{
-    Network, NetworkConfig, NetworkHandle, OperatorId, RegistryReader, ServiceConfig, ServiceEvent,
-    ServiceHandle, SignatureMessage, SignatureService, SubmitError, SubmitMetrics, SubmitOutcome,
-    Submitter, TaskResponse, Verdict,
+    Channel, Network, NetworkConfig, NetworkHandle, OperatorId, RegistryReader, ServiceConfig,
+    ServiceEvent, ServiceHandle, SignatureMessage, SignatureService, SubmitError, SubmitMetrics,
+    SubmitOutcome, Submitter, TaskResponse, Verdict,
 };
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol};
 use std::{
@@ -236,7 +236,9 @@ async fn measure_task(
     let cpu_before = node.cpu().await;
     node.service.publish_own(*own).await?;
     for message in others {
-        peer.handle.publish(*message).await?;
+        peer.handle
+            .publish(Channel::Deployment, (*message).into())
+            .await?;
     }
     let mut accepted = 0;
     while accepted < before.len() {
@@ -255,7 +257,9 @@ async fn measure_task(
 
     // The last needed signature: the clock starts when it is handed to the network.
     let start = Instant::now();
-    peer.handle.publish(*last).await?;
+    peer.handle
+        .publish(Channel::Deployment, (*last).into())
+        .await?;
     let sample = loop {
         match node.next_report(task_index).await? {
             Report::Accepted { .. } => {}

@@ -8,6 +8,12 @@
 //! `aggregation_window` more (each extra signer is one non-signer less, which is ~16k gas less
 //! on-chain), or less if every member has signed, then yields an [`Aggregate`] once per task.
 //!
+//! A digest's signers come as individual signatures and, for a task split into signing groups
+//! ([`crate::groups`]), as verified partial aggregates: at most one *piece* per group, the one
+//! that covers the most of the group together with the individual signatures held (a new
+//! piece replaces it only if it covers more, and is merged with it when the two are
+//! disjoint). Stake, quorum and the final sum count every signer once either way.
+//!
 //! The [`Aggregate`] carries what the submitter needs to build `NonSignerStakesAndSignature`:
 //! the response, the signers and the non-signers sorted ascending by operator id (with their
 //! G1 keys), each quorum's G1 APK at the reference block, the aggregate signature `σ` and the
@@ -16,16 +22,19 @@
 //! (`getCheckSignaturesIndices`) are the submitter's to fetch.
 
 use crate::{
+    groups::GroupId,
     operators::{QuorumNumber, Stake},
     tasks::{OpenTask, Phase, TaskTable},
     validation::Verified,
     wire::{OperatorId, TaskResponse},
 };
 use alloy::primitives::B256;
-use avs_bls::Signature;
-use avs_contracts::aggregation::{AggregationError as BuildError, SignedAggregate};
+use avs_bls::{Signature, aggregate_signatures};
+use avs_contracts::aggregation::{
+    AggregationError as BuildError, SignedAggregate, weighted_signature_sum,
+};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, Instant},
 };
 
@@ -76,13 +85,69 @@ pub struct AggregationError {
     pub source: BuildError,
 }
 
+/// A verified partial aggregate of one signing group's signatures over one digest.
+#[derive(Clone, Debug)]
+pub(crate) struct Piece {
+    pub(crate) signers: BTreeSet<OperatorId>,
+    /// Σ of the signers' signatures, each counted once per task quorum it is registered in.
+    pub(crate) sigma: Signature,
+}
+
 /// One response digest of a task: its signers and their stake.
 pub(crate) struct DigestState {
     pub(crate) response: TaskResponse,
+    /// Individual signatures.
     pub(crate) signatures: BTreeMap<OperatorId, Signature>,
+    /// The best partial aggregate of each signing group.
+    pub(crate) pieces: BTreeMap<GroupId, Piece>,
     signed: BTreeMap<QuorumNumber, Stake>,
     /// When this digest first reached quorum.
     reached_at: Option<Instant>,
+}
+
+impl DigestState {
+    fn new(response: TaskResponse) -> Self {
+        Self {
+            response,
+            signatures: BTreeMap::new(),
+            pieces: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            reached_at: None,
+        }
+    }
+
+    /// Whether `operator` is among the signers of a piece.
+    fn in_piece(&self, operator: &OperatorId) -> bool {
+        self.pieces.values().any(|p| p.signers.contains(operator))
+    }
+
+    /// Every signer, individual or in a piece, ascending.
+    pub(crate) fn signers(&self) -> BTreeSet<OperatorId> {
+        let mut all: BTreeSet<OperatorId> = self.signatures.keys().copied().collect();
+        for piece in self.pieces.values() {
+            all.extend(&piece.signers);
+        }
+        all
+    }
+
+    /// The members of `group` this digest has a signature of, one way or the other.
+    pub(crate) fn group_coverage(&self, group: GroupId) -> BTreeSet<OperatorId> {
+        let mut covered: BTreeSet<OperatorId> = self
+            .signatures
+            .keys()
+            .filter(|id| group.contains(id))
+            .copied()
+            .collect();
+        if let Some(piece) = self.pieces.get(&group) {
+            covered.extend(&piece.signers);
+        }
+        covered
+    }
+
+    /// The individual signatures no piece covers.
+    fn loose(&self) -> impl Iterator<Item = (&OperatorId, &Signature)> {
+        self.signatures.iter().filter(|(id, _)| !self.in_piece(id))
+    }
 }
 
 /// Whether `signed` meets `threshold_pct` of `totals` in every quorum. A quorum with no stake,
@@ -121,7 +186,7 @@ impl TaskTable {
                 .digests
                 .iter()
                 .filter(|(_, d)| task.due(d, window).is_some_and(|at| at <= now))
-                .max_by_key(|(digest, d)| (d.signatures.len(), **digest))
+                .max_by_key(|(digest, d)| (d.signers().len(), **digest))
                 .map(|(digest, _)| *digest);
             if let Some(digest) = best {
                 let built = task.build(digest);
@@ -142,7 +207,7 @@ impl TaskTable {
             .digests
             .iter()
             .filter(|(_, d)| d.reached_at.is_some())
-            .max_by_key(|(digest, d)| (d.signatures.len(), **digest))
+            .max_by_key(|(digest, d)| (d.signers().len(), **digest))
             .map(|(digest, _)| *digest)?;
         Some(task.build(digest))
     }
@@ -152,7 +217,7 @@ impl OpenTask {
     /// When the digest's aggregate is due, if it is at quorum.
     fn due(&self, d: &DigestState, window: Duration) -> Option<Instant> {
         let reached = d.reached_at?;
-        Some(if d.signatures.len() >= self.members {
+        Some(if d.signers().len() >= self.members {
             reached
         } else {
             reached + window
@@ -167,21 +232,94 @@ impl OpenTask {
             return false;
         };
         let contribution = self.signed_quorums(op);
-        let d = self.digests.entry(v.digest).or_insert_with(|| DigestState {
-            response: v.response,
-            signatures: BTreeMap::new(),
-            signed: BTreeMap::new(),
-            reached_at: None,
-        });
-        if d.signatures.insert(v.operator_id, v.signature).is_some() {
+        let d = self
+            .digests
+            .entry(v.digest)
+            .or_insert_with(|| DigestState::new(v.response));
+        if d.signatures.insert(v.operator_id, v.signature).is_some() || d.in_piece(&v.operator_id) {
+            // Counted already (a piece covers it: its own signature is kept in case a piece
+            // without it replaces that one).
             return true;
-        }
-        if self.phase == (Phase::Emitted { build_failed: true }) {
-            self.phase = Phase::Collecting;
         }
         for (q, stake) in contribution {
             *d.signed.entry(q).or_default() += stake;
         }
+        self.after_growth(v.digest, now);
+        true
+    }
+
+    /// Records a verified partial aggregate of `group` over `digest` if it makes the digest
+    /// cover more of the group: as the group's piece, or merged with the piece it has when the
+    /// two are disjoint. Returns the signers it newly covers (empty: nothing new, nothing
+    /// changed).
+    pub(crate) fn add_piece(
+        &mut self,
+        digest: B256,
+        response: TaskResponse,
+        group: GroupId,
+        piece: Piece,
+        now: Instant,
+    ) -> Vec<OperatorId> {
+        let d = self
+            .digests
+            .entry(digest)
+            .or_insert_with(|| DigestState::new(response));
+        let before = d.group_coverage(group);
+        let individual = |signers: &BTreeSet<OperatorId>| {
+            d.signatures
+                .keys()
+                .filter(|id| group.contains(id) && !signers.contains(id))
+                .count()
+        };
+        let merged = d
+            .pieces
+            .get(&group)
+            .filter(|held| held.signers.is_disjoint(&piece.signers))
+            .and_then(|held| {
+                let sigma = aggregate_signatures([&held.sigma, &piece.sigma]).ok()?;
+                let signers = held.signers.union(&piece.signers).copied().collect();
+                Some(Piece { signers, sigma })
+            });
+        let best = match merged {
+            Some(merged) if merged.signers.len() > piece.signers.len() => merged,
+            _ => piece,
+        };
+        if best.signers.len() + individual(&best.signers) <= before.len() {
+            return Vec::new();
+        }
+        let newly: Vec<OperatorId> = best.signers.difference(&before).copied().collect();
+        d.pieces.insert(group, best);
+        self.recount(digest, now);
+        newly
+    }
+
+    /// Sums the digest's signed stake again from its signers (after a piece changed).
+    fn recount(&mut self, digest: B256, now: Instant) {
+        let Some(d) = self.digests.get(&digest) else {
+            return;
+        };
+        let mut signed: BTreeMap<QuorumNumber, Stake> = BTreeMap::new();
+        for id in d.signers() {
+            if let Some(op) = self.info.operators.operators.get(&id) {
+                for (q, stake) in self.signed_quorums(op) {
+                    *signed.entry(q).or_default() += stake;
+                }
+            }
+        }
+        if let Some(d) = self.digests.get_mut(&digest) {
+            d.signed = signed;
+        }
+        self.after_growth(digest, now);
+    }
+
+    /// A digest gained signers: a failed build may be retried, and it may be at quorum now.
+    fn after_growth(&mut self, digest: B256, now: Instant) {
+        if self.phase == (Phase::Emitted { build_failed: true }) {
+            self.phase = Phase::Collecting;
+        }
+        let Some(d) = self.digests.get_mut(&digest) else {
+            return;
+        };
         if d.reached_at.is_none()
             && at_quorum(
                 &self.totals,
@@ -191,7 +329,45 @@ impl OpenTask {
         {
             d.reached_at = Some(now);
         }
-        true
+    }
+
+    /// This node's best partial aggregate of `group` over `digest`: the group's piece plus
+    /// the individual signatures it lacks, with their signers.
+    pub(crate) fn group_aggregate(&self, digest: B256, group: GroupId) -> Option<Piece> {
+        let d = self.digests.get(&digest)?;
+        let piece = d.pieces.get(&group);
+        let loose: Vec<(B256, &Signature)> = d
+            .signatures
+            .iter()
+            .filter(|(id, _)| group.contains(id) && piece.is_none_or(|p| !p.signers.contains(id)))
+            .map(|(id, sig)| (id.0, sig))
+            .collect();
+        let mut signers: BTreeSet<OperatorId> =
+            piece.map(|p| p.signers.clone()).unwrap_or_default();
+        signers.extend(loose.iter().map(|(id, _)| OperatorId(*id)));
+        let sums: Vec<Signature> = piece
+            .map(|p| p.sigma)
+            .into_iter()
+            .chain(weighted_signature_sum(&self.quorum_members(), loose).ok())
+            .collect();
+        let sigma = aggregate_signatures(&sums).ok()?;
+        Some(Piece { signers, sigma })
+    }
+
+    /// The members of each of the task's quorums, in the task's quorum order.
+    fn quorum_members(&self) -> Vec<Vec<B256>> {
+        let info = &self.info;
+        info.quorum_numbers
+            .iter()
+            .map(|q| {
+                info.operators
+                    .operators
+                    .iter()
+                    .filter(|(_, o)| o.stakes.contains_key(q))
+                    .map(|(id, _)| id.0)
+                    .collect()
+            })
+            .collect()
     }
 
     /// The operator's stake in each of the task's quorums it is registered in.
@@ -205,28 +381,26 @@ impl OpenTask {
     fn build(&self, digest: B256) -> Result<Aggregate, AggregationError> {
         let d = &self.digests[&digest];
         let info = &self.info;
-        let quorum_members: Vec<Vec<B256>> = info
-            .quorum_numbers
-            .iter()
-            .map(|q| {
-                info.operators
-                    .operators
-                    .iter()
-                    .filter(|(_, o)| o.stakes.contains_key(q))
-                    .map(|(id, _)| id.0)
-                    .collect()
-            })
-            .collect();
-        let signed = SignedAggregate::build(
-            &quorum_members,
-            info.operators.as_ref(),
-            d.signatures.iter().map(|(id, sig)| (id.0, sig)),
-            digest,
-        )
-        .map_err(|source| AggregationError {
+        let quorum_members = self.quorum_members();
+        let failed = |source| AggregationError {
             task_index: info.task_index,
             source,
-        })?;
+        };
+        let loose: Vec<(B256, &Signature)> = d.loose().map(|(id, s)| (id.0, s)).collect();
+        let mut sums: Vec<Signature> = d.pieces.values().map(|p| p.sigma).collect();
+        if !loose.is_empty() {
+            sums.push(weighted_signature_sum(&quorum_members, loose).map_err(failed)?);
+        }
+        let sigma = aggregate_signatures(&sums).map_err(|e| failed(e.into()))?;
+        let signers = d.signers();
+        let signed = SignedAggregate::from_sigma(
+            &quorum_members,
+            info.operators.as_ref(),
+            &signers.iter().map(|id| id.0).collect(),
+            sigma,
+            digest,
+        )
+        .map_err(failed)?;
         let stakes = info
             .quorum_numbers
             .iter()
@@ -244,7 +418,7 @@ impl OpenTask {
             digest,
             quorum_numbers: info.quorum_numbers.clone(),
             stakes,
-            signers: d.signatures.keys().copied().collect(),
+            signers: signers.into_iter().collect(),
             signed,
         })
     }
@@ -392,6 +566,111 @@ mod tests {
         add(&mut agg, &verified(&c, 2, 1, 0), t0);
         assert_eq!(agg.next_due(), Some(t0));
         assert_eq!(agg.take_due(t0).len(), 1);
+    }
+
+    /// Operators `indices`' signatures over `response(task, 0)` as a piece of `group`.
+    fn piece(c: &Committee, group: GroupId, indices: &[usize], task: u32) -> Piece {
+        let agg = c.group_aggregate(group, indices, response(task, 0));
+        Piece {
+            signers: indices.iter().map(|&i| c.operators[i].id).collect(),
+            sigma: Signature::from_bytes(&agg.signature).unwrap(),
+        }
+    }
+
+    #[test]
+    fn group_pieces_count_each_signer_once_merge_when_disjoint_and_build_valid_aggregates() {
+        // Stake 1 each, threshold 60 % of 10.
+        let c = Committee::new(10, 41, |_| 1);
+        let group = GroupId::of(&c.operators[0].id, 1);
+        let mates = c.group_indices(group);
+        let others: Vec<usize> = (0..10).filter(|i| !mates.contains(i)).collect();
+        assert!(mates.len() >= 4 && others.len() >= 2, "{mates:?}");
+        let mut table = TaskTable::new(Duration::ZERO, 16);
+        table.add_task(c.task(1, 60));
+        let (t0, d) = (Instant::now(), crate::fixtures::digest(response(1, 0)));
+        let r = response(1, 0);
+        let add = |table: &mut TaskTable, p: Piece| {
+            let t = table.open_mut().next().unwrap();
+            t.add_piece(d, r, group, p, t0)
+        };
+        let signed = |table: &TaskTable| table.get(1).unwrap().digests[&d].signed[&0];
+
+        // A piece of two: both newly covered.
+        assert_eq!(add(&mut table, piece(&c, group, &mates[..2], 1)).len(), 2);
+        assert_eq!(signed(&table), 2);
+        // One of them again, individually: kept, not counted twice.
+        assert!(matches!(
+            table.decide(Box::new(verified(&c, mates[0], 1, 0)), t0),
+            Outcome::Accept(_)
+        ));
+        assert_eq!(signed(&table), 2);
+        // A disjoint piece merges with it.
+        assert_eq!(add(&mut table, piece(&c, group, &mates[2..3], 1)).len(), 1);
+        assert_eq!(
+            table.get(1).unwrap().digests[&d].pieces[&group]
+                .signers
+                .len(),
+            3
+        );
+        // An overlapping piece that covers less, or nothing new: ignored.
+        assert!(add(&mut table, piece(&c, group, &mates[1..3], 1)).is_empty());
+        // An overlapping one that covers more replaces it.
+        assert_eq!(add(&mut table, piece(&c, group, &mates[..4], 1)).len(), 1);
+        assert_eq!(signed(&table), 4);
+        assert!(table.take_due(t0).is_empty(), "4 of 10 < 60 %");
+
+        // Two individual signatures of the other group bring it to quorum; the aggregate sums
+        // the piece and the loose signatures, each signer once.
+        for &i in &others[..2] {
+            table.decide(Box::new(verified(&c, i, 1, 0)), t0);
+        }
+        let a = table.take_due(t0).pop().unwrap().unwrap();
+        let mut expected: Vec<OperatorId> = mates[..4]
+            .iter()
+            .chain(&others[..2])
+            .map(|&i| c.operators[i].id)
+            .collect();
+        expected.sort();
+        assert_eq!(a.signers, expected);
+        assert_eq!(a.stakes[0].signed, 6);
+        assert_eq!(a.signed.non_signers.len(), 4);
+        let keys: Vec<_> = expected
+            .iter()
+            .map(|id| {
+                c.operators
+                    .iter()
+                    .find(|o| o.id == *id)
+                    .unwrap()
+                    .secret
+                    .public_key_g2()
+            })
+            .collect();
+        assert!(verify_aggregate(&keys, d, &a.signed.sigma));
+        // This node's own view of the group: the piece plus nothing loose.
+        let ours = table.get(1).unwrap().group_aggregate(d, group).unwrap();
+        assert_eq!(ours.signers.len(), 4);
+    }
+
+    #[test]
+    fn a_piece_whose_sum_is_wrong_fails_the_build_not_the_chain() {
+        let c = Committee::new(4, 42, |_| 1);
+        let group = GroupId::of(&c.operators[0].id, 1);
+        let mates = c.group_indices(group);
+        let mut table = TaskTable::new(Duration::ZERO, 16);
+        table.add_task(c.task(1, 1));
+        let (t0, d) = (Instant::now(), crate::fixtures::digest(response(1, 0)));
+        // Claims every mate but carries one signature: only a validator bug lets it in.
+        let mut p = piece(&c, group, &mates[..1], 1);
+        p.signers = mates.iter().map(|&i| c.operators[i].id).collect();
+        let t = table.open_mut().next().unwrap();
+        assert!(!t.add_piece(d, response(1, 0), group, p, t0).is_empty());
+        assert!(matches!(
+            table.take_due(t0)[..],
+            [Err(AggregationError {
+                source: BuildError::PreVerification,
+                ..
+            })]
+        ));
     }
 
     #[test]

@@ -6,14 +6,16 @@
 
 use crate::{
     aggregation::Aggregate,
+    network::{InboundId, InboundMessage},
     operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo},
     tasks::TaskTable,
     validation::Verified,
-    wire::{OperatorId, SignatureMessage, TaskResponse},
+    wire::{GossipMessage, GroupAggregate, OperatorId, SignatureMessage, TaskResponse},
 };
 use alloy::primitives::{Address, B256, Bytes};
 use avs_bls::SecretKey;
 use avs_contracts::avs::{IAvsTaskManager, TaskAttestation, signing_domain};
+use libp2p::{PeerId, gossipsub::MessageId};
 use rand::{SeedableRng, rngs::StdRng};
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -86,6 +88,82 @@ impl Committee {
             operator_id: op.id,
             task_hash: attestation(response.reference_task_index).task.hash(),
         }
+    }
+
+    /// Operator `i`'s signature over `response` as received from `peer` on the topic it
+    /// belongs on (its signing group's, for a committee large enough to be split).
+    pub fn inbound(&self, i: usize, response: TaskResponse, peer: PeerId) -> InboundMessage {
+        let message = self.sign(i, response);
+        inbound(
+            message,
+            self.task(response.reference_task_index, 50)
+                .signature_channel(&message.operator_id),
+            peer,
+        )
+    }
+}
+
+impl Committee {
+    /// The group aggregate of operators `signers` (committee indices, all in `group`) over
+    /// `response`, as a group member publishes it (every operator is in quorum 0 only, so each
+    /// signature counts once).
+    ///
+    /// # Panics
+    /// If `signers` is empty or names an operator outside `group`.
+    pub fn group_aggregate(
+        &self,
+        group: crate::groups::GroupId,
+        signers: &[usize],
+        response: TaskResponse,
+    ) -> GroupAggregate {
+        let task = self.task(response.reference_task_index, 50);
+        let ids: Vec<OperatorId> = signers.iter().map(|&i| self.operators[i].id).collect();
+        assert!(
+            ids.iter().all(|id| group.contains(id)),
+            "signers outside the group"
+        );
+        let members: Vec<&OperatorId> = task.group_members(group).collect();
+        let positions = ids
+            .iter()
+            .map(|id| members.iter().position(|m| *m == id).expect("a member"));
+        let signatures: Vec<avs_bls::Signature> = signers
+            .iter()
+            .map(|&i| self.operators[i].secret.sign(digest(response)))
+            .collect();
+        GroupAggregate {
+            task_index: response.reference_task_index,
+            response,
+            task_hash: task.attestation.task.hash(),
+            group,
+            signature: avs_bls::aggregate_signatures(&signatures)
+                .expect("signers given")
+                .to_bytes(),
+            signers: GroupAggregate::bitmap(members.len(), positions),
+        }
+    }
+
+    /// Indices of the committee's operators in `group`.
+    pub fn group_indices(&self, group: crate::groups::GroupId) -> Vec<usize> {
+        (0..self.operators.len())
+            .filter(|&i| group.contains(&self.operators[i].id))
+            .collect()
+    }
+}
+
+/// `message` as received from `peer` on `channel`.
+pub fn inbound(
+    message: impl Into<GossipMessage>,
+    channel: crate::network::Channel,
+    peer: PeerId,
+) -> InboundMessage {
+    let message = message.into();
+    InboundMessage {
+        id: InboundId {
+            message_id: MessageId::new(&message.encode()),
+            source: peer,
+        },
+        channel,
+        message,
     }
 }
 

@@ -4,12 +4,19 @@
 //! Replaces the seed systems' central aggregator: every operator node joins one gossipsub
 //! topic per deployment ([`signature_topic`]), publishes its own BLS signature over each task
 //! response ([`SignatureMessage`]) and validates every signature it receives before
-//! forwarding it. Every node aggregates; the first node in a per-task, keccak-based ranking
+//! forwarding it; for large operator sets, signatures travel within signing groups and the
+//! deployment topic carries the groups' partial aggregates ([`GroupAggregate`]). Every node aggregates; the first node in a per-task, keccak-based ranking
 //! submits, the next one only if the first stays silent for a slot ([`ranking`]).
 //!
 //! # Layers
 //!
-//! - [`wire`]: the fixed-layout, versioned, size-capped message. Decoding is total.
+//! - [`wire`]: the fixed-layout, versioned, size-capped messages (a signature, a group's
+//!   partial aggregate). Decoding is total.
+//! - [`groups`]: how a large operator set (above [`groups::ONE_BY_ONE_MAX`] members) is split
+//!   into signing groups whose members gossip their signatures on the group's topic, and
+//!   [`group_duty`]: when a member publishes the group's aggregate on the deployment topic. A
+//!   node then receives its group's signatures and a few aggregates per group instead of
+//!   every signature.
 //! - [`network`]: the libp2p swarm (TCP + QUIC, noise, yamux, identify, ping, Kademlia,
 //!   optional mDNS on the local network — [`NetworkConfig::mdns`], off by default —, gossipsub
 //!   with content-hash ids and manual validation, connection limits, bans) and its peer
@@ -93,6 +100,8 @@ pub mod aggregation;
 pub mod config;
 #[cfg(feature = "test-fixtures")]
 pub mod fixtures;
+pub mod group_duty;
+pub mod groups;
 pub mod identity;
 pub mod journal;
 pub mod metrics;
@@ -117,7 +126,7 @@ pub use identity::{IdentityError, load_or_create_identity};
 pub use journal::{JournalError, SignatureJournal};
 pub use metrics::SignatureMetrics;
 pub use network::{
-    InboundId, InboundSignature, InboundSignatures, Network, NetworkError, NetworkHandle,
+    Channel, InboundId, InboundMessage, InboundMessages, Network, NetworkError, NetworkHandle,
     NetworkStatus, Traffic, Verdict,
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
@@ -133,4 +142,6 @@ pub use validation::{
     Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Validator,
     ValidatorConfig, Verified,
 };
-pub use wire::{OperatorId, SignatureMessage, TaskResponse, WireError};
+pub use wire::{
+    GossipMessage, GroupAggregate, OperatorId, SignatureMessage, TaskResponse, WireError,
+};

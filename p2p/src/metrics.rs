@@ -42,6 +42,7 @@ impl SignatureMetrics {
     pub fn observe(&self, outcome: &Outcome) {
         let labels = match outcome {
             Outcome::Accept(_) => ["valid", ""],
+            Outcome::AcceptAggregate(_) => ["valid", "group_aggregate"],
             Outcome::Reject(reason) => ["invalid", reject_label(*reason)],
             Outcome::Equivocation(_) => {
                 self.equivocations.inc();
@@ -70,6 +71,8 @@ fn reject_label(reason: RejectReason) -> &'static str {
         RejectReason::MalformedSignature => "malformed_signature",
         RejectReason::BadSignature => "bad_signature",
         RejectReason::UnknownTask => "unknown_task",
+        RejectReason::NotATaskGroup => "not_a_task_group",
+        RejectReason::BadBitmap => "bad_bitmap",
     }
 }
 
@@ -80,6 +83,8 @@ fn ignore_label(reason: IgnoreReason) -> &'static str {
         IgnoreReason::KnownEquivocator => "known_equivocator",
         IgnoreReason::PendingFull => "pending_full",
         IgnoreReason::PendingExpired => "pending_expired",
+        IgnoreReason::WrongChannel => "wrong_channel",
+        IgnoreReason::NoNewSigners => "no_new_signers",
     }
 }
 

@@ -22,21 +22,29 @@
 //!
 //! With [`ServiceConfig::metrics`] every gossiped signature's verdict is counted
 //! ([`SignatureMetrics`]).
+//!
+//! For a task split into signing groups ([`crate::groups`]) the service gossips its own
+//! signature on its group's topic (subscribing to the groups of its operator in the open
+//! tasks), publishes its group's partial aggregate on the deployment topic when its turn comes
+//! ([`crate::group_duty`]), and counts the group aggregates it receives as their signers'
+//! signatures.
 
 use crate::{
     aggregation::{Aggregate, AggregationError},
+    group_duty::{GroupDuties, GroupTiming, Turn},
+    groups::GroupId,
     journal::SignatureJournal,
     metrics::SignatureMetrics,
-    network::{InboundId, InboundSignature, InboundSignatures, Network, NetworkHandle},
+    network::{Channel, InboundId, InboundMessage, InboundMessages, Network, NetworkHandle},
     operators::TaskInfo,
     ranking::{SubmitScheduler, submitter_rank},
     tasks::TaskTable,
     validation::{Equivocation, Outcome, Validator, ValidatorConfig, Verified},
-    wire::{OperatorId, SignatureMessage},
+    wire::{GossipMessage, GroupAggregate, OperatorId, SignatureMessage},
 };
 use libp2p::gossipsub::MessageId;
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeSet, HashMap, VecDeque},
     time::{Duration, Instant},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -60,6 +68,8 @@ pub struct ServiceConfig {
     pub event_queue: usize,
     /// Where gossiped signatures' verdicts are counted, if anywhere.
     pub metrics: Option<SignatureMetrics>,
+    /// When this node publishes its signing group's aggregate (tasks split into groups).
+    pub group_timing: GroupTiming,
 }
 
 impl Default for ServiceConfig {
@@ -74,6 +84,7 @@ impl Default for ServiceConfig {
             max_burst: 256,
             event_queue: 256,
             metrics: None,
+            group_timing: GroupTiming::default(),
         }
     }
 }
@@ -134,6 +145,10 @@ enum Request {
         SignatureMessage,
         tokio::sync::oneshot::Sender<Result<(), ServiceError>>,
     ),
+    Republish(
+        SignatureMessage,
+        tokio::sync::oneshot::Sender<Result<(), ServiceError>>,
+    ),
 }
 
 /// Cloneable handle to a running [`SignatureService`].
@@ -152,6 +167,7 @@ impl std::fmt::Debug for Request {
             Self::Closed(i) => write!(f, "Closed({i})"),
             Self::Reverted(i) => write!(f, "Reverted({i})"),
             Self::PublishOwn(m, _) => write!(f, "PublishOwn({})", m.task_index),
+            Self::Republish(m, _) => write!(f, "Republish({})", m.task_index),
         }
     }
 }
@@ -191,6 +207,15 @@ impl ServiceHandle {
     pub async fn publish_own(&self, message: SignatureMessage) -> Result<(), ServiceError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Request::PublishOwn(message, tx)).await?;
+        rx.await.map_err(|_| ServiceError::Stopped)?
+    }
+
+    /// Offers our own signature, already published with [`Self::publish_own`], to the
+    /// network again (after a publish found no peer): on the topic it belongs on, while its
+    /// task is open.
+    pub async fn republish_own(&self, message: SignatureMessage) -> Result<(), ServiceError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Request::Republish(message, tx)).await?;
         rx.await.map_err(|_| ServiceError::Stopped)?
     }
 
@@ -254,6 +279,10 @@ impl SignatureService {
             validator: Validator::new(config.validator),
             tasks: TaskTable::new(config.aggregation_window, config.validator.closed_history),
             scheduler: SubmitScheduler::new(config.submit_slot),
+            duties: GroupDuties::new(config.group_timing),
+            groups: HashMap::new(),
+            latest_group: None,
+            subscribed: BTreeSet::new(),
             network: network.handle,
             outbox: VecDeque::new(),
             config,
@@ -272,6 +301,14 @@ struct State {
     /// The one per-task record of validation and aggregation.
     tasks: TaskTable,
     scheduler: SubmitScheduler,
+    /// When to publish our signing group's aggregates.
+    duties: GroupDuties,
+    /// Our operator's signing group in each open task split into groups.
+    groups: HashMap<u32, GroupId>,
+    /// Our operator's group in the latest task added that is split into groups.
+    latest_group: Option<GroupId>,
+    /// The group topics we are subscribed to.
+    subscribed: BTreeSet<GroupId>,
     network: NetworkHandle,
     /// Events not yet taken by the application. The loop never waits for the application:
     /// the application waits for the loop (`publish_own` replies) while it is the one that
@@ -304,17 +341,21 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 impl State {
     async fn run(
         mut self,
-        mut inbound: InboundSignatures,
+        mut inbound: InboundMessages,
         mut requests: mpsc::Receiver<Request>,
         events: mpsc::Sender<ServiceEvent>,
     ) {
         loop {
-            let wake = [self.tasks.next_due(), self.scheduler.next_due()]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or_else(|| Instant::now() + HOUSEKEEPING)
-                .min(Instant::now() + HOUSEKEEPING);
+            let wake = [
+                self.tasks.next_due(),
+                self.scheduler.next_due(),
+                self.duties.next_due(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + HOUSEKEEPING)
+            .min(Instant::now() + HOUSEKEEPING);
             tokio::select! {
                 msg = inbound.recv() => {
                     let Some(msg) = msg else { break };
@@ -354,7 +395,7 @@ impl State {
 
     /// Validates a burst, reports every verdict of gossiped messages and persists the
     /// accepted ones. `false` once the network is gone.
-    async fn process(&mut self, burst: Vec<InboundSignature>, origin: Origin) -> bool {
+    async fn process(&mut self, burst: Vec<InboundMessage>, origin: Origin) -> bool {
         let now = Instant::now();
         let outcomes = self.validator.validate_burst(&mut self.tasks, burst, now);
         let mut accepted = Vec::new();
@@ -364,6 +405,15 @@ impl State {
             }
             match outcome {
                 Outcome::Accept(v) => accepted.push(*v),
+                Outcome::AcceptAggregate(a) => {
+                    self.duties.grew(a.task_index, a.group, now);
+                    for operator_id in a.newly_covered {
+                        self.emit(ServiceEvent::Accepted {
+                            task_index: a.task_index,
+                            operator_id,
+                        });
+                    }
+                }
                 Outcome::Equivocation(evidence) => {
                     warn!(
                         task = evidence.task_index,
@@ -381,7 +431,7 @@ impl State {
             self.persist(&accepted).await;
         }
         for v in &accepted {
-            self.accepted(v);
+            self.accepted(v, now);
         }
         true
     }
@@ -398,6 +448,14 @@ impl State {
                 task = v.task_index,
                 operator = %v.operator_id,
                 "signature accepted"
+            ),
+            Outcome::AcceptAggregate(a) => debug!(
+                peer = %id.source,
+                task = a.task_index,
+                group = %a.group,
+                signers = a.signers.len(),
+                new = a.newly_covered.len(),
+                "group aggregate accepted"
             ),
             Outcome::Deferred => {
                 debug!(peer = %id.source, "signature deferred until its task is known")
@@ -423,7 +481,12 @@ impl State {
     }
 
     /// Reports a signature the table counted when it accepted it.
-    fn accepted(&mut self, v: &Verified) {
+    fn accepted(&mut self, v: &Verified, now: Instant) {
+        if let Some(task) = self.tasks.task(v.task_index)
+            && let Channel::Group(group) = task.signature_channel(&v.operator_id)
+        {
+            self.duties.grew(v.task_index, group, now);
+        }
         self.emit(ServiceEvent::Accepted {
             task_index: v.task_index,
             operator_id: v.operator_id,
@@ -446,18 +509,23 @@ impl State {
                         return false;
                     }
                 }
+                self.join_group(index).await;
                 let restored = self.restored.remove(&index).unwrap_or_default();
                 if !restored.is_empty() {
                     debug!(n = restored.len(), "restoring journaled signatures");
                     let source = self.network.peer_id();
+                    let Some(task) = self.tasks.task(index) else {
+                        return true;
+                    };
                     let burst = restored
                         .into_iter()
-                        .map(|message| InboundSignature {
+                        .map(|message| InboundMessage {
                             id: InboundId {
                                 message_id: MessageId::new(b"journal"),
                                 source,
                             },
-                            message,
+                            channel: task.signature_channel(&message.operator_id),
+                            message: GossipMessage::Signature(message),
                         })
                         .collect();
                     return self.process(burst, Origin::Journal).await;
@@ -467,6 +535,7 @@ impl State {
             Request::Answered(index) => {
                 self.tasks.mark_answered(index);
                 self.scheduler.mark_answered(index);
+                self.duties.stop(index);
                 true
             }
             Request::Unanswered(index) => {
@@ -490,13 +559,74 @@ impl State {
                 let _ = reply.send(result);
                 true
             }
+            Request::Republish(message, reply) => {
+                let result = match self.tasks.task(message.task_index) {
+                    Some(task) => {
+                        let channel = task.signature_channel(&message.operator_id);
+                        self.network
+                            .publish(channel, GossipMessage::Signature(message))
+                            .await
+                            .map_err(ServiceError::from)
+                    }
+                    None => Err(ServiceError::OwnSignature {
+                        task_index: message.task_index,
+                        reason: "task not open".into(),
+                    }),
+                };
+                let _ = reply.send(result);
+                true
+            }
         }
     }
 
-    /// Stops submitting for a task and drops its journal records (the caller drops its entry).
+    /// Subscribes to our operator's signing group of a newly added task, if it is split into
+    /// groups, and leaves the groups no open task needs.
+    async fn join_group(&mut self, index: u32) {
+        let group = self.config.local_operator.and_then(|me| {
+            let task = self.tasks.task(index)?;
+            if !task.is_member(&me) {
+                return None;
+            }
+            match task.signature_channel(&me) {
+                Channel::Group(group) => Some(group),
+                Channel::Deployment => None,
+            }
+        });
+        if let Some(group) = group {
+            self.groups.insert(index, group);
+            self.latest_group = Some(group);
+            self.sync_groups().await;
+        }
+    }
+
+    /// Tells the network the group topics the open tasks need, and the latest task's: the
+    /// next task most likely has the same group, and a topic joined only when its task
+    /// arrives has no mesh yet when our signature is published on it.
+    async fn sync_groups(&mut self) {
+        let wanted: BTreeSet<GroupId> = self
+            .groups
+            .values()
+            .copied()
+            .chain(self.latest_group)
+            .collect();
+        if wanted == self.subscribed {
+            return;
+        }
+        self.subscribed = wanted.clone();
+        if let Err(e) = self.network.set_groups(wanted.into_iter().collect()).await {
+            debug!(error = %e, "group topics not updated: the network has stopped");
+        }
+    }
+
+    /// Stops submitting and publishing for a task, leaves its group topic unless another task
+    /// needs it, and drops its journal records (the caller drops its entry).
     async fn stop_task(&mut self, index: u32) {
         self.forget_journaled(index).await;
         self.scheduler.mark_answered(index);
+        self.duties.stop(index);
+        if self.groups.remove(&index).is_some() {
+            self.sync_groups().await;
+        }
     }
 
     /// Drops the journal records of tasks below `index` that were never re-added: the ExEx
@@ -530,27 +660,109 @@ impl State {
             source: self.network.peer_id(),
         };
         let task_index = message.task_index;
-        if !self.tasks.is_open(task_index) {
+        let Some(channel) = self
+            .tasks
+            .task(task_index)
+            .map(|t| t.signature_channel(&message.operator_id))
+        else {
             return Err(ServiceError::OwnSignature {
                 task_index,
                 reason: "task not added (or already closed)".into(),
             });
-        }
-        match self.validator.validate(
-            &mut self.tasks,
-            InboundSignature { id, message },
-            Instant::now(),
-        ) {
+        };
+        let now = Instant::now();
+        let inbound = InboundMessage {
+            id,
+            channel,
+            message: GossipMessage::Signature(message),
+        };
+        match self.validator.validate(&mut self.tasks, inbound, now) {
             Outcome::Accept(v) => {
                 self.persist(std::slice::from_ref(&v)).await;
-                self.accepted(&v);
-                self.network.publish(message).await?;
+                if let Channel::Group(group) = channel {
+                    self.start_duty(&v, group, now);
+                }
+                self.accepted(&v, now);
+                self.network
+                    .publish(channel, GossipMessage::Signature(message))
+                    .await?;
                 Ok(())
             }
             other => Err(ServiceError::OwnSignature {
                 task_index,
                 reason: format!("{other:?}"),
             }),
+        }
+    }
+
+    /// Our signature for a task split into groups was counted: our turns to publish the
+    /// group's aggregate start.
+    fn start_duty(&mut self, own: &Verified, group: GroupId, now: Instant) {
+        let Some(task) = self.tasks.task(own.task_index) else {
+            return;
+        };
+        let mates = task.group_members(group).copied();
+        if let Some(rank) = submitter_rank(own.task_index, own.operator_id, mates) {
+            self.duties
+                .start(own.task_index, group, own.digest, rank, now);
+        }
+    }
+
+    /// Publishes our group's aggregate at our turn if it has signers that neither the best
+    /// aggregate we received nor our last publication has.
+    async fn take_turn(&mut self, turn: Turn) -> bool {
+        let Some(task) = self.tasks.get(turn.task_index) else {
+            return true;
+        };
+        let received = task
+            .digests
+            .get(&turn.digest)
+            .and_then(|d| d.pieces.get(&turn.group))
+            .map_or(0, |p| p.signers.len());
+        let Some(ours) = task.group_aggregate(turn.digest, turn.group) else {
+            return true;
+        };
+        if ours.signers.len() <= received.max(turn.published) {
+            return true;
+        }
+        let info = &task.info;
+        let positions = info
+            .group_members(turn.group)
+            .enumerate()
+            .filter(|(_, id)| ours.signers.contains(id))
+            .map(|(i, _)| i);
+        let members = info.group_members(turn.group).count();
+        let Some(response) = task.digests.get(&turn.digest).map(|d| d.response) else {
+            return true;
+        };
+        let message = GroupAggregate {
+            task_index: turn.task_index,
+            response,
+            task_hash: task.task_hash,
+            group: turn.group,
+            signature: ours.sigma.to_bytes(),
+            signers: GroupAggregate::bitmap(members, positions),
+        };
+        debug!(
+            task = turn.task_index,
+            group = %turn.group,
+            signers = ours.signers.len(),
+            received,
+            "publishing our group's aggregate"
+        );
+        self.duties
+            .published(turn.task_index, ours.signers.len(), Instant::now());
+        match self
+            .network
+            .publish(Channel::Deployment, GossipMessage::GroupAggregate(message))
+            .await
+        {
+            Ok(()) => true,
+            Err(crate::network::NetworkError::Stopped) => false,
+            Err(e) => {
+                debug!(error = %e, task = turn.task_index, "group aggregate not published");
+                true
+            }
         }
     }
 
@@ -565,6 +777,11 @@ impl State {
             match ready {
                 Ok(aggregate) => self.on_quorum(aggregate, now),
                 Err(e) => self.emit_error(&e),
+            }
+        }
+        for turn in self.duties.take_due(now) {
+            if !self.take_turn(turn).await {
+                return false;
             }
         }
         for task_index in self.scheduler.take_due(now) {

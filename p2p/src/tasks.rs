@@ -23,9 +23,12 @@
 //! checked against that same record ([`TaskTable::decide`]).
 
 use crate::{
-    aggregation::DigestState,
+    aggregation::{DigestState, Piece},
     operators::{QuorumNumber, Stake, TaskInfo},
-    validation::{Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Verified},
+    validation::{
+        Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Verified,
+        VerifiedAggregate,
+    },
     wire::OperatorId,
 };
 use alloy::primitives::B256;
@@ -236,6 +239,24 @@ impl TaskTable {
             return Outcome::Reject(RejectReason::NotInQuorum);
         }
         Outcome::Accept(v)
+    }
+
+    /// Records a verified group aggregate: accepted (with the signers it newly covers) if it
+    /// makes its digest cover more of its group, ignored if it adds nothing.
+    pub fn decide_aggregate(&mut self, mut a: Box<VerifiedAggregate>, now: Instant) -> Outcome {
+        let Some(task) = self.open.get_mut(&a.task_index) else {
+            return Outcome::Ignore(IgnoreReason::Stale);
+        };
+        let piece = Piece {
+            signers: a.signers.clone(),
+            sigma: a.signature,
+        };
+        a.newly_covered = task.add_piece(a.digest, a.response, a.group, piece, now);
+        if a.newly_covered.is_empty() {
+            Outcome::Ignore(IgnoreReason::NoNewSigners)
+        } else {
+            Outcome::AcceptAggregate(a)
+        }
     }
 }
 

@@ -40,16 +40,17 @@
 //! The validator is pure state plus [`Instant`]s passed in by the caller.
 
 use crate::{
-    network::{InboundId, InboundSignature},
+    groups::GroupId,
+    network::{Channel, InboundId, InboundMessage},
     operators::{OperatorSet, TaskInfo},
     tasks::TaskTable,
-    wire::{OperatorId, TaskResponse},
+    wire::{GossipMessage, GroupAggregate, OperatorId, SignatureMessage, TaskResponse},
 };
 use alloy::primitives::B256;
-use avs_bls::{BatchItem, PublicKeyG2, Signature, batch_verify};
+use avs_bls::{BatchItem, PublicKeyG2, Signature, aggregate_public_keys_g2, batch_verify};
 use libp2p::PeerId;
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeSet, HashMap, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -107,6 +108,27 @@ pub struct Verified {
     pub signature: Signature,
 }
 
+/// A group aggregate that passed every check.
+#[derive(Clone, Debug)]
+pub struct VerifiedAggregate {
+    /// The task.
+    pub task_index: u32,
+    /// Its EIP-712 struct hash.
+    pub task_hash: B256,
+    /// The signing group.
+    pub group: GroupId,
+    /// The signed response.
+    pub response: TaskResponse,
+    /// The signed message ([`TaskInfo::digest`] of the response).
+    pub digest: B256,
+    /// The signers, from the bitmap.
+    pub signers: BTreeSet<OperatorId>,
+    /// The decoded aggregate signature.
+    pub signature: Signature,
+    /// The signers this node had no signature of before (filled in when it is counted).
+    pub newly_covered: Vec<OperatorId>,
+}
+
 impl Verified {
     /// The wire message this signature arrived as (for persisting it).
     pub fn message(&self) -> crate::wire::SignatureMessage {
@@ -129,9 +151,18 @@ pub enum RejectReason {
     /// The signature bytes are not a valid compressed G1 point.
     #[error("signature is not a valid G1 point")]
     MalformedSignature,
-    /// The signature does not verify against the operator's G2 key.
+    /// The signature does not verify against the operator's G2 key (for a group aggregate:
+    /// against the sum of its signers' keys).
     #[error("signature does not verify against the operator's key")]
     BadSignature,
+    /// A group aggregate names a group split the task does not have (its operator set is split
+    /// into another number of groups, or not at all).
+    #[error("the task is not split into groups of that size")]
+    NotATaskGroup,
+    /// A group aggregate's bitmap is not exactly as long as its group, sets a bit beyond the
+    /// group, or sets none.
+    #[error("signer bitmap does not fit the group")]
+    BadBitmap,
     /// Buffered for a task that never appeared within `pending_ttl` (at most one such reject
     /// per peer per `pending_ttl`, see [`Validator::expire_pending`]).
     #[error("named a task that never appeared")]
@@ -156,6 +187,14 @@ pub enum IgnoreReason {
     /// The task stayed unknown for `pending_ttl`.
     #[error("task still unknown after the pending timeout")]
     PendingExpired,
+    /// Not on the topic it belongs on: a signature of a grouped task outside its group's
+    /// topic, one of an ungrouped task outside the deployment topic, or an aggregate outside
+    /// the deployment topic.
+    #[error("message on the wrong topic")]
+    WrongChannel,
+    /// A valid group aggregate that covers no signer this node lacks.
+    #[error("group aggregate adds no signer")]
+    NoNewSigners,
 }
 
 /// One operator's signature over one response of a task.
@@ -190,6 +229,8 @@ pub struct Equivocation {
 pub enum Outcome {
     /// Valid: forward and aggregate.
     Accept(Box<Verified>),
+    /// A valid group aggregate that added signers: forward it.
+    AcceptAggregate(Box<VerifiedAggregate>),
     /// Invalid: drop and penalise the forwarder.
     Reject(RejectReason),
     /// A validly signed second response of an operator to a task: dropped (not forwarded, not
@@ -205,7 +246,7 @@ impl Outcome {
     /// The gossip verdict, or `None` while deferred.
     pub fn verdict(&self) -> Option<crate::Verdict> {
         match self {
-            Self::Accept(_) => Some(crate::Verdict::Accept),
+            Self::Accept(_) | Self::AcceptAggregate(_) => Some(crate::Verdict::Accept),
             Self::Reject(_) => Some(crate::Verdict::Reject),
             // Not forwarded, but not penalised either: the peer that sent it may be an honest
             // relay that saw this response first (the equivocator's own peer is not knowable
@@ -220,23 +261,55 @@ impl Outcome {
 
 struct Pending {
     received: Instant,
-    message: InboundSignature,
+    message: InboundMessage,
 }
 
 /// A message past the cheap checks, waiting for signature verification. Holds the snapshot
-/// (an `Arc`) rather than a borrowed key, so the validator stays mutable meanwhile.
+/// (an `Arc`) or the summed key rather than a borrowed key, so the validator stays mutable
+/// meanwhile.
 struct Candidate {
     slot: usize,
-    operators: Arc<OperatorSet>,
-    verified: Verified,
+    checked: Checked,
+}
+
+enum Checked {
+    Signature {
+        operators: Arc<OperatorSet>,
+        verified: Verified,
+    },
+    Aggregate {
+        /// Σ of the signers' G2 keys, each counted as its signature is.
+        key: PublicKeyG2,
+        verified: VerifiedAggregate,
+    },
 }
 
 impl Candidate {
     fn public_key(&self) -> Option<&PublicKeyG2> {
-        self.operators
-            .operators
-            .get(&self.verified.operator_id)
-            .map(|o| &o.pubkey_g2)
+        match &self.checked {
+            Checked::Signature {
+                operators,
+                verified,
+            } => operators
+                .operators
+                .get(&verified.operator_id)
+                .map(|o| &o.pubkey_g2),
+            Checked::Aggregate { key, .. } => Some(key),
+        }
+    }
+
+    fn digest(&self) -> B256 {
+        match &self.checked {
+            Checked::Signature { verified, .. } => verified.digest,
+            Checked::Aggregate { verified, .. } => verified.digest,
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        match &self.checked {
+            Checked::Signature { verified, .. } => &verified.signature,
+            Checked::Aggregate { verified, .. } => &verified.signature,
+        }
     }
 }
 
@@ -276,7 +349,7 @@ impl Validator {
     /// Adds `info` to `tasks` and returns the buffered messages that were waiting for it, to
     /// be passed to [`Self::validate_burst`] again; nothing if the task was open or closed
     /// already.
-    pub fn add_task(&mut self, tasks: &mut TaskTable, info: TaskInfo) -> Vec<InboundSignature> {
+    pub fn add_task(&mut self, tasks: &mut TaskTable, info: TaskInfo) -> Vec<InboundMessage> {
         let index = info.task_index;
         self.largest_set = self.largest_set.max(info.members().count());
         if tasks.add_task(info) {
@@ -287,11 +360,11 @@ impl Validator {
     }
 
     /// The buffered messages that were waiting for task `task_index`.
-    fn take_waiting(&mut self, task_index: u32) -> Vec<InboundSignature> {
+    fn take_waiting(&mut self, task_index: u32) -> Vec<InboundMessage> {
         let (ready, keep): (VecDeque<_>, VecDeque<_>) = self
             .pending
             .drain(..)
-            .partition(|p| p.message.message.task_index == task_index);
+            .partition(|p| p.message.message.task_index() == task_index);
         self.pending = keep;
         for p in &ready {
             self.unbuffer(&p.message.id.source);
@@ -341,7 +414,7 @@ impl Validator {
     pub fn validate(
         &mut self,
         tasks: &mut TaskTable,
-        message: InboundSignature,
+        message: InboundMessage,
         now: Instant,
     ) -> Outcome {
         self.validate_burst(tasks, vec![message], now)
@@ -355,7 +428,7 @@ impl Validator {
     pub fn validate_burst(
         &mut self,
         tasks: &mut TaskTable,
-        messages: Vec<InboundSignature>,
+        messages: Vec<InboundMessage>,
         now: Instant,
     ) -> Vec<(InboundId, Outcome)> {
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
@@ -371,10 +444,12 @@ impl Validator {
         // operator is accepted, so a forged copy earlier in the burst shadows neither a genuine
         // one nor, by claiming another response, frames the operator as an equivocator.
         for (candidate, ok) in candidates.into_iter().zip(valid) {
-            let outcome = if ok {
-                tasks.decide(Box::new(candidate.verified), now)
-            } else {
-                Outcome::Reject(RejectReason::BadSignature)
+            let outcome = match candidate.checked {
+                _ if !ok => Outcome::Reject(RejectReason::BadSignature),
+                Checked::Signature { verified, .. } => tasks.decide(Box::new(verified), now),
+                Checked::Aggregate { verified, .. } => {
+                    tasks.decide_aggregate(Box::new(verified), now)
+                }
             };
             outcomes[candidate.slot] = Some(outcome);
         }
@@ -389,55 +464,36 @@ impl Validator {
     fn precheck(
         &mut self,
         tasks: &TaskTable,
-        inbound: InboundSignature,
+        inbound: InboundMessage,
         slot: usize,
         now: Instant,
         candidates: &mut Vec<Candidate>,
     ) -> Option<Outcome> {
-        let msg = inbound.message;
-        let task_index = msg.task_index;
+        let task_index = inbound.message.task_index();
         if tasks.is_closed(task_index) {
             return Some(Outcome::Ignore(IgnoreReason::Stale));
         }
         let Some(task) = tasks.get(task_index) else {
             return Some(self.buffer(inbound, now));
         };
-        if task.task_hash != msg.task_hash {
+        if task.task_hash != inbound.message.task_hash() {
             // Another task at this index (the views differ across a reorg): not a forgery.
             return Some(self.buffer(inbound, now));
         }
-        if !task.info.is_member(&msg.operator_id) {
-            return Some(Outcome::Reject(RejectReason::NotInQuorum));
-        }
-        if task.equivocators.contains(&msg.operator_id) {
-            return Some(Outcome::Ignore(IgnoreReason::KnownEquivocator));
-        }
-        let Ok(signature) = Signature::from_bytes(&msg.signature) else {
-            return Some(Outcome::Reject(RejectReason::MalformedSignature));
+        let checked = match &inbound.message {
+            GossipMessage::Signature(msg) => precheck_signature(task, inbound.channel, msg),
+            GossipMessage::GroupAggregate(agg) => precheck_aggregate(task, inbound.channel, agg),
         };
-        let digest = task.info.digest(&msg.response);
-        if task
-            .response_of(&msg.operator_id)
-            .is_some_and(|first| first.digest == digest)
-        {
-            return Some(Outcome::Ignore(IgnoreReason::Duplicate));
+        match checked {
+            Ok(checked) => {
+                candidates.push(Candidate { slot, checked });
+                None
+            }
+            Err(outcome) => Some(outcome),
         }
-        candidates.push(Candidate {
-            slot,
-            operators: task.info.operators.clone(),
-            verified: Verified {
-                task_index,
-                task_hash: msg.task_hash,
-                operator_id: msg.operator_id,
-                response: msg.response,
-                digest,
-                signature,
-            },
-        });
-        None
     }
 
-    fn buffer(&mut self, inbound: InboundSignature, now: Instant) -> Outcome {
+    fn buffer(&mut self, inbound: InboundMessage, now: Instant) -> Outcome {
         let peer = inbound.id.source;
         let for_peer = self.pending_by_peer.get(&peer).copied().unwrap_or(0);
         let burst = PENDING_TASKS_AHEAD * self.largest_set;
@@ -464,6 +520,107 @@ impl Validator {
     }
 }
 
+/// The cheap checks of one operator's signature for an open task.
+fn precheck_signature(
+    task: &crate::tasks::OpenTask,
+    channel: Channel,
+    msg: &SignatureMessage,
+) -> Result<Checked, Outcome> {
+    if !task.info.is_member(&msg.operator_id) {
+        return Err(Outcome::Reject(RejectReason::NotInQuorum));
+    }
+    if channel != task.info.signature_channel(&msg.operator_id) {
+        return Err(Outcome::Ignore(IgnoreReason::WrongChannel));
+    }
+    if task.equivocators.contains(&msg.operator_id) {
+        return Err(Outcome::Ignore(IgnoreReason::KnownEquivocator));
+    }
+    let Ok(signature) = Signature::from_bytes(&msg.signature) else {
+        return Err(Outcome::Reject(RejectReason::MalformedSignature));
+    };
+    let digest = task.info.digest(&msg.response);
+    if task
+        .response_of(&msg.operator_id)
+        .is_some_and(|first| first.digest == digest)
+    {
+        return Err(Outcome::Ignore(IgnoreReason::Duplicate));
+    }
+    Ok(Checked::Signature {
+        operators: task.info.operators.clone(),
+        verified: Verified {
+            task_index: msg.task_index,
+            task_hash: msg.task_hash,
+            operator_id: msg.operator_id,
+            response: msg.response,
+            digest,
+            signature,
+        },
+    })
+}
+
+/// The cheap checks of a group aggregate for an open task: its group is one of the task's,
+/// its bitmap fits the group exactly, it covers a signer this node lacks, and its signature is
+/// a point. Sums the signers' keys for the verification.
+fn precheck_aggregate(
+    task: &crate::tasks::OpenTask,
+    channel: Channel,
+    agg: &GroupAggregate,
+) -> Result<Checked, Outcome> {
+    if channel != Channel::Deployment {
+        return Err(Outcome::Ignore(IgnoreReason::WrongChannel));
+    }
+    if task.info.group_bits() != Some(agg.group.bits) {
+        return Err(Outcome::Reject(RejectReason::NotATaskGroup));
+    }
+    let members: Vec<&OperatorId> = task.info.group_members(agg.group).collect();
+    let positions: Vec<usize> = agg.signer_positions().collect();
+    if agg.signers.len() != members.len().div_ceil(8)
+        || positions.is_empty()
+        || positions.iter().any(|&i| i >= members.len())
+    {
+        return Err(Outcome::Reject(RejectReason::BadBitmap));
+    }
+    let signers: BTreeSet<OperatorId> = positions.iter().map(|&i| *members[i]).collect();
+    let digest = task.info.digest(&agg.response);
+    if task
+        .digests
+        .get(&digest)
+        .is_some_and(|d| signers.is_subset(&d.group_coverage(agg.group)))
+    {
+        return Err(Outcome::Ignore(IgnoreReason::NoNewSigners));
+    }
+    let Ok(signature) = Signature::from_bytes(&agg.signature) else {
+        return Err(Outcome::Reject(RejectReason::MalformedSignature));
+    };
+    let operators = &task.info.operators.operators;
+    let mut keys = Vec::new();
+    for id in &signers {
+        let op = &operators[id];
+        let times = task
+            .info
+            .quorum_numbers
+            .iter()
+            .filter(|q| op.stakes.contains_key(q))
+            .count();
+        keys.extend(std::iter::repeat_n(&op.pubkey_g2, times));
+    }
+    let key =
+        aggregate_public_keys_g2(keys).map_err(|_| Outcome::Reject(RejectReason::BadSignature))?;
+    Ok(Checked::Aggregate {
+        key,
+        verified: VerifiedAggregate {
+            task_index: agg.task_index,
+            task_hash: agg.task_hash,
+            group: agg.group,
+            response: agg.response,
+            digest,
+            signers,
+            signature,
+            newly_covered: Vec::new(),
+        },
+    })
+}
+
 /// Verifies all candidates, one batch if they are all valid, bisecting otherwise.
 fn verify_bisecting(candidates: &[Candidate]) -> Vec<bool> {
     let mut valid = vec![false; candidates.len()];
@@ -476,15 +633,15 @@ fn verify_bisecting(candidates: &[Candidate]) -> Vec<bool> {
         let slice = &candidates[range.clone()];
         let ok = if let [one] = slice {
             one.public_key()
-                .is_some_and(|pk| pk.verify(one.verified.digest, &one.verified.signature))
+                .is_some_and(|pk| pk.verify(one.digest(), one.signature()))
         } else {
             let items: Option<Vec<BatchItem<'_>>> = slice
                 .iter()
                 .map(|c| {
                     Some(BatchItem {
                         public_key: c.public_key()?,
-                        digest: c.verified.digest,
-                        signature: &c.verified.signature,
+                        digest: c.digest(),
+                        signature: c.signature(),
                     })
                 })
                 .collect();
@@ -525,7 +682,7 @@ mod tests {
         }
 
         /// Adds a task and returns the signatures that waited for it.
-        fn add_task(&mut self, info: TaskInfo) -> Vec<InboundSignature> {
+        fn add_task(&mut self, info: TaskInfo) -> Vec<InboundMessage> {
             self.validator.add_task(&mut self.tasks, info)
         }
 
@@ -541,13 +698,13 @@ mod tests {
             self.tasks.is_open(index)
         }
 
-        fn validate(&mut self, message: InboundSignature, now: Instant) -> Outcome {
+        fn validate(&mut self, message: InboundMessage, now: Instant) -> Outcome {
             self.validator.validate(&mut self.tasks, message, now)
         }
 
         fn validate_burst(
             &mut self,
-            messages: Vec<InboundSignature>,
+            messages: Vec<InboundMessage>,
             now: Instant,
         ) -> Vec<(InboundId, Outcome)> {
             self.validator
@@ -563,14 +720,8 @@ mod tests {
         }
     }
 
-    fn inbound(msg: SignatureMessage, peer: PeerId) -> InboundSignature {
-        InboundSignature {
-            id: InboundId {
-                message_id: MessageId::new(&msg.encode()),
-                source: peer,
-            },
-            message: msg,
-        }
+    fn inbound(msg: impl Into<GossipMessage>, peer: PeerId) -> InboundMessage {
+        crate::fixtures::inbound(msg, Channel::Deployment, peer)
     }
 
     fn small() -> ValidatorConfig {
@@ -759,11 +910,14 @@ mod tests {
             .collect();
         // Forge two entries: signatures of other operators under these ids.
         for bad in [3usize, 11] {
-            msgs[bad].message.signature = c.sign((bad + 1) % 16, response(7, 0)).signature;
+            let mut forged = c.sign(bad, response(7, 0));
+            forged.signature = c.sign((bad + 1) % 16, response(7, 0)).signature;
+            msgs[bad] = inbound(forged, peer);
         }
         // And a forged copy of operator 5's signature *before* its genuine one.
-        let mut shadow = msgs[5].clone();
-        shadow.message.signature = msgs[6].message.signature;
+        let mut shadow = c.sign(5, response(7, 0));
+        shadow.signature = c.sign(6, response(7, 0)).signature;
+        let mut shadow = inbound(shadow, peer);
         shadow.id.message_id = MessageId::new(b"shadow");
         msgs.insert(0, shadow);
 
@@ -835,6 +989,136 @@ mod tests {
         assert!(matches!(
             v.validate(inbound(c.sign(0, response(10, 0)), a), t0),
             Outcome::Deferred
+        ));
+    }
+
+    /// A committee of 70 is split into four groups (two id bits).
+    fn grouped() -> (Committee, GroupId) {
+        let c = Committee::new(70, 31, |_| 1);
+        assert_eq!(c.task(1, 67).group_bits(), Some(2));
+        let group = GroupId::of(&c.operators[0].id, 2);
+        (c, group)
+    }
+
+    #[test]
+    fn a_valid_group_aggregate_is_accepted_once_and_counts_its_signers() {
+        let (c, group) = grouped();
+        let members = c.group_indices(group);
+        let mut v = Harness::new(small());
+        v.add_task(c.task(1, 67));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let agg = c.group_aggregate(group, &members[..3], response(1, 0));
+        match v.validate(inbound(agg.clone(), peer), now) {
+            Outcome::AcceptAggregate(a) => {
+                assert_eq!(a.group, group);
+                assert_eq!(a.signers.len(), 3);
+                assert_eq!(a.newly_covered.len(), 3);
+            }
+            other => panic!("expected an accepted aggregate, got {other:?}"),
+        }
+        // Again, or a subset of it, or one of its signers alone: nothing new.
+        assert!(matches!(
+            v.validate(inbound(agg, peer), now),
+            Outcome::Ignore(IgnoreReason::NoNewSigners)
+        ));
+        let subset = c.group_aggregate(group, &members[1..3], response(1, 0));
+        assert!(matches!(
+            v.validate(inbound(subset, peer), now),
+            Outcome::Ignore(IgnoreReason::NoNewSigners)
+        ));
+        // A larger one that overlaps: accepted for the one signer it adds.
+        let larger = c.group_aggregate(group, &members[..4], response(1, 0));
+        match v.validate(inbound(larger, peer), now) {
+            Outcome::AcceptAggregate(a) => {
+                assert_eq!(a.newly_covered, vec![c.operators[members[3]].id]);
+            }
+            other => panic!("expected an accepted aggregate, got {other:?}"),
+        }
+        let signers =
+            v.tasks.get(1).unwrap().digests[&crate::fixtures::digest(response(1, 0))].signers();
+        assert_eq!(signers.len(), 4);
+    }
+
+    #[test]
+    fn forged_misfitting_and_misplaced_group_aggregates_are_refused() {
+        let (c, group) = grouped();
+        let members = c.group_indices(group);
+        let mut v = Harness::new(small());
+        v.add_task(c.task(1, 67));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let good = c.group_aggregate(group, &members[..3], response(1, 0));
+
+        // The signature of two signers under a bitmap of three.
+        let mut forged = good.clone();
+        forged.signature = c
+            .group_aggregate(group, &members[..2], response(1, 0))
+            .signature;
+        assert!(matches!(
+            v.validate(inbound(forged, peer), now),
+            Outcome::Reject(RejectReason::BadSignature)
+        ));
+        // Bitmaps: a byte short, a bit past the group, no bit at all.
+        let member_count = members.len();
+        assert_ne!(
+            member_count % 8,
+            0,
+            "a bit past the group needs a partly used byte"
+        );
+        let mut short = good.clone();
+        short.signers.pop();
+        let mut past = good.clone();
+        past.signers = GroupAggregate::bitmap(member_count + 1, [0, member_count]);
+        let mut empty = good.clone();
+        empty.signers = vec![0; member_count.div_ceil(8)];
+        for (what, bad) in [("short", short), ("past", past), ("empty", empty)] {
+            let out = v.validate(inbound(bad, peer), now);
+            assert!(
+                matches!(out, Outcome::Reject(RejectReason::BadBitmap)),
+                "{what}: {out:?}"
+            );
+        }
+        // Another split than the task's.
+        let mut other_split = good.clone();
+        other_split.group = GroupId { bits: 3, prefix: 0 };
+        assert!(matches!(
+            v.validate(inbound(other_split, peer), now),
+            Outcome::Reject(RejectReason::NotATaskGroup)
+        ));
+        // On a group's topic instead of the deployment's.
+        let misplaced = crate::fixtures::inbound(good.clone(), Channel::Group(group), peer);
+        assert!(matches!(
+            v.validate(misplaced, now),
+            Outcome::Ignore(IgnoreReason::WrongChannel)
+        ));
+        // None of those was counted; the genuine one still is.
+        assert!(matches!(
+            v.validate(inbound(good, peer), now),
+            Outcome::AcceptAggregate(_)
+        ));
+    }
+
+    #[test]
+    fn a_grouped_tasks_signatures_belong_on_their_groups_topic() {
+        let (c, group) = grouped();
+        let mut v = Harness::new(small());
+        v.add_task(c.task(1, 67));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let other = GroupId {
+            prefix: (group.prefix + 1) % 4,
+            ..group
+        };
+        for channel in [Channel::Deployment, Channel::Group(other)] {
+            let m = crate::fixtures::inbound(c.sign(0, response(1, 0)), channel, peer);
+            assert!(
+                matches!(
+                    v.validate(m, now),
+                    Outcome::Ignore(IgnoreReason::WrongChannel)
+                ),
+                "{channel:?}"
+            );
+        }
+        assert!(accepted(
+            &v.validate(c.inbound(0, response(1, 0), peer), now)
         ));
     }
 

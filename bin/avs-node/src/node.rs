@@ -49,8 +49,8 @@ use avs_contracts::{
 };
 use avs_exex::host::{FollowMode, Host, HostConfig, StateRootMode};
 use avs_p2p::{
-    Aggregate, Equivocation, Network, NetworkConfig, NetworkError, NetworkHandle, OperatorId,
-    Reachability, RegistryReader as OperatorSetReader, ServiceConfig, ServiceEvent, ServiceHandle,
+    Aggregate, Equivocation, Network, NetworkConfig, NetworkError, OperatorId, Reachability,
+    RegistryReader as OperatorSetReader, ServiceConfig, ServiceError, ServiceEvent, ServiceHandle,
     SignatureJournal, SignatureMessage, SignatureMetrics, SignatureService, SubmitError,
     SubmitMetrics, SubmitOutcome, Submitter, TaskInfo, journal, load_or_create_identity,
     reachability,
@@ -852,6 +852,15 @@ impl Bridge {
                 tracing::debug!(%err, "operator sockets not handed to the network");
             }
         }
+        if let Some(mates) = self.operator_peers.group_mates(info) {
+            tracing::debug!(
+                mates = mates.len(),
+                "keeping our signing group's peers connected"
+            );
+            if let Err(err) = self.service.network().set_group_peers(mates).await {
+                tracing::debug!(%err, "group mates not handed to the network");
+            }
+        }
     }
 
     async fn on_avs_event(&mut self, event: AvsEvent) -> eyre::Result<()> {
@@ -873,7 +882,7 @@ impl Bridge {
                     // (no peer subscribed yet): keep offering it to the network for a while,
                     // since nothing else re-sends a node's own signature.
                     tracing::debug!(task = signed.task_index, %err, "signature not gossiped yet, retrying");
-                    tokio::spawn(republish(self.service.network().clone(), message));
+                    tokio::spawn(republish(self.service.clone(), message));
                 }
             }
             AvsEvent::TaskResponded {
@@ -1065,19 +1074,21 @@ impl Bridge {
 }
 
 /// Re-offers our own signature to the network until a peer takes it or the retry budget ends.
-async fn republish(network: NetworkHandle, message: SignatureMessage) {
+async fn republish(service: ServiceHandle, message: SignatureMessage) {
     // The caller's publish just failed: the first retry waits an interval too.
     tokio::time::sleep(REPUBLISH_INTERVAL).await;
-    let network = &network;
-    let result = (move || async move { network.publish(message).await })
+    let service = &service;
+    let result = (move || async move { service.republish_own(message).await })
         .retry(
             ConstantBuilder::new()
                 .with_delay(REPUBLISH_INTERVAL)
                 .with_max_times(REPUBLISH_ATTEMPTS - 1),
         )
-        .when(|err| !matches!(err, NetworkError::Stopped))
+        // Only a refusal of the network (no peer on the topic yet) is worth another try: a
+        // stopped service or a closed task is final.
+        .when(|err| matches!(err, ServiceError::Network(e) if !matches!(e, NetworkError::Stopped)))
         .await;
-    if matches!(result, Err(ref err) if !matches!(err, NetworkError::Stopped)) {
+    if matches!(result, Err(ServiceError::Network(ref e)) if !matches!(e, NetworkError::Stopped)) {
         tracing::warn!(
             task = message.task_index,
             "our signature could not be gossiped: no peer subscribed"

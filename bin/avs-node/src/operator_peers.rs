@@ -9,10 +9,15 @@
 //! peer id another operator published first, or, outside devnets, a loopback, private or
 //! link-local address: every node would dial it.
 //!
+//! For a task whose operator set is split into signing groups, the peers of the local
+//! operator's group mates are handed over too ([`OperatorPeers::group_mates`]): the network
+//! keeps them connected whatever its peer count, since the group's signatures travel only
+//! among its members.
+//!
 //! The node's own operator's socket is checked too, once per value: missing, undialable, not
 //! public, or naming another peer id than this node's (a new identity after the socket was
 //! published) is a warning that tells the operator to run `avs-node operator set-socket`.
-use avs_p2p::{OperatorId, TaskInfo, parse_socket};
+use avs_p2p::{Channel, OperatorId, TaskInfo, parse_socket};
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use std::collections::HashMap;
 
@@ -36,8 +41,10 @@ pub struct OperatorPeers {
     /// Loopback and private addresses accepted (devnets).
     allow_local: bool,
     seen: HashMap<OperatorId, String>,
-    /// The peer each operator's handed socket names.
-    handed: HashMap<OperatorId, PeerId>,
+    /// The peer and address of each operator's handed socket.
+    handed: HashMap<OperatorId, (PeerId, Multiaddr)>,
+    /// The group mates' peers last handed over.
+    mates: Vec<(PeerId, Multiaddr)>,
 }
 
 impl OperatorPeers {
@@ -52,6 +59,7 @@ impl OperatorPeers {
             allow_local,
             seen: HashMap::new(),
             handed: HashMap::new(),
+            mates: Vec::new(),
         }
     }
 
@@ -85,7 +93,7 @@ impl OperatorPeers {
                         match self
                             .handed
                             .iter()
-                            .find(|(other, p)| **p == peer && *other != id)
+                            .find(|(other, (p, _))| *p == peer && *other != id)
                         {
                             Some((other, _)) => {
                                 Err(format!("peer id {peer} is operator {other}'s"))
@@ -95,7 +103,11 @@ impl OperatorPeers {
                     });
             match parsed {
                 Ok((peer, addr)) => {
-                    if let Some(old) = self.handed.insert(*id, peer).filter(|old| *old != peer) {
+                    if let Some((old, _)) = self
+                        .handed
+                        .insert(*id, (peer, addr.clone()))
+                        .filter(|(old, _)| *old != peer)
+                    {
                         changes.retired.push(old);
                     }
                     changes.added.push((peer, addr));
@@ -108,6 +120,25 @@ impl OperatorPeers {
             }
         }
         changes
+    }
+
+    /// The handed peers of the local operator's group mates in `task` (call it after
+    /// [`Self::changed`] for the same task), if they differ from the last ones handed over:
+    /// empty when the task is not split into groups or the operator is not a member.
+    pub fn group_mates(&mut self, task: &TaskInfo) -> Option<Vec<(PeerId, Multiaddr)>> {
+        let mates: Vec<(PeerId, Multiaddr)> = match task.signature_channel(&self.local) {
+            Channel::Group(group) if task.is_member(&self.local) => task
+                .group_members(group)
+                .filter(|id| **id != self.local)
+                .filter_map(|id| self.handed.get(id).cloned())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if mates == self.mates {
+            return None;
+        }
+        self.mates.clone_from(&mates);
+        Some(mates)
     }
 }
 
@@ -259,6 +290,47 @@ mod tests {
             "another operator's peer id is refused"
         );
         let _ = p2;
+    }
+
+    #[test]
+    fn group_mates_are_the_handed_peers_of_the_local_operators_group() {
+        let committee = Committee::new(70, 8, |_| 10);
+        let task = committee.task(1, 66);
+        let me = committee.operators[0].id;
+        let Channel::Group(group) = task.signature_channel(&me) else {
+            panic!("70 operators are split into groups");
+        };
+        let peers: HashMap<OperatorId, (PeerId, String)> = committee
+            .operators
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let peer = peer();
+                (
+                    o.id,
+                    (peer, format!("/ip4/203.0.113.{i}/tcp/9777/p2p/{peer}")),
+                )
+            })
+            .collect();
+        let mut discovery = OperatorPeers::new(me, peers[&me].0, false);
+        discovery.changed(&task, |id| peers.get(id).map(|(_, s)| s.as_str()));
+        let mates = discovery.group_mates(&task).expect("first time");
+        let expected: Vec<PeerId> = task
+            .group_members(group)
+            .filter(|id| **id != me)
+            .map(|id| peers[id].0)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(mates.iter().map(|(p, _)| *p).collect::<Vec<_>>(), expected);
+        assert_eq!(discovery.group_mates(&task), None, "unchanged");
+        // A task of a small set (one by one): no mates any more.
+        let small = Committee::new(3, 9, |_| 10);
+        let mut discovery = OperatorPeers::new(small.operators[0].id, peer(), false);
+        assert_eq!(
+            discovery.group_mates(&small.task(1, 66)),
+            None,
+            "none before either"
+        );
     }
 
     #[test]

@@ -139,26 +139,41 @@ impl SignedAggregate {
         digest: B256,
     ) -> Result<Self, AggregationError> {
         let signatures: BTreeMap<B256, &Signature> = signatures.into_iter().collect();
-        if signatures.is_empty() {
+        let sigma =
+            weighted_signature_sum(quorum_members, signatures.iter().map(|(id, s)| (*id, *s)))?;
+        Self::from_sigma(
+            quorum_members,
+            keys,
+            &signatures.keys().copied().collect(),
+            sigma,
+            digest,
+        )
+    }
+
+    /// What the checker verifies for `signers` whose signatures are already summed into
+    /// `sigma`, each counted once per task quorum it is a member of (as
+    /// [`weighted_signature_sum`] sums them); pre-verifies the sum in the contract's form, so a
+    /// `sigma` that is not exactly that sum is refused.
+    pub fn from_sigma(
+        quorum_members: &[Vec<B256>],
+        keys: &impl MemberKeys,
+        signers: &BTreeSet<B256>,
+        sigma: Signature,
+        digest: B256,
+    ) -> Result<Self, AggregationError> {
+        if signers.is_empty() {
             return Err(AggregationError::NoSignatures);
         }
         let key_of = |id: &B256| keys.keys_of(id).ok_or(AggregationError::MissingKeys(*id));
 
-        let mut weighted = Vec::with_capacity(signatures.len());
-        for (id, signature) in &signatures {
-            let times = quorum_members
-                .iter()
-                .filter(|members| members.contains(id))
-                .count();
-            if times == 0 {
-                return Err(AggregationError::NotInQuorum(*id));
-            }
+        let mut weighted = Vec::with_capacity(signers.len());
+        for id in signers {
+            let times = quorum_weight(quorum_members, id)?;
             let (g1, g2) = key_of(id)?;
-            weighted.extend(std::iter::repeat_n((*signature, g1, g2), times));
+            weighted.extend(std::iter::repeat_n((g1, g2), times));
         }
-        let sigma = aggregate_signatures(weighted.iter().map(|(sig, _, _)| *sig))?;
-        let apk_g1 = aggregate_public_keys(weighted.iter().map(|(_, g1, _)| *g1))?;
-        let apk_g2 = aggregate_public_keys_g2(weighted.iter().map(|(_, _, g2)| *g2))?;
+        let apk_g1 = aggregate_public_keys(weighted.iter().map(|(g1, _)| *g1))?;
+        let apk_g2 = aggregate_public_keys_g2(weighted.iter().map(|(_, g2)| *g2))?;
         if !verify_onchain_form(
             digest,
             &apk_g1.to_point(),
@@ -172,7 +187,7 @@ impl SignedAggregate {
         let non_signers: BTreeSet<B256> = quorum_members
             .iter()
             .flatten()
-            .filter(|id| !signatures.contains_key(*id))
+            .filter(|id| !signers.contains(*id))
             .copied()
             .collect();
         let non_signer_pubkeys = non_signers
@@ -197,6 +212,34 @@ impl SignedAggregate {
             sigma,
         })
     }
+}
+
+/// How many times signer `id` counts in a task's aggregate: once per task quorum (one list of
+/// members each) it is a member of. A signer in none of them is refused.
+pub fn quorum_weight(quorum_members: &[Vec<B256>], id: &B256) -> Result<usize, AggregationError> {
+    match quorum_members.iter().filter(|m| m.contains(id)).count() {
+        0 => Err(AggregationError::NotInQuorum(*id)),
+        times => Ok(times),
+    }
+}
+
+/// Σ of `signatures`, each counted [`quorum_weight`] times: the `sigma` the contract checks
+/// against the quorums' aggregate key minus the non-signers.
+pub fn weighted_signature_sum<'a>(
+    quorum_members: &[Vec<B256>],
+    signatures: impl IntoIterator<Item = (B256, &'a Signature)>,
+) -> Result<Signature, AggregationError> {
+    let mut weighted = Vec::new();
+    for (id, signature) in signatures {
+        weighted.extend(std::iter::repeat_n(
+            signature,
+            quorum_weight(quorum_members, &id)?,
+        ));
+    }
+    if weighted.is_empty() {
+        return Err(AggregationError::NoSignatures);
+    }
+    Ok(aggregate_signatures(weighted)?)
 }
 
 /// Completes a verified aggregate with the history indices `checkSignatures` needs, read from

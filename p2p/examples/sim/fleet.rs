@@ -5,10 +5,10 @@
 
 use crate::{Args, Role};
 use avs_p2p::{
-    InboundSignatures, Network, NetworkConfig, NetworkHandle, OperatorId, ServiceConfig,
-    ServiceEvent, ServiceHandle, SignatureService, Traffic, fixtures::Committee,
+    InboundMessages, Network, NetworkConfig, NetworkHandle, OperatorId, ServiceConfig,
+    ServiceEvent, ServiceHandle, SignatureService, Traffic, fixtures::Committee, groups::GroupId,
 };
-use libp2p::{Multiaddr, identity::Keypair};
+use libp2p::{Multiaddr, PeerId, identity::Keypair};
 use rand::{rngs::StdRng, seq::IndexedRandom};
 use std::{
     collections::{HashMap, HashSet},
@@ -39,7 +39,7 @@ pub(crate) struct RogueNode {
     pub(crate) operator: usize,
     pub(crate) network: NetworkHandle,
     /// Never read: what reaches it is never validated, hence never forwarded.
-    _inbound: InboundSignatures,
+    _inbound: InboundMessages,
 }
 
 /// A milestone of one honest node for one task.
@@ -99,6 +99,7 @@ impl Fleet {
         let mut addrs: Vec<Multiaddr> = Vec::with_capacity(live);
         let mut honest = Vec::new();
         let mut rogue = Vec::new();
+        let mut live_nodes: Vec<(usize, NetworkHandle)> = Vec::with_capacity(live);
         for (operator, role) in roles.iter().enumerate() {
             if *role == Role::Offline {
                 continue;
@@ -108,6 +109,7 @@ impl Fleet {
                 .await
                 .map_err(|e| eyre::eyre!("starting node of operator {operator}: {e}"))?;
             addrs.push(network.handle.listen_addrs()[0].clone());
+            live_nodes.push((operator, network.handle.clone()));
             match role {
                 Role::Honest => {
                     let network = if args.latency_ms == 0 {
@@ -148,6 +150,7 @@ impl Fleet {
                 Role::Offline => unreachable!("skipped above"),
             }
         }
+        introduce_group_mates(committee, args.threshold, &live_nodes).await?;
         eprintln!(
             "sim: {} honest and {} rogue nodes started in {:.1} s, {peers} peers each; waiting for their meshes",
             honest.len(),
@@ -204,8 +207,9 @@ impl Fleet {
         }
     }
 
-    /// Waits until the fleet's connection count is the same over two seconds in a row (peer
-    /// discovery done), for at most [`MESH_WAIT`].
+    /// Waits until the fleet's connection count changes by less than 1 % over two seconds
+    /// (peer discovery done: group mates backing off from connection limits keep a trickle of
+    /// redials going), for at most [`MESH_WAIT`].
     pub(crate) async fn wait_for_stable_connections(&self) -> eyre::Result<()> {
         let deadline = Instant::now() + MESH_WAIT;
         let mut last = None;
@@ -216,7 +220,7 @@ impl Fleet {
                 .iter()
                 .map(|s| s.connected.len())
                 .sum();
-            if last == Some(connections) {
+            if last.is_some_and(|last: usize| last.abs_diff(connections) * 100 <= connections) {
                 return Ok(());
             }
             eyre::ensure!(
@@ -245,6 +249,36 @@ impl Fleet {
         let stops = self.networks().map(NetworkHandle::shutdown);
         futures::future::join_all(stops).await;
     }
+}
+
+/// For an operator set split into signing groups, hands every node the addresses of its group
+/// mates' nodes, as a node learns them from the operators' published sockets.
+async fn introduce_group_mates(
+    committee: &Committee,
+    threshold: u8,
+    live_nodes: &[(usize, NetworkHandle)],
+) -> eyre::Result<()> {
+    let Some(bits) = committee.task(0, threshold).group_bits() else {
+        return Ok(());
+    };
+    let group_of = |operator: usize| GroupId::of(&committee.operators[operator].id, bits);
+    let mut groups: HashMap<GroupId, Vec<(PeerId, Multiaddr)>> = HashMap::new();
+    for (operator, handle) in live_nodes {
+        groups
+            .entry(group_of(*operator))
+            .or_default()
+            .push((handle.peer_id(), handle.listen_addrs()[0].clone()));
+    }
+    for (operator, handle) in live_nodes {
+        let mates = groups[&group_of(*operator)]
+            .iter()
+            .filter(|(peer, _)| *peer != handle.peer_id())
+            .cloned()
+            .collect();
+        handle.set_group_peers(mates).await?;
+    }
+    eprintln!("sim: {} signing groups ({bits} id bits)", groups.len());
+    Ok(())
 }
 
 /// libp2p's in-process memory transport (noise and yamux as over TCP, without a socket per

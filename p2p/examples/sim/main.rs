@@ -114,6 +114,15 @@ pub(crate) enum Role {
 fn main() -> eyre::Result<()> {
     let args = Args::parse();
     validate(&args)?;
+    // The nodes' logs, all interleaved, errors only by default: `RUST_LOG=avs_p2p=debug` to
+    // see a run's gossip.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

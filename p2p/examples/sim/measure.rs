@@ -11,8 +11,15 @@ use crate::{
 use avs_p2p::{
     Traffic,
     fixtures::{Committee, response},
+    network::Channel,
+    wire::{GossipMessage, GroupAggregate},
 };
 use std::time::{Duration, Instant};
+
+/// How often, and how many times, a node offers its own signature again when the first
+/// publish found no peer on its topic (the node's own retry, at a simulation's pace).
+const REPUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+const REPUBLISH_ATTEMPTS: usize = 40;
 
 /// Submitter ranks the bound allows for (rank r submits r slots after quorum).
 const RANKS_WAITED: u32 = 3;
@@ -105,7 +112,20 @@ pub(crate) async fn task(
         let message = committee.sign(node.operator, response(index, 0));
         published.push(tokio::spawn(async move {
             service.add_task(info).await?;
-            service.publish_own(message).await
+            if service.publish_own(message).await.is_ok() {
+                return Ok(());
+            }
+            // As the node does: offer it again while no peer is on its topic yet (a group
+            // topic joined with this task has no mesh for a heartbeat or two).
+            let mut last = Err(avs_p2p::ServiceError::Stopped);
+            for _ in 0..REPUBLISH_ATTEMPTS {
+                tokio::time::sleep(REPUBLISH_INTERVAL).await;
+                last = service.republish_own(message).await;
+                if last.is_ok() {
+                    break;
+                }
+            }
+            last
         }));
     }
     for rogue in &fleet.rogue {
@@ -114,9 +134,27 @@ pub(crate) async fn task(
         // A valid point over another message: decodes, fails verification.
         junk.signature = committee.sign(rogue.operator, response(index, 9)).signature;
         let conflicting = [1, 2].map(|v| committee.sign(rogue.operator, response(index, v)));
+        let channel = info.signature_channel(&junk.operator_id);
+        let mut messages: Vec<(Channel, GossipMessage)> = std::iter::once(junk)
+            .chain(conflicting)
+            .map(|m| (channel, m.into()))
+            .collect();
+        // In a task split into groups, also a junk aggregate claiming its whole group.
+        if let Channel::Group(group) = channel {
+            let members = info.group_members(group).count();
+            let claim = GroupAggregate {
+                task_index: index,
+                response: junk.response,
+                task_hash: junk.task_hash,
+                group,
+                signature: junk.signature,
+                signers: GroupAggregate::bitmap(members, 0..members),
+            };
+            messages.push((Channel::Deployment, claim.into()));
+        }
         tokio::spawn(async move {
-            for message in std::iter::once(junk).chain(conflicting) {
-                let _ = network.publish(message).await;
+            for (channel, message) in messages {
+                let _ = network.publish(channel, message).await;
             }
         });
     }

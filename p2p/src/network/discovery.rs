@@ -32,7 +32,7 @@ use libp2p::{
     },
 };
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     path::PathBuf,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -51,6 +51,11 @@ const SATISFIED_WALK_FACTOR: u32 = 10;
 const SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Most dials started per maintenance tick.
 const MAX_DIALS_PER_TICK: usize = 16;
+/// Most dials of group mates started per maintenance tick. A whole group learning its mates
+/// at once and dialling them all would overrun every member's pending-connection limit
+/// (`NetworkConfig::max_pending`), which drops the excess mid-handshake, and every retry
+/// would come back together; a few per tick connect a group of 32 within seconds.
+const MAX_GROUP_DIALS_PER_TICK: usize = 4;
 
 /// Time between random walks with `connected` useful peers: [`URGENT_WALK_INTERVAL`] (at most)
 /// below `min`, `interval` below `target`, [`SATISFIED_WALK_FACTOR`] intervals at the target.
@@ -78,6 +83,8 @@ pub(super) struct PeerMaintenance {
     below_min: bool,
     /// This deployment's DHT protocol: peers that speak it are AVS peers of this deployment.
     dht: StreamProtocol,
+    /// The nodes of this node's signing-group mates: dialled whatever the peer count.
+    group: HashSet<PeerId>,
 }
 
 impl PeerMaintenance {
@@ -110,6 +117,7 @@ impl PeerMaintenance {
             next_save: now,
             below_min: false,
             dht: dht_protocol(config.settlement_chain_id, config.task_manager),
+            group: HashSet::new(),
         }
     }
 
@@ -148,6 +156,7 @@ impl Driver {
         self.peers.known.touch(&connected_peers, unix_now());
         // Only AVS peers count towards the target: connections of anything else (any libp2p
         // node can connect) must not stop the node from finding its own network.
+        self.dial_group_peers(now);
         let connected = self.useful_peers();
         if connected < self.peers.target {
             let want = (self.peers.target - connected).min(MAX_DIALS_PER_TICK);
@@ -271,6 +280,33 @@ impl Driver {
             self.peers.known.dial_not_started(&peer);
             debug!(%peer, error = %e, "cannot dial a known peer");
         }
+    }
+
+    /// Dials the group mates that are not connected (and not backing off, banned or us),
+    /// whatever the peer count: a group's signatures travel only among its members.
+    fn dial_group_peers(&mut self, now: Instant) {
+        if self.peers.group.is_empty() {
+            return;
+        }
+        let local = *self.swarm.local_peer_id();
+        let (swarm, penalties, group) = (&self.swarm, &self.penalties, &self.peers.group);
+        let due = self.peers.known.due(now, MAX_GROUP_DIALS_PER_TICK, |peer| {
+            !group.contains(peer)
+                || *peer == local
+                || swarm.is_connected(peer)
+                || penalties.is_banned(peer)
+        });
+        for (peer, addrs) in due {
+            self.dial_peer(peer, addrs);
+        }
+    }
+
+    /// This node's group mates (see [`super::NetworkHandle::set_group_peers`]): known and pinned
+    /// like operators' sockets, and dialled at once.
+    pub(super) fn set_group_peers(&mut self, peers: Vec<(PeerId, Multiaddr)>) {
+        self.peers.group = peers.iter().map(|(peer, _)| *peer).collect();
+        self.add_chain_peers(peers);
+        self.dial_group_peers(Instant::now());
     }
 
     /// Operators' published addresses: pinned known peers, in the DHT too, dialled by the

@@ -4,18 +4,25 @@
 //! each in its own module.
 
 use super::{
-    Command, InboundId, InboundSignature, NetworkError, NetworkStatus, Verdict,
+    Channel, Command, InboundId, InboundMessage, NetworkError, NetworkStatus, Verdict,
     behaviour::{Behaviour, BehaviourEvent},
     discovery::PeerMaintenance,
 };
-use crate::{penalty::PenaltyBox, ratelimit::RateLimiter, wire::SignatureMessage};
+use crate::{
+    groups::GroupId, penalty::PenaltyBox, ratelimit::RateLimiter, topic::group_topic,
+    wire::GossipMessage,
+};
+use alloy::primitives::Address;
 use futures::StreamExt;
 use libp2p::{
     PeerId, Swarm,
     gossipsub::{self, PublishError, TopicHash},
     swarm::SwarmEvent,
 };
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -25,7 +32,11 @@ const BAN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 pub(super) struct Driver {
     pub(super) swarm: Swarm<Behaviour>,
     pub(super) topic: TopicHash,
-    pub(super) inbound: mpsc::Sender<InboundSignature>,
+    /// Settlement chain id and task manager: what group topics are named after.
+    pub(super) deployment: (u64, Address),
+    /// The subscribed group topics.
+    pub(super) groups: HashMap<TopicHash, GroupId>,
+    pub(super) inbound: mpsc::Sender<InboundMessage>,
     pub(super) rate: RateLimiter<PeerId>,
     pub(super) penalties: PenaltyBox<PeerId>,
     pub(super) peers: PeerMaintenance,
@@ -74,12 +85,16 @@ impl Driver {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish(msg, reply) => {
+            Command::Publish(channel, msg, reply) => {
+                let topic = match channel {
+                    Channel::Deployment => self.topic.clone(),
+                    Channel::Group(group) => self.group_topic(group).hash(),
+                };
                 let result = self
                     .swarm
                     .behaviour_mut()
                     .gossipsub
-                    .publish(self.topic.clone(), msg.encode().to_vec())
+                    .publish(topic, msg.encode())
                     .map(|_| ())
                     .or_else(|e| match e {
                         // Already out there (content-addressed ids): publishing again is a no-op.
@@ -88,6 +103,8 @@ impl Driver {
                     });
                 let _ = reply.send(result);
             }
+            Command::Groups(groups) => self.set_groups(groups),
+            Command::GroupPeers(peers) => self.set_group_peers(peers),
             Command::Report(id, verdict) => self.report(&id, verdict),
             Command::Dial(addr, reply) => {
                 let result = self
@@ -117,6 +134,45 @@ impl Driver {
                 let _ = done.send(());
             }
         }
+    }
+
+    fn group_topic(&self, group: GroupId) -> gossipsub::IdentTopic {
+        group_topic(self.deployment.0, self.deployment.1, group)
+    }
+
+    /// Subscribes to the topics of `groups` (scored like the deployment topic) and leaves the
+    /// other group topics.
+    fn set_groups(&mut self, groups: Vec<GroupId>) {
+        let wanted: HashMap<TopicHash, GroupId> = groups
+            .into_iter()
+            .map(|g| (self.group_topic(g).hash(), g))
+            .collect();
+        let left: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(hash, _)| !wanted.contains_key(*hash))
+            .map(|(_, g)| *g)
+            .collect();
+        for group in left {
+            let topic = self.group_topic(group);
+            self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+            debug!(%group, "left the signing group's topic");
+        }
+        for group in wanted.values() {
+            if self.groups.values().any(|g| g == group) {
+                continue;
+            }
+            let topic = self.group_topic(*group);
+            let gs = &mut self.swarm.behaviour_mut().gossipsub;
+            if let Err(e) = gs.set_topic_params(topic.clone(), super::scoring::topic_params()) {
+                warn!(%group, error = e, "group topic not scored");
+            }
+            match gs.subscribe(&topic) {
+                Ok(_) => debug!(%group, "joined the signing group's topic"),
+                Err(e) => warn!(%group, error = %e, "cannot join the signing group's topic"),
+            }
+        }
+        self.groups = wanted;
     }
 
     fn status(&self) -> NetworkStatus {
@@ -155,13 +211,17 @@ impl Driver {
                 propagation_source,
                 message_id,
                 message,
-            })) => self.on_message(
-                InboundId {
+            })) => {
+                let id = InboundId {
                     message_id,
                     source: propagation_source,
-                },
-                &message.data,
-            ),
+                };
+                match self.channel(&message.topic) {
+                    Some(channel) => self.on_message(id, channel, &message.data),
+                    // A topic just left: nobody here validates it any more.
+                    None => self.report(&id, Verdict::Ignore),
+                }
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
@@ -174,27 +234,39 @@ impl Driver {
         }
     }
 
-    fn on_message(&mut self, id: InboundId, data: &[u8]) {
+    fn channel(&self, topic: &TopicHash) -> Option<Channel> {
+        if *topic == self.topic {
+            Some(Channel::Deployment)
+        } else {
+            self.groups.get(topic).copied().map(Channel::Group)
+        }
+    }
+
+    fn on_message(&mut self, id: InboundId, channel: Channel, data: &[u8]) {
         if !self.rate.try_acquire(id.source, Instant::now()) {
             debug!(peer = %id.source, "peer over its rate limit; ignoring message");
             self.report(&id, Verdict::Ignore);
             return;
         }
-        let message = match SignatureMessage::decode(data) {
+        let message = match GossipMessage::decode(data) {
             Ok(m) => m,
             Err(e) => {
-                debug!(peer = %id.source, error = %e, "malformed signature message");
+                debug!(peer = %id.source, error = %e, "malformed gossip message");
                 self.report(&id, Verdict::Reject);
                 return;
             }
         };
         debug!(
             peer = %id.source,
-            task = message.task_index,
-            operator = %message.operator_id,
-            "signature received"
+            task = message.task_index(),
+            ?channel,
+            "gossip message received"
         );
-        match self.inbound.try_send(InboundSignature { id, message }) {
+        match self.inbound.try_send(InboundMessage {
+            id,
+            channel,
+            message,
+        }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
                 // The application is behind; dropping (unforwarded) keeps the swarm live. The
@@ -202,7 +274,7 @@ impl Driver {
                 // other peers forward. The queue is sized for bursts well above an operator
                 // set's (`NetworkConfig::inbound_queue`), so only a node saturated for seconds
                 // gets here.
-                warn!("inbound signature queue full; ignoring message");
+                warn!("inbound message queue full; ignoring message");
                 self.report(&m.id, Verdict::Ignore);
             }
             Err(mpsc::error::TrySendError::Closed(m)) => self.report(&m.id, Verdict::Ignore),

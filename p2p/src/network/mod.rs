@@ -1,7 +1,8 @@
 //! The libp2p swarm and its event loop, driven by a cloneable [`NetworkHandle`].
 //!
 //! The swarm runs on its own tokio task. It never validates signatures itself: every decoded
-//! message goes to the application through a bounded queue ([`InboundSignatures`]) and stays
+//! message goes to the application through a bounded queue ([`InboundMessages`]), tagged with
+//! the [`Channel`] it came on (the deployment topic or a signing group's), and stays
 //! unforwarded in gossipsub's cache until the application reports a [`Verdict`] through
 //! [`NetworkHandle::report`]. The swarm does the checks that need no application knowledge:
 //! size cap and wire format (malformed → reject), per-peer rate limit (over → ignore), and it
@@ -42,10 +43,11 @@ pub use traffic::Traffic;
 
 use crate::{
     config::{ConfigError, NetworkConfig},
+    groups::GroupId,
     penalty::PenaltyBox,
     ratelimit::RateLimiter,
     topic::signature_topic,
-    wire::SignatureMessage,
+    wire::GossipMessage,
 };
 use behaviour::build_swarm;
 use discovery::PeerMaintenance;
@@ -102,13 +104,25 @@ pub struct InboundId {
     pub source: PeerId,
 }
 
-/// A decoded signature message awaiting application validation.
+/// The gossip topic a message travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The deployment's signature topic ([`crate::signature_topic`]): signatures of small
+    /// operator sets, and group aggregates.
+    Deployment,
+    /// A signing group's topic ([`crate::topic::group_topic`]): its members' signatures.
+    Group(GroupId),
+}
+
+/// A decoded gossip message awaiting application validation.
 #[derive(Clone, Debug)]
-pub struct InboundSignature {
+pub struct InboundMessage {
     /// Where to report the verdict.
     pub id: InboundId,
+    /// The topic it came on.
+    pub channel: Channel,
     /// The message.
-    pub message: SignatureMessage,
+    pub message: GossipMessage,
 }
 
 /// Errors of the network layer.
@@ -151,7 +165,13 @@ pub enum NetworkError {
 }
 
 enum Command {
-    Publish(SignatureMessage, oneshot::Sender<Result<(), NetworkError>>),
+    Publish(
+        Channel,
+        GossipMessage,
+        oneshot::Sender<Result<(), NetworkError>>,
+    ),
+    Groups(Vec<GroupId>),
+    GroupPeers(Vec<(PeerId, Multiaddr)>),
     Report(InboundId, Verdict),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetworkError>>),
     OperatorPeers {
@@ -201,6 +221,8 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Self::Publish(..) => "Publish",
             Self::Report(..) => "Report",
+            Self::Groups(..) => "Groups",
+            Self::GroupPeers(..) => "GroupPeers",
             Self::Dial(..) => "Dial",
             Self::OperatorPeers { .. } => "OperatorPeers",
             Self::Status(..) => "Status",
@@ -222,11 +244,32 @@ impl NetworkHandle {
         &self.listen_addrs
     }
 
-    /// Publishes our own signature. Our own messages skip validation: we produced them.
-    pub async fn publish(&self, message: SignatureMessage) -> Result<(), NetworkError> {
+    /// Publishes our own message on `channel` (a group's topic must be subscribed,
+    /// [`Self::set_groups`]). Our own messages skip validation: we produced them.
+    pub async fn publish(
+        &self,
+        channel: Channel,
+        message: GossipMessage,
+    ) -> Result<(), NetworkError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::Publish(message, tx)).await?;
+        self.send(Command::Publish(channel, message, tx)).await?;
         rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// The signing groups whose topics this node is subscribed to, besides the deployment
+    /// topic: those of its operator in the open tasks. Topics not listed are left.
+    pub async fn set_groups(&self, groups: Vec<GroupId>) -> Result<(), NetworkError> {
+        self.send(Command::Groups(groups)).await
+    }
+
+    /// The nodes of this node's signing-group mates (their operators' published addresses):
+    /// kept connected whatever the peer count, since a group's signatures travel only among
+    /// its members. Replaces the previous list; those left out are ordinary peers again.
+    pub async fn set_group_peers(
+        &self,
+        peers: Vec<(PeerId, Multiaddr)>,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::GroupPeers(peers)).await
     }
 
     /// Reports the application's verdict on an inbound message (exactly once per message).
@@ -284,20 +327,20 @@ impl NetworkHandle {
     }
 }
 
-/// Bounded stream of decoded inbound signatures. Each one must be answered with
+/// Bounded stream of decoded inbound messages. Each one must be answered with
 /// [`NetworkHandle::report`]; until then gossipsub holds it without forwarding.
 #[derive(Debug)]
-pub struct InboundSignatures(mpsc::Receiver<InboundSignature>);
+pub struct InboundMessages(mpsc::Receiver<InboundMessage>);
 
-impl InboundSignatures {
+impl InboundMessages {
     /// Next message; `None` once the network has stopped.
-    pub async fn recv(&mut self) -> Option<InboundSignature> {
+    pub async fn recv(&mut self) -> Option<InboundMessage> {
         self.0.recv().await
     }
 
     /// Moves up to `limit` already-queued messages into `buf` without waiting, so a burst can
     /// be batch-verified. Returns how many were added.
-    pub fn drain_ready(&mut self, buf: &mut Vec<InboundSignature>, limit: usize) -> usize {
+    pub fn drain_ready(&mut self, buf: &mut Vec<InboundMessage>, limit: usize) -> usize {
         let mut n = 0;
         while n < limit {
             match self.0.try_recv() {
@@ -313,7 +356,7 @@ impl InboundSignatures {
 }
 
 #[cfg(feature = "test-fixtures")]
-impl InboundSignatures {
+impl InboundMessages {
     /// The same queue with every message handed on `latency` after it arrived: in a network
     /// simulation on one machine, the one-way latency of the link it came over. A node
     /// validates and forwards a message only once it has it, so each gossip hop adds
@@ -324,7 +367,7 @@ impl InboundSignatures {
         let capacity = self.0.max_capacity();
         let (tx, rx) = mpsc::channel(capacity);
         tokio::spawn(async move {
-            let mut line: std::collections::VecDeque<(tokio::time::Instant, InboundSignature)> =
+            let mut line: std::collections::VecDeque<(tokio::time::Instant, InboundMessage)> =
                 std::collections::VecDeque::new();
             let mut open = true;
             while open || !line.is_empty() {
@@ -353,7 +396,7 @@ pub struct Network {
     /// Handle for publishing, reporting verdicts and shutting down.
     pub handle: NetworkHandle,
     /// Inbound messages awaiting validation.
-    pub inbound: InboundSignatures,
+    pub inbound: InboundMessages,
     /// The swarm task; finishes after [`NetworkHandle::shutdown`] or when all handles drop.
     pub task: JoinHandle<()>,
 }
@@ -432,6 +475,8 @@ impl Network {
         let driver = Driver {
             swarm,
             topic: topic.hash(),
+            deployment: (config.settlement_chain_id, config.task_manager),
+            groups: HashMap::new(),
             inbound: in_tx,
             rate: RateLimiter::new(config.peer_rate_per_sec, config.peer_burst),
             penalties: PenaltyBox::new(
@@ -449,7 +494,7 @@ impl Network {
                 peer_id,
                 listen_addrs: listen_addrs.into(),
             },
-            inbound: InboundSignatures(in_rx),
+            inbound: InboundMessages(in_rx),
             task,
         })
     }

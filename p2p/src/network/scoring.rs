@@ -9,7 +9,19 @@ use std::time::Duration;
 /// are off because a quiet network would otherwise punish honest peers, and so is IP
 /// colocation (P₆): operators may share an address.
 pub(super) fn score_params(topic: TopicHash) -> gossipsub::PeerScoreParams {
-    let topic_params = gossipsub::TopicScoreParams {
+    let mut params = gossipsub::PeerScoreParams::default();
+    params.topics.insert(topic, topic_params());
+    // Operators legitimately share addresses (a devnet, a NAT, one provider's egress), and a
+    // peer cannot forge a registered operator's signature, so peer count per IP says nothing
+    // here. With the default penalty a node with more than ~14 peers on one IP scored them all
+    // below the publish threshold and could not publish at all.
+    params.ip_colocation_factor_weight = 0.0;
+    params
+}
+
+/// The parameters of each of our topics (the deployment's and the signing groups').
+pub(super) fn topic_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
         topic_weight: 1.0,
         time_in_mesh_weight: 0.01,
         time_in_mesh_quantum: Duration::from_secs(1),
@@ -22,15 +34,7 @@ pub(super) fn score_params(topic: TopicHash) -> gossipsub::PeerScoreParams {
         invalid_message_deliveries_weight: -10.0,
         invalid_message_deliveries_decay: 0.99,
         ..Default::default()
-    };
-    let mut params = gossipsub::PeerScoreParams::default();
-    params.topics.insert(topic, topic_params);
-    // Operators legitimately share addresses (a devnet, a NAT, one provider's egress), and a
-    // peer cannot forge a registered operator's signature, so peer count per IP says nothing
-    // here. With the default penalty a node with more than ~14 peers on one IP scored them all
-    // below the publish threshold and could not publish at all.
-    params.ip_colocation_factor_weight = 0.0;
-    params
+    }
 }
 
 pub(super) fn score_thresholds() -> gossipsub::PeerScoreThresholds {

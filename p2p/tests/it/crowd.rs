@@ -5,7 +5,10 @@
 //! penalty is off.
 
 use crate::support::*;
-use avs_p2p::fixtures::{Committee, response};
+use avs_p2p::{
+    Channel,
+    fixtures::{Committee, response},
+};
 
 const PEERS: usize = 15;
 
@@ -26,7 +29,7 @@ async fn a_node_with_fifteen_peers_on_one_ip_publishes_to_all_of_them() {
 
     let message = Committee::new(1, 3, |_| 1).sign(0, response(1, 0));
     hub.handle
-        .publish(message)
+        .publish(Channel::Deployment, message.into())
         .await
         .expect("publishing with fifteen colocated peers");
     for (i, spoke) in spokes.iter_mut().enumerate() {
@@ -35,7 +38,7 @@ async fn a_node_with_fifteen_peers_on_one_ip_publishes_to_all_of_them() {
             &mut spoke.inbound,
         )
         .await;
-        assert_eq!(received.message, message, "spoke {i}");
+        assert_eq!(received.message, message.into(), "spoke {i}");
     }
     for node in spokes.iter().chain(std::iter::once(&hub)) {
         node.handle.shutdown().await;

@@ -5,7 +5,7 @@
 
 use crate::support::*;
 use avs_p2p::{
-    ServiceEvent,
+    Channel, ServiceEvent,
     fixtures::{Committee, response},
 };
 use std::{collections::HashSet, time::Duration};
@@ -34,12 +34,15 @@ async fn an_equivocation_is_kept_as_evidence_and_never_aggregated() {
     let (good, bad) = (response(1, 0), response(1, 7));
     rogue
         .handle
-        .publish(committee.sign(equivocator, good))
+        .publish(
+            Channel::Deployment,
+            committee.sign(equivocator, good).into(),
+        )
         .await
         .unwrap();
     rogue
         .handle
-        .publish(committee.sign(equivocator, bad))
+        .publish(Channel::Deployment, committee.sign(equivocator, bad).into())
         .await
         .unwrap();
     for (i, n) in honest.iter().enumerate() {

@@ -8,6 +8,7 @@ mod chain;
 mod crowd;
 mod equivocation;
 mod gossip;
+mod groups;
 mod journal;
 mod mdns;
 mod network;

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use avs_p2p::{
-    Network, NetworkError, Verdict,
+    Channel, Network, NetworkError, Verdict,
     fixtures::{Committee, response},
     load_or_create_identity,
 };
@@ -21,11 +21,17 @@ async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
 
     let committee = Committee::new(1, 3, |_| 1);
     let msg = committee.sign(0, response(4, 0));
-    a.handle.publish(msg).await.unwrap();
+    a.handle
+        .publish(Channel::Deployment, msg.into())
+        .await
+        .unwrap();
     // Publishing the same bytes again is a no-op (content-addressed ids), not an error.
-    a.handle.publish(msg).await.unwrap();
+    a.handle
+        .publish(Channel::Deployment, msg.into())
+        .await
+        .unwrap();
     let got = next_inbound("message within the timeout", &mut b.inbound).await;
-    assert_eq!(got.message, msg);
+    assert_eq!(got.message, msg.into());
     assert_eq!(got.id.source, a.handle.peer_id());
     b.handle.report(got.id, Verdict::Accept).await.unwrap();
     // Exactly one copy reaches the application.
@@ -43,7 +49,7 @@ async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
         .expect("task ends")
         .unwrap();
     assert!(matches!(
-        a.handle.publish(msg).await,
+        a.handle.publish(Channel::Deployment, msg.into()).await,
         Err(NetworkError::Stopped)
     ));
     b.handle.shutdown().await;
@@ -154,7 +160,10 @@ async fn forwarded_after_a_late_accept(timeout: Option<Duration>) -> bool {
 
     let committee = Committee::new(1, 3, |_| 1);
     let msg = committee.sign(0, response(4, 0));
-    a.handle.publish(msg).await.unwrap();
+    a.handle
+        .publish(Channel::Deployment, msg.into())
+        .await
+        .unwrap();
     let held = next_inbound("B receives A's message", &mut b.inbound).await;
     let received = tokio::time::Instant::now();
     // A gossips its message ids for 3 heartbeats (300 ms here): C joins after that.
@@ -170,7 +179,7 @@ async fn forwarded_after_a_late_accept(timeout: Option<Duration>) -> bool {
     b.handle.report(held.id, Verdict::Accept).await.unwrap();
     let delivered = tokio::time::timeout(Duration::from_secs(3), c.inbound.recv())
         .await
-        .is_ok_and(|m| m.is_some_and(|m| m.message == msg));
+        .is_ok_and(|m| m.is_some_and(|m| m.message == msg.into()));
     for node in [a, b, c] {
         node.handle.shutdown().await;
     }
@@ -198,7 +207,10 @@ async fn traffic_counts_bytes_messages_and_duplicates() {
 
     let committee = Committee::new(1, 5, |_| 1);
     let msg = committee.sign(0, response(7, 0));
-    a.handle.publish(msg).await.unwrap();
+    a.handle
+        .publish(Channel::Deployment, msg.into())
+        .await
+        .unwrap();
     // b and c both accept, so each forwards to the other unless the other's copy came first:
     // at least one of them receives a second copy.
     for node in [&mut b, &mut c] {
@@ -238,9 +250,12 @@ async fn memory_transport_nodes_gossip() {
         "{addr}"
     );
     let msg = Committee::new(1, 9, |_| 1).sign(0, response(3, 0));
-    a.handle.publish(msg).await.unwrap();
+    a.handle
+        .publish(Channel::Deployment, msg.into())
+        .await
+        .unwrap();
     let got = next_inbound("message within the timeout", &mut b.inbound).await;
-    assert_eq!(got.message, msg);
+    assert_eq!(got.message, msg.into());
 }
 
 /// Two nodes listening only on `listen` (`a` with the given key), `b` bootstrapping from `a`,

@@ -6,7 +6,7 @@ use crate::support::*;
 use alloy::primitives::B256;
 use avs_bls::SecretKey;
 use avs_p2p::{
-    ServiceEvent, SignatureMessage,
+    Channel, ServiceEvent, SignatureMessage,
     fixtures::{Committee, response},
 };
 use std::time::Duration;
@@ -50,7 +50,11 @@ async fn rogue_flooder_is_rejected_scored_down_and_banned_while_honest_traffic_f
                     task_hash: avs_p2p::fixtures::attestation(1).task.hash(),
                 };
                 // Once banned everywhere the rogue has no peers left to publish to.
-                if handle.publish(msg).await.is_ok() {
+                if handle
+                    .publish(Channel::Deployment, msg.into())
+                    .await
+                    .is_ok()
+                {
                     published += 1;
                 }
                 tokio::task::yield_now().await;

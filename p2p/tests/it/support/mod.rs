@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use avs_p2p::{
-    InboundSignature, InboundSignatures, Network, NetworkConfig, NetworkHandle, NetworkStatus,
+    InboundMessage, InboundMessages, Network, NetworkConfig, NetworkHandle, NetworkStatus,
     OperatorId, ServiceConfig, ServiceEvent, SignatureService,
 };
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol};
@@ -38,7 +38,7 @@ pub fn tcp_addr(handle: &NetworkHandle) -> Multiaddr {
 }
 
 /// The next message of `inbound`, within [`WAIT`]; `what` names it in the failure.
-pub async fn next_inbound(what: &str, inbound: &mut InboundSignatures) -> InboundSignature {
+pub async fn next_inbound(what: &str, inbound: &mut InboundMessages) -> InboundMessage {
     tokio::time::timeout(WAIT, inbound.recv())
         .await
         .unwrap_or_else(|_| panic!("{what}: nothing received within {WAIT:?}"))
