@@ -93,6 +93,17 @@ pub(crate) struct Piece {
     pub(crate) sigma: Signature,
 }
 
+/// What recording a group aggregate would do ([`DigestState::piece_gain`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PieceGain {
+    /// It covers no signer the digest lacks, or would drop one it covers.
+    None,
+    /// It becomes the group's piece.
+    Replace,
+    /// It is disjoint from the group's piece: the two are summed.
+    Merge,
+}
+
 /// One response digest of a task: its signers and their stake.
 pub(crate) struct DigestState {
     pub(crate) response: TaskResponse,
@@ -142,6 +153,33 @@ impl DigestState {
             covered.extend(&piece.signers);
         }
         covered
+    }
+
+    /// What an aggregate of `group` with `signers` would do to this digest: merge with the
+    /// group's piece (disjoint from it), replace it (it and the individual signatures held
+    /// cover every signer covered now, and more), or nothing. Coverage only ever grows, so a
+    /// digest at quorum stays there; and the decision needs only the bitmap, so the validator
+    /// takes it before spending a pairing.
+    pub(crate) fn piece_gain(&self, group: GroupId, signers: &BTreeSet<OperatorId>) -> PieceGain {
+        let before = self.group_coverage(group);
+        if signers.is_subset(&before) {
+            return PieceGain::None;
+        }
+        match self.pieces.get(&group) {
+            Some(held) if held.signers.is_disjoint(signers) => PieceGain::Merge,
+            _ => {
+                let individual =
+                    |id: &OperatorId| group.contains(id) && self.signatures.contains_key(id);
+                if before
+                    .iter()
+                    .all(|id| signers.contains(id) || individual(id))
+                {
+                    PieceGain::Replace
+                } else {
+                    PieceGain::None
+                }
+            }
+        }
     }
 
     /// The individual signatures no piece covers.
@@ -249,9 +287,9 @@ impl OpenTask {
     }
 
     /// Records a verified partial aggregate of `group` over `digest` if it makes the digest
-    /// cover more of the group: as the group's piece, or merged with the piece it has when the
-    /// two are disjoint. Returns the signers it newly covers (empty: nothing new, nothing
-    /// changed).
+    /// cover more of the group ([`DigestState::piece_gain`]): as the group's piece, or merged
+    /// with the piece it has when the two are disjoint. Returns the signers it newly covers
+    /// (empty: nothing new, nothing changed).
     pub(crate) fn add_piece(
         &mut self,
         digest: B256,
@@ -265,28 +303,20 @@ impl OpenTask {
             .entry(digest)
             .or_insert_with(|| DigestState::new(response));
         let before = d.group_coverage(group);
-        let individual = |signers: &BTreeSet<OperatorId>| {
-            d.signatures
-                .keys()
-                .filter(|id| group.contains(id) && !signers.contains(id))
-                .count()
+        let best = match d.piece_gain(group, &piece.signers) {
+            PieceGain::None => return Vec::new(),
+            PieceGain::Replace => piece,
+            PieceGain::Merge => {
+                let held = &d.pieces[&group];
+                let Ok(sigma) = aggregate_signatures([&held.sigma, &piece.sigma]) else {
+                    return Vec::new();
+                };
+                Piece {
+                    signers: held.signers.union(&piece.signers).copied().collect(),
+                    sigma,
+                }
+            }
         };
-        let merged = d
-            .pieces
-            .get(&group)
-            .filter(|held| held.signers.is_disjoint(&piece.signers))
-            .and_then(|held| {
-                let sigma = aggregate_signatures([&held.sigma, &piece.sigma]).ok()?;
-                let signers = held.signers.union(&piece.signers).copied().collect();
-                Some(Piece { signers, sigma })
-            });
-        let best = match merged {
-            Some(merged) if merged.signers.len() > piece.signers.len() => merged,
-            _ => piece,
-        };
-        if best.signers.len() + individual(&best.signers) <= before.len() {
-            return Vec::new();
-        }
         let newly: Vec<OperatorId> = best.signers.difference(&before).copied().collect();
         d.pieces.insert(group, best);
         self.recount(digest, now);
@@ -345,11 +375,10 @@ impl OpenTask {
         let mut signers: BTreeSet<OperatorId> =
             piece.map(|p| p.signers.clone()).unwrap_or_default();
         signers.extend(loose.iter().map(|(id, _)| OperatorId(*id)));
-        let sums: Vec<Signature> = piece
-            .map(|p| p.sigma)
-            .into_iter()
-            .chain(weighted_signature_sum(&self.quorum_members(), loose).ok())
-            .collect();
+        let mut sums: Vec<Signature> = piece.map(|p| p.sigma).into_iter().collect();
+        if !loose.is_empty() {
+            sums.push(weighted_signature_sum(&self.quorum_members(), loose).ok()?);
+        }
         let sigma = aggregate_signatures(&sums).ok()?;
         Some(Piece { signers, sigma })
     }

@@ -1,15 +1,16 @@
 //! When this node publishes its signing group's partial aggregate (see [`crate::groups`]).
 //!
-//! Every member of a group can publish the group's aggregate; they take turns so that one
-//! does. Members are ranked per task as submitters are ([`crate::submitter_rank`] over the
-//! group's members), and a member's turn comes `rank × slot` after the group's signatures have
-//! settled: `window` after the member signed, and `settle` after the last signature of the
-//! group it counted, and `window` after its own last publication. At its turn a member
-//! publishes only if it holds signers that neither the
-//! best aggregate it received for its group nor its own last publication has, so once the
-//! rank-0 member has published what everyone holds, the others stay silent; if it is offline
-//! or publishes less, the next rank fills in one slot later. A late signature starts the turns
-//! again, so it is published once, by the best-ranked member that has it.
+//! Every member of a group can publish the group's aggregate; they take turns so that few do.
+//! Members are ranked per task as submitters are ([`crate::submitter_rank`] over the group's
+//! members), and a member's turn comes `rank × slot` after the group's signatures have
+//! settled: `window` after the member signed (and after its own last publication), and
+//! `settle` after the last signature of the group it counted. At its turn a member publishes
+//! only if it holds signers that neither the best aggregate it counted for its group nor its
+//! own last publication has. A member that already held everything rank 0 published ignores
+//! that aggregate unverified, so it may publish the same set at its turn: the same signers
+//! give the same bytes, which gossipsub drops as a duplicate of rank 0's message. If rank 0
+//! is offline or publishes less, the next rank fills in one slot later; a late signature
+//! starts the turns again.
 //!
 //! Pure: the caller passes the time and does the publishing.
 

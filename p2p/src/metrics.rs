@@ -2,7 +2,10 @@
 //!
 //! `avs_exex_signatures_received_total{result, reason}`, where `result` is the gossip verdict
 //! (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
-//! (`bad_signature`, `duplicate`, `equivocation`, ...). Invalid signatures are the ones that
+//! (`bad_signature`, `duplicate`, `equivocation`, `wrong_channel`, ...); a signing group's
+//! aggregate counts as `valid` with reason `group_aggregate` (rejected ones: `bad_bitmap`,
+//! `not_a_task_group`, `bad_signature`; ignored ones that add nothing: `no_new_signers`).
+//! Invalid signatures are the ones that
 //! lower the forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
 //! `avs_exex_equivocations_total` counts operators caught signing two responses to one task.
 
@@ -85,6 +88,7 @@ fn ignore_label(reason: IgnoreReason) -> &'static str {
         IgnoreReason::PendingExpired => "pending_expired",
         IgnoreReason::WrongChannel => "wrong_channel",
         IgnoreReason::NoNewSigners => "no_new_signers",
+        IgnoreReason::ConflictsWithAggregate => "conflicts_with_aggregate",
     }
 }
 

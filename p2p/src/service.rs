@@ -40,7 +40,7 @@ use crate::{
     ranking::{SubmitScheduler, submitter_rank},
     tasks::TaskTable,
     validation::{Equivocation, Outcome, Validator, ValidatorConfig, Verified},
-    wire::{GossipMessage, GroupAggregate, OperatorId, SignatureMessage},
+    wire::{GossipMessage, GroupAggregate, MAX_GROUP_BITMAP, OperatorId, SignatureMessage},
 };
 use libp2p::gossipsub::MessageId;
 use std::{
@@ -482,7 +482,7 @@ impl State {
 
     /// Reports a signature the table counted when it accepted it.
     fn accepted(&mut self, v: &Verified, now: Instant) {
-        if let Some(task) = self.tasks.task(v.task_index)
+        if let Some(task) = self.tasks.get(v.task_index)
             && let Channel::Group(group) = task.signature_channel(&v.operator_id)
         {
             self.duties.grew(v.task_index, group, now);
@@ -560,19 +560,20 @@ impl State {
                 true
             }
             Request::Republish(message, reply) => {
-                let result = match self.tasks.task(message.task_index) {
-                    Some(task) => {
-                        let channel = task.signature_channel(&message.operator_id);
-                        self.network
-                            .publish(channel, GossipMessage::Signature(message))
-                            .await
-                            .map_err(ServiceError::from)
-                    }
-                    None => Err(ServiceError::OwnSignature {
-                        task_index: message.task_index,
-                        reason: "task not open".into(),
-                    }),
-                };
+                // A task this service never got (its operator set could not be read) is
+                // still offered on the deployment topic, where nodes of a set signed one by
+                // one take it.
+                let channel = self
+                    .tasks
+                    .get(message.task_index)
+                    .map_or(Channel::Deployment, |t| {
+                        t.signature_channel(&message.operator_id)
+                    });
+                let result = self
+                    .network
+                    .publish(channel, GossipMessage::Signature(message))
+                    .await
+                    .map_err(ServiceError::from);
                 let _ = reply.send(result);
                 true
             }
@@ -732,6 +733,15 @@ impl State {
             .filter(|(_, id)| ours.signers.contains(id))
             .map(|(i, _)| i);
         let members = info.group_members(turn.group).count();
+        if members > MAX_GROUP_BITMAP * 8 {
+            warn!(
+                task = turn.task_index,
+                group = %turn.group,
+                members,
+                "signing group too large for an aggregate's bitmap; not publishing it"
+            );
+            return true;
+        }
         let Some(response) = task.digests.get(&turn.digest).map(|d| d.response) else {
             return true;
         };

@@ -19,11 +19,15 @@
 //!
 //! Per entry: the task as created, its EIP-712 struct hash, each response digest's signers and
 //! signed stake per quorum, and the operators caught equivocating. An operator's accepted
-//! signature is stored once, in its digest's signers: "at most one response per operator" is
-//! checked against that same record ([`TaskTable::decide`]).
+//! signature is stored once, in its digest's signers (individually or in a group's piece):
+//! "at most one response per operator" is checked against that same record
+//! ([`TaskTable::decide`], [`TaskTable::decide_aggregate`]), so a task has at most one digest
+//! per member.
 
 use crate::{
     aggregation::{DigestState, Piece},
+    groups::GroupId,
+    network::Channel,
     operators::{QuorumNumber, Stake, TaskInfo},
     validation::{
         Equivocation, IgnoreReason, Outcome, RejectReason, ResponseSignature, Verified,
@@ -60,6 +64,8 @@ pub(crate) struct OpenTask {
     pub(crate) totals: BTreeMap<QuorumNumber, Stake>,
     /// How many operators may sign it.
     pub(crate) members: usize,
+    /// Its signing-group split ([`crate::groups`]; `None`: one by one).
+    pub(crate) group_bits: Option<u8>,
     /// Each distinct response's signers, by digest.
     pub(crate) digests: HashMap<B256, DigestState>,
     /// Operators caught signing a second response (their evidence was returned once).
@@ -68,6 +74,41 @@ pub(crate) struct OpenTask {
 }
 
 impl OpenTask {
+    /// Where `operator`'s signature for this task is gossiped (as
+    /// [`TaskInfo::signature_channel`], from the split computed once).
+    pub(crate) fn signature_channel(&self, operator: &OperatorId) -> Channel {
+        match self.group_bits {
+            Some(bits) => Channel::Group(GroupId::of(operator, bits)),
+            None => Channel::Deployment,
+        }
+    }
+
+    /// The digest `operator` is counted for, individually or in a group's piece.
+    pub(crate) fn digest_of(&self, operator: &OperatorId) -> Option<B256> {
+        self.digests.iter().find_map(|(digest, d)| {
+            (d.signatures.contains_key(operator)
+                || d.pieces.values().any(|p| p.signers.contains(operator)))
+            .then_some(*digest)
+        })
+    }
+
+    /// Why an aggregate of `signers` over `digest` cannot be counted, if it cannot: one of them
+    /// was caught equivocating, or is counted for another response. Then at most one digest
+    /// per member ever exists, as with individual signatures.
+    pub(crate) fn aggregate_conflict(
+        &self,
+        digest: B256,
+        signers: &BTreeSet<OperatorId>,
+    ) -> Option<IgnoreReason> {
+        if signers.iter().any(|s| self.equivocators.contains(s)) {
+            return Some(IgnoreReason::KnownEquivocator);
+        }
+        signers
+            .iter()
+            .any(|s| self.digest_of(s).is_some_and(|counted| counted != digest))
+            .then_some(IgnoreReason::ConflictsWithAggregate)
+    }
+
     /// The response `operator` signed, if one of its signatures was accepted.
     pub(crate) fn response_of(&self, operator: &OperatorId) -> Option<ResponseSignature> {
         self.digests.iter().find_map(|(digest, d)| {
@@ -129,6 +170,7 @@ impl TaskTable {
             .map(|q| (q, info.operators.total_stake(q)))
             .collect();
         let members = info.members().count();
+        let group_bits = crate::groups::group_bits(members);
         self.open.insert(
             index,
             OpenTask {
@@ -136,6 +178,7 @@ impl TaskTable {
                 info,
                 totals,
                 members,
+                group_bits,
                 digests: HashMap::new(),
                 equivocators: HashSet::new(),
                 phase: Phase::Collecting,
@@ -216,6 +259,13 @@ impl TaskTable {
         let Some(task) = self.open.get_mut(&v.task_index) else {
             return Outcome::Ignore(IgnoreReason::Stale);
         };
+        if task.digest_of(&v.operator_id).is_some_and(|counted| {
+            counted != v.digest && task.response_of(&v.operator_id).is_none()
+        }) {
+            // Counted for another response inside a group's aggregate: a second response, but
+            // without the first signature there is no evidence to keep.
+            return Outcome::Ignore(IgnoreReason::ConflictsWithAggregate);
+        }
         if let Some(first) = task.response_of(&v.operator_id) {
             return if first.digest == v.digest {
                 Outcome::Ignore(IgnoreReason::Duplicate)
@@ -242,11 +292,15 @@ impl TaskTable {
     }
 
     /// Records a verified group aggregate: accepted (with the signers it newly covers) if it
-    /// makes its digest cover more of its group, ignored if it adds nothing.
+    /// makes its digest cover more of its group, ignored if it adds nothing or names a signer
+    /// counted for another response or caught equivocating.
     pub fn decide_aggregate(&mut self, mut a: Box<VerifiedAggregate>, now: Instant) -> Outcome {
         let Some(task) = self.open.get_mut(&a.task_index) else {
             return Outcome::Ignore(IgnoreReason::Stale);
         };
+        if let Some(reason) = task.aggregate_conflict(a.digest, &a.signers) {
+            return Outcome::Ignore(reason);
+        }
         let piece = Piece {
             signers: a.signers.clone(),
             sigma: a.signature,

@@ -1,4 +1,5 @@
-//! The validation pipeline for inbound signatures, independent of the swarm.
+//! The validation pipeline for inbound signatures and group aggregates, independent of the
+//! swarm.
 //!
 //! For every message it decides [`Outcome::Accept`] (forward and aggregate),
 //! [`Outcome::Reject`] (invalid: penalise the forwarder), [`Outcome::Ignore`] (stale or
@@ -33,6 +34,19 @@
 //! signature and at most one piece of evidence each) and an equivocator costs at most two
 //! pairings per task.
 //!
+//! # Group aggregates
+//!
+//! For a task split into signing groups ([`crate::groups`]) a [`GroupAggregate`] is checked
+//! before any pairing: it must come on the deployment topic, name one of the task's groups,
+//! carry a bitmap exactly as long as the group with at least one signer, name no operator
+//! caught equivocating or counted for another response (so a task still has at most one digest
+//! per member, and an operator signing many responses in one-signer aggregates costs nothing
+//! after its first), and add to what the node holds of the group without dropping any of it
+//! ([`Outcome::Ignore`] otherwise, [`IgnoreReason::NoNewSigners`]). Only then is it verified,
+//! against the sum of its signers' keys, in the same batch as the signatures. An aggregate
+//! proves nothing against a single operator, so it never yields equivocation evidence: that
+//! comes from two individual signatures, which a group's members see.
+//!
 //! The forwarder is not penalised: in anonymous gossip it may be an honest relay that saw the
 //! other response first, and penalising relays would let a few equivocating operators get
 //! honest peers banned. The evidence is what punishes the operator (slashing).
@@ -40,6 +54,7 @@
 //! The validator is pure state plus [`Instant`]s passed in by the caller.
 
 use crate::{
+    aggregation::PieceGain,
     groups::GroupId,
     network::{Channel, InboundId, InboundMessage},
     operators::{OperatorSet, TaskInfo},
@@ -62,11 +77,12 @@ pub struct ValidatorConfig {
     /// the network's `NetworkConfig::validation_timeout` (see there).
     pub pending_ttl: Duration,
     /// Buffered signatures per forwarding peer, at least. The validator raises it to
-    /// [`PENDING_TASKS_AHEAD`] × the largest operator set it has validated for, since an honest
-    /// peer forwards one signature per operator per task and a large set's whole burst can
-    /// arrive before the task does.
+    /// [`PENDING_TASKS_AHEAD`] × the largest operator set it has validated for, since a peer
+    /// forwards at most one signature per operator per task (fewer for a set split into
+    /// groups) and a large set's whole burst can arrive before the task does.
     pub pending_per_peer: usize,
-    /// Buffered signatures in total, at least (raised the same way).
+    /// Buffered signatures in total, at least. Raised to [`PENDING_PEER_SHARES`] times the
+    /// raised per-peer bound, so one peer's junk fills at most that share of it.
     pub pending_total: usize,
     /// Closed (answered or expired) task indices remembered, to recognise stale signatures.
     pub closed_history: usize,
@@ -90,6 +106,9 @@ impl Default for ValidatorConfig {
 /// first is still gathering. Below this, a burst from a large set overflows the buffer, and a
 /// message ignored there is lost for good (gossipsub never delivers the same message again).
 pub const PENDING_TASKS_AHEAD: usize = 2;
+
+/// The total pending buffer holds at least this many peers' full shares.
+pub const PENDING_PEER_SHARES: usize = 4;
 
 /// A signature that passed every check.
 #[derive(Clone, Debug)]
@@ -153,7 +172,7 @@ pub enum RejectReason {
     MalformedSignature,
     /// The signature does not verify against the operator's G2 key (for a group aggregate:
     /// against the sum of its signers' keys).
-    #[error("signature does not verify against the operator's key")]
+    #[error("signature does not verify against the signer's key (or the sum of the signers')")]
     BadSignature,
     /// A group aggregate names a group split the task does not have (its operator set is split
     /// into another number of groups, or not at all).
@@ -192,9 +211,13 @@ pub enum IgnoreReason {
     /// the deployment topic.
     #[error("message on the wrong topic")]
     WrongChannel,
-    /// A valid group aggregate that covers no signer this node lacks.
+    /// A group aggregate that covers no signer this node lacks, or would drop one it holds.
     #[error("group aggregate adds no signer")]
     NoNewSigners,
+    /// The operator is counted for another response to the task inside a group's aggregate
+    /// (for a signature), or a signer of a group aggregate is (for the aggregate).
+    #[error("signer already counted for another response")]
+    ConflictsWithAggregate,
 }
 
 /// One operator's signature over one response of a task.
@@ -497,9 +520,9 @@ impl Validator {
         let peer = inbound.id.source;
         let for_peer = self.pending_by_peer.get(&peer).copied().unwrap_or(0);
         let burst = PENDING_TASKS_AHEAD * self.largest_set;
-        if for_peer >= self.config.pending_per_peer.max(burst)
-            || self.pending.len() >= self.config.pending_total.max(burst)
-        {
+        let per_peer = self.config.pending_per_peer.max(burst);
+        let total = self.config.pending_total.max(PENDING_PEER_SHARES * burst);
+        if for_peer >= per_peer || self.pending.len() >= total {
             return Outcome::Ignore(IgnoreReason::PendingFull);
         }
         *self.pending_by_peer.entry(peer).or_default() += 1;
@@ -529,7 +552,7 @@ fn precheck_signature(
     if !task.info.is_member(&msg.operator_id) {
         return Err(Outcome::Reject(RejectReason::NotInQuorum));
     }
-    if channel != task.info.signature_channel(&msg.operator_id) {
+    if channel != task.signature_channel(&msg.operator_id) {
         return Err(Outcome::Ignore(IgnoreReason::WrongChannel));
     }
     if task.equivocators.contains(&msg.operator_id) {
@@ -569,7 +592,7 @@ fn precheck_aggregate(
     if channel != Channel::Deployment {
         return Err(Outcome::Ignore(IgnoreReason::WrongChannel));
     }
-    if task.info.group_bits() != Some(agg.group.bits) {
+    if task.group_bits != Some(agg.group.bits) {
         return Err(Outcome::Reject(RejectReason::NotATaskGroup));
     }
     let members: Vec<&OperatorId> = task.info.group_members(agg.group).collect();
@@ -582,11 +605,14 @@ fn precheck_aggregate(
     }
     let signers: BTreeSet<OperatorId> = positions.iter().map(|&i| *members[i]).collect();
     let digest = task.info.digest(&agg.response);
-    if task
+    if let Some(reason) = task.aggregate_conflict(digest, &signers) {
+        return Err(Outcome::Ignore(reason));
+    }
+    let gain = task
         .digests
         .get(&digest)
-        .is_some_and(|d| signers.is_subset(&d.group_coverage(agg.group)))
-    {
+        .map_or(PieceGain::Replace, |d| d.piece_gain(agg.group, &signers));
+    if gain == PieceGain::None {
         return Err(Outcome::Ignore(IgnoreReason::NoNewSigners));
     }
     let Ok(signature) = Signature::from_bytes(&agg.signature) else {
@@ -1095,6 +1121,64 @@ mod tests {
             v.validate(inbound(good, peer), now),
             Outcome::AcceptAggregate(_)
         ));
+    }
+
+    #[test]
+    fn aggregates_that_would_drop_a_signer_or_name_one_counted_elsewhere_cost_no_pairing() {
+        let (c, group) = grouped();
+        let m = c.group_indices(group);
+        let mut v = Harness::new(small());
+        v.add_task(c.task(1, 67));
+        let (peer, now) = (PeerId::random(), Instant::now());
+        let forge = |mut agg: GroupAggregate| {
+            // A valid point that verifies for nothing: were it verified, the outcome would be
+            // a reject.
+            agg.signature = c.sign(m[0], response(1, 7)).signature;
+            agg
+        };
+        assert!(matches!(
+            v.validate(
+                inbound(c.group_aggregate(group, &m[..3], response(1, 0)), peer),
+                now
+            ),
+            Outcome::AcceptAggregate(_)
+        ));
+        // Larger, but without signer 0, which this node holds only through the piece.
+        let drops = forge(c.group_aggregate(group, &m[1..5], response(1, 0)));
+        assert!(matches!(
+            v.validate(inbound(drops, peer), now),
+            Outcome::Ignore(IgnoreReason::NoNewSigners)
+        ));
+        // Signer 2 is counted for response 0: an aggregate of it over response 1 is not
+        // counted (nor verified), and neither is its individual signature over response 1
+        // (verified, but no evidence without the first signature).
+        let elsewhere = forge(c.group_aggregate(group, &m[2..4], response(1, 1)));
+        assert!(matches!(
+            v.validate(inbound(elsewhere, peer), now),
+            Outcome::Ignore(IgnoreReason::ConflictsWithAggregate)
+        ));
+        let single = c.inbound(m[2], response(1, 1), peer);
+        assert!(matches!(
+            v.validate(single, now),
+            Outcome::Ignore(IgnoreReason::ConflictsWithAggregate)
+        ));
+        // One operator signing many responses in one-signer aggregates: only the first counts.
+        let lone = m[5];
+        assert!(matches!(
+            v.validate(
+                inbound(c.group_aggregate(group, &[lone], response(1, 2)), peer),
+                now
+            ),
+            Outcome::AcceptAggregate(_)
+        ));
+        for variant in 3..6 {
+            let again = forge(c.group_aggregate(group, &[lone], response(1, variant)));
+            assert!(matches!(
+                v.validate(inbound(again, peer), now),
+                Outcome::Ignore(IgnoreReason::ConflictsWithAggregate)
+            ));
+        }
+        assert_eq!(v.tasks.get(1).unwrap().digests.len(), 2);
     }
 
     #[test]

@@ -1085,14 +1085,16 @@ async fn republish(service: ServiceHandle, message: SignatureMessage) {
                 .with_max_times(REPUBLISH_ATTEMPTS - 1),
         )
         // Only a refusal of the network (no peer on the topic yet) is worth another try: a
-        // stopped service or a closed task is final.
+        // stopped service is final.
         .when(|err| matches!(err, ServiceError::Network(e) if !matches!(e, NetworkError::Stopped)))
         .await;
-    if matches!(result, Err(ServiceError::Network(ref e)) if !matches!(e, NetworkError::Stopped)) {
-        tracing::warn!(
+    match result {
+        Ok(()) | Err(ServiceError::Stopped | ServiceError::Network(NetworkError::Stopped)) => {}
+        Err(err) => tracing::warn!(
             task = message.task_index,
-            "our signature could not be gossiped: no peer subscribed"
-        );
+            %err,
+            "our signature could not be gossiped: no peer on its topic"
+        ),
     }
 }
 
