@@ -9,10 +9,11 @@
 //! on-chain), or less if every member has signed, then yields an [`Aggregate`] once per task.
 //!
 //! A digest's signers come as individual signatures and, for a task split into signing groups
-//! ([`crate::groups`]), as verified partial aggregates: at most one *piece* per group, the one
-//! that covers the most of the group together with the individual signatures held (a new
-//! piece replaces it only if it covers more, and is merged with it when the two are
-//! disjoint). Stake, quorum and the final sum count every signer once either way.
+//! ([`crate::groups`]), as verified partial aggregates: at most one *piece* per group (a new
+//! piece is merged with it when the two are disjoint, and replaces it only if, with the
+//! individual signatures held, it covers every signer covered now and more, so coverage never
+//! shrinks and a digest at quorum stays there). Stake, quorum and the final sum count every
+//! signer once either way.
 //!
 //! The [`Aggregate`] carries what the submitter needs to build `NonSignerStakesAndSignature`:
 //! the response, the signers and the non-signers sorted ascending by operator id (with their
@@ -377,7 +378,14 @@ impl OpenTask {
         signers.extend(loose.iter().map(|(id, _)| OperatorId(*id)));
         let mut sums: Vec<Signature> = piece.map(|p| p.sigma).into_iter().collect();
         if !loose.is_empty() {
-            sums.push(weighted_signature_sum(&self.quorum_members(), loose).ok()?);
+            match weighted_signature_sum(&self.quorum_members(), loose) {
+                Ok(sum) => sums.push(sum),
+                Err(e) => {
+                    // A validator bug: only members' verified signatures are held.
+                    tracing::warn!(task = self.info.task_index, %group, error = %e, "group aggregate not summed");
+                    return None;
+                }
+            }
         }
         let sigma = aggregate_signatures(&sums).ok()?;
         Some(Piece { signers, sigma })

@@ -4,7 +4,9 @@
 //! (`valid`, `invalid`, `ignored`) and `reason` says why a signature was not valid
 //! (`bad_signature`, `duplicate`, `equivocation`, `wrong_channel`, ...); a signing group's
 //! aggregate counts as `valid` with reason `group_aggregate` (rejected ones: `bad_bitmap`,
-//! `not_a_task_group`, `bad_signature`; ignored ones that add nothing: `no_new_signers`).
+//! `not_a_task_group`, `bad_signature`; ignored ones: `no_new_signers`, and
+//! `conflicts_with_aggregate` or `known_equivocator` when every signer it adds is counted for
+//! another response or caught equivocating).
 //! Invalid signatures are the ones that
 //! lower the forwarding peer's score; a rising `invalid` rate means a faulty or hostile peer.
 //! `avs_exex_equivocations_total` counts operators caught signing two responses to one task.

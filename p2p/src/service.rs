@@ -127,6 +127,13 @@ pub enum ServiceError {
         /// Why.
         reason: String,
     },
+    /// Our own signature names a task the service does not have open (never added, e.g. its
+    /// operator set could not be read, or already closed).
+    #[error("task {task_index} is not open in the signature service")]
+    TaskNotOpen {
+        /// The task.
+        task_index: u32,
+    },
     /// The network refused to publish.
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
@@ -666,10 +673,7 @@ impl State {
             .task(task_index)
             .map(|t| t.signature_channel(&message.operator_id))
         else {
-            return Err(ServiceError::OwnSignature {
-                task_index,
-                reason: "task not added (or already closed)".into(),
-            });
+            return Err(ServiceError::TaskNotOpen { task_index });
         };
         let now = Instant::now();
         let inbound = InboundMessage {

@@ -19,10 +19,10 @@
 //!
 //! Per entry: the task as created, its EIP-712 struct hash, each response digest's signers and
 //! signed stake per quorum, and the operators caught equivocating. An operator's accepted
-//! signature is stored once, in its digest's signers (individually or in a group's piece):
-//! "at most one response per operator" is checked against that same record
-//! ([`TaskTable::decide`], [`TaskTable::decide_aggregate`]), so a task has at most one digest
-//! per member.
+//! signature is stored once, in its digest's signers: "at most one response per operator" is
+//! checked against that same record ([`TaskTable::decide`]). Group aggregates are counted
+//! only for the signers they add that are counted nowhere else ([`TaskTable::decide_aggregate`]),
+//! so a task has at most one digest per member.
 
 use crate::{
     aggregation::{DigestState, Piece},
@@ -83,30 +83,56 @@ impl OpenTask {
         }
     }
 
-    /// The digest `operator` is counted for, individually or in a group's piece.
-    pub(crate) fn digest_of(&self, operator: &OperatorId) -> Option<B256> {
-        self.digests.iter().find_map(|(digest, d)| {
-            (d.signatures.contains_key(operator)
-                || d.pieces.values().any(|p| p.signers.contains(operator)))
-            .then_some(*digest)
+    /// Whether `operator` is counted for a response other than `digest`, individually or in a
+    /// group's piece.
+    pub(crate) fn counted_elsewhere(&self, operator: &OperatorId, digest: B256) -> bool {
+        self.digests.iter().any(|(other, d)| {
+            *other != digest
+                && (d.signatures.contains_key(operator)
+                    || d.pieces.values().any(|p| p.signers.contains(operator)))
         })
     }
 
-    /// Why an aggregate of `signers` over `digest` cannot be counted, if it cannot: one of them
-    /// was caught equivocating, or is counted for another response. Then at most one digest
-    /// per member ever exists, as with individual signatures.
+    /// Why an individual signature of `operator` over `digest` cannot be counted, if it
+    /// cannot: the operator has no signature of its own here but is counted for another
+    /// response inside a group's aggregate (a second response, with no first signature to
+    /// make evidence of). Checked before the pairing and again when deciding.
+    pub(crate) fn signature_conflict(&self, operator: &OperatorId, digest: B256) -> bool {
+        self.response_of(operator).is_none() && self.counted_elsewhere(operator, digest)
+    }
+
+    /// Why an aggregate of `signers` of `group` over `digest` cannot be counted, if it cannot:
+    /// every signer it would add to what the digest holds of the group was caught equivocating
+    /// or is counted for another response. Judged on the added signers only, so an operator
+    /// that signs two responses cannot keep its group's honest aggregates out (they always add
+    /// others); and each aggregate counted adds an operator counted nowhere before, so a task
+    /// gets at most one digest per member.
     pub(crate) fn aggregate_conflict(
         &self,
         digest: B256,
+        group: GroupId,
         signers: &BTreeSet<OperatorId>,
     ) -> Option<IgnoreReason> {
-        if signers.iter().any(|s| self.equivocators.contains(s)) {
-            return Some(IgnoreReason::KnownEquivocator);
+        let held = self
+            .digests
+            .get(&digest)
+            .map(|d| d.group_coverage(group))
+            .unwrap_or_default();
+        let mut added = signers.difference(&held).peekable();
+        added.peek()?;
+        let mut equivocators = 0;
+        for s in added {
+            if self.equivocators.contains(s) {
+                equivocators += 1;
+            } else if !self.counted_elsewhere(s, digest) {
+                return None;
+            }
         }
-        signers
-            .iter()
-            .any(|s| self.digest_of(s).is_some_and(|counted| counted != digest))
-            .then_some(IgnoreReason::ConflictsWithAggregate)
+        Some(if equivocators > 0 {
+            IgnoreReason::KnownEquivocator
+        } else {
+            IgnoreReason::ConflictsWithAggregate
+        })
     }
 
     /// The response `operator` signed, if one of its signatures was accepted.
@@ -259,11 +285,7 @@ impl TaskTable {
         let Some(task) = self.open.get_mut(&v.task_index) else {
             return Outcome::Ignore(IgnoreReason::Stale);
         };
-        if task.digest_of(&v.operator_id).is_some_and(|counted| {
-            counted != v.digest && task.response_of(&v.operator_id).is_none()
-        }) {
-            // Counted for another response inside a group's aggregate: a second response, but
-            // without the first signature there is no evidence to keep.
+        if task.signature_conflict(&v.operator_id, v.digest) {
             return Outcome::Ignore(IgnoreReason::ConflictsWithAggregate);
         }
         if let Some(first) = task.response_of(&v.operator_id) {
@@ -298,7 +320,7 @@ impl TaskTable {
         let Some(task) = self.open.get_mut(&a.task_index) else {
             return Outcome::Ignore(IgnoreReason::Stale);
         };
-        if let Some(reason) = task.aggregate_conflict(a.digest, &a.signers) {
+        if let Some(reason) = task.aggregate_conflict(a.digest, a.group, &a.signers) {
             return Outcome::Ignore(reason);
         }
         let piece = Piece {

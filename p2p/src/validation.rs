@@ -43,9 +43,16 @@
 //! per member, and an operator signing many responses in one-signer aggregates costs nothing
 //! after its first), and add to what the node holds of the group without dropping any of it
 //! ([`Outcome::Ignore`] otherwise, [`IgnoreReason::NoNewSigners`]). Only then is it verified,
-//! against the sum of its signers' keys, in the same batch as the signatures. An aggregate
-//! proves nothing against a single operator, so it never yields equivocation evidence: that
-//! comes from two individual signatures, which a group's members see.
+//! against the sum of its signers' keys, in the same batch as the signatures. The refusal of
+//! signers counted elsewhere looks only at the signers an aggregate adds, so one operator that
+//! signs two responses cannot keep its group's honest aggregates out. Likewise a signature
+//! of an operator counted for another response inside an aggregate is ignored before its
+//! pairing. Aggregates are not used as equivocation evidence: that comes from two individual
+//! signatures, which a group's members see.
+//!
+//! The checks before the pairing use the state before the burst: two aggregates of one group in
+//! the same burst are both verified even if the first makes the second useless (it is then
+//! ignored). A burst is at most `max_burst` messages.
 //!
 //! The forwarder is not penalised: in anonymous gossip it may be an honest relay that saw the
 //! other response first, and penalising relays would let a few equivocating operators get
@@ -81,8 +88,9 @@ pub struct ValidatorConfig {
     /// forwards at most one signature per operator per task (fewer for a set split into
     /// groups) and a large set's whole burst can arrive before the task does.
     pub pending_per_peer: usize,
-    /// Buffered signatures in total, at least. Raised to [`PENDING_PEER_SHARES`] times the
-    /// raised per-peer bound, so one peer's junk fills at most that share of it.
+    /// Buffered signatures in total, at least. Raised with the per-peer bound, to
+    /// [`PENDING_PEER_SHARES`] times what the largest set raises that to, so one peer's junk
+    /// fills at most that share of it.
     pub pending_total: usize,
     /// Closed (answered or expired) task indices remembered, to recognise stale signatures.
     pub closed_history: usize,
@@ -568,6 +576,9 @@ fn precheck_signature(
     {
         return Err(Outcome::Ignore(IgnoreReason::Duplicate));
     }
+    if task.signature_conflict(&msg.operator_id, digest) {
+        return Err(Outcome::Ignore(IgnoreReason::ConflictsWithAggregate));
+    }
     Ok(Checked::Signature {
         operators: task.info.operators.clone(),
         verified: Verified {
@@ -605,7 +616,7 @@ fn precheck_aggregate(
     }
     let signers: BTreeSet<OperatorId> = positions.iter().map(|&i| *members[i]).collect();
     let digest = task.info.digest(&agg.response);
-    if let Some(reason) = task.aggregate_conflict(digest, &signers) {
+    if let Some(reason) = task.aggregate_conflict(digest, agg.group, &signers) {
         return Err(Outcome::Ignore(reason));
     }
     let gain = task
@@ -1149,15 +1160,16 @@ mod tests {
             v.validate(inbound(drops, peer), now),
             Outcome::Ignore(IgnoreReason::NoNewSigners)
         ));
-        // Signer 2 is counted for response 0: an aggregate of it over response 1 is not
-        // counted (nor verified), and neither is its individual signature over response 1
-        // (verified, but no evidence without the first signature).
-        let elsewhere = forge(c.group_aggregate(group, &m[2..4], response(1, 1)));
+        // Signer 2 is counted for response 0: an aggregate that adds only it over response 1,
+        // and its individual signature over response 1, are neither counted nor verified.
+        let elsewhere = forge(c.group_aggregate(group, &m[2..3], response(1, 1)));
         assert!(matches!(
             v.validate(inbound(elsewhere, peer), now),
             Outcome::Ignore(IgnoreReason::ConflictsWithAggregate)
         ));
-        let single = c.inbound(m[2], response(1, 1), peer);
+        let mut single = c.sign(m[2], response(1, 1));
+        single.signature = c.sign(m[0], response(1, 7)).signature;
+        let single = crate::fixtures::inbound(single, Channel::Group(group), peer);
         assert!(matches!(
             v.validate(single, now),
             Outcome::Ignore(IgnoreReason::ConflictsWithAggregate)
@@ -1179,6 +1191,16 @@ mod tests {
             ));
         }
         assert_eq!(v.tasks.get(1).unwrap().digests.len(), 2);
+        // That operator cannot keep its group's honest aggregate out: it adds others too.
+        let honest = c.group_aggregate(group, &[m[0], m[1], m[2], lone, m[6]], response(1, 0));
+        match v.validate(inbound(honest, peer), now) {
+            Outcome::AcceptAggregate(a) => assert_eq!(
+                a.newly_covered.len(),
+                2,
+                "the lone signer and signer 6, each once"
+            ),
+            other => panic!("expected the honest aggregate, got {other:?}"),
+        }
     }
 
     #[test]

@@ -877,12 +877,22 @@ impl Bridge {
             }
             AvsEvent::Signed(signed) => {
                 let message = wire_message(&signed);
-                if let Err(err) = self.service.publish_own(message).await {
+                match self.service.publish_own(message).await {
+                    Ok(()) => {}
                     // Counted locally already. Typically the gossip mesh is still forming
                     // (no peer subscribed yet): keep offering it to the network for a while,
                     // since nothing else re-sends a node's own signature.
-                    tracing::debug!(task = signed.task_index, %err, "signature not gossiped yet, retrying");
-                    tokio::spawn(republish(self.service.clone(), message));
+                    // A task the service never got (its operator set could not be read) is
+                    // still offered on the deployment topic, where the other nodes judge it.
+                    Err(err @ (ServiceError::Network(_) | ServiceError::TaskNotOpen { .. })) => {
+                        tracing::debug!(task = signed.task_index, %err, "signature not gossiped yet, retrying");
+                        tokio::spawn(republish(self.service.clone(), message));
+                    }
+                    // Our own validator refused it: gossiping it would only get this node
+                    // penalised.
+                    Err(err) => {
+                        tracing::warn!(task = signed.task_index, %err, "our signature was not gossiped");
+                    }
                 }
             }
             AvsEvent::TaskResponded {
