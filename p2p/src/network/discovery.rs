@@ -51,6 +51,18 @@ const SATISFIED_WALK_FACTOR: u32 = 10;
 const SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Most dials started per maintenance tick.
 const MAX_DIALS_PER_TICK: usize = 16;
+/// How long the group mate with the higher peer id waits for the lower one to dial it before
+/// dialling itself: two mates dialling each other at once would open two connections where
+/// one does, and a group of 32 would double every member's connection count.
+const GROUP_DIAL_GRACE: Duration = Duration::from_secs(10);
+
+/// Whether this node (`local`) dials group mate `mate` now: the lower peer id of a pair dials
+/// at once, the higher one only after [`GROUP_DIAL_GRACE`] since it learnt its mates (the
+/// lower one may be down, or at its connection limit).
+fn dials_group_mate(local: &PeerId, mate: &PeerId, since: Instant, now: Instant) -> bool {
+    local < mate || now >= since + GROUP_DIAL_GRACE
+}
+
 /// Most dials of group mates started per maintenance tick. A whole group learning its mates
 /// at once and dialling them all would overrun every member's pending-connection limit
 /// (`NetworkConfig::max_pending`), which drops the excess mid-handshake, and every retry
@@ -85,6 +97,8 @@ pub(super) struct PeerMaintenance {
     dht: StreamProtocol,
     /// The nodes of this node's signing-group mates: dialled whatever the peer count.
     group: HashSet<PeerId>,
+    /// When the group mates were last set.
+    group_since: Instant,
 }
 
 impl PeerMaintenance {
@@ -118,6 +132,7 @@ impl PeerMaintenance {
             below_min: false,
             dht: dht_protocol(config.settlement_chain_id, config.task_manager),
             group: HashSet::new(),
+            group_since: now,
         }
     }
 
@@ -290,9 +305,11 @@ impl Driver {
         }
         let local = *self.swarm.local_peer_id();
         let (swarm, penalties, group) = (&self.swarm, &self.penalties, &self.peers.group);
+        let since = self.peers.group_since;
         let due = self.peers.known.due(now, MAX_GROUP_DIALS_PER_TICK, |peer| {
             !group.contains(peer)
                 || *peer == local
+                || !dials_group_mate(&local, peer, since, now)
                 || swarm.is_connected(peer)
                 || penalties.is_banned(peer)
         });
@@ -304,9 +321,11 @@ impl Driver {
     /// This node's group mates (see [`super::NetworkHandle::set_group_peers`]): known and pinned
     /// like operators' sockets, and dialled at once.
     pub(super) fn set_group_peers(&mut self, peers: Vec<(PeerId, Multiaddr)>) {
+        let now = Instant::now();
         self.peers.group = peers.iter().map(|(peer, _)| *peer).collect();
+        self.peers.group_since = now;
         self.add_chain_peers(peers);
-        self.dial_group_peers(Instant::now());
+        self.dial_group_peers(now);
     }
 
     /// Operators' published addresses: pinned known peers, in the DHT too, dialled by the
@@ -414,6 +433,22 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn of_two_group_mates_the_lower_peer_id_dials_and_the_other_only_after_the_grace() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let (low, high) = if a < b { (a, b) } else { (b, a) };
+        let t0 = Instant::now();
+        assert!(dials_group_mate(&low, &high, t0, t0));
+        assert!(!dials_group_mate(&high, &low, t0, t0));
+        assert!(!dials_group_mate(
+            &high,
+            &low,
+            t0,
+            t0 + GROUP_DIAL_GRACE / 2
+        ));
+        assert!(dials_group_mate(&high, &low, t0, t0 + GROUP_DIAL_GRACE));
+    }
 
     #[test]
     fn walks_come_sooner_the_fewer_peers_a_node_has() {

@@ -40,6 +40,22 @@ async fn an_equivocation_is_kept_as_evidence_and_never_aggregated() {
         )
         .await
         .unwrap();
+    // Every node counts the first response before the second is sent: with two connections to
+    // the rogue the two could otherwise arrive in either order, and a node that counted the
+    // second first would rightly never see the first reach 100 %.
+    let equivocator_id = committee.operators[equivocator].id;
+    for (i, n) in honest.iter_mut().enumerate() {
+        next_matching(
+            &format!("the first response on node {i}"),
+            &mut n.events,
+            WAIT,
+            |event| {
+                matches!(event, ServiceEvent::Accepted { operator_id, .. } if operator_id == equivocator_id)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
     rogue
         .handle
         .publish(Channel::Deployment, committee.sign(equivocator, bad).into())
