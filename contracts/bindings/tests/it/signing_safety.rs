@@ -1,6 +1,7 @@
 //! Attacks on what a signature commits to, tried on anvil against EigenLayer's real registries:
-//! an aggregate replayed after a settlement reorg re-created its task index, and the same
-//! signatures replayed on a second deployment sharing the operators' keys. Each must revert,
+//! an aggregate replayed after a settlement reorg re-created its task index, the same
+//! signatures replayed on a second deployment sharing the operators' keys, and a signing
+//! group's partial aggregate claiming a signer its sum lacks. Each must revert,
 //! and no honest operator may end up frozen. (Both succeeded when operators signed
 //! `keccak256(abi.encode(response))`: the replay finalized a wrong block hash, and a challenge
 //! then froze every honest signer.)
@@ -237,5 +238,84 @@ async fn a_deployment_whose_task_manager_signs_otherwise_is_refused_and_bounds_a
         "{err}"
     );
     assert!(err.to_string().contains("redeploy"), "{err}");
+    Ok(())
+}
+
+/// A signing group's partial aggregate (p2p signing groups) that claims more signers than its
+/// sum holds, to pass a bigger stake off as signed: the node's pre-verification
+/// (`SignedAggregate::from_sigma`) refuses it, and forced on-chain EigenLayer's checker
+/// reverts it. The honest aggregate, summed in two parts as a node sums a group's piece and the
+/// loose signatures, finalizes.
+#[tokio::test]
+async fn a_partial_aggregate_claiming_a_signer_it_lacks_is_refused_off_and_on_chain()
+-> eyre::Result<()> {
+    use avs_contracts::aggregation::{
+        SignedAggregate, attach_registry_indices, weighted_signature_sum,
+    };
+    use std::collections::BTreeSet;
+
+    let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
+    let n = devnet.next_checkpoint().await?;
+    let (index, task) = devnet.create_task(n).await?;
+    let response = devnet.true_response(index, n).await?;
+    let digest = avs_contracts::avs::attestation_digest(
+        &devnet.deployment.signing_domain(),
+        &task,
+        &response,
+    );
+    let members = vec![
+        devnet
+            .operators
+            .iter()
+            .map(|op| op.operator_id)
+            .collect::<Vec<_>>(),
+    ];
+    let keys = devnet.keys();
+    let sum = |signers: &[usize]| -> eyre::Result<avs_bls::Signature> {
+        let signed = devnet.sign(signers, digest);
+        Ok(weighted_signature_sum(
+            &members,
+            signed.iter().map(|(id, s)| (*id, s)),
+        )?)
+    };
+    let all: BTreeSet<_> = ALL
+        .iter()
+        .map(|&i| devnet.operators[i].operator_id)
+        .collect();
+
+    // Operators 0 and 1 (30 of 60 stake) signed; the piece claims operator 2 (30 more) too.
+    let short = sum(&[0, 1])?;
+    let refused = SignedAggregate::from_sigma(&members, &keys, &all, short, digest);
+    assert!(
+        matches!(
+            refused,
+            Err(avs_contracts::aggregation::AggregationError::PreVerification)
+        ),
+        "{refused:?}"
+    );
+
+    // Forced on-chain: the honest checker input of all three with the two-signer sum.
+    let mut forged = devnet.aggregate(&task, &response, &ALL).await?;
+    let point = short.to_point();
+    forged.sigma = avs_contracts::avs::BN254::G1Point::from((point.x, point.y));
+    let err = devnet
+        .respond(&task, &response, forged)
+        .await
+        .expect_err("a sum of two under a claim of three");
+    assert!(
+        matches!(
+            revert_error(&err),
+            AvsTaskManagerErrors::InvalidSignature(_)
+        ),
+        "{err}"
+    );
+
+    // Honest: a piece of {0, 1} plus operator 2's loose signature, summed as a node sums them.
+    let sigma = avs_bls::aggregate_signatures([&short, &sum(&[2])?])?;
+    let signed = SignedAggregate::from_sigma(&members, &keys, &all, sigma, digest)?;
+    let proof =
+        attach_registry_indices(&devnet.provider, &devnet.deployment, &task, signed).await?;
+    devnet.respond(&task, &response, proof).await?;
+    devnet.assert_nobody_punished().await?;
     Ok(())
 }
