@@ -21,17 +21,13 @@ async fn quic_only_nodes_gossip_and_shutdown_is_clean() {
 
     let committee = Committee::new(1, 3, |_| 1);
     let msg = committee.sign(0, response(4, 0));
+    // Publishing the same bytes twice is a no-op the second time (content-addressed ids), not
+    // an error.
     a.handle
         .publish(Channel::Deployment, msg.into())
         .await
         .unwrap();
-    // Publishing the same bytes again is a no-op (content-addressed ids), not an error.
-    a.handle
-        .publish(Channel::Deployment, msg.into())
-        .await
-        .unwrap();
-    let got = next_inbound("message within the timeout", &mut b.inbound).await;
-    assert_eq!(got.message, msg.into());
+    let got = gossip_one(&a, &mut b, msg).await;
     assert_eq!(got.id.source, a.handle.peer_id());
     b.handle.report(got.id, Verdict::Accept).await.unwrap();
     // Exactly one copy reaches the application.
@@ -249,13 +245,28 @@ async fn memory_transport_nodes_gossip() {
         addr.iter().any(|p| matches!(p, Protocol::Memory(_))),
         "{addr}"
     );
-    let msg = Committee::new(1, 9, |_| 1).sign(0, response(3, 0));
+    gossip_one(
+        &a,
+        &mut b,
+        Committee::new(1, 9, |_| 1).sign(0, response(3, 0)),
+    )
+    .await;
+}
+
+/// Publishes `msg` from `a` on the deployment topic and returns it as `b` receives it,
+/// checking it arrives unchanged.
+async fn gossip_one(
+    a: &Network,
+    b: &mut Network,
+    msg: avs_p2p::SignatureMessage,
+) -> avs_p2p::InboundMessage {
     a.handle
         .publish(Channel::Deployment, msg.into())
         .await
         .unwrap();
     let got = next_inbound("message within the timeout", &mut b.inbound).await;
     assert_eq!(got.message, msg.into());
+    got
 }
 
 /// Two nodes listening only on `listen` (`a` with the given key), `b` bootstrapping from `a`,
