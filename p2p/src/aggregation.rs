@@ -378,7 +378,7 @@ impl OpenTask {
         signers.extend(loose.iter().map(|(id, _)| OperatorId(*id)));
         let mut sums: Vec<Signature> = piece.map(|p| p.sigma).into_iter().collect();
         if !loose.is_empty() {
-            match weighted_signature_sum(&self.quorum_members(), loose) {
+            match weighted_signature_sum(&self.quorum_members, loose) {
                 Ok(sum) => sums.push(sum),
                 Err(e) => {
                     // A validator bug: only members' verified signatures are held.
@@ -389,22 +389,6 @@ impl OpenTask {
         }
         let sigma = aggregate_signatures(&sums).ok()?;
         Some(Piece { signers, sigma })
-    }
-
-    /// The members of each of the task's quorums, in the task's quorum order.
-    fn quorum_members(&self) -> Vec<Vec<B256>> {
-        let info = &self.info;
-        info.quorum_numbers
-            .iter()
-            .map(|q| {
-                info.operators
-                    .operators
-                    .iter()
-                    .filter(|(_, o)| o.stakes.contains_key(q))
-                    .map(|(id, _)| id.0)
-                    .collect()
-            })
-            .collect()
     }
 
     /// The operator's stake in each of the task's quorums it is registered in.
@@ -418,7 +402,7 @@ impl OpenTask {
     fn build(&self, digest: B256) -> Result<Aggregate, AggregationError> {
         let d = &self.digests[&digest];
         let info = &self.info;
-        let quorum_members = self.quorum_members();
+        let quorum_members = &self.quorum_members;
         let failed = |source| AggregationError {
             task_index: info.task_index,
             source,
@@ -426,12 +410,12 @@ impl OpenTask {
         let loose: Vec<(B256, &Signature)> = d.loose().map(|(id, s)| (id.0, s)).collect();
         let mut sums: Vec<Signature> = d.pieces.values().map(|p| p.sigma).collect();
         if !loose.is_empty() {
-            sums.push(weighted_signature_sum(&quorum_members, loose).map_err(failed)?);
+            sums.push(weighted_signature_sum(quorum_members, loose).map_err(failed)?);
         }
         let sigma = aggregate_signatures(&sums).map_err(|e| failed(e.into()))?;
         let signers = d.signers();
         let signed = SignedAggregate::from_sigma(
-            &quorum_members,
+            quorum_members,
             info.operators.as_ref(),
             &signers.iter().map(|id| id.0).collect(),
             sigma,

@@ -71,6 +71,15 @@ pub fn group_bits(members: usize) -> Option<u8> {
     Some((groups.trailing_zeros() as u8).min(MAX_GROUP_BITS))
 }
 
+/// Where `operator`'s signature is gossiped for a task split by `bits` (`None`: one by one):
+/// its group's topic, or the deployment topic.
+pub fn signature_channel(bits: Option<u8>, operator: &OperatorId) -> Channel {
+    match bits {
+        Some(bits) => Channel::Group(GroupId::of(operator, bits)),
+        None => Channel::Deployment,
+    }
+}
+
 impl TaskInfo {
     /// The task's group split (`None`: one by one).
     pub fn group_bits(&self) -> Option<u8> {
@@ -80,10 +89,7 @@ impl TaskInfo {
     /// Where `operator`'s signature for this task is gossiped: its group's topic, or the
     /// deployment topic for a task signed one by one.
     pub fn signature_channel(&self, operator: &OperatorId) -> Channel {
-        match self.group_bits() {
-            Some(bits) => Channel::Group(GroupId::of(operator, bits)),
-            None => Channel::Deployment,
-        }
+        signature_channel(self.group_bits(), operator)
     }
 
     /// The members of `group`, ascending by id: the order of a group aggregate's bitmap.

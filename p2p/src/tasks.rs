@@ -66,6 +66,9 @@ pub(crate) struct OpenTask {
     pub(crate) members: usize,
     /// Its signing-group split ([`crate::groups`]; `None`: one by one).
     pub(crate) group_bits: Option<u8>,
+    /// The members of each of its quorums, in the task's quorum order: what a signer's weight
+    /// in an aggregate is counted from.
+    pub(crate) quorum_members: Vec<Vec<B256>>,
     /// Each distinct response's signers, by digest.
     pub(crate) digests: HashMap<B256, DigestState>,
     /// Operators caught signing a second response (their evidence was returned once).
@@ -77,10 +80,7 @@ impl OpenTask {
     /// Where `operator`'s signature for this task is gossiped (as
     /// [`TaskInfo::signature_channel`], from the split computed once).
     pub(crate) fn signature_channel(&self, operator: &OperatorId) -> Channel {
-        match self.group_bits {
-            Some(bits) => Channel::Group(GroupId::of(operator, bits)),
-            None => Channel::Deployment,
-        }
+        crate::groups::signature_channel(self.group_bits, operator)
     }
 
     /// Whether `operator` is counted for a response other than `digest`, individually or in a
@@ -197,6 +197,18 @@ impl TaskTable {
             .collect();
         let members = info.members().count();
         let group_bits = crate::groups::group_bits(members);
+        let quorum_members = info
+            .quorum_numbers
+            .iter()
+            .map(|q| {
+                info.operators
+                    .operators
+                    .iter()
+                    .filter(|(_, o)| o.stakes.contains_key(q))
+                    .map(|(id, _)| id.0)
+                    .collect()
+            })
+            .collect();
         self.open.insert(
             index,
             OpenTask {
@@ -205,6 +217,7 @@ impl TaskTable {
                 totals,
                 members,
                 group_bits,
+                quorum_members,
                 digests: HashMap::new(),
                 equivocators: HashSet::new(),
                 phase: Phase::Collecting,

@@ -70,6 +70,7 @@ use crate::{
 };
 use alloy::primitives::B256;
 use avs_bls::{BatchItem, PublicKeyG2, Signature, aggregate_public_keys_g2, batch_verify};
+use avs_contracts::aggregation::quorum_weight;
 use libp2p::PeerId;
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
@@ -382,12 +383,12 @@ impl Validator {
     /// already.
     pub fn add_task(&mut self, tasks: &mut TaskTable, info: TaskInfo) -> Vec<InboundMessage> {
         let index = info.task_index;
-        self.largest_set = self.largest_set.max(info.members().count());
-        if tasks.add_task(info) {
-            self.take_waiting(index)
-        } else {
-            Vec::new()
+        if !tasks.add_task(info) {
+            return Vec::new();
         }
+        let members = tasks.get(index).map_or(0, |t| t.members);
+        self.largest_set = self.largest_set.max(members);
+        self.take_waiting(index)
     }
 
     /// The buffered messages that were waiting for task `task_index`.
@@ -632,14 +633,10 @@ fn precheck_aggregate(
     let operators = &task.info.operators.operators;
     let mut keys = Vec::new();
     for id in &signers {
-        let op = &operators[id];
-        let times = task
-            .info
-            .quorum_numbers
-            .iter()
-            .filter(|q| op.stakes.contains_key(q))
-            .count();
-        keys.extend(std::iter::repeat_n(&op.pubkey_g2, times));
+        // Counted as the aggregate the contract checks counts it (the signature sum likewise).
+        let times = quorum_weight(&task.quorum_members, &id.0)
+            .map_err(|_| Outcome::Reject(RejectReason::NotInQuorum))?;
+        keys.extend(std::iter::repeat_n(&operators[id].pubkey_g2, times));
     }
     let key =
         aggregate_public_keys_g2(keys).map_err(|_| Outcome::Reject(RejectReason::BadSignature))?;
