@@ -24,6 +24,9 @@ const MESH_WAIT: Duration = Duration::from_secs(300);
 /// Mesh peers every node must have before the first task (gossipsub's lower mesh bound is 5;
 /// smaller networks need fewer).
 const MESH_READY: usize = 4;
+/// Bytes in per node and second below which the fleet counts as quiet (an idle fleet is
+/// at 0–1 KB/s).
+const QUIET_BYTES_PER_SEC: f64 = 2_000.0;
 /// The node's default peer target.
 const NODE_PEERS: usize = avs_p2p::config::DEFAULT_TARGET_PEERS;
 
@@ -207,12 +210,14 @@ impl Fleet {
         }
     }
 
-    /// Waits until the fleet's connection count changes by less than 1 % over two seconds
-    /// (peer discovery done: group mates backing off from connection limits keep a trickle of
-    /// redials going), for at most [`MESH_WAIT`].
-    pub(crate) async fn wait_for_stable_connections(&self) -> eyre::Result<()> {
+    /// Waits until the fleet is quiet: its connection count changed by less than 1 % and its
+    /// nodes received less than [`QUIET_BYTES_PER_SEC`] each over the last two seconds (peer
+    /// discovery done: Kademlia's start-up lookups take tens of seconds in a large fleet), for
+    /// at most [`MESH_WAIT`].
+    pub(crate) async fn wait_until_quiet(&self) -> eyre::Result<()> {
+        const PERIOD: Duration = Duration::from_secs(2);
         let deadline = Instant::now() + MESH_WAIT;
-        let mut last = None;
+        let mut last: Option<(usize, Vec<Traffic>)> = None;
         loop {
             let connections: usize = self
                 .statuses()
@@ -220,15 +225,28 @@ impl Fleet {
                 .iter()
                 .map(|s| s.connected.len())
                 .sum();
-            if last.is_some_and(|last: usize| last.abs_diff(connections) * 100 <= connections) {
-                return Ok(());
+            let traffic = self.traffic().await?;
+            if let Some((last_connections, last_traffic)) = &last {
+                let bytes: u64 = traffic
+                    .iter()
+                    .zip(last_traffic)
+                    .map(|(now, then)| now.since(then).bytes_in)
+                    .sum();
+                let per_node_per_sec =
+                    bytes as f64 / traffic.len().max(1) as f64 / PERIOD.as_secs_f64();
+                if last_connections.abs_diff(connections) * 100 <= connections
+                    && per_node_per_sec < QUIET_BYTES_PER_SEC
+                {
+                    return Ok(());
+                }
+                eyre::ensure!(
+                    Instant::now() < deadline,
+                    "fleet still busy after {MESH_WAIT:?}: {connections} connections, {:.1} KB/s in per node",
+                    per_node_per_sec / 1e3
+                );
             }
-            eyre::ensure!(
-                Instant::now() < deadline,
-                "connections still changing after {MESH_WAIT:?} ({connections} now)"
-            );
-            last = Some(connections);
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            last = Some((connections, traffic));
+            tokio::time::sleep(PERIOD).await;
         }
     }
 

@@ -162,10 +162,10 @@ async fn run(args: Args) -> eyre::Result<()> {
     let roles = roles(&args, &mut rng);
     let fleet = fleet::Fleet::start(&args, &committee, &roles, &mut rng).await?;
     // Task 0 warms up the meshes (grafts settle over the first heartbeats) and is not counted;
-    // the idle fleet is measured after it, once the connections stopped changing.
+    // the idle fleet is measured after it, once start-up discovery is over.
     let warm_up = measure::task(&args, &fleet, &committee, 0).await?;
     eprintln!("{} (warm-up)", warm_up.line());
-    fleet.wait_for_stable_connections().await?;
+    fleet.wait_until_quiet().await?;
     let idle = measure::idle(&fleet).await?;
     eprintln!(
         "sim: idle fleet: {:.1} KB/s in and {:.2} ms/s CPU per node",

@@ -1,8 +1,8 @@
-//! The libp2p behaviours a node runs and how they are configured: connection limits, block
-//! list, identify, ping, our own Kademlia DHT, gossipsub with content-hash ids and manual
+//! The libp2p behaviours a node runs and how they are configured: the outbound gate
+//! ([`super::outbound_gate`]), connection limits, block list, identify, ping, our own Kademlia DHT, gossipsub with content-hash ids and manual
 //! validation, and mDNS only when enabled.
 
-use super::{NetworkError, scoring, traffic};
+use super::{NetworkError, outbound_gate::OutboundGate, scoring, traffic};
 use crate::{config::NetworkConfig, topic::dht_protocol, wire::MAX_MESSAGE_SIZE};
 use alloy::primitives::keccak256;
 use libp2p::{
@@ -32,6 +32,9 @@ const _: () = assert!(MAX_MESSAGE_SIZE < MAX_FRAME);
 
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
+    /// First, so a dial over the outbound limit is refused before any other behaviour
+    /// counts it.
+    pub(super) outbound_gate: OutboundGate,
     pub(super) limits: connection_limits::Behaviour,
     pub(super) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub(super) identify: identify::Behaviour,
@@ -52,6 +55,7 @@ pub(super) fn build_swarm(
     let peer_id = keypair.public().to_peer_id();
     let mut registry = Registry::default();
     let behaviour = Behaviour {
+        outbound_gate: OutboundGate::new(config.max_outbound),
         limits: connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established_incoming(Some(config.max_inbound))

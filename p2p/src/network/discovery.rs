@@ -18,7 +18,7 @@
 
 use super::{
     behaviour::BehaviourEvent,
-    driver::Driver,
+    driver::{Driver, dial_error_reason},
     peer_store,
     peers::{KnownPeers, Origin},
 };
@@ -27,7 +27,7 @@ use libp2p::{
     Multiaddr, PeerId, StreamProtocol, identify, kad, mdns,
     multiaddr::Protocol,
     swarm::{
-        SwarmEvent,
+        DialError, SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
     },
 };
@@ -43,9 +43,9 @@ pub(super) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(2);
 /// Random walks below the minimum peer count happen at least this often.
 const URGENT_WALK_INTERVAL: Duration = Duration::from_secs(6);
 /// At the target peer count a walk only refreshes the routing table, so it comes this many
-/// discovery intervals apart (5 minutes by default, libp2p's own bootstrap period). Each walk
-/// costs every node a lookup per routing-table bucket: in the network simulation (`just sim`)
-/// a walk every 30 s was most of an idle node's traffic and CPU.
+/// discovery intervals apart (5 minutes by default, libp2p's own bootstrap period). In the
+/// network simulation (`just sim`) walks every 30 s were most of an idle node's traffic and
+/// CPU.
 const SATISFIED_WALK_FACTOR: u32 = 10;
 /// How often a changed peer store is written.
 const SAVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -173,7 +173,7 @@ impl Driver {
         // node can connect) must not stop the node from finding its own network.
         self.dial_group_peers(now);
         let connected = self.useful_peers();
-        if connected < self.peers.target {
+        if connected < self.peers.target && self.can_dial() {
             let want = (self.peers.target - connected).min(MAX_DIALS_PER_TICK);
             let local = *self.swarm.local_peer_id();
             let (swarm, penalties) = (&self.swarm, &self.penalties);
@@ -245,6 +245,13 @@ impl Driver {
         );
     }
 
+    /// Whether an outbound dial would be allowed now. With the outbound connections full it
+    /// would be refused, and the peers handed out would only back off for nothing (peers
+    /// still below their own limits dial this node instead).
+    fn can_dial(&self) -> bool {
+        !self.swarm.behaviour().outbound_gate.is_full()
+    }
+
     /// Connected peers subscribed to the signature topic: AVS nodes.
     fn useful_peers(&self) -> usize {
         self.swarm
@@ -268,12 +275,19 @@ impl Driver {
         }
     }
 
-    /// A Kademlia bootstrap: a lookup of our own id and of a random id per bucket, which finds
-    /// peers we do not know yet. Without any known peer there is nothing to ask.
+    /// A random walk: one lookup of a random id, which connects to the peers closest to it
+    /// and so finds peers we do not know yet. Not Kademlia's bootstrap (a lookup of our own
+    /// id and then one per routing-table bucket): a node needs a couple of dozen peers, not a
+    /// refreshed table, and in the network simulation a bootstrap cost each of 256 nodes
+    /// about 500 KB and ten seconds of traffic, nine lookups where one finds as many peers.
+    /// Without any known peer there is nothing to ask.
     fn walk(&mut self) {
-        if let Err(kad::NoKnownPeers()) = self.swarm.behaviour_mut().kad.bootstrap() {
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        if kad.kbuckets().all(|bucket| bucket.num_entries() == 0) {
             debug!("no DHT peer to search from yet");
+            return;
         }
+        kad.get_closest_peers(PeerId::random());
     }
 
     /// Dials `peer` with `addrs` plus whatever the behaviours know, unless it is us, banned,
@@ -300,7 +314,7 @@ impl Driver {
     /// Dials the group mates that are not connected (and not backing off, banned or us),
     /// whatever the peer count: a group's signatures travel only among its members.
     fn dial_group_peers(&mut self, now: Instant) {
-        if self.peers.group.is_empty() {
+        if self.peers.group.is_empty() || !self.can_dial() {
             return;
         }
         let local = *self.swarm.local_peer_id();
@@ -353,6 +367,15 @@ impl Driver {
                     .is_dialer()
                     .then(|| endpoint.get_remote_address().clone());
                 self.peers.known.on_connected(peer_id, dialled, unix_now());
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error: error @ DialError::Denied { .. },
+                ..
+            } => {
+                // Refused here (our own limits), before reaching the peer: no fault of its.
+                self.peers.known.dial_not_started(&peer);
+                debug!(%peer, reason = dial_error_reason(&error), "dial not made");
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use libp2p::{
     PeerId, Swarm,
     gossipsub::{self, PublishError, TopicHash},
-    swarm::SwarmEvent,
+    swarm::{DialError, SwarmEvent},
 };
 use std::{
     collections::HashMap,
@@ -112,7 +112,7 @@ impl Driver {
                     .dial(addr.clone())
                     .map_err(|e| NetworkError::Dial {
                         addr,
-                        reason: e.to_string(),
+                        reason: dial_error_reason(&e),
                     });
                 let _ = reply.send(result);
             }
@@ -279,5 +279,17 @@ impl Driver {
             }
             Err(mpsc::error::TrySendError::Closed(m)) => self.report(&m.id, Verdict::Ignore),
         }
+    }
+}
+
+/// What went wrong with a dial, for an error message: libp2p prints a refused dial as only
+/// "Dial error", so the refusal's cause (e.g. [`super::OutboundFull`]) is spelt out.
+pub(super) fn dial_error_reason(error: &DialError) -> String {
+    match error {
+        DialError::Denied { cause } => match std::error::Error::source(cause) {
+            Some(why) => format!("refused locally: {why}"),
+            None => format!("refused locally: {cause}"),
+        },
+        other => other.to_string(),
     }
 }

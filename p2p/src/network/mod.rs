@@ -33,11 +33,13 @@ mod bans;
 mod behaviour;
 mod discovery;
 mod driver;
+mod outbound_gate;
 mod peer_store;
 mod peers;
 mod scoring;
 mod traffic;
 
+pub use outbound_gate::OutboundFull;
 pub use peer_store::PeerStoreError;
 pub use traffic::Traffic;
 

@@ -120,6 +120,67 @@ async fn a_node_joins_a_bootnode_that_starts_after_it() {
     boot.handle.shutdown().await;
 }
 
+/// A node whose outbound connections are full refuses a further dial before it starts,
+/// with the reason, and nothing reaches the peer it would have dialled. libp2p's connection
+/// limits alone let the dial run its whole handshake with the remote and refused it only
+/// then: Kademlia walks at the limit turned into about ten such handshakes a second per node
+/// in the network simulation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_over_the_outbound_limit_is_refused_before_it_reaches_the_peer() {
+    let b = network(vec![]).await;
+    let c = network(vec![]).await;
+    let mut one_out = config(vec![tcp_addr(&b.handle)]);
+    one_out.max_outbound = 1;
+    let a = Network::start(libp2p::identity::Keypair::generate_ed25519(), one_out)
+        .await
+        .unwrap();
+    all_status(
+        "a connected to its bootnode",
+        &[a.handle.clone(), b.handle.clone()],
+        |s| s.connected.len() == 1,
+    )
+    .await;
+    let c_before = c.handle.traffic().await.unwrap();
+
+    let refused = a.handle.dial(tcp_addr(&c.handle)).await;
+    let Err(NetworkError::Dial { reason, .. }) = refused else {
+        panic!("a dial over the outbound limit must be refused, got {refused:?}");
+    };
+    assert!(
+        reason.contains("outbound connections full (1 established or dialling)"),
+        "{reason}"
+    );
+    let c_status = c.handle.status().await.unwrap();
+    assert!(c_status.connected.is_empty(), "{c_status:?}");
+    assert_eq!(
+        c.handle.traffic().await.unwrap().since(&c_before).bytes_in,
+        0,
+        "no handshake reached c"
+    );
+    // The limit counts connections, not dials ever made: with b gone, a dials again.
+    b.handle.shutdown().await;
+    eventually("a's connection to b closed", || async {
+        a.handle
+            .status()
+            .await
+            .unwrap()
+            .connected
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    a.handle.dial(tcp_addr(&c.handle)).await.unwrap();
+    all_status(
+        "a connected to c once a slot was free",
+        &[a.handle.clone(), c.handle.clone()],
+        |s| s.connected.len() == 1,
+    )
+    .await;
+    for n in [&a.handle, &c.handle] {
+        n.shutdown().await;
+    }
+}
+
 /// B holds A's message for 1.5 s before accepting it, as a node does with a signature whose
 /// task it has not seen yet (after a restart, or a block behind). C joins B meanwhile, after
 /// A's own gossip of the message is over, so only B can give it to C. Gossipsub keeps the
