@@ -26,14 +26,16 @@
 //!
 //! # Knobs for experiments
 //! `--stakes` (a named distribution or one figure per operator), the nodes' `--confirmations`
-//! and `--reorg-window`, and `--node-rpc-url I=URL` to put a proxy between one node and the
-//! settlement chain.
+//! and `--reorg-window`, `--node-rpc-url I=URL` to put a proxy between one node and the
+//! settlement chain, and `--offline-operators M` (`--offline-stake`): operators registered
+//! without a node, so that a few nodes run in an operator set of a thousand.
 
 // The console lines are this command's output.
 #![allow(clippy::print_stdout)]
 
 use crate::{
     devnet_churn::{Churn, ChurnInterval, ChurnNode},
+    devnet_offline,
     devnet_stakes::{self, StakeSpec},
     shutdown::Shutdown,
 };
@@ -76,6 +78,16 @@ pub struct DevnetArgs {
     /// (`10,20,…`).
     #[arg(long, default_value_t = StakeSpec::Linear, value_name = "DISTRIBUTION|LIST")]
     pub stakes: StakeSpec,
+    /// Operators registered on-chain that run no node, as operators whose nodes are down:
+    /// every task's operator set is --operators + M. Each holds --offline-stake tokens and
+    /// publishes a socket nothing listens on. For measuring nodes in a large operator set
+    /// (e.g. `--operators 8 --offline-operators 992 --stakes 1000,…`); the nodes' stake must
+    /// still meet the quorum threshold.
+    #[arg(long, default_value_t = 0, value_name = "M", value_parser = clap::value_parser!(u16).range(0..=MAX_OFFLINE_OPERATORS))]
+    pub offline_operators: u16,
+    /// Stake of each --offline-operators operator, in whole tokens.
+    #[arg(long, default_value_t = 1, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub offline_stake: u64,
     /// The nodes' `--confirmations`: blocks they stay behind the attested chain's head
     /// [default: the node's].
     #[arg(long, value_name = "BLOCKS")]
@@ -147,6 +159,8 @@ pub struct DevnetArgs {
 
 /// Most operator nodes: node i's ports are BASE+i, BASE+100+i and BASE+200+i.
 const MAX_OPERATORS: i64 = 100;
+/// Most operators without a node: the scale the network simulation measures.
+const MAX_OFFLINE_OPERATORS: i64 = 2_000;
 
 /// `--node-rpc-url I=URL`: node I's settlement endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,7 +205,7 @@ const RESCAN_BLOCKS: u64 = 16;
 const ATTESTED_CHAIN_ID: u64 = 1_337;
 
 /// One token of the devnet ERC-20.
-const TOKEN: u128 = 1_000_000_000_000_000_000;
+pub(crate) const TOKEN: u128 = 1_000_000_000_000_000_000;
 /// Longest wait for the first checkpoint before the devnet is declared broken, and the least
 /// time per operator: on one machine, 64 debug-build nodes starting at once and answering the
 /// checkpoints tasked while they registered need more than the 180 s a few nodes do.
@@ -228,7 +242,20 @@ impl DevnetArgs {
                 self.operators
             );
         }
-        let total: u128 = self.stakes()?.iter().map(|&s| u128::from(s)).sum();
+        let live: u128 = self.stakes()?.iter().map(|&s| u128::from(s)).sum();
+        let offline = u128::from(self.offline_operators) * u128::from(self.offline_stake);
+        let total = live + offline;
+        let threshold = u128::from(
+            DeployConfig::devnet(Address::ZERO)
+                .avs
+                .quorum_threshold_percentage,
+        );
+        if live * 100 < total * threshold {
+            bail!(
+                "the nodes' stake ({live} tokens) is {:.1} % of the operator set's {total}: below the {threshold} % quorum threshold, no checkpoint could finalize (raise --stakes, or lower --offline-stake or --offline-operators)",
+                live as f64 * 100.0 / total as f64
+            );
+        }
         // The stake registry keeps stakes (and their sum) as uint96 base units.
         if total.checked_mul(TOKEN).is_none_or(|wei| wei >= 1 << 96) {
             bail!(
@@ -315,6 +342,10 @@ impl DevnetArgs {
             .take(usize::from(self.generators()))
             .map(|op| op.signer.address())
             .collect();
+        // The quorum takes every operator of the run, nodes or not (its default cap is 64).
+        let members = u32::from(self.operators) + u32::from(self.offline_operators);
+        let cap = &mut config.eigenlayer.quorum.max_operator_count;
+        *cap = (*cap).max(members);
         let deployment = deploy::deploy(chain.clone(), config).await?;
         let deployment_path = self.dir.join("deployment.json");
         deployment.save(&deployment_path)?;
@@ -340,6 +371,15 @@ impl DevnetArgs {
                 }
             );
         }
+
+        let offline = devnet_offline::register(
+            &chain,
+            &endpoint,
+            &deployment,
+            usize::from(self.offline_operators),
+            TOKEN * u128::from(self.offline_stake),
+        )
+        .await?;
 
         // From here on blocks come at a steady pace, as on a real chain.
         chain.anvil_set_interval_mining(self.block_time).await?;
@@ -384,6 +424,12 @@ impl DevnetArgs {
             deployment.params.avs.checkpoint_interval
         );
 
+        // Every operator's stake by its BLS key, as `respondToTask` names non-signers.
+        let stake_by_key: HashMap<(U256, U256), u128> = operators
+            .iter()
+            .map(|op| (g1_point(&op.bls), op.stake))
+            .chain(offline)
+            .collect();
         let shutdown = Shutdown::new();
         shutdown.trigger_on_os_signals();
         let mut latencies = Latencies::default();
@@ -404,7 +450,7 @@ impl DevnetArgs {
                 }
             };
             tokio::select! {
-                result = watch_checkpoints(&chain, attested, &deployment, &operators, self.exit_after, &mut nodes, &mut latencies) => result,
+                result = watch_checkpoints(&chain, attested, &deployment, &stake_by_key, self.exit_after, &mut nodes, &mut latencies) => result,
                 () = shutdown.wait() => Ok(()),
                 () = churning => Ok(()),
             }
@@ -794,7 +840,7 @@ fn attested_anvil(dir: &Path, port: u16, network: AttestedNetwork) -> Anvil {
     }
 }
 
-async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {
+pub(crate) async fn fund(chain: &DynProvider, address: Address) -> eyre::Result<()> {
     chain
         .anvil_set_balance(address, U256::from(1_000u128 * TOKEN))
         .await?;
@@ -810,19 +856,12 @@ async fn watch_checkpoints(
     chain: &DynProvider,
     attested: &DynProvider,
     deployment: &Deployment,
-    operators: &[Operator],
+    stake_by_key: &HashMap<(U256, U256), u128>,
     exit_after: Option<u32>,
     nodes: &mut Nodes<'_>,
     latencies: &mut Latencies,
 ) -> eyre::Result<()> {
-    let stake_by_key: HashMap<(U256, U256), u128> = operators
-        .iter()
-        .map(|op| {
-            let point = op.bls.public_key().to_point();
-            ((point.x, point.y), op.stake)
-        })
-        .collect();
-    let total: u128 = operators.iter().map(|op| op.stake).sum();
+    let total: u128 = stake_by_key.values().sum();
     let mut from = deployment.deployment_block;
     let interval = deployment.params.avs.checkpoint_interval;
     // Response transactions and punishment logs already reported (scans overlap).
@@ -839,7 +878,7 @@ async fn watch_checkpoints(
     let first_checkpoint = (genesis / interval + 1) * interval;
     let attested_chain_id = attested.get_chain_id().await?;
     let first_checkpoint_timeout = FIRST_CHECKPOINT_TIMEOUT
-        .max(FIRST_CHECKPOINT_TIMEOUT_PER_OPERATOR * operators.len() as u32);
+        .max(FIRST_CHECKPOINT_TIMEOUT_PER_OPERATOR * nodes.operators.len() as u32);
     let started = tokio::time::Instant::now();
     loop {
         nodes.supervise()?;
@@ -1069,6 +1108,12 @@ fn percentile(values: &[u64], q: f64) -> Option<u64> {
     sorted.sort_unstable();
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.max(1) - 1).copied()
+}
+
+/// An operator's BLS G1 key as the coordinates `respondToTask` names non-signers by.
+pub(crate) fn g1_point(key: &SecretKey) -> (U256, U256) {
+    let point = key.public_key().to_point();
+    (point.x, point.y)
 }
 
 fn short(hash: B256) -> String {

@@ -52,6 +52,8 @@ pub mod devnet;
 #[cfg(feature = "devnet")]
 pub mod devnet_churn;
 #[cfg(feature = "devnet")]
+mod devnet_offline;
+#[cfg(feature = "devnet")]
 pub mod devnet_stakes;
 pub mod evidence;
 pub mod health;

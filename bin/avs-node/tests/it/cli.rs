@@ -961,4 +961,24 @@ fn devnet_arguments_are_checked_before_any_work() {
         ],
         "the stake registry holds at most 79228162514 in all",
     );
+    // Operators without a node: their stake must leave the nodes a quorum.
+    fails_with(
+        &[
+            "devnet",
+            "--operators",
+            "2",
+            "--stakes",
+            "10,10",
+            "--offline-operators",
+            "11",
+            dir[0],
+            dir[1],
+        ],
+        "the nodes' stake (20 tokens) is 64.5 % of the operator set's 31: below the 66 % quorum threshold",
+    );
+    fails_with(
+        &["devnet", "--offline-operators", "2001"],
+        "2001 is not in 0..=2000",
+    );
+    fails_with(&["devnet", "--offline-stake", "0"], "0 is not in 1..");
 }
