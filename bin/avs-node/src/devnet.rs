@@ -259,7 +259,7 @@ impl DevnetArgs {
         // The stake registry keeps stakes (and their sum) as uint96 base units.
         if total.checked_mul(TOKEN).is_none_or(|wei| wei >= 1 << 96) {
             bail!(
-                "--stakes add up to {total} tokens: the stake registry holds at most {} in all",
+                "the operators' stakes (nodes and --offline-operators) add up to {total} tokens: the stake registry holds at most {} in all",
                 ((1u128 << 96) - 1) / TOKEN
             );
         }

@@ -1,6 +1,7 @@
 //! The libp2p behaviours a node runs and how they are configured: the outbound gate
-//! ([`super::outbound_gate`]), connection limits, block list, identify, ping, our own Kademlia DHT, gossipsub with content-hash ids and manual
-//! validation, and mDNS only when enabled.
+//! ([`super::outbound_gate`]), connection limits, block list, identify, ping, our own
+//! Kademlia DHT, gossipsub with content-hash ids and manual validation, and mDNS only when
+//! enabled.
 
 use super::{NetworkError, outbound_gate::OutboundGate, scoring, traffic};
 use crate::{config::NetworkConfig, topic::dht_protocol, wire::MAX_MESSAGE_SIZE};

@@ -64,9 +64,10 @@ fn dials_group_mate(local: &PeerId, mate: &PeerId, since: Instant, now: Instant)
 }
 
 /// Most dials of group mates started per maintenance tick. A whole group learning its mates
-/// at once and dialling them all would overrun every member's pending-connection limit
-/// (`NetworkConfig::max_pending`), which drops the excess mid-handshake, and every retry
-/// would come back together; a few per tick connect a group of 32 within seconds.
+/// at once and dialling them all would overrun every member's limits on connections being
+/// set up (`NetworkConfig::max_pending` inbound, the outbound slots), which drop the excess
+/// mid-handshake, and every retry would come back together; a few per tick connect a group
+/// of 32 within seconds.
 const MAX_GROUP_DIALS_PER_TICK: usize = 4;
 
 /// Time between random walks with `connected` useful peers: [`URGENT_WALK_INTERVAL`] (at most)
@@ -173,8 +174,13 @@ impl Driver {
         // node can connect) must not stop the node from finding its own network.
         self.dial_group_peers(now);
         let connected = self.useful_peers();
-        if connected < self.peers.target && self.can_dial() {
-            let want = (self.peers.target - connected).min(MAX_DIALS_PER_TICK);
+        let want = self
+            .peers
+            .target
+            .saturating_sub(connected)
+            .min(MAX_DIALS_PER_TICK)
+            .min(self.free_dials());
+        if want > 0 {
             let local = *self.swarm.local_peer_id();
             let (swarm, penalties) = (&self.swarm, &self.penalties);
             let due = self.peers.known.due(now, want, |peer| {
@@ -245,11 +251,11 @@ impl Driver {
         );
     }
 
-    /// Whether an outbound dial would be allowed now. With the outbound connections full it
-    /// would be refused, and the peers handed out would only back off for nothing (peers
-    /// still below their own limits dial this node instead).
-    fn can_dial(&self) -> bool {
-        !self.swarm.behaviour().outbound_gate.is_full()
+    /// How many dials of its own the node may start now: beyond the outbound slots left they
+    /// would be refused, and each peer handed out would back off for nothing (peers still
+    /// below their own limits dial this node instead).
+    fn free_dials(&self) -> usize {
+        self.swarm.behaviour().outbound_gate.free()
     }
 
     /// Connected peers subscribed to the signature topic: AVS nodes.
@@ -276,11 +282,13 @@ impl Driver {
     }
 
     /// A random walk: one lookup of a random id, which connects to the peers closest to it
-    /// and so finds peers we do not know yet. Not Kademlia's bootstrap (a lookup of our own
+    /// and so finds peers we do not know yet. Not a Kademlia bootstrap (a lookup of our own
     /// id and then one per routing-table bucket): a node needs a couple of dozen peers, not a
     /// refreshed table, and in the network simulation a bootstrap cost each of 256 nodes
     /// about 500 KB and ten seconds of traffic, nine lookups where one finds as many peers.
-    /// Without any known peer there is nothing to ask.
+    /// (Kademlia still bootstraps by itself whenever a peer joins a routing table of fewer
+    /// than 20: at start-up, and always in a deployment of 20 nodes or fewer, where a
+    /// bootstrap is small.) Without any known peer there is nothing to ask.
     fn walk(&mut self) {
         let kad = &mut self.swarm.behaviour_mut().kad;
         if kad.kbuckets().all(|bucket| bucket.num_entries() == 0) {
@@ -307,20 +315,21 @@ impl Driver {
             .build();
         if let Err(e) = self.swarm.dial(opts) {
             self.peers.known.dial_not_started(&peer);
-            debug!(%peer, error = %e, "cannot dial a known peer");
+            debug!(%peer, reason = dial_error_reason(&e), "cannot dial a known peer");
         }
     }
 
     /// Dials the group mates that are not connected (and not backing off, banned or us),
     /// whatever the peer count: a group's signatures travel only among its members.
     fn dial_group_peers(&mut self, now: Instant) {
-        if self.peers.group.is_empty() || !self.can_dial() {
+        let limit = MAX_GROUP_DIALS_PER_TICK.min(self.free_dials());
+        if self.peers.group.is_empty() || limit == 0 {
             return;
         }
         let local = *self.swarm.local_peer_id();
         let (swarm, penalties, group) = (&self.swarm, &self.penalties, &self.peers.group);
         let since = self.peers.group_since;
-        let due = self.peers.known.due(now, MAX_GROUP_DIALS_PER_TICK, |peer| {
+        let due = self.peers.known.due(now, limit, |peer| {
             !group.contains(peer)
                 || *peer == local
                 || !dials_group_mate(&local, peer, since, now)
@@ -373,9 +382,11 @@ impl Driver {
                 error: error @ DialError::Denied { .. },
                 ..
             } => {
-                // Refused here (our own limits), before reaching the peer: no fault of its.
+                // Connected, then refused by this node's own limits (another connection to the
+                // peer, the block list): no fault of the peer's, so no strike. (A dial refused
+                // before it starts never gets here: `Swarm::dial` returns the refusal.)
                 self.peers.known.dial_not_started(&peer);
-                debug!(%peer, reason = dial_error_reason(&error), "dial not made");
+                debug!(%peer, reason = dial_error_reason(&error), "connection refused by this node");
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),

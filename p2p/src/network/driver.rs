@@ -283,13 +283,15 @@ impl Driver {
 }
 
 /// What went wrong with a dial, for an error message: libp2p prints a refused dial as only
-/// "Dial error", so the refusal's cause (e.g. [`super::OutboundFull`]) is spelt out.
+/// "Dial error", and its `ConnectionDenied` as "connection denied" with the reason (e.g.
+/// [`super::OutboundFull`]) as its source, so the reason is spelt out.
 pub(super) fn dial_error_reason(error: &DialError) -> String {
     match error {
-        DialError::Denied { cause } => match std::error::Error::source(cause) {
-            Some(why) => format!("refused locally: {why}"),
-            None => format!("refused locally: {cause}"),
-        },
+        DialError::Denied { cause } => {
+            let reason =
+                std::error::Error::source(cause).map_or_else(String::new, |why| format!(": {why}"));
+            format!("refused by this node{reason}")
+        }
         other => other.to_string(),
     }
 }

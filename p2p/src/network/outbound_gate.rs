@@ -8,15 +8,21 @@
 //! handshake: in the network simulation (`just sim 256`, signing groups keeping nodes near
 //! the limit) about ten a second per node, the whole of an idle fleet's traffic and CPU.
 //!
-//! [`OutboundGate`] counts the node's outbound connections, established and pending, and
-//! denies a new dial while they fill [`NetworkConfig::max_outbound`](crate::NetworkConfig):
-//! the dial fails at once with [`OutboundFull`], locally, and nothing reaches the remote.
-//! `connection_limits` stays as it is, the authority on every other limit.
+//! [`OutboundGate`] counts the node's outbound connections and refuses a new dial while the
+//! established ones fill [`NetworkConfig::max_outbound`](crate::NetworkConfig): the dial
+//! fails at once with [`OutboundFull`] (`Swarm::dial` returns the refusal; Kademlia's own
+//! dials are dropped), and nothing reaches the remote. Dials still under way do not count
+//! towards the refusal, so a dial of a dead address that takes the whole connection timeout
+//! cannot hold the node's slots; a few dials started just below the limit can still overshoot
+//! it and be refused by `connection_limits` after their handshake, a bounded waste where the
+//! old one was endless. The node's own dials are also capped by [`OutboundGate::free`], which
+//! counts those under way. `connection_limits` stays as it is, the authority on every limit.
 //!
 //! # Invariants
 //!
-//! - A connection is counted from the moment a dial is allowed until its dial fails or the
-//!   connection closes, so the count never lags behind the swarm.
+//! - A dial is counted as under way from the moment it is allowed, and as established from
+//!   its connection's establishment, until its dial fails (a refusal by another behaviour
+//!   included) or its connection closes, so the counts never lag behind the swarm.
 //! - Inbound connections are never touched.
 
 use libp2p::{
@@ -35,30 +41,35 @@ use std::{
 
 /// Why a dial was refused: the node's outbound connections are full.
 #[derive(Debug, thiserror::Error)]
-#[error("outbound connections full ({max} established or dialling)")]
+#[error("outbound connections full ({max} established)")]
 pub struct OutboundFull {
     /// The configured limit.
     pub max: usize,
 }
 
-/// Denies dials while the node's outbound connections are at the limit.
+/// Refuses dials while the node's established outbound connections are at the limit.
 pub(super) struct OutboundGate {
     max: usize,
-    /// Outbound connections allowed and not yet closed or failed.
-    outbound: HashSet<ConnectionId>,
+    /// Outbound dials allowed and not yet connected or failed.
+    dialling: HashSet<ConnectionId>,
+    /// Outbound connections established and not yet closed.
+    established: HashSet<ConnectionId>,
 }
 
 impl OutboundGate {
     pub(super) fn new(max: u32) -> Self {
         Self {
             max: usize::try_from(max).unwrap_or(usize::MAX),
-            outbound: HashSet::new(),
+            dialling: HashSet::new(),
+            established: HashSet::new(),
         }
     }
 
-    /// Whether a dial now would be refused.
-    pub(super) fn is_full(&self) -> bool {
-        self.outbound.len() >= self.max
+    /// Dials the node may start now without any of them ending over the limit: the limit
+    /// less the outbound connections established and under way.
+    pub(super) fn free(&self) -> usize {
+        self.max
+            .saturating_sub(self.established.len() + self.dialling.len())
     }
 }
 
@@ -73,21 +84,23 @@ impl NetworkBehaviour for OutboundGate {
         _: &[Multiaddr],
         _: Endpoint,
     ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        if self.is_full() {
+        if self.established.len() >= self.max {
             return Err(ConnectionDenied::new(OutboundFull { max: self.max }));
         }
-        self.outbound.insert(connection_id);
+        self.dialling.insert(connection_id);
         Ok(Vec::new())
     }
 
     fn handle_established_outbound_connection(
         &mut self,
-        _: ConnectionId,
+        connection_id: ConnectionId,
         _: PeerId,
         _: &Multiaddr,
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.dialling.remove(&connection_id);
+        self.established.insert(connection_id);
         Ok(dummy::ConnectionHandler)
     }
 
@@ -102,16 +115,14 @@ impl NetworkBehaviour for OutboundGate {
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
-        match event {
-            // A dial that failed, or that another behaviour denied once it connected.
-            FromSwarm::DialFailure(failure) => {
-                self.outbound.remove(&failure.connection_id);
-            }
-            FromSwarm::ConnectionClosed(closed) => {
-                self.outbound.remove(&closed.connection_id);
-            }
-            _ => {}
-        }
+        let id = match event {
+            // A dial that failed, or that another behaviour refused, before or once connected.
+            FromSwarm::DialFailure(failure) => failure.connection_id,
+            FromSwarm::ConnectionClosed(closed) => closed.connection_id,
+            _ => return,
+        };
+        self.dialling.remove(&id);
+        self.established.remove(&id);
     }
 
     fn on_connection_handler_event(
