@@ -547,7 +547,7 @@ impl DevnetArgs {
             .create(true)
             .append(true)
             .open(self.log_path(i))?;
-        let child = Command::new(exe)
+        let child = Command::new(&exe)
             .args(&args)
             .envs(keys)
             .stdin(Stdio::null())
@@ -555,7 +555,9 @@ impl DevnetArgs {
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
-            .wrap_err("starting an avs-node process")?;
+            // The path says it when the binary was rebuilt or removed since the devnet started
+            // (Linux appends " (deleted)"): nodes start from the devnet's own binary.
+            .wrap_err_with(|| format!("starting an avs-node process from {}", exe.display()))?;
         let pid = child.id().ok_or_else(|| eyre!("node {i} exited at once"))?;
         std::fs::write(self.pid_path(i), format!("{pid}\n"))?;
         Ok(child)
