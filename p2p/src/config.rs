@@ -52,7 +52,8 @@ pub struct NetworkConfig {
     pub discovery_interval: Duration,
     /// Most established inbound connections.
     pub max_inbound: u32,
-    /// Most established outbound connections.
+    /// Most established outbound connections. At the limit a dial (the node's own or a DHT
+    /// query's) is refused before it starts, so no handshake reaches the peer.
     pub max_outbound: u32,
     /// Most established connections per peer.
     pub max_per_peer: u32,

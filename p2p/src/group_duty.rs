@@ -3,8 +3,8 @@
 //! Every member of a group can publish the group's aggregate; they take turns so that few do.
 //! Members are ranked per task as submitters are ([`crate::submitter_rank`] over the group's
 //! members), and a member's turn comes `rank × slot` after the group's signatures have
-//! settled: `window` after the member signed (and after its own last publication), and
-//! `settle` after the last signature of the group it counted. At its turn a member publishes
+//! settled: `window` after the member signed (after its own last publication, a wait that
+//! doubles with each one), and `settle` after the last signature of the group it counted. At its turn a member publishes
 //! only if it holds signers that neither the best aggregate it counted for its group nor its
 //! own last publication has. A member that already held everything rank 0 published ignores
 //! that aggregate unverified, so it may publish the same set at its turn: the same signers
@@ -24,6 +24,20 @@ use std::{
 /// Most aggregates one node publishes for one task: a bound against a group whose signatures
 /// trickle in one by one, each of which would otherwise be worth one more publication.
 pub const MAX_PUBLICATIONS: u32 = 8;
+
+/// Doublings of the wait between one node's publications for a task, at most.
+const MAX_BACKOFF_DOUBLINGS: u32 = 4;
+
+/// The wait from this node's signature (`publications` 0) or its last publication to its
+/// next turn: `window`, doubling with each publication up to 16 windows (4 s by default).
+/// Where a group's signatures trickle in over seconds (a saturated machine, slow signers),
+/// each quiet gap would otherwise be worth one more publication, which every node in the
+/// network verifies; in the network simulation at 1,000 operators that was about a dozen
+/// per group and task. The first turn, the one that matters where signatures arrive
+/// together, is as soon as before.
+fn republish_wait(window: Duration, publications: u32) -> Duration {
+    window * (1 << publications.min(MAX_BACKOFF_DOUBLINGS))
+}
 
 /// Timing of the turns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +153,8 @@ impl GroupDuties {
     fn due_at(&self, d: &Duty) -> Instant {
         let t = self.timing;
         let after_own = d.published_at.map_or(d.signed_at, |at| at.max(d.signed_at));
-        (after_own + t.window).max(d.last_growth + t.settle) + t.slot * d.rank
+        (after_own + republish_wait(t.window, d.publications)).max(d.last_growth + t.settle)
+            + t.slot * d.rank
     }
 
     /// The earliest pending turn, for the caller's timer.
@@ -236,18 +251,25 @@ mod tests {
         d.published(1, 5, t0 + 100 * MS);
         assert_eq!(d.next_due(), None, "nothing new: no turn");
         assert!(d.take_due(t0 + 1_000 * MS).is_empty());
-        // A signature right after a publication waits a window from it, not just the settle.
+        // A signature right after a publication waits two windows from it (the wait doubles
+        // with each publication), not just the settle.
         d.grew(1, GROUP, t0 + 110 * MS);
-        assert_eq!(d.next_due(), Some(t0 + 200 * MS));
-        let mut at = t0 + 1_000 * MS;
+        assert_eq!(d.next_due(), Some(t0 + 300 * MS));
+        let mut published_at = t0 + 100 * MS;
         for n in 1..MAX_PUBLICATIONS {
-            d.grew(1, GROUP, at);
-            let turns = d.take_due(at + 10 * MS);
+            // A signature long after: the turn comes the doubled wait after the last
+            // publication.
+            let wait = 100 * MS * (1 << n.min(MAX_BACKOFF_DOUBLINGS));
+            d.grew(1, GROUP, published_at + wait / 2);
+            assert_eq!(d.next_due(), Some(published_at + wait), "turn {n}");
+            assert!(d.take_due(published_at + wait - MS).is_empty());
+            let turns = d.take_due(published_at + wait);
             assert_eq!(turns.len(), 1, "turn {n}");
             assert_eq!(turns[0].published, 4 + n as usize);
-            d.published(1, 5 + n as usize, at + 10 * MS);
-            at += 200 * MS;
+            published_at += wait;
+            d.published(1, 5 + n as usize, published_at);
         }
+        let at = published_at + 10_000 * MS;
         d.grew(1, GROUP, at);
         assert_eq!(
             d.next_due(),
