@@ -4,13 +4,15 @@
 //! Members are ranked per task as submitters are ([`crate::submitter_rank`] over the group's
 //! members), and a member's turn comes `rank × slot` after the group's signatures have
 //! settled: `window` after the member signed (after its own last publication, a wait that
-//! doubles with each one), and `settle` after the last signature of the group it counted. At its turn a member publishes
+//! doubles with each one, up to 4 windows), and `settle` after the last signature of the
+//! group it counted. At its turn a member publishes
 //! only if it holds signers that neither the best aggregate it counted for its group nor its
 //! own last publication has. A member that already held everything rank 0 published ignores
 //! that aggregate unverified, so it may publish the same set at its turn: the same signers
 //! give the same bytes, which gossipsub drops as a duplicate of rank 0's message. If rank 0
-//! is offline or publishes less, the next rank fills in one slot later; a late signature
-//! starts the turns again.
+//! is offline or publishes less, the next rank fills in one slot later (after the same
+//! backed-off wait as rank 0's, once they have published); a late signature starts the turns
+//! again.
 //!
 //! Pure: the caller passes the time and does the publishing.
 
@@ -25,25 +27,30 @@ use std::{
 /// trickle in one by one, each of which would otherwise be worth one more publication.
 pub const MAX_PUBLICATIONS: u32 = 8;
 
-/// Doublings of the wait between one node's publications for a task, at most.
-const MAX_BACKOFF_DOUBLINGS: u32 = 4;
+/// Doublings of the wait between one node's publications for a task, at most: every online
+/// member of a group backs off together (a member holding what rank 0 published publishes
+/// the same set at its turn, and counts it), so the cap bounds how late a needed signature
+/// that arrives after a few publications can go out.
+const MAX_BACKOFF_DOUBLINGS: u32 = 2;
 
-/// The wait from this node's signature (`publications` 0) or its last publication to its
-/// next turn: `window`, doubling with each publication up to 16 windows (4 s by default).
-/// Where a group's signatures trickle in over seconds (a saturated machine, slow signers),
-/// each quiet gap would otherwise be worth one more publication, which every node in the
-/// network verifies; in the network simulation at 1,000 operators that was about a dozen
-/// per group and task. The first turn, the one that matters where signatures arrive
-/// together, is as soon as before.
+/// The part of the wait from this node's signature (`publications` 0) or its last
+/// publication to its next turn that the publications set (the settle time and the rank's
+/// slots come on top): `window`, doubling with each publication up to 4 windows (1 s by
+/// default). Where a group's signatures trickle in over seconds (a saturated machine, slow
+/// signers), each quiet gap would otherwise be worth one more publication, which every node
+/// in the network verifies (about a dozen per group and task in the network simulation at
+/// 1,000 operators, `BENCHMARKS.md`). The first turn, the one that matters where signatures
+/// arrive together, is as soon as before.
 fn republish_wait(window: Duration, publications: u32) -> Duration {
-    window * (1 << publications.min(MAX_BACKOFF_DOUBLINGS))
+    window.saturating_mul(1 << publications.min(MAX_BACKOFF_DOUBLINGS))
 }
 
 /// Timing of the turns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GroupTiming {
     /// From this node's own signature to the first turn: the time the group's signatures take
-    /// to reach its members.
+    /// to reach its members. Also the base of the wait after each of its publications (see
+    /// `republish_wait`).
     pub window: Duration,
     /// Quiet time after the last group signature counted before a turn comes.
     pub settle: Duration,
@@ -243,6 +250,22 @@ mod tests {
     }
 
     #[test]
+    fn the_backed_off_wait_adds_to_the_rank_slots_and_a_late_signature_still_settles() {
+        let t0 = Instant::now();
+        let mut d = duties();
+        d.start(1, GROUP, B256::ZERO, 2, t0);
+        // Rank 2: the window, then two slots.
+        assert_eq!(d.take_due(t0 + 200 * MS).len(), 1);
+        d.published(1, 3, t0 + 200 * MS);
+        // After one publication the wait is two windows, and the slots come on top.
+        d.grew(1, GROUP, t0 + 250 * MS);
+        assert_eq!(d.next_due(), Some(t0 + 500 * MS));
+        // A signature after the backed-off wait: its settle time decides.
+        d.grew(1, GROUP, t0 + 700 * MS);
+        assert_eq!(d.next_due(), Some(t0 + 810 * MS));
+    }
+
+    #[test]
     fn a_turn_is_taken_once_until_the_group_grows_and_publications_are_bounded() {
         let t0 = Instant::now();
         let mut d = duties();
@@ -256,10 +279,13 @@ mod tests {
         d.grew(1, GROUP, t0 + 110 * MS);
         assert_eq!(d.next_due(), Some(t0 + 300 * MS));
         let mut published_at = t0 + 100 * MS;
-        for n in 1..MAX_PUBLICATIONS {
-            // A signature long after: the turn comes the doubled wait after the last
+        // The wait after publication n: 2, then 4 windows, and no longer.
+        let waits = [200, 400, 400, 400, 400, 400, 400];
+        assert_eq!(waits.len() + 1, MAX_PUBLICATIONS as usize);
+        for (n, wait) in (1..).zip(waits) {
+            // A signature half-way: the turn comes the whole wait after the last
             // publication.
-            let wait = 100 * MS * (1 << n.min(MAX_BACKOFF_DOUBLINGS));
+            let wait = wait * MS;
             d.grew(1, GROUP, published_at + wait / 2);
             assert_eq!(d.next_due(), Some(published_at + wait), "turn {n}");
             assert!(d.take_due(published_at + wait - MS).is_empty());

@@ -764,14 +764,17 @@ impl State {
             received,
             "publishing our group's aggregate"
         );
-        self.duties
-            .published(turn.task_index, ours.signers.len(), Instant::now());
         match self
             .network
             .publish(Channel::Deployment, GossipMessage::GroupAggregate(message))
             .await
         {
-            Ok(()) => true,
+            // Only a publication that went out counts (and lengthens the wait for the next).
+            Ok(()) => {
+                self.duties
+                    .published(turn.task_index, ours.signers.len(), Instant::now());
+                true
+            }
             Err(crate::network::NetworkError::Stopped) => false,
             Err(e) => {
                 debug!(error = %e, task = turn.task_index, "group aggregate not published");
