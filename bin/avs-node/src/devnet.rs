@@ -41,7 +41,7 @@ use crate::{
 };
 use alloy::{
     consensus::Transaction,
-    node_bindings::{Anvil, AnvilInstance},
+    node_bindings::Anvil,
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ext::AnvilApi},
     rpc::types::Filter,
@@ -159,6 +159,9 @@ pub struct DevnetArgs {
 
 /// Most operator nodes: node i's ports are BASE+i, BASE+100+i and BASE+200+i.
 const MAX_OPERATORS: i64 = 100;
+/// Block states the settlement anvil keeps on disk with `--offline-operators` (beyond those
+/// it holds in memory): the nodes read state at recent blocks only.
+const MAX_PERSISTED_STATES: u32 = 256;
 /// Most operators without a node: the scale the network simulation measures.
 const MAX_OFFLINE_OPERATORS: i64 = 2_000;
 
@@ -289,12 +292,26 @@ impl DevnetArgs {
         std::fs::create_dir_all(&self.dir)
             .wrap_err_with(|| format!("creating {}", self.dir.display()))?;
 
-        let anvil = start_anvil(
+        let mut settlement = anvil_at(
             &self.dir,
             self.port,
             SETTLEMENT_CHAIN_ID,
             SETTLEMENT_GENESIS_BLOCK,
-        )?;
+        );
+        if self.offline_operators > 0 {
+            // Registering a thousand operators mines thousands of blocks whose states anvil
+            // would otherwise all write to disk (about 4 MB each at 1,000 operators: a full
+            // disk within the registration); the nodes only read recent states.
+            settlement = settlement
+                .arg("--max-persisted-states")
+                .arg(MAX_PERSISTED_STATES.to_string());
+        }
+        let anvil = settlement.try_spawn().map_err(|err| {
+            eyre!(
+                "starting anvil on port {}: {err} (run `just tools`, or free the port with --port)",
+                self.port
+            )
+        })?;
         let endpoint = anvil.endpoint();
         let owner = PrivateKeySigner::random();
         let chain = wallet_provider(&endpoint, owner.clone()).await?;
@@ -825,12 +842,6 @@ fn anvil_at(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> Anvil {
         .arg(genesis.to_string())
         .arg("--state")
         .arg(state.as_os_str())
-}
-
-fn start_anvil(dir: &Path, port: u16, chain_id: u64, genesis: u64) -> eyre::Result<AnvilInstance> {
-    anvil_at(dir, port, chain_id, genesis)
-        .try_spawn()
-        .map_err(|err| eyre!("starting anvil on port {port}: {err} (run `just tools`, or free the port with --port)"))
 }
 
 /// The second anvil of `--attested-chain`, of the given kind.
