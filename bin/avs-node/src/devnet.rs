@@ -162,6 +162,10 @@ const MAX_OPERATORS: i64 = 100;
 /// Block states the settlement anvil keeps on disk with `--offline-operators` (beyond those
 /// it holds in memory): the nodes read state at recent blocks only.
 const MAX_PERSISTED_STATES: u32 = 256;
+/// Block gas limit of the settlement anvil with `--offline-operators`: ten times anvil's
+/// default, room for the stake refresh of a thousand operators (`BENCHMARKS.md` has what it
+/// used).
+const OFFLINE_MODE_BLOCK_GAS_LIMIT: u64 = 300_000_000;
 /// Most operators without a node: the scale the network simulation measures.
 const MAX_OFFLINE_OPERATORS: i64 = 2_000;
 
@@ -304,7 +308,12 @@ impl DevnetArgs {
             // disk within the registration); the nodes only read recent states.
             settlement = settlement
                 .arg("--max-persisted-states")
-                .arg(MAX_PERSISTED_STATES.to_string());
+                .arg(MAX_PERSISTED_STATES.to_string())
+                // EigenLayer's `updateOperatorsForQuorum` must name the whole quorum in one
+                // transaction, and the generator sends it before tasking: at 1,000 operators it
+                // does not fit anvil's default 30M-gas block (no task was ever created).
+                .arg("--gas-limit")
+                .arg(OFFLINE_MODE_BLOCK_GAS_LIMIT.to_string());
         }
         let anvil = settlement.try_spawn().map_err(|err| {
             eyre!(
