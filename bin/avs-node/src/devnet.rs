@@ -54,7 +54,7 @@ use avs_contracts::{
     deploy,
     deployment::{DeployConfig, Deployment},
     operator::{self, OperatorClient, OperatorStatus},
-    transactor::wallet_provider,
+    transactor::automine_wallet_provider,
 };
 use avs_p2p::load_or_create_identity;
 use clap::Args;
@@ -323,7 +323,7 @@ impl DevnetArgs {
         })?;
         let endpoint = anvil.endpoint();
         let owner = PrivateKeySigner::random();
-        let chain = wallet_provider(&endpoint, owner.clone()).await?;
+        let chain = automine_wallet_provider(&endpoint, owner.clone()).await?;
         // alloy's block poller (behind every receipt wait) starts one block below the tip, and
         // below a genesis at SETTLEMENT_GENESIS_BLOCK there is none: it would log "failed to
         // fetch block" errors for as long as the deployment waits on receipts.
@@ -343,7 +343,7 @@ impl DevnetArgs {
                 .map_err(|err| {
                 eyre!("starting the attested anvil on port {port}: {err} (run `just tools`, or free the port with --attested-port)")
             })?;
-            let provider = wallet_provider(&anvil.endpoint(), owner.clone()).await?;
+            let provider = automine_wallet_provider(&anvil.endpoint(), owner.clone()).await?;
             Some((anvil, provider))
         } else {
             None
@@ -377,7 +377,7 @@ impl DevnetArgs {
         deployment.save(&deployment_path)?;
         for (i, op) in operators.iter().enumerate() {
             fund(&chain, op.signer.address()).await?;
-            let provider = wallet_provider(&endpoint, op.signer.clone()).await?;
+            let provider = automine_wallet_provider(&endpoint, op.signer.clone()).await?;
             let mut client = OperatorClient::new(provider, &deployment, op.signer.address());
             // Published on-chain: every node dials the operators from their sockets.
             let socket = self.p2p_address(i)?;

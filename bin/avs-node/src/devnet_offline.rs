@@ -13,7 +13,7 @@
 use alloy::{primitives::U256, providers::DynProvider, signers::local::PrivateKeySigner};
 use avs_bls::SecretKey;
 use avs_contracts::{
-    deployment::Deployment, operator::OperatorClient, transactor::wallet_provider,
+    deployment::Deployment, operator::OperatorClient, transactor::automine_wallet_provider,
 };
 use libp2p::identity::Keypair;
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub(crate) type OfflineOperator = ((U256, U256), u128);
 
 /// Registers `count` operators of `stake` base units each, none with a node, one after the
 /// other: sent at once from many wallets, some registrations reverted on anvil
-/// (`registerForOperatorSets`); one at a time each takes about 0.6 s.
+/// (`registerForOperatorSets`).
 pub(crate) async fn register(
     chain: &DynProvider,
     endpoint: &str,
@@ -55,7 +55,7 @@ pub(crate) async fn register(
         let signer = PrivateKeySigner::random();
         let bls = SecretKey::generate();
         crate::devnet::fund(chain, signer.address()).await?;
-        let provider = wallet_provider(endpoint, signer.clone()).await?;
+        let provider = automine_wallet_provider(endpoint, signer.clone()).await?;
         let mut client = OperatorClient::new(provider, deployment, signer.address());
         client
             .onboard_devnet(U256::from(stake), &bls, &dead_socket())

@@ -42,9 +42,9 @@ pub struct TestOperator {
     pub operator_id: B256,
 }
 
-/// A provider on `anvil` sending from `signer`.
+/// A provider on `anvil` (mining each transaction as it arrives) sending from `signer`.
 pub async fn wallet_provider(anvil: &AnvilInstance, signer: &PrivateKeySigner) -> DynProvider {
-    transactor::wallet_provider(&anvil.endpoint(), signer.clone())
+    transactor::automine_wallet_provider(&anvil.endpoint(), signer.clone())
         .await
         .expect("anvil answers")
 }

@@ -16,7 +16,7 @@ use alloy::{
     transports::{RpcError, TransportErrorKind},
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use crate::sender::{ConfirmPolicy, SendError, WalletSender};
 
@@ -33,6 +33,25 @@ pub async fn wallet_provider(
     signer: PrivateKeySigner,
 ) -> Result<DynProvider, RpcError<TransportErrorKind>> {
     let client = RpcClient::builder().connect(url).await?;
+    Ok(wallet_provider_on(client, signer))
+}
+
+/// How often [`automine_wallet_provider`] polls for a receipt.
+pub const AUTOMINE_RECEIPT_POLL: Duration = Duration::from_millis(10);
+
+/// [`wallet_provider`] for a chain that mines each transaction as it arrives (anvil's default:
+/// the devnet's set-up, the tests): receipts are polled every [`AUTOMINE_RECEIPT_POLL`], not
+/// alloy's 250 ms for a node on this machine, which was most of the time of a deployment or an
+/// operator's registration there (`BENCHMARKS.md`). Not for a chain with block times: a
+/// receipt wait there would poll a hundred times a second.
+pub async fn automine_wallet_provider(
+    url: &str,
+    signer: PrivateKeySigner,
+) -> Result<DynProvider, RpcError<TransportErrorKind>> {
+    let client = RpcClient::builder()
+        .connect(url)
+        .await?
+        .with_poll_interval(AUTOMINE_RECEIPT_POLL);
     Ok(wallet_provider_on(client, signer))
 }
 
