@@ -133,6 +133,16 @@ impl DigestState {
         self.pieces.values().any(|p| p.signers.contains(operator))
     }
 
+    /// Whether `operator` is counted for this response, individually or in a piece.
+    pub(crate) fn counts(&self, operator: &OperatorId) -> bool {
+        self.signatures.contains_key(operator) || self.in_piece(operator)
+    }
+
+    /// Whether this response has reached quorum here.
+    pub(crate) fn reached_quorum(&self) -> bool {
+        self.reached_at.is_some()
+    }
+
     /// Every signer, individual or in a piece, ascending.
     pub(crate) fn signers(&self) -> BTreeSet<OperatorId> {
         let mut all: BTreeSet<OperatorId> = self.signatures.keys().copied().collect();

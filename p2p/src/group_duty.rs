@@ -2,8 +2,8 @@
 //!
 //! Every member of a group can publish the group's aggregate; they take turns so that few do.
 //! Members are ranked per task as submitters are ([`crate::submitter_rank`] over the group's
-//! members), and a member's turn comes `rank × slot` after the group's signatures have
-//! settled: `window` after the member signed (after its own last publication, a wait that
+//! members that hold a turn, see [`crate::ranking`]), and a member's turn comes `rank × slot`
+//! after the group's signatures have settled: `window` after the member signed (after its own last publication, a wait that
 //! doubles with each one, up to 4 windows), and `settle` after the last signature of the
 //! group it counted. At its turn a member publishes
 //! only if it holds signers that neither the best aggregate it counted for its group nor its

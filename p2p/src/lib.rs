@@ -130,7 +130,7 @@ pub use network::{
     NetworkStatus, Traffic, Verdict,
 };
 pub use operators::{OperatorInfo, OperatorSet, QuorumNumber, Stake, TaskInfo};
-pub use ranking::{SubmitScheduler, submit_priority, submitter_rank};
+pub use ranking::{SubmitScheduler, submit_priority, submitter_rank, turn_rank};
 pub use reachability::Reachability;
 pub use registry::{RegistryError, RegistryReader};
 pub use service::{ServiceConfig, ServiceError, ServiceEvent, ServiceHandle, SignatureService};

@@ -4,12 +4,27 @@
 //! `keccak256(abi.encodePacked(uint32 taskIndex, bytes32 operatorId))` — 36 bytes: the task
 //! index as 4 big-endian bytes, then the 32-byte operator id. Operators of the task's set are
 //! ordered by ascending priority (as a 256-bit big-endian number; ties, which would need a
-//! keccak collision, are broken by ascending operator id). An operator's *rank* is its position
-//! in that order, from 0. Rank `k` submits the aggregate only if the task is still unanswered
-//! `k × submit_slot` after its aggregate became ready; seeing `TaskResponded` cancels it.
+//! keccak collision, are broken by ascending operator id). A node's *rank* is its place in
+//! that order among the members that hold a turn ([`turn_rank`]). Rank `k` submits the
+//! aggregate only if the task is still unanswered `k × submit_slot` after its aggregate became
+//! ready; seeing `TaskResponded` cancels it.
 //!
-//! Every node computes the same order from public data, so there is no election and one honest
-//! online operator is enough; the order changes per task, so no operator is always first.
+//! Every member holds a turn except one that looks down: a member of the reference task (the
+//! latest earlier task in which a response reached quorum at this node) that signed nothing in
+//! it, unless it has signed this task ([`crate::TaskTable::turn_holders`]). Otherwise each
+//! offline member ranked ahead of the first live node cost a slot: in a devnet of 8 nodes among
+//! 1,000 members (`BENCHMARKS.md`) the first live node was typically a hundred places down the
+//! order, 300 s of 3 s slots, and most responses missed their 100-block window. Counting only
+//! this task's signers instead would fail the other way: a node that reaches quorum before a
+//! signer ranked ahead of it is heard would take rank 0 beside it, and both would pay for a
+//! response. A node that holds no turn itself goes after every holder.
+//!
+//! The order is public; who holds a turn is each node's view of the reference task's
+//! signers, which every node hears alike in the normal case (they all reached quorum on it).
+//! Where views differ, e.g. around an operator that skips a task and signs the next one late,
+//! two nodes may submit at once: the later transaction reverts or is dropped at its gas
+//! estimate, which costs gas, never safety. There is no election and one honest online operator
+//! is enough; the order changes per task, so no operator is always first.
 
 use crate::wire::OperatorId;
 use alloy::primitives::{B256, keccak256};
@@ -48,6 +63,15 @@ pub fn submitter_rank(
         }
     }
     found.then_some(ahead)
+}
+
+/// The rank of `me` among the operators that hold a turn in the task (`holders`, from
+/// [`crate::TaskTable::turn_holders`]): its place in the order if it holds one, else after
+/// all of them (a node that signed nothing in the reference task and has not signed this one,
+/// e.g. because it could not verify the block, goes last rather than ahead of live members).
+pub fn turn_rank(task_index: u32, me: OperatorId, holders: &[OperatorId]) -> u32 {
+    submitter_rank(task_index, me, holders.iter().copied())
+        .unwrap_or_else(|| u32::try_from(holders.len()).unwrap_or(u32::MAX))
 }
 
 /// How long rank `rank` waits before submitting: `rank × slot`.
@@ -172,6 +196,19 @@ mod tests {
             leaders.len() > 4,
             "rank 0 rotates across tasks, got {leaders:?}"
         );
+    }
+
+    #[test]
+    fn a_node_that_holds_no_turn_goes_after_every_holder() {
+        let mut sorted: Vec<_> = (1..=6).map(op).collect();
+        sorted.sort_by_key(|o| submit_priority(9, *o));
+        // Holders: the order's 2nd, 4th and 6th. The 6th is third among them.
+        let holders = [sorted[5], sorted[1], sorted[3]];
+        assert_eq!(turn_rank(9, sorted[5], &holders), 2);
+        assert_eq!(turn_rank(9, sorted[1], &holders), 0);
+        // The order's first holds no turn: it goes after all three, not ahead of them.
+        assert_eq!(turn_rank(9, sorted[0], &holders), 3);
+        assert_eq!(turn_rank(9, sorted[0], &[]), 0);
     }
 
     proptest! {

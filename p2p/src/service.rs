@@ -37,7 +37,7 @@ use crate::{
     metrics::SignatureMetrics,
     network::{Channel, InboundId, InboundMessage, InboundMessages, Network, NetworkHandle},
     operators::TaskInfo,
-    ranking::{SubmitScheduler, submitter_rank},
+    ranking::{SubmitScheduler, turn_rank},
     tasks::TaskTable,
     validation::{Equivocation, Outcome, Validator, ValidatorConfig, Verified},
     wire::{GossipMessage, GroupAggregate, MAX_GROUP_BITMAP, OperatorId, SignatureMessage},
@@ -103,7 +103,8 @@ pub enum ServiceEvent {
     QuorumReached {
         /// The aggregate at that moment.
         aggregate: Box<Aggregate>,
-        /// This node's submitter rank for the task, if it runs a member operator.
+        /// This node's submitter rank for the task, if it runs a member operator (see
+        /// [`crate::ranking`]).
         rank: Option<u32>,
     },
     /// It is this node's turn to submit the task: it is still open `rank × submit_slot` after
@@ -706,11 +707,12 @@ impl State {
         let Some(task) = self.tasks.task(own.task_index) else {
             return;
         };
-        let mates = task.group_members(group).copied();
-        if let Some(rank) = submitter_rank(own.task_index, own.operator_id, mates) {
-            self.duties
-                .start(own.task_index, group, own.digest, rank, now);
-        }
+        let holders = self
+            .tasks
+            .turn_holders(own.task_index, task.group_members(group).copied());
+        let rank = turn_rank(own.task_index, own.operator_id, &holders);
+        self.duties
+            .start(own.task_index, group, own.digest, rank, now);
     }
 
     /// Publishes our group's aggregate at our turn if it has signers that neither the best
@@ -813,9 +815,15 @@ impl State {
     }
 
     fn on_quorum(&mut self, aggregate: Aggregate, now: Instant) {
+        // A member whose node looks down holds no slot ahead of ours (`crate::ranking`).
         let rank = self.config.local_operator.and_then(|me| {
             let task = self.tasks.task(aggregate.task_index)?;
-            submitter_rank(aggregate.task_index, me, task.members().map(|(id, _)| *id))
+            task.is_member(&me).then(|| {
+                let holders = self
+                    .tasks
+                    .turn_holders(aggregate.task_index, task.members().map(|(id, _)| *id));
+                turn_rank(aggregate.task_index, me, &holders)
+            })
         });
         if let Some(rank) = rank {
             self.scheduler.schedule(aggregate.task_index, now, rank);

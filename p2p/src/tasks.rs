@@ -86,11 +86,14 @@ impl OpenTask {
     /// Whether `operator` is counted for a response other than `digest`, individually or in a
     /// group's piece.
     pub(crate) fn counted_elsewhere(&self, operator: &OperatorId, digest: B256) -> bool {
-        self.digests.iter().any(|(other, d)| {
-            *other != digest
-                && (d.signatures.contains_key(operator)
-                    || d.pieces.values().any(|p| p.signers.contains(operator)))
-        })
+        self.digests
+            .iter()
+            .any(|(other, d)| *other != digest && d.counts(operator))
+    }
+
+    /// Whether `operator` is counted for any response, individually or in a group's piece.
+    pub(crate) fn has_signed(&self, operator: &OperatorId) -> bool {
+        self.digests.values().any(|d| d.counts(operator))
     }
 
     /// Why an individual signature of `operator` over `digest` cannot be counted, if it
@@ -281,6 +284,35 @@ impl TaskTable {
         self.open.get(&task_index)
     }
 
+    /// The operators among `candidates` that hold a turn in the task (a submitter slot, a
+    /// turn to publish the group's aggregate; [`crate::ranking`]): all of them, except members
+    /// of the reference task that signed nothing in it, unless they have signed this one. The
+    /// reference is the latest earlier task held in which a response reached quorum here, so
+    /// its signers had time to be heard (a task re-derived after a restart, with no
+    /// signatures, is none). With no reference (a node just started), every candidate holds a
+    /// turn.
+    pub fn turn_holders(
+        &self,
+        task_index: u32,
+        candidates: impl IntoIterator<Item = OperatorId>,
+    ) -> Vec<OperatorId> {
+        let reference = self
+            .open
+            .values()
+            .filter(|t| {
+                t.info.task_index < task_index && t.digests.values().any(|d| d.reached_quorum())
+            })
+            .max_by_key(|t| t.info.task_index);
+        let current = self.open.get(&task_index);
+        candidates
+            .into_iter()
+            .filter(|op| {
+                reference.is_none_or(|r| r.has_signed(op) || !r.info.is_member(op))
+                    || current.is_some_and(|t| t.has_signed(op))
+            })
+            .collect()
+    }
+
     /// Every open task's entry, to aggregate.
     pub(crate) fn open_mut(&mut self) -> impl Iterator<Item = &mut OpenTask> {
         self.open.values_mut()
@@ -381,6 +413,39 @@ mod tests {
         assert!(!tasks.is_open(4) && !tasks.is_closed(4));
         assert!(tasks.add_task(c.task(4, 50)));
         assert_eq!(tasks.task(4).map(|t| t.task_index), Some(4));
+    }
+
+    #[test]
+    fn members_silent_in_the_last_task_at_quorum_hold_no_turn_until_they_sign() {
+        // Equal stakes at a 50 % threshold: any two of the four are a quorum.
+        let c = Committee::new(4, 23, |_| 10);
+        let ids: Vec<OperatorId> = c.operators.iter().map(|o| o.id).collect();
+        let all = || ids.iter().copied();
+        let mut tasks = TaskTable::new(Duration::ZERO, 8);
+        let now = Instant::now();
+        // No earlier task at quorum (a node just started): every member holds a turn.
+        assert!(tasks.add_task(c.task(1, 50)));
+        tasks.decide(verified(&c, 0, 1, 0), now);
+        assert_eq!(tasks.turn_holders(1, all()), ids);
+        // Task 2 arrives while task 1 has one signer, no quorum: still no reference.
+        assert!(tasks.add_task(c.task(2, 50)));
+        assert_eq!(tasks.turn_holders(2, all()), ids);
+        // Task 1 reaches quorum with operators 0 and 1 its only signers: 2 and 3 hold no
+        // turn in task 2 until they sign it.
+        tasks.decide(verified(&c, 1, 1, 0), now);
+        assert_eq!(tasks.turn_holders(2, all()), ids[..2]);
+        tasks.decide(verified(&c, 3, 2, 0), now);
+        assert_eq!(tasks.turn_holders(2, all()), [ids[0], ids[1], ids[3]]);
+        // Task 2 at quorum (0 and 3) becomes task 3's reference: 1 and 2 are out there.
+        tasks.decide(verified(&c, 0, 2, 0), now);
+        assert!(tasks.add_task(c.task(3, 50)));
+        assert_eq!(tasks.turn_holders(3, all()), [ids[0], ids[3]]);
+        // A reference is only ever an earlier task: task 1 still rules task 2.
+        assert_eq!(tasks.turn_holders(2, all()), [ids[0], ids[1], ids[3]]);
+        // Closed tasks are forgotten: with no reference left, everyone holds a turn again.
+        tasks.close_task(1);
+        tasks.close_task(2);
+        assert_eq!(tasks.turn_holders(3, all()), ids);
     }
 
     #[test]

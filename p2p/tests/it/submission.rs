@@ -1,7 +1,9 @@
 //! In-process operator nodes (real swarms, each with a real [`Submitter`] paying from its
 //! operator's wallet) answering tasks of a real EigenLayer deployment on anvil: in the normal
-//! case exactly one `respondToTask` transaction per task, from rank 0; with rank 0 down, rank 1
-//! answers from its own wallet, and not before one submission slot has passed.
+//! case exactly one `respondToTask` transaction per task, from rank 0; with rank 0 down since
+//! the last task at quorum (it signed nothing there), rank 1 answers from its own wallet at
+//! once; with the first signer unable to submit, the next signer answers, and not before one
+//! submission slot has passed.
 
 use crate::support::*;
 use alloy::{
@@ -21,7 +23,10 @@ use avs_p2p::{
 };
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -39,6 +44,8 @@ type Tasks = Arc<Mutex<HashMap<u32, Task>>>;
 struct Submitted {
     node: usize,
     task_index: u32,
+    /// The node's rank for the task when its aggregate became ready.
+    rank: Option<u32>,
     at: Instant,
     outcome: Result<SubmitOutcome, SubmitError>,
 }
@@ -47,6 +54,8 @@ struct Node {
     service: SignatureService,
     driver: JoinHandle<()>,
     wallet: Address,
+    /// Cleared: the driver drops due submissions (a node that signs but cannot submit).
+    submits: Arc<AtomicBool>,
 }
 
 /// What `bin/avs-node`'s bridge does with a due submission: look the task up and submit.
@@ -55,12 +64,22 @@ async fn drive(
     mut events: mpsc::Receiver<ServiceEvent>,
     submitter: Submitter,
     tasks: Tasks,
+    submits: Arc<AtomicBool>,
     report: mpsc::Sender<Submitted>,
 ) {
+    let mut ranks = HashMap::new();
     while let Some(event) = events.recv().await {
-        let ServiceEvent::SubmitDue(aggregate) = event else {
-            continue;
+        let aggregate = match event {
+            ServiceEvent::QuorumReached { aggregate, rank } => {
+                ranks.insert(aggregate.task_index, rank);
+                continue;
+            }
+            ServiceEvent::SubmitDue(aggregate) => aggregate,
+            _ => continue,
         };
+        if !submits.load(Ordering::SeqCst) {
+            continue;
+        }
         let task = tasks
             .lock()
             .expect("tasks lock")
@@ -71,6 +90,7 @@ async fn drive(
         let submitted = Submitted {
             node,
             task_index: aggregate.task_index,
+            rank: ranks.get(&aggregate.task_index).copied().flatten(),
             at: Instant::now(),
             outcome,
         };
@@ -116,17 +136,20 @@ async fn start_nodes(
             SubmitMetrics::register(&prometheus::Registry::new()).expect("fresh registry"),
         );
         let events = std::mem::replace(&mut service.events, mpsc::channel(1).1);
+        let submits = Arc::new(AtomicBool::new(true));
         let driver = tokio::spawn(drive(
             i,
             events,
             submitter,
             Arc::clone(tasks),
+            Arc::clone(&submits),
             report.clone(),
         ));
         nodes.push(Node {
             service,
             driver,
             wallet,
+            submits,
         });
     }
     let nets: Vec<_> = nodes
@@ -185,7 +208,7 @@ async fn run_task(
 }
 
 /// Waits for the submission that answered `task_index`, checks it was mined from `node`'s
-/// wallet, and closes the task on the `live` nodes (their ExEx would see `TaskResponded`).
+/// wallet, and tells the `live` nodes it is answered (their ExEx would see `TaskResponded`).
 async fn answered(
     devnet: &TestDevnet,
     nodes: &[Node],
@@ -216,7 +239,7 @@ async fn answered(
     assert!(receipt.status(), "task {task_index}: the response reverted");
     assert_eq!(receipt.from, nodes[submitted.node].wallet);
     for &i in live {
-        nodes[i].service.handle.task_closed(task_index).await?;
+        nodes[i].service.handle.task_responded(task_index).await?;
     }
     Ok(submitted)
 }
@@ -249,7 +272,8 @@ async fn responses_by_task(devnet: &TestDevnet) -> eyre::Result<BTreeMap<u32, us
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_response_per_task_and_rank_one_answers_when_rank_zero_is_down() -> eyre::Result<()> {
+async fn one_response_per_task_and_a_node_down_since_the_last_quorum_holds_no_slot()
+-> eyre::Result<()> {
     let devnet = TestDevnet::start(&STAKES, |_| {}).await?;
     let tasks: Tasks = Arc::default();
     let (report_tx, mut reports) = mpsc::channel(64);
@@ -265,28 +289,57 @@ async fn one_response_per_task_and_rank_one_answers_when_rank_zero_is_down() -> 
         answered_tasks.push(task_index);
     }
 
-    // Rank 0 of the next task is down: rank 1 answers, one slot after quorum. Task indices
-    // are sequential, so the next task's ranks are known before it is created.
+    // A node goes down: from the first task at quorum without it on, it holds no slot. Rank 0
+    // of the task after next is stopped before next; next is answered by the others (a slot
+    // late if the stopped node was rank 0 there too), then the stopped node's task by rank 1,
+    // at once: as rank 0 of the nodes that hold a slot. Task indices are sequential, so ranks
+    // are known in advance.
     let next = answered_tasks[answered_tasks.len() - 1] + 1;
     let ids: Vec<OperatorId> = devnet
         .operators
         .iter()
         .map(|o| OperatorId(o.operator_id))
         .collect();
-    let rank = |i: usize| submitter_rank(next, ids[i], ids.iter().copied()).expect("member");
-    let down = (0..nodes.len()).find(|&i| rank(i) == 0).expect("a rank 0");
+    let rank =
+        |task: u32, i: usize| submitter_rank(task, ids[i], ids.iter().copied()).expect("member");
+    let down = (0..nodes.len())
+        .find(|&i| rank(next + 1, i) == 0)
+        .expect("a rank 0");
     let stopped = nodes[down].service.handle.network().clone();
     stopped.shutdown().await;
     nodes[down].driver.abort();
     let live: Vec<usize> = all.iter().copied().filter(|&i| i != down).collect();
-    let (task_index, ranks, before_signatures) = run_task(&devnet, &nodes, &live, &tasks).await?;
+    let (task_index, _, _) = run_task(&devnet, &nodes, &live, &tasks).await?;
     assert_eq!(task_index, next);
+    answered(&devnet, &nodes, &live, &mut reports, task_index).await?;
+    answered_tasks.push(task_index);
+    let (task_index, ranks, _) = run_task(&devnet, &nodes, &live, &tasks).await?;
+    assert_eq!(task_index, next + 1);
     let submitted = answered(&devnet, &nodes, &live, &mut reports, task_index).await?;
     assert_eq!(ranks[submitted.node], 1);
+    assert_eq!(
+        submitted.rank,
+        Some(0),
+        "rank 1 of the set waited a slot for a member that signed nothing in the last task"
+    );
+    answered_tasks.push(task_index);
+
+    // The first live node of the next task signs but cannot submit (its submitter is gone):
+    // the second live node answers, one slot after quorum.
+    let next = task_index + 1;
+    let mut by_rank = live.clone();
+    by_rank.sort_by_key(|&i| rank(next, i));
+    let (silent, second) = (by_rank[0], by_rank[1]);
+    nodes[silent].submits.store(false, Ordering::SeqCst);
+    let (task_index, _, before_signatures) = run_task(&devnet, &nodes, &live, &tasks).await?;
+    assert_eq!(task_index, next);
+    let submitted = answered(&devnet, &nodes, &live, &mut reports, task_index).await?;
+    assert_eq!(submitted.node, second, "task {task_index}");
+    assert_eq!(submitted.rank, Some(1), "task {task_index}");
     let waited = submitted.at.duration_since(before_signatures);
     assert!(
         waited >= SLOT,
-        "rank 1 answered after {waited:?}, before one slot"
+        "the second signer answered after {waited:?}, before one slot"
     );
     answered_tasks.push(task_index);
 
