@@ -294,7 +294,8 @@ async fn measure_task(
         sample.non_signers,
         n - quorum
     );
-    // What the node's ExEx does on TaskResponded.
+    // What the node's ExEx does once the response can no longer be reorged out (the
+    // tasks here are independent: none is kept for the next one's turns).
     node.service.task_closed(task_index).await?;
     Ok(sample)
 }

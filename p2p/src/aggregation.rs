@@ -138,11 +138,6 @@ impl DigestState {
         self.signatures.contains_key(operator) || self.in_piece(operator)
     }
 
-    /// Whether this response has reached quorum here.
-    pub(crate) fn reached_quorum(&self) -> bool {
-        self.reached_at.is_some()
-    }
-
     /// Every signer, individual or in a piece, ascending.
     pub(crate) fn signers(&self) -> BTreeSet<OperatorId> {
         let mut all: BTreeSet<OperatorId> = self.signatures.keys().copied().collect();
@@ -239,6 +234,7 @@ impl TaskTable {
                 .map(|(digest, _)| *digest);
             if let Some(digest) = best {
                 let built = task.build(digest);
+                task.quorum_signers = task.digests.get(&digest).map(DigestState::signers);
                 task.phase = Phase::Emitted {
                     build_failed: built.is_err(),
                 };

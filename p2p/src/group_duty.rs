@@ -1,10 +1,11 @@
 //! When this node publishes its signing group's partial aggregate (see [`crate::groups`]).
 //!
 //! Every member of a group can publish the group's aggregate; they take turns so that few do.
-//! Members are ranked per task as submitters are ([`crate::submitter_rank`] over the group's
-//! members that hold a turn, see [`crate::ranking`]), and a member's turn comes `rank × slot`
-//! after the group's signatures have settled: `window` after the member signed (after its own last publication, a wait that
-//! doubles with each one, up to 4 windows), and `settle` after the last signature of the
+//! Members are ranked per task as submitters are ([`crate::turn_rank`]: members silent in the
+//! last task at quorum go last, see [`crate::ranking`]), and a member's turn comes `rank ×
+//! slot` after the group's signatures have settled: `window` after the member signed (after
+//! its own last publication, a wait that doubles with each one, up to 4 windows), and `settle`
+//! after the last signature of the
 //! group it counted. At its turn a member publishes
 //! only if it holds signers that neither the best aggregate it counted for its group nor its
 //! own last publication has. A member that already held everything rank 0 published ignores
@@ -116,7 +117,7 @@ impl GroupDuties {
     }
 
     /// This node signed `digest` for a task it is a member of `group` in, at `rank` among
-    /// the group's members.
+    /// the group's members ([`crate::turn_rank`]).
     pub fn start(
         &mut self,
         task_index: u32,

@@ -87,7 +87,9 @@
 //!     match event {
 //!         ServiceEvent::SubmitDue(aggregate) => {
 //!             // Our turn: `Submitter::submit(&aggregate, &task)` sends respondToTask;
-//!             // on TaskResponded (from anyone): handle.task_closed(index).
+//!             // on TaskResponded (from anyone): handle.task_responded(index), and
+//!             // handle.task_closed(index) once the response can no longer be reorged out
+//!             // (until then the task's signers also decide later tasks' turns).
 //!             let _ = aggregate;
 //!         }
 //!         _ => {}

@@ -10,21 +10,25 @@
 //! ready; seeing `TaskResponded` cancels it.
 //!
 //! Every member holds a turn except one that looks down: a member of the reference task (the
-//! latest earlier task in which a response reached quorum at this node) that signed nothing in
-//! it, unless it has signed this task ([`crate::TaskTable::turn_holders`]). Otherwise each
-//! offline member ranked ahead of the first live node cost a slot: in a devnet of 8 nodes among
-//! 1,000 members (`BENCHMARKS.md`) the first live node was typically a hundred places down the
-//! order, 300 s of 3 s slots, and most responses missed their 100-block window. Counting only
-//! this task's signers instead would fail the other way: a node that reaches quorum before a
-//! signer ranked ahead of it is heard would take rank 0 beside it, and both would pay for a
-//! response. A node that holds no turn itself goes after every holder.
+//! latest earlier task whose aggregate this node built when its aggregation window closed)
+//! whose signature that aggregate lacks, unless it has signed this task
+//! ([`crate::TaskTable::turn_holders`]); a node that holds none itself goes after every holder.
+//! Otherwise each offline member ranked ahead of the first live node cost a slot: in a devnet
+//! of 8 nodes among 1,000 members (`BENCHMARKS.md`) the first live node was typically a hundred
+//! places down the order, a hundred 3 s slots, and most responses missed their 100-block
+//! window. Counting only this task's signers instead would fail the other way: a node that
+//! reaches quorum before a signer ranked ahead of it is heard would take rank 0 beside it, and
+//! both would pay for a response.
 //!
-//! The order is public; who holds a turn is each node's view of the reference task's
-//! signers, which every node hears alike in the normal case (they all reached quorum on it).
-//! Where views differ, e.g. around an operator that skips a task and signs the next one late,
-//! two nodes may submit at once: the later transaction reverts or is dropped at its gas
-//! estimate, which costs gas, never safety. There is no election and one honest online operator
-//! is enough; the order changes per task, so no operator is always first.
+//! The order is public; who holds a turn is each node's view of the reference aggregate, which
+//! nodes share in the normal case (they all build it from the same gossip, a window after
+//! quorum, before stragglers). Views can differ: around an operator that skips a task and signs
+//! the next one late, or, with signing groups, a group aggregate that reached some nodes after
+//! their window closed. Then two nodes may submit at once: the later transaction reverts or is
+//! dropped at its gas estimate, which costs gas, never safety. A node keeps the reference only
+//! while it holds the task (until the response is `retention_blocks` deep, in `avs-node`); with
+//! none, every member holds a turn. There is no election and one honest online operator is
+//! enough; the order changes per task, so no operator is always first.
 
 use crate::wire::OperatorId;
 use alloy::primitives::{B256, keccak256};
@@ -65,13 +69,30 @@ pub fn submitter_rank(
     found.then_some(ahead)
 }
 
-/// The rank of `me` among the operators that hold a turn in the task (`holders`, from
-/// [`crate::TaskTable::turn_holders`]): its place in the order if it holds one, else after
-/// all of them (a node that signed nothing in the reference task and has not signed this one,
-/// e.g. because it could not verify the block, goes last rather than ahead of live members).
-pub fn turn_rank(task_index: u32, me: OperatorId, holders: &[OperatorId]) -> u32 {
-    submitter_rank(task_index, me, holders.iter().copied())
-        .unwrap_or_else(|| u32::try_from(holders.len()).unwrap_or(u32::MAX))
+/// The rank of `me` among the `candidates` of a task (its members, or a group's), of which
+/// `holders` hold a turn ([`crate::TaskTable::turn_holders`]): its place among the holders if
+/// it is one; else after every holder, in its place among the others (a node that did not
+/// sign the reference task's response and has not signed this one, e.g. because it could not
+/// verify the block, goes after live members, and such nodes do not all take one turn).
+pub fn turn_rank(
+    task_index: u32,
+    me: OperatorId,
+    candidates: &[OperatorId],
+    holders: &[OperatorId],
+) -> u32 {
+    if let Some(rank) = submitter_rank(task_index, me, holders.iter().copied()) {
+        return rank;
+    }
+    let holding: BTreeSet<&OperatorId> = holders.iter().collect();
+    let others = candidates
+        .iter()
+        .filter(|c| !holding.contains(c))
+        .copied()
+        .chain([me]);
+    let behind = submitter_rank(task_index, me, others).unwrap_or(0);
+    u32::try_from(holding.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(behind)
 }
 
 /// How long rank `rank` waits before submitting: `rank × slot`.
@@ -204,11 +225,14 @@ mod tests {
         sorted.sort_by_key(|o| submit_priority(9, *o));
         // Holders: the order's 2nd, 4th and 6th. The 6th is third among them.
         let holders = [sorted[5], sorted[1], sorted[3]];
-        assert_eq!(turn_rank(9, sorted[5], &holders), 2);
-        assert_eq!(turn_rank(9, sorted[1], &holders), 0);
-        // The order's first holds no turn: it goes after all three, not ahead of them.
-        assert_eq!(turn_rank(9, sorted[0], &holders), 3);
-        assert_eq!(turn_rank(9, sorted[0], &[]), 0);
+        assert_eq!(turn_rank(9, sorted[5], &sorted, &holders), 2);
+        assert_eq!(turn_rank(9, sorted[1], &sorted, &holders), 0);
+        // The order's 1st, 3rd and 5th hold none: they go after all three holders, not
+        // ahead of them, and one after the other.
+        assert_eq!(turn_rank(9, sorted[0], &sorted, &holders), 3);
+        assert_eq!(turn_rank(9, sorted[2], &sorted, &holders), 4);
+        assert_eq!(turn_rank(9, sorted[4], &sorted, &holders), 5);
+        assert_eq!(turn_rank(9, sorted[0], &sorted, &[]), 0);
     }
 
     proptest! {

@@ -707,10 +707,11 @@ impl State {
         let Some(task) = self.tasks.task(own.task_index) else {
             return;
         };
+        let mates: Vec<OperatorId> = task.group_members(group).copied().collect();
         let holders = self
             .tasks
-            .turn_holders(own.task_index, task.group_members(group).copied());
-        let rank = turn_rank(own.task_index, own.operator_id, &holders);
+            .turn_holders(own.task_index, mates.iter().copied());
+        let rank = turn_rank(own.task_index, own.operator_id, &mates, &holders);
         self.duties
             .start(own.task_index, group, own.digest, rank, now);
     }
@@ -819,10 +820,11 @@ impl State {
         let rank = self.config.local_operator.and_then(|me| {
             let task = self.tasks.task(aggregate.task_index)?;
             task.is_member(&me).then(|| {
+                let members: Vec<OperatorId> = task.members().map(|(id, _)| *id).collect();
                 let holders = self
                     .tasks
-                    .turn_holders(aggregate.task_index, task.members().map(|(id, _)| *id));
-                turn_rank(aggregate.task_index, me, &holders)
+                    .turn_holders(aggregate.task_index, members.iter().copied());
+                turn_rank(aggregate.task_index, me, &members, &holders)
             })
         });
         if let Some(rank) = rank {

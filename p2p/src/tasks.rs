@@ -73,6 +73,11 @@ pub(crate) struct OpenTask {
     pub(crate) digests: HashMap<B256, DigestState>,
     /// Operators caught signing a second response (their evidence was returned once).
     pub(crate) equivocators: HashSet<OperatorId>,
+    /// The signers of the response this node's aggregate was built for when its aggregation
+    /// window closed (`None` until then): what later tasks' turns go by ([`crate::ranking`]).
+    /// Taken then, not later, so that signatures straggling in after the answer, which only
+    /// some nodes hear, do not make the nodes' views differ.
+    pub(crate) quorum_signers: Option<BTreeSet<OperatorId>>,
     pub(crate) phase: Phase,
 }
 
@@ -223,6 +228,7 @@ impl TaskTable {
                 quorum_members,
                 digests: HashMap::new(),
                 equivocators: HashSet::new(),
+                quorum_signers: None,
                 phase: Phase::Collecting,
             },
         );
@@ -286,11 +292,11 @@ impl TaskTable {
 
     /// The operators among `candidates` that hold a turn in the task (a submitter slot, a
     /// turn to publish the group's aggregate; [`crate::ranking`]): all of them, except members
-    /// of the reference task that signed nothing in it, unless they have signed this one. The
-    /// reference is the latest earlier task held in which a response reached quorum here, so
-    /// its signers had time to be heard (a task re-derived after a restart, with no
-    /// signatures, is none). With no reference (a node just started), every candidate holds a
-    /// turn.
+    /// of the reference task that did not sign its quorum response, unless they have signed
+    /// this task. The reference is the latest earlier task held whose aggregate this node
+    /// built when the task's aggregation window closed, with the signers it had then (a task
+    /// re-derived after a restart, with no signatures, is none). With no reference (a node
+    /// just started), every candidate holds a turn.
     pub fn turn_holders(
         &self,
         task_index: u32,
@@ -299,15 +305,15 @@ impl TaskTable {
         let reference = self
             .open
             .values()
-            .filter(|t| {
-                t.info.task_index < task_index && t.digests.values().any(|d| d.reached_quorum())
-            })
-            .max_by_key(|t| t.info.task_index);
+            .filter(|t| t.info.task_index < task_index)
+            .filter_map(|t| Some((t.info.task_index, &t.info, t.quorum_signers.as_ref()?)))
+            .max_by_key(|(index, _, _)| *index);
         let current = self.open.get(&task_index);
         candidates
             .into_iter()
             .filter(|op| {
-                reference.is_none_or(|r| r.has_signed(op) || !r.info.is_member(op))
+                reference
+                    .is_none_or(|(_, info, signers)| signers.contains(op) || !info.is_member(op))
                     || current.is_some_and(|t| t.has_signed(op))
             })
             .collect()
@@ -430,18 +436,33 @@ mod tests {
         // Task 2 arrives while task 1 has one signer, no quorum: still no reference.
         assert!(tasks.add_task(c.task(2, 50)));
         assert_eq!(tasks.turn_holders(2, all()), ids);
-        // Task 1 reaches quorum with operators 0 and 1 its only signers: 2 and 3 hold no
-        // turn in task 2 until they sign it.
+        // Task 1 reaches quorum with operators 0 and 1, but is no reference until its
+        // aggregate is built (its aggregation window closed).
         tasks.decide(verified(&c, 1, 1, 0), now);
+        assert_eq!(tasks.turn_holders(2, all()), ids);
+        assert_eq!(tasks.take_due(now).len(), 1);
+        // Now 2 and 3 hold no turn in task 2 until they sign it.
         assert_eq!(tasks.turn_holders(2, all()), ids[..2]);
         tasks.decide(verified(&c, 3, 2, 0), now);
         assert_eq!(tasks.turn_holders(2, all()), [ids[0], ids[1], ids[3]]);
-        // Task 2 at quorum (0 and 3) becomes task 3's reference: 1 and 2 are out there.
+        // Task 2 at quorum (0 and 3) becomes task 3's reference: 1 and 2 are out there. A
+        // signature straggling in after its aggregate was built changes nothing, as it would
+        // reach some nodes and not others.
         tasks.decide(verified(&c, 0, 2, 0), now);
+        assert_eq!(tasks.take_due(now).len(), 1);
+        tasks.decide(verified(&c, 2, 2, 0), now);
         assert!(tasks.add_task(c.task(3, 50)));
         assert_eq!(tasks.turn_holders(3, all()), [ids[0], ids[3]]);
-        // A reference is only ever an earlier task: task 1 still rules task 2.
-        assert_eq!(tasks.turn_holders(2, all()), [ids[0], ids[1], ids[3]]);
+        // An operator the reference did not name (registered since) holds a turn.
+        let newcomer = OperatorId(B256::repeat_byte(0xee));
+        assert_eq!(
+            tasks.turn_holders(3, [newcomer, ids[1]]),
+            [newcomer],
+            "a newcomer holds a turn, a silent member does not"
+        );
+        // A reference is only ever an earlier task: task 1 still rules task 2, so 1 (a
+        // signer of task 1, not of task 2) holds a turn there.
+        assert_eq!(tasks.turn_holders(2, [ids[1]]), [ids[1]]);
         // Closed tasks are forgotten: with no reference left, everyone holds a turn again.
         tasks.close_task(1);
         tasks.close_task(2);
