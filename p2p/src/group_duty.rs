@@ -5,10 +5,9 @@
 //! last task at quorum go last, see [`crate::ranking`]), and a member's turn comes `rank ×
 //! slot` after the group's signatures have settled: `window` after the member signed (after
 //! its own last publication, a wait that doubles with each one, up to 4 windows), and `settle`
-//! after the last signature of the
-//! group it counted. At its turn a member publishes
-//! only if it holds signers that neither the best aggregate it counted for its group nor its
-//! own last publication has. A member that already held everything rank 0 published ignores
+//! after the last signature of the group it counted. At its turn a member publishes only if it
+//! holds signers that neither the best aggregate it counted for its group nor its own last
+//! publication has. A member that already held everything rank 0 published ignores
 //! that aggregate unverified, so it may publish the same set at its turn: the same signers
 //! give the same bytes, which gossipsub drops as a duplicate of rank 0's message. If rank 0
 //! is offline or publishes less, the next rank fills in one slot later (after the same

@@ -463,6 +463,12 @@ mod tests {
         // A reference is only ever an earlier task: task 1 still rules task 2, so 1 (a
         // signer of task 1, not of task 2) holds a turn there.
         assert_eq!(tasks.turn_holders(2, [ids[1]]), [ids[1]]);
+        // A reorg takes task 2's creation out: task 1 is task 3's reference again, and the
+        // task re-created at index 2, with nothing signed yet, is none.
+        tasks.forget_task(2);
+        assert_eq!(tasks.turn_holders(3, all()), ids[..2]);
+        assert!(tasks.add_task(c.task(2, 50)));
+        assert_eq!(tasks.turn_holders(3, all()), ids[..2]);
         // Closed tasks are forgotten: with no reference left, everyone holds a turn again.
         tasks.close_task(1);
         tasks.close_task(2);
